@@ -1,0 +1,42 @@
+//! `mmstall`: the command line. Each subcommand lives in its own module and is a
+//! thin layer over a library crate; exit codes are documented in the README:
+//! 0 clean, 1 findings/regressions, 2 usage or input error, 3 infrastructure error.
+
+use clap::{Parser, Subcommand};
+
+mod lint;
+mod vm;
+
+#[derive(Parser)]
+#[command(name = "mmstall", version, about = "Find and test long mmap_lock holds in Linux kernel trees")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyze every C file under PATH for mmap_lock write holds across long operations.
+    Lint(lint::LintArgs),
+    /// Build and boot kernels (virtme-ng/QEMU).
+    #[command(subcommand)]
+    Vm(vm::VmCommand),
+    /// Report what the harness needs and whether it works here (KVM probe, tools, disk).
+    Doctor(vm::DoctorArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(args) => lint::run(args),
+        Command::Vm(cmd) => vm::run(cmd),
+        Command::Doctor(args) => vm::doctor(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything mmstall needs on a fresh Debian 12 machine. Idempotent:
+# a second run only checks. Needs root (or sudo) for apt.
+#   MMSTALL_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/mmstall)
+#   MMSTALL_SETUP_SKIP_VM=1  skip the QEMU/virtme-ng/kernel-build packages
+set -euo pipefail
+
+cache=${MMSTALL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmstall}
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+pkgs=(linux-source-6.12 xz-utils git pkg-config libssl-dev)
+if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ]; then
+  pkgs+=(qemu-system-x86 flex bison bc libelf-dev cpio kmod dwarves ccache udev
+         build-essential python3-pip busybox-static)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# virtme-ng from PyPI (Debian 12 has no package for it).
+if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ] && ! command -v vng >/dev/null 2>&1; then
+  echo "setup: installing virtme-ng from PyPI"
+  python3 -m pip install -q --disable-pip-version-check virtme-ng
+fi
+
+# Debian's linux-source-6.12, unpacked once into the cache (read-only input for mmstall).
+src="$cache/src"
+tarball=$(ls /usr/src/linux-source-6.12*.tar.xz 2>/dev/null | sort -V | tail -n1)
+if [ -z "$tarball" ]; then
+  echo "setup: linux-source-6.12 tarball not found under /usr/src" >&2; exit 1
+fi
+stamp="$src/linux-source-6.12/.mmstall-unpacked"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$tarball" ]; then
+  echo "setup: unpacking $tarball into $src"
+  rm -rf "$src/linux-source-6.12.tmp" && mkdir -p "$src/linux-source-6.12.tmp"
+  tar -xJf "$tarball" -C "$src/linux-source-6.12.tmp" --strip-components=1
+  rm -rf "$src/linux-source-6.12" && mv "$src/linux-source-6.12.tmp" "$src/linux-source-6.12"
+  echo "$tarball" > "$stamp"
+fi
+echo "setup: ok (kernel tree: $src/linux-source-6.12)"

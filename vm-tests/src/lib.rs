@@ -1,0 +1,1 @@
+//! Kernel build/boot harness. See vm-tests/README in the crate docs.
