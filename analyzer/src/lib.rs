@@ -1,1 +1,22 @@
-//! mmstall analyzer.
+//! mmstall analyzer: finds mmap_lock write holds across long operations in
+//! Linux kernel trees. Stages, one module each:
+//! source discovery → normalization → parse (tree-sitter-c) → CFG → lock
+//! states (dataflow) → interprocedural summaries → rules → printers.
+
+pub mod catalogue;
+pub mod error;
+pub mod normalize;
+pub mod cfg;
+pub mod ir;
+pub mod parse;
+pub mod source;
+pub mod lockstate;
+pub mod summary;
+pub mod driver;
+pub mod finding;
+pub mod rules;
+pub mod printers;
+
+pub use catalogue::Catalogue;
+pub use driver::{lint_path, LintOptions, LintRun};
+pub use finding::{Finding, Report, Stats};
