@@ -143,6 +143,8 @@ pub fn normalize_path(text: &str) -> Option<String> {
     let mut chars = t.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
+            // `f(x)` is a call, not a path.
+            '(' if out.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') => return None,
             '&' | '*' | '(' | ')' | ' ' | '\t' | '\n' => {}
             '-' if chars.peek() == Some(&'>') => {
                 chars.next();
