@@ -10,6 +10,7 @@ use crate::ir::*;
 
 pub struct CfgBuilder<'a> {
     src: &'a [u8],
+    line_offset: u32,
     nodes: Vec<Node>,
     cur: Option<NodeId>,
     exit: NodeId,
@@ -25,9 +26,11 @@ pub struct CfgBuilder<'a> {
 }
 
 impl<'a> CfgBuilder<'a> {
-    pub fn new(src: &'a [u8]) -> Self {
+    /// `line_offset`: lines before `src` in the file (when parsing one chunk).
+    pub fn new(src: &'a [u8], line_offset: u32) -> Self {
         let mut b = CfgBuilder {
             src,
+            line_offset,
             nodes: Vec::new(),
             cur: None,
             exit: 0,
@@ -304,7 +307,7 @@ impl<'a> CfgBuilder<'a> {
             callee,
             args,
             arg_values,
-            line: pos.row as u32 + 1,
+            line: self.line_offset + pos.row as u32 + 1,
             column: pos.column as u32 + 1,
             in_loop: self.loop_depth > 0,
             result_var,

@@ -2,7 +2,7 @@
 //! pull in more files on demand (callees reached under a write hold whose
 //! definitions live in files the prefilter skipped).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use crate::finding::{finding_from_hit, Finding, Report, Stats};
 use crate::ir::Function;
 use crate::lockstate::{Held, ORIGIN_ENTRY};
 use crate::parse;
-use crate::source::{self, Prefilter, Skipped, SourceFile};
+use crate::source::{self, Chunk, Prefilter, Skipped, SourceFile};
 use crate::summary::Program;
 
 #[derive(Debug, Clone, Default)]
@@ -23,20 +23,93 @@ pub struct LintOptions {
     pub parse_all: bool,
 }
 
-/// What the run keeps of each parsed file.
-pub struct ParsedFile {
-    pub rel: String,
-    pub text: String,
-    pub functions: Vec<Function>,
+/// A file known to the run: its chunks, what each defines and calls
+/// (lexically), which are selected, and the parse of each selected chunk.
+struct LoadedFile {
+    path: PathBuf,
+    rel: String,
+    /// Kept only while the file has selected chunks (re-read on demand).
+    text: Option<String>,
+    /// The text with preprocessor groups resolved, made on first parse.
+    pp_text: Option<String>,
+    chunks: Vec<Chunk>,
+    defs: Vec<Vec<String>>,
+    calls: Vec<Vec<String>>,
+    /// The chunk assigns through a pointer (`p->field = ...`).
+    stores_fields: Vec<bool>,
+    has_loop: Vec<bool>,
+    line_starts: Vec<u32>,
+    selected: Vec<bool>,
+    parsed: Vec<Option<Vec<Function>>>,
+}
+
+impl LoadedFile {
+    fn new(sf: SourceFile, keep_text: bool) -> LoadedFile {
+        let chunks = source::split_chunks(&sf.text);
+        let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
+        let calls = chunks.iter().map(|c| source::called_names(&sf.text[c.start..c.end])).collect();
+        let stores_fields = chunks.iter().map(|c| source::stores_through_pointer(&sf.text[c.start..c.end])).collect();
+        let has_loop = chunks
+            .iter()
+            .map(|c| {
+                let t = &sf.text[c.start..c.end];
+                ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k))
+            })
+            .collect();
+        let mut line = 0u32;
+        let mut pos = 0usize;
+        let line_starts = chunks
+            .iter()
+            .map(|c| {
+                line += memchr::memchr_iter(b'\n', &sf.text.as_bytes()[pos..c.start]).count() as u32;
+                pos = c.start;
+                line
+            })
+            .collect();
+        let n = chunks.len();
+        LoadedFile {
+            path: sf.path,
+            rel: sf.rel,
+            text: keep_text.then_some(sf.text),
+            pp_text: None,
+            chunks,
+            defs,
+            calls,
+            stores_fields,
+            has_loop,
+            line_starts,
+            selected: vec![false; n],
+            parsed: vec![None; n],
+        }
+    }
+
+    fn functions(&self) -> impl Iterator<Item = &Function> {
+        self.parsed.iter().flatten().flatten()
+    }
+
+    fn lines(&self, c: Chunk) -> usize {
+        let i = self.chunks.iter().position(|x| *x == c).unwrap_or(0);
+        let next = self.line_starts.get(i + 1).copied().unwrap_or(u32::MAX);
+        next.saturating_sub(self.line_starts[i]) as usize
+    }
+
+    fn bytes_selected(&self) -> usize {
+        self.chunks.iter().zip(&self.selected).filter(|(_, s)| **s).map(|(c, _)| c.end - c.start).sum()
+    }
 }
 
 pub struct LintRun {
     pub report: Report,
-    /// Sources of parsed files, for printers that show code.
-    pub sources: std::collections::HashMap<String, String>,
+    /// Sources of files with findings, for printers that show code.
+    pub sources: HashMap<String, String>,
 }
 
-const MAX_PULL_ROUNDS: usize = 3;
+/// Each round pulls in definitions of callees reached under a write hold.
+const MAX_PULL_ROUNDS: usize = 8;
+/// Callees reached under a write hold are pulled in when their chunk can
+/// reach a long operation (lexically) or is a short helper that stores into
+/// struct fields (init helpers that carry constants, like `init_vma_munmap`).
+const SHORT_CHUNK_LINES: usize = 40;
 
 pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<LintRun, AnalyzerError> {
     let started = Instant::now();
@@ -45,106 +118,210 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
     }
     let paths = source::discover(root);
     let prefilter = Prefilter::new(&cat.lock_tokens());
-    // Read and prefilter in parallel; keep only the selected texts.
-    let read: Vec<Result<Option<SourceFile>, Skipped>> = paths
+    // Read and prefilter in parallel. Files naming the lock are kept and
+    // scanned; the others are only listed, for on-demand lookups.
+    let read: Vec<Result<LoadedFile, Skipped>> = paths
         .par_iter()
         .map(|p| {
             let sf = source::read_text(root, p)?;
-            Ok((options.parse_all || prefilter.matches(sf.text.as_bytes())).then_some(sf))
+            let names_lock = options.parse_all || prefilter.matches(sf.text.as_bytes());
+            let text = sf.text.clone();
+            let mut f = LoadedFile::new(sf, names_lock);
+            if names_lock {
+                f.selected = f
+                    .chunks
+                    .iter()
+                    .map(|c| options.parse_all || prefilter.matches(&text.as_bytes()[c.start..c.end]))
+                    .collect();
+            }
+            Ok(f)
         })
         .collect();
     let mut skipped = Vec::new();
-    let mut selected = Vec::new();
-    let mut unselected: Vec<PathBuf> = Vec::new();
-    for (r, p) in read.into_iter().zip(&paths) {
+    let mut files: Vec<LoadedFile> = Vec::new();
+    for r in read {
         match r {
-            Ok(Some(sf)) => selected.push(sf),
-            Ok(None) => unselected.push(p.clone()),
+            Ok(f) => files.push(f),
             Err(s) => skipped.push(s),
         }
     }
-    let mut parsed = parse_all(selected, cat, &mut skipped);
-    let mut definition_index: Option<Vec<(PathBuf, HashSet<String>)>> = None;
+    let index = build_index(&files);
+    let reach_long = lexical_reach_long(&files, cat);
+    select_long_reaching_callees(&mut files, &index, &reach_long, cat);
 
     let mut round = 0;
     let findings = loop {
         round += 1;
-        let files: Vec<String> = parsed.iter().map(|p| p.rel.clone()).collect();
-        let functions: Vec<Function> = parsed
+        let t0 = Instant::now();
+        parse_selected(&mut files, root, cat, &mut skipped);
+        let t_parse = t0.elapsed();
+        let rels: Vec<String> = files.iter().map(|p| p.rel.clone()).collect();
+        let functions: Vec<Function> = files
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
-                p.functions.iter().cloned().map(move |mut f| {
+                p.functions().cloned().map(move |mut f| {
                     f.file = i as u32;
                     f
                 })
             })
             .collect();
-        let program = Program::new(cat, files, functions);
+        let program = Program::new(cat, rels, functions);
         let findings = run_rules(&program);
         let missing = program.unresolved_under_write.borrow().clone();
-        if missing.is_empty() || unselected.is_empty() || round >= MAX_PULL_ROUNDS {
+        if std::env::var_os("MMSTALL_TRACE").is_some() {
+            eprintln!(
+                "round {round}: parse {:?}, analysis {:?}, {} functions, {} unresolved under write",
+                t_parse,
+                t0.elapsed() - t_parse,
+                program.functions.len(),
+                missing.len()
+            );
+        }
+        if missing.is_empty() || round >= MAX_PULL_ROUNDS {
             break findings;
         }
-        let index = definition_index.get_or_insert_with(|| index_definitions(&unselected));
-        let wanted: Vec<PathBuf> = index
-            .iter()
-            .filter(|(_, names)| names.iter().any(|n| missing.contains(n)))
-            .map(|(p, _)| p.clone())
-            .collect();
-        if wanted.is_empty() {
-            break findings;
-        }
-        let wanted_set: HashSet<&PathBuf> = wanted.iter().collect();
-        unselected.retain(|p| !wanted_set.contains(p));
-        index.retain(|(p, _)| !wanted_set.contains(p));
-        let texts: Vec<SourceFile> = wanted
-            .iter()
-            .filter_map(|p| match source::read_text(root, p) {
-                Ok(sf) => Some(sf),
-                Err(s) => {
-                    skipped.push(s);
-                    None
+        let mut pulled = false;
+        for name in &missing {
+            for &(fi, ci) in index.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+                let f = &mut files[fi];
+                let c = f.chunks[ci];
+                let wanted = f.defs[ci].iter().any(|d| reach_long.contains(d))
+                    || (f.stores_fields[ci] && f.lines(c) <= SHORT_CHUNK_LINES);
+                if wanted && !f.selected[ci] {
+                    f.selected[ci] = true;
+                    pulled = true;
                 }
-            })
-            .collect();
-        parsed.extend(parse_all(texts, cat, &mut skipped));
-        parsed.sort_by(|a, b| a.rel.cmp(&b.rel));
+            }
+        }
+        if !pulled {
+            break findings;
+        }
+        select_long_reaching_callees(&mut files, &index, &reach_long, cat);
     };
 
+    let parsed: Vec<&LoadedFile> = files.iter().filter(|f| f.selected.iter().any(|s| *s)).collect();
     let stats = Stats {
         files: paths.len(),
         files_parsed: parsed.len(),
-        functions: parsed.iter().map(|p| p.functions.len()).sum(),
-        functions_with_parse_errors: parsed.iter().flat_map(|p| &p.functions).filter(|f| f.has_parse_error).count(),
-        bytes_parsed: parsed.iter().map(|p| p.text.len()).sum(),
+        functions: parsed.iter().map(|p| p.functions().count()).sum(),
+        functions_with_parse_errors: parsed.iter().flat_map(|p| p.functions()).filter(|f| f.has_parse_error).count(),
+        bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
-    let sources = parsed.into_iter().map(|p| (p.rel, p.text)).collect();
+    let shown: HashSet<&str> = findings.iter().flat_map(|f| [f.file.as_str(), f.acquired_at.file.as_str()]).collect();
+    let sources = files
+        .into_iter()
+        .filter(|p| shown.contains(p.rel.as_str()))
+        .filter_map(|p| p.text.map(|t| (p.rel, t)))
+        .collect();
     Ok(LintRun { report: Report { version: 1, findings, stats, skipped }, sources })
 }
 
-fn parse_all(files: Vec<SourceFile>, cat: &Catalogue, skipped: &mut Vec<Skipped>) -> Vec<ParsedFile> {
-    let results: Vec<Result<ParsedFile, Skipped>> = files
-        .into_par_iter()
-        .map_init(parse::new_parser, |parser, sf| {
-            let parser = parser.as_mut().map_err(|e| Skipped { file: sf.rel.clone(), reason: e.to_string() })?;
-            match parse::parse_file(parser, &sf.text, 0, cat) {
-                Ok(ir) => Ok(ParsedFile { rel: sf.rel, text: sf.text, functions: ir.functions }),
-                Err(e) => Err(Skipped { file: sf.rel, reason: format!("failed to parse: {e}") }),
+/// Names defined by chunks that can reach a long operation, following
+/// lexical calls between the known chunks.
+fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> {
+    let mut reach: HashSet<String> = HashSet::new();
+    loop {
+        let before = reach.len();
+        for f in files {
+            for ((defs, calls), &has_loop) in f.defs.iter().zip(&f.calls).zip(&f.has_loop) {
+                if defs.iter().all(|d| reach.contains(d)) {
+                    continue;
+                }
+                let long_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c);
+                let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
+                if calls.iter().any(long_call) || (has_loop && calls.iter().any(loop_call)) {
+                    reach.extend(defs.iter().cloned());
+                }
             }
-        })
-        .collect();
-    let mut out = Vec::new();
-    for r in results {
-        match r {
-            Ok(p) => out.push(p),
-            Err(s) => skipped.push(s),
+        }
+        if reach.len() == before {
+            return reach;
         }
     }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    out
+}
+
+/// From the selected chunks, selects (transitively) the chunks defining the
+/// callees that can reach a long operation.
+fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String, Vec<(usize, usize)>>, reach: &HashSet<String>, cat: &Catalogue) {
+    // Start from the chunks that can take (or be promised) a write hold.
+    let write_tokens: Vec<&str> = cat
+        .lock_api
+        .iter()
+        .filter(|(_, e)| e.mode == Some(crate::catalogue::LockMode::Write))
+        .map(|(k, _)| k.as_str())
+        .chain(cat.assertions.iter().filter(|(_, a)| a.mode == crate::catalogue::LockMode::Write).map(|(k, _)| k.as_str()))
+        .collect();
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        for (ci, s) in f.selected.iter().enumerate() {
+            if *s && f.calls[ci].iter().any(|c| write_tokens.contains(&c.as_str())) {
+                stack.push((fi, ci));
+            }
+        }
+    }
+    let mut visited: HashSet<(usize, usize)> = stack.iter().copied().collect();
+    while let Some((fi, ci)) = stack.pop() {
+        let callees: Vec<&String> = files[fi].calls[ci].iter().filter(|c| reach.contains(*c) && !cat.long_ops.contains_key(*c)).collect();
+        let mut targets = Vec::new();
+        for c in callees {
+            targets.extend(index.get(c).map(Vec::as_slice).unwrap_or(&[]).iter().copied());
+        }
+        for t in targets {
+            if visited.insert(t) {
+                files[t.0].selected[t.1] = true;
+                stack.push(t);
+            }
+        }
+    }
+}
+
+fn build_index(files: &[LoadedFile]) -> HashMap<String, Vec<(usize, usize)>> {
+    let mut index = HashMap::new();
+    add_to_index(&mut index, files, 0);
+    index
+}
+
+fn add_to_index(index: &mut HashMap<String, Vec<(usize, usize)>>, files: &[LoadedFile], from: usize) {
+    for (fi, f) in files.iter().enumerate().skip(from) {
+        for (ci, defs) in f.defs.iter().enumerate() {
+            for name in defs {
+                index.entry(name.clone()).or_default().push((fi, ci));
+            }
+        }
+    }
+}
+
+/// Parses every selected chunk not parsed yet, in parallel.
+fn parse_selected(files: &mut [LoadedFile], root: &Path, cat: &Catalogue, skipped: &mut Vec<Skipped>) {
+    let errors: Vec<Skipped> = files
+        .par_iter_mut()
+        .filter(|f| f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
+        .map_init(parse::new_parser, |parser, f| {
+            let parser = parser.as_mut().map_err(|e| Skipped { file: f.rel.clone(), reason: e.to_string() })?;
+            if f.text.is_none() {
+                f.text = Some(source::read_text(root, &f.path)?.text);
+            }
+            let text = f.text.as_deref().unwrap_or("");
+            let pp = f.pp_text.get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));
+            for ci in 0..f.chunks.len() {
+                if !f.selected[ci] || f.parsed[ci].is_some() {
+                    continue;
+                }
+                let c = f.chunks[ci];
+                let line_offset = f.line_starts[ci];
+                match parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat) {
+                    Ok(ir) => f.parsed[ci] = Some(ir.functions),
+                    Err(e) => return Err(Skipped { file: f.rel.clone(), reason: format!("failed to parse: {e}") }),
+                }
+            }
+            Ok(())
+        })
+        .filter_map(Result::err)
+        .collect();
+    skipped.extend(errors);
 }
 
 /// Runs the lock-hold rules over every root (function that takes the lock
@@ -206,15 +383,4 @@ pub fn defined_names(text: &str) -> BTreeSet<String> {
         }
     }
     names
-}
-
-fn index_definitions(paths: &[PathBuf]) -> Vec<(PathBuf, HashSet<String>)> {
-    paths
-        .par_iter()
-        .filter_map(|p| {
-            let text = std::fs::read(p).ok()?;
-            let text = String::from_utf8_lossy(&text);
-            Some((p.clone(), defined_names(&text).into_iter().collect()))
-        })
-        .collect()
 }

@@ -51,8 +51,44 @@ struct Tok {
 }
 
 pub fn normalize(source: &str, catalogue: &Catalogue) -> Normalized {
+    normalize_selected(source, catalogue, None)
+}
+
+/// Like [`normalize`], but blanks everything outside the `keep` byte ranges
+/// (after preprocessor groups were resolved on the whole file), so only the
+/// selected chunks cost lexing and parsing.
+pub fn normalize_selected(source: &str, catalogue: &Catalogue, keep: Option<&[(usize, usize)]>) -> Normalized {
     let mut buf = source.as_bytes().to_vec();
     blank_preprocessor(&mut buf);
+    if let Some(keep) = keep {
+        let mut pos = 0;
+        for &(a, b) in keep {
+            if a > pos {
+                blank(&mut buf, pos, a);
+            }
+            pos = pos.max(b);
+        }
+        let n = buf.len();
+        blank(&mut buf, pos.min(n), n);
+    }
+    rewrite(buf, catalogue)
+}
+
+/// Resolves preprocessor lines and conditional groups of a whole file (the
+/// first stage of [`normalize`]); chunks of the result go to [`normalize_tokens`].
+pub fn blank_preprocessor_text(source: &str) -> String {
+    let mut buf = source.as_bytes().to_vec();
+    blank_preprocessor(&mut buf);
+    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The token rewrites of [`normalize`], on text whose preprocessor lines were
+/// already blanked.
+pub fn normalize_tokens(pp_text: &str, catalogue: &Catalogue) -> Normalized {
+    rewrite(pp_text.as_bytes().to_vec(), catalogue)
+}
+
+fn rewrite(mut buf: Vec<u8>, catalogue: &Catalogue) -> Normalized {
     let toks = tokenize(&buf);
     let mut hints = Vec::new();
     rewrite_tokens(&mut buf, &toks, catalogue, &mut hints);

@@ -6,7 +6,7 @@ use crate::catalogue::{Catalogue, LockMode};
 use crate::cfg::{declarator_name, CfgBuilder};
 use crate::error::AnalyzerError;
 use crate::ir::*;
-use crate::normalize::{normalize, Hint};
+use crate::normalize::Hint;
 
 pub fn new_parser() -> Result<Parser, AnalyzerError> {
     let mut parser = Parser::new();
@@ -18,35 +18,66 @@ pub fn new_parser() -> Result<Parser, AnalyzerError> {
 
 /// Parses one file's text into function IRs. `file` is the file's index.
 pub fn parse_file(parser: &mut Parser, source: &str, file: u32, catalogue: &Catalogue) -> Result<FileIr, AnalyzerError> {
-    let normalized = normalize(source, catalogue);
+    parse_file_selected(parser, source, file, catalogue, None)
+}
+
+/// Parses only the `keep` byte ranges of a file (sorted, disjoint); the rest
+/// is blanked, so offsets, lines and columns stay those of the file.
+pub fn parse_file_selected(
+    parser: &mut Parser,
+    source: &str,
+    file: u32,
+    catalogue: &Catalogue,
+    keep: Option<&[(usize, usize)]>,
+) -> Result<FileIr, AnalyzerError> {
+    let normalized = crate::normalize::normalize_selected(source, catalogue, keep);
+    parse_normalized(parser, normalized, file, catalogue, 0, source.lines().count())
+}
+
+/// Parses one chunk of a file whose preprocessor lines were already resolved
+/// (`normalize::blank_preprocessor_text`); `line_offset` is the number of
+/// lines before the chunk, so reported lines are the file's.
+pub fn parse_chunk(parser: &mut Parser, pp_chunk: &str, line_offset: u32, catalogue: &Catalogue) -> Result<FileIr, AnalyzerError> {
+    let normalized = crate::normalize::normalize_tokens(pp_chunk, catalogue);
+    parse_normalized(parser, normalized, 0, catalogue, line_offset, 0)
+}
+
+fn parse_normalized(
+    parser: &mut Parser,
+    normalized: crate::normalize::Normalized,
+    file: u32,
+    catalogue: &Catalogue,
+    line_offset: u32,
+    line_count: usize,
+) -> Result<FileIr, AnalyzerError> {
     let tree = parser
         .parse(normalized.text.as_bytes(), None)
         .ok_or_else(|| AnalyzerError::Parser("parse cancelled".into()))?;
     let src = normalized.text.as_bytes();
     let mut functions = Vec::new();
-    collect_functions(tree.root_node(), src, file, catalogue, &normalized.hints, &mut functions);
-    Ok(FileIr { functions, line_count: source.lines().count() })
+    collect_functions(tree.root_node(), src, file, catalogue, &normalized.hints, line_offset, &mut functions);
+    Ok(FileIr { functions, line_count })
 }
 
-fn collect_functions(n: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], out: &mut Vec<Function>) {
+fn collect_functions(n: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], line_offset: u32, out: &mut Vec<Function>) {
     let mut cursor = n.walk();
     for child in n.named_children(&mut cursor) {
         match child.kind() {
             "function_definition" => {
-                if let Some(f) = function_ir(child, src, file, cat, hints) {
+                if let Some(f) = function_ir(child, src, file, cat, hints, line_offset) {
                     out.push(f);
                 }
             }
             // Error recovery and linkage blocks can wrap definitions.
             "ERROR" | "linkage_specification" | "declaration_list" | "translation_unit" => {
-                collect_functions(child, src, file, cat, hints, out)
+                collect_functions(child, src, file, cat, hints, line_offset, out)
             }
             _ => {}
         }
     }
 }
 
-fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint]) -> Option<Function> {
+fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], line_offset: u32) -> Option<Function> {
     let declarator = def.child_by_field_name("declarator")?;
     let func_decl = find_function_declarator(declarator)?;
     let name_node = func_decl.child_by_field_name("declarator")?;
@@ -65,7 +96,7 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
     let is_static = def
         .children(&mut c)
         .any(|ch| ch.kind() == "storage_class_specifier" && ch.utf8_text(src).map(|t| t.trim() == "static").unwrap_or(false));
-    let builder = CfgBuilder::new(src);
+    let builder = CfgBuilder::new(src, line_offset);
     let (cfg, calls, vars) = builder.build(body);
 
     // Entry promises: assertions in the body, lock annotations on the declarator.
@@ -85,7 +116,7 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
     for h in hints.iter().filter(|h| h.offset >= def.start_byte() && h.offset < body.start_byte()) {
         if let Some(a) = cat.assertions.get(&h.name) {
             if !a.match_arg || cat.names_mmap_lock(&h.argument) {
-                let line = line_of(src, h.offset);
+                let line = line_offset + line_of(src, h.offset);
                 promise(a.mode, line);
             }
         }
@@ -114,7 +145,7 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
     Some(Function {
         name,
         file,
-        line: name_node.start_position().row as u32 + 1,
+        line: line_offset + name_node.start_position().row as u32 + 1,
         params,
         is_static,
         has_parse_error: def.has_error(),

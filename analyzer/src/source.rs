@@ -15,6 +15,7 @@ pub struct Skipped {
 
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    pub path: PathBuf,
     /// Path relative to the analyzed root, with `/` separators.
     pub rel: String,
     pub text: String,
@@ -53,7 +54,7 @@ pub fn read_text(root: &Path, path: &Path) -> Result<SourceFile, Skipped> {
         return Err(Skipped { file: rel, reason: "binary file (contains NUL bytes)".into() });
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(SourceFile { rel, text }),
+        Ok(text) => Ok(SourceFile { path: path.to_path_buf(), rel, text }),
         Err(e) => {
             let off = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..off].iter().filter(|b| **b == b'\n').count() + 1;
@@ -75,4 +76,94 @@ impl Prefilter {
     pub fn matches(&self, text: &[u8]) -> bool {
         self.finders.iter().any(|f| f.find(text).is_some())
     }
+}
+
+/// A top-level region of a file: everything up to and including a line that
+/// starts with `}` (kernel style closes function bodies in column 0). The
+/// analysis selects chunks, not files: most of a big file is irrelevant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    pub start: usize,
+    pub end: usize,
+}
+
+pub fn split_chunks(text: &str) -> Vec<Chunk> {
+    let bytes = text.as_bytes();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut line_start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len())) {
+        if bytes.get(line_start) == Some(&b'}') {
+            let end = (nl + 1).min(bytes.len());
+            chunks.push(Chunk { start, end });
+            start = end;
+        }
+        line_start = nl + 1;
+    }
+    if start < bytes.len() {
+        chunks.push(Chunk { start, end: bytes.len() });
+    }
+    chunks
+}
+
+const NOT_CALLS: &[&str] = &[
+    "if", "while", "for", "switch", "return", "sizeof", "typeof", "__typeof__", "defined", "case", "do", "else",
+    "alignof", "_Alignof", "__attribute__", "asm", "__asm__", "volatile",
+];
+
+/// Names called in a piece of C, read lexically (`name(` outside comments
+/// and strings), deduplicated. Cheap: a byte loop, no parse.
+pub fn called_names(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => i = memchr::memchr(b'\n', &b[i..]).map(|k| i + k).unwrap_or(b.len()),
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = memchr::memmem::find(&b[i + 2..], b"*/").map(|k| i + 4 + k).unwrap_or(b.len())
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let mut j = i;
+                while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b'(') {
+                    let name = &text[start..i];
+                    if !NOT_CALLS.contains(&name) && seen.insert(name) {
+                        out.push(name.to_string());
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Does the text assign through a pointer (`p->field = x`, not `==`)?
+pub fn stores_through_pointer(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, b"->").any(|i| {
+        let mut j = i + 2;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+            j += 1;
+        }
+        while j < b.len() && b[j] == b' ' {
+            j += 1;
+        }
+        b.get(j) == Some(&b'=') && b.get(j + 1) != Some(&b'=')
+    })
 }

@@ -88,7 +88,18 @@ impl<'c> Program<'c> {
             }
         }
         let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| crate::lockstate::lock_api(cat, c).is_some())).collect();
-        let direct_long: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| cat.long_ops.contains_key(&c.callee))).collect();
+        // A call to a function with no definition here may be long too: the
+        // analysis must descend to it so the driver can pull its definition.
+        let direct_long: Vec<bool> = functions
+            .iter()
+            .zip(&resolved)
+            .map(|(f, res)| {
+                f.calls.iter().zip(res).any(|(c, r)| {
+                    cat.long_ops.contains_key(&c.callee)
+                        || (r.is_none() && !cat.lock_api.contains_key(&c.callee) && !cat.assertions.contains_key(&c.callee))
+                })
+            })
+            .collect();
         let may_touch_lock = propagate(&direct_lock, &callers);
         let may_reach_long = propagate(&direct_long, &callers);
         Program {
