@@ -39,6 +39,8 @@ struct LoadedFile {
     stores_fields: Vec<bool>,
     has_loop: Vec<bool>,
     line_starts: Vec<u32>,
+    /// Scanned for definitions only: what its chunks call is unknown.
+    calls_unknown: bool,
     selected: Vec<bool>,
     parsed: Vec<Option<Vec<Function>>>,
 }
@@ -78,6 +80,7 @@ impl LoadedFile {
             stores_fields,
             has_loop,
             line_starts,
+            calls_unknown: false,
             selected: vec![false; n],
             parsed: vec![None; n],
         }
@@ -110,6 +113,11 @@ const MAX_PULL_ROUNDS: usize = 8;
 /// reach a long operation (lexically) or is a short helper that stores into
 /// struct fields (init helpers that carry constants, like `init_vma_munmap`).
 const SHORT_CHUNK_LINES: usize = 40;
+/// Source size up to which every file is scanned lexically up front.
+const WHOLE_SCAN_LIMIT: u64 = 64 << 20;
+/// A name defined in more places than this (static helpers of many drivers)
+/// is only followed to a definition in the caller's own file.
+const MAX_HOMONYMS: usize = 3;
 
 pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<LintRun, AnalyzerError> {
     let started = Instant::now();
@@ -120,11 +128,19 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
     let prefilter = Prefilter::new(&cat.lock_tokens());
     // Read and prefilter in parallel. Files naming the lock are kept and
     // scanned; the others are only listed, for on-demand lookups.
-    let read: Vec<Result<LoadedFile, Skipped>> = paths
+    // Small trees (mm/) are scanned whole up front, so the lexical call index
+    // sees every helper; a whole kernel tree scans only files naming the lock
+    // and looks further definitions up on demand.
+    let total_bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let scan_all = total_bytes <= WHOLE_SCAN_LIMIT;
+    let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
         .par_iter()
         .map(|p| {
             let sf = source::read_text(root, p)?;
             let names_lock = options.parse_all || prefilter.matches(sf.text.as_bytes());
+            if !names_lock && !scan_all {
+                return Ok(None);
+            }
             let text = sf.text.clone();
             let mut f = LoadedFile::new(sf, names_lock);
             if names_lock {
@@ -134,18 +150,20 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
                     .map(|c| options.parse_all || prefilter.matches(&text.as_bytes()[c.start..c.end]))
                     .collect();
             }
-            Ok(f)
+            Ok(Some(f))
         })
         .collect();
     let mut skipped = Vec::new();
     let mut files: Vec<LoadedFile> = Vec::new();
-    for r in read {
+    let mut unloaded: Vec<PathBuf> = Vec::new();
+    for (r, p) in read.into_iter().zip(&paths) {
         match r {
-            Ok(f) => files.push(f),
+            Ok(Some(f)) => files.push(f),
+            Ok(None) => unloaded.push(p.clone()),
             Err(s) => skipped.push(s),
         }
     }
-    let index = build_index(&files);
+    let mut index = build_index(&files);
     let reach_long = lexical_reach_long(&files, cat);
     select_long_reaching_callees(&mut files, &index, &reach_long, cat);
 
@@ -181,12 +199,24 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
         if missing.is_empty() || round >= MAX_PULL_ROUNDS {
             break findings;
         }
+        if !unloaded.is_empty() {
+            // First lookup outside the files naming the lock: index the rest once.
+            let first_new = files.len();
+            files.extend(load_definitions_only(root, &unloaded, &mut skipped));
+            unloaded.clear();
+            add_to_index(&mut index, &files, first_new);
+        }
         let mut pulled = false;
         for name in &missing {
-            for &(fi, ci) in index.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+            let defs = index.get(name).map(Vec::as_slice).unwrap_or(&[]);
+            if defs.len() > MAX_HOMONYMS {
+                continue; // a common static name: no telling which one is meant
+            }
+            for &(fi, ci) in defs {
                 let f = &mut files[fi];
                 let c = f.chunks[ci];
-                let wanted = f.defs[ci].iter().any(|d| reach_long.contains(d))
+                let wanted = f.calls_unknown
+                    || f.defs[ci].iter().any(|d| reach_long.contains(d))
                     || (f.stores_fields[ci] && f.lines(c) <= SHORT_CHUNK_LINES);
                 if wanted && !f.selected[ci] {
                     f.selected[ci] = true;
@@ -267,7 +297,12 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String
         let callees: Vec<&String> = files[fi].calls[ci].iter().filter(|c| reach.contains(*c) && !cat.long_ops.contains_key(*c)).collect();
         let mut targets = Vec::new();
         for c in callees {
-            targets.extend(index.get(c).map(Vec::as_slice).unwrap_or(&[]).iter().copied());
+            let defs = index.get(c).map(Vec::as_slice).unwrap_or(&[]);
+            if defs.len() > MAX_HOMONYMS {
+                targets.extend(defs.iter().copied().filter(|(f, _)| *f == fi));
+            } else {
+                targets.extend(defs.iter().copied());
+            }
         }
         for t in targets {
             if visited.insert(t) {
@@ -276,6 +311,53 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String
             }
         }
     }
+}
+
+/// Files outside the prefilter, indexed by the functions they define; their
+/// text is dropped and re-read if one of their chunks is selected.
+fn load_definitions_only(root: &Path, paths: &[PathBuf], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
+    let results: Vec<Result<LoadedFile, Skipped>> = paths
+        .par_iter()
+        .map(|p| {
+            let sf = source::read_text(root, p)?;
+            let chunks = source::split_chunks(&sf.text);
+            let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
+            let mut line = 0u32;
+            let mut pos = 0usize;
+            let line_starts = chunks
+                .iter()
+                .map(|c| {
+                    line += memchr::memchr_iter(b'\n', &sf.text.as_bytes()[pos..c.start]).count() as u32;
+                    pos = c.start;
+                    line
+                })
+                .collect();
+            let n = chunks.len();
+            Ok(LoadedFile {
+                path: sf.path,
+                rel: sf.rel,
+                text: None,
+                pp_text: None,
+                chunks,
+                defs,
+                calls: vec![Vec::new(); n],
+                stores_fields: vec![false; n],
+                has_loop: vec![false; n],
+                line_starts,
+                calls_unknown: true,
+                selected: vec![false; n],
+                parsed: vec![None; n],
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => out.push(f),
+            Err(s) => skipped.push(s),
+        }
+    }
+    out
 }
 
 fn build_index(files: &[LoadedFile]) -> HashMap<String, Vec<(usize, usize)>> {
