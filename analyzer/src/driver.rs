@@ -3,7 +3,7 @@
 //! definitions live in files the prefilter skipped).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -14,7 +14,7 @@ use crate::finding::{finding_from_hit, Finding, Report, Stats};
 use crate::ir::Function;
 use crate::lockstate::{Held, ORIGIN_ENTRY};
 use crate::parse;
-use crate::source::{self, Chunk, Prefilter, Skipped, SourceFile};
+use crate::source::{self, Chunk, Prefilter, Skipped, SourceFile, SourceSet};
 use crate::summary::Program;
 
 #[derive(Debug, Clone, Default)]
@@ -26,7 +26,6 @@ pub struct LintOptions {
 /// A file known to the run: its chunks, what each defines and calls
 /// (lexically), which are selected, and the parse of each selected chunk.
 struct LoadedFile {
-    path: PathBuf,
     rel: String,
     /// Kept only while the file has selected chunks (re-read on demand).
     text: Option<String>,
@@ -70,7 +69,6 @@ impl LoadedFile {
             .collect();
         let n = chunks.len();
         LoadedFile {
-            path: sf.path,
             rel: sf.rel,
             text: keep_text.then_some(sf.text),
             pp_text: None,
@@ -120,23 +118,29 @@ const WHOLE_SCAN_LIMIT: u64 = 64 << 20;
 const MAX_HOMONYMS: usize = 3;
 
 pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<LintRun, AnalyzerError> {
-    let started = Instant::now();
     if !root.exists() {
         return Err(AnalyzerError::MissingPath { path: root.to_path_buf() });
     }
-    let paths = source::discover(root);
+    Ok(lint_set(&source::FsTree::new(root), cat, options))
+}
+
+/// Lints a set of sources (a directory, or a git tree in memory).
+pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> LintRun {
+    let started = Instant::now();
+    let listing = set.list();
+    let paths: Vec<&str> = listing.iter().map(|(p, _)| p.as_str()).collect();
     let prefilter = Prefilter::new(&cat.lock_tokens());
     // Read and prefilter in parallel. Files naming the lock are kept and
     // scanned; the others are only listed, for on-demand lookups.
     // Small trees (mm/) are scanned whole up front, so the lexical call index
     // sees every helper; a whole kernel tree scans only files naming the lock
     // and looks further definitions up on demand.
-    let total_bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = listing.iter().map(|(_, n)| n).sum();
     let scan_all = total_bytes <= WHOLE_SCAN_LIMIT;
     let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
         .par_iter()
         .map(|p| {
-            let sf = source::read_text(root, p)?;
+            let sf = set.read(p)?;
             let names_lock = options.parse_all || prefilter.matches(sf.text.as_bytes());
             if !names_lock && !scan_all {
                 return Ok(None);
@@ -155,11 +159,11 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
         .collect();
     let mut skipped = Vec::new();
     let mut files: Vec<LoadedFile> = Vec::new();
-    let mut unloaded: Vec<PathBuf> = Vec::new();
+    let mut unloaded: Vec<&str> = Vec::new();
     for (r, p) in read.into_iter().zip(&paths) {
         match r {
             Ok(Some(f)) => files.push(f),
-            Ok(None) => unloaded.push(p.clone()),
+            Ok(None) => unloaded.push(p),
             Err(s) => skipped.push(s),
         }
     }
@@ -171,7 +175,7 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
     let findings = loop {
         round += 1;
         let t0 = Instant::now();
-        parse_selected(&mut files, root, cat, &mut skipped);
+        parse_selected(&mut files, set, cat, &mut skipped);
         let t_parse = t0.elapsed();
         let rels: Vec<String> = files.iter().map(|p| p.rel.clone()).collect();
         let functions: Vec<Function> = files
@@ -202,7 +206,7 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
         if !unloaded.is_empty() {
             // First lookup outside the files naming the lock: index the rest once.
             let first_new = files.len();
-            files.extend(load_definitions_only(root, &unloaded, &mut skipped));
+            files.extend(load_definitions_only(set, &unloaded, &mut skipped));
             unloaded.clear();
             add_to_index(&mut index, &files, first_new);
         }
@@ -246,7 +250,7 @@ pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<
         .filter(|p| shown.contains(p.rel.as_str()))
         .filter_map(|p| p.text.map(|t| (p.rel, t)))
         .collect();
-    Ok(LintRun { report: Report { version: 1, findings, stats, skipped }, sources })
+    LintRun { report: Report { version: 1, findings, stats, skipped }, sources }
 }
 
 /// Names defined by chunks that can reach a long operation, following
@@ -315,11 +319,11 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String
 
 /// Files outside the prefilter, indexed by the functions they define; their
 /// text is dropped and re-read if one of their chunks is selected.
-fn load_definitions_only(root: &Path, paths: &[PathBuf], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
+fn load_definitions_only(set: &dyn SourceSet, paths: &[&str], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
     let results: Vec<Result<LoadedFile, Skipped>> = paths
         .par_iter()
         .map(|p| {
-            let sf = source::read_text(root, p)?;
+            let sf = set.read(p)?;
             let chunks = source::split_chunks(&sf.text);
             let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
             let mut line = 0u32;
@@ -334,7 +338,6 @@ fn load_definitions_only(root: &Path, paths: &[PathBuf], skipped: &mut Vec<Skipp
                 .collect();
             let n = chunks.len();
             Ok(LoadedFile {
-                path: sf.path,
                 rel: sf.rel,
                 text: None,
                 pp_text: None,
@@ -377,14 +380,14 @@ fn add_to_index(index: &mut HashMap<String, Vec<(usize, usize)>>, files: &[Loade
 }
 
 /// Parses every selected chunk not parsed yet, in parallel.
-fn parse_selected(files: &mut [LoadedFile], root: &Path, cat: &Catalogue, skipped: &mut Vec<Skipped>) {
+fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue, skipped: &mut Vec<Skipped>) {
     let errors: Vec<Skipped> = files
         .par_iter_mut()
         .filter(|f| f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
         .map_init(parse::new_parser, |parser, f| {
             let parser = parser.as_mut().map_err(|e| Skipped { file: f.rel.clone(), reason: e.to_string() })?;
             if f.text.is_none() {
-                f.text = Some(source::read_text(root, &f.path)?.text);
+                f.text = Some(set.read(&f.rel)?.text);
             }
             let text = f.text.as_deref().unwrap_or("");
             let pp = f.pp_text.get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));

@@ -15,7 +15,6 @@ pub struct Skipped {
 
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    pub path: PathBuf,
     /// Path relative to the analyzed root, with `/` separators.
     pub rel: String,
     pub text: String,
@@ -46,15 +45,87 @@ pub fn relative(root: &Path, path: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
+/// A set of source files to analyze: a directory on disk, or blobs of a git
+/// tree held in memory (revisions are analyzed without a checkout).
+pub trait SourceSet: Sync {
+    /// Relative paths (`/`-separated, sorted) and sizes in bytes.
+    fn list(&self) -> Vec<(String, u64)>;
+    fn read(&self, rel: &str) -> Result<SourceFile, Skipped>;
+}
+
+/// A directory (or a single file) on disk.
+pub struct FsTree {
+    root: PathBuf,
+    base: PathBuf,
+    files: Vec<(String, u64)>,
+}
+
+impl FsTree {
+    pub fn new(root: &Path) -> FsTree {
+        let base = if root.is_file() { root.parent().unwrap_or(Path::new("")).to_path_buf() } else { root.to_path_buf() };
+        let files = discover(root)
+            .into_iter()
+            .map(|p| {
+                let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                (relative(root, &p), size)
+            })
+            .collect();
+        FsTree { root: root.to_path_buf(), base, files }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl SourceSet for FsTree {
+    fn list(&self) -> Vec<(String, u64)> {
+        self.files.clone()
+    }
+
+    fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
+        let bytes = std::fs::read(self.base.join(rel))
+            .map_err(|e| Skipped { file: rel.to_string(), reason: format!("cannot read: {e}") })?;
+        decode(rel.to_string(), bytes)
+    }
+}
+
+/// Files held in memory (for example the blobs of a git tree).
+#[derive(Default)]
+pub struct MemoryTree {
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl SourceSet for MemoryTree {
+    fn list(&self) -> Vec<(String, u64)> {
+        self.files
+            .iter()
+            .filter(|(k, _)| k.ends_with(".c") || k.ends_with(".h"))
+            .map(|(k, v)| (k.clone(), v.len() as u64))
+            .collect()
+    }
+
+    fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
+        match self.files.get(rel) {
+            Some(bytes) => decode(rel.to_string(), bytes.clone()),
+            None => Err(Skipped { file: rel.to_string(), reason: "no such file".into() }),
+        }
+    }
+}
+
 /// Reads a file as UTF-8 text; binary or non-UTF-8 content is a `Skipped`.
 pub fn read_text(root: &Path, path: &Path) -> Result<SourceFile, Skipped> {
     let rel = relative(root, path);
     let bytes = std::fs::read(path).map_err(|e| Skipped { file: rel.clone(), reason: format!("cannot read: {e}") })?;
+    decode(rel, bytes)
+}
+
+fn decode(rel: String, bytes: Vec<u8>) -> Result<SourceFile, Skipped> {
     if memchr::memchr(0, &bytes).is_some() {
         return Err(Skipped { file: rel, reason: "binary file (contains NUL bytes)".into() });
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(SourceFile { path: path.to_path_buf(), rel, text }),
+        Ok(text) => Ok(SourceFile { rel, text }),
         Err(e) => {
             let off = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..off].iter().filter(|b| **b == b'\n').count() + 1;
