@@ -53,8 +53,8 @@ pub struct ApplyError {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyFailure {
     /// The hunk's context/removed lines were found nowhere in the file.
-    #[error("hunk #{hunk} ({header}) does not apply: expected line {expected_line} to be {expected_text:?}, found {}{}",
-        found_text.as_ref().map(|t| format!("{t:?}")).unwrap_or_else(|| "end of file".to_string()),
+    #[error("hunk #{hunk} ({header}) does not apply: expected line {expected_line} to be {}, found {}{}",
+        quoted_or_end(expected_text), quoted_or_end(found_text),
         if *already_applied { "; the patch seems to be applied already (it applies in reverse)" } else { "" })]
     HunkMismatch {
         /// 1-based hunk number within the file.
@@ -63,15 +63,16 @@ pub enum ApplyFailure {
         header: String,
         /// Line (in the file before this patch) where the hunk was expected.
         expected_line: usize,
-        /// The first line of the hunk that did not match there.
-        expected_text: String,
+        /// The first line of the hunk that did not match there (`None`: the
+        /// hunk ends the file, but the file goes on).
+        expected_text: Option<String>,
         /// What the file has at that line (`None`: the file ends before).
         found_text: Option<String>,
         /// Every hunk of this file applies in reverse.
         already_applied: bool,
     },
-    #[error("file does not exist{}", if *deleting { " (already deleted?)" } else { "" })]
-    FileMissing { deleting: bool },
+    #[error("file does not exist{}", if *already_applied { "; the patch seems to be applied already (the file it creates exists with the patch's result)" } else if *deleting { " (already deleted?)" } else { "" })]
+    FileMissing { deleting: bool, already_applied: bool },
     #[error("cannot create: file already exists{}", if *same_content { " with the patch's content; the patch seems to be applied already" } else { "" })]
     FileExists { same_content: bool },
     #[error("cannot delete: the file has content the patch does not remove")]
@@ -88,4 +89,12 @@ pub enum ApplyFailure {
     Io(#[from] std::io::Error),
     #[error("git error: {0}")]
     Git(#[from] git2::Error),
+}
+
+/// A line as Rust string literal (tabs visible), or "end of file".
+fn quoted_or_end(text: &Option<String>) -> String {
+    match text {
+        Some(text) => format!("{text:?}"),
+        None => "end of file".to_string(),
+    }
 }

@@ -11,7 +11,8 @@ pub(crate) struct HunkMismatch {
     pub hunk_index: usize,
     /// 1-based line of the file before the patch where the hunk was expected.
     pub expected_line: usize,
-    pub expected_text: String,
+    /// `None`: the end of the file.
+    pub expected_text: Option<String>,
     pub found_text: Option<String>,
 }
 
@@ -161,11 +162,12 @@ fn describe_mismatch(
     highest: Option<usize>,
     growth: isize,
 ) -> HunkMismatch {
-    // Where the hunk had to be: its anchor when it has one.
-    let position = if hunk.must_match_at_end {
-        highest.unwrap_or(0)
-    } else if hunk.must_match_at_start {
+    // Where the hunk had to be: its anchor when it has one. A hunk anchored
+    // at both ends must be the whole file: check from the top.
+    let position = if hunk.must_match_at_start {
         0
+    } else if hunk.must_match_at_end {
+        highest.unwrap_or(0)
     } else {
         expected
     };
@@ -182,12 +184,17 @@ fn describe_mismatch(
         .enumerate()
         .find(|(offset, line)| image.get(position + offset) != Some(*line));
     let (offset, expected_text, found_text) = match mismatch {
-        Some((offset, line)) => (offset, show(line), image.get(position + offset).map(|l| show(l))),
-        // Everything matched but in a place the hunk may not go (before an
-        // earlier hunk): name its first line.
+        Some((offset, line)) => (offset, Some(show(line)), image.get(position + offset).map(|l| show(l))),
+        // All lines matched, so the anchor failed: the file goes on where
+        // the hunk says it ends.
+        None if hunk.must_match_at_end && position + hunk.before.len() < image.len() => {
+            let offset = hunk.before.len();
+            (offset, None, image.get(position + offset).map(|l| show(l)))
+        }
+        // Matched, but before an earlier hunk: name its first line.
         None => (
             0,
-            hunk.before.first().map(|l| show(l)).unwrap_or_default(),
+            hunk.before.first().map(|l| show(l)),
             image.get(position).map(|l| show(l)),
         ),
     };
@@ -255,7 +262,7 @@ mod tests {
         let content = b"a\nb\nc\nd\n";
         let error = apply_hunks(content, &[hunk(2, 2, &[" b", "-X", " d"])], false).unwrap_err();
         assert_eq!(error.expected_line, 3);
-        assert_eq!(error.expected_text, "X");
+        assert_eq!(error.expected_text.as_deref(), Some("X"));
         assert_eq!(error.found_text.as_deref(), Some("c"));
     }
 

@@ -158,7 +158,12 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
             }
             (ChangeKind::Delete, Some(old_path), _) => {
                 let existing = lookup(&plan, old_path)?
-                    .ok_or_else(|| fail(ApplyFailure::FileMissing { deleting: true }))?;
+                    .ok_or_else(|| {
+                        fail(ApplyFailure::FileMissing {
+                            deleting: true,
+                            already_applied: false,
+                        })
+                    })?;
                 let remaining = apply(&existing.content, Some(&existing))?;
                 if !remaining.is_empty() {
                     return Err(fail(ApplyFailure::DeleteLeavesContent));
@@ -166,8 +171,21 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                 plan.insert(old_path.clone(), None);
             }
             (ChangeKind::Modify | ChangeKind::Rename | ChangeKind::Copy, Some(old_path), Some(new_path)) => {
-                let existing = lookup(&plan, old_path)?
-                    .ok_or_else(|| fail(ApplyFailure::FileMissing { deleting: false }))?;
+                let Some(existing) = lookup(&plan, old_path)? else {
+                    // A rename whose target holds the result is in already.
+                    let already_applied = file.kind == ChangeKind::Rename
+                        && lookup(&plan, new_path)?.is_some_and(|target| {
+                            hunks::apply_hunks(&target.content, file.content.hunks(), true).is_ok()
+                        });
+                    return Err(apply_error(
+                        patch,
+                        Some(old_path),
+                        ApplyFailure::FileMissing {
+                            deleting: false,
+                            already_applied,
+                        },
+                    ));
+                };
                 let content = apply(&existing.content, Some(&existing))?;
                 if old_path != new_path {
                     if let Some(target) = lookup(&plan, new_path)? {

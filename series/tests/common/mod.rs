@@ -20,7 +20,7 @@ pub const BASE_TREE: &str = "3f402feb4275955a6eaa10b72f16fe6bc404abef";
 /// What git itself produced after applying the three patches of
 /// `format-patch.mbox` to the base (computed once with `git am`).
 pub const SERIES_TREE: &str = "ad5252828f1aca98ae4b4ff42cc67be35de23966";
-pub const AFTER_FIRST_TWO_TREE: &str = "6fc9bac3a5e0945abe05e6828b901229507d5fb6";
+pub const AFTER_FIRST_TWO_TREE: &str = "1f7751d9ec378e4848719f31abfc31410dbefba9";
 
 /// Copies the base fixture into a fresh temporary directory.
 pub fn base_dir() -> tempfile::TempDir {
