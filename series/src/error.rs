@@ -26,7 +26,11 @@ pub enum SeriesError {
 }
 
 impl SeriesError {
-    pub(crate) fn malformed(file: &std::path::Path, line: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn malformed(
+        file: &std::path::Path,
+        line: usize,
+        message: impl Into<String>,
+    ) -> Self {
         SeriesError::Malformed {
             location: SourceLocation {
                 file: file.to_path_buf(),
@@ -72,7 +76,10 @@ pub enum ApplyFailure {
         already_applied: bool,
     },
     #[error("file does not exist{}", if *already_applied { "; the patch seems to be applied already (the file it creates exists with the patch's result)" } else if *deleting { " (already deleted?)" } else { "" })]
-    FileMissing { deleting: bool, already_applied: bool },
+    FileMissing {
+        deleting: bool,
+        already_applied: bool,
+    },
     #[error("cannot create: file already exists{}", if *same_content { " with the patch's content; the patch seems to be applied already" } else { "" })]
     FileExists { same_content: bool },
     #[error("cannot delete: the file has content the patch does not remove")]

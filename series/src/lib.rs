@@ -8,6 +8,10 @@
 //!   with per-patch outcomes and an optional keep-going mode.
 //! - [`Series::hash`] is a stable content hash for cache keys.
 
+// ApplyError carries the patch, file and hunk text a reader needs; it is
+// built once per failed patch, so its size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
 mod apply;
 mod diff;
 mod error;
@@ -19,12 +23,12 @@ mod mime;
 mod model;
 
 pub use apply::{
-    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_tree, ApplyOptions, PatchOutcome,
-    PatchStatus, SeriesApplication,
+    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_tree, ApplyOptions,
+    PatchOutcome, PatchStatus, SeriesApplication,
 };
 pub use error::{ApplyError, ApplyFailure, SeriesError};
 pub use load::{load_series, parse_series};
 pub use model::{
-    ChangeKind, CoverLetter, FileContent, FilePatch, Hunk, HunkLine, IgnoredMessage, LineKind, Patch, Series,
-    SourceLocation, SubjectTags,
+    ChangeKind, CoverLetter, FileContent, FilePatch, Hunk, HunkLine, IgnoredMessage, LineKind,
+    Patch, Series, SourceLocation, SubjectTags,
 };

@@ -207,7 +207,10 @@ mod tests {
 
     #[test]
     fn base64_round() {
-        assert_eq!(decode_base64(b"aGVsbG8K\n").as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(
+            decode_base64(b"aGVsbG8K\n").as_deref(),
+            Some(&b"hello\n"[..])
+        );
         assert_eq!(decode_base64(b"a!b"), None);
     }
 }

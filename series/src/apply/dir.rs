@@ -41,7 +41,10 @@ impl FileSource for DirSource<'_> {
         let full = resolve(self.root, path)?;
         let metadata = match fs::symlink_metadata(&full) {
             Ok(metadata) => metadata,
-            Err(error) if error.kind() == ErrorKind::NotFound || error.kind() == ErrorKind::NotADirectory => {
+            Err(error)
+                if error.kind() == ErrorKind::NotFound
+                    || error.kind() == ErrorKind::NotADirectory =>
+            {
                 return Ok(None)
             }
             Err(error) => return Err(error.into()),
@@ -58,7 +61,11 @@ impl FileSource for DirSource<'_> {
         }
         Ok(Some(ExistingFile {
             content: fs::read(&full)?,
-            mode: if is_executable(&metadata) { MODE_EXECUTABLE } else { MODE_FILE },
+            mode: if is_executable(&metadata) {
+                MODE_EXECUTABLE
+            } else {
+                MODE_FILE
+            },
         }))
     }
 }
@@ -88,7 +95,11 @@ fn write_file(full: &Path, file: &ExistingFile) -> std::io::Result<()> {
         return std::os::unix::fs::symlink(target, full);
     }
     fs::write(full, &file.content)?;
-    let permissions = if file.mode == MODE_EXECUTABLE { 0o755 } else { 0o644 };
+    let permissions = if file.mode == MODE_EXECUTABLE {
+        0o755
+    } else {
+        0o644
+    };
     fs::set_permissions(full, fs::Permissions::from_mode(permissions))
 }
 
@@ -118,7 +129,9 @@ pub fn apply_to_dir(patch: &Patch, dir: &Path) -> Result<(), ApplyError> {
         if state.is_none() {
             let full = resolve(dir, path).map_err(|r| fail(path, r))?;
             match fs::remove_file(&full) {
-                Err(error) if error.kind() != ErrorKind::NotFound => return Err(fail(path, error.into())),
+                Err(error) if error.kind() != ErrorKind::NotFound => {
+                    return Err(fail(path, error.into()))
+                }
                 _ => remove_empty_parents(dir, &full),
             }
         }
@@ -136,7 +149,11 @@ pub fn apply_to_dir(patch: &Patch, dir: &Path) -> Result<(), ApplyError> {
 }
 
 /// Applies every patch of `series` onto `dir` in order.
-pub fn apply_series_to_dir(series: &Series, dir: &Path, options: ApplyOptions) -> SeriesApplication {
+pub fn apply_series_to_dir(
+    series: &Series,
+    dir: &Path,
+    options: ApplyOptions,
+) -> SeriesApplication {
     let mut outcomes = Vec::with_capacity(series.patches.len());
     let mut stopped = false;
     for patch in &series.patches {

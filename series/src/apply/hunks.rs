@@ -52,8 +52,17 @@ fn prepare(hunk: &Hunk, reverse: bool) -> PreparedHunk {
     } else {
         (hunk.old_start, hunk.new_start, hunk.new_count)
     };
-    let leading = hunk.lines.iter().take_while(|l| l.kind == LineKind::Context).count();
-    let trailing = hunk.lines.iter().rev().take_while(|l| l.kind == LineKind::Context).count();
+    let leading = hunk
+        .lines
+        .iter()
+        .take_while(|l| l.kind == LineKind::Context)
+        .count();
+    let trailing = hunk
+        .lines
+        .iter()
+        .rev()
+        .take_while(|l| l.kind == LineKind::Context)
+        .count();
     // A hunk without any context was made with -U0: nothing tells where the
     // file starts or ends, so it is not anchored (git needs --unidiff-zero).
     let unidiff_zero = leading == 0 && trailing == 0;
@@ -91,32 +100,46 @@ fn matches_at(image: &[Vec<u8>], position: usize, lines: &[Vec<u8>]) -> bool {
 }
 
 /// Applies `hunks` (in order) to `content`; `reverse` undoes them instead.
-pub(crate) fn apply_hunks(content: &[u8], hunks: &[Hunk], reverse: bool) -> Result<Vec<u8>, HunkMismatch> {
+pub(crate) fn apply_hunks(
+    content: &[u8],
+    hunks: &[Hunk],
+    reverse: bool,
+) -> Result<Vec<u8>, HunkMismatch> {
     let mut image = split_keeping_newlines(content);
     // How far the hunks so far were found from where they said they were.
-    let mut drift: isize = 0;
+    // i128: line numbers come from the patch and may be absurdly large.
+    let mut drift: i128 = 0;
     // Hunks are ordered: one cannot apply before the end of the previous.
     let mut lowest_position = 0usize;
     // Lines added minus lines removed so far, to report original line numbers.
-    let mut growth: isize = 0;
+    let mut growth: i128 = 0;
 
     for (hunk_index, hunk) in hunks.iter().enumerate() {
         let prepared = prepare(hunk, reverse);
         let size = prepared.before.len();
         let highest_position = image.len().checked_sub(size);
-        let expected = (prepared.nominal_position as isize + drift).max(0) as usize;
-        let expected = expected.max(lowest_position);
+        let expected = (prepared.nominal_position as i128 + drift)
+            .clamp(lowest_position as i128, image.len() as i128);
+        // In range of a usize: clamped between two of them.
+        let expected = usize::try_from(expected).unwrap_or(lowest_position);
 
         let found = highest_position.and_then(|highest| {
             find_nearest(&image, &prepared, expected, lowest_position, highest)
         });
         let Some(position) = found else {
-            return Err(describe_mismatch(&image, &prepared, hunk_index, expected, highest_position, growth));
+            return Err(describe_mismatch(
+                &image,
+                &prepared,
+                hunk_index,
+                expected,
+                highest_position,
+                growth,
+            ));
         };
-        drift = position as isize - prepared.nominal_position as isize;
+        drift = position as i128 - prepared.nominal_position as i128;
         image.splice(position..position + size, prepared.after.iter().cloned());
         lowest_position = position + prepared.after.len();
-        growth += prepared.after.len() as isize - size as isize;
+        growth += prepared.after.len() as i128 - size as i128;
     }
     Ok(image.concat())
 }
@@ -133,7 +156,8 @@ fn find_nearest(
     if hunk.must_match_at_start || hunk.must_match_at_end {
         let position = if hunk.must_match_at_end { highest } else { 0 };
         let start_ok = !hunk.must_match_at_start || position == 0;
-        return (start_ok && position >= lowest && matches_at(image, position, &hunk.before)).then_some(position);
+        return (start_ok && position >= lowest && matches_at(image, position, &hunk.before))
+            .then_some(position);
     }
     if lowest > highest {
         return None;
@@ -160,7 +184,7 @@ fn describe_mismatch(
     hunk_index: usize,
     expected: usize,
     highest: Option<usize>,
-    growth: isize,
+    growth: i128,
 ) -> HunkMismatch {
     // Where the hunk had to be: its anchor when it has one. A hunk anchored
     // at both ends must be the whole file: check from the top.
@@ -184,7 +208,11 @@ fn describe_mismatch(
         .enumerate()
         .find(|(offset, line)| image.get(position + offset) != Some(*line));
     let (offset, expected_text, found_text) = match mismatch {
-        Some((offset, line)) => (offset, Some(show(line)), image.get(position + offset).map(|l| show(l))),
+        Some((offset, line)) => (
+            offset,
+            Some(show(line)),
+            image.get(position + offset).map(|l| show(l)),
+        ),
         // All lines matched, so the anchor failed: the file goes on where
         // the hunk says it ends.
         None if hunk.must_match_at_end && position + hunk.before.len() < image.len() => {
@@ -198,10 +226,10 @@ fn describe_mismatch(
             image.get(position).map(|l| show(l)),
         ),
     };
-    let original_line = (position + offset) as isize - growth + 1;
+    let original_line = (position + offset) as i128 - growth + 1;
     HunkMismatch {
         hunk_index,
-        expected_line: original_line.max(1) as usize,
+        expected_line: usize::try_from(original_line.max(1)).unwrap_or(usize::MAX),
         expected_text,
         found_text,
     }
@@ -221,7 +249,7 @@ mod tests {
                     "-" => LineKind::Removed,
                     _ => LineKind::Added,
                 },
-                text: l[1..].as_bytes().to_vec(),
+                text: l.as_bytes()[1..].to_vec(),
                 no_newline: false,
             })
             .collect();
@@ -234,14 +262,20 @@ mod tests {
             new_count,
             section: String::new(),
             lines,
-            source: SourceLocation { file: "t".into(), line: 1 },
+            source: SourceLocation {
+                file: "t".into(),
+                line: 1,
+            },
         }
     }
 
     #[test]
     fn applies_at_offset_and_keeps_drift() {
         let content = b"x\nx\na\nb\nc\nd\ne\nf\ng\n";
-        let hunks = [hunk(2, 2, &[" a", "-b", "+B", " c"]), hunk(5, 5, &[" e", "-f", "+F", " g"])];
+        let hunks = [
+            hunk(2, 2, &[" a", "-b", "+B", " c"]),
+            hunk(5, 5, &[" e", "-f", "+F", " g"]),
+        ];
         let result = apply_hunks(content, &hunks, false).unwrap();
         assert_eq!(result, b"x\nx\na\nB\nc\nd\ne\nF\ng\n");
     }

@@ -60,7 +60,9 @@ pub struct SeriesApplication {
 
 impl SeriesApplication {
     pub fn all_applied(&self) -> bool {
-        self.outcomes.iter().all(|o| matches!(o.status, PatchStatus::Applied))
+        self.outcomes
+            .iter()
+            .all(|o| matches!(o.status, PatchStatus::Applied))
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &ApplyError> {
@@ -101,9 +103,16 @@ pub(crate) fn apply_error(patch: &Patch, file: Option<&str>, reason: ApplyFailur
 /// `..`, `.` or empty components, nothing inside `.git`.
 pub(crate) fn check_path(path: &str) -> Result<(), ApplyFailure> {
     let unsafe_component = |component: &str| {
-        component.is_empty() || component == "." || component == ".." || component.eq_ignore_ascii_case(".git")
+        component.is_empty()
+            || component == "."
+            || component == ".."
+            || component.eq_ignore_ascii_case(".git")
     };
-    if path.is_empty() || path.starts_with('/') || path.contains('\0') || path.split('/').any(unsafe_component) {
+    if path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\0')
+        || path.split('/').any(unsafe_component)
+    {
         return Err(ApplyFailure::UnsafePath(path.to_string()));
     }
     Ok(())
@@ -142,9 +151,10 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                 None => source.read(path).map_err(fail),
             }
         };
-        let apply = |content: &[u8], existing: Option<&ExistingFile>| -> Result<Vec<u8>, ApplyError> {
-            apply_file_hunks(patch, file, content, existing)
-        };
+        let apply =
+            |content: &[u8], existing: Option<&ExistingFile>| -> Result<Vec<u8>, ApplyError> {
+                apply_file_hunks(patch, file, content, existing)
+            };
         match (file.kind, &file.old_path, &file.new_path) {
             (ChangeKind::Create, _, Some(new_path)) => {
                 let content = apply(b"", None)?;
@@ -157,20 +167,23 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                 plan.insert(new_path.clone(), Some(ExistingFile { content, mode }));
             }
             (ChangeKind::Delete, Some(old_path), _) => {
-                let existing = lookup(&plan, old_path)?
-                    .ok_or_else(|| {
-                        fail(ApplyFailure::FileMissing {
-                            deleting: true,
-                            already_applied: false,
-                        })
-                    })?;
+                let existing = lookup(&plan, old_path)?.ok_or_else(|| {
+                    fail(ApplyFailure::FileMissing {
+                        deleting: true,
+                        already_applied: false,
+                    })
+                })?;
                 let remaining = apply(&existing.content, Some(&existing))?;
                 if !remaining.is_empty() {
                     return Err(fail(ApplyFailure::DeleteLeavesContent));
                 }
                 plan.insert(old_path.clone(), None);
             }
-            (ChangeKind::Modify | ChangeKind::Rename | ChangeKind::Copy, Some(old_path), Some(new_path)) => {
+            (
+                ChangeKind::Modify | ChangeKind::Rename | ChangeKind::Copy,
+                Some(old_path),
+                Some(new_path),
+            ) => {
                 let Some(existing) = lookup(&plan, old_path)? else {
                     // A rename whose target holds the result is in already.
                     let already_applied = file.kind == ChangeKind::Rename
@@ -221,7 +234,8 @@ fn apply_file_hunks(
 ) -> Result<Vec<u8>, ApplyError> {
     let hunks = file.content.hunks();
     hunks::apply_hunks(content, hunks, false).map_err(|mismatch| {
-        let already_applied = existing.is_some() && hunks::apply_hunks(content, hunks, true).is_ok();
+        let already_applied =
+            existing.is_some() && hunks::apply_hunks(content, hunks, true).is_ok();
         let header = hunks
             .get(mismatch.hunk_index)
             .map(|h| h.header())
@@ -247,7 +261,16 @@ mod tests {
 
     #[test]
     fn unsafe_paths() {
-        for path in ["", "/etc/passwd", "a/../b", "./a", "a//b", ".git/config", "x/.GIT/y", "a/"] {
+        for path in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "./a",
+            "a//b",
+            ".git/config",
+            "x/.GIT/y",
+            "a/",
+        ] {
             assert!(check_path(path).is_err(), "{path:?} accepted");
         }
         for path in ["mm/mmap.c", "a..b/c", ".gitignore", "include/linux/mm.h"] {
