@@ -128,6 +128,16 @@ fn rename_delete_and_mode_change() {
         (Some(0o100644), Some(0o100755))
     );
     assert!(files[3].content.hunks().is_empty());
+    assert_eq!(
+        series.patches[2].touched_paths(),
+        [
+            "include/demo_lock.h",
+            "include/demo_locking.h",
+            "mm/Makefile",
+            "mm/old_helper.c",
+            "scripts/demo.sh"
+        ]
+    );
 }
 
 #[test]
