@@ -320,6 +320,23 @@ impl<'a> DiffParser<'a> {
             let hunk = self.hunk(hunks.len() + 1)?;
             hunks.push(hunk);
         }
+        // An added or removed line right after a hunk means the hunk header
+        // counts too few lines (a hand-edited patch): taking the hunk as
+        // counted would drop that change silently.
+        if let (Some(line), Some(last)) = (self.current(), hunks.last()) {
+            let is_change = line.starts_with("+")
+                || (line.starts_with("-") && !line.starts_with("-- ") && !line.starts_with("--- "));
+            if is_change && !line.starts_with("+++ ") {
+                return Err(self.error(
+                    line.number,
+                    format!(
+                        "hunk #{} `{}` has more lines than its header counts",
+                        hunks.len(),
+                        last.header()
+                    ),
+                ));
+            }
+        }
         Ok(hunks)
     }
 

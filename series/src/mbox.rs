@@ -39,12 +39,19 @@ fn is_separator(lines: &[Line], index: usize) -> bool {
     if !line.starts_with("From ") {
         return false;
     }
-    if index > 0 && !lines[index - 1].text.is_empty() {
-        return false;
-    }
     let text = line.lossy();
     let mut words = text["From ".len()..].split_whitespace();
-    let has_sender = words.next().is_some();
+    let sender = words.next();
+    // mbox wants an empty line before a separator; `cat *.patch` of files
+    // without a trailing empty line does not give one, so git's own
+    // separators (a commit id, or git's fixed date) are taken anyway.
+    let git_separator = sender
+        .is_some_and(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        || text.ends_with(" Mon Sep 17 00:00:00 2001");
+    if index > 0 && !lines[index - 1].text.is_empty() && !git_separator {
+        return false;
+    }
+    let has_sender = sender.is_some();
     let has_time = words.any(|word| {
         let parts: Vec<&str> = word.split(':').collect();
         parts.len() >= 2
@@ -298,5 +305,10 @@ mod tests {
         assert!(!is_separator(&lines, 0));
         let lines = split_lines(b"From abc Mon Sep 17 00:00:00 2001\nnot a header\n", 1);
         assert!(!is_separator(&lines, 0));
+        // Inside a paragraph only git's own separators count.
+        let lines = split_lines(b"text\nFrom me Mon Nov 23 10:00:00 2026\nTo: x\n", 1);
+        assert!(!is_separator(&lines, 1));
+        let lines = split_lines(b"2.47.3\nFrom abc Mon Sep 17 00:00:00 2001\nFrom: x\n", 1);
+        assert!(is_separator(&lines, 1));
     }
 }

@@ -212,6 +212,7 @@ fn malformed_inputs_name_file_and_line() {
         "malformed/no-diff.mbox",
         "malformed/bad-hunk-header.diff",
         "malformed/stray-hunk.diff",
+        "malformed/overlong-hunk.diff",
         "does-not-exist.mbox",
     ] {
         let error = error_of(name);
