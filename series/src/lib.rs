@@ -23,8 +23,9 @@ mod mime;
 mod model;
 
 pub use apply::{
-    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_tree, ApplyOptions,
-    PatchOutcome, PatchStatus, SeriesApplication,
+    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_dir_reporting_offsets,
+    apply_to_tree, apply_to_tree_reporting_offsets, ApplyOptions, HunkOffset, PatchOutcome,
+    PatchStatus, SeriesApplication,
 };
 pub use error::{ApplyError, ApplyFailure, SeriesError};
 pub use load::{load_series, parse_series};

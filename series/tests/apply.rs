@@ -12,8 +12,9 @@ use common::{
 };
 use git2::{Oid, Repository, Signature};
 use mmstall_series::{
-    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_tree, load_series,
-    parse_series, ApplyFailure, ApplyOptions, PatchStatus, Series, SeriesApplication,
+    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_dir_reporting_offsets,
+    apply_to_tree, load_series, parse_series, ApplyFailure, ApplyOptions, PatchStatus, Series,
+    SeriesApplication,
 };
 
 fn load(name: &str) -> Series {
@@ -65,6 +66,7 @@ fn series_onto_tree_matches_git() {
             Some(AFTER_FIRST_TWO_TREE)
         );
         assert_eq!(application.outcomes[0].tree_before, Some(base));
+        assert!(application.outcomes.iter().all(|o| o.offsets.is_empty()));
     }
 }
 
@@ -123,7 +125,12 @@ fn hunk_applies_at_an_offset() {
     );
     fs::write(&stall, &shifted).unwrap();
     let series = load("single.patch");
-    apply_to_dir(&series.patches[0], dir.path()).unwrap();
+    let offsets = apply_to_dir_reporting_offsets(&series.patches[0], dir.path()).unwrap();
+    let offsets: Vec<String> = offsets.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        offsets,
+        ["mm/stall.c: hunk #1 applied at line 15 (offset 4 lines)"]
+    );
     let result = fs::read_to_string(&stall).unwrap();
     assert!(result.contains("#define DEMO_BATCH 16\n"));
     assert!(result.contains("\tdemo_fault_in(mm, addr);\n\tmmap_write_unlock(mm);\n"));

@@ -5,8 +5,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::{
-    apply_error, plan_patch, ApplyOptions, ExistingFile, FileSource, PatchOutcome, PatchStatus,
-    SeriesApplication, MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK,
+    apply_error, plan_patch, ApplyOptions, ExistingFile, FileSource, HunkOffset, PatchOutcome,
+    PatchStatus, SeriesApplication, MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK,
 };
 use crate::error::{ApplyError, ApplyFailure};
 use crate::model::{Patch, Series};
@@ -122,7 +122,16 @@ fn remove_empty_parents(root: &Path, full: &Path) {
 /// Applies `patch` onto the files under `dir`. All hunks of all files are
 /// checked before anything is written, so a failing patch changes nothing.
 pub fn apply_to_dir(patch: &Patch, dir: &Path) -> Result<(), ApplyError> {
-    let plan = plan_patch(patch, &DirSource { root: dir })?;
+    apply_to_dir_reporting_offsets(patch, dir).map(|_| ())
+}
+
+/// [`apply_to_dir`], also returning the hunks that needed an offset.
+pub fn apply_to_dir_reporting_offsets(
+    patch: &Patch,
+    dir: &Path,
+) -> Result<Vec<HunkOffset>, ApplyError> {
+    let mut offsets = Vec::new();
+    let plan = plan_patch(patch, &DirSource { root: dir }, &mut offsets)?;
     let fail = |path: &str, reason: ApplyFailure| apply_error(patch, Some(path), reason);
     // Removals first: a rename may free a path that a new file then takes.
     for (path, state) in &plan {
@@ -145,7 +154,7 @@ pub fn apply_to_dir(patch: &Patch, dir: &Path) -> Result<(), ApplyError> {
             write_file(&full, file).map_err(|e| fail(path, e.into()))?;
         }
     }
-    Ok(())
+    Ok(offsets)
 }
 
 /// Applies every patch of `series` onto `dir` in order.
@@ -157,14 +166,14 @@ pub fn apply_series_to_dir(
     let mut outcomes = Vec::with_capacity(series.patches.len());
     let mut stopped = false;
     for patch in &series.patches {
-        let status = if stopped {
-            PatchStatus::NotAttempted
+        let (status, offsets) = if stopped {
+            (PatchStatus::NotAttempted, Vec::new())
         } else {
-            match apply_to_dir(patch, dir) {
-                Ok(()) => PatchStatus::Applied,
+            match apply_to_dir_reporting_offsets(patch, dir) {
+                Ok(offsets) => (PatchStatus::Applied, offsets),
                 Err(error) => {
                     stopped = !options.keep_going;
-                    PatchStatus::Failed(error)
+                    (PatchStatus::Failed(error), Vec::new())
                 }
             }
         };
@@ -174,6 +183,7 @@ pub fn apply_series_to_dir(
             status,
             tree_before: None,
             tree_after: None,
+            offsets,
         });
     }
     SeriesApplication {

@@ -16,6 +16,24 @@ pub(crate) struct HunkMismatch {
     pub found_text: Option<String>,
 }
 
+/// A hunk that applied away from the line it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MovedHunk {
+    /// 0-based hunk index in the file.
+    pub hunk_index: usize,
+    /// 1-based line of the result where the hunk's first line landed.
+    pub line: usize,
+    /// Lines from where the hunk said it was (positive: further down).
+    pub offset: i64,
+}
+
+/// The new content, and the hunks that needed an offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub content: Vec<u8>,
+    pub moved: Vec<MovedHunk>,
+}
+
 /// A hunk as lines of the file: each line keeps its `\n` unless the patch
 /// says `\ No newline at end of file`, so that such a line only matches a
 /// last line without newline.
@@ -104,7 +122,7 @@ pub(crate) fn apply_hunks(
     content: &[u8],
     hunks: &[Hunk],
     reverse: bool,
-) -> Result<Vec<u8>, HunkMismatch> {
+) -> Result<Applied, HunkMismatch> {
     let mut image = split_keeping_newlines(content);
     // How far the hunks so far were found from where they said they were.
     // i128: line numbers come from the patch and may be absurdly large.
@@ -113,6 +131,7 @@ pub(crate) fn apply_hunks(
     let mut lowest_position = 0usize;
     // Lines added minus lines removed so far, to report original line numbers.
     let mut growth: i128 = 0;
+    let mut moved = Vec::new();
 
     for (hunk_index, hunk) in hunks.iter().enumerate() {
         let prepared = prepare(hunk, reverse);
@@ -137,11 +156,21 @@ pub(crate) fn apply_hunks(
             ));
         };
         drift = position as i128 - prepared.nominal_position as i128;
+        if drift != 0 {
+            moved.push(MovedHunk {
+                hunk_index,
+                line: position + 1,
+                offset: i64::try_from(drift).unwrap_or(i64::MAX),
+            });
+        }
         image.splice(position..position + size, prepared.after.iter().cloned());
         lowest_position = position + prepared.after.len();
         growth += prepared.after.len() as i128 - size as i128;
     }
-    Ok(image.concat())
+    Ok(Applied {
+        content: image.concat(),
+        moved,
+    })
 }
 
 /// The match nearest to `expected` within `[lowest, highest]`, trying the
@@ -277,7 +306,9 @@ mod tests {
             hunk(5, 5, &[" e", "-f", "+F", " g"]),
         ];
         let result = apply_hunks(content, &hunks, false).unwrap();
-        assert_eq!(result, b"x\nx\na\nB\nc\nd\ne\nF\ng\n");
+        assert_eq!(result.moved.len(), 2);
+        assert_eq!((result.moved[1].line, result.moved[1].offset), (7, 2));
+        assert_eq!(result.content, b"x\nx\na\nB\nc\nd\ne\nF\ng\n");
     }
 
     #[test]
@@ -285,10 +316,10 @@ mod tests {
         let content = b"a\nb\nz\nz\nz\na\nb\n";
         let result = apply_hunks(content, &[hunk(5, 5, &[" a", "-b", "+B"])], false);
         // No trailing context: must match at the end.
-        assert_eq!(result.unwrap(), b"a\nb\nz\nz\nz\na\nB\n");
+        assert_eq!(result.unwrap().content, b"a\nb\nz\nz\nz\na\nB\n");
         let content = b"q\na\nb\nq\nq\nq\nq\na\nb\nq\n";
         let result = apply_hunks(content, &[hunk(3, 3, &[" a", "-b", "+B", " q"])], false);
-        assert_eq!(result.unwrap(), b"q\na\nB\nq\nq\nq\nq\na\nb\nq\n");
+        assert_eq!(result.unwrap().content, b"q\na\nB\nq\nq\nq\nq\na\nb\nq\n");
     }
 
     #[test]
@@ -303,7 +334,10 @@ mod tests {
     #[test]
     fn reverse_undoes() {
         let hunks = [hunk(1, 1, &[" a", "-b", "+B", " c"])];
-        let forward = apply_hunks(b"a\nb\nc\n", &hunks, false).unwrap();
-        assert_eq!(apply_hunks(&forward, &hunks, true).unwrap(), b"a\nb\nc\n");
+        let forward = apply_hunks(b"a\nb\nc\n", &hunks, false).unwrap().content;
+        assert_eq!(
+            apply_hunks(&forward, &hunks, true).unwrap().content,
+            b"a\nb\nc\n"
+        );
     }
 }
