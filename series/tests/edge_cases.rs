@@ -126,16 +126,16 @@ fn delete_of_a_changed_file_is_refused() {
     let dir = base_dir();
     fs::write(dir.path().join("mm/old_helper.c"), "// SPDX-License-Identifier: GPL-2.0\nint demo_old_helper(void)\n{\n\treturn 0;\n}\nint demo_added_later;\n").unwrap();
     let series = load_series(&fixture("keep-going.mbox")).unwrap();
-    // Patch 3 deletes mm/old_helper.c as it was; the line added since
-    // would be left over.
+    // Patch 3 deletes mm/old_helper.c as it was: its hunk is the whole
+    // file, and here the file goes on.
     let error = apply_to_dir(&series.patches[2], dir.path()).unwrap_err();
     assert!(
-        matches!(error.reason, ApplyFailure::DeleteLeavesContent),
+        matches!(error.reason, ApplyFailure::HunkMismatch { .. }),
         "{error}"
     );
     assert_eq!(
         error.to_string(),
-        "patch 3 \"mm: drop old_helper\": mm/old_helper.c: cannot delete: the file has content the patch does not remove"
+        "patch 3 \"mm: drop old_helper\": mm/old_helper.c: hunk #1 (@@ -1,5 +0,0 @@) does not apply: expected line 6 to be end of file, found \"int demo_added_later;\""
     );
     assert!(dir.path().join("mm/old_helper.c").exists());
 }

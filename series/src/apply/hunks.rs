@@ -45,7 +45,7 @@ struct PreparedHunk {
     must_match_at_end: bool,
 }
 
-fn prepare(hunk: &Hunk, reverse: bool) -> PreparedHunk {
+fn prepare(hunk: &Hunk, reverse: bool, unidiff_zero: bool) -> PreparedHunk {
     let mut before = Vec::new();
     let mut after = Vec::new();
     for line in &hunk.lines {
@@ -70,20 +70,12 @@ fn prepare(hunk: &Hunk, reverse: bool) -> PreparedHunk {
     } else {
         (hunk.old_start, hunk.new_start, hunk.new_count)
     };
-    let leading = hunk
-        .lines
-        .iter()
-        .take_while(|l| l.kind == LineKind::Context)
-        .count();
     let trailing = hunk
         .lines
         .iter()
         .rev()
         .take_while(|l| l.kind == LineKind::Context)
         .count();
-    // A hunk without any context was made with -U0: nothing tells where the
-    // file starts or ends, so it is not anchored (git needs --unidiff-zero).
-    let unidiff_zero = leading == 0 && trailing == 0;
     // Earlier hunks were applied in place, so the new-side line numbers are
     // the ones that hold in the image. A hunk that leaves no lines names the
     // line before it.
@@ -101,6 +93,26 @@ fn prepare(hunk: &Hunk, reverse: bool) -> PreparedHunk {
         must_match_at_start: old_start == 0 || (old_start == 1 && !unidiff_zero),
         must_match_at_end: !unidiff_zero && trailing == 0,
     }
+}
+
+/// Was the file's diff made with `-U0`? Only then can a hunk lack leading
+/// context away from the top of the file. Without context nothing says
+/// where the file starts or ends, so such hunks are not anchored (what
+/// `git apply --unidiff-zero` does); otherwise they are, as in git.
+fn is_unidiff_zero(hunks: &[Hunk], reverse: bool) -> bool {
+    hunks.iter().any(|hunk| {
+        let start = if reverse {
+            hunk.new_start
+        } else {
+            hunk.old_start
+        };
+        let leading = hunk
+            .lines
+            .iter()
+            .take_while(|l| l.kind == LineKind::Context)
+            .count();
+        leading == 0 && start > 1
+    })
 }
 
 /// Splits content into lines that keep their `\n`.
@@ -132,9 +144,10 @@ pub(crate) fn apply_hunks(
     // Lines added minus lines removed so far, to report original line numbers.
     let mut growth: i128 = 0;
     let mut moved = Vec::new();
+    let unidiff_zero = is_unidiff_zero(hunks, reverse);
 
     for (hunk_index, hunk) in hunks.iter().enumerate() {
-        let prepared = prepare(hunk, reverse);
+        let prepared = prepare(hunk, reverse, unidiff_zero);
         let size = prepared.before.len();
         let highest_position = image.len().checked_sub(size);
         let expected = (prepared.nominal_position as i128 + drift)
@@ -329,6 +342,21 @@ mod tests {
         assert_eq!(error.expected_line, 3);
         assert_eq!(error.expected_text.as_deref(), Some("X"));
         assert_eq!(error.found_text.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn context_free_hunk_anchors_unless_the_diff_is_unidiff_zero() {
+        // -U3 diff of a one-line file: the hunk is the whole file.
+        let whole = [hunk(1, 1, &["-", "+added"])];
+        assert!(apply_hunks(b"\n\n", &whole, false).is_err());
+        assert_eq!(
+            apply_hunks(b"\n", &whole, false).unwrap().content,
+            b"added\n"
+        );
+        // -U0: a hunk without context below line 1 gives it away.
+        let zero = [hunk(1, 1, &["-a", "+A"]), hunk(3, 3, &["-c", "+C"])];
+        let result = apply_hunks(b"a\nb\nc\nd\n", &zero, false).unwrap();
+        assert_eq!(result.content, b"A\nb\nC\nd\n");
     }
 
     #[test]
