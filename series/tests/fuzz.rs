@@ -122,6 +122,27 @@ fn mutate(input: &[u8], mutations: &[Mutation]) -> Vec<u8> {
 }
 
 /// 300 cases by default; `MMSTALL_FUZZ_CASES=100000` for a longer hunt.
+/// Header text made of the pieces MIME words and subject prefixes are made
+/// of, mixed with arbitrary characters.
+fn header_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("=?".to_string()),
+        Just("?=".to_string()),
+        Just("?q?".to_string()),
+        Just("?B?".to_string()),
+        Just("utf-8".to_string()),
+        Just("iso-8859-1".to_string()),
+        Just("=C3".to_string()),
+        Just("[PATCH".to_string()),
+        Just("]".to_string()),
+        Just("Re:".to_string()),
+        Just(" ".to_string()),
+        Just("0/".to_string()),
+        any::<char>().prop_map(String::from),
+    ];
+    proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+}
+
 fn config() -> Config {
     let cases = std::env::var("MMSTALL_FUZZ_CASES")
         .ok()
@@ -147,6 +168,18 @@ proptest! {
     fn random_lines_never_panic(lines in proptest::collection::vec(0..TRICKY_LINES.len(), 0..40)) {
         let text: Vec<&str> = lines.iter().map(|&i| TRICKY_LINES[i]).collect();
         let _ = parse_series(text.join("\n").as_bytes(), Path::new("tricky.mbox"));
+    }
+
+    #[test]
+    fn random_headers_never_panic(
+        subject in header_text(),
+        from in header_text(),
+        body_line in header_text(),
+    ) {
+        let mail = format!(
+            "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: {from}\nSubject: {subject}\n\n{body_line}\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+        );
+        let _ = parse_series(mail.as_bytes(), Path::new("headers.mbox"));
     }
 
     #[test]
