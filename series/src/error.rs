@@ -21,8 +21,13 @@ pub enum SeriesError {
         location: SourceLocation,
         message: String,
     },
-    #[error("{}: no patches found (expected an mbox as written by `git format-patch --stdout` or `b4 am`, a patch file, or a directory of *.patch files)", path.display())]
-    NoPatches { path: PathBuf },
+    /// Readable, but without any patch in it.
+    #[error("{}: no patches found: {found} (expected an mbox as written by `git format-patch --stdout` or `b4 am`, a patch file, or a directory of *.patch files)", path.display())]
+    NoPatches {
+        path: PathBuf,
+        /// What was there instead.
+        found: String,
+    },
 }
 
 impl SeriesError {

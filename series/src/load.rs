@@ -36,6 +36,7 @@ pub fn load_series(path: &Path) -> Result<Series, SeriesError> {
         if patch_files.is_empty() {
             return Err(SeriesError::NoPatches {
                 path: path.to_path_buf(),
+                found: "the directory has no *.patch files".to_string(),
             });
         }
         for file_path in &patch_files {
@@ -240,8 +241,14 @@ fn finish(path: &Path, collected: Collected) -> Result<Series, SeriesError> {
         ignored,
     } = collected;
     if patches.is_empty() {
+        let found = match (&cover, ignored.len()) {
+            (Some(_), 0) => "only a cover letter".to_string(),
+            (Some(_), replies) => format!("only a cover letter and {replies} ignored mail(s)"),
+            (None, ignored) => format!("only {ignored} ignored mail(s) (replies)"),
+        };
         return Err(SeriesError::NoPatches {
             path: path.to_path_buf(),
+            found,
         });
     }
     let mut warnings = Vec::new();
