@@ -62,6 +62,10 @@ const TRICKY_LINES: &[&str] = &[
     "-",
 ];
 
+thread_local! {
+    static BASE_REPO: (tempfile::TempDir, git2::Repository, git2::Oid) = base_repo();
+}
+
 #[derive(Debug, Clone)]
 enum Mutation {
     DeleteLine(usize),
@@ -193,8 +197,10 @@ proptest! {
             let _ = series.hash();
             let dir = base_dir();
             let _ = apply_series_to_dir(&series, dir.path(), ApplyOptions { keep_going: true });
-            let (_temp, repo, base) = base_repo();
-            let _ = apply_series_to_tree(&repo, base, &series, ApplyOptions { keep_going: true });
+            // One repository for all cases: applying only adds objects.
+            BASE_REPO.with(|(_temp, repo, base)| {
+                let _ = apply_series_to_tree(repo, *base, &series, ApplyOptions { keep_going: true });
+            });
         }
     }
 }
