@@ -21,6 +21,59 @@ use crate::summary::Program;
 pub struct LintOptions {
     /// Parse every file, not only those the prefilter selects (for `--stats`).
     pub parse_all: bool,
+    /// Parse results shared between runs (revisions of one tree): a chunk
+    /// whose text did not change is not parsed again, wherever it moved.
+    pub parse_cache: Option<std::sync::Arc<ParseCache>>,
+}
+
+/// Chunk parses keyed by the chunk's (preprocessed) text; lines are stored
+/// relative to the chunk and shifted on use.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: std::sync::Mutex<HashMap<[u8; 32], std::sync::Arc<Vec<Function>>>>,
+    hits: std::sync::atomic::AtomicUsize,
+    misses: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for ParseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParseCache({} hits, {} misses)", self.hits(), self.misses())
+    }
+}
+
+impl ParseCache {
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> usize {
+        self.misses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn parse(&self, parser: &mut tree_sitter::Parser, chunk: &str, line_offset: u32, cat: &Catalogue) -> Result<Vec<Function>, AnalyzerError> {
+        use sha2::Digest;
+        use std::sync::atomic::Ordering;
+        let key: [u8; 32] = sha2::Sha256::digest(chunk.as_bytes()).into();
+        let cached = self.entries.lock().ok().and_then(|m| m.get(&key).cloned());
+        let functions = match cached {
+            Some(f) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                f
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                let f = std::sync::Arc::new(parse::parse_chunk(parser, chunk, 0, cat)?.functions);
+                if let Ok(mut m) = self.entries.lock() {
+                    m.insert(key, f.clone());
+                }
+                f
+            }
+        };
+        Ok(functions.iter().cloned().map(|mut f| {
+            f.shift_lines(line_offset);
+            f
+        }).collect())
+    }
 }
 
 /// A file known to the run: its chunks, what each defines and calls
@@ -175,7 +228,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let findings = loop {
         round += 1;
         let t0 = Instant::now();
-        parse_selected(&mut files, set, cat, &mut skipped);
+        parse_selected(&mut files, set, cat, options.parse_cache.as_deref(), &mut skipped);
         let t_parse = t0.elapsed();
         let rels: Vec<String> = files.iter().map(|p| p.rel.clone()).collect();
         let functions: Vec<Function> = files
@@ -380,7 +433,7 @@ fn add_to_index(index: &mut HashMap<String, Vec<(usize, usize)>>, files: &[Loade
 }
 
 /// Parses every selected chunk not parsed yet, in parallel.
-fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue, skipped: &mut Vec<Skipped>) {
+fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue, cache: Option<&ParseCache>, skipped: &mut Vec<Skipped>) {
     let errors: Vec<Skipped> = files
         .par_iter_mut()
         .filter(|f| f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
@@ -397,8 +450,12 @@ fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue
                 }
                 let c = f.chunks[ci];
                 let line_offset = f.line_starts[ci];
-                match parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat) {
-                    Ok(ir) => f.parsed[ci] = Some(ir.functions),
+                let parsed = match cache {
+                    Some(cache) => cache.parse(parser, &pp[c.start..c.end], line_offset, cat),
+                    None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat).map(|ir| ir.functions),
+                };
+                match parsed {
+                    Ok(functions) => f.parsed[ci] = Some(functions),
                     Err(e) => return Err(Skipped { file: f.rel.clone(), reason: format!("failed to parse: {e}") }),
                 }
             }

@@ -119,6 +119,17 @@ pub struct Function {
 pub const RETURN_VAR: &str = "$ret";
 
 impl Function {
+    /// Moves every line by `offset` (a chunk parsed alone, placed in its file).
+    pub fn shift_lines(&mut self, offset: u32) {
+        self.line += offset;
+        for c in &mut self.calls {
+            c.line += offset;
+        }
+        if let Some(h) = &mut self.entry_hint {
+            h.line += offset;
+        }
+    }
+
     pub fn var_id(&self, name: &str) -> Option<VarId> {
         self.vars.iter().position(|v| v == name).map(|i| i as VarId)
     }

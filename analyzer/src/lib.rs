@@ -18,6 +18,6 @@ pub mod rules;
 pub mod printers;
 
 pub use catalogue::Catalogue;
-pub use driver::{lint_path, lint_set, LintOptions, LintRun};
+pub use driver::{lint_path, lint_set, LintOptions, LintRun, ParseCache};
 pub use source::{FsTree, MemoryTree, SourceSet};
 pub use finding::{Finding, Report, Stats};

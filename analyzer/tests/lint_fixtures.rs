@@ -119,3 +119,23 @@ fn bad_input_is_reported_and_skipped() {
     let missing = lint_path(Path::new("/nonexistent/tree"), &Catalogue::builtin(), &LintOptions::default());
     assert!(missing.err().unwrap().to_string().contains("/nonexistent/tree"));
 }
+
+#[test]
+fn parse_cache_reuses_unchanged_chunks_at_new_lines() {
+    let cache = std::sync::Arc::new(mmstall_analyzer::ParseCache::default());
+    let options = LintOptions { parse_cache: Some(cache.clone()), ..Default::default() };
+    let mut tree = mmstall_analyzer::MemoryTree::default();
+    for f in ["mlock.c", "fixture.h"] {
+        tree.files.insert(f.to_string(), std::fs::read(fixture("seeds").join(f)).unwrap());
+    }
+    let first = mmstall_analyzer::lint_set(&tree, &Catalogue::builtin(), &options);
+    let misses = cache.misses();
+    assert!(misses > 0 && cache.hits() == 0);
+    let text = String::from_utf8(tree.files["mlock.c"].clone()).unwrap();
+    tree.files.insert("mlock.c".into(), format!("/* moved */\n{text}").into_bytes());
+    let second = mmstall_analyzer::lint_set(&tree, &Catalogue::builtin(), &options);
+    assert!(cache.misses() <= misses + 1, "at most the changed first chunk is parsed again");
+    assert!(cache.hits() >= misses - 1, "{cache:?}");
+    let lines = |r: &LintRun| r.report.findings.iter().map(|f| f.line).collect::<Vec<_>>();
+    assert_eq!(lines(&second), lines(&first).iter().map(|l| l + 1).collect::<Vec<_>>());
+}

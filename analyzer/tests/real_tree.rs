@@ -43,7 +43,7 @@ fn debian_6_12_mm_findings() {
 #[test]
 fn debian_6_12_mm_parses_cleanly() {
     let Some(tree) = debian_tree() else { return };
-    let options = LintOptions { parse_all: true };
+    let options = LintOptions { parse_all: true, ..Default::default() };
     let run = lint_path(&tree.join("mm"), &Catalogue::builtin(), &options).expect("lint runs");
     let st = &run.report.stats;
     assert!(st.functions > 6000, "{st:?}");

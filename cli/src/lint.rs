@@ -70,7 +70,7 @@ pub fn load_catalogue(root: &Path, config: Option<&Path>) -> anyhow::Result<Cata
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let root = resolve_tree(&args.path)?;
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
-    let options = LintOptions { parse_all: args.parse_all };
+    let options = LintOptions { parse_all: args.parse_all, ..Default::default() };
     let run = mmstall_analyzer::lint_path(&root, &catalogue, &options)?;
     let report = &run.report;
     let out = match args.format {
