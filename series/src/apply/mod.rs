@@ -252,8 +252,9 @@ pub(crate) fn plan_patch(
                 };
                 plan.insert(new_path.clone(), Some(ExistingFile { content, mode }));
             }
-            // The parser never produces these; refuse rather than guess.
-            _ => return Err(fail(ApplyFailure::UnsafePath(name.to_string()))),
+            // The parser never produces these, but a FilePatch built by hand
+            // can: refuse rather than guess.
+            (kind, _, _) => return Err(fail(ApplyFailure::MissingPath(kind))),
         }
     }
     Ok(plan)
