@@ -160,8 +160,8 @@ fn check_mode(mode: u32) -> Result<u32, ApplyFailure> {
 }
 
 /// Computes what `patch` does to every path it touches, reading the current
-/// files from `source`. Nothing is written.
-/// Hunks that needed an offset are added to `offsets`.
+/// files from `source`. Nothing is written. Hunks that needed an offset are
+/// added to `offsets`.
 pub(crate) fn plan_patch(
     patch: &Patch,
     source: &dyn FileSource,
