@@ -93,6 +93,8 @@ pub enum ApplyFailure {
     NotAFile,
     #[error("binary patches are not supported (`GIT binary patch` / `Binary files ... differ`)")]
     Binary,
+    #[error("a {0:?} change without the path it needs (a FilePatch built by hand?)")]
+    MissingPath(crate::model::ChangeKind),
     #[error("unsupported file mode {0:o}")]
     UnsupportedMode(u32),
     #[error("unsafe path {0:?} (absolute, empty, or with `..`/`.git` components)")]

@@ -65,7 +65,20 @@ fn render(lines: &[String], final_newline: bool) -> String {
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("git")
-        .args(["-c", "core.autocrlf=false", "-c", "apply.whitespace=nowarn"])
+        // Whatever the machine's git config says, the patches must be
+        // plain: a/ b/ prefixes, no colour, no external diff driver.
+        .args([
+            "-c",
+            "core.autocrlf=false",
+            "-c",
+            "apply.whitespace=nowarn",
+            "-c",
+            "diff.noprefix=false",
+            "-c",
+            "diff.mnemonicPrefix=false",
+            "-c",
+            "color.ui=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -111,7 +124,7 @@ fn applies_like_git_apply() {
         fs::write(repo.join("f.c"), render(&old, old_newline)).unwrap();
         assert!(git(&repo, &["add", "f.c"]).status.success());
         fs::write(repo.join("f.c"), render(&new, new_newline)).unwrap();
-        let diff = git(&repo, &["diff", context, "--", "f.c"]).stdout;
+        let diff = git(&repo, &["diff", "--no-ext-diff", context, "--", "f.c"]).stdout;
         if diff.is_empty() {
             continue;
         }

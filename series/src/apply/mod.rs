@@ -160,8 +160,8 @@ fn check_mode(mode: u32) -> Result<u32, ApplyFailure> {
 }
 
 /// Computes what `patch` does to every path it touches, reading the current
-/// files from `source`. Nothing is written.
-/// Hunks that needed an offset are added to `offsets`.
+/// files from `source`. Nothing is written. Hunks that needed an offset are
+/// added to `offsets`.
 pub(crate) fn plan_patch(
     patch: &Patch,
     source: &dyn FileSource,
@@ -252,8 +252,9 @@ pub(crate) fn plan_patch(
                 };
                 plan.insert(new_path.clone(), Some(ExistingFile { content, mode }));
             }
-            // The parser never produces these; refuse rather than guess.
-            _ => return Err(fail(ApplyFailure::UnsafePath(name.to_string()))),
+            // The parser never produces these, but a FilePatch built by hand
+            // can: refuse rather than guess.
+            (kind, _, _) => return Err(fail(ApplyFailure::MissingPath(kind))),
         }
     }
     Ok(plan)
