@@ -4,7 +4,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod diff;
 mod lint;
+mod series_cmd;
+mod snapshot;
 mod vm;
 
 #[derive(Parser)]
@@ -18,6 +21,12 @@ struct Cli {
 enum Command {
     /// Analyze every C file under PATH for mmap_lock write holds across long operations.
     Lint(lint::LintArgs),
+    /// Findings introduced, fixed and unchanged between two git revisions (no checkout).
+    Diff(diff::DiffArgs),
+    /// Apply a patch series in memory and report the findings each patch introduces and fixes.
+    Series(series_cmd::SeriesArgs),
+    /// Findings as a stable, line-insensitive snapshot file; --check compares with a stored one.
+    Snapshot(snapshot::SnapshotArgs),
     /// Build and boot kernels (virtme-ng/QEMU).
     #[command(subcommand)]
     Vm(vm::VmCommand),
@@ -29,6 +38,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Series(args) => series_cmd::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
     };
