@@ -129,7 +129,12 @@ pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_
                     ApplyFailure::HunkMismatch { hunk, .. } => Some(*hunk),
                     _ => None,
                 };
-                report.result = PatchResult::Failed { file: error.file.clone(), hunk, error: error.to_string() };
+                // The patch is named by the report already: file and reason.
+                let detail = match &error.file {
+                    Some(f) => format!("{f}: {}", error.reason),
+                    None => error.reason.to_string(),
+                };
+                report.result = PatchResult::Failed { file: error.file.clone(), hunk, error: detail };
             }
             PatchStatus::NotAttempted => {}
         }

@@ -20,7 +20,7 @@ pub fn render(findings: &[Finding]) -> String {
     let _ = writeln!(out, "# {} finding{}", sorted.len(), if sorted.len() == 1 { "" } else { "s" });
     for f in sorted {
         out.push('\n');
-        let _ = writeln!(out, "{} {} {} in `{}`", f.code, f.rule, f.file, f.function);
+        let _ = writeln!(out, "{} {} {} in `{}`, held by `{}`", f.code, f.rule, f.file, f.function, f.holder);
         let _ = writeln!(out, "  {}", f.message);
         let _ = writeln!(out, "  call: {}", f.call_text);
         let _ = writeln!(out, "  lock taken in: {} (`{}`)", f.acquired_at.file, f.holder);
