@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use mmstall_analyzer::{LintOptions};
+use mmstall_analyzer::LintOptions;
 use mmstall_revisions::{snapshot, PathFilter, Workspace};
 
 #[derive(Args)]

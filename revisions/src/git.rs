@@ -110,6 +110,8 @@ fn decode(rel: &str, bytes: &[u8]) -> Result<SourceFile, Skipped> {
     }
 }
 
+type Blob = (Oid, Arc<Vec<u8>>);
+
 /// Blobs by object id, shared by every revision of a run.
 #[derive(Default)]
 pub struct BlobStore {
@@ -164,7 +166,7 @@ impl BlobStore {
         };
         if missing.len() < 64 {
             let odb = repo.odb().map_err(git_err("the object database".into()))?;
-            let mut read = Vec::new();
+            let mut read: Vec<Blob> = Vec::new();
             for oid in missing {
                 let obj = odb.read(oid).map_err(git_err(format!("blob {oid}")))?;
                 read.push((oid, Arc::new(obj.data().to_vec())));
@@ -173,7 +175,7 @@ impl BlobStore {
         } else {
             let git_dir = repo.path().to_path_buf();
             let chunk = missing.len().div_ceil(rayon::current_num_threads() * 4).max(1);
-            let read: Result<Vec<Vec<(Oid, Arc<Vec<u8>>)>>, RevisionsError> = missing
+            let read: Result<Vec<Vec<Blob>>, RevisionsError> = missing
                 .par_chunks(chunk)
                 .map(|oids| {
                     let r = Repository::open(&git_dir).map_err(|source| RevisionsError::Repo { path: git_dir.clone(), source })?;
