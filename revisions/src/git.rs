@@ -175,23 +175,36 @@ impl BlobStore {
         } else {
             let git_dir = repo.path().to_path_buf();
             let chunk = missing.len().div_ceil(rayon::current_num_threads() * 4).max(1);
-            let read: Result<Vec<Vec<Blob>>, RevisionsError> = missing
+            // Worker handles see the object database on disk; objects only in
+            // the main handle's in-memory backend (trees a series wrote) are
+            // read afterwards through it.
+            let read: Result<Vec<(Vec<Blob>, Vec<Oid>)>, RevisionsError> = missing
                 .par_chunks(chunk)
                 .map(|oids| {
                     let r = Repository::open(&git_dir).map_err(|source| RevisionsError::Repo { path: git_dir.clone(), source })?;
                     let odb = r.odb().map_err(git_err("the object database".into()))?;
-                    oids.iter()
-                        .map(|oid| {
-                            let obj = odb.read(*oid).map_err(git_err(format!("blob {oid}")))?;
-                            Ok((*oid, Arc::new(obj.data().to_vec())))
-                        })
-                        .collect()
+                    let mut found = Vec::with_capacity(oids.len());
+                    let mut elsewhere = Vec::new();
+                    for oid in oids {
+                        match odb.read(*oid) {
+                            Ok(obj) => found.push((*oid, Arc::new(obj.data().to_vec()))),
+                            Err(e) if e.code() == git2::ErrorCode::NotFound => elsewhere.push(*oid),
+                            Err(e) => return Err(git_err(format!("blob {oid}"))(e)),
+                        }
+                    }
+                    Ok((found, elsewhere))
                 })
                 .collect();
-            let mut known = self.blobs.lock().expect("blob store lock");
-            for batch in read? {
-                known.extend(batch);
+            let odb = repo.odb().map_err(git_err("the object database".into()))?;
+            let mut all: Vec<Blob> = Vec::with_capacity(missing.len());
+            for (found, elsewhere) in read? {
+                all.extend(found);
+                for oid in elsewhere {
+                    let obj = odb.read(oid).map_err(git_err(format!("blob {oid}")))?;
+                    all.push((oid, Arc::new(obj.data().to_vec())));
+                }
             }
+            self.blobs.lock().expect("blob store lock").extend(all);
         }
         let known = self.blobs.lock().expect("blob store lock");
         let files = entries

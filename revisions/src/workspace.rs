@@ -61,7 +61,14 @@ impl Workspace {
         Ok(Workspace::with_repo(git::open_repo(repo)?, catalogue, filter))
     }
 
+    /// Objects the run writes (blobs and trees of patched revisions) go to an
+    /// in-memory backend of this handle: the repository on disk gets nothing.
     pub fn with_repo(repo: Repository, catalogue: Catalogue, filter: PathFilter) -> Workspace {
+        if let Ok(odb) = repo.odb() {
+            // Highest priority: libgit2 writes to the first writable backend.
+            // Without it (it cannot fail short of memory) objects go to disk.
+            let _ = odb.add_new_mempack_backend(1000);
+        }
         Workspace {
             repo,
             catalogue,

@@ -193,3 +193,32 @@ fn snapshots_are_line_insensitive_and_sorted() {
         snapshot::Check::Same => panic!("the regression changes the snapshot"),
     }
 }
+
+fn object_files(repo: &git2::Repository) -> usize {
+    fn count(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p).map(|d| d.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum()).unwrap_or(0)
+    }
+    count(&repo.path().join("objects"))
+}
+
+#[test]
+fn a_series_writes_nothing_into_the_repository() {
+    let (_dir, repo, _) = seed_repo();
+    let before = object_files(&repo);
+    // 70 new files: more than the serial read path, so the parallel readers
+    // (which see the disk only) must find them through the in-memory backend.
+    let mut patch = String::from("From: T <t@mmstall.invalid>\nSubject: [PATCH] mm: many new files\n\n---\n");
+    for i in 0..70 {
+        patch.push_str(&format!(
+            "diff --git a/mm/new{i}.c b/mm/new{i}.c\nnew file mode 100644\n--- /dev/null\n+++ b/mm/new{i}.c\n@@ -0,0 +1,6 @@\n+void new{i}(struct mm_struct *mm)\n+{{\n+\tmmap_write_lock(mm);\n+\tzap_page_range_single(0, 0, 0, 0);\n+\tmmap_write_unlock(mm);\n+}}\n"
+        ));
+    }
+    let series = mmstall_series::parse_series(patch.as_bytes(), std::path::Path::new("many.patch")).unwrap();
+    let mut ws = workspace(&repo, &[]);
+    let r = analyze_series(&mut ws, "base", &series, false).unwrap();
+    assert!(matches!(r.patches[0].result, PatchResult::Applied), "{:?}", r.patches[0].result);
+    assert_eq!(r.patches[0].changed_files.len(), 70);
+    assert_eq!(r.patches[0].introduced.len(), 70, "{}", render::series_text(&r));
+    drop(ws);
+    assert_eq!(object_files(&repo), before, "objects were written to disk");
+}
