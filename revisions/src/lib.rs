@@ -27,4 +27,4 @@ pub use compare::{compare, FindingsDiff};
 pub use error::RevisionsError;
 pub use git::{BlobStore, BlobTree, PathFilter};
 pub use series::{analyze_series, PatchReport, PatchResult, SeriesReport};
-pub use workspace::{diff_revisions, Analysis, DiffReport, Workspace};
+pub use workspace::{diff_revisions, Analysis, DiffReport, Timing, Workspace};

@@ -89,10 +89,11 @@ pub fn diff_stats(r: &DiffReport) -> String {
         let t = &a.timing;
         let _ = writeln!(
             out,
-            "{label}: {} files, load {} ms, analysis {} ms, chunks parsed {} (from cache {}){}",
+            "{label}: {} files, load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
             a.report.stats.files,
             t.load_ms,
             t.analyze_ms,
+            t.cpu_ms.map(|c| format!(" (CPU {c} ms)")).unwrap_or_default(),
             t.parse_misses,
             t.parse_hits,
             if t.reused { ", same files as an earlier tree: reused" } else { "" }
