@@ -39,7 +39,9 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<i32> {
             let cat = crate::diff::catalogue(args.config.as_deref())?;
             let mut ws = Workspace::open(repo, cat, PathFilter::new(&args.paths))?;
             let tree = ws.resolve(rev)?;
-            ws.analyze(tree)?.report.findings.clone()
+            let analysis = ws.analyze(tree)?;
+            ws.check_selected(&[(rev, &analysis)])?;
+            analysis.report.findings.clone()
         }
         _ => {
             let [path] = args.paths.as_slice() else {

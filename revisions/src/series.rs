@@ -92,6 +92,7 @@ impl SeriesReport {
 pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_going: bool) -> Result<SeriesReport, RevisionsError> {
     let base_tree = ws.resolve(base_rev)?;
     let base = ws.analyze(base_tree)?;
+    // Files a series creates may be the only ones under PATH: checked at the end.
     let application = apply_series_to_tree(ws.repo(), base_tree, series, ApplyOptions { keep_going });
     let mut patches = Vec::new();
     let mut last = base.clone();
@@ -140,6 +141,7 @@ pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_
         }
         patches.push(report);
     }
+    ws.check_selected(&[(base_rev, &base), ("the patched tree", &last)])?;
     let net = compare(&base.report.findings, &last.report.findings);
     let mut warnings = series.warnings.clone();
     warnings.extend(series.ignored.iter().map(|i| format!("{}: ignored \"{}\": {}", i.source, i.subject, i.reason)));

@@ -111,6 +111,18 @@ impl Workspace {
         git::resolve_tree(&self.repo, rev)
     }
 
+    /// An error when path prefixes were given and select no file in any of
+    /// the analyzed revisions.
+    pub fn check_selected(&self, analyses: &[(&str, &Analysis)]) -> Result<(), RevisionsError> {
+        if self.filter.prefixes().is_empty() || analyses.iter().any(|(_, a)| !a.files.is_empty()) {
+            return Ok(());
+        }
+        Err(RevisionsError::NothingSelected {
+            paths: self.filter.prefixes().to_vec(),
+            revs: analyses.iter().map(|(r, _)| r.to_string()).collect(),
+        })
+    }
+
     /// Reads the selected files of a tree (blobs already read are shared).
     pub fn load(&self, tree: Oid) -> Result<BlobTree, RevisionsError> {
         self.blobs.load_tree(&self.repo, tree, &self.filter)
@@ -190,6 +202,7 @@ pub fn diff_revisions(ws: &mut Workspace, old_rev: &str, new_rev: &str) -> Resul
     let new_tree = ws.resolve(new_rev)?;
     let old = ws.analyze(old_tree)?;
     let new = ws.analyze(new_tree)?;
+    ws.check_selected(&[(old_rev, &old), (new_rev, &new)])?;
     let diff = compare(&old.report.findings, &new.report.findings);
     Ok(DiffReport {
         old_rev: old_rev.to_string(),

@@ -77,6 +77,14 @@ fn path_prefixes_restrict_the_analysis() {
 }
 
 #[test]
+fn path_prefixes_selecting_nothing_are_an_error() {
+    let (_dir, repo, _) = seed_repo();
+    let mut ws = workspace(&repo, &["mmm", "kernel/"]);
+    let err = diff_revisions(&mut ws, "base", "base").unwrap_err();
+    assert_eq!(err.to_string(), "no .c or .h file under kernel, mmm in base or base");
+}
+
+#[test]
 fn a_bad_revision_is_named() {
     let (_dir, repo, _) = seed_repo();
     let mut ws = workspace(&repo, &[]);
