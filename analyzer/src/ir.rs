@@ -113,6 +113,8 @@ pub struct Function {
     pub vars: Vec<String>,
     pub entry_hint: Option<EntryHint>,
     pub field_stores: Vec<FieldStore>,
+    /// The body names a retry-protocol marker (`FAULT_FLAG_ALLOW_RETRY`...).
+    pub retry_aware: bool,
 }
 
 /// The variable a `return` statement assigns.
