@@ -47,7 +47,7 @@ fn json_and_sarif_are_well_formed() {
     let out = mmstall().args(["lint", "--format", "sarif"]).arg(seeds()).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
-    assert_eq!(v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), 3);
+    assert_eq!(v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), 5);
 }
 
 #[test]
