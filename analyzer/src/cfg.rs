@@ -538,14 +538,17 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn switch_statement(&mut self, n: TsNode) {
-        if let Some(c) = n.child_by_field_name("condition") {
+        let cond = n.child_by_field_name("condition");
+        if let Some(c) = cond {
             self.expression(c);
         }
+        let switched = cond.map(|c| self.cond_expr(c)).unwrap_or(Expr::Unknown);
         let head = self.current();
         let exit = self.new_node();
         self.jump_stack.push((None, exit));
         self.cur = None;
         let mut has_default = false;
+        let mut case_values: Vec<Option<Expr>> = Vec::new();
         if let Some(body) = n.child_by_field_name("body") {
             let mut c = body.walk();
             for child in body.named_children(&mut c) {
@@ -557,8 +560,12 @@ impl<'a> CfgBuilder<'a> {
                     }
                     self.cur = Some(case_node);
                     let value = child.child_by_field_name("value");
-                    if value.is_none() {
-                        has_default = true;
+                    match value {
+                        Some(v) => case_values.push(Some(self.cond_expr(v))),
+                        None => {
+                            has_default = true;
+                            case_values.push(None);
+                        }
                     }
                     let mut cc = child.walk();
                     for s in child.named_children(&mut cc) {
@@ -573,6 +580,11 @@ impl<'a> CfgBuilder<'a> {
         }
         if !has_default {
             self.edge(head, exit);
+            case_values.push(None);
+        }
+        // Only a head whose successors are exactly its cases can be routed.
+        if self.nodes[head as usize].succ.len() == case_values.len() && self.nodes[head as usize].branch.is_none() {
+            self.nodes[head as usize].switch = Some((switched, case_values));
         }
         if let Some(cur) = self.cur {
             self.edge(cur, exit);

@@ -355,6 +355,9 @@ impl<'c> Program<'c> {
                 }
             }
         }
+        if let Some((switched, cases)) = &nd.switch {
+            return route_switch(&s, switched, cases, &nd.succ, consts);
+        }
         match (&nd.branch, nd.succ.as_slice()) {
             (Some(cond), [t, f_]) => {
                 let (ts, fs) = route(&s, cond, consts);

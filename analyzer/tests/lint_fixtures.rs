@@ -51,6 +51,9 @@ fn zap_under_write_follows_constant_arguments() {
     // Error paths return with the lock held, but the caller's branch on the
     // return value separates them from the unlocked success path.
     assert!(holder_clean(&run, "sys_brk_like"));
+    // A switch on a constant argument takes only the matching case.
+    assert!(has(&run, "MMS002", "immediate_zap", "zap_page_range_single"));
+    assert!(holder_clean(&run, "deferred_zap"));
 }
 
 #[test]
