@@ -101,19 +101,21 @@ struct LoadedFile {
 }
 
 impl LoadedFile {
-    fn new(sf: SourceFile, keep_text: bool, fields: &[String]) -> LoadedFile {
+    /// Scans a file's chunks. `scan_calls` = false indexes definitions only
+    /// (the cheap mode for files outside the prefilter in a whole tree).
+    fn new(sf: SourceFile, keep_text: bool, fields: &[String], scan_calls: bool) -> LoadedFile {
         let designated = source::designated_functions(&sf.text, fields);
         let chunks = source::split_chunks(&sf.text);
+        let per_chunk = |f: &dyn Fn(&str) -> bool| -> Vec<bool> {
+            chunks.iter().map(|c| scan_calls && f(&sf.text[c.start..c.end])).collect()
+        };
         let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
-        let calls = chunks.iter().map(|c| source::called_names(&sf.text[c.start..c.end])).collect();
-        let stores_fields = chunks.iter().map(|c| source::stores_through_pointer(&sf.text[c.start..c.end])).collect();
-        let has_loop = chunks
+        let calls = chunks
             .iter()
-            .map(|c| {
-                let t = &sf.text[c.start..c.end];
-                ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k))
-            })
+            .map(|c| if scan_calls { source::called_names(&sf.text[c.start..c.end]) } else { Vec::new() })
             .collect();
+        let stores_fields = per_chunk(&source::stores_through_pointer);
+        let has_loop = per_chunk(&|t: &str| ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k)));
         let mut line = 0u32;
         let mut pos = 0usize;
         let line_starts = chunks
@@ -135,7 +137,7 @@ impl LoadedFile {
             stores_fields,
             has_loop,
             line_starts,
-            calls_unknown: false,
+            calls_unknown: !scan_calls,
             designated,
             selected: vec![false; n],
             parsed: vec![None; n],
@@ -206,7 +208,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                 return Ok(None);
             }
             let text = sf.text.clone();
-            let mut f = LoadedFile::new(sf, names_lock, &designated_fields);
+            let mut f = LoadedFile::new(sf, names_lock, &designated_fields, true);
             if names_lock {
                 f.selected = f
                     .chunks
@@ -411,40 +413,8 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String
 /// Files outside the prefilter, indexed by the functions they define; their
 /// text is dropped and re-read if one of their chunks is selected.
 fn load_definitions_only(set: &dyn SourceSet, paths: &[&str], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
-    let results: Vec<Result<LoadedFile, Skipped>> = paths
-        .par_iter()
-        .map(|p| {
-            let sf = set.read(p)?;
-            let chunks = source::split_chunks(&sf.text);
-            let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
-            let mut line = 0u32;
-            let mut pos = 0usize;
-            let line_starts = chunks
-                .iter()
-                .map(|c| {
-                    line += memchr::memchr_iter(b'\n', &sf.text.as_bytes()[pos..c.start]).count() as u32;
-                    pos = c.start;
-                    line
-                })
-                .collect();
-            let n = chunks.len();
-            Ok(LoadedFile {
-                rel: sf.rel,
-                text: None,
-                pp_text: None,
-                chunks,
-                defs,
-                calls: vec![Vec::new(); n],
-                stores_fields: vec![false; n],
-                has_loop: vec![false; n],
-                line_starts,
-                calls_unknown: true,
-                designated: Vec::new(),
-                selected: vec![false; n],
-                parsed: vec![None; n],
-            })
-        })
-        .collect();
+    let results: Vec<Result<LoadedFile, Skipped>> =
+        paths.par_iter().map(|p| Ok(LoadedFile::new(set.read(p)?, false, &[], false))).collect();
     let mut out = Vec::new();
     for r in results {
         match r {

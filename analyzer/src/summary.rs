@@ -18,6 +18,8 @@ use crate::ir::*;
 use crate::lockstate::*;
 
 pub type FnId = u32;
+/// Call sites from a holder down to a long call.
+pub type Chain = Vec<(FnId, CallId)>;
 type EnvKey = Vec<(String, i64)>;
 
 /// A long operation reached under a write hold: the chain of call sites from
@@ -394,7 +396,7 @@ impl<'c> Program<'c> {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
         // (class, chain, the mode the caller must hold for it to count)
-        let mut reached: Vec<(LongClass, Vec<(FnId, CallId)>, Option<Held>)> = Vec::new();
+        let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
         if let Some(op) = self.cat.long_ops.get(&call.callee) {
             if !op.in_loop || call.in_loop {
                 reached.push((op.class, vec![(fid, cid)], None));
