@@ -2,8 +2,29 @@
 //! patches and directories of `*.patch` files, and applying them patch by patch
 //! onto plain directories or in-memory git trees.
 //!
-//! Contract used by the other crates (the implementation is being written):
-//! - `load_series(path) -> Result<Series, SeriesError>`
-//! - `apply_to_dir(&Patch, dir) -> Result<(), ApplyError>`
-//! - `apply_to_tree(&git2::Repository, base_tree: git2::Oid, &Patch) -> Result<git2::Oid, ApplyError>`
-//! - `Series::hash() -> String` (stable content hash, for cache keys)
+//! - [`load_series`] / [`parse_series`] read a [`Series`].
+//! - [`apply_to_dir`] / [`apply_to_tree`] apply one [`Patch`];
+//!   [`apply_series_to_dir`] / [`apply_series_to_tree`] apply a whole series
+//!   with per-patch outcomes and an optional keep-going mode.
+//! - [`Series::hash`] is a stable content hash for cache keys.
+
+mod apply;
+mod diff;
+mod error;
+mod hash;
+mod lines;
+mod load;
+mod mbox;
+mod mime;
+mod model;
+
+pub use apply::{
+    apply_series_to_dir, apply_series_to_tree, apply_to_dir, apply_to_tree, ApplyOptions, PatchOutcome,
+    PatchStatus, SeriesApplication,
+};
+pub use error::{ApplyError, ApplyFailure, SeriesError};
+pub use load::{load_series, parse_series};
+pub use model::{
+    ChangeKind, CoverLetter, FileContent, FilePatch, Hunk, HunkLine, IgnoredMessage, LineKind, Patch, Series,
+    SourceLocation, SubjectTags,
+};
