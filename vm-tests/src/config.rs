@@ -320,7 +320,7 @@ pub fn apply(base_dotconfig: &str, merged: &Merged) -> String {
 }
 
 /// A requested option that `olddefconfig` did not keep.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dropped {
     pub name: String,
     pub wanted: Value,

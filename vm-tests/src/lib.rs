@@ -14,3 +14,7 @@
 
 pub mod config;
 pub mod logscan;
+pub mod build;
+pub mod cache;
+pub mod patches;
+pub mod tree;
