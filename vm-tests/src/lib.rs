@@ -18,3 +18,7 @@ pub mod build;
 pub mod cache;
 pub mod patches;
 pub mod tree;
+pub mod boot;
+pub mod doctor;
+pub mod kvm;
+pub mod suites;
