@@ -1,13 +1,17 @@
 //! Cached out-of-tree kernel builds.
 //!
-//! A build is keyed by (tree identity, series hash, merged-config hash) and
-//! lives in `builds/<key>/` (see [`crate::cache`]). Every build compiles the
-//! tree's scratch copy with `make O=builds/<key>/obj` through ccache. A build
-//! with a patch series first makes sure the unpatched build with the same
-//! config exists (the baseline), copies the baseline's object tree with its
-//! timestamps, applies the series onto the scratch copy in place, and runs
-//! make: only what the patches touch recompiles. The scratch copy is restored
-//! afterwards (and at the start of every build, in case a build was killed).
+//! A build is keyed by (tree identity, series hash, merged-config hash); its
+//! results live in `builds/<key>/` (see [`crate::cache`]). Every build of a
+//! tree with a given config runs make in one fixed object directory
+//! (`builds/live-<tree>-<config>/obj`) on the tree's scratch copy, through ccache:
+//! objtool and the host tools record absolute paths, so an object tree is only
+//! reusable where it was built. After a baseline (unpatched) build, the object
+//! tree is snapshotted into `builds/<key>/obj`. A build with a patch series
+//! first makes sure its baseline exists, puts the baseline's snapshot back
+//! into the object directory (timestamps kept), applies the series onto the
+//! scratch copy in place and runs make: only what the patches touch
+//! recompiles. The scratch copy is restored afterwards (files get their
+//! pre-patch content and mtime back), and at the start of every build.
 
 use crate::cache::Cache;
 use crate::config::{self, Dropped, Merged};
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 pub const ARCH: &str = "x86_64";
 pub const BASE_CONFIG: &str = "tinyconfig";
 /// Bumped when the build recipe changes in a way that makes old builds unusable.
-const RECIPE: &str = "mmstall-build-v1";
+const RECIPE: &str = "mmstall-build-v2";
 
 /// The cache key of a build.
 pub fn cache_key(tree_identity: &str, series_hash: Option<&str>, config_hash: &str) -> String {
@@ -222,7 +226,8 @@ pub fn build(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Resul
         None => None,
         Some(_) => {
             let bkey = cache_key(&identity, None, &config_hash);
-            let b = match cached(cache, &bkey) {
+            // A baseline is usable only with its object snapshot.
+            let b = match cached(cache, &bkey).filter(|b| b.dir.join("obj").is_dir()) {
                 Some(b) => b,
                 None => {
                     rep.note(&format!("vm build: building the unpatched baseline {bkey} first"));
@@ -297,10 +302,11 @@ struct Restore<'a> {
     origin: &'a Path,
     walk: &'a [(PathBuf, tree::Meta)],
     scratch: &'a Path,
+    manifest: &'a Path,
 }
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        if let Err(e) = tree::sync(self.origin, self.walk, self.scratch) {
+        if let Err(e) = tree::sync(self.origin, self.walk, self.scratch, self.manifest) {
             eprintln!("vm build: warning: restoring {} failed: {e} (the next build restores it)", self.scratch.display());
         }
     }
@@ -340,57 +346,71 @@ impl Ctx<'_> {
         let total = Instant::now();
         let mut secs = StageSecs::default();
         let dir = self.cache.build_dir(key);
-        let obj = dir.join("obj");
-        fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
-        let _ = fs::remove_file(dir.join("meta.json"));
         let scratch = self.cache.scratch_src(&self.tree.slug);
+        let manifest = self.cache.scratch_manifest(&self.tree.slug);
+        let obj = self.cache.live_obj(&self.tree.slug, self.config_hash);
 
         let t = Instant::now();
-        let st = tree::sync(&self.tree.origin, self.origin_walk, &scratch)?;
-        if st.copied + st.removed > 0 {
+        let st = tree::sync(&self.tree.origin, self.origin_walk, &scratch, &manifest)?;
+        if st.copied + st.removed + st.restored > 0 {
             rep.note(&format!(
-                "vm build: scratch copy {} synchronized ({} copied, {} removed)",
+                "vm build: scratch copy {} synchronized ({} copied, {} restored, {} removed)",
                 scratch.display(),
                 st.copied,
+                st.restored,
                 st.removed
             ));
         }
         secs.sync = t.elapsed().as_secs_f64();
 
+        // Declared before the patches are applied; dropped (scratch copy
+        // restored) when this function returns, after make.
         let _restore;
         if let Some(s) = series {
-            _restore = Restore { origin: &self.tree.origin, walk: self.origin_walk, scratch: &scratch };
+            _restore = Restore { origin: &self.tree.origin, walk: self.origin_walk, scratch: &scratch, manifest: &manifest };
             let t = Instant::now();
             patches::apply_all(s, &scratch).map_err(BuildError::PatchFailed)?;
             secs.patch = t.elapsed().as_secs_f64();
             rep.note(&format!("vm build: applied {} patch(es) from {}", s.subjects.len(), s.path.display()));
         }
 
-        if let Some(b) = baseline {
-            if !obj.join(".config").is_file() {
-                let t = Instant::now();
-                let tmp = dir.join("obj.tmp");
-                let _ = fs::remove_dir_all(&tmp);
-                let st = Command::new("cp")
-                    .arg("-a")
-                    .arg("--reflink=auto")
-                    .arg(b.dir.join("obj"))
-                    .arg(&tmp)
-                    .status()
-                    .map_err(io_err("running cp"))?;
-                if !st.success() {
-                    return Err(BuildError::Cache(format!("copying the baseline object tree {} failed", b.dir.join("obj").display())));
-                }
-                let _ = fs::remove_dir_all(&obj);
-                fs::rename(&tmp, &obj).map_err(io_err(format!("renaming {}", tmp.display())))?;
-                secs.copy_baseline = t.elapsed().as_secs_f64();
+        fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        let _ = fs::remove_file(dir.join("meta.json"));
+
+        // The live object directory must hold a consistent state before make:
+        // a baseline snapshot (a patched build starts from its baseline's), or
+        // nothing.
+        let t = Instant::now();
+        let state = LiveState::load(&obj);
+        let want_base = baseline.map(|b| b.meta.key.clone());
+        match (&want_base, &state) {
+            // Patched build: start from exactly the baseline's objects.
+            (Some(bk), s) if !(s.baseline.as_deref() == Some(bk.as_str()) && !s.dirty) => {
+                restore_snapshot(&self.cache.build_dir(bk).join("obj"), &obj)?;
+                rep.note(&format!("vm build: object tree restored from baseline {bk}"));
             }
+            // Baseline build after a patched one: go back to that patched
+            // build's baseline, or start empty.
+            (None, s) if s.dirty => {
+                let snap = s.baseline.as_deref().map(|b| self.cache.build_dir(b).join("obj")).filter(|p| p.is_dir());
+                match snap {
+                    Some(snap) => restore_snapshot(&snap, &obj)?,
+                    None => {
+                        let _ = fs::remove_dir_all(&obj);
+                    }
+                }
+            }
+            _ => {}
         }
+        secs.copy_baseline = t.elapsed().as_secs_f64();
+        fs::create_dir_all(&obj).map_err(io_err(format!("creating {}", obj.display())))?;
+        // From here until a baseline snapshot is taken, the directory is not a
+        // clean baseline (a crash leaves it marked dirty).
+        LiveState { baseline: want_base.clone().or(state.baseline.clone()), dirty: true }.save(&obj)?;
 
         // Config: tinyconfig + fragments + olddefconfig for a baseline; the
         // baseline's .config (already merged) + olddefconfig for a patched build.
         let t = Instant::now();
-        fs::create_dir_all(&obj).map_err(io_err(format!("creating {}", obj.display())))?;
         let config_log = dir.join("config.log");
         let _ = fs::remove_file(&config_log);
         if baseline.is_none() {
@@ -415,7 +435,11 @@ impl Ctx<'_> {
 
         let t = Instant::now();
         let label = match series {
-            Some(s) => format!("patched kernel ({} patch(es), incremental from {})", s.subjects.len(), baseline.map(|b| b.meta.key.as_str()).unwrap_or("?")),
+            Some(s) => format!(
+                "patched kernel ({} patch(es), incremental from {})",
+                s.subjects.len(),
+                baseline.map(|b| b.meta.key.as_str()).unwrap_or("?")
+            ),
             None => format!("{} {}", self.tree.spec, self.tree.version),
         };
         rep.note(&format!("vm build: compiling {label} in {} with -j{}", obj.display(), self.req.jobs));
@@ -433,13 +457,15 @@ impl Ctx<'_> {
         let bz = dir.join("bzImage");
         fs::copy(obj.join("arch/x86/boot/bzImage"), &bz).map_err(io_err("copying bzImage"))?;
         let release = fs::read_to_string(obj.join("include/config/kernel.release")).unwrap_or_default().trim().to_string();
+        if series.is_none() {
+            // Snapshot the clean baseline object tree for patched builds.
+            let t = Instant::now();
+            take_snapshot(&obj, &dir.join("obj"))?;
+            LiveState { baseline: Some(key.to_string()), dirty: false }.save(&obj)?;
+            secs.copy_baseline += t.elapsed().as_secs_f64();
+        }
         secs.total = total.elapsed().as_secs_f64();
-        rep.note(&format!(
-            "vm build: done in {:.0} s ({} files compiled): {}",
-            secs.total,
-            compiled,
-            bz.display()
-        ));
+        rep.note(&format!("vm build: done in {:.0} s ({} files compiled): {}", secs.total, compiled, bz.display()));
         let meta = BuildMeta {
             key: key.to_string(),
             tree: self.tree.spec.to_string(),
@@ -525,6 +551,66 @@ impl Ctx<'_> {
         }
         Ok(compiled)
     }
+}
+
+/// `state.json` next to the live object directory: which baseline the live object directory holds, and
+/// whether it has been built on since (patched, or a build in progress).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveState {
+    pub baseline: Option<String>,
+    pub dirty: bool,
+}
+
+impl LiveState {
+    fn path(obj: &Path) -> PathBuf {
+        obj.with_file_name("state.json")
+    }
+    /// A missing or unreadable state is "dirty, unknown baseline": the
+    /// directory is rebuilt from scratch if it exists.
+    pub fn load(obj: &Path) -> LiveState {
+        match fs::read_to_string(Self::path(obj)).ok().and_then(|s| serde_json::from_str(&s).ok()) {
+            Some(s) => s,
+            None => LiveState { baseline: None, dirty: obj.exists() },
+        }
+    }
+    pub fn save(&self, obj: &Path) -> Result<(), BuildError> {
+        let p = Self::path(obj);
+        fs::write(&p, serde_json::to_string(self).expect("serializes")).map_err(io_err(format!("writing {}", p.display())))
+    }
+}
+
+fn cp_a(from: &Path, to: &Path) -> Result<(), BuildError> {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg("--reflink=auto")
+        .arg(from)
+        .arg(to)
+        .status()
+        .map_err(io_err("running cp"))?;
+    if !st.success() {
+        return Err(BuildError::Cache(format!("copying {} to {} failed", from.display(), to.display())));
+    }
+    Ok(())
+}
+
+/// Replaces `live` with a copy of `snapshot` (timestamps kept).
+fn restore_snapshot(snapshot: &Path, live: &Path) -> Result<(), BuildError> {
+    if !snapshot.is_dir() {
+        return Err(BuildError::Cache(format!("baseline object snapshot {} is missing (remove the baseline build dir to rebuild it)", snapshot.display())));
+    }
+    let _ = fs::remove_dir_all(live);
+    cp_a(snapshot, live)
+}
+
+/// Saves a copy of `live` as `snapshot` (timestamps kept).
+fn take_snapshot(live: &Path, snapshot: &Path) -> Result<(), BuildError> {
+    let mut tmp = snapshot.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = fs::remove_dir_all(&tmp);
+    cp_a(live, &tmp)?;
+    let _ = fs::remove_dir_all(snapshot);
+    fs::rename(&tmp, snapshot).map_err(io_err(format!("renaming {}", tmp.display())))
 }
 
 /// `  CC      mm/memory.o` → `CC mm/memory.o`.

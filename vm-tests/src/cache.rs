@@ -5,9 +5,12 @@
 //! $MMSTALL_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/mmstall)
 //!   src/linux-source-6.12/      Debian's tree, unpacked by scripts/setup.sh (read-only)
 //!   work/<tree-slug>/src/       scratch copy of a tree that builds use (patched in place, restored)
+//!   work/<tree-slug>/manifest   what the last sync left there
 //!   work/<tree-slug>.lock       one build per scratch copy at a time
-//!   builds/<key>/obj/           make O= directory
+//!   builds/live-<tree-slug>-<cfg>/obj/  make O= directory of every build of that tree+config
+//!   builds/live-<tree-slug>-<cfg>/state.json  which baseline it holds, and whether patched
 //!   builds/<key>/bzImage, config, build.log, meta.json
+//!   builds/<key>/obj/           baseline builds: snapshot of the object tree
 //!   ccache/                     CCACHE_DIR
 //!   runs/<stamp>/               one directory per `vm run`
 //!   kvm-probe.json              last KVM probe result (per host boot)
@@ -57,6 +60,18 @@ impl Cache {
     }
     pub fn scratch_src(&self, slug: &str) -> PathBuf {
         self.root.join("work").join(slug).join("src")
+    }
+    /// What the last synchronization left in the scratch copy.
+    pub fn scratch_manifest(&self, slug: &str) -> PathBuf {
+        self.root.join("work").join(slug).join("manifest")
+    }
+    /// The object directory every build of this tree with this config runs make
+    /// in (a fixed path: objtool and the tools record absolute paths, so an
+    /// object tree only stays valid where it was built).
+    /// It sits at the same depth as `builds/<key>/obj` so that ccache (with
+    /// the cache root as base directory) sees the same relative paths.
+    pub fn live_obj(&self, slug: &str, config_hash: &str) -> PathBuf {
+        self.builds().join(format!("live-{slug}-{}", &config_hash[..config_hash.len().min(16)])).join("obj")
     }
     pub fn scratch_lock(&self, slug: &str) -> PathBuf {
         self.root.join("work").join(format!("{slug}.lock"))

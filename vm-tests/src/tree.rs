@@ -10,6 +10,7 @@
 
 use crate::cache::Cache;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -214,20 +215,97 @@ pub fn identity(walk: &[(PathBuf, Meta)]) -> String {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SyncStats {
+    /// Files new or changed in the origin (copied with the current time as
+    /// mtime, so make rebuilds what depends on them).
     pub copied: usize,
+    /// Files changed in the scratch copy only (patched): put back with the
+    /// content and mtime they had before, so objects built from them stay valid.
+    pub restored: usize,
     pub removed: usize,
     pub unchanged: usize,
 }
 
-/// Makes `scratch` an exact copy of `origin` (per `origin_walk`): copies files
-/// whose size, mode or mtime differ (keeping the origin's mtime), removes
-/// paths the origin does not have.
-pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path) -> Result<SyncStats, TreeError> {
+/// What the last sync left in the scratch copy: for each file, the origin's
+/// metadata it was copied from and the scratch file's own metadata.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub files: HashMap<PathBuf, (FileMeta, FileMeta)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_ns: i64,
+    pub mode: u32,
+}
+
+impl FileMeta {
+    fn of(m: &Meta) -> Option<FileMeta> {
+        match *m {
+            Meta::File { size, mtime, mtime_ns, mode } => Some(FileMeta { size, mtime, mtime_ns, mode }),
+            _ => None,
+        }
+    }
+}
+
+impl Manifest {
+    /// One line per file: `size mtime ns mode smtime sns ssize path`.
+    pub fn load(path: &Path) -> Manifest {
+        let mut files = HashMap::new();
+        let Ok(text) = fs::read_to_string(path) else { return Manifest::default() };
+        for line in text.lines() {
+            let mut it = line.splitn(8, ' ');
+            let mut num = || it.next().and_then(|x| x.parse::<i64>().ok());
+            let (Some(size), Some(mtime), Some(ns), Some(mode), Some(smtime), Some(sns), Some(ssize)) =
+                (num(), num(), num(), num(), num(), num(), num())
+            else {
+                return Manifest::default(); // damaged: start over
+            };
+            let Some(p) = it.next().filter(|p| !p.is_empty()) else { return Manifest::default() };
+            let o = FileMeta { size: size as u64, mtime, mtime_ns: ns, mode: mode as u32 };
+            let sc = FileMeta { size: ssize as u64, mtime: smtime, mtime_ns: sns, mode: mode as u32 };
+            files.insert(PathBuf::from(p), (o, sc));
+        }
+        Manifest { files }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), TreeError> {
+        let mut out = String::with_capacity(self.files.len() * 64);
+        let mut keys: Vec<&PathBuf> = self.files.keys().collect();
+        keys.sort();
+        for k in keys {
+            let Some(ks) = k.to_str() else { continue }; // non-UTF-8 path: recopied next time
+            if ks.contains('\n') {
+                continue;
+            }
+            let (o, sc) = &self.files[k];
+            out.push_str(&format!("{} {} {} {} {} {} {} {}\n", o.size, o.mtime, o.mtime_ns, o.mode, sc.mtime, sc.mtime_ns, sc.size, ks));
+        }
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, out).map_err(io_err(format!("writing {}", tmp.display())))?;
+        fs::rename(&tmp, path).map_err(io_err(format!("writing {}", path.display())))
+    }
+}
+
+/// Makes `scratch` a copy of `origin` (per `origin_walk`), keeping make's
+/// timestamps meaningful for an object tree built from it:
+/// - a file the origin still has as it was, but that was changed in the
+///   scratch copy (a patch), gets back its content and its previous mtime;
+/// - a file that is new or changed in the origin since the last sync is
+///   copied with the current time as mtime (on the very first sync: with the
+///   origin's mtime);
+/// - paths the origin does not have are removed.
+///
+/// `manifest` records what the sync left, for the next one.
+pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, manifest: &Path) -> Result<SyncStats, TreeError> {
     let mut stats = SyncStats::default();
     fs::create_dir_all(scratch).map_err(io_err(format!("creating {}", scratch.display())))?;
+    let old = Manifest::load(manifest);
+    let initial = old.files.is_empty();
     let have = walk(scratch)?;
-    let want: std::collections::HashMap<&Path, &Meta> = origin_walk.iter().map(|(p, m)| (p.as_path(), m)).collect();
-    let have_map: std::collections::HashMap<&Path, &Meta> = have.iter().map(|(p, m)| (p.as_path(), m)).collect();
+    let want: HashMap<&Path, &Meta> = origin_walk.iter().map(|(p, m)| (p.as_path(), m)).collect();
+    let have_map: HashMap<&Path, &Meta> = have.iter().map(|(p, m)| (p.as_path(), m)).collect();
 
     // Remove what the origin does not have (or has as another kind), deepest first.
     for (p, m) in have.iter().rev() {
@@ -247,6 +325,8 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path) -> R
             }
         }
     }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut new = Manifest::default();
     for (p, m) in origin_walk {
         let dst = scratch.join(p);
         match m {
@@ -264,16 +344,40 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path) -> R
                 std::os::unix::fs::symlink(t, &dst).map_err(io_err(format!("creating symlink {}", dst.display())))?;
                 stats.copied += 1;
             }
-            Meta::File { mtime, mtime_ns, mode, .. } => {
-                if have_map.get(p.as_path()) == Some(&m) {
-                    stats.unchanged += 1;
-                    continue;
-                }
-                copy_file(&origin.join(p), &dst, *mtime, *mtime_ns, *mode)?;
-                stats.copied += 1;
+            Meta::File { .. } => {
+                let om = FileMeta::of(m).expect("file");
+                let cur = have_map.get(p.as_path()).and_then(|c| FileMeta::of(c));
+                let (mtime, mtime_ns) = match old.files.get(p) {
+                    Some((o, sc)) if *o == om => {
+                        if cur == Some(*sc) {
+                            stats.unchanged += 1;
+                            new.files.insert(p.clone(), (om, *sc));
+                            continue;
+                        }
+                        stats.restored += 1;
+                        (sc.mtime, sc.mtime_ns)
+                    }
+                    _ if initial => {
+                        if cur == Some(om) {
+                            stats.unchanged += 1;
+                            new.files.insert(p.clone(), (om, om));
+                            continue;
+                        }
+                        stats.copied += 1;
+                        (om.mtime, om.mtime_ns)
+                    }
+                    _ => {
+                        stats.copied += 1;
+                        (now.as_secs() as i64, now.subsec_nanos() as i64)
+                    }
+                };
+                copy_file(&origin.join(p), &dst, mtime, mtime_ns, om.mode)?;
+                let sc = FileMeta { size: om.size, mtime, mtime_ns, mode: om.mode };
+                new.files.insert(p.clone(), (om, sc));
             }
         }
     }
+    new.save(manifest)?;
     Ok(stats)
 }
 
@@ -419,25 +523,57 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let k = d.path().join("linux");
         let s = d.path().join("scratch");
+        let man = d.path().join("manifest");
         fake_kernel(&k);
         let w = walk(&k).unwrap();
-        let st = sync(&k, &w, &s).unwrap();
+        let st = sync(&k, &w, &s, &man).unwrap();
         assert_eq!(st.copied, 4); // Makefile, 2 files, 1 symlink
-        assert_eq!(walk(&s).unwrap(), w, "scratch is an exact copy, mtimes included");
+        assert_eq!(walk(&s).unwrap(), w, "first copy is exact, mtimes included");
         // Nothing to do the second time.
-        let st = sync(&k, &w, &s).unwrap();
-        assert_eq!((st.copied, st.removed, st.unchanged), (0, 0, 4));
-        // Patch the scratch copy in place (modify, add, delete), then restore.
+        let st = sync(&k, &w, &s, &man).unwrap();
+        assert_eq!((st.copied, st.restored, st.removed, st.unchanged), (0, 0, 0, 4));
+        // Patch the scratch copy in place (modify, add, delete), then restore:
+        // the patched file gets its old content and old mtime back.
         write(&s.join("mm/memory.c"), "int x; /* patched */\n");
         write(&s.join("mm/added/file.c"), "new\n");
         fs::remove_file(s.join("mm/mmap.c")).unwrap();
-        let st = sync(&k, &w, &s).unwrap();
-        assert_eq!(st.copied, 2);
-        assert_eq!(st.removed, 2); // mm/added and mm/added/file.c
+        let st = sync(&k, &w, &s, &man).unwrap();
+        assert_eq!((st.copied, st.restored, st.removed), (0, 2, 2)); // mm/added, mm/added/file.c
         assert_eq!(walk(&s).unwrap(), w);
         assert_eq!(fs::read_to_string(s.join("mm/memory.c")).unwrap(), "int x;\n");
         // The user's tree was not touched.
         assert_eq!(walk(&k).unwrap(), w);
+
+        // The user changes a file, even one with an old mtime: the copy gets a
+        // fresh mtime (newer than any object built before), and keeps it.
+        write(&k.join("mm/mmap.c"), "int y; /* user edit */\n");
+        let f = fs::OpenOptions::new().write(true).open(k.join("mm/mmap.c")).unwrap();
+        f.set_times(fs::FileTimes::new().set_modified(UNIX_EPOCH + Duration::from_secs(1_000_000))).unwrap();
+        drop(f);
+        let before = SystemTime::now() - Duration::from_secs(1);
+        let w2 = walk(&k).unwrap();
+        let st = sync(&k, &w2, &s, &man).unwrap();
+        assert_eq!((st.copied, st.restored, st.removed), (1, 0, 0));
+        assert_eq!(fs::read_to_string(s.join("mm/mmap.c")).unwrap(), "int y; /* user edit */\n");
+        let m = fs::metadata(s.join("mm/mmap.c")).unwrap().modified().unwrap();
+        assert!(m >= before, "changed file has a fresh mtime");
+        let st = sync(&k, &w2, &s, &man).unwrap();
+        assert_eq!((st.copied, st.restored, st.unchanged), (0, 0, 4));
+        assert_eq!(fs::metadata(s.join("mm/mmap.c")).unwrap().modified().unwrap(), m);
+    }
+
+    #[test]
+    fn manifest_round_trip_and_damage() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m");
+        let mut m = Manifest::default();
+        let fm = FileMeta { size: 3, mtime: 10, mtime_ns: 5, mode: 0o644 };
+        m.files.insert("a b/c.c".into(), (fm, FileMeta { mtime: 20, ..fm }));
+        m.save(&p).unwrap();
+        assert_eq!(Manifest::load(&p), m);
+        fs::write(&p, "garbage line\n").unwrap();
+        assert_eq!(Manifest::load(&p), Manifest::default());
+        assert_eq!(Manifest::load(&d.path().join("none")), Manifest::default());
     }
 
     #[test]
