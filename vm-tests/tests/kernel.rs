@@ -48,6 +48,10 @@ fn enabled() -> bool {
 }
 
 fn run_in_guest(cache: &Cache, kernel: &Path, script: &str, name: &str) -> RunResult {
+    run_in_guest_with(cache, kernel, script, name, Duration::from_secs(120))
+}
+
+fn run_in_guest_with(cache: &Cache, kernel: &Path, script: &str, name: &str, cmd_timeout: Duration) -> RunResult {
     let dev = kvm::dev_kvm_usable();
     let probe = if dev { kvm::probe_cached(cache, kernel, Duration::from_secs(20), false).ok().map(|r| r.verdict) } else { None };
     let (accel, reason) = kvm::decide(AccelChoice::Auto, dev, probe.as_ref());
@@ -61,7 +65,7 @@ fn run_in_guest(cache: &Cache, kernel: &Path, script: &str, name: &str) -> RunRe
         memory: "1G".into(),
         cpus: 2,
         boot_timeout: Duration::from_secs(300),
-        cmd_timeout: Duration::from_secs(120),
+        cmd_timeout,
         accel,
         accel_reason: reason,
         virtiofs: false,
@@ -135,6 +139,21 @@ fn build_boot_and_patch_debian_6_12() {
     // 2. Boot it and run a command.
     let r = run_in_guest(&cache, &base.bzimage, GUEST, "baseline");
     check_guest(&r, &base.meta.kernel_release, "65530");
+
+    // 2b. A guest that panics, and a command that hangs: error results with
+    //     their logs, never a hang of the harness.
+    let r = run_in_guest(&cache, &base.bzimage, "echo about-to-crash\necho c > /proc/sysrq-trigger\necho not-reached\n", "crash");
+    assert!(matches!(r.outcome, Outcome::GuestDied { .. }), "{:?}", r.outcome);
+    assert_eq!(r.stdout, "about-to-crash\n");
+    let panic = r.events.iter().find(|e| e.kind == mmstall_vm::logscan::EventKind::Panic).expect("panic event");
+    assert_eq!(panic.first_line, "Kernel panic - not syncing: sysrq triggered crash");
+    assert!(panic.fingerprint.starts_with("panic:sysrq_handle_crash,"), "{}", panic.fingerprint);
+    let t = Instant::now();
+    let r = run_in_guest_with(&cache, &base.bzimage, "echo sleeping\nsleep 600\n", "hang", Duration::from_secs(5));
+    assert_eq!(r.outcome, Outcome::CommandTimeout);
+    assert_eq!(r.stdout, "sleeping\n");
+    assert!(t.elapsed() < Duration::from_secs(300 + 30), "the timeout did not stop the run");
+    assert!(std::fs::read_to_string(&r.console_log).unwrap().contains("Linux version"));
 
     // 3. A series that does not apply stops the build, names patch, file and
     //    hunk, and leaves the scratch copy as it was.
