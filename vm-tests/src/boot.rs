@@ -192,6 +192,9 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     }
     let vng = which("vng").ok_or(BootError::VngMissing)?;
     fs::create_dir_all(&o.dir).map_err(io_err(format!("creating {}", o.dir.display())))?;
+    // The guest sees the host's filesystem: the run directory must be absolute.
+    let abs = o.dir.canonicalize().map_err(io_err(format!("resolving {}", o.dir.display())))?;
+    let o = &RunOptions { dir: abs, ..o.clone() };
     for f in ["exit", "stdout", "stderr", "dmesg.txt", "console.log"] {
         let _ = fs::remove_file(o.dir.join(f));
     }

@@ -425,7 +425,9 @@ impl ScratchLock {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let owner = fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<u32>().ok());
                     match owner {
-                        Some(pid) if pid != me && Path::new(&format!("/proc/{pid}")).exists() => {
+                        // Held by a live process (this one included: another
+                        // thread of it is building).
+                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => {
                             if start.elapsed() >= wait {
                                 return Err(TreeError::LockTimeout { path: path.to_path_buf(), pid, secs: wait.as_secs() });
                             }
