@@ -1,7 +1,9 @@
 //! End-to-end: build Debian's 6.12 with the default fragments, boot it with
 //! virtme-ng, run a command in the guest and check its output and exit
 //! status; then build it again with a one-line in-house patch and check that
-//! the build was incremental and the guest runs the patched kernel.
+//! the build was incremental and the guest runs the patched kernel. Also: a
+//! guest that panics, a command that hangs, a series that does not apply and
+//! one that does not compile give error results, never a hang.
 //!
 //! Gated: runs only with MMSTALL_KERNEL_TESTS=1 (a cold build takes ~15 min on
 //! 2 cores; cached builds under ~/.cache/mmstall make repeated runs ~2 min).
@@ -165,6 +167,22 @@ fn build_boot_and_patch_debian_6_12() {
     assert_eq!(e.exit_code(), 2);
     assert!(msg.contains("patch 1/1") && msg.contains("mm: change a line that is not there"), "{msg}");
     assert!(msg.contains("mm/util.c") && msg.contains("hunk #1"), "{msg}");
+
+    // 3b. A series that applies but does not compile: exit code 1 and the
+    //     first compiler error, pointing at the patched line.
+    let mut broken = req.clone();
+    broken.series = Some(data("patches/compile-error.patch"));
+    let e = build::build(&broken, &cache, &mut Print).unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(e.exit_code(), 1, "{msg}");
+    match &e {
+        BuildError::Make { target, first_errors, log, .. } => {
+            assert_eq!(target, "bzImage");
+            assert!(first_errors[0].contains("mm/util.c:907:") && first_errors[0].contains("error:"), "{first_errors:?}");
+            assert!(log.is_file());
+        }
+        other => panic!("expected a make failure, got {other}"),
+    }
 
     // 4. Patched build: incremental from the baseline's objects.
     let mut patched = req.clone();
