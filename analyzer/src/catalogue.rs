@@ -62,6 +62,10 @@ pub enum LongClass {
     Populate,
     Zap,
     Walk,
+    /// A blocking wait for a page's I/O (`lock_page`, `folio_wait_locked`):
+    /// long under the lock in *any* mode, since it blocks every writer.
+    #[serde(rename = "io_wait")]
+    IoWait,
 }
 
 impl LongClass {
@@ -70,7 +74,13 @@ impl LongClass {
             LongClass::Populate => "populate",
             LongClass::Zap => "zap",
             LongClass::Walk => "walk",
+            LongClass::IoWait => "io_wait",
         }
+    }
+
+    /// Populate, zap and walk are findings only under a write hold.
+    pub fn needs_write(self) -> bool {
+        self != LongClass::IoWait
     }
 }
 
@@ -126,9 +136,49 @@ struct RawCatalogue {
     long_ops: BTreeMap<LongClass, LongOpList>,
     #[serde(default)]
     macros: MacroHints,
+    #[serde(default)]
+    fault_path: FaultPath,
+    #[serde(default)]
+    rmap: RmapWalkers,
+    #[serde(default)]
+    rules: BTreeMap<String, RuleConfig>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
+}
+
+/// The fault path's contract and the retry protocol (rule MMS004).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPath {
+    /// Functions entered with the mmap lock held (for read unless stated).
+    #[serde(default)]
+    pub entry_contracts: BTreeMap<String, LockMode>,
+    /// Designated-initializer fields whose function is a fault handler (`.fault = f`).
+    #[serde(default)]
+    pub handler_fields: Vec<String>,
+    /// Identifiers that show the retry protocol is in use.
+    #[serde(default)]
+    pub retry_markers: Vec<String>,
+}
+
+/// Reverse-map walkers (rule MMS005).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmapWalkers {
+    #[serde(default)]
+    pub walkers: Vec<String>,
+    /// Designated-initializer fields that name an rmap_walk callback (`.rmap_one = f`).
+    #[serde(default)]
+    pub callback_fields: Vec<String>,
+}
+
+/// Per-rule settings from `[rules.<id or code>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub enabled: Option<bool>,
+    pub severity: Option<String>,
 }
 
 /// How a callee counts as a long operation.
@@ -155,6 +205,9 @@ pub struct Catalogue {
     /// The merged TOML, for `mmstall catalogue`.
     pub merged_toml: toml::Value,
     pub extra: BTreeMap<String, toml::Value>,
+    pub fault_path: FaultPath,
+    pub rmap: RmapWalkers,
+    pub rules: BTreeMap<String, RuleConfig>,
 }
 
 impl Catalogue {
@@ -177,7 +230,28 @@ impl Catalogue {
         let overlay: toml::Value = toml::from_str(user).map_err(|e| config_error(origin, user, e))?;
         merge_toml(&mut base, overlay);
         let text = toml::to_string(&base).expect("a parsed value serializes");
-        Catalogue::from_toml_str(&text, origin)
+        let cat = Catalogue::from_toml_str(&text, origin).map_err(|e| locate_in_user_text(e, user))?;
+        cat.validate_rules(user, origin)?;
+        Ok(cat)
+    }
+
+    /// `[rules.X]` must name a rule, and a severity must be one we know.
+    fn validate_rules(&self, user: &str, origin: &Path) -> Result<(), AnalyzerError> {
+        for (name, cfg) in &self.rules {
+            let problem = if crate::rules::find(name).is_none() {
+                Some((name.as_str(), format!("unknown rule `{name}` in [rules] (see `mmstall rules`)")))
+            } else {
+                match cfg.severity.as_deref() {
+                    Some("error" | "warning" | "note") | None => None,
+                    Some(other) => Some(("severity", format!("rules.{name}.severity: `{other}` is not error, warning or note"))),
+                }
+            };
+            if let Some((key, message)) = problem {
+                let (line, column) = find_key(user, key).unwrap_or((0, 0));
+                return Err(AnalyzerError::Config { path: origin.to_path_buf(), line, column, message });
+            }
+        }
+        Ok(())
     }
 
     fn from_toml_str(text: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
@@ -206,6 +280,9 @@ impl Catalogue {
             macros: raw.macros,
             merged_toml,
             extra: raw.extra,
+            fault_path: raw.fault_path,
+            rmap: raw.rmap,
+            rules: raw.rules,
         })
     }
 
@@ -295,6 +372,31 @@ fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError 
     }
 }
 
+/// An error found in the merged catalogue, placed at the user's line: the
+/// key named in the message is looked up in the user's text.
+fn locate_in_user_text(e: AnalyzerError, user: &str) -> AnalyzerError {
+    match e {
+        AnalyzerError::Config { path, message, .. } => {
+            let key = message.split('`').nth(1).unwrap_or("");
+            let (line, column) = find_key(user, key).unwrap_or((0, 0));
+            AnalyzerError::Config { path, line, column, message }
+        }
+        other => other,
+    }
+}
+
+fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    if key.is_empty() {
+        return None;
+    }
+    text.lines().enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        let is_key = t.starts_with(key) && t[key.len()..].trim_start().starts_with('=');
+        let in_header = t.starts_with('[') && t.contains(key);
+        (is_key || in_header).then(|| (i + 1, l.len() - t.len() + 1))
+    })
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -346,7 +448,11 @@ mode = "write"
         let user = "[lock_api.foo]\nop = \"acquire\"\nmood = \"write\"\n";
         let err = Catalogue::with_user_str(user, Path::new("tree/mmstall.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("tree/mmstall.toml"), "{msg}");
+        assert!(msg.starts_with("tree/mmstall.toml:3:1: "), "{msg}");
         assert!(msg.contains("mood"), "{msg}");
+        let err = Catalogue::with_user_str("[rules.MMS009]\nenabled = false\n", Path::new("m.toml")).unwrap_err();
+        assert!(err.to_string().starts_with("m.toml:1:1: "), "{err}");
+        let err = Catalogue::with_user_str("[rules.MMS001]\nseverity = \"loud\"\n", Path::new("m.toml")).unwrap_err();
+        assert!(err.to_string().starts_with("m.toml:2:1: ") && err.to_string().contains("loud"), "{err}");
     }
 }

@@ -324,6 +324,7 @@ impl<'a> CfgBuilder<'a> {
             "false" => Value::Const(0),
             "null" => Value::Const(0),
             "identifier" if self.text(n) == "NULL" => Value::Const(0),
+            "identifier" if is_symbolic_constant(self.text(n)) => Value::Const(symbol_value(self.text(n))),
             "parenthesized_expression" => n.named_child(0).map(|c| self.value_of(c)).unwrap_or(Value::Unknown),
             "call_expression" => match self.call_of_node.get(&n.id()) {
                 Some(id) if self.is_transparent(n) => {
@@ -357,6 +358,7 @@ impl<'a> CfgBuilder<'a> {
             "true" => Expr::Const(1),
             "false" | "null" => Expr::Const(0),
             "identifier" if self.text(n) == "NULL" => Expr::Const(0),
+            "identifier" if is_symbolic_constant(self.text(n)) => Expr::Const(symbol_value(self.text(n))),
             "identifier" | "field_expression" => match normalize_path(self.text(n)) {
                 Some(p) => Expr::Var(self.var(&p)),
                 None => Expr::Unknown,
@@ -536,14 +538,17 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn switch_statement(&mut self, n: TsNode) {
-        if let Some(c) = n.child_by_field_name("condition") {
+        let cond = n.child_by_field_name("condition");
+        if let Some(c) = cond {
             self.expression(c);
         }
+        let switched = cond.map(|c| self.cond_expr(c)).unwrap_or(Expr::Unknown);
         let head = self.current();
         let exit = self.new_node();
         self.jump_stack.push((None, exit));
         self.cur = None;
         let mut has_default = false;
+        let mut case_values: Vec<Option<Expr>> = Vec::new();
         if let Some(body) = n.child_by_field_name("body") {
             let mut c = body.walk();
             for child in body.named_children(&mut c) {
@@ -555,8 +560,12 @@ impl<'a> CfgBuilder<'a> {
                     }
                     self.cur = Some(case_node);
                     let value = child.child_by_field_name("value");
-                    if value.is_none() {
-                        has_default = true;
+                    match value {
+                        Some(v) => case_values.push(Some(self.cond_expr(v))),
+                        None => {
+                            has_default = true;
+                            case_values.push(None);
+                        }
                     }
                     let mut cc = child.walk();
                     for s in child.named_children(&mut cc) {
@@ -571,6 +580,11 @@ impl<'a> CfgBuilder<'a> {
         }
         if !has_default {
             self.edge(head, exit);
+            case_values.push(None);
+        }
+        // Only a head whose successors are exactly its cases can be routed.
+        if self.nodes[head as usize].succ.len() == case_values.len() && self.nodes[head as usize].branch.is_none() {
+            self.nodes[head as usize].switch = Some((switched, case_values));
         }
         if let Some(cur) = self.cur {
             self.edge(cur, exit);
@@ -595,6 +609,25 @@ pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
         "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
         _ => n.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)),
     }
+}
+
+/// ALL_CAPS identifiers (enum constants, `#define`d values such as
+/// `MIGRATE_ASYNC`) are taken as distinct symbolic constants, so
+/// `if (mode == MIGRATE_ASYNC)` is decided when a caller passes one.
+fn is_symbolic_constant(name: &str) -> bool {
+    name.len() > 1
+        && name.bytes().any(|b| b.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !matches!(name, "NULL" | "EINTR")
+}
+
+/// A stable, non-zero value per symbolic constant, far from small integers.
+fn symbol_value(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    (1 << 40) | (h & 0x7fff_ffff_ffff) as i64
 }
 
 pub fn collapse_ws(s: &str) -> String {

@@ -12,10 +12,11 @@ use crate::catalogue::Catalogue;
 use crate::error::AnalyzerError;
 use crate::finding::{finding_from_hit, Finding, Report, Stats};
 use crate::ir::Function;
+use crate::catalogue::{LockOp, LongClass};
 use crate::lockstate::{Held, ORIGIN_ENTRY};
 use crate::parse;
 use crate::source::{self, Chunk, Prefilter, Skipped, SourceFile, SourceSet};
-use crate::summary::Program;
+use crate::summary::{FnId, Hit, Program};
 
 #[derive(Debug, Clone, Default)]
 pub struct LintOptions {
@@ -93,23 +94,28 @@ struct LoadedFile {
     line_starts: Vec<u32>,
     /// Scanned for definitions only: what its chunks call is unknown.
     calls_unknown: bool,
+    /// `(field, function)` of designated initializers (`.fault = f`, `.rmap_one = f`).
+    designated: Vec<(String, String)>,
     selected: Vec<bool>,
     parsed: Vec<Option<Vec<Function>>>,
 }
 
 impl LoadedFile {
-    fn new(sf: SourceFile, keep_text: bool) -> LoadedFile {
+    /// Scans a file's chunks. `scan_calls` = false indexes definitions only
+    /// (the cheap mode for files outside the prefilter in a whole tree).
+    fn new(sf: SourceFile, keep_text: bool, fields: &[String], scan_calls: bool) -> LoadedFile {
+        let designated = source::designated_functions(&sf.text, fields);
         let chunks = source::split_chunks(&sf.text);
+        let per_chunk = |f: &dyn Fn(&str) -> bool| -> Vec<bool> {
+            chunks.iter().map(|c| scan_calls && f(&sf.text[c.start..c.end])).collect()
+        };
         let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
-        let calls = chunks.iter().map(|c| source::called_names(&sf.text[c.start..c.end])).collect();
-        let stores_fields = chunks.iter().map(|c| source::stores_through_pointer(&sf.text[c.start..c.end])).collect();
-        let has_loop = chunks
+        let calls = chunks
             .iter()
-            .map(|c| {
-                let t = &sf.text[c.start..c.end];
-                ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k))
-            })
+            .map(|c| if scan_calls { source::called_names(&sf.text[c.start..c.end]) } else { Vec::new() })
             .collect();
+        let stores_fields = per_chunk(&source::stores_through_pointer);
+        let has_loop = per_chunk(&|t: &str| ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k)));
         let mut line = 0u32;
         let mut pos = 0usize;
         let line_starts = chunks
@@ -131,7 +137,8 @@ impl LoadedFile {
             stores_fields,
             has_loop,
             line_starts,
-            calls_unknown: false,
+            calls_unknown: !scan_calls,
+            designated,
             selected: vec![false; n],
             parsed: vec![None; n],
         }
@@ -190,6 +197,8 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // and looks further definitions up on demand.
     let total_bytes: u64 = listing.iter().map(|(_, n)| n).sum();
     let scan_all = total_bytes <= WHOLE_SCAN_LIMIT;
+    let designated_fields: Vec<String> =
+        cat.fault_path.handler_fields.iter().chain(&cat.rmap.callback_fields).cloned().collect();
     let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
         .par_iter()
         .map(|p| {
@@ -199,7 +208,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                 return Ok(None);
             }
             let text = sf.text.clone();
-            let mut f = LoadedFile::new(sf, names_lock);
+            let mut f = LoadedFile::new(sf, names_lock, &designated_fields, true);
             if names_lock {
                 f.selected = f
                     .chunks
@@ -221,6 +230,28 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         }
     }
     let mut index = build_index(&files);
+    // Fault handlers and rmap callbacks are analyzed whatever they mention.
+    let handlers: HashSet<String> = files
+        .iter()
+        .flat_map(|f| &f.designated)
+        .filter(|(field, _)| cat.fault_path.handler_fields.contains(field))
+        .map(|(_, name)| name.clone())
+        .chain(cat.fault_path.entry_contracts.keys().cloned())
+        .collect();
+    let rmap_callbacks: Vec<String> = files
+        .iter()
+        .flat_map(|f| &f.designated)
+        .filter(|(field, _)| cat.rmap.callback_fields.contains(field))
+        .map(|(_, name)| name.clone())
+        .chain(cat.rmap.walkers.iter().cloned())
+        .collect();
+    for name in handlers.iter().chain(&rmap_callbacks) {
+        for &(fi, ci) in index.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+            if files[fi].text.is_some() {
+                files[fi].selected[ci] = true;
+            }
+        }
+    }
     let reach_long = lexical_reach_long(&files, cat);
     select_long_reaching_callees(&mut files, &index, &reach_long, cat);
 
@@ -240,8 +271,17 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                     f
                 })
             })
+            .map(|mut f| {
+                // The fault path's entry contract: handlers run with the lock held.
+                if f.entry_hint.is_none() && handlers.contains(&f.name) {
+                    let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
+                    f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
+                }
+                f
+            })
             .collect();
-        let program = Program::new(cat, rels, functions);
+        let mut program = Program::new(cat, rels, functions);
+        program.rmap_callbacks = rmap_callbacks.clone();
         let findings = run_rules(&program);
         let missing = program.unresolved_under_write.borrow().clone();
         if std::env::var_os("MMSTALL_TRACE").is_some() {
@@ -263,21 +303,34 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             unloaded.clear();
             add_to_index(&mut index, &files, first_new);
         }
+        // Pull the wanted definitions of the missing callees, and lexically
+        // the wanted callees of what is pulled, so few rounds are needed.
+        let wanted = |f: &LoadedFile, ci: usize| {
+            f.calls_unknown
+                || f.defs[ci].iter().any(|d| reach_long.contains(d))
+                || (f.stores_fields[ci] && f.lines(f.chunks[ci]) <= SHORT_CHUNK_LINES)
+        };
         let mut pulled = false;
+        let mut queue: Vec<(usize, usize)> = Vec::new();
         for name in &missing {
             let defs = index.get(name).map(Vec::as_slice).unwrap_or(&[]);
             if defs.len() > MAX_HOMONYMS {
                 continue; // a common static name: no telling which one is meant
             }
-            for &(fi, ci) in defs {
-                let f = &mut files[fi];
-                let c = f.chunks[ci];
-                let wanted = f.calls_unknown
-                    || f.defs[ci].iter().any(|d| reach_long.contains(d))
-                    || (f.stores_fields[ci] && f.lines(c) <= SHORT_CHUNK_LINES);
-                if wanted && !f.selected[ci] {
-                    f.selected[ci] = true;
-                    pulled = true;
+            queue.extend(defs.iter().copied());
+        }
+        while let Some((fi, ci)) = queue.pop() {
+            if files[fi].selected[ci] || !wanted(&files[fi], ci) {
+                continue;
+            }
+            files[fi].selected[ci] = true;
+            pulled = true;
+            for callee in &files[fi].calls[ci] {
+                let defs = index.get(callee).map(Vec::as_slice).unwrap_or(&[]);
+                if defs.len() <= MAX_HOMONYMS {
+                    queue.extend(defs.iter().copied().filter(|&(f, c)| !files[f].selected[c]));
+                } else {
+                    queue.extend(defs.iter().copied().filter(|&(f, c)| f == fi && !files[f].selected[c]));
                 }
             }
         }
@@ -373,39 +426,8 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String
 /// Files outside the prefilter, indexed by the functions they define; their
 /// text is dropped and re-read if one of their chunks is selected.
 fn load_definitions_only(set: &dyn SourceSet, paths: &[&str], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
-    let results: Vec<Result<LoadedFile, Skipped>> = paths
-        .par_iter()
-        .map(|p| {
-            let sf = set.read(p)?;
-            let chunks = source::split_chunks(&sf.text);
-            let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
-            let mut line = 0u32;
-            let mut pos = 0usize;
-            let line_starts = chunks
-                .iter()
-                .map(|c| {
-                    line += memchr::memchr_iter(b'\n', &sf.text.as_bytes()[pos..c.start]).count() as u32;
-                    pos = c.start;
-                    line
-                })
-                .collect();
-            let n = chunks.len();
-            Ok(LoadedFile {
-                rel: sf.rel,
-                text: None,
-                pp_text: None,
-                chunks,
-                defs,
-                calls: vec![Vec::new(); n],
-                stores_fields: vec![false; n],
-                has_loop: vec![false; n],
-                line_starts,
-                calls_unknown: true,
-                selected: vec![false; n],
-                parsed: vec![None; n],
-            })
-        })
-        .collect();
+    let results: Vec<Result<LoadedFile, Skipped>> =
+        paths.par_iter().map(|p| Ok(LoadedFile::new(set.read(p)?, false, &[], false))).collect();
     let mut out = Vec::new();
     for r in results {
         match r {
@@ -466,45 +488,126 @@ fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue
     skipped.extend(errors);
 }
 
-/// Runs the lock-hold rules over every root (function that takes the lock
-/// for write or is promised a write hold on entry).
+/// Runs the rules over every root (function that takes the lock or is
+/// promised a hold on entry), then applies the rule configuration.
 pub fn run_rules(program: &Program) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen = HashSet::new();
+    let mut push = |f: Finding, findings: &mut Vec<Finding>| {
+        if seen.insert(f.fingerprint.clone()) {
+            findings.push(f);
+        }
+    };
+    // Hits through a function that uses the fault retry protocol are not
+    // MMS004 findings: the wait happens after the lock was dropped or is
+    // guarded by FAULT_FLAG_ALLOW_RETRY.
+    let retry_aware = |hit: &Hit| hit.chain.iter().any(|(f, _)| program.function(*f).retry_aware);
+    let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
     let roots = program.roots();
-    let mut asserted = Vec::new();
+    let mut hinted = Vec::new();
     for &root in &roots {
         for env in program.contexts(root, 0).iter() {
             let result = program.analyze(root, env);
-            for hit in &result.local_hits {
-                let f = finding_from_hit(program, hit, env);
-                if seen.insert(f.fingerprint.clone()) {
-                    findings.push(f);
-                }
+            for hit in result.local_hits.iter().filter(|h| keep(h)) {
+                push(finding_from_hit(program, hit, env), &mut findings);
             }
-            if program.function(root).entry_hint.is_some_and(|h| h.mode == crate::catalogue::LockMode::Write) {
-                asserted.push((root, result.clone(), env.clone()));
+            if program.function(root).entry_hint.is_some() {
+                hinted.push((root, result.clone(), env.clone()));
             }
         }
     }
-    // A function promised a write hold on entry is its own holder only when no
+    // A function promised a hold on entry is its own holder only when no
     // analyzed caller holds the lock for it (those findings name the caller).
-    let called = program.called_under_write.borrow();
-    for (root, result, env) in asserted {
-        if called.contains(&root) {
-            continue;
-        }
-        for hit in &result.entry_write_hits {
+    let under_write = program.called_under_write.borrow();
+    let under_lock = program.called_under_lock.borrow();
+    for (root, result, env) in hinted {
+        // Only the promised mode: a function asserting a read hold is not
+        // reported for what it would do if entered holding the lock for write.
+        let promised = match program.function(root).entry_hint.map(|h| h.mode) {
+            Some(crate::catalogue::LockMode::Write) => Held::Write,
+            _ => Held::Read,
+        };
+        for hit in result.entry_hits.iter().filter(|h| keep(h) && h.held == promised) {
             debug_assert_eq!(hit.acquired, ORIGIN_ENTRY);
-            let f = finding_from_hit(program, hit, &env);
-            if seen.insert(f.fingerprint.clone()) {
-                findings.push(f);
+            let covered = match hit.held {
+                Held::Write => under_write.contains(&root),
+                _ => under_lock.contains(&root),
+            };
+            if !covered {
+                push(finding_from_hit(program, hit, &env), &mut findings);
             }
         }
     }
-    let _ = Held::Write;
+    for f in rmap_trylock_findings(program) {
+        push(f, &mut findings);
+    }
+    apply_rule_config(program.cat, &mut findings);
     findings.sort_by(|a, b| (&a.file, a.line, a.column, a.code, &a.holder).cmp(&(&b.file, b.line, b.column, b.code, &b.holder)));
     findings
+}
+
+/// `[rules.<id or code>]`: `enabled = false` drops a rule's findings,
+/// `severity` changes their level.
+fn apply_rule_config(cat: &Catalogue, findings: &mut Vec<Finding>) {
+    use crate::rules::{self, Severity};
+    for (name, cfg) in &cat.rules {
+        let Some(rule) = rules::find(name) else { continue };
+        if cfg.enabled == Some(false) {
+            findings.retain(|f| f.code != rule.code);
+        }
+        let severity = match cfg.severity.as_deref() {
+            Some("error") => Some(Severity::Error),
+            Some("warning") => Some(Severity::Warning),
+            Some("note") => Some(Severity::Note),
+            _ => None,
+        };
+        if let Some(sev) = severity {
+            for f in findings.iter_mut().filter(|f| f.code == rule.code) {
+                f.severity = sev;
+            }
+        }
+    }
+}
+
+/// MMS005: a trylock of the mmap lock in a function reached from a reverse
+/// map walk (a catalogue walker, or a function passed as `.rmap_one`).
+fn rmap_trylock_findings(program: &Program) -> Vec<Finding> {
+    let cat = program.cat;
+    let mut walkers: Vec<FnId> = Vec::new();
+    for name in cat.rmap.walkers.iter().chain(program.rmap_callbacks.iter()) {
+        walkers.extend(program.find(name));
+    }
+    walkers.sort();
+    walkers.dedup();
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for &walker in &walkers {
+        // Breadth-first over resolved calls, a few levels deep, keeping the path.
+        let mut queue = std::collections::VecDeque::from([(walker, vec![walker])]);
+        let mut visited = HashSet::from([walker]);
+        while let Some((fid, path)) = queue.pop_front() {
+            let f = program.function(fid);
+            for (cid, call) in f.calls.iter().enumerate() {
+                if let Some(entry) = crate::lockstate::lock_api(cat, call) {
+                    let is_trylock = entry.op == LockOp::Acquire && entry.cond == Some(crate::catalogue::AcquireCond::Nonzero);
+                    if is_trylock && seen.insert((fid, cid)) {
+                        out.push(crate::finding::rmap_trylock_finding(program, &path, fid, cid as u32));
+                    }
+                    continue;
+                }
+                if path.len() < 4 {
+                    if let Some(g) = program.callee(fid, cid as u32) {
+                        if visited.insert(g) {
+                            let mut p = path.clone();
+                            p.push(g);
+                            queue.push_back((g, p));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Names of functions a file defines, read lexically: a line starting at

@@ -32,6 +32,7 @@ pub struct Finding {
     pub call_path: Vec<String>,
     /// The long callee.
     pub operation: String,
+    /// The mode held at the long call: "write", or "read" for MMS004/MMS005.
     pub lock_mode: &'static str,
     pub acquired_at: Location,
     /// Constants the holder was analyzed with (`unlock=0`), when any.
@@ -84,15 +85,20 @@ pub fn finding_from_hit(program: &Program, hit: &Hit, context: &crate::lockstate
             line: holder.calls[(hit.acquired - 1) as usize].line,
         }
     };
+    let mode = match hit.held {
+        crate::lockstate::Held::Write => "write",
+        _ => "read",
+    };
     let how = if hit.acquired == ORIGIN_ENTRY {
-        "is entered with the mmap lock held for write and keeps it".to_string()
+        format!("is entered with the mmap lock held for {mode} and keeps it")
     } else {
-        format!("holds the mmap lock for write (`{}`)", holder.calls[(hit.acquired - 1) as usize].callee)
+        format!("holds the mmap lock for {mode} (`{}`)", holder.calls[(hit.acquired - 1) as usize].callee)
     };
     let what = match hit.class {
         crate::catalogue::LongClass::Populate => "page population",
         crate::catalogue::LongClass::Zap => "page zapping",
         crate::catalogue::LongClass::Walk => "a page-table walk",
+        crate::catalogue::LongClass::IoWait => "a wait for page I/O, without the fault retry protocol",
     };
     let in_loop = if call.in_loop && program.cat.long_ops.get(&call.callee).is_some_and(|o| o.in_loop) { " in a loop" } else { "" };
     let message = format!("`{}` {how} across {what}: `{}`{in_loop}", holder.name, call.callee);
@@ -124,7 +130,7 @@ pub fn finding_from_hit(program: &Program, hit: &Hit, context: &crate::lockstate
         holder: holder.name.clone(),
         call_path,
         operation: call.callee.clone(),
-        lock_mode: "write",
+        lock_mode: mode,
         acquired_at,
         context,
         message,
@@ -140,4 +146,37 @@ pub fn fingerprint(parts: &[&str]) -> String {
         h.update([0u8]);
     }
     hex::encode(&h.finalize()[..8])
+}
+
+/// The MMS005 finding for a trylock at `(fid, cid)` reached by `path` from an rmap walker.
+pub fn rmap_trylock_finding(program: &Program, path: &[crate::summary::FnId], fid: crate::summary::FnId, cid: u32) -> Finding {
+    let f = program.function(fid);
+    let call = &f.calls[cid as usize];
+    let rule = &rules::rmap_mmap_trylock::RULE;
+    let file = program.files[f.file as usize].clone();
+    let call_path: Vec<String> = path.iter().map(|p| program.function(*p).name.clone()).collect();
+    let call_text = format!("{}({})", call.callee, call.args.join(", "));
+    let occurrence = f.calls[..cid as usize].iter().filter(|c| c.callee == call.callee && c.args == call.args).count();
+    let fingerprint = fingerprint(&[rule.id, &file, &f.name, &call_text, &occurrence.to_string(), &call_path.join(">")]);
+    Finding {
+        rule: rule.id,
+        code: rule.code,
+        severity: rule.default_severity,
+        file: file.clone(),
+        line: call.line,
+        column: call.column,
+        function: f.name.clone(),
+        holder: f.name.clone(),
+        message: format!(
+            "`{}` tries the mmap lock (`{}`) in a reverse-map walk (from `{}`): a failed trylock silently skips the work",
+            f.name, call.callee, call_path[0]
+        ),
+        call_path,
+        operation: call.callee.clone(),
+        lock_mode: "read",
+        acquired_at: Location { file, line: call.line },
+        context: Vec::new(),
+        fingerprint,
+        call_text,
+    }
 }

@@ -70,6 +70,9 @@ pub struct Node {
     /// A branch: `succ[0]` is taken when the condition is true, `succ[1]` when false.
     pub branch: Option<Expr>,
     pub succ: Vec<NodeId>,
+    /// A switch head: the switched value and, per successor, its case value
+    /// (`None` for `default:` or the no-default exit edge).
+    pub switch: Option<(Expr, Vec<Option<Expr>>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -113,6 +116,8 @@ pub struct Function {
     pub vars: Vec<String>,
     pub entry_hint: Option<EntryHint>,
     pub field_stores: Vec<FieldStore>,
+    /// The body names a retry-protocol marker (`FAULT_FLAG_ALLOW_RETRY`...).
+    pub retry_aware: bool,
 }
 
 /// The variable a `return` statement assigns.

@@ -3,6 +3,7 @@
 //! source discovery → normalization → parse (tree-sitter-c) → CFG → lock
 //! states (dataflow) → interprocedural summaries → rules → printers.
 
+pub mod baseline;
 pub mod catalogue;
 pub mod error;
 pub mod normalize;

@@ -208,6 +208,52 @@ pub enum AssignSource {
     Other,
 }
 
+/// Routes a state over a switch: a path whose switched value is known goes
+/// to the matching case only (or to `default:`/the exit when none matches).
+pub fn route_switch(
+    state: &State,
+    switched: &Expr,
+    cases: &[Option<Expr>],
+    succ: &[crate::ir::NodeId],
+    consts: &Consts,
+) -> Vec<(crate::ir::NodeId, State)> {
+    let mut out: Vec<(crate::ir::NodeId, State)> = succ.iter().map(|&n| (n, State::new())).collect();
+    for e in state {
+        let value = match eval(switched, consts, e.guard) {
+            Some(GuardVal::Eq(v)) => Some(v),
+            _ => None,
+        };
+        let matching = value.and_then(|v| {
+            let case_values: Vec<Option<i64>> = cases
+                .iter()
+                .map(|c| match c.as_ref().map(|c| eval(c, consts, None)) {
+                    Some(Some(GuardVal::Eq(x))) => Some(x),
+                    _ => None,
+                })
+                .collect();
+            // Every case value must be known to rule any of them out.
+            if cases.iter().zip(&case_values).any(|(c, v)| c.is_some() && v.is_none()) {
+                return None;
+            }
+            case_values
+                .iter()
+                .position(|cv| *cv == Some(v))
+                .or_else(|| cases.iter().position(|c| c.is_none()))
+        });
+        match matching {
+            Some(i) => {
+                out[i].1.insert(*e);
+            }
+            None => {
+                for (_, st) in &mut out {
+                    st.insert(*e);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// An assignment moves a guard to the assigned variable (`err = f();`, or
 /// `return err;` into the return slot), or kills a guard on the variable it
 /// overwrites. Constants are tracked only into the return slot.

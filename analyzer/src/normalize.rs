@@ -271,8 +271,8 @@ fn split_args(toks: &[Tok], open: usize, close: usize) -> Vec<(usize, usize)> {
     let mut args = Vec::new();
     let mut depth = 0usize;
     let mut start = open + 1;
-    for k in open + 1..close {
-        match toks[k].kind {
+    for (k, tok) in toks.iter().enumerate().take(close).skip(open + 1) {
+        match tok.kind {
             TokKind::Punct(b'(') | TokKind::Punct(b'[') | TokKind::Punct(b'{') => depth += 1,
             TokKind::Punct(b')') | TokKind::Punct(b']') | TokKind::Punct(b'}') => depth = depth.saturating_sub(1),
             TokKind::Punct(b',') if depth == 0 => {

@@ -142,7 +142,10 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
         }
     }
 
+    let body_text = std::str::from_utf8(&src[body.start_byte()..body.end_byte()]).unwrap_or("");
+    let retry_aware = cat.fault_path.retry_markers.iter().any(|m| body_text.contains(m.as_str()));
     Some(Function {
+        retry_aware,
         name,
         file,
         line: line_offset + name_node.start_position().row as u32 + 1,

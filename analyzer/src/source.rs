@@ -238,3 +238,34 @@ pub fn stores_through_pointer(text: &str) -> bool {
         b.get(j) == Some(&b'=') && b.get(j + 1) != Some(&b'=')
     })
 }
+
+/// `(field, function)` for designated initializers `.field = function` (or
+/// `= &function`) whose field is one of `fields`, read lexically.
+pub fn designated_functions(text: &str, fields: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if fields.is_empty() {
+        return out;
+    }
+    let b = text.as_bytes();
+    for i in memchr::memchr_iter(b'.', b) {
+        let mut j = i + 1;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+            j += 1;
+        }
+        let field = &text[i + 1..j];
+        if field.is_empty() || !fields.iter().any(|f| f == field) {
+            continue;
+        }
+        let rest = text[j..].trim_start_matches([' ', '\t']);
+        let Some(rest) = rest.strip_prefix('=') else { continue };
+        if rest.starts_with('=') {
+            continue;
+        }
+        let rest = rest.trim_start_matches([' ', '\t', '&']);
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && name != "NULL" {
+            out.push((field.to_string(), name));
+        }
+    }
+    out
+}

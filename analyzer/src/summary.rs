@@ -13,11 +13,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::catalogue::{Catalogue, LockMode, LockOp, LongClass};
+use crate::catalogue::{Catalogue, LockOp, LongClass};
 use crate::ir::*;
 use crate::lockstate::*;
 
 pub type FnId = u32;
+/// Call sites from a holder down to a long call.
+pub type Chain = Vec<(FnId, CallId)>;
 type EnvKey = Vec<(String, i64)>;
 
 /// A long operation reached under a write hold: the chain of call sites from
@@ -25,6 +27,8 @@ type EnvKey = Vec<(String, i64)>;
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub class: LongClass,
+    /// The lock mode held at the long call (for entry hits: the entry mode).
+    pub held: Held,
     pub chain: Vec<(FnId, CallId)>,
     /// Where the holder took the lock (a call in `chain[0].0`), or entry.
     pub acquired: Origin,
@@ -33,7 +37,9 @@ pub struct Hit {
 #[derive(Debug, Default)]
 pub struct FnResult {
     pub effect: Effect,
-    pub entry_write_hits: Vec<Hit>,
+    /// Long operations reached while the hold the function was entered with
+    /// is still in force (`held` says which entry mode).
+    pub entry_hits: Vec<Hit>,
     pub local_hits: Vec<Hit>,
 }
 
@@ -55,9 +61,13 @@ pub struct Program<'c> {
     depth: Cell<u32>,
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>>>,
     pub called_under_write: RefCell<HashSet<FnId>>,
+    /// Functions called with the lock held in any mode.
+    pub called_under_lock: RefCell<HashSet<FnId>>,
     /// Callees reached under a write hold that have no definition in the
     /// analyzed files (the driver looks for their definitions elsewhere).
     pub unresolved_under_write: RefCell<BTreeSet<String>>,
+    /// Functions passed as rmap_walk callbacks (`.rmap_one = f`), found lexically.
+    pub rmap_callbacks: Vec<String>,
 }
 
 impl<'c> Program<'c> {
@@ -115,7 +125,9 @@ impl<'c> Program<'c> {
             depth: Cell::new(0),
             contexts_memo: RefCell::default(),
             called_under_write: RefCell::default(),
+            called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
+            rmap_callbacks: Vec::new(),
         }
     }
 
@@ -123,17 +135,23 @@ impl<'c> Program<'c> {
         &self.functions[id as usize]
     }
 
-    /// Functions that take the mmap lock for write or promise a write hold on entry.
+    /// Functions that take the mmap lock or are promised a hold on entry.
     pub fn roots(&self) -> Vec<FnId> {
         (0..self.functions.len() as FnId)
             .filter(|&id| {
                 let f = self.function(id);
-                f.entry_hint.is_some_and(|h| h.mode == LockMode::Write)
-                    || f.calls.iter().any(|c| {
-                        lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire && e.mode == Some(LockMode::Write))
-                    })
+                f.entry_hint.is_some() || f.calls.iter().any(|c| lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
             })
             .collect()
+    }
+
+    /// The definition a call resolves to, if any.
+    pub fn callee(&self, fid: FnId, cid: CallId) -> Option<FnId> {
+        self.resolved[fid as usize][cid as usize]
+    }
+
+    pub fn find(&self, name: &str) -> Vec<FnId> {
+        (0..self.functions.len() as FnId).filter(|&i| self.function(i).name == name).collect()
     }
 
     /// Constants a function's locals and struct fields hold in a context,
@@ -300,7 +318,7 @@ impl<'c> Program<'c> {
         }
         FnResult {
             effect: effect_of_exit(&in_states[f.cfg.exit as usize], f.var_id(RETURN_VAR)),
-            entry_write_hits: hits.entry.into_values().collect(),
+            entry_hits: hits.entry.into_values().collect(),
             local_hits: hits.local.into_values().collect(),
         }
     }
@@ -339,6 +357,9 @@ impl<'c> Program<'c> {
                 }
             }
         }
+        if let Some((switched, cases)) = &nd.switch {
+            return route_switch(&s, switched, cases, &nd.succ, consts);
+        }
         match (&nd.branch, nd.succ.as_slice()) {
             (Some(cond), [t, f_]) => {
                 let (ts, fs) = route(&s, cond, consts);
@@ -367,35 +388,46 @@ impl<'c> Program<'c> {
     }
 
     fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, hits: &mut HitCollector) {
-        let writers: Vec<&Elem> = s.iter().filter(|e| e.held == Held::Write).collect();
-        if writers.is_empty() {
+        let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
+        if holders.is_empty() {
             return;
         }
+        let any_write = holders.iter().any(|e| e.held == Held::Write);
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        let mut reached: Vec<(LongClass, Vec<(FnId, CallId)>)> = Vec::new();
+        // (class, chain, the mode the caller must hold for it to count)
+        let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
         if let Some(op) = self.cat.long_ops.get(&call.callee) {
             if !op.in_loop || call.in_loop {
-                reached.push((op.class, vec![(fid, cid)]));
+                reached.push((op.class, vec![(fid, cid)], None));
             }
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
-            self.called_under_write.borrow_mut().insert(g);
+            self.called_under_lock.borrow_mut().insert(g);
+            if any_write {
+                self.called_under_write.borrow_mut().insert(g);
+            }
             if self.may_reach_long[g as usize] {
                 let env = self.callee_env(call, g, facts);
                 let r = self.analyze(g, &env);
-                for h in &r.entry_write_hits {
+                for h in &r.entry_hits {
                     let mut chain = vec![(fid, cid)];
                     chain.extend_from_slice(&h.chain);
-                    reached.push((h.class, chain));
+                    reached.push((h.class, chain, Some(h.held)));
                 }
             }
-        } else if lock_api(self.cat, call).is_none() && !self.cat.assertions.contains_key(&call.callee) {
+        } else if any_write && lock_api(self.cat, call).is_none() && !self.cat.assertions.contains_key(&call.callee) {
             self.unresolved_under_write.borrow_mut().insert(call.callee.clone());
         }
-        for (class, chain) in reached {
-            for e in &writers {
+        for (class, chain, needs_entry) in reached {
+            for e in &holders {
+                if class.needs_write() && e.held != Held::Write {
+                    continue;
+                }
+                if needs_entry.is_some_and(|m| m != e.held) {
+                    continue;
+                }
                 let target = if e.origin == ORIGIN_ENTRY {
-                    if e.entry != Held::Write {
+                    if e.entry != e.held {
                         continue;
                     }
                     &mut hits.entry
@@ -403,11 +435,11 @@ impl<'c> Program<'c> {
                     &mut hits.local
                 };
                 let site = *chain.last().expect("a chain has its long call");
-                let key = (site, e.origin);
+                let key = (site, e.origin, e.held);
                 if target.len() >= MAX_HITS_PER_FUNCTION && !target.contains_key(&key) {
                     continue;
                 }
-                let hit = Hit { class, chain: chain.clone(), acquired: e.origin };
+                let hit = Hit { class, held: e.held, chain: chain.clone(), acquired: e.origin };
                 target
                     .entry(key)
                     .and_modify(|old| {
@@ -423,8 +455,8 @@ impl<'c> Program<'c> {
 
 #[derive(Default)]
 struct HitCollector {
-    entry: std::collections::BTreeMap<((FnId, CallId), Origin), Hit>,
-    local: std::collections::BTreeMap<((FnId, CallId), Origin), Hit>,
+    entry: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
+    local: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
 }
 
 /// Marks every transitive caller of a marked function.

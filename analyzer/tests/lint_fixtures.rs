@@ -51,6 +51,9 @@ fn zap_under_write_follows_constant_arguments() {
     // Error paths return with the lock held, but the caller's branch on the
     // return value separates them from the unlocked success path.
     assert!(holder_clean(&run, "sys_brk_like"));
+    // A switch on a constant argument takes only the matching case.
+    assert!(has(&run, "MMS002", "immediate_zap", "zap_page_range_single"));
+    assert!(holder_clean(&run, "deferred_zap"));
 }
 
 #[test]
@@ -138,4 +141,77 @@ fn parse_cache_reuses_unchanged_chunks_at_new_lines() {
     assert!(cache.hits() >= misses - 1, "{cache:?}");
     let lines = |r: &LintRun| r.report.findings.iter().map(|f| f.line).collect::<Vec<_>>();
     assert_eq!(lines(&second), lines(&first).iter().map(|l| l + 1).collect::<Vec<_>>());
+}
+
+#[test]
+fn io_wait_under_the_lock_without_retry_is_found() {
+    let run = lint("fault_rmap");
+    // Fault handler (entered with the lock held, per `.fault =`) sleeping on the page lock.
+    assert!(has(&run, "MMS004", "demo_fault_waits", "lock_page"));
+    assert!(has(&run, "MMS004", "demo_scan_locked", "folio_lock"));
+    // The retry protocol and the wait after mmap_read_unlock() are clean.
+    assert!(holder_clean(&run, "demo_fault_retries"));
+    assert!(holder_clean(&run, "demo_read_ahead_unlocked"));
+    let f = run.report.findings.iter().find(|f| f.holder == "demo_fault_waits").unwrap();
+    assert_eq!(f.lock_mode, "read");
+}
+
+#[test]
+fn rmap_trylocks_are_found_and_look_alikes_are_not() {
+    let run = lint("fault_rmap");
+    let mms005: Vec<&str> = run.report.findings.iter().filter(|f| f.code == "MMS005").map(|f| f.function.as_str()).collect();
+    assert_eq!(mms005, ["demo_munlock_one", "demo_check_vma"]);
+    let f = run.report.findings.iter().find(|f| f.function == "demo_check_vma").unwrap();
+    assert_eq!(f.call_path, ["try_to_unmap_one", "demo_check_vma"]);
+    assert!(holder_clean(&run, "demo_referenced_one"), "anon_vma trylock, rwsem_is_locked, pte lock");
+    assert!(holder_clean(&run, "demo_outside_rmap"));
+}
+
+#[test]
+fn snapshot_fault_rmap_text() {
+    let run = lint("fault_rmap");
+    insta::assert_snapshot!("fault_rmap_text", printers::text::render(&run.report, &run.sources));
+}
+
+#[test]
+fn rules_can_be_disabled_or_reclassified() {
+    let cat = Catalogue::with_user_str(
+        "[rules.MMS005]\nenabled = false\n[rules.hold-across-io-wait]\nseverity = \"note\"\n",
+        Path::new("mmstall.toml"),
+    )
+    .unwrap();
+    let run = lint_path(&fixture("fault_rmap"), &cat, &LintOptions::default()).unwrap();
+    assert!(run.report.findings.iter().all(|f| f.code != "MMS005"));
+    assert!(run.report.findings.iter().filter(|f| f.code == "MMS004").all(|f| f.severity == mmstall_analyzer::rules::Severity::Note));
+    assert!(run.report.findings.iter().any(|f| f.code == "MMS004"));
+}
+
+#[test]
+fn baseline_suppresses_known_findings_even_after_code_moves() {
+    use mmstall_analyzer::baseline::Baseline;
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["mlock.c", "fixture.h"] {
+        std::fs::copy(fixture("seeds").join(f), dir.path().join(f)).unwrap();
+    }
+    let before = lint_path(dir.path(), &Catalogue::builtin(), &LintOptions::default()).unwrap();
+    let baseline = Baseline::parse(&Baseline::from_findings(&before.report.findings).to_json(), Path::new("b.json")).unwrap();
+    // Unrelated edit moves code down; one new finding is added at the end.
+    let text = std::fs::read_to_string(dir.path().join("mlock.c")).unwrap();
+    let added = "\nstatic void new_regression(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\t__mm_populate(0, 1, 0);\n\tmmap_write_unlock(mm);\n}\n";
+    std::fs::write(dir.path().join("mlock.c"), format!("/* moved */\n{text}{added}")).unwrap();
+    let after = lint_path(dir.path(), &Catalogue::builtin(), &LintOptions::default()).unwrap();
+    let (new, known) = baseline.filter(after.report.findings);
+    assert_eq!(known.len(), before.report.findings.len());
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].holder, "new_regression");
+    let err = Baseline::parse("{\"version\": 1, \"findings\": 3}", Path::new("b.json")).unwrap_err();
+    assert!(err.to_string().starts_with("b.json:1:"), "{err}");
+}
+
+#[test]
+fn github_annotations() {
+    let run = lint("fault_rmap");
+    let out = printers::github::render(&run.report.findings, "mm");
+    assert!(out.starts_with("::warning file=mm/fault.c,line=15,col=2,title=MMS004 hold-across-io-wait::"), "{out}");
+    assert_eq!(out.lines().count(), run.report.findings.len());
 }

@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use mmstall_analyzer::{printers, Catalogue, LintOptions};
+use mmstall_analyzer::baseline::Baseline;
+use mmstall_analyzer::{printers, rules, Catalogue, LintOptions};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
     Text,
     Json,
     Sarif,
+    /// GitHub Actions annotations.
+    Github,
 }
 
 #[derive(Args)]
@@ -27,6 +30,38 @@ pub struct LintArgs {
     #[arg(long)]
     pub parse_all: bool,
     /// Catalogue extension (default: mmstall.toml at the tree root, if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Report (and fail on) only findings whose fingerprint is not in FILE.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// With --format github: path of PATH relative to the repository root.
+    #[arg(long, default_value = "")]
+    pub annotation_prefix: String,
+}
+
+#[derive(Args)]
+pub struct BaselineArgs {
+    /// Kernel tree or subdirectory (as for `lint`).
+    pub path: String,
+    /// Where to write the baseline (JSON).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// Rule id (`write-hold-zap`) or code (`MMS002`).
+    pub rule: String,
+}
+
+#[derive(Args)]
+pub struct CatalogueArgs {
+    /// Tree whose mmstall.toml extends the built-in catalogue.
+    #[arg(long)]
+    pub path: Option<String>,
     #[arg(long)]
     pub config: Option<PathBuf>,
 }
@@ -70,17 +105,72 @@ pub fn load_catalogue(root: &Path, config: Option<&Path>) -> anyhow::Result<Cata
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let root = resolve_tree(&args.path)?;
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
+    let baseline = match &args.baseline {
+        Some(p) => Some(Baseline::load(p)?),
+        None => None,
+    };
     let options = LintOptions { parse_all: args.parse_all, ..Default::default() };
-    let run = mmstall_analyzer::lint_path(&root, &catalogue, &options)?;
+    let mut run = mmstall_analyzer::lint_path(&root, &catalogue, &options)?;
+    let mut suppressed = 0;
+    if let Some(b) = &baseline {
+        let findings = std::mem::take(&mut run.report.findings);
+        let (new, known) = b.filter(findings);
+        suppressed = known.len();
+        run.report.findings = new;
+    }
     let report = &run.report;
     let out = match args.format {
         Format::Text => printers::text::render(report, &run.sources),
         Format::Json => printers::json::render(report),
         Format::Sarif => printers::sarif::render(&report.findings),
+        Format::Github => printers::github::render(&report.findings, &args.annotation_prefix),
     };
     print!("{out}");
+    if suppressed > 0 {
+        eprintln!("{suppressed} finding(s) suppressed by the baseline");
+    }
     if args.stats {
         eprint!("{}", printers::text::render_stats(report));
     }
     Ok(if report.findings.is_empty() { 0 } else { 1 })
+}
+
+pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
+    let root = resolve_tree(&args.path)?;
+    let catalogue = load_catalogue(&root, args.config.as_deref())?;
+    let run = mmstall_analyzer::lint_path(&root, &catalogue, &LintOptions::default())?;
+    let b = Baseline::from_findings(&run.report.findings);
+    std::fs::write(&args.output, b.to_json()).with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!("wrote {} finding(s) to {}", b.findings.len(), args.output.display());
+    Ok(0)
+}
+
+pub fn explain(args: ExplainArgs) -> anyhow::Result<i32> {
+    match rules::find(&args.rule) {
+        Some(rule) => {
+            print!("{}", rule.doc);
+            Ok(0)
+        }
+        None => {
+            let known: Vec<String> = rules::ALL.iter().map(|r| format!("{} ({})", r.id, r.code)).collect();
+            anyhow::bail!("unknown rule `{}`; rules: {}", args.rule, known.join(", "))
+        }
+    }
+}
+
+pub fn list_rules() -> anyhow::Result<i32> {
+    for r in rules::ALL {
+        println!("{}  {:<22} {:<8} {}", r.code, r.id, r.default_severity.as_str(), r.summary);
+    }
+    Ok(0)
+}
+
+pub fn catalogue(args: CatalogueArgs) -> anyhow::Result<i32> {
+    let root = match &args.path {
+        Some(p) => resolve_tree(p)?,
+        None => PathBuf::from("."),
+    };
+    let cat = load_catalogue(&root, args.config.as_deref())?;
+    print!("{}", toml::to_string_pretty(&cat.merged_toml)?);
+    Ok(0)
 }

@@ -27,6 +27,14 @@ enum Command {
     Series(series_cmd::SeriesArgs),
     /// Findings as a stable, line-insensitive snapshot file; --check compares with a stored one.
     Snapshot(snapshot::SnapshotArgs),
+    /// Write the current findings of PATH as a baseline file.
+    Baseline(lint::BaselineArgs),
+    /// Print a rule's documentation (by id or code).
+    Explain(lint::ExplainArgs),
+    /// List the rules.
+    Rules,
+    /// Print the merged catalogue (built-in + mmstall.toml).
+    Catalogue(lint::CatalogueArgs),
     /// Build and boot kernels (virtme-ng/QEMU).
     #[command(subcommand)]
     Vm(vm::VmCommand),
@@ -41,6 +49,10 @@ fn main() {
         Command::Diff(args) => diff::run(args),
         Command::Series(args) => series_cmd::run(args),
         Command::Snapshot(args) => snapshot::run(args),
+        Command::Baseline(args) => lint::baseline(args),
+        Command::Explain(args) => lint::explain(args),
+        Command::Rules => lint::list_rules(),
+        Command::Catalogue(args) => lint::catalogue(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
     };

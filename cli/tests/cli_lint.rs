@@ -47,7 +47,7 @@ fn json_and_sarif_are_well_formed() {
     let out = mmstall().args(["lint", "--format", "sarif"]).arg(seeds()).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
-    assert_eq!(v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), 3);
+    assert_eq!(v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), 5);
 }
 
 #[test]
@@ -88,4 +88,29 @@ fn user_catalogue_extends_long_operations() {
     let out = mmstall().arg("lint").arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("warning[MMS002]"));
+}
+
+#[test]
+fn baseline_explain_rules_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("baseline.json");
+    let out = mmstall().arg("baseline").arg(seeds()).arg("-o").arg(&base).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = mmstall().arg("lint").arg(seeds()).arg("--baseline").arg(&base).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "every finding is in the baseline");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("suppressed by the baseline"));
+    std::fs::write(&base, "not json").unwrap();
+    let out = mmstall().arg("lint").arg(seeds()).arg("--baseline").arg(&base).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("baseline.json:1:"));
+
+    let out = mmstall().args(["explain", "MMS004"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("# hold-across-io-wait (MMS004)"));
+    let out = mmstall().args(["explain", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = mmstall().arg("rules").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+    let out = mmstall().arg("catalogue").output().unwrap();
+    let merged: toml::Value = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert!(merged["long_ops"]["zap"]["always"].as_array().unwrap().iter().any(|v| v.as_str() == Some("unmap_vmas")));
 }

@@ -2,6 +2,8 @@
 
 use crate::catalogue::LongClass;
 
+pub mod hold_across_io_wait;
+pub mod rmap_mmap_trylock;
 pub mod write_hold_populate;
 pub mod write_hold_walk;
 pub mod write_hold_zap;
@@ -39,7 +41,13 @@ pub struct Rule {
     pub doc: &'static str,
 }
 
-pub const ALL: &[&Rule] = &[&write_hold_populate::RULE, &write_hold_zap::RULE, &write_hold_walk::RULE];
+pub const ALL: &[&Rule] = &[
+    &write_hold_populate::RULE,
+    &write_hold_zap::RULE,
+    &write_hold_walk::RULE,
+    &hold_across_io_wait::RULE,
+    &rmap_mmap_trylock::RULE,
+];
 
 /// Finds a rule by id or code (case-insensitive).
 pub fn find(name: &str) -> Option<&'static Rule> {
