@@ -61,12 +61,8 @@ impl std::fmt::Display for Verdict {
             Verdict::Works => f.write_str("KVM runs guests"),
             Verdict::Unavailable { reason } => write!(f, "QEMU cannot use KVM: {reason}"),
             Verdict::Hangs {
-                output_lines,
-                last_line,
-            } if *output_lines == 0 => {
-                let _ = last_line;
-                f.write_str("the guest hangs under KVM (no console output)")
-            }
+                output_lines: 0, ..
+            } => f.write_str("the guest hangs under KVM (no console output)"),
             Verdict::Hangs {
                 output_lines,
                 last_line,
