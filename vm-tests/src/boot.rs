@@ -6,7 +6,7 @@
 //! run directory, then saves `dmesg`. On the host, vng's stderr (with
 //! `--verbose`: the serial console) goes to `console.log`. A boot timeout runs
 //! until the marker appears, a command timeout after it; when either expires,
-//! the whole process group (vng, QEMU) is killed and the result says so with
+//! vng and its descendants (QEMU) are killed and the result says so with
 //! the log it has. Nothing here waits without a deadline.
 
 use crate::kvm::Accel;
@@ -14,7 +14,6 @@ use crate::logscan::{self, Event, EventKind};
 use serde::Serialize;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -82,7 +81,9 @@ impl RunResult {
         self.outcome == Outcome::Exited { code: 0 } && self.events.is_empty()
     }
     pub fn has_crash(&self) -> bool {
-        self.events.iter().any(|e| matches!(e.kind, EventKind::Panic | EventKind::Oops))
+        self.events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Panic | EventKind::Oops))
     }
 }
 
@@ -93,7 +94,10 @@ pub enum BootError {
     #[error("kernel image {0} does not exist")]
     NoKernel(PathBuf),
     #[error("{context}: {error}")]
-    Io { context: String, error: std::io::Error },
+    Io {
+        context: String,
+        error: std::io::Error,
+    },
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BootError {
@@ -126,7 +130,11 @@ pub fn guest_wrapper(dir: &Path, nonce: &str) -> String {
 
 /// The vng command line for a run.
 pub fn vng_args(o: &RunOptions, wrapper: &Path) -> Vec<String> {
-    let mut a: Vec<String> = vec!["--run".into(), o.kernel.display().to_string(), "--verbose".into()];
+    let mut a: Vec<String> = vec![
+        "--run".into(),
+        o.kernel.display().to_string(),
+        "--verbose".into(),
+    ];
     if !o.virtiofs {
         a.push("--force-9p".into());
     }
@@ -134,12 +142,20 @@ pub fn vng_args(o: &RunOptions, wrapper: &Path) -> Vec<String> {
         a.push("--disable-kvm".into());
     }
     a.push("--disable-microvm".into());
-    a.extend(["--memory".into(), o.memory.clone(), "--cpus".into(), o.cpus.to_string()]);
+    a.extend([
+        "--memory".into(),
+        o.memory.clone(),
+        "--cpus".into(),
+        o.cpus.to_string(),
+    ]);
     a.push(format!("--rwdir={}", o.dir.display()));
     for x in &o.append {
         a.extend(["--append".into(), x.clone()]);
     }
-    a.extend(["--exec".into(), format!("/bin/sh {}", sh_quote(&wrapper.display().to_string()))]);
+    a.extend([
+        "--exec".into(),
+        format!("/bin/sh {}", sh_quote(&wrapper.display().to_string())),
+    ]);
     a
 }
 
@@ -149,7 +165,8 @@ pub fn vng_args(o: &RunOptions, wrapper: &Path) -> Vec<String> {
 pub fn virtiofs_usable(kernel_config: Option<&str>, virtiofsd_version: Option<&str>) -> bool {
     let kernel_ok = kernel_config.is_some_and(|c| {
         let m = crate::config::parse_dotconfig(c);
-        m.get("CONFIG_VIRTIO_FS") == Some(&crate::config::Value::Yes) && m.get("CONFIG_FUSE_FS") == Some(&crate::config::Value::Yes)
+        m.get("CONFIG_VIRTIO_FS") == Some(&crate::config::Value::Yes)
+            && m.get("CONFIG_FUSE_FS") == Some(&crate::config::Value::Yes)
     });
     // The Rust virtiofsd reports `virtiofsd 1.x.y`; QEMU's C daemon says
     // `virtiofsd version 7.2.x` / `using FUSE kernel interface`.
@@ -162,9 +179,17 @@ pub fn virtiofs_usable(kernel_config: Option<&str>, virtiofsd_version: Option<&s
 
 /// `virtiofsd --version` of the first virtiofsd vng would find.
 pub fn virtiofsd_version() -> Option<String> {
-    for p in ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "/usr/bin/virtiofsd"] {
+    for p in [
+        "/usr/libexec/virtiofsd",
+        "/usr/lib/qemu/virtiofsd",
+        "/usr/bin/virtiofsd",
+    ] {
         if Path::new(p).is_file() {
-            let out = Command::new(p).arg("--version").stdin(Stdio::null()).output().ok()?;
+            let out = Command::new(p)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .ok()?;
             let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
             s.push_str(&String::from_utf8_lossy(&out.stderr));
             return Some(s.lines().next().unwrap_or("").to_string());
@@ -173,8 +198,63 @@ pub fn virtiofsd_version() -> Option<String> {
     None
 }
 
-fn kill_group(pgid: u32) {
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).stderr(Stdio::null()).status();
+/// Parent pid of every process, from /proc/<pid>/stat.
+fn ppids() -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) {
+            if let Some(pp) = parse_ppid(&stat) {
+                out.push((pid, pp));
+            }
+        }
+    }
+    out
+}
+
+/// The ppid field of /proc/<pid>/stat (after the parenthesized command name,
+/// which may itself contain spaces and parentheses).
+fn parse_ppid(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `root` and all its descendants, children first.
+fn descendants(root: u32, table: &[(u32, u32)]) -> Vec<u32> {
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(
+            table
+                .iter()
+                .filter(|(pid, pp)| *pp == p && !out.contains(pid))
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    out.reverse();
+    out
+}
+
+/// Kills vng and everything it started (QEMU). vng stays in our process group
+/// so that Ctrl-C on the terminal reaches it and QEMU too.
+fn kill_tree(root: u32) {
+    let pids: Vec<String> = descendants(root, &ppids())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .args(&pids)
+        .stderr(Stdio::null())
+        .status();
 }
 
 enum Msg {
@@ -193,21 +273,36 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     let vng = which("vng").ok_or(BootError::VngMissing)?;
     fs::create_dir_all(&o.dir).map_err(io_err(format!("creating {}", o.dir.display())))?;
     // The guest sees the host's filesystem: the run directory must be absolute.
-    let abs = o.dir.canonicalize().map_err(io_err(format!("resolving {}", o.dir.display())))?;
-    let o = &RunOptions { dir: abs, ..o.clone() };
+    let abs = o
+        .dir
+        .canonicalize()
+        .map_err(io_err(format!("resolving {}", o.dir.display())))?;
+    let o = &RunOptions {
+        dir: abs,
+        ..o.clone()
+    };
     for f in ["exit", "stdout", "stderr", "dmesg.txt", "console.log"] {
         let _ = fs::remove_file(o.dir.join(f));
     }
-    let nonce = format!("{:x}{:x}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    let nonce = format!(
+        "{:x}{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
     let wrapper = o.dir.join("guest.sh");
     fs::write(&wrapper, guest_wrapper(&o.dir, &nonce)).map_err(io_err("writing guest.sh"))?;
     fs::write(o.dir.join("command.sh"), &o.script).map_err(io_err("writing command.sh"))?;
     let args = vng_args(o, &wrapper);
-    fs::write(o.dir.join("vng-args.txt"), args.join("\n") + "\n").map_err(io_err("writing vng-args.txt"))?;
+    fs::write(o.dir.join("vng-args.txt"), args.join("\n") + "\n")
+        .map_err(io_err("writing vng-args.txt"))?;
 
     let console_path = o.dir.join("console.log");
     let mut console = fs::File::create(&console_path).map_err(io_err("creating console.log"))?;
-    let mut vng_out = fs::File::create(o.dir.join("vng-stdout.log")).map_err(io_err("creating vng-stdout.log"))?;
+    let mut vng_out = fs::File::create(o.dir.join("vng-stdout.log"))
+        .map_err(io_err("creating vng-stdout.log"))?;
 
     let start = Instant::now();
     let mut child = Command::new(&vng)
@@ -216,17 +311,19 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .map_err(io_err("starting vng"))?;
-    let pgid = child.id();
+    let vng_pid = child.id();
     let (tx, rx) = mpsc::channel::<Msg>();
     let out = child.stdout.take().expect("piped");
     let err = child.stderr.take().expect("piped");
     let tx2 = tx.clone();
     std::thread::spawn(move || {
         for l in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            if tx.send(Msg::Out(String::from_utf8_lossy(&l).into_owned())).is_err() {
+            if tx
+                .send(Msg::Out(String::from_utf8_lossy(&l).into_owned()))
+                .is_err()
+            {
                 return;
             }
         }
@@ -234,7 +331,10 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     });
     std::thread::spawn(move || {
         for l in BufReader::new(err).split(b'\n').map_while(Result::ok) {
-            if tx2.send(Msg::Err(String::from_utf8_lossy(&l).into_owned())).is_err() {
+            if tx2
+                .send(Msg::Err(String::from_utf8_lossy(&l).into_owned()))
+                .is_err()
+            {
                 return;
             }
         }
@@ -288,7 +388,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         }
         if let Some(t) = closed_at {
             if t.elapsed() > Duration::from_secs(10) {
-                kill_group(pgid);
+                kill_tree(vng_pid);
                 break;
             }
         }
@@ -298,10 +398,14 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
             _ => None,
         };
         let over = over.or_else(|| {
-            panic_at.filter(|p| p.elapsed() > panic_grace).map(|_| Outcome::GuestDied { reason: "kernel panic (the guest did not exit after it)".into() })
+            panic_at
+                .filter(|p| p.elapsed() > panic_grace)
+                .map(|_| Outcome::GuestDied {
+                    reason: "kernel panic (the guest did not exit after it)".into(),
+                })
         });
         if let Some(oc) = over {
-            kill_group(pgid);
+            kill_tree(vng_pid);
             let _ = child.kill();
             timeout = Some(oc);
             // Collect what is still in the pipes, briefly.
@@ -317,7 +421,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         }
     }
     // Make sure nothing is left behind in the group.
-    kill_group(pgid);
+    kill_tree(vng_pid);
     let status = child.wait().ok();
     let total = start.elapsed();
     let _ = console.flush();
@@ -325,7 +429,9 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     let read = |f: &str| fs::read_to_string(o.dir.join(f)).ok();
     let exit = read("exit").and_then(|s| s.trim().parse::<i32>().ok());
     let dmesg_path = o.dir.join("dmesg.txt");
-    let dmesg = fs::read_to_string(&dmesg_path).ok().filter(|s| !s.is_empty());
+    let dmesg = fs::read_to_string(&dmesg_path)
+        .ok()
+        .filter(|s| !s.is_empty());
     // Events from the console (it has everything from early boot); dmesg is the
     // fallback when the console captured nothing.
     let mut events = logscan::scan(&console_text);
@@ -343,7 +449,10 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
             } else if booted_at.is_none() {
                 format!(
                     "the guest never ran the command (vng exit {}); see {}",
-                    status.and_then(|s| s.code()).map(|c| c.to_string()).unwrap_or_else(|| "by signal".into()),
+                    status
+                        .and_then(|s| s.code())
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "by signal".into()),
                     console_path.display()
                 )
             } else {
@@ -375,13 +484,18 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         dmesg: dmesg.map(|_| dmesg_path),
         vng_args: args,
     };
-    let _ = fs::write(o.dir.join("result.json"), serde_json::to_string_pretty(&result).expect("serializes") + "\n");
+    let _ = fs::write(
+        o.dir.join("result.json"),
+        serde_json::to_string_pretty(&result).expect("serializes") + "\n",
+    );
     Ok(result)
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
     let p = std::env::var_os("PATH")?;
-    std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file())
+    std::env::split_paths(&p)
+        .map(|d| d.join(name))
+        .find(|c| c.is_file())
 }
 
 #[cfg(test)]
@@ -410,12 +524,19 @@ mod tests {
     fn vng_arguments_follow_the_decisions() {
         let a = vng_args(&opts(), Path::new("/runs/r 1/guest.sh"));
         let s = a.join(" ");
-        assert!(s.starts_with("--run /k/bzImage --verbose --force-9p --disable-kvm --disable-microvm"), "{s}");
+        assert!(
+            s.starts_with("--run /k/bzImage --verbose --force-9p --disable-kvm --disable-microvm"),
+            "{s}"
+        );
         assert!(s.contains("--memory 1G --cpus 2"), "{s}");
         assert!(s.contains("--rwdir=/runs/r 1"), "{s}");
         assert!(s.contains("--append hung_task_timeout_secs=10"), "{s}");
         assert_eq!(a.last().unwrap(), "/bin/sh '/runs/r 1/guest.sh'");
-        let kvm = RunOptions { accel: Accel::Kvm, virtiofs: true, ..opts() };
+        let kvm = RunOptions {
+            accel: Accel::Kvm,
+            virtiofs: true,
+            ..opts()
+        };
         let a = vng_args(&kvm, Path::new("/g.sh"));
         assert!(!a.contains(&"--disable-kvm".to_string()));
         assert!(!a.contains(&"--force-9p".to_string()));
@@ -425,10 +546,19 @@ mod tests {
     fn virtiofs_only_with_kernel_support_and_the_rust_daemon() {
         let cfg = "CONFIG_VIRTIO_FS=y\nCONFIG_FUSE_FS=y\n";
         assert!(virtiofs_usable(Some(cfg), Some("virtiofsd 1.10.1")));
-        assert!(!virtiofs_usable(Some(cfg), Some("virtiofsd version 7.2.19")));
-        assert!(!virtiofs_usable(Some(cfg), Some("using FUSE kernel interface version 7.31")));
+        assert!(!virtiofs_usable(
+            Some(cfg),
+            Some("virtiofsd version 7.2.19")
+        ));
+        assert!(!virtiofs_usable(
+            Some(cfg),
+            Some("using FUSE kernel interface version 7.31")
+        ));
         assert!(!virtiofs_usable(Some(cfg), None));
-        assert!(!virtiofs_usable(Some("CONFIG_9P_FS=y\n"), Some("virtiofsd 1.10.1")));
+        assert!(!virtiofs_usable(
+            Some("CONFIG_9P_FS=y\n"),
+            Some("virtiofsd 1.10.1")
+        ));
         assert!(!virtiofs_usable(None, Some("virtiofsd 1.10.1")));
     }
 
@@ -441,9 +571,23 @@ mod tests {
     }
 
     #[test]
+    fn process_tree() {
+        assert_eq!(parse_ppid("123 (qemu-system-x86) S 77 123 1 0"), Some(77));
+        assert_eq!(parse_ppid("5 (a) b) c) R 9 5"), Some(9));
+        assert_eq!(parse_ppid("garbage"), None);
+        let table = [(10, 1), (11, 10), (12, 11), (13, 10), (20, 1)];
+        assert_eq!(descendants(10, &table), vec![12, 13, 11, 10]);
+        assert_eq!(descendants(20, &table), vec![20]);
+    }
+
+    #[test]
     fn missing_kernel_is_an_error_not_a_hang() {
         let d = tempfile::tempdir().unwrap();
-        let o = RunOptions { kernel: d.path().join("nope"), dir: d.path().join("run"), ..opts() };
+        let o = RunOptions {
+            kernel: d.path().join("nope"),
+            dir: d.path().join("run"),
+            ..opts()
+        };
         assert!(matches!(run(&o), Err(BootError::NoKernel(_))));
     }
 }
