@@ -1,0 +1,1 @@
+//! `mmstall vm validate` (filled in below).
