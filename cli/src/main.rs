@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod lint;
 mod vm;
+mod vm_validate;
 
 #[derive(Parser)]
 #[command(name = "mmstall", version, about = "Find and test long mmap_lock holds in Linux kernel trees")]

@@ -363,6 +363,212 @@ fn target_main(sh: &Shared, variant: &str, size: usize) -> i32 {
     }
 }
 
+// ---------------------------------------------------------------- POSIX atomicity
+
+/// VMAs of this process intersecting [a, b): (start, end, VM_LOCKED, Locked: kB).
+fn vmas_in(a: usize, b: usize) -> Result<Vec<(usize, usize, bool, u64)>, String> {
+    let text = std::fs::read_to_string("/proc/self/smaps").map_err(|e| format!("/proc/self/smaps: {e}"))?;
+    let mut out: Vec<(usize, usize, bool, u64)> = Vec::new();
+    let mut cur: Option<(usize, usize)> = None;
+    let mut kb = 0;
+    for l in text.lines() {
+        let first = l.split_whitespace().next().unwrap_or("");
+        if let Some((s, e)) = first.split_once('-') {
+            if let (Ok(s), Ok(e)) = (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)) {
+                cur = Some((s, e));
+                kb = 0;
+                continue;
+            }
+        }
+        if let Some(v) = l.strip_prefix("Locked:") {
+            kb = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+        }
+        if let Some(flags) = l.strip_prefix("VmFlags:") {
+            if let Some((s, e)) = cur.take() {
+                if s < b && e > a {
+                    out.push((s, e, flags.split_whitespace().any(|f| f == "lo"), kb));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+enum Atomicity {
+    /// The call failed and changed nothing.
+    Atomic(String),
+    /// The call failed and changed part of the range (the deviation).
+    Partial(String),
+    /// The call succeeded where it must fail.
+    Unexpected(String),
+}
+
+fn locked_summary(v: &[(usize, usize, bool, u64)]) -> (usize, u64) {
+    (v.iter().filter(|x| x.2).count(), v.iter().filter(|x| x.2).map(|x| x.3).sum())
+}
+
+/// Three pages, touched, with page `hole` unmapped (None: a fourth page past
+/// the end is unmapped instead).
+fn three_pages_with_hole(hole: usize) -> Result<*mut u8, String> {
+    let pg = page();
+    let p = map_anon(4 * pg, 0)?;
+    touch(p, 4 * pg);
+    for i in [hole, 3] {
+        if unsafe { libc::munmap(p.add(i * pg) as *mut libc::c_void, pg) } != 0 {
+            return Err(format!("munmap page {i}: {}", errno_str()));
+        }
+    }
+    Ok(p)
+}
+
+fn posix_case(case: &str) -> Result<Atomicity, String> {
+    let pg = page();
+    match case {
+        // mlock() over [p0, p1 unmapped, p2): must fail with ENOMEM and lock nothing.
+        "mlock-hole" | "mlock-past-end" => {
+            let (p, len, what) = if case == "mlock-hole" {
+                (three_pages_with_hole(1)?, 3 * pg, "3 pages with page 2 unmapped")
+            } else {
+                // pages 0 and 1 mapped, page 2 (and 3) not: the range runs past the mapping.
+                (three_pages_with_hole(2)?, 3 * pg, "3 pages of which the last is unmapped")
+            };
+            let a = p as usize;
+            let r = unsafe { libc::mlock(p as *const libc::c_void, len) };
+            let err = errno_str();
+            let v = vmas_in(a, a + len)?;
+            let (n, kb) = locked_summary(&v);
+            unsafe { libc::munlock(p as *const libc::c_void, 2 * pg) };
+            if r == 0 {
+                return Ok(Atomicity::Unexpected(format!("mlock({what}) returned 0")));
+            }
+            if n > 0 {
+                Ok(Atomicity::Partial(format!("mlock({what}) failed ({err}) but left {n} of {} VMA(s) locked (Locked: {kb} kB)", v.len())))
+            } else {
+                Ok(Atomicity::Atomic(format!("mlock({what}) failed ({err}) and locked none of {} VMA(s)", v.len())))
+            }
+        }
+        // munlock() over two locked pages around a hole: must fail and unlock nothing.
+        "munlock-hole" => {
+            let p = three_pages_with_hole(1)?;
+            let a = p as usize;
+            for i in [0, 2] {
+                if unsafe { libc::mlock(p.add(i * pg) as *const libc::c_void, pg) } != 0 {
+                    return Err(format!("mlock page {}: {}", i + 1, errno_str()));
+                }
+            }
+            let r = unsafe { libc::munlock(p as *const libc::c_void, 3 * pg) };
+            let err = errno_str();
+            let v = vmas_in(a, a + 3 * pg)?;
+            let (n, _) = locked_summary(&v);
+            for i in [0, 2] {
+                unsafe { libc::munlock(p.add(i * pg) as *const libc::c_void, pg) };
+            }
+            if r == 0 {
+                return Ok(Atomicity::Unexpected("munlock(3 pages with page 2 unmapped) returned 0".into()));
+            }
+            if n < v.len() {
+                Ok(Atomicity::Partial(format!("munlock(3 pages with page 2 unmapped) failed ({err}) but unlocked {} of {} VMA(s)", v.len() - n, v.len())))
+            } else {
+                Ok(Atomicity::Atomic(format!("munlock(3 pages with page 2 unmapped) failed ({err}) and left all {} VMA(s) locked", v.len())))
+            }
+        }
+        // Over RLIMIT_MEMLOCK without CAP_IPC_LOCK (as uid 65534): ENOMEM/EPERM, nothing locked.
+        "mlock-rlimit" => {
+            let lim = libc::rlimit { rlim_cur: (2 * pg) as libc::rlim_t, rlim_max: (2 * pg) as libc::rlim_t };
+            if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
+                return Err(format!("setrlimit(RLIMIT_MEMLOCK): {}", errno_str()));
+            }
+            if unsafe { libc::setgid(65534) } != 0 || unsafe { libc::setuid(65534) } != 0 {
+                return Err(format!("dropping privileges (setuid 65534): {}", errno_str()));
+            }
+            let p = map_anon(4 * pg, 0)?;
+            touch(p, 4 * pg);
+            let a = p as usize;
+            let r = unsafe { libc::mlock(p as *const libc::c_void, 4 * pg) };
+            let err = errno_str();
+            let v = vmas_in(a, a + 4 * pg)?;
+            let (n, kb) = locked_summary(&v);
+            if r == 0 {
+                return Ok(Atomicity::Unexpected("mlock(4 pages) over a 2-page RLIMIT_MEMLOCK returned 0".into()));
+            }
+            if n > 0 {
+                Ok(Atomicity::Partial(format!("mlock(4 pages) over a 2-page RLIMIT_MEMLOCK failed ({err}) but locked {kb} kB")))
+            } else {
+                Ok(Atomicity::Atomic(format!("mlock(4 pages) over a 2-page RLIMIT_MEMLOCK failed ({err}) and locked nothing")))
+            }
+        }
+        other => Err(format!("unknown case {other}")),
+    }
+}
+
+/// Runs a case in a child process (it may drop privileges); the verdict
+/// comes back through a pipe.
+fn posix_variant(case: &str) -> judge::VariantResult {
+    let mut fds = [0; 2];
+    let res: Result<Atomicity, String> = if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        Err(format!("pipe: {}", errno_str()))
+    } else {
+        let c = case.to_string();
+        match fork_child(move || {
+            unsafe { libc::close(fds[0]) };
+            let line = match posix_case(&c) {
+                Ok(Atomicity::Atomic(s)) => format!("A {s}"),
+                Ok(Atomicity::Partial(s)) => format!("P {s}"),
+                Ok(Atomicity::Unexpected(s)) => format!("U {s}"),
+                Err(e) => format!("E {e}"),
+            };
+            unsafe { libc::write(fds[1], line.as_ptr() as *const libc::c_void, line.len()) };
+            0
+        }) {
+            Err(e) => Err(e),
+            Ok(pid) => {
+                unsafe { libc::close(fds[1]) };
+                let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut f, &mut s);
+                let _ = reap(&[pid], Duration::from_secs(60));
+                match s.split_at_checked(2) {
+                    Some(("A ", d)) => Ok(Atomicity::Atomic(d.into())),
+                    Some(("P ", d)) => Ok(Atomicity::Partial(d.into())),
+                    Some(("U ", d)) => Ok(Atomicity::Unexpected(d.into())),
+                    Some(("E ", d)) => Err(d.into()),
+                    _ => Err(format!("the {case} child died without a result")),
+                }
+            }
+        }
+    };
+    let (verdict, summary) = match res {
+        Ok(Atomicity::Atomic(d)) => (Verdict::Pass, d),
+        Ok(Atomicity::Partial(d)) => (Verdict::Xfail(d.clone()), d),
+        Ok(Atomicity::Unexpected(d)) => (Verdict::Fail, d),
+        Err(e) if e.contains("dropping privileges") => (Verdict::Skip(e.clone()), e),
+        Err(e) => (Verdict::Error(e.clone()), e),
+    };
+    judge::VariantResult { variant: case.to_string(), verdict, reps: vec![], ratio: None, summary: format!("{case}: {summary}") }
+}
+
+fn run_posix(t: &TestConfig) -> TestReport {
+    let variants: Vec<judge::VariantResult> = t.variants.iter().map(|c| posix_variant(c)).collect();
+    for v in &variants {
+        eprintln!("# {} {}", t.name, v.summary);
+    }
+    let deviations: Vec<&str> = variants.iter().filter_map(|v| matches!(v.verdict, Verdict::Xfail(_)).then_some(v.summary.as_str())).collect();
+    let verdict = if let Some(v) = variants.iter().find(|v| matches!(v.verdict, Verdict::Fail | Verdict::Error(_))) {
+        match &v.verdict {
+            Verdict::Error(e) => Verdict::Error(e.clone()),
+            _ => Verdict::Fail,
+        }
+    } else if !deviations.is_empty() {
+        Verdict::Xfail(format!("Linux changes part of the range on failure: {}", deviations.join("; ")))
+    } else if variants.iter().any(|v| v.verdict == Verdict::Pass) {
+        Verdict::Pass
+    } else {
+        judge::judge_test(&variants)
+    };
+    TestReport { name: t.name.clone(), verdict, variants }
+}
+
 // ---------------------------------------------------------------- runner
 
 fn fork_child(f: impl FnOnce() -> i32) -> Result<libc::pid_t, String> {
@@ -524,7 +730,9 @@ fn to_ktap(t: &TestReport, size_mib: u64) -> TestResult {
     for v in &t.variants {
         let mut s = TestResult::new(&v.variant, v.verdict.clone());
         s.diagnostics = v.reps.iter().map(|r| r.describe()).collect();
-        s.diagnostics.push(v.summary.clone());
+        if v.reps.is_empty() && matches!(v.verdict, Verdict::Pass | Verdict::Fail) || !v.reps.is_empty() {
+            s.diagnostics.push(v.summary.clone());
+        }
         r.subtests.push(s);
     }
     r.diagnostics.push(format!("{}: {} MiB, {} variant(s)", t.name, size_mib, t.variants.len()));
@@ -590,7 +798,7 @@ fn main() {
     let _ = out.flush();
     let mut reports = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let rep = run_test(t, repeat, thp_ok);
+        let rep = if t.name == "mlock-posix-atomicity" { run_posix(t) } else { run_test(t, repeat, thp_ok) };
         let _ = write!(out, "{}", ktap::write_one(i + 1, &to_ktap(&rep, t.size_mib)));
         let _ = out.flush();
         reports.push(rep);

@@ -38,6 +38,7 @@ pub struct Series {
     /// The analyzer rule a diff over this patch should newly report, if any.
     #[serde(default)]
     pub analyzer_rule: Option<String>,
+    #[serde(default)]
     pub expect: Vec<Expect>,
 }
 

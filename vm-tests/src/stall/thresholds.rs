@@ -12,6 +12,7 @@ pub const BUILTIN: &str = include_str!("../../thresholds.toml");
 pub const KNOWN: &[(&str, &[&str])] = &[
     ("munmap-zap-stall", &["munmap", "mremap-shrink", "brk-shrink"]),
     ("mlock-populate-stall", &["mlock", "mmap-populate-locked"]),
+    ("mlock-posix-atomicity", &["mlock-hole", "mlock-past-end", "munlock-hole", "mlock-rlimit"]),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,7 +159,7 @@ mod tests {
     fn builtin_parses_in_suite_order() {
         let t = Thresholds::builtin();
         let names: Vec<_> = t.tests.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["munmap-zap-stall", "mlock-populate-stall"]);
+        assert_eq!(names, ["munmap-zap-stall", "mlock-populate-stall", "mlock-posix-atomicity"]);
         let m = t.test("munmap-zap-stall").unwrap();
         assert!(m.judging.max_ratio > 0.0 && m.judging.max_ratio < 1.0);
         assert!(m.judging.min_valid <= m.judging.repeat);
