@@ -60,6 +60,12 @@ pub struct ValidateArgs {
     /// Print validation.json instead of the table.
     #[arg(long)]
     json: bool,
+    /// Skip the static analyzer diff over each series.
+    #[arg(long)]
+    no_analyzer: bool,
+    /// mmstall binary to run `lint --format json` with (default: this one).
+    #[arg(long)]
+    lint_bin: Option<PathBuf>,
 }
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
@@ -103,6 +109,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         cmd_timeout: Duration::from_secs(a.timeout),
         kvm,
         out: a.out.unwrap_or_else(|| cache.runs().join(format!("validate-{secs}-{}", std::process::id()))),
+        lint: if a.no_analyzer { None } else { Some(match a.lint_bin { Some(b) => b, None => std::env::current_exe()? }) },
     };
     match validate::validate(&o, &cache) {
         Ok(v) => {

@@ -76,6 +76,7 @@ fn stall_tests_pass_on_baseline_and_fail_on_their_regressions() {
         cmd_timeout: Duration::from_secs(900),
         kvm: AccelChoice::Auto,
         out: out.clone(),
+        lint: None,
     };
     let t = Instant::now();
     let v = validate::validate(&o, &cache).unwrap_or_else(|e| panic!("validation could not run: {e}"));

@@ -5,10 +5,12 @@
 //! - [`thresholds`]: vm-tests/thresholds.toml
 //! - [`judge`]: ratios, repetitions, verdicts
 //! - [`manifest`]: patches/manifest.toml (regression series and what each must flip)
+//! - [`analyzer_diff`]: the static analyzer over each regression series (new findings)
 //! - [`validate`]: `mmstall vm validate` (build baseline + each series, boot, run, check)
 //!
 //! See vm-tests/STALL-TESTS.md.
 
+pub mod analyzer_diff;
 pub mod judge;
 pub mod ktap;
 pub mod manifest;

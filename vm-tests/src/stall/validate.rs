@@ -44,6 +44,9 @@ pub struct Options {
     pub kvm: AccelChoice,
     /// Run directories and validation.json go here.
     pub out: PathBuf,
+    /// `mmstall` binary whose `lint --format json` diffs each series with an
+    /// `analyzer_rule`; None: no analyzer check.
+    pub lint: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +103,7 @@ pub struct Validation {
     pub kernels: Vec<KernelResult>,
     pub checks: Vec<Check>,
     pub spreads: Vec<VariantSpread>,
+    pub analyzer: Vec<super::analyzer_diff::AnalyzerCheck>,
     pub ok: bool,
 }
 
@@ -421,8 +425,19 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
     }
     let checks = checks(&series, &kernels);
     let spreads = spreads(&kernels);
-    let ok = checks.iter().all(|c| c.ok);
-    let v = Validation { version: 1, manifest: o.manifest.clone(), kernels, checks, spreads, ok };
+    let mut analyzer = Vec::new();
+    if let Some(lint) = &o.lint {
+        let origin = crate::tree::resolve(&tree, cache).map_err(|e| format!("base {base}: {e}"))?.origin;
+        for s in &series {
+            if let Some(rule) = &s.analyzer_rule {
+                eprintln!("vm validate: analyzer diff over series {} (expects a new {rule})", s.name);
+                let c = super::analyzer_diff::check(&s.name, rule, &s.path, &origin, lint, &o.out.join(format!("analyzer-{}", s.name)));
+                analyzer.push(c);
+            }
+        }
+    }
+    let ok = checks.iter().all(|c| c.ok) && !analyzer.iter().any(|a| a.status == super::analyzer_diff::AnalyzerStatus::Missing);
+    let v = Validation { version: 1, manifest: o.manifest.clone(), kernels, checks, spreads, analyzer, ok };
     let path = o.out.join("validation.json");
     std::fs::write(&path, serde_json::to_string_pretty(&v).expect("serializes") + "\n").map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(v)
@@ -443,6 +458,20 @@ pub fn render(v: &Validation) -> String {
             c.expected,
             if c.got.is_empty() { "no run".to_string() } else { c.got.join(", ") }
         ));
+    }
+    if !v.analyzer.is_empty() {
+        s.push_str("\nStatic analyzer over each series (new findings):\n");
+        for a in &v.analyzer {
+            let st = match &a.status {
+                super::analyzer_diff::AnalyzerStatus::Found => "ok".to_string(),
+                super::analyzer_diff::AnalyzerStatus::Missing => "FAILED".to_string(),
+                super::analyzer_diff::AnalyzerStatus::Unavailable { reason } => format!("unavailable: {reason}"),
+            };
+            s.push_str(&format!("  [{st}] {}: expects a new {}; {} new, {} gone\n", a.series, a.rule, a.new.len(), a.gone));
+            for n in &a.new {
+                s.push_str(&format!("      + {}\n", n.describe()));
+            }
+        }
     }
     s.push_str("\nRatio spread (worst reader latency / operation):\n");
     s.push_str(&spread_table(&v.spreads));
@@ -477,7 +506,8 @@ mod tests {
 
     fn kernels() -> Vec<KernelResult> {
         let k = |name: &str, runs| KernelResult { kernel: name.into(), build_dir: "/b".into(), build_secs: 0.0, build_cached: true, files_compiled: 0, runs };
-        // Ratios recorded in-house on 6.12.117 under TCG (vm-tests/STALL-TESTS.md).
+        // Numbers recorded in-house on 6.12.117 under TCG (`vm run` with --repeat 2: baseline
+        // munmap and mremap-shrink reps, munmap reps on the regression kernel).
         vec![
             k("baseline", vec![run("PASS", vec![rep(1, 292.0, 71.53), rep(2, 286.0, 16.67)]), run("PASS", vec![rep(1, 197.1, 8.07), rep(2, 184.4, 8.18)])]),
             k("munmap-zap-under-write", vec![run("FAIL", vec![rep(1, 406.8, 383.56), rep(2, 308.5, 303.14)])]),
