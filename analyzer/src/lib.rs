@@ -1,1 +1,24 @@
-//! mmstall analyzer.
+//! mmstall analyzer: finds mmap_lock write holds across long operations in
+//! Linux kernel trees. Stages, one module each:
+//! source discovery → normalization → parse (tree-sitter-c) → CFG → lock
+//! states (dataflow) → interprocedural summaries → rules → printers.
+
+pub mod baseline;
+pub mod catalogue;
+pub mod error;
+pub mod normalize;
+pub mod cfg;
+pub mod ir;
+pub mod parse;
+pub mod source;
+pub mod lockstate;
+pub mod summary;
+pub mod driver;
+pub mod finding;
+pub mod rules;
+pub mod printers;
+
+pub use catalogue::Catalogue;
+pub use driver::{lint_path, lint_set, LintOptions, LintRun, ParseCache};
+pub use source::{FsTree, MemoryTree, SourceSet};
+pub use finding::{Finding, Report, Stats};

@@ -19,6 +19,14 @@ struct Cli {
 enum Command {
     /// Analyze every C file under PATH for mmap_lock write holds across long operations.
     Lint(lint::LintArgs),
+    /// Write the current findings of PATH as a baseline file.
+    Baseline(lint::BaselineArgs),
+    /// Print a rule's documentation (by id or code).
+    Explain(lint::ExplainArgs),
+    /// List the rules.
+    Rules,
+    /// Print the merged catalogue (built-in + mmstall.toml).
+    Catalogue(lint::CatalogueArgs),
     /// Build and boot kernels (virtme-ng/QEMU).
     #[command(subcommand)]
     Vm(vm::VmCommand),
@@ -30,6 +38,10 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
+        Command::Baseline(args) => lint::baseline(args),
+        Command::Explain(args) => lint::explain(args),
+        Command::Rules => lint::list_rules(),
+        Command::Catalogue(args) => lint::catalogue(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
     };

@@ -128,13 +128,25 @@ pub fn run(cmd: VmCommand) -> anyhow::Result<i32> {
         VmCommand::List => {
             println!("config fragments (--config):");
             for (n, text) in config::BUILTIN_FRAGMENTS {
-                let first = text.lines().find(|l| l.starts_with("# mmstall")).unwrap_or("");
-                println!("  {n:<16} {}", first.split_once(": ").map(|x| x.1).unwrap_or(first));
+                let first = text
+                    .lines()
+                    .find(|l| l.starts_with("# mmstall"))
+                    .unwrap_or("");
+                println!(
+                    "  {n:<16} {}",
+                    first.split_once(": ").map(|x| x.1).unwrap_or(first)
+                );
             }
             println!("suites (--suite):");
             for (n, text) in suites::BUILTIN {
-                let first = text.lines().find(|l| l.starts_with("# mmstall")).unwrap_or("");
-                println!("  {n:<16} {}", first.split_once(": ").map(|x| x.1).unwrap_or(first));
+                let first = text
+                    .lines()
+                    .find(|l| l.starts_with("# mmstall"))
+                    .unwrap_or("");
+                println!(
+                    "  {n:<16} {}",
+                    first.split_once(": ").map(|x| x.1).unwrap_or(first)
+                );
             }
             Ok(0)
         }
@@ -175,7 +187,11 @@ fn vm_build(a: BuildArgs) -> anyhow::Result<i32> {
     match build::build(&req, &cache, &mut StderrReporter) {
         Ok(b) => {
             if b.cached {
-                eprintln!("vm build: cached: {} ({})", b.dir.display(), b.meta.kernel_release);
+                eprintln!(
+                    "vm build: cached: {} ({})",
+                    b.dir.display(),
+                    b.meta.kernel_release
+                );
             }
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&b.meta)?);
@@ -192,8 +208,13 @@ fn vm_build(a: BuildArgs) -> anyhow::Result<i32> {
 }
 
 fn new_run_dir(cache: &Cache) -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    cache.runs().join(format!("{}-{}", secs, std::process::id()))
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    cache
+        .runs()
+        .join(format!("{}-{}", secs, std::process::id()))
 }
 
 fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
@@ -249,7 +270,9 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
         None
     };
     let (accel, accel_reason) = kvm::decide(choice, dev, probe.as_ref());
-    let kconfig = kernel.parent().and_then(|d| std::fs::read_to_string(d.join("config")).ok());
+    let kconfig = kernel
+        .parent()
+        .and_then(|d| std::fs::read_to_string(d.join("config")).ok());
     let virtiofs = boot::virtiofs_usable(kconfig.as_deref(), boot::virtiofsd_version().as_deref());
     let dir = a.out.clone().unwrap_or_else(|| new_run_dir(&cache));
     let opts = RunOptions {
@@ -270,7 +293,9 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
     eprintln!(
         "vm run: booting {}{} ({accel_reason}), {label}",
         kernel.display(),
-        meta.as_ref().map(|m| format!(" [{}]", m.kernel_release)).unwrap_or_default()
+        meta.as_ref()
+            .map(|m| format!(" [{}]", m.kernel_release))
+            .unwrap_or_default()
     );
     let r = match boot::run(&opts) {
         Ok(r) => r,
@@ -293,8 +318,14 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
 }
 
 fn summarize(r: &RunResult) {
-    let boot = r.boot_secs.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "-".into());
-    let cmd = r.command_secs.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "-".into());
+    let boot = r
+        .boot_secs
+        .map(|s| format!("{s:.1} s"))
+        .unwrap_or_else(|| "-".into());
+    let cmd = r
+        .command_secs
+        .map(|s| format!("{s:.1} s"))
+        .unwrap_or_else(|| "-".into());
     let what = match &r.outcome {
         Outcome::Exited { code } => format!("command exited {code}"),
         Outcome::BootTimeout => "BOOT TIMEOUT: the guest never ran the command".into(),
@@ -303,9 +334,15 @@ fn summarize(r: &RunResult) {
     };
     eprintln!("vm run: {what} (boot {boot}, command {cmd}, {:?})", r.accel);
     for e in &r.events {
-        eprintln!("vm run: kernel {}: {} [{}] (console line {})", e.kind, e.first_line, e.fingerprint, e.line);
+        eprintln!(
+            "vm run: kernel {}: {} [{}] (console line {})",
+            e.kind, e.first_line, e.fingerprint, e.line
+        );
     }
-    eprintln!("vm run: logs in {} (console.log, dmesg.txt, result.json)", r.dir.display());
+    eprintln!(
+        "vm run: logs in {} (console.log, dmesg.txt, result.json)",
+        r.dir.display()
+    );
 }
 
 /// See the module documentation.
@@ -330,13 +367,23 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<i32> {
         },
         None => None,
     };
-    let rep = doctor::run(&cache, kernel.as_deref(), Duration::from_secs(a.probe_timeout.max(1)));
+    let rep = doctor::run(
+        &cache,
+        kernel.as_deref(),
+        Duration::from_secs(a.probe_timeout.max(1)),
+    );
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
     } else {
         println!("mmstall doctor (cache: {})", cache.root.display());
         for c in &rep.checks {
-            let mark = if c.ok { "ok  " } else if c.required { "FAIL" } else { "warn" };
+            let mark = if c.ok {
+                "ok  "
+            } else if c.required {
+                "FAIL"
+            } else {
+                "warn"
+            };
             println!("  [{mark}] {:<20} {}", c.name, c.detail);
         }
         println!("  guests will run with {}", rep.accel);

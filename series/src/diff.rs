@@ -24,7 +24,11 @@ pub(crate) fn diff_starts_at(lines: &[Line], index: usize) -> bool {
 /// Parses every file section in `lines`. Text between sections that is not a
 /// diff (diffstat, signature `-- `, notes) is skipped, like `git apply` does.
 pub(crate) fn parse_diff(lines: &[Line], file: &Path) -> Result<Vec<FilePatch>, SeriesError> {
-    let mut parser = DiffParser { lines, file, index: 0 };
+    let mut parser = DiffParser {
+        lines,
+        file,
+        index: 0,
+    };
     let mut files = Vec::new();
     while parser.index < lines.len() {
         let line = &lines[parser.index];
@@ -33,7 +37,10 @@ pub(crate) fn parse_diff(lines: &[Line], file: &Path) -> Result<Vec<FilePatch>, 
         } else if diff_starts_at(lines, parser.index) {
             files.push(parser.plain_section()?);
         } else if line.starts_with("@@ ") {
-            return Err(parser.error(line.number, "hunk without a file header (`diff --git` or `---`/`+++`) before it"));
+            return Err(parser.error(
+                line.number,
+                "hunk without a file header (`diff --git` or `---`/`+++`) before it",
+            ));
         } else if line.text == b"-- " {
             // The mail signature (`-- \n2.43.0`) ends the diff.
             break;
@@ -86,8 +93,12 @@ impl<'a> DiffParser<'a> {
     fn git_section(&mut self) -> Result<FilePatch, SeriesError> {
         let start = &self.lines[self.index];
         let rest = String::from_utf8_lossy(&start.text["diff --git ".len()..]).into_owned();
-        let (header_old, header_new) = split_git_header_paths(&rest)
-            .ok_or_else(|| self.error(start.number, format!("cannot read the paths of `diff --git {rest}`")))?;
+        let (header_old, header_new) = split_git_header_paths(&rest).ok_or_else(|| {
+            self.error(
+                start.number,
+                format!("cannot read the paths of `diff --git {rest}`"),
+            )
+        })?;
         self.index += 1;
 
         let mut header = GitHeader::default();
@@ -147,13 +158,15 @@ impl<'a> DiffParser<'a> {
                     self.index += 1;
                 }
                 break;
-            } else if text.starts_with("--- ") {
-                minus_path = Some(self.marker_path(&text["--- ".len()..], number)?);
+            } else if let Some(value) = text.strip_prefix("--- ") {
+                minus_path = Some(self.marker_path(value, number)?);
                 self.index += 1;
                 let plus = self
                     .current()
                     .filter(|l| l.starts_with("+++ "))
-                    .ok_or_else(|| self.error(number + 1, "`---` line not followed by a `+++` line"))?;
+                    .ok_or_else(|| {
+                        self.error(number + 1, "`---` line not followed by a `+++` line")
+                    })?;
                 let plus_text = plus.lossy();
                 plus_path = Some(self.marker_path(&plus_text["+++ ".len()..], plus.number)?);
                 self.index += 1;
@@ -205,12 +218,24 @@ impl<'a> DiffParser<'a> {
             kind,
             old_path: (kind != ChangeKind::Create).then_some(old_path),
             new_path: (kind != ChangeKind::Delete).then_some(new_path),
-            old_mode: if kind == ChangeKind::Create { None } else { old_mode },
-            new_mode: if kind == ChangeKind::Delete { None } else { new_mode },
+            old_mode: if kind == ChangeKind::Create {
+                None
+            } else {
+                old_mode
+            },
+            new_mode: if kind == ChangeKind::Delete {
+                None
+            } else {
+                new_mode
+            },
             similarity: header.similarity,
             old_blob: header.old_blob,
             new_blob: header.new_blob,
-            content: if binary { FileContent::Binary } else { FileContent::Text(hunks) },
+            content: if binary {
+                FileContent::Binary
+            } else {
+                FileContent::Text(hunks)
+            },
             source: self.location(start.number),
         })
     }
@@ -221,7 +246,11 @@ impl<'a> DiffParser<'a> {
         let plus = &self.lines[self.index + 1];
         let strip = |line: &Line, marker: &str| -> Result<Option<String>, SeriesError> {
             let text = line.lossy();
-            let raw = text[marker.len()..].split('\t').next().unwrap_or("").trim_end();
+            let raw = text[marker.len()..]
+                .split('\t')
+                .next()
+                .unwrap_or("")
+                .trim_end();
             self.marker_path(raw, line.number)
         };
         let old_path = strip(minus, "--- ")?;
@@ -291,6 +320,23 @@ impl<'a> DiffParser<'a> {
             let hunk = self.hunk(hunks.len() + 1)?;
             hunks.push(hunk);
         }
+        // An added or removed line right after a hunk means the hunk header
+        // counts too few lines (a hand-edited patch): taking the hunk as
+        // counted would drop that change silently.
+        if let (Some(line), Some(last)) = (self.current(), hunks.last()) {
+            let is_change = line.starts_with("+")
+                || (line.starts_with("-") && !line.starts_with("-- ") && !line.starts_with("--- "));
+            if is_change && !line.starts_with("+++ ") {
+                return Err(self.error(
+                    line.number,
+                    format!(
+                        "hunk #{} `{}` has more lines than its header counts",
+                        hunks.len(),
+                        last.header()
+                    ),
+                ));
+            }
+        }
         Ok(hunks)
     }
 
@@ -298,7 +344,12 @@ impl<'a> DiffParser<'a> {
         let header_line = &self.lines[self.index];
         let header_text = header_line.lossy();
         let (old_start, old_count, new_start, new_count, section) = parse_hunk_header(&header_text)
-            .ok_or_else(|| self.error(header_line.number, format!("malformed hunk header `{header_text}`")))?;
+            .ok_or_else(|| {
+                self.error(
+                    header_line.number,
+                    format!("malformed hunk header `{header_text}`"),
+                )
+            })?;
         self.index += 1;
 
         let mut lines: Vec<HunkLine> = Vec::new();
@@ -386,7 +437,13 @@ fn parse_hunk_header(text: &str) -> Option<(usize, usize, usize, usize, String)>
     };
     let (old_start, old_count) = range(old)?;
     let (new_start, new_count) = range(new)?;
-    Some((old_start, old_count, new_start, new_count, section.trim_start().to_string()))
+    Some((
+        old_start,
+        old_count,
+        new_start,
+        new_count,
+        section.trim_start().to_string(),
+    ))
 }
 
 /// `a/mm/mmap.c` → `mm/mmap.c`; a path without a directory stays as is.
@@ -414,7 +471,10 @@ fn split_git_header_paths(rest: &str) -> Option<(String, String)> {
     }
     if let Some(quote) = rest.find(" \"") {
         let (new, _) = unquote_c_style(&rest[quote + 1..])?;
-        return Some((strip_first_component(&rest[..quote]), strip_first_component(&new)));
+        return Some((
+            strip_first_component(&rest[..quote]),
+            strip_first_component(&new),
+        ));
     }
     // Same name on both sides: "a/NAME b/NAME".
     if rest.len() % 2 == 1 {
@@ -441,7 +501,10 @@ mod tests {
 
     #[test]
     fn hunk_header_forms() {
-        assert_eq!(parse_hunk_header("@@ -1 +1,2 @@"), Some((1, 1, 1, 2, String::new())));
+        assert_eq!(
+            parse_hunk_header("@@ -1 +1,2 @@"),
+            Some((1, 1, 1, 2, String::new()))
+        );
         assert_eq!(
             parse_hunk_header("@@ -10,7 +10,8 @@ static int foo(void)"),
             Some((10, 7, 10, 8, "static int foo(void)".to_string()))
@@ -453,10 +516,22 @@ mod tests {
     #[test]
     fn git_header_paths() {
         let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
-        assert_eq!(split_git_header_paths("a/mm/x.c b/mm/x.c"), pair("mm/x.c", "mm/x.c"));
-        assert_eq!(split_git_header_paths("a/with space b/with space"), pair("with space", "with space"));
-        assert_eq!(split_git_header_paths("a/old.c b/new.c"), pair("old.c", "new.c"));
-        assert_eq!(split_git_header_paths("\"a/t\\tb\" \"b/t\\tb\""), pair("t\tb", "t\tb"));
+        assert_eq!(
+            split_git_header_paths("a/mm/x.c b/mm/x.c"),
+            pair("mm/x.c", "mm/x.c")
+        );
+        assert_eq!(
+            split_git_header_paths("a/with space b/with space"),
+            pair("with space", "with space")
+        );
+        assert_eq!(
+            split_git_header_paths("a/old.c b/new.c"),
+            pair("old.c", "new.c")
+        );
+        assert_eq!(
+            split_git_header_paths("\"a/t\\tb\" \"b/t\\tb\""),
+            pair("t\tb", "t\tb")
+        );
         assert_eq!(split_git_header_paths(""), None);
     }
 }

@@ -21,12 +21,21 @@ pub enum SeriesError {
         location: SourceLocation,
         message: String,
     },
-    #[error("{}: no patches found (expected an mbox as written by `git format-patch --stdout` or `b4 am`, a patch file, or a directory of *.patch files)", path.display())]
-    NoPatches { path: PathBuf },
+    /// Readable, but without any patch in it.
+    #[error("{}: no patches found: {found} (expected an mbox as written by `git format-patch --stdout` or `b4 am`, a patch file, or a directory of *.patch files)", path.display())]
+    NoPatches {
+        path: PathBuf,
+        /// What was there instead.
+        found: String,
+    },
 }
 
 impl SeriesError {
-    pub(crate) fn malformed(file: &std::path::Path, line: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn malformed(
+        file: &std::path::Path,
+        line: usize,
+        message: impl Into<String>,
+    ) -> Self {
         SeriesError::Malformed {
             location: SourceLocation {
                 file: file.to_path_buf(),
@@ -72,7 +81,10 @@ pub enum ApplyFailure {
         already_applied: bool,
     },
     #[error("file does not exist{}", if *already_applied { "; the patch seems to be applied already (the file it creates exists with the patch's result)" } else if *deleting { " (already deleted?)" } else { "" })]
-    FileMissing { deleting: bool, already_applied: bool },
+    FileMissing {
+        deleting: bool,
+        already_applied: bool,
+    },
     #[error("cannot create: file already exists{}", if *same_content { " with the patch's content; the patch seems to be applied already" } else { "" })]
     FileExists { same_content: bool },
     #[error("cannot delete: the file has content the patch does not remove")]
@@ -81,6 +93,8 @@ pub enum ApplyFailure {
     NotAFile,
     #[error("binary patches are not supported (`GIT binary patch` / `Binary files ... differ`)")]
     Binary,
+    #[error("a {0:?} change without the path it needs (a FilePatch built by hand?)")]
+    MissingPath(crate::model::ChangeKind),
     #[error("unsupported file mode {0:o}")]
     UnsupportedMode(u32),
     #[error("unsafe path {0:?} (absolute, empty, or with `..`/`.git` components)")]

@@ -36,6 +36,7 @@ pub fn load_series(path: &Path) -> Result<Series, SeriesError> {
         if patch_files.is_empty() {
             return Err(SeriesError::NoPatches {
                 path: path.to_path_buf(),
+                found: "the directory has no *.patch files".to_string(),
             });
         }
         for file_path in &patch_files {
@@ -72,7 +73,10 @@ fn collect_file(input: &[u8], file: &Path, collected: &mut Collected) -> Result<
         Layout::BareDiff(lines) => {
             let files = diff::parse_diff(&lines, file)?;
             if files.is_empty() {
-                let line = lines.iter().find(|l| !l.text.is_empty()).map_or(1, |l| l.number);
+                let line = lines
+                    .iter()
+                    .find(|l| !l.text.is_empty())
+                    .map_or(1, |l| l.number);
                 return Err(SeriesError::malformed(
                     file,
                     line,
@@ -116,7 +120,11 @@ fn location(file: &Path, line: usize) -> SourceLocation {
     }
 }
 
-fn collect_message(message: Message, file: &Path, collected: &mut Collected) -> Result<(), SeriesError> {
+fn collect_message(
+    message: Message,
+    file: &Path,
+    collected: &mut Collected,
+) -> Result<(), SeriesError> {
     let mut subject_raw = message.header("subject").unwrap_or_default().to_string();
     let mut author = mime::decode_header(message.header("from").unwrap_or_default());
     let mut date = message.header("date").unwrap_or_default().to_string();
@@ -125,7 +133,10 @@ fn collect_message(message: Message, file: &Path, collected: &mut Collected) -> 
     // body when the sender is someone else, and `git am` honours them.
     let mut body: &[Line] = &message.body;
     if body.first().is_some_and(|l| is_in_body_header(&l.text)) {
-        let end = body.iter().position(|l| l.text.is_empty()).unwrap_or(body.len());
+        let end = body
+            .iter()
+            .position(|l| l.text.is_empty())
+            .unwrap_or(body.len());
         if body[..end].iter().all(|l| is_in_body_header(&l.text)) {
             for line in &body[..end] {
                 let text = line.lossy();
@@ -210,8 +221,14 @@ fn is_in_body_header(text: &[u8]) -> bool {
 
 fn trim_blank_lines(lines: &[Line]) -> &[Line] {
     let is_blank = |l: &Line| l.text.iter().all(u8::is_ascii_whitespace);
-    let start = lines.iter().position(|l| !is_blank(l)).unwrap_or(lines.len());
-    let end = lines.iter().rposition(|l| !is_blank(l)).map_or(start, |i| i + 1);
+    let start = lines
+        .iter()
+        .position(|l| !is_blank(l))
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !is_blank(l))
+        .map_or(start, |i| i + 1);
     &lines[start..end]
 }
 
@@ -224,8 +241,14 @@ fn finish(path: &Path, collected: Collected) -> Result<Series, SeriesError> {
         ignored,
     } = collected;
     if patches.is_empty() {
+        let found = match (&cover, ignored.len()) {
+            (Some(_), 0) => "only a cover letter".to_string(),
+            (Some(_), replies) => format!("only a cover letter and {replies} ignored mail(s)"),
+            (None, ignored) => format!("only {ignored} ignored mail(s) (replies)"),
+        };
         return Err(SeriesError::NoPatches {
             path: path.to_path_buf(),
+            found,
         });
     }
     let mut warnings = Vec::new();
@@ -247,7 +270,10 @@ fn finish(path: &Path, collected: Collected) -> Result<Series, SeriesError> {
             let listed: Vec<String> = totals.iter().map(|m| format!("n/{m}")).collect();
             return Err(SeriesError::Malformed {
                 location: patches[0].source.clone(),
-                message: format!("patches of different series ({}) in one input", listed.join(", ")),
+                message: format!(
+                    "patches of different series ({}) in one input",
+                    listed.join(", ")
+                ),
             });
         }
         if let Some(&total) = totals.iter().next() {
@@ -256,7 +282,10 @@ fn finish(path: &Path, collected: Collected) -> Result<Series, SeriesError> {
                 .map(|n| format!("{n}/{total}"))
                 .collect();
             if !missing.is_empty() {
-                warnings.push(format!("patches missing from the series: {}", missing.join(", ")));
+                warnings.push(format!(
+                    "patches missing from the series: {}",
+                    missing.join(", ")
+                ));
             }
         }
         // Stable: equal numbers cannot happen after the check above.

@@ -39,15 +39,25 @@ fn is_separator(lines: &[Line], index: usize) -> bool {
     if !line.starts_with("From ") {
         return false;
     }
-    if index > 0 && !lines[index - 1].text.is_empty() {
-        return false;
-    }
     let text = line.lossy();
     let mut words = text["From ".len()..].split_whitespace();
-    let has_sender = words.next().is_some();
+    let sender = words.next();
+    // mbox wants an empty line before a separator; `cat *.patch` of files
+    // without a trailing empty line does not give one, so git's own
+    // separators (a commit id, or git's fixed date) are taken anyway.
+    let git_separator = sender
+        .is_some_and(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        || text.ends_with(" Mon Sep 17 00:00:00 2001");
+    if index > 0 && !lines[index - 1].text.is_empty() && !git_separator {
+        return false;
+    }
+    let has_sender = sender.is_some();
     let has_time = words.any(|word| {
         let parts: Vec<&str> = word.split(':').collect();
-        parts.len() >= 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        parts.len() >= 2
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     });
     has_sender && has_time && lines.get(index + 1).is_some_and(is_header_line)
 }
@@ -71,12 +81,18 @@ pub(crate) enum Layout {
 /// Splits the input into mails, or recognizes a bare diff.
 pub(crate) fn split(input: &[u8], file: &Path) -> Result<Layout, SeriesError> {
     let lines = split_lines(input, 1);
-    let separators: Vec<usize> = (0..lines.len()).filter(|&i| is_separator(&lines, i)).collect();
+    let separators: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_separator(&lines, i))
+        .collect();
     if separators.is_empty() {
         let first = lines.iter().position(|l| !l.text.is_empty());
         return match first {
             Some(first) if is_header_line(&lines[first]) && !lines[first].starts_with("diff ") => {
-                Ok(Layout::Mails(vec![read_message(&lines[first..], None, file)?]))
+                Ok(Layout::Mails(vec![read_message(
+                    &lines[first..],
+                    None,
+                    file,
+                )?]))
             }
             _ => Ok(Layout::BareDiff(lines)),
         };
@@ -118,7 +134,11 @@ fn unescape_from_lines(body: &mut [Line]) {
 }
 
 /// Headers up to the first empty line, then the body.
-fn read_message(lines: &[Line], commit: Option<String>, file: &Path) -> Result<Message, SeriesError> {
+fn read_message(
+    lines: &[Line],
+    commit: Option<String>,
+    file: &Path,
+) -> Result<Message, SeriesError> {
     let mut headers: Vec<(String, String, usize)> = Vec::new();
     let mut body_start = lines.len();
     for (index, line) in lines.iter().enumerate() {
@@ -141,7 +161,11 @@ fn read_message(lines: &[Line], commit: Option<String>, file: &Path) -> Result<M
         }
         let text = line.lossy();
         let (name, value) = text.split_once(':').unwrap_or((&text, ""));
-        headers.push((name.to_ascii_lowercase(), value.trim().to_string(), line.number));
+        headers.push((
+            name.to_ascii_lowercase(),
+            value.trim().to_string(),
+            line.number,
+        ));
     }
     let start_line = lines.first().map_or(1, |l| l.number);
     let mut message = Message {
@@ -158,7 +182,11 @@ fn read_message(lines: &[Line], commit: Option<String>, file: &Path) -> Result<M
 /// from its first line: exact for 8bit, approximate for the encodings.
 fn decode_body(message: &mut Message, file: &Path) -> Result<(), SeriesError> {
     if let Some(content_type) = message.header("content-type") {
-        if content_type.trim().to_ascii_lowercase().starts_with("multipart/") {
+        if content_type
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+        {
             let line = header_line(message, "content-type");
             return Err(SeriesError::malformed(
                 file,
@@ -171,7 +199,10 @@ fn decode_body(message: &mut Message, file: &Path) -> Result<(), SeriesError> {
         .header("content-transfer-encoding")
         .map(|value| value.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let first_number = message.body.first().map_or(message.start_line, |l| l.number);
+    let first_number = message
+        .body
+        .first()
+        .map_or(message.start_line, |l| l.number);
     let joined = || {
         let mut bytes = Vec::new();
         for line in &message.body {
@@ -185,7 +216,11 @@ fn decode_body(message: &mut Message, file: &Path) -> Result<(), SeriesError> {
         "base64" => match mime::decode_base64(&joined()) {
             Some(bytes) => bytes,
             None => {
-                return Err(SeriesError::malformed(file, first_number, "invalid base64 mail body"));
+                return Err(SeriesError::malformed(
+                    file,
+                    first_number,
+                    "invalid base64 mail body",
+                ));
             }
         },
         _ => return Ok(()),
@@ -270,5 +305,10 @@ mod tests {
         assert!(!is_separator(&lines, 0));
         let lines = split_lines(b"From abc Mon Sep 17 00:00:00 2001\nnot a header\n", 1);
         assert!(!is_separator(&lines, 0));
+        // Inside a paragraph only git's own separators count.
+        let lines = split_lines(b"text\nFrom me Mon Nov 23 10:00:00 2026\nTo: x\n", 1);
+        assert!(!is_separator(&lines, 1));
+        let lines = split_lines(b"2.47.3\nFrom abc Mon Sep 17 00:00:00 2001\nFrom: x\n", 1);
+        assert!(is_separator(&lines, 1));
     }
 }

@@ -45,21 +45,23 @@ fn parse_encoded_word(input: &str) -> Option<(String, usize)> {
     let charset_end = body.find('?')?;
     let charset = &body[..charset_end];
     let after_charset = &body[charset_end + 1..];
-    let mut chars = after_charset.chars();
-    let encoding = chars.next()?.to_ascii_lowercase();
-    if chars.next()? != '?' {
-        return None;
-    }
+    // "q?" or "b?": both ASCII, so slicing after them stays on a boundary.
+    let encoding = match after_charset.as_bytes() {
+        [letter, b'?', ..] if matches!(letter.to_ascii_lowercase(), b'q' | b'b') => {
+            letter.to_ascii_lowercase()
+        }
+        _ => return None,
+    };
     let text_and_rest = &after_charset[2..];
     let text_end = text_and_rest.find("?=")?;
     let text = &text_and_rest[..text_end];
     if text.contains(' ') || charset.is_empty() {
         return None;
     }
-    let bytes = match encoding {
-        'q' => decode_q(text),
-        'b' => decode_base64(text.as_bytes())?,
-        _ => return None,
+    let bytes = if encoding == b'q' {
+        decode_q(text)
+    } else {
+        decode_base64(text.as_bytes())?
     };
     // 2 for "=?", charset, "?x?", text, "?=".
     let consumed = 2 + charset_end + 1 + 2 + text_end + 2;
@@ -195,6 +197,8 @@ mod tests {
         assert_eq!(decode_header("=?iso-8859-1?q?J=F6rg?="), "Jörg");
         assert_eq!(decode_header("=?broken"), "=?broken");
         assert_eq!(decode_header("a =?x?z?y?= b"), "a =?x?z?y?= b");
+        // A multi-byte "encoding" letter must not split a character.
+        assert_eq!(decode_header("=?x?€?abc?="), "=?x?€?abc?=");
     }
 
     #[test]
@@ -207,7 +211,10 @@ mod tests {
 
     #[test]
     fn base64_round() {
-        assert_eq!(decode_base64(b"aGVsbG8K\n").as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(
+            decode_base64(b"aGVsbG8K\n").as_deref(),
+            Some(&b"hello\n"[..])
+        );
         assert_eq!(decode_base64(b"a!b"), None);
     }
 }

@@ -61,6 +61,22 @@ pub struct Patch {
     pub source: SourceLocation,
 }
 
+impl Patch {
+    /// Every path the patch reads or writes (old and new sides), sorted:
+    /// what an incremental analysis has to look at again.
+    pub fn touched_paths(&self) -> Vec<&str> {
+        let mut paths: Vec<&str> = self
+            .files
+            .iter()
+            .flat_map(|file| [file.old_path.as_deref(), file.new_path.as_deref()])
+            .flatten()
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
+    }
+}
+
 /// What a [`FilePatch`] does to its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeKind {

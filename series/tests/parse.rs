@@ -48,7 +48,10 @@ fn outline(series: &Series) -> String {
         }
     }
     for ignored in &series.ignored {
-        out.push_str(&format!("ignored {:?}: {}\n", ignored.subject, ignored.reason));
+        out.push_str(&format!(
+            "ignored {:?}: {}\n",
+            ignored.subject, ignored.reason
+        ));
     }
     for warning in &series.warnings {
         out.push_str(&format!("warning: {warning}\n"));
@@ -68,18 +71,35 @@ fn format_patch_mbox_with_cover_letter() {
     let first = &series.patches[0];
     assert_eq!(first.date, "Fri, 20 Nov 2026 10:00:00 +0100");
     // The commit message keeps the trailers and unescapes mboxrd's ">From".
-    assert!(first.message.contains("\nFrom the reproducer's point of view"));
+    assert!(first
+        .message
+        .contains("\nFrom the reproducer's point of view"));
     assert!(first.message.ends_with(
         "Link: https://lore.example.org/r/20261120-demo-v2-1-ada@example.org\nSigned-off-by: Ada Example <ada@example.org>"
     ));
     let hunk = &first.files[0].content.hunks()[0];
-    assert_eq!(hunk.header(), "@@ -11,9 +11,8 @@ static int demo_populate(struct mm_struct *mm, unsigned long addr)");
-    assert_eq!(hunk.lines.iter().filter(|l| l.kind == LineKind::Removed).count(), 2);
+    assert_eq!(
+        hunk.header(),
+        "@@ -11,9 +11,8 @@ static int demo_populate(struct mm_struct *mm, unsigned long addr)"
+    );
+    assert_eq!(
+        hunk.lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Removed)
+            .count(),
+        2
+    );
     assert_eq!(hunk.source.line, 52);
 
     // MIME-encoded subject, and a folded one.
-    assert_eq!(series.patches[1].subject, "mm/stall: add a trace header for Jörg");
-    assert_eq!(series.patches[2].subject, "mm: drop old_helper, rename demo_lock.h");
+    assert_eq!(
+        series.patches[1].subject,
+        "mm/stall: add a trace header for Jörg"
+    );
+    assert_eq!(
+        series.patches[2].subject,
+        "mm: drop old_helper, rename demo_lock.h"
+    );
 }
 
 #[test]
@@ -103,8 +123,21 @@ fn rename_delete_and_mode_change() {
     assert_eq!(files[0].similarity, Some(81));
     assert_eq!(files[2].kind, ChangeKind::Delete);
     assert_eq!(files[2].new_path, None);
-    assert_eq!((files[3].old_mode, files[3].new_mode), (Some(0o100644), Some(0o100755)));
+    assert_eq!(
+        (files[3].old_mode, files[3].new_mode),
+        (Some(0o100644), Some(0o100755))
+    );
     assert!(files[3].content.hunks().is_empty());
+    assert_eq!(
+        series.patches[2].touched_paths(),
+        [
+            "include/demo_lock.h",
+            "include/demo_locking.h",
+            "mm/Makefile",
+            "mm/old_helper.c",
+            "scripts/demo.sh"
+        ]
+    );
 }
 
 #[test]
@@ -115,8 +148,12 @@ fn b4_mbox_keeps_trailers_and_decodes_quoted_printable() {
     // In-body From: names the real author.
     assert_eq!(second.author, "Carl Contributor <carl@example.org>");
     assert!(second.message.contains("which is long."));
-    assert!(second.message.contains("Acked-by: Bea Reviewer <bea@example.org>"));
-    assert!(second.message.ends_with("Link: https://lore.example.org/r/20261123-demo-v3-2-0a1b2c3d4e5f@example.org"));
+    assert!(second
+        .message
+        .contains("Acked-by: Bea Reviewer <bea@example.org>"));
+    assert!(second
+        .message
+        .ends_with("Link: https://lore.example.org/r/20261123-demo-v3-2-0a1b2c3d4e5f@example.org"));
     let makefile = &second.files[0].content.hunks()[0].lines;
     assert_eq!(makefile[2].text, b"obj-y += stall_trace.o");
 }
@@ -125,14 +162,20 @@ fn b4_mbox_keeps_trailers_and_decodes_quoted_printable() {
 fn single_patch_and_bare_diff() {
     let single = load("single.patch");
     assert_eq!(single.patches.len(), 1);
-    assert_eq!(single.patches[0].subject, "mm/stall: fault in under the write lock");
+    assert_eq!(
+        single.patches[0].subject,
+        "mm/stall: fault in under the write lock"
+    );
     assert_eq!(single.patches[0].tags.version, Some(2));
 
     let bare = load("bare.diff");
     assert_eq!(bare.patches.len(), 1);
     // No mail: the file name stands in for the subject.
     assert_eq!(bare.patches[0].subject, "bare");
-    assert_eq!(bare.patches[0].files[0].new_path.as_deref(), Some("mm/stall.c"));
+    assert_eq!(
+        bare.patches[0].files[0].new_path.as_deref(),
+        Some("mm/stall.c")
+    );
     // Same change, same hash, whatever wraps it.
     assert_eq!(bare.hash(), single.hash());
 }
@@ -169,11 +212,16 @@ fn malformed_inputs_name_file_and_line() {
         "malformed/no-diff.mbox",
         "malformed/bad-hunk-header.diff",
         "malformed/stray-hunk.diff",
+        "malformed/overlong-hunk.diff",
         "does-not-exist.mbox",
     ] {
         let error = error_of(name);
         // The OS error text differs between systems; keep the first part.
-        let error = error.split(": No such file").next().unwrap_or(&error).to_string();
+        let error = error
+            .split(": No such file")
+            .next()
+            .unwrap_or(&error)
+            .to_string();
         report.push_str(&format!("{error}\n"));
     }
     insta::assert_snapshot!(report);
@@ -182,7 +230,10 @@ fn malformed_inputs_name_file_and_line() {
 #[test]
 fn empty_input_and_numbering_checks() {
     let empty = parse_series(b"", "empty.mbox".as_ref()).unwrap_err();
-    assert_eq!(empty.to_string(), "empty.mbox:1: empty input: no mail and no diff");
+    assert_eq!(
+        empty.to_string(),
+        "empty.mbox:1: empty input: no mail and no diff"
+    );
 
     let mbox = std::fs::read(fixture("format-patch.mbox")).unwrap();
     let text = String::from_utf8(mbox).unwrap();
@@ -198,9 +249,16 @@ fn empty_input_and_numbering_checks() {
     let start_3 = text.rfind("From 3dc16acf").unwrap();
     let reordered = format!("{}{}", &text[start_3..], &text[start_2..start_3]);
     let series = parse_series(reordered.as_bytes(), "reordered.mbox".as_ref()).unwrap();
-    let subjects: Vec<_> = series.patches.iter().map(|p| (p.index, p.tags.number)).collect();
+    let subjects: Vec<_> = series
+        .patches
+        .iter()
+        .map(|p| (p.index, p.tags.number))
+        .collect();
     assert_eq!(subjects, vec![(1, Some((2, 3))), (2, Some((3, 3)))]);
-    assert_eq!(series.warnings, vec!["patches missing from the series: 1/3".to_string()]);
+    assert_eq!(
+        series.warnings,
+        vec!["patches missing from the series: 1/3".to_string()]
+    );
 }
 
 #[test]

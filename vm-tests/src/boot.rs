@@ -82,7 +82,9 @@ impl RunResult {
         self.outcome == Outcome::Exited { code: 0 } && self.events.is_empty()
     }
     pub fn has_crash(&self) -> bool {
-        self.events.iter().any(|e| matches!(e.kind, EventKind::Panic | EventKind::Oops))
+        self.events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Panic | EventKind::Oops))
     }
 }
 
@@ -93,7 +95,10 @@ pub enum BootError {
     #[error("kernel image {0} does not exist")]
     NoKernel(PathBuf),
     #[error("{context}: {error}")]
-    Io { context: String, error: std::io::Error },
+    Io {
+        context: String,
+        error: std::io::Error,
+    },
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BootError {
@@ -126,7 +131,11 @@ pub fn guest_wrapper(dir: &Path, nonce: &str) -> String {
 
 /// The vng command line for a run.
 pub fn vng_args(o: &RunOptions, wrapper: &Path) -> Vec<String> {
-    let mut a: Vec<String> = vec!["--run".into(), o.kernel.display().to_string(), "--verbose".into()];
+    let mut a: Vec<String> = vec![
+        "--run".into(),
+        o.kernel.display().to_string(),
+        "--verbose".into(),
+    ];
     if !o.virtiofs {
         a.push("--force-9p".into());
     }
@@ -134,12 +143,20 @@ pub fn vng_args(o: &RunOptions, wrapper: &Path) -> Vec<String> {
         a.push("--disable-kvm".into());
     }
     a.push("--disable-microvm".into());
-    a.extend(["--memory".into(), o.memory.clone(), "--cpus".into(), o.cpus.to_string()]);
+    a.extend([
+        "--memory".into(),
+        o.memory.clone(),
+        "--cpus".into(),
+        o.cpus.to_string(),
+    ]);
     a.push(format!("--rwdir={}", o.dir.display()));
     for x in &o.append {
         a.extend(["--append".into(), x.clone()]);
     }
-    a.extend(["--exec".into(), format!("/bin/sh {}", sh_quote(&wrapper.display().to_string()))]);
+    a.extend([
+        "--exec".into(),
+        format!("/bin/sh {}", sh_quote(&wrapper.display().to_string())),
+    ]);
     a
 }
 
@@ -149,7 +166,8 @@ pub fn vng_args(o: &RunOptions, wrapper: &Path) -> Vec<String> {
 pub fn virtiofs_usable(kernel_config: Option<&str>, virtiofsd_version: Option<&str>) -> bool {
     let kernel_ok = kernel_config.is_some_and(|c| {
         let m = crate::config::parse_dotconfig(c);
-        m.get("CONFIG_VIRTIO_FS") == Some(&crate::config::Value::Yes) && m.get("CONFIG_FUSE_FS") == Some(&crate::config::Value::Yes)
+        m.get("CONFIG_VIRTIO_FS") == Some(&crate::config::Value::Yes)
+            && m.get("CONFIG_FUSE_FS") == Some(&crate::config::Value::Yes)
     });
     // The Rust virtiofsd reports `virtiofsd 1.x.y`; QEMU's C daemon says
     // `virtiofsd version 7.2.x` / `using FUSE kernel interface`.
@@ -162,9 +180,17 @@ pub fn virtiofs_usable(kernel_config: Option<&str>, virtiofsd_version: Option<&s
 
 /// `virtiofsd --version` of the first virtiofsd vng would find.
 pub fn virtiofsd_version() -> Option<String> {
-    for p in ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "/usr/bin/virtiofsd"] {
+    for p in [
+        "/usr/libexec/virtiofsd",
+        "/usr/lib/qemu/virtiofsd",
+        "/usr/bin/virtiofsd",
+    ] {
         if Path::new(p).is_file() {
-            let out = Command::new(p).arg("--version").stdin(Stdio::null()).output().ok()?;
+            let out = Command::new(p)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .ok()?;
             let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
             s.push_str(&String::from_utf8_lossy(&out.stderr));
             return Some(s.lines().next().unwrap_or("").to_string());
@@ -174,7 +200,10 @@ pub fn virtiofsd_version() -> Option<String> {
 }
 
 fn kill_group(pgid: u32) {
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status();
 }
 
 enum Msg {
@@ -192,19 +221,37 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     }
     let vng = which("vng").ok_or(BootError::VngMissing)?;
     fs::create_dir_all(&o.dir).map_err(io_err(format!("creating {}", o.dir.display())))?;
+    // The guest sees the host's filesystem: the run directory must be absolute.
+    let abs = o
+        .dir
+        .canonicalize()
+        .map_err(io_err(format!("resolving {}", o.dir.display())))?;
+    let o = &RunOptions {
+        dir: abs,
+        ..o.clone()
+    };
     for f in ["exit", "stdout", "stderr", "dmesg.txt", "console.log"] {
         let _ = fs::remove_file(o.dir.join(f));
     }
-    let nonce = format!("{:x}{:x}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    let nonce = format!(
+        "{:x}{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
     let wrapper = o.dir.join("guest.sh");
     fs::write(&wrapper, guest_wrapper(&o.dir, &nonce)).map_err(io_err("writing guest.sh"))?;
     fs::write(o.dir.join("command.sh"), &o.script).map_err(io_err("writing command.sh"))?;
     let args = vng_args(o, &wrapper);
-    fs::write(o.dir.join("vng-args.txt"), args.join("\n") + "\n").map_err(io_err("writing vng-args.txt"))?;
+    fs::write(o.dir.join("vng-args.txt"), args.join("\n") + "\n")
+        .map_err(io_err("writing vng-args.txt"))?;
 
     let console_path = o.dir.join("console.log");
     let mut console = fs::File::create(&console_path).map_err(io_err("creating console.log"))?;
-    let mut vng_out = fs::File::create(o.dir.join("vng-stdout.log")).map_err(io_err("creating vng-stdout.log"))?;
+    let mut vng_out = fs::File::create(o.dir.join("vng-stdout.log"))
+        .map_err(io_err("creating vng-stdout.log"))?;
 
     let start = Instant::now();
     let mut child = Command::new(&vng)
@@ -223,7 +270,10 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     let tx2 = tx.clone();
     std::thread::spawn(move || {
         for l in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            if tx.send(Msg::Out(String::from_utf8_lossy(&l).into_owned())).is_err() {
+            if tx
+                .send(Msg::Out(String::from_utf8_lossy(&l).into_owned()))
+                .is_err()
+            {
                 return;
             }
         }
@@ -231,7 +281,10 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     });
     std::thread::spawn(move || {
         for l in BufReader::new(err).split(b'\n').map_while(Result::ok) {
-            if tx2.send(Msg::Err(String::from_utf8_lossy(&l).into_owned())).is_err() {
+            if tx2
+                .send(Msg::Err(String::from_utf8_lossy(&l).into_owned()))
+                .is_err()
+            {
                 return;
             }
         }
@@ -295,7 +348,11 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
             _ => None,
         };
         let over = over.or_else(|| {
-            panic_at.filter(|p| p.elapsed() > panic_grace).map(|_| Outcome::GuestDied { reason: "kernel panic (the guest did not exit after it)".into() })
+            panic_at
+                .filter(|p| p.elapsed() > panic_grace)
+                .map(|_| Outcome::GuestDied {
+                    reason: "kernel panic (the guest did not exit after it)".into(),
+                })
         });
         if let Some(oc) = over {
             kill_group(pgid);
@@ -322,7 +379,9 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     let read = |f: &str| fs::read_to_string(o.dir.join(f)).ok();
     let exit = read("exit").and_then(|s| s.trim().parse::<i32>().ok());
     let dmesg_path = o.dir.join("dmesg.txt");
-    let dmesg = fs::read_to_string(&dmesg_path).ok().filter(|s| !s.is_empty());
+    let dmesg = fs::read_to_string(&dmesg_path)
+        .ok()
+        .filter(|s| !s.is_empty());
     // Events from the console (it has everything from early boot); dmesg is the
     // fallback when the console captured nothing.
     let mut events = logscan::scan(&console_text);
@@ -340,7 +399,10 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
             } else if booted_at.is_none() {
                 format!(
                     "the guest never ran the command (vng exit {}); see {}",
-                    status.and_then(|s| s.code()).map(|c| c.to_string()).unwrap_or_else(|| "by signal".into()),
+                    status
+                        .and_then(|s| s.code())
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "by signal".into()),
                     console_path.display()
                 )
             } else {
@@ -372,13 +434,18 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         dmesg: dmesg.map(|_| dmesg_path),
         vng_args: args,
     };
-    let _ = fs::write(o.dir.join("result.json"), serde_json::to_string_pretty(&result).expect("serializes") + "\n");
+    let _ = fs::write(
+        o.dir.join("result.json"),
+        serde_json::to_string_pretty(&result).expect("serializes") + "\n",
+    );
     Ok(result)
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
     let p = std::env::var_os("PATH")?;
-    std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file())
+    std::env::split_paths(&p)
+        .map(|d| d.join(name))
+        .find(|c| c.is_file())
 }
 
 #[cfg(test)]
@@ -407,12 +474,19 @@ mod tests {
     fn vng_arguments_follow_the_decisions() {
         let a = vng_args(&opts(), Path::new("/runs/r 1/guest.sh"));
         let s = a.join(" ");
-        assert!(s.starts_with("--run /k/bzImage --verbose --force-9p --disable-kvm --disable-microvm"), "{s}");
+        assert!(
+            s.starts_with("--run /k/bzImage --verbose --force-9p --disable-kvm --disable-microvm"),
+            "{s}"
+        );
         assert!(s.contains("--memory 1G --cpus 2"), "{s}");
         assert!(s.contains("--rwdir=/runs/r 1"), "{s}");
         assert!(s.contains("--append hung_task_timeout_secs=10"), "{s}");
         assert_eq!(a.last().unwrap(), "/bin/sh '/runs/r 1/guest.sh'");
-        let kvm = RunOptions { accel: Accel::Kvm, virtiofs: true, ..opts() };
+        let kvm = RunOptions {
+            accel: Accel::Kvm,
+            virtiofs: true,
+            ..opts()
+        };
         let a = vng_args(&kvm, Path::new("/g.sh"));
         assert!(!a.contains(&"--disable-kvm".to_string()));
         assert!(!a.contains(&"--force-9p".to_string()));
@@ -422,10 +496,19 @@ mod tests {
     fn virtiofs_only_with_kernel_support_and_the_rust_daemon() {
         let cfg = "CONFIG_VIRTIO_FS=y\nCONFIG_FUSE_FS=y\n";
         assert!(virtiofs_usable(Some(cfg), Some("virtiofsd 1.10.1")));
-        assert!(!virtiofs_usable(Some(cfg), Some("virtiofsd version 7.2.19")));
-        assert!(!virtiofs_usable(Some(cfg), Some("using FUSE kernel interface version 7.31")));
+        assert!(!virtiofs_usable(
+            Some(cfg),
+            Some("virtiofsd version 7.2.19")
+        ));
+        assert!(!virtiofs_usable(
+            Some(cfg),
+            Some("using FUSE kernel interface version 7.31")
+        ));
         assert!(!virtiofs_usable(Some(cfg), None));
-        assert!(!virtiofs_usable(Some("CONFIG_9P_FS=y\n"), Some("virtiofsd 1.10.1")));
+        assert!(!virtiofs_usable(
+            Some("CONFIG_9P_FS=y\n"),
+            Some("virtiofsd 1.10.1")
+        ));
         assert!(!virtiofs_usable(None, Some("virtiofsd 1.10.1")));
     }
 
@@ -440,7 +523,11 @@ mod tests {
     #[test]
     fn missing_kernel_is_an_error_not_a_hang() {
         let d = tempfile::tempdir().unwrap();
-        let o = RunOptions { kernel: d.path().join("nope"), dir: d.path().join("run"), ..opts() };
+        let o = RunOptions {
+            kernel: d.path().join("nope"),
+            dir: d.path().join("run"),
+            ..opts()
+        };
         assert!(matches!(run(&o), Err(BootError::NoKernel(_))));
     }
 }

@@ -33,7 +33,15 @@ const RECIPE: &str = "mmstall-build-v2";
 /// The cache key of a build.
 pub fn cache_key(tree_identity: &str, series_hash: Option<&str>, config_hash: &str) -> String {
     let mut h = Sha256::new();
-    for part in [RECIPE, "tree", tree_identity, "series", series_hash.unwrap_or("none"), "config", config_hash] {
+    for part in [
+        RECIPE,
+        "tree",
+        tree_identity,
+        "series",
+        series_hash.unwrap_or("none"),
+        "config",
+        config_hash,
+    ] {
         h.update(part.as_bytes());
         h.update(b"\0");
     }
@@ -71,7 +79,9 @@ impl BuildRequest {
             tree,
             series: None,
             config: config::DEFAULT_FRAGMENTS.to_string(),
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             allow_dropped: false,
             rebuild: false,
             progress: ProgressMode::Auto,
@@ -141,13 +151,24 @@ pub enum BuildError {
     #[error("{0}\n(the scratch copy was restored; nothing was built)")]
     PatchFailed(patches::PatchFailure),
     #[error("olddefconfig dropped {} requested option(s):\n  {}\n(config: {}; pass --allow-dropped to build anyway)", .dropped.len(), .dropped.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n  "), .config.display())]
-    Dropped { dropped: Vec<Dropped>, config: PathBuf },
+    Dropped {
+        dropped: Vec<Dropped>,
+        config: PathBuf,
+    },
     #[error("`{tool}` not found: {hint}")]
     ToolMissing { tool: String, hint: String },
     #[error("make {target} failed (exit {status}); log: {}\n{}", .log.display(), .first_errors.join("\n"))]
-    Make { target: String, status: String, log: PathBuf, first_errors: Vec<String> },
+    Make {
+        target: String,
+        status: String,
+        log: PathBuf,
+        first_errors: Vec<String>,
+    },
     #[error("{context}: {error}")]
-    Io { context: String, error: std::io::Error },
+    Io {
+        context: String,
+        error: std::io::Error,
+    },
     #[error("{0}")]
     Cache(String),
 }
@@ -158,11 +179,15 @@ impl BuildError {
     /// machine (missing tools, I/O, make failing outside compilation).
     pub fn exit_code(&self) -> i32 {
         match self {
-            BuildError::Tree(tree::TreeError::Io { .. }) | BuildError::Tree(tree::TreeError::LockTimeout { .. }) => 3,
+            BuildError::Tree(tree::TreeError::Io { .. })
+            | BuildError::Tree(tree::TreeError::LockTimeout { .. }) => 3,
             BuildError::Tree(_) | BuildError::Config(_) | BuildError::Series(_) => 2,
             BuildError::PatchFailed(_) | BuildError::Dropped { .. } => 2,
             BuildError::Make { target, .. } if target == "bzImage" => 1,
-            BuildError::Make { .. } | BuildError::ToolMissing { .. } | BuildError::Io { .. } | BuildError::Cache(_) => 3,
+            BuildError::Make { .. }
+            | BuildError::ToolMissing { .. }
+            | BuildError::Io { .. }
+            | BuildError::Cache(_) => 3,
         }
     }
 }
@@ -191,22 +216,37 @@ fn have_tool(name: &str) -> bool {
 }
 
 /// Builds (or finds in the cache) the kernel a request describes.
-pub fn build(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Result<Build, BuildError> {
+pub fn build(
+    req: &BuildRequest,
+    cache: &Cache,
+    rep: &mut dyn Reporter,
+) -> Result<Build, BuildError> {
     let total = Instant::now();
     let tree = tree::resolve(&req.tree, cache)?;
     let fragments = config::resolve_fragments(&req.config)?;
     let merged = config::merge(&fragments);
     let config_hash = merged.hash(BASE_CONFIG, ARCH);
     let series = req.series.as_deref().map(patches::load).transpose()?;
-    for (tool, hint) in [("make", "install build-essential"), ("gcc", "install build-essential"), ("flex", "install flex"), ("bison", "install bison")] {
+    for (tool, hint) in [
+        ("make", "install build-essential"),
+        ("gcc", "install build-essential"),
+        ("flex", "install flex"),
+        ("bison", "install bison"),
+    ] {
         if !have_tool(tool) {
-            return Err(BuildError::ToolMissing { tool: tool.into(), hint: format!("{hint} (scripts/setup.sh does)") });
+            return Err(BuildError::ToolMissing {
+                tool: tool.into(),
+                hint: format!("{hint} (scripts/setup.sh does)"),
+            });
         }
     }
 
     let lock_path = cache.scratch_lock(&tree.slug);
     let _lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
-        rep.note(&format!("vm build: waiting for another build (pid {pid}) using {}", lock_path.display()))
+        rep.note(&format!(
+            "vm build: waiting for another build (pid {pid}) using {}",
+            lock_path.display()
+        ))
     })?;
 
     let t = Instant::now();
@@ -214,8 +254,20 @@ pub fn build(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Resul
     let identity = tree::identity(&origin_walk);
     let walk_secs = t.elapsed().as_secs_f64();
 
-    let ctx = Ctx { req, cache, tree: &tree, origin_walk: &origin_walk, identity: &identity, merged: &merged, config_hash: &config_hash };
-    let key = cache_key(&identity, series.as_ref().map(|s| s.hash.as_str()), &config_hash);
+    let ctx = Ctx {
+        req,
+        cache,
+        tree: &tree,
+        origin_walk: &origin_walk,
+        identity: &identity,
+        merged: &merged,
+        config_hash: &config_hash,
+    };
+    let key = cache_key(
+        &identity,
+        series.as_ref().map(|s| s.hash.as_str()),
+        &config_hash,
+    );
     if !req.rebuild {
         if let Some(b) = cached(cache, &key) {
             return Ok(b);
@@ -230,7 +282,9 @@ pub fn build(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Resul
             let b = match cached(cache, &bkey).filter(|b| b.dir.join("obj").is_dir()) {
                 Some(b) => b,
                 None => {
-                    rep.note(&format!("vm build: building the unpatched baseline {bkey} first"));
+                    rep.note(&format!(
+                        "vm build: building the unpatched baseline {bkey} first"
+                    ));
                     let b = ctx.build_one(&bkey, None, None, rep)?;
                     baseline_built = Some(Box::new(b.clone()));
                     b
@@ -250,20 +304,33 @@ pub fn build(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Resul
 /// A finished build from the cache, if there is one.
 pub fn cached(cache: &Cache, key: &str) -> Option<Build> {
     let dir = cache.build_dir(key);
-    let meta: BuildMeta = serde_json::from_str(&fs::read_to_string(dir.join("meta.json")).ok()?).ok()?;
+    let meta: BuildMeta =
+        serde_json::from_str(&fs::read_to_string(dir.join("meta.json")).ok()?).ok()?;
     let bzimage = dir.join("bzImage");
-    (bzimage.is_file() && meta.key == key).then_some(Build { dir, bzimage, meta, cached: true, baseline_built: None })
+    (bzimage.is_file() && meta.key == key).then_some(Build {
+        dir,
+        bzimage,
+        meta,
+        cached: true,
+        baseline_built: None,
+    })
 }
 
 /// Opens a build for `vm run --kernel`: a build directory, a key in the cache,
 /// or a bzImage path.
-pub fn locate_kernel(cache: &Cache, spec: &str) -> Result<(PathBuf, Option<BuildMeta>), BuildError> {
+pub fn locate_kernel(
+    cache: &Cache,
+    spec: &str,
+) -> Result<(PathBuf, Option<BuildMeta>), BuildError> {
     let p = Path::new(spec);
     let dir = if p.is_dir() {
         p.to_path_buf()
     } else if p.is_file() {
         return Ok((p.to_path_buf(), None));
-    } else if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_hexdigit()) && cache.build_dir(spec).is_dir() {
+    } else if !spec.is_empty()
+        && spec.bytes().all(|b| b.is_ascii_hexdigit())
+        && cache.build_dir(spec).is_dir()
+    {
         cache.build_dir(spec)
     } else {
         return Err(BuildError::Cache(format!(
@@ -273,9 +340,14 @@ pub fn locate_kernel(cache: &Cache, spec: &str) -> Result<(PathBuf, Option<Build
     };
     let bz = dir.join("bzImage");
     if !bz.is_file() {
-        return Err(BuildError::Cache(format!("--kernel {}: no bzImage in it (did the build finish?)", dir.display())));
+        return Err(BuildError::Cache(format!(
+            "--kernel {}: no bzImage in it (did the build finish?)",
+            dir.display()
+        )));
     }
-    let meta = fs::read_to_string(dir.join("meta.json")).ok().and_then(|s| serde_json::from_str(&s).ok());
+    let meta = fs::read_to_string(dir.join("meta.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok());
     Ok((bz, meta))
 }
 
@@ -307,7 +379,10 @@ struct Restore<'a> {
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
         if let Err(e) = tree::sync(self.origin, self.walk, self.scratch, self.manifest) {
-            eprintln!("vm build: warning: restoring {} failed: {e} (the next build restores it)", self.scratch.display());
+            eprintln!(
+                "vm build: warning: restoring {} failed: {e} (the next build restores it)",
+                self.scratch.display()
+            );
         }
     }
 }
@@ -367,11 +442,20 @@ impl Ctx<'_> {
         // restored) when this function returns, after make.
         let _restore;
         if let Some(s) = series {
-            _restore = Restore { origin: &self.tree.origin, walk: self.origin_walk, scratch: &scratch, manifest: &manifest };
+            _restore = Restore {
+                origin: &self.tree.origin,
+                walk: self.origin_walk,
+                scratch: &scratch,
+                manifest: &manifest,
+            };
             let t = Instant::now();
             patches::apply_all(s, &scratch).map_err(BuildError::PatchFailed)?;
             secs.patch = t.elapsed().as_secs_f64();
-            rep.note(&format!("vm build: applied {} patch(es) from {}", s.subjects.len(), s.path.display()));
+            rep.note(&format!(
+                "vm build: applied {} patch(es) from {}",
+                s.subjects.len(),
+                s.path.display()
+            ));
         }
 
         fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
@@ -385,14 +469,20 @@ impl Ctx<'_> {
         let want_base = baseline.map(|b| b.meta.key.clone());
         match (&want_base, &state) {
             // Patched build: start from exactly the baseline's objects.
-            (Some(bk), s) if !(s.baseline.as_deref() == Some(bk.as_str()) && !s.dirty) => {
+            (Some(bk), s) if s.baseline.as_deref() != Some(bk.as_str()) || s.dirty => {
                 restore_snapshot(&self.cache.build_dir(bk).join("obj"), &obj)?;
-                rep.note(&format!("vm build: object tree restored from baseline {bk}"));
+                rep.note(&format!(
+                    "vm build: object tree restored from baseline {bk}"
+                ));
             }
             // Baseline build after a patched one: go back to that patched
             // build's baseline, or start empty.
             (None, s) if s.dirty => {
-                let snap = s.baseline.as_deref().map(|b| self.cache.build_dir(b).join("obj")).filter(|p| p.is_dir());
+                let snap = s
+                    .baseline
+                    .as_deref()
+                    .map(|b| self.cache.build_dir(b).join("obj"))
+                    .filter(|p| p.is_dir());
                 match snap {
                     Some(snap) => restore_snapshot(&snap, &obj)?,
                     None => {
@@ -406,7 +496,11 @@ impl Ctx<'_> {
         fs::create_dir_all(&obj).map_err(io_err(format!("creating {}", obj.display())))?;
         // From here until a baseline snapshot is taken, the directory is not a
         // clean baseline (a crash leaves it marked dirty).
-        LiveState { baseline: want_base.clone().or(state.baseline.clone()), dirty: true }.save(&obj)?;
+        LiveState {
+            baseline: want_base.clone().or(state.baseline.clone()),
+            dirty: true,
+        }
+        .save(&obj)?;
 
         // Config: tinyconfig + fragments + olddefconfig for a baseline; the
         // baseline's .config (already merged) + olddefconfig for a patched build.
@@ -414,18 +508,37 @@ impl Ctx<'_> {
         let config_log = dir.join("config.log");
         let _ = fs::remove_file(&config_log);
         if baseline.is_none() {
-            self.run_logged(self.make(&scratch, &obj).arg(BASE_CONFIG), "tinyconfig", &config_log, ProgressMode::Quiet, rep)?;
-            let base = fs::read_to_string(obj.join(".config")).map_err(io_err("reading the tinyconfig .config"))?;
-            fs::write(obj.join(".config"), config::apply(&base, self.merged)).map_err(io_err("writing .config"))?;
+            self.run_logged(
+                self.make(&scratch, &obj).arg(BASE_CONFIG),
+                "tinyconfig",
+                &config_log,
+                ProgressMode::Quiet,
+                rep,
+            )?;
+            let base = fs::read_to_string(obj.join(".config"))
+                .map_err(io_err("reading the tinyconfig .config"))?;
+            fs::write(obj.join(".config"), config::apply(&base, self.merged))
+                .map_err(io_err("writing .config"))?;
         }
-        self.run_logged(self.make(&scratch, &obj).arg("olddefconfig"), "olddefconfig", &config_log, ProgressMode::Quiet, rep)?;
-        let final_config = fs::read_to_string(obj.join(".config")).map_err(io_err("reading .config"))?;
+        self.run_logged(
+            self.make(&scratch, &obj).arg("olddefconfig"),
+            "olddefconfig",
+            &config_log,
+            ProgressMode::Quiet,
+            rep,
+        )?;
+        let final_config =
+            fs::read_to_string(obj.join(".config")).map_err(io_err("reading .config"))?;
         fs::write(dir.join("config"), &final_config).map_err(io_err("saving config"))?;
-        fs::write(dir.join("fragments.config"), self.merged.to_fragment_text()).map_err(io_err("saving fragments"))?;
+        fs::write(dir.join("fragments.config"), self.merged.to_fragment_text())
+            .map_err(io_err("saving fragments"))?;
         let dropped = config::check_survivors(&final_config, self.merged);
         if !dropped.is_empty() {
             if !self.req.allow_dropped {
-                return Err(BuildError::Dropped { dropped, config: dir.join("config") });
+                return Err(BuildError::Dropped {
+                    dropped,
+                    config: dir.join("config"),
+                });
             }
             for d in &dropped {
                 rep.note(&format!("vm build: warning: dropped {d}"));
@@ -442,11 +555,17 @@ impl Ctx<'_> {
             ),
             None => format!("{} {}", self.tree.spec, self.tree.version),
         };
-        rep.note(&format!("vm build: compiling {label} in {} with -j{}", obj.display(), self.req.jobs));
+        rep.note(&format!(
+            "vm build: compiling {label} in {} with -j{}",
+            obj.display(),
+            self.req.jobs
+        ));
         let build_log = dir.join("build.log");
         let _ = fs::remove_file(&build_log);
         let compiled = self.run_logged(
-            self.make(&scratch, &obj).arg(format!("-j{}", self.req.jobs.max(1))).arg("bzImage"),
+            self.make(&scratch, &obj)
+                .arg(format!("-j{}", self.req.jobs.max(1)))
+                .arg("bzImage"),
             "bzImage",
             &build_log,
             self.req.progress,
@@ -456,16 +575,28 @@ impl Ctx<'_> {
 
         let bz = dir.join("bzImage");
         fs::copy(obj.join("arch/x86/boot/bzImage"), &bz).map_err(io_err("copying bzImage"))?;
-        let release = fs::read_to_string(obj.join("include/config/kernel.release")).unwrap_or_default().trim().to_string();
+        let release = fs::read_to_string(obj.join("include/config/kernel.release"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         if series.is_none() {
             // Snapshot the clean baseline object tree for patched builds.
             let t = Instant::now();
             take_snapshot(&obj, &dir.join("obj"))?;
-            LiveState { baseline: Some(key.to_string()), dirty: false }.save(&obj)?;
+            LiveState {
+                baseline: Some(key.to_string()),
+                dirty: false,
+            }
+            .save(&obj)?;
             secs.copy_baseline += t.elapsed().as_secs_f64();
         }
         secs.total = total.elapsed().as_secs_f64();
-        rep.note(&format!("vm build: done in {:.0} s ({} files compiled): {}", secs.total, compiled, bz.display()));
+        rep.note(&format!(
+            "vm build: done in {:.0} s ({} files compiled): {}",
+            secs.total,
+            compiled,
+            bz.display()
+        ));
         let meta = BuildMeta {
             key: key.to_string(),
             tree: self.tree.spec.to_string(),
@@ -473,7 +604,11 @@ impl Ctx<'_> {
             tree_identity: self.identity.to_string(),
             kernel_version: self.tree.version.clone(),
             kernel_release: release,
-            series: series.map(|s| SeriesMeta { path: s.path.clone(), hash: s.hash.clone(), subjects: s.subjects.clone() }),
+            series: series.map(|s| SeriesMeta {
+                path: s.path.clone(),
+                hash: s.hash.clone(),
+                subjects: s.subjects.clone(),
+            }),
             fragments: self.merged.fragments.clone(),
             config_hash: self.config_hash.to_string(),
             baseline: baseline.map(|b| b.meta.key.clone()),
@@ -482,10 +617,19 @@ impl Ctx<'_> {
             jobs: self.req.jobs,
             dropped,
             secs,
-            finished_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            finished_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
         };
         write_meta(&dir, &meta)?;
-        Ok(Build { dir, bzimage: bz, meta, cached: false, baseline_built: None })
+        Ok(Build {
+            dir,
+            bzimage: bz,
+            meta,
+            cached: false,
+            baseline_built: None,
+        })
     }
 
     /// Runs a make step with its output appended to `log`; returns how many
@@ -498,8 +642,14 @@ impl Ctx<'_> {
         progress: ProgressMode,
         rep: &mut dyn Reporter,
     ) -> Result<usize, BuildError> {
-        let mut logf = fs::OpenOptions::new().create(true).append(true).open(log).map_err(io_err(format!("opening {}", log.display())))?;
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut logf = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(io_err(format!("opening {}", log.display())))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(io_err("running make"))?;
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let out = child.stdout.take().expect("piped");
@@ -544,7 +694,10 @@ impl Ctx<'_> {
             let _ = rep;
             return Err(BuildError::Make {
                 target: target.to_string(),
-                status: status.code().map(|c| c.to_string()).unwrap_or_else(|| "signal".into()),
+                status: status
+                    .code()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "signal".into()),
                 log: log.to_path_buf(),
                 first_errors: first,
             });
@@ -568,14 +721,21 @@ impl LiveState {
     /// A missing or unreadable state is "dirty, unknown baseline": the
     /// directory is rebuilt from scratch if it exists.
     pub fn load(obj: &Path) -> LiveState {
-        match fs::read_to_string(Self::path(obj)).ok().and_then(|s| serde_json::from_str(&s).ok()) {
+        match fs::read_to_string(Self::path(obj))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+        {
             Some(s) => s,
-            None => LiveState { baseline: None, dirty: obj.exists() },
+            None => LiveState {
+                baseline: None,
+                dirty: obj.exists(),
+            },
         }
     }
     pub fn save(&self, obj: &Path) -> Result<(), BuildError> {
         let p = Self::path(obj);
-        fs::write(&p, serde_json::to_string(self).expect("serializes")).map_err(io_err(format!("writing {}", p.display())))
+        fs::write(&p, serde_json::to_string(self).expect("serializes"))
+            .map_err(io_err(format!("writing {}", p.display())))
     }
 }
 
@@ -588,7 +748,11 @@ fn cp_a(from: &Path, to: &Path) -> Result<(), BuildError> {
         .status()
         .map_err(io_err("running cp"))?;
     if !st.success() {
-        return Err(BuildError::Cache(format!("copying {} to {} failed", from.display(), to.display())));
+        return Err(BuildError::Cache(format!(
+            "copying {} to {} failed",
+            from.display(),
+            to.display()
+        )));
     }
     Ok(())
 }
@@ -596,7 +760,10 @@ fn cp_a(from: &Path, to: &Path) -> Result<(), BuildError> {
 /// Replaces `live` with a copy of `snapshot` (timestamps kept).
 fn restore_snapshot(snapshot: &Path, live: &Path) -> Result<(), BuildError> {
     if !snapshot.is_dir() {
-        return Err(BuildError::Cache(format!("baseline object snapshot {} is missing (remove the baseline build dir to rebuild it)", snapshot.display())));
+        return Err(BuildError::Cache(format!(
+            "baseline object snapshot {} is missing (remove the baseline build dir to rebuild it)",
+            snapshot.display()
+        )));
     }
     let _ = fs::remove_dir_all(live);
     cp_a(snapshot, live)
@@ -617,7 +784,11 @@ fn take_snapshot(live: &Path, snapshot: &Path) -> Result<(), BuildError> {
 fn step_of(line: &str) -> Option<String> {
     let t = line.strip_prefix("  ")?;
     let (verb, rest) = t.split_once(' ')?;
-    if verb.is_empty() || !verb.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+    if verb.is_empty()
+        || !verb
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
         return None;
     }
     let what = rest.trim();
@@ -658,7 +829,12 @@ pub fn first_errors(log: &str, max: usize) -> Vec<String> {
         }
     }
     if out.is_empty() {
-        out = lines.iter().filter(|l| l.contains("***")).take(max).map(|l| l.to_string()).collect();
+        out = lines
+            .iter()
+            .filter(|l| l.contains("***"))
+            .take(max)
+            .map(|l| l.to_string())
+            .collect();
     }
     out
 }
@@ -674,7 +850,13 @@ struct Progress {
 impl Progress {
     fn new(tty: bool, target: &str) -> Progress {
         let now = Instant::now();
-        Progress { tty, start: now, last: now - Duration::from_secs(1), target: target.to_string(), drawn: false }
+        Progress {
+            tty,
+            start: now,
+            last: now - Duration::from_secs(1),
+            target: target.to_string(),
+            drawn: false,
+        }
     }
     fn update(&mut self, what: &str, compiled: usize) {
         if !self.tty || self.last.elapsed() < Duration::from_millis(200) {
@@ -682,7 +864,14 @@ impl Progress {
         }
         self.last = Instant::now();
         let e = self.start.elapsed().as_secs();
-        let mut line = format!("[{:>2}:{:02}] make {}: {} ({} compiled)", e / 60, e % 60, self.target, what, compiled);
+        let mut line = format!(
+            "[{:>2}:{:02}] make {}: {} ({} compiled)",
+            e / 60,
+            e % 60,
+            self.target,
+            what,
+            compiled
+        );
         line.truncate(110);
         eprint!("\r\x1b[K{line}");
         let _ = std::io::stderr().flush();
@@ -726,9 +915,15 @@ mod tests {
 
     #[test]
     fn make_steps_are_recognized() {
-        assert_eq!(step_of("  CC      mm/memory.o"), Some("CC mm/memory.o".into()));
+        assert_eq!(
+            step_of("  CC      mm/memory.o"),
+            Some("CC mm/memory.o".into())
+        );
         assert_eq!(step_of("  LD      vmlinux.o"), Some("LD vmlinux.o".into()));
-        assert_eq!(step_of("  HOSTCC  scripts/basic/fixdep"), Some("HOSTCC scripts/basic/fixdep".into()));
+        assert_eq!(
+            step_of("  HOSTCC  scripts/basic/fixdep"),
+            Some("HOSTCC scripts/basic/fixdep".into())
+        );
         assert_eq!(step_of("mm/memory.c:12:1: error: x"), None);
         assert_eq!(step_of("make[1]: Entering directory"), None);
         assert_eq!(step_of("  "), None);
@@ -764,18 +959,43 @@ make[3]: *** [scripts/Makefile.build:478: mm] Error 2
         );
         assert_eq!(first_errors(log, 2).len(), 2);
         let link = "  LD      vmlinux\nld: mm/memory.o: in function `f':\nmemory.c:(.text+0x1): undefined reference to `g'\nmake[2]: *** [vmlinux] Error 1\n";
-        assert_eq!(first_errors(link, 20), vec!["memory.c:(.text+0x1): undefined reference to `g'"]);
+        assert_eq!(
+            first_errors(link, 20),
+            vec!["memory.c:(.text+0x1): undefined reference to `g'"]
+        );
         let other = "something\nmake[1]: *** [Makefile:1] Error 2\n";
-        assert_eq!(first_errors(other, 20), vec!["make[1]: *** [Makefile:1] Error 2"]);
+        assert_eq!(
+            first_errors(other, 20),
+            vec!["make[1]: *** [Makefile:1] Error 2"]
+        );
     }
 
     #[test]
     fn exit_codes() {
-        let make = |t: &str| BuildError::Make { target: t.into(), status: "2".into(), log: "l".into(), first_errors: vec![] };
+        let make = |t: &str| BuildError::Make {
+            target: t.into(),
+            status: "2".into(),
+            log: "l".into(),
+            first_errors: vec![],
+        };
         assert_eq!(make("bzImage").exit_code(), 1);
         assert_eq!(make("tinyconfig").exit_code(), 3);
-        assert_eq!(BuildError::Dropped { dropped: vec![], config: "c".into() }.exit_code(), 2);
+        assert_eq!(
+            BuildError::Dropped {
+                dropped: vec![],
+                config: "c".into()
+            }
+            .exit_code(),
+            2
+        );
         assert_eq!(BuildError::Tree(tree::TreeError::Empty).exit_code(), 2);
-        assert_eq!(BuildError::ToolMissing { tool: "make".into(), hint: "".into() }.exit_code(), 3);
+        assert_eq!(
+            BuildError::ToolMissing {
+                tool: "make".into(),
+                hint: "".into()
+            }
+            .exit_code(),
+            3
+        );
     }
 }

@@ -34,7 +34,11 @@ impl Cache {
         )
     }
 
-    pub fn from_vars(mmstall: Option<PathBuf>, xdg: Option<PathBuf>, home: Option<PathBuf>) -> Result<Cache, String> {
+    pub fn from_vars(
+        mmstall: Option<PathBuf>,
+        xdg: Option<PathBuf>,
+        home: Option<PathBuf>,
+    ) -> Result<Cache, String> {
         let nonempty = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
         let root = if let Some(p) = nonempty(mmstall) {
             p
@@ -46,17 +50,24 @@ impl Cache {
             return Err("cannot find a cache directory: set MMSTALL_CACHE or HOME".into());
         };
         if !root.is_absolute() {
-            return Err(format!("cache directory {} must be an absolute path", root.display()));
+            return Err(format!(
+                "cache directory {} must be an absolute path",
+                root.display()
+            ));
         }
         Ok(Cache { root })
     }
 
     pub fn at(root: &Path) -> Cache {
-        Cache { root: root.to_path_buf() }
+        Cache {
+            root: root.to_path_buf(),
+        }
     }
 
     pub fn debian_src(&self, version: &str) -> PathBuf {
-        self.root.join("src").join(format!("linux-source-{version}"))
+        self.root
+            .join("src")
+            .join(format!("linux-source-{version}"))
     }
     pub fn scratch_src(&self, slug: &str) -> PathBuf {
         self.root.join("work").join(slug).join("src")
@@ -71,7 +82,12 @@ impl Cache {
     /// It sits at the same depth as `builds/<key>/obj` so that ccache (with
     /// the cache root as base directory) sees the same relative paths.
     pub fn live_obj(&self, slug: &str, config_hash: &str) -> PathBuf {
-        self.builds().join(format!("live-{slug}-{}", &config_hash[..config_hash.len().min(16)])).join("obj")
+        self.builds()
+            .join(format!(
+                "live-{slug}-{}",
+                &config_hash[..config_hash.len().min(16)]
+            ))
+            .join("obj")
     }
     pub fn scratch_lock(&self, slug: &str) -> PathBuf {
         self.root.join("work").join(format!("{slug}.lock"))
@@ -100,13 +116,25 @@ mod tests {
     #[test]
     fn cache_root_precedence() {
         let p = |s: &str| Some(PathBuf::from(s));
-        assert_eq!(Cache::from_vars(p("/c"), p("/x"), p("/h")).unwrap().root, PathBuf::from("/c"));
-        assert_eq!(Cache::from_vars(None, p("/x"), p("/h")).unwrap().root, PathBuf::from("/x/mmstall"));
-        assert_eq!(Cache::from_vars(p(""), None, p("/h")).unwrap().root, PathBuf::from("/h/.cache/mmstall"));
+        assert_eq!(
+            Cache::from_vars(p("/c"), p("/x"), p("/h")).unwrap().root,
+            PathBuf::from("/c")
+        );
+        assert_eq!(
+            Cache::from_vars(None, p("/x"), p("/h")).unwrap().root,
+            PathBuf::from("/x/mmstall")
+        );
+        assert_eq!(
+            Cache::from_vars(p(""), None, p("/h")).unwrap().root,
+            PathBuf::from("/h/.cache/mmstall")
+        );
         assert!(Cache::from_vars(None, None, None).is_err());
         assert!(Cache::from_vars(p("rel"), None, None).is_err());
         let c = Cache::at(Path::new("/c"));
-        assert_eq!(c.scratch_src("debian-6.12"), PathBuf::from("/c/work/debian-6.12/src"));
+        assert_eq!(
+            c.scratch_src("debian-6.12"),
+            PathBuf::from("/c/work/debian-6.12/src")
+        );
         assert_eq!(c.build_dir("k"), PathBuf::from("/c/builds/k"));
     }
 }

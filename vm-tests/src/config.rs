@@ -14,10 +14,22 @@ use std::path::{Path, PathBuf};
 
 /// The fragments shipped with mmstall (kernel-configs/), embedded in the binary.
 pub const BUILTIN_FRAGMENTS: &[(&str, &str)] = &[
-    ("virtme-base", include_str!("../../kernel-configs/virtme-base.config")),
-    ("stall-debug", include_str!("../../kernel-configs/stall-debug.config")),
-    ("lockdep", include_str!("../../kernel-configs/lockdep.config")),
-    ("no-per-vma-lock", include_str!("../../kernel-configs/no-per-vma-lock.config")),
+    (
+        "virtme-base",
+        include_str!("../../kernel-configs/virtme-base.config"),
+    ),
+    (
+        "stall-debug",
+        include_str!("../../kernel-configs/stall-debug.config"),
+    ),
+    (
+        "lockdep",
+        include_str!("../../kernel-configs/lockdep.config"),
+    ),
+    (
+        "no-per-vma-lock",
+        include_str!("../../kernel-configs/no-per-vma-lock.config"),
+    ),
 ];
 
 /// The fragment every build starts from (on top of `make tinyconfig`).
@@ -60,13 +72,30 @@ impl fmt::Display for Value {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{fragment}:{line}: not a config line: `{text}` (expected CONFIG_FOO=value or `# CONFIG_FOO is not set`)")]
-    Syntax { fragment: String, line: usize, text: String },
+    Syntax {
+        fragment: String,
+        line: usize,
+        text: String,
+    },
     #[error("{fragment}:{line}: {name} has an empty value")]
-    EmptyValue { fragment: String, line: usize, name: String },
+    EmptyValue {
+        fragment: String,
+        line: usize,
+        name: String,
+    },
     #[error("{fragment}:{line}: {name} has an unterminated string value")]
-    UnterminatedString { fragment: String, line: usize, name: String },
+    UnterminatedString {
+        fragment: String,
+        line: usize,
+        name: String,
+    },
     #[error("{fragment}:{line}: {name} is already set on line {first_line} of the same fragment")]
-    Duplicate { fragment: String, line: usize, first_line: usize, name: String },
+    Duplicate {
+        fragment: String,
+        line: usize,
+        first_line: usize,
+        name: String,
+    },
     #[error("unknown config fragment `{name}`: not a built-in ({builtins}) and no such file")]
     UnknownFragment { name: String, builtins: String },
     #[error("cannot read config fragment {path}: {error}")]
@@ -93,11 +122,17 @@ pub struct Fragment {
 fn valid_symbol(name: &str) -> bool {
     name.len() > "CONFIG_".len()
         && name.starts_with("CONFIG_")
-        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Parses one line of a fragment or `.config`: `Ok(None)` for blank lines and comments.
-fn parse_line(fragment: &str, lineno: usize, raw: &str) -> Result<Option<(String, Value)>, ConfigError> {
+fn parse_line(
+    fragment: &str,
+    lineno: usize,
+    raw: &str,
+) -> Result<Option<(String, Value)>, ConfigError> {
     let line = raw.trim();
     if line.is_empty() {
         return Ok(None);
@@ -112,7 +147,11 @@ fn parse_line(fragment: &str, lineno: usize, raw: &str) -> Result<Option<(String
         }
         return Ok(None); // a comment
     }
-    let syntax = || ConfigError::Syntax { fragment: fragment.to_string(), line: lineno, text: line.to_string() };
+    let syntax = || ConfigError::Syntax {
+        fragment: fragment.to_string(),
+        line: lineno,
+        text: line.to_string(),
+    };
     let (name, value) = line.split_once('=').ok_or_else(syntax)?;
     let name = name.trim();
     if !valid_symbol(name) {
@@ -120,7 +159,11 @@ fn parse_line(fragment: &str, lineno: usize, raw: &str) -> Result<Option<(String
     }
     let value = value.trim();
     if value.is_empty() {
-        return Err(ConfigError::EmptyValue { fragment: fragment.to_string(), line: lineno, name: name.to_string() });
+        return Err(ConfigError::EmptyValue {
+            fragment: fragment.to_string(),
+            line: lineno,
+            name: name.to_string(),
+        });
     }
     if value.starts_with('"') && (value.len() < 2 || !value.ends_with('"')) {
         return Err(ConfigError::UnterminatedString {
@@ -148,10 +191,17 @@ impl Fragment {
                     });
                 }
                 seen.insert(sym.clone(), lineno);
-                entries.push(Entry { name: sym, value, line: lineno });
+                entries.push(Entry {
+                    name: sym,
+                    value,
+                    line: lineno,
+                });
             }
         }
-        Ok(Fragment { name: name.to_string(), entries })
+        Ok(Fragment {
+            name: name.to_string(),
+            entries,
+        })
     }
 
     pub fn builtin(name: &str) -> Option<Fragment> {
@@ -159,14 +209,20 @@ impl Fragment {
         BUILTIN_FRAGMENTS
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(n, text)| Fragment::parse(n, text).expect("built-in fragments parse (checked by tests)"))
+            .map(|(n, text)| {
+                Fragment::parse(n, text).expect("built-in fragments parse (checked by tests)")
+            })
     }
 }
 
 /// Resolves `--config a,b,c`: each item is a built-in fragment name or a path to a
 /// fragment file. The base fragment is put first when the list does not name it.
 pub fn resolve_fragments(list: &str) -> Result<Vec<Fragment>, ConfigError> {
-    let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if names.is_empty() {
         return Err(ConfigError::EmptyList);
     }
@@ -178,18 +234,27 @@ pub fn resolve_fragments(list: &str) -> Result<Vec<Fragment>, ConfigError> {
         }
         let path = Path::new(name);
         if path.is_file() {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::Read { path: path.to_path_buf(), error: e.to_string() })?;
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                path: path.to_path_buf(),
+                error: e.to_string(),
+            })?;
             out.push(Fragment::parse(name, &text)?);
             continue;
         }
         return Err(ConfigError::UnknownFragment {
             name: name.to_string(),
-            builtins: BUILTIN_FRAGMENTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+            builtins: BUILTIN_FRAGMENTS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     if !out.iter().any(|f| f.name == BASE_FRAGMENT) {
-        out.insert(0, Fragment::builtin(BASE_FRAGMENT).expect("base fragment is built in"));
+        out.insert(
+            0,
+            Fragment::builtin(BASE_FRAGMENT).expect("base fragment is built in"),
+        );
     }
     Ok(out)
 }
@@ -236,7 +301,10 @@ pub fn merge(fragments: &[Fragment]) -> Merged {
             }
         }
     }
-    Merged { fragments: fragments.iter().map(|f| f.name.clone()).collect(), options }
+    Merged {
+        fragments: fragments.iter().map(|f| f.name.clone()).collect(),
+        options,
+    }
 }
 
 impl Merged {
@@ -244,7 +312,11 @@ impl Merged {
     /// values); independent of how the fragments were split or ordered when the
     /// result is the same.
     pub fn hash(&self, base: &str, arch: &str) -> String {
-        let mut sorted: Vec<(&str, String)> = self.options.iter().map(|o| (o.name.as_str(), o.value.to_string())).collect();
+        let mut sorted: Vec<(&str, String)> = self
+            .options
+            .iter()
+            .map(|o| (o.name.as_str(), o.value.to_string()))
+            .collect();
         sorted.sort();
         let mut h = Sha256::new();
         h.update(b"mmstall-config-v1\0");
@@ -294,7 +366,11 @@ pub fn parse_dotconfig(text: &str) -> BTreeMap<String, Value> {
 /// Writes the merged options over a base `.config`: existing lines for a
 /// requested option are replaced in place, the others are appended.
 pub fn apply(base_dotconfig: &str, merged: &Merged) -> String {
-    let wanted: BTreeMap<&str, &Value> = merged.options.iter().map(|o| (o.name.as_str(), &o.value)).collect();
+    let wanted: BTreeMap<&str, &Value> = merged
+        .options
+        .iter()
+        .map(|o| (o.name.as_str(), &o.value))
+        .collect();
     let mut written: BTreeMap<&str, bool> = BTreeMap::new();
     let mut out = String::with_capacity(base_dotconfig.len() + 4096);
     for (i, raw) in base_dotconfig.lines().enumerate() {
@@ -333,7 +409,11 @@ pub struct Dropped {
 impl fmt::Display for Dropped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.got {
-            Some(g) => write!(f, "{}={} (from {}) became {}", self.name, self.wanted, self.fragment, g),
+            Some(g) => write!(
+                f,
+                "{}={} (from {}) became {}",
+                self.name, self.wanted, self.fragment, g
+            ),
             None => write!(
                 f,
                 "{}={} (from {}) is absent: unknown symbol or unmet dependencies",
@@ -356,7 +436,12 @@ pub fn check_survivors(final_dotconfig: &str, merged: &Merged) -> Vec<Dropped> {
             (_, None) => false,
         };
         if !ok {
-            out.push(Dropped { name: o.name.clone(), wanted: o.value.clone(), got: got.cloned(), fragment: o.fragment.clone() });
+            out.push(Dropped {
+                name: o.name.clone(),
+                wanted: o.value.clone(),
+                got: got.cloned(),
+                fragment: o.fragment.clone(),
+            });
         }
     }
     out
@@ -383,7 +468,11 @@ mod tests {
     #[test]
     fn parses_values_and_not_set_comments() {
         let f = frag("t", "# a comment\nCONFIG_A=y\n\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\nCONFIG_D=30\nCONFIG_E=m\n#CONFIG_F is not set\n");
-        let got: Vec<(&str, &Value, usize)> = f.entries.iter().map(|e| (e.name.as_str(), &e.value, e.line)).collect();
+        let got: Vec<(&str, &Value, usize)> = f
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), &e.value, e.line))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -401,15 +490,36 @@ mod tests {
     fn bad_lines_are_errors_with_line_numbers() {
         assert_eq!(
             Fragment::parse("f", "CONFIG_A=y\nFOO=y\n").unwrap_err(),
-            ConfigError::Syntax { fragment: "f".into(), line: 2, text: "FOO=y".into() }
+            ConfigError::Syntax {
+                fragment: "f".into(),
+                line: 2,
+                text: "FOO=y".into()
+            }
         );
-        assert!(matches!(Fragment::parse("f", "CONFIG_A y"), Err(ConfigError::Syntax { line: 1, .. })));
-        assert!(matches!(Fragment::parse("f", "CONFIG_a=y"), Err(ConfigError::Syntax { .. })));
-        assert!(matches!(Fragment::parse("f", "CONFIG_A="), Err(ConfigError::EmptyValue { .. })));
-        assert!(matches!(Fragment::parse("f", "CONFIG_A=\"x"), Err(ConfigError::UnterminatedString { .. })));
+        assert!(matches!(
+            Fragment::parse("f", "CONFIG_A y"),
+            Err(ConfigError::Syntax { line: 1, .. })
+        ));
+        assert!(matches!(
+            Fragment::parse("f", "CONFIG_a=y"),
+            Err(ConfigError::Syntax { .. })
+        ));
+        assert!(matches!(
+            Fragment::parse("f", "CONFIG_A="),
+            Err(ConfigError::EmptyValue { .. })
+        ));
+        assert!(matches!(
+            Fragment::parse("f", "CONFIG_A=\"x"),
+            Err(ConfigError::UnterminatedString { .. })
+        ));
         assert_eq!(
             Fragment::parse("f", "CONFIG_A=y\n# CONFIG_A is not set\n").unwrap_err(),
-            ConfigError::Duplicate { fragment: "f".into(), line: 2, first_line: 1, name: "CONFIG_A".into() }
+            ConfigError::Duplicate {
+                fragment: "f".into(),
+                line: 2,
+                first_line: 1,
+                name: "CONFIG_A".into()
+            }
         );
     }
 
@@ -420,7 +530,11 @@ mod tests {
         let c = frag("c", "CONFIG_Y=7\n");
         let m = merge(&[a, b, c]);
         assert_eq!(m.fragments, vec!["a", "b", "c"]);
-        let names: Vec<_> = m.options.iter().map(|o| (o.name.as_str(), o.value.to_string(), o.fragment.as_str())).collect();
+        let names: Vec<_> = m
+            .options
+            .iter()
+            .map(|o| (o.name.as_str(), o.value.to_string(), o.fragment.as_str()))
+            .collect();
         assert_eq!(
             names,
             vec![
@@ -430,13 +544,19 @@ mod tests {
             ]
         );
         assert_eq!(m.options[0].overrides, vec![("a".to_string(), Value::Yes)]);
-        assert_eq!(m.options[2].overrides, vec![("b".to_string(), Value::Raw("5".into()))]);
+        assert_eq!(
+            m.options[2].overrides,
+            vec![("b".to_string(), Value::Raw("5".into()))]
+        );
     }
 
     #[test]
     fn apply_replaces_in_place_and_appends_new_options() {
         let base = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\n# comment\n";
-        let m = merge(&[frag("f", "CONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=\"s\"\n")]);
+        let m = merge(&[frag(
+            "f",
+            "CONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=\"s\"\n",
+        )]);
         let out = apply(base, &m);
         assert_eq!(
             out,
@@ -450,7 +570,10 @@ mod tests {
     fn dropped_options_are_named() {
         let m = merge(&[
             frag("base", "CONFIG_A=y\nCONFIG_B=y\n"),
-            frag("dbg", "CONFIG_C=30\n# CONFIG_D is not set\n# CONFIG_E is not set\nCONFIG_F=m\n"),
+            frag(
+                "dbg",
+                "CONFIG_C=30\n# CONFIG_D is not set\n# CONFIG_E is not set\nCONFIG_F=m\n",
+            ),
         ]);
         // Final config: B dropped (absent), C changed, D absent (fine), E turned on, F built in.
         let fin = "CONFIG_A=y\nCONFIG_C=120\nCONFIG_E=y\nCONFIG_F=y\n";
@@ -471,7 +594,10 @@ mod tests {
     fn config_hash_depends_on_final_values_only() {
         let one = merge(&[frag("a", "CONFIG_A=y\nCONFIG_B=y\n")]);
         let split = merge(&[frag("x", "CONFIG_B=y\n"), frag("y", "CONFIG_A=y\n")]);
-        let overridden = merge(&[frag("x", "CONFIG_A=n\nCONFIG_B=y\n"), frag("y", "CONFIG_A=y\n")]);
+        let overridden = merge(&[
+            frag("x", "CONFIG_A=n\nCONFIG_B=y\n"),
+            frag("y", "CONFIG_A=y\n"),
+        ]);
         let different = merge(&[frag("a", "CONFIG_A=y\n# CONFIG_B is not set\n")]);
         let h = one.hash("tinyconfig", "x86_64");
         assert_eq!(h.len(), 64);
@@ -490,7 +616,10 @@ mod tests {
         let f = resolve_fragments("lockdep,virtme-base").unwrap();
         let names: Vec<_> = f.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["lockdep", "virtme-base"]);
-        assert!(matches!(resolve_fragments("nosuch"), Err(ConfigError::UnknownFragment { .. })));
+        assert!(matches!(
+            resolve_fragments("nosuch"),
+            Err(ConfigError::UnknownFragment { .. })
+        ));
         assert_eq!(resolve_fragments(" , "), Err(ConfigError::EmptyList));
 
         let dir = tempfile::tempdir().unwrap();
@@ -500,7 +629,10 @@ mod tests {
         assert_eq!(f.len(), 3);
         assert_eq!(f[2].entries[0].name, "CONFIG_KASAN");
         std::fs::write(&p, "KASAN=y\n").unwrap();
-        assert!(matches!(resolve_fragments(&p.display().to_string()), Err(ConfigError::Syntax { line: 1, .. })));
+        assert!(matches!(
+            resolve_fragments(&p.display().to_string()),
+            Err(ConfigError::Syntax { line: 1, .. })
+        ));
     }
 
     #[test]

@@ -32,12 +32,19 @@ impl Report {
 }
 
 fn first_line_of(cmd: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(cmd).args(args).stdin(Stdio::null()).output().ok()?;
+    let out = Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     if s.trim().is_empty() {
         s = String::from_utf8_lossy(&out.stderr).into_owned();
     }
-    s.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 fn tool(name: &str, version_args: &[&str], required: bool, hint: &str) -> Check {
@@ -46,9 +53,18 @@ fn tool(name: &str, version_args: &[&str], required: bool, hint: &str) -> Check 
             name: name.into(),
             ok: true,
             required,
-            detail: format!("{} ({})", first_line_of(name, version_args).unwrap_or_else(|| "version unknown".into()), p.display()),
+            detail: format!(
+                "{} ({})",
+                first_line_of(name, version_args).unwrap_or_else(|| "version unknown".into()),
+                p.display()
+            ),
         },
-        None => Check { name: name.into(), ok: false, required, detail: format!("not found: {hint}") },
+        None => Check {
+            name: name.into(),
+            ok: false,
+            required,
+            detail: format!("not found: {hint}"),
+        },
     }
 }
 
@@ -88,16 +104,53 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
         tool("bison", &["--version"], true, hint),
         tool("bc", &["--version"], true, hint),
         tool("cpio", &["--version"], true, hint),
-        tool("pahole", &["--version"], false, "dwarves (only needed for BTF configs)"),
-        tool("ccache", &["--version"], false, "without it every build compiles from scratch"),
+        tool(
+            "pahole",
+            &["--version"],
+            false,
+            "dwarves (only needed for BTF configs)",
+        ),
+        tool(
+            "ccache",
+            &["--version"],
+            false,
+            "without it every build compiles from scratch",
+        ),
         tool("qemu-system-x86_64", &["--version"], true, hint),
-        tool("vng", &["--version"], true, "pip install virtme-ng (scripts/setup.sh)"),
-        tool("udevadm", &["--version"], true, "install udev: vng loses the guest's output without it"),
-        tool("busybox", &["--help"], false, "busybox-static (used by virtme-ng's fallback init)"),
+        tool(
+            "vng",
+            &["--version"],
+            true,
+            "pip install virtme-ng (scripts/setup.sh)",
+        ),
+        tool(
+            "udevadm",
+            &["--version"],
+            true,
+            "install udev: vng loses the guest's output without it",
+        ),
+        tool(
+            "busybox",
+            &["--help"],
+            false,
+            "busybox-static (used by virtme-ng's fallback init)",
+        ),
     ];
-    for (h, pkg) in [("/usr/include/libelf.h", "libelf-dev"), ("/usr/include/openssl/ssl.h", "libssl-dev")] {
+    for (h, pkg) in [
+        ("/usr/include/libelf.h", "libelf-dev"),
+        ("/usr/include/openssl/ssl.h", "libssl-dev"),
+    ] {
         let ok = Path::new(h).is_file();
-        checks.push(Check { name: pkg.into(), ok, required: true, detail: if ok { format!("{h} present") } else { format!("{h} missing: {hint}") } });
+        checks.push(Check {
+            name: pkg.into(),
+            ok,
+            required: true,
+            detail: if ok {
+                format!("{h} present")
+            } else {
+                format!("{h} missing: {hint}")
+            },
+        });
     }
     let vfs = virtiofsd_version();
     checks.push(Check {
@@ -105,7 +158,14 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
         ok: true,
         required: false,
         detail: match &vfs {
-            Some(v) if crate::boot::virtiofs_usable(Some("CONFIG_VIRTIO_FS=y\nCONFIG_FUSE_FS=y\n"), Some(v)) => format!("{v}: usable"),
+            Some(v)
+                if crate::boot::virtiofs_usable(
+                    Some("CONFIG_VIRTIO_FS=y\nCONFIG_FUSE_FS=y\n"),
+                    Some(v),
+                ) =>
+            {
+                format!("{v}: usable")
+            }
             Some(v) => format!("{v}: not accepted by vng, runs use --force-9p"),
             None => "absent: runs use --force-9p".into(),
         },
@@ -117,7 +177,11 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
         ok: src_ok,
         required: false,
         detail: if src_ok {
-            format!("{} ({})", src.display(), crate::tree::kernel_version(&src).unwrap_or_else(|e| e.to_string()))
+            format!(
+                "{} ({})",
+                src.display(),
+                crate::tree::kernel_version(&src).unwrap_or_else(|e| e.to_string())
+            )
         } else {
             format!("{} missing: {hint}", src.display())
         },
@@ -139,11 +203,17 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
         name: "/dev/kvm".into(),
         ok: dev,
         required: false,
-        detail: if dev { "present and writable".into() } else { "missing or not writable: guests run under TCG (slower)".into() },
+        detail: if dev {
+            "present and writable".into()
+        } else {
+            "missing or not writable: guests run under TCG (slower)".into()
+        },
     });
     let mut probe_rec = None;
     if dev {
-        let kernel = probe_kernel.map(Path::to_path_buf).or_else(|| newest_kernel(cache));
+        let kernel = probe_kernel
+            .map(Path::to_path_buf)
+            .or_else(|| newest_kernel(cache));
         match kernel {
             Some(k) => match kvm::probe_cached(cache, &k, probe_timeout, true) {
                 Ok(r) => {
@@ -155,7 +225,12 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
                     });
                     probe_rec = Some(r);
                 }
-                Err(e) => checks.push(Check { name: "KVM probe boot".into(), ok: false, required: false, detail: e }),
+                Err(e) => checks.push(Check {
+                    name: "KVM probe boot".into(),
+                    ok: false,
+                    required: false,
+                    detail: e,
+                }),
             },
             None => checks.push(Check {
                 name: "KVM probe boot".into(),
@@ -165,8 +240,16 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
             }),
         }
     }
-    let (accel, why) = kvm::decide(kvm::AccelChoice::Auto, dev, probe_rec.as_ref().map(|r| &r.verdict));
-    Report { checks, kvm_probe: probe_rec, accel: format!("{accel:?}: {why}") }
+    let (accel, why) = kvm::decide(
+        kvm::AccelChoice::Auto,
+        dev,
+        probe_rec.as_ref().map(|r| &r.verdict),
+    );
+    Report {
+        checks,
+        kvm_probe: probe_rec,
+        accel: format!("{accel:?}: {why}"),
+    }
 }
 
 #[cfg(test)]
@@ -183,10 +266,23 @@ mod tests {
 
     #[test]
     fn report_fails_only_on_required_checks() {
-        let c = |ok, required| Check { name: "x".into(), ok, required, detail: String::new() };
-        let r = Report { checks: vec![c(true, true), c(false, false)], kvm_probe: None, accel: String::new() };
+        let c = |ok, required| Check {
+            name: "x".into(),
+            ok,
+            required,
+            detail: String::new(),
+        };
+        let r = Report {
+            checks: vec![c(true, true), c(false, false)],
+            kvm_probe: None,
+            accel: String::new(),
+        };
         assert!(r.ok());
-        let r = Report { checks: vec![c(false, true)], kvm_probe: None, accel: String::new() };
+        let r = Report {
+            checks: vec![c(false, true)],
+            kvm_probe: None,
+            accel: String::new(),
+        };
         assert!(!r.ok());
     }
 }

@@ -47,7 +47,10 @@ pub enum Verdict {
     /// QEMU refused KVM (no module, no permission, ...).
     Unavailable { reason: String },
     /// The guest did not reach the end of boot in time.
-    Hangs { output_lines: usize, last_line: String },
+    Hangs {
+        output_lines: usize,
+        last_line: String,
+    },
     /// QEMU exited before the kernel got to the end of boot.
     Failed { reason: String },
 }
@@ -75,9 +78,20 @@ pub fn verdict(console: &str, stderr: &str, timed_out: bool) -> Verdict {
     }
     let lines: Vec<&str> = console.lines().filter(|l| !l.trim().is_empty()).collect();
     if timed_out {
-        return Verdict::Hangs { output_lines: lines.len(), last_line: lines.last().map(|s| s.trim().to_string()).unwrap_or_default() };
+        return Verdict::Hangs {
+            output_lines: lines.len(),
+            last_line: lines
+                .last()
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        };
     }
-    let reason = stderr.lines().map(str::trim).find(|l| !l.is_empty() && !l.contains("warning:")).unwrap_or("exited early").to_string();
+    let reason = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.contains("warning:"))
+        .unwrap_or("exited early")
+        .to_string();
     Verdict::Failed { reason }
 }
 
@@ -94,7 +108,11 @@ pub struct ProbeRecord {
 
 /// `/dev/kvm` exists and can be opened read-write.
 pub fn dev_kvm_usable() -> bool {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
 }
 
 /// The accelerator to use, and why.
@@ -105,24 +123,54 @@ pub fn decide(choice: AccelChoice, dev_kvm: bool, probe: Option<&Verdict>) -> (A
         AccelChoice::Auto if !dev_kvm => (Accel::Tcg, "no usable /dev/kvm: using TCG".into()),
         AccelChoice::Auto => match probe {
             Some(Verdict::Works) => (Accel::Kvm, "KVM probe boot succeeded".into()),
-            Some(Verdict::Hangs { .. }) => (Accel::Tcg, "KVM guests hang here (probe boot timed out): using TCG".into()),
-            Some(Verdict::Unavailable { reason }) => (Accel::Tcg, format!("QEMU cannot use KVM ({reason}): using TCG")),
-            Some(Verdict::Failed { reason }) => (Accel::Tcg, format!("KVM probe boot failed ({reason}): using TCG")),
+            Some(Verdict::Hangs { .. }) => (
+                Accel::Tcg,
+                "KVM guests hang here (probe boot timed out): using TCG".into(),
+            ),
+            Some(Verdict::Unavailable { reason }) => (
+                Accel::Tcg,
+                format!("QEMU cannot use KVM ({reason}): using TCG"),
+            ),
+            Some(Verdict::Failed { reason }) => (
+                Accel::Tcg,
+                format!("KVM probe boot failed ({reason}): using TCG"),
+            ),
             None => (Accel::Tcg, "KVM not probed: using TCG".into()),
         },
     }
 }
 
 fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Boots `kernel` under KVM with no root filesystem and waits up to `timeout`.
 pub fn probe(kernel: &Path, timeout: Duration) -> Result<ProbeRecord, String> {
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-machine", "q35,accel=kvm", "-cpu", "host", "-m", "256", "-smp", "1", "-nodefaults", "-display", "none"])
-        .args(["-no-reboot", "-serial", "stdio", "-monitor", "none", "-kernel"])
+        .args([
+            "-machine",
+            "q35,accel=kvm",
+            "-cpu",
+            "host",
+            "-m",
+            "256",
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-display",
+            "none",
+        ])
+        .args([
+            "-no-reboot",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+            "-kernel",
+        ])
         .arg(kernel)
         .args(["-append", "console=ttyS0 panic=-1 loglevel=7"])
         .stdin(Stdio::null())
@@ -168,10 +216,18 @@ pub fn probe(kernel: &Path, timeout: Duration) -> Result<ProbeRecord, String> {
 }
 
 /// The cached probe record for this host boot, or a new probe (saved).
-pub fn probe_cached(cache: &Cache, kernel: &Path, timeout: Duration, force: bool) -> Result<ProbeRecord, String> {
+pub fn probe_cached(
+    cache: &Cache,
+    kernel: &Path,
+    timeout: Duration,
+    force: bool,
+) -> Result<ProbeRecord, String> {
     let path = cache.kvm_probe();
     if !force {
-        if let Some(rec) = std::fs::read_to_string(&path).ok().and_then(|s| serde_json::from_str::<ProbeRecord>(&s).ok()) {
+        if let Some(rec) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| serde_json::from_str::<ProbeRecord>(&s).ok())
+        {
             if rec.boot_id == boot_id() && !rec.boot_id.is_empty() {
                 return Ok(rec);
             }
@@ -181,7 +237,10 @@ pub fn probe_cached(cache: &Cache, kernel: &Path, timeout: Duration, force: bool
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    let _ = std::fs::write(&path, serde_json::to_string_pretty(&rec).expect("serializes") + "\n");
+    let _ = std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&rec).expect("serializes") + "\n",
+    );
     Ok(rec)
 }
 
@@ -203,29 +262,66 @@ mod tests {
         );
         // Stuck half way.
         assert_eq!(
-            verdict("[ 0.0] Linux version 6.12\n[ 0.1] smpboot: CPU0\n", "", true),
-            Verdict::Hangs { output_lines: 2, last_line: "[ 0.1] smpboot: CPU0".into() }
+            verdict(
+                "[ 0.0] Linux version 6.12\n[ 0.1] smpboot: CPU0\n",
+                "",
+                true
+            ),
+            Verdict::Hangs {
+                output_lines: 2,
+                last_line: "[ 0.1] smpboot: CPU0".into()
+            }
         );
         assert_eq!(
-            verdict("", "qemu-system-x86_64: failed to initialize kvm: Permission denied\n", false),
-            Verdict::Unavailable { reason: "qemu-system-x86_64: failed to initialize kvm: Permission denied".into() }
+            verdict(
+                "",
+                "qemu-system-x86_64: failed to initialize kvm: Permission denied\n",
+                false
+            ),
+            Verdict::Unavailable {
+                reason: "qemu-system-x86_64: failed to initialize kvm: Permission denied".into()
+            }
         );
         assert_eq!(
             verdict("", "qemu-system-x86_64: -kernel /x: No such file\n", false),
-            Verdict::Failed { reason: "qemu-system-x86_64: -kernel /x: No such file".into() }
+            Verdict::Failed {
+                reason: "qemu-system-x86_64: -kernel /x: No such file".into()
+            }
         );
     }
 
     #[test]
     fn accelerator_decision() {
-        let hang = Verdict::Hangs { output_lines: 0, last_line: String::new() };
-        assert_eq!(decide(AccelChoice::Auto, true, Some(&Verdict::Works)).0, Accel::Kvm);
+        let hang = Verdict::Hangs {
+            output_lines: 0,
+            last_line: String::new(),
+        };
+        assert_eq!(
+            decide(AccelChoice::Auto, true, Some(&Verdict::Works)).0,
+            Accel::Kvm
+        );
         assert_eq!(decide(AccelChoice::Auto, true, Some(&hang)).0, Accel::Tcg);
-        assert!(decide(AccelChoice::Auto, true, Some(&hang)).1.contains("hang"));
-        assert_eq!(decide(AccelChoice::Auto, false, Some(&Verdict::Works)).0, Accel::Tcg);
+        assert!(decide(AccelChoice::Auto, true, Some(&hang))
+            .1
+            .contains("hang"));
+        assert_eq!(
+            decide(AccelChoice::Auto, false, Some(&Verdict::Works)).0,
+            Accel::Tcg
+        );
         assert_eq!(decide(AccelChoice::Auto, true, None).0, Accel::Tcg);
-        assert_eq!(decide(AccelChoice::Auto, true, Some(&Verdict::Failed { reason: "x".into() })).0, Accel::Tcg);
-        assert_eq!(decide(AccelChoice::Tcg, true, Some(&Verdict::Works)).0, Accel::Tcg);
+        assert_eq!(
+            decide(
+                AccelChoice::Auto,
+                true,
+                Some(&Verdict::Failed { reason: "x".into() })
+            )
+            .0,
+            Accel::Tcg
+        );
+        assert_eq!(
+            decide(AccelChoice::Tcg, true, Some(&Verdict::Works)).0,
+            Accel::Tcg
+        );
         assert_eq!(decide(AccelChoice::Kvm, false, None).0, Accel::Kvm);
         assert_eq!("auto".parse::<AccelChoice>(), Ok(AccelChoice::Auto));
         assert_eq!("off".parse::<AccelChoice>(), Ok(AccelChoice::Tcg));
@@ -236,15 +332,38 @@ mod tests {
     fn cached_record_is_reused_only_on_the_same_host_boot() {
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::at(d.path());
-        let rec = ProbeRecord { verdict: Verdict::Works, secs: 1.0, kernel: "k".into(), boot_id: boot_id(), timeout_secs: 20 };
+        let rec = ProbeRecord {
+            verdict: Verdict::Works,
+            secs: 1.0,
+            kernel: "k".into(),
+            boot_id: boot_id(),
+            timeout_secs: 20,
+        };
         std::fs::write(cache.kvm_probe(), serde_json::to_string(&rec).unwrap()).unwrap();
         // Same boot id: reused without running qemu (the kernel path does not exist).
-        assert_eq!(probe_cached(&cache, Path::new("/nonexistent/bzImage"), Duration::from_secs(1), false).unwrap(), rec);
+        assert_eq!(
+            probe_cached(
+                &cache,
+                Path::new("/nonexistent/bzImage"),
+                Duration::from_secs(1),
+                false
+            )
+            .unwrap(),
+            rec
+        );
         // Another boot: probed again (and this kernel does not exist, so it fails or
         // qemu is missing; either way it is not the cached record).
-        let old = ProbeRecord { boot_id: "another-boot".into(), ..rec.clone() };
+        let old = ProbeRecord {
+            boot_id: "another-boot".into(),
+            ..rec.clone()
+        };
         std::fs::write(cache.kvm_probe(), serde_json::to_string(&old).unwrap()).unwrap();
-        match probe_cached(&cache, Path::new("/nonexistent/bzImage"), Duration::from_secs(5), false) {
+        match probe_cached(
+            &cache,
+            Path::new("/nonexistent/bzImage"),
+            Duration::from_secs(5),
+            false,
+        ) {
             Ok(r) => assert_ne!(r.verdict, Verdict::Works),
             Err(e) => assert!(e.contains("qemu"), "{e}"),
         }

@@ -12,14 +12,14 @@
 //!
 //! See vm-tests/README.md for the commands and measured times.
 
-pub mod config;
-pub mod logscan;
+pub mod boot;
 pub mod build;
 pub mod cache;
-pub mod patches;
-pub mod tree;
-pub mod boot;
+pub mod config;
 pub mod doctor;
 pub mod kvm;
+pub mod logscan;
+pub mod patches;
 pub mod suites;
 pub mod stall;
+pub mod tree;

@@ -85,7 +85,8 @@ fn strip_prefix(line: &str) -> &str {
         if let Some(rest) = t.strip_prefix('[') {
             if let Some(end) = rest.find(']') {
                 let inner = rest[..end].trim();
-                let is_time = !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+                let is_time =
+                    !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit() || b == b'.');
                 let is_caller = inner.len() > 1
                     && (inner.starts_with('T') || inner.starts_with('C'))
                     && inner[1..].bytes().all(|b| b.is_ascii_digit());
@@ -133,13 +134,18 @@ fn classify_header(s: &str) -> Option<EventKind> {
     if t.starts_with("BUG: Bad page state") || t.starts_with("BUG: Bad page map") {
         return Some(EventKind::BadPageState);
     }
-    if t.starts_with("BUG: kernel NULL pointer dereference") || t.starts_with("BUG: unable to handle") {
+    if t.starts_with("BUG: kernel NULL pointer dereference")
+        || t.starts_with("BUG: unable to handle")
+    {
         return Some(EventKind::Oops);
     }
     if t.starts_with("BUG:") {
         return Some(EventKind::Bug);
     }
-    if t.starts_with("Oops:") || t.starts_with("general protection fault") || t.starts_with("kernel BUG at") {
+    if t.starts_with("Oops:")
+        || t.starts_with("general protection fault")
+        || t.starts_with("kernel BUG at")
+    {
         return Some(EventKind::Oops);
     }
     if let Some(rest) = t.strip_prefix("WARNING:") {
@@ -151,7 +157,9 @@ fn classify_header(s: &str) -> Option<EventKind> {
     if t.starts_with("INFO: task ") && t.contains("blocked for more than") {
         return Some(EventKind::HungTask);
     }
-    if (t.starts_with("rcu: INFO:") || t.starts_with("INFO: rcu")) && (t.contains("stall") || t.contains("self-detected")) {
+    if (t.starts_with("rcu: INFO:") || t.starts_with("INFO: rcu"))
+        && (t.contains("stall") || t.contains("self-detected"))
+    {
         return Some(EventKind::RcuStall);
     }
     None
@@ -184,11 +192,17 @@ fn parse_frame_sym(t: &str) -> Option<String> {
     let tok = t.split_whitespace().next()?;
     let (name, off) = tok.split_once('+')?;
     let (a, b) = off.split_once('/')?;
-    let hexnum = |x: &str| x.strip_prefix("0x").is_some_and(|h| !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit()));
+    let hexnum = |x: &str| {
+        x.strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit()))
+    };
     if !hexnum(a) || !hexnum(b) || name.is_empty() {
         return None;
     }
-    if !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+    {
         return None;
     }
     Some(clean_function(name))
@@ -289,7 +303,13 @@ impl Open {
             }
         }
         let fingerprint = fingerprint(self.kind, &functions);
-        Event { kind: self.kind, first_line: self.first_line, line: self.line, functions, fingerprint }
+        Event {
+            kind: self.kind,
+            first_line: self.first_line,
+            line: self.line,
+            functions,
+            fingerprint,
+        }
     }
 }
 
@@ -311,7 +331,10 @@ pub fn scan(log: &str) -> Vec<Event> {
             // of the same report (`BUG: kernel NULL pointer dereference` followed
             // by `Oops: 0000 [#1]`), except a panic, which is its own event.
             if let Some(k) = header {
-                let absorb = !cur.saw_trace && k != EventKind::Panic && cur.kind != EventKind::Panic && cur.lines < 40;
+                let absorb = !cur.saw_trace
+                    && k != EventKind::Panic
+                    && cur.kind != EventKind::Panic
+                    && cur.lines < 40;
                 if absorb {
                     if k == EventKind::Oops && cur.kind == EventKind::Bug {
                         cur.kind = EventKind::Oops;
@@ -411,7 +434,10 @@ pub fn scan(log: &str) -> Vec<Event> {
 }
 
 fn looks_like_register_dump(t: &str) -> bool {
-    const REGS: &[&str] = &["RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "FS:", "CS:", "CR2:", "DR0:", "DR3:", "Code:", "PKRU:"];
+    const REGS: &[&str] = &[
+        "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "FS:", "CS:", "CR2:", "DR0:", "DR3:",
+        "Code:", "PKRU:",
+    ];
     REGS.iter().any(|r| t.starts_with(r))
 }
 
@@ -439,11 +465,26 @@ mod tests {
 
     #[test]
     fn parses_frames() {
-        assert_eq!(parse_frame(" down_write+0x2c/0x40"), Some(("down_write".into(), true)));
-        assert_eq!(parse_frame(" ? __pfx_down_write+0x10/0x10"), Some(("__pfx_down_write".into(), false)));
-        assert_eq!(parse_frame(" vma_alloc.isra.0+0x1/0x2 [mymod]"), Some(("vma_alloc".into(), true)));
-        assert_eq!(parse_frame(" [<ffffffff8108b3a5>] do_exit+0x55/0x900"), Some(("do_exit".into(), true)));
-        assert_eq!(parse_frame(" [<ffffffff8108b3a5>] ? do_exit+0x55/0x900"), Some(("do_exit".into(), false)));
+        assert_eq!(
+            parse_frame(" down_write+0x2c/0x40"),
+            Some(("down_write".into(), true))
+        );
+        assert_eq!(
+            parse_frame(" ? __pfx_down_write+0x10/0x10"),
+            Some(("__pfx_down_write".into(), false))
+        );
+        assert_eq!(
+            parse_frame(" vma_alloc.isra.0+0x1/0x2 [mymod]"),
+            Some(("vma_alloc".into(), true))
+        );
+        assert_eq!(
+            parse_frame(" [<ffffffff8108b3a5>] do_exit+0x55/0x900"),
+            Some(("do_exit".into(), true))
+        );
+        assert_eq!(
+            parse_frame(" [<ffffffff8108b3a5>] ? do_exit+0x55/0x900"),
+            Some(("do_exit".into(), false))
+        );
         assert_eq!(parse_frame("RSP: 0018:ffffc900"), None);
         assert_eq!(parse_frame("a+b/c"), None);
         assert_eq!(parse_frame(""), None);

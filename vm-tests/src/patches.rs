@@ -17,7 +17,7 @@ pub struct LoadedSeries {
 #[error("--series {}: {error}", .path.display())]
 pub struct SeriesLoadError {
     pub path: PathBuf,
-    pub error: mmstall_series::SeriesError,
+    pub error: Box<mmstall_series::SeriesError>,
 }
 
 /// A patch of the series that does not apply.
@@ -29,11 +29,14 @@ pub struct PatchFailure {
     pub total: usize,
     pub subject: String,
     pub file: Option<String>,
-    pub error: mmstall_series::ApplyError,
+    pub error: Box<mmstall_series::ApplyError>,
 }
 
 pub fn load(path: &Path) -> Result<LoadedSeries, SeriesLoadError> {
-    let series = mmstall_series::load_series(path).map_err(|error| SeriesLoadError { path: path.to_path_buf(), error })?;
+    let series = mmstall_series::load_series(path).map_err(|error| SeriesLoadError {
+        path: path.to_path_buf(),
+        error: Box::new(error),
+    })?;
     Ok(LoadedSeries {
         path: path.to_path_buf(),
         hash: series.hash(),
@@ -47,7 +50,13 @@ pub fn apply_all(s: &LoadedSeries, dir: &Path) -> Result<(), PatchFailure> {
     let total = s.series.patches.len();
     for (i, p) in s.series.patches.iter().enumerate() {
         if let Err(error) = mmstall_series::apply_to_dir(p, dir) {
-            return Err(PatchFailure { index: i + 1, total, subject: p.subject.clone(), file: error.file.clone(), error });
+            return Err(PatchFailure {
+                index: i + 1,
+                total,
+                subject: p.subject.clone(),
+                file: error.file.clone(),
+                error: Box::new(error),
+            });
         }
     }
     Ok(())
@@ -119,8 +128,14 @@ diff --git a/mm/b.c b/mm/b.c
         assert_eq!(s.subjects, vec!["mm: first change", "mm: second change"]);
         assert_eq!(s.hash.len(), 64);
         apply_all(&s, &tree).unwrap();
-        assert_eq!(fs::read_to_string(tree.join("mm/a.c")).unwrap(), "line one\nline two changed\nline three\n");
-        assert_eq!(fs::read_to_string(tree.join("mm/b.c")).unwrap(), "alpha\nbeta changed\ngamma\n");
+        assert_eq!(
+            fs::read_to_string(tree.join("mm/a.c")).unwrap(),
+            "line one\nline two changed\nline three\n"
+        );
+        assert_eq!(
+            fs::read_to_string(tree.join("mm/b.c")).unwrap(),
+            "alpha\nbeta changed\ngamma\n"
+        );
     }
 
     #[test]
@@ -133,7 +148,10 @@ diff --git a/mm/b.c b/mm/b.c
         assert_eq!(e.file.as_deref(), Some("mm/b.c"));
         let msg = e.to_string();
         assert!(msg.starts_with("patch 2/2 does not apply: "), "{msg}");
-        assert!(msg.contains("mm: second change") && msg.contains("mm/b.c") && msg.contains("hunk #1"), "{msg}");
+        assert!(
+            msg.contains("mm: second change") && msg.contains("mm/b.c") && msg.contains("hunk #1"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -141,7 +159,11 @@ diff --git a/mm/b.c b/mm/b.c
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("missing.mbox");
         let e = load(&p).unwrap_err();
-        assert!(e.to_string().starts_with(&format!("--series {}: ", p.display())), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("--series {}: ", p.display())),
+            "{e}"
+        );
         let g = d.path().join("garbage.txt");
         fs::write(&g, "hello\n").unwrap();
         assert!(load(&g).is_err());

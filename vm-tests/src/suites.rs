@@ -15,16 +15,26 @@ pub struct Suite {
 /// A built-in suite by name, or a script file by path.
 pub fn resolve(name: &str) -> Result<Suite, String> {
     if let Some((n, s)) = BUILTIN.iter().find(|(n, _)| *n == name) {
-        return Ok(Suite { name: n.to_string(), script: s.to_string() });
+        return Ok(Suite {
+            name: n.to_string(),
+            script: s.to_string(),
+        });
     }
     let p = Path::new(name);
     if p.is_file() {
         let script = std::fs::read_to_string(p).map_err(|e| format!("--suite {name}: {e}"))?;
-        return Ok(Suite { name: name.to_string(), script });
+        return Ok(Suite {
+            name: name.to_string(),
+            script,
+        });
     }
     Err(format!(
         "--suite {name}: no such suite (built-in: {}) and no such script file",
-        BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        BUILTIN
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 
@@ -53,12 +63,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("s.sh");
         std::fs::write(&p, "echo ok 1 - x\n").unwrap();
-        assert_eq!(resolve(p.to_str().unwrap()).unwrap().script, "echo ok 1 - x\n");
+        assert_eq!(
+            resolve(p.to_str().unwrap()).unwrap().script,
+            "echo ok 1 - x\n"
+        );
     }
 
     #[test]
     fn counts_tap() {
-        assert_eq!(tap_counts("# c\nok 1 - a\nnot ok 2 - b\nok 3 - c\n1..3\n"), (2, 1));
+        assert_eq!(
+            tap_counts("# c\nok 1 - a\nnot ok 2 - b\nok 3 - c\n1..3\n"),
+            (2, 1)
+        );
         assert_eq!(tap_counts(""), (0, 0));
     }
 }

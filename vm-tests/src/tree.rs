@@ -64,7 +64,9 @@ pub enum TreeError {
     NotKernel { path: PathBuf, why: String },
     #[error("{context}: {error}")]
     Io { context: String, error: io::Error },
-    #[error("scratch copy {path} is locked by process {pid} and did not become free within {secs} s")]
+    #[error(
+        "scratch copy {path} is locked by process {pid} and did not become free within {secs} s"
+    )]
     LockTimeout { path: PathBuf, pid: u32, secs: u64 },
 }
 
@@ -98,25 +100,36 @@ pub fn resolve(spec: &TreeSpec, cache: &Cache) -> Result<Tree, TreeError> {
             if !p.is_dir() {
                 return Err(TreeError::NotFound(p.clone()));
             }
-            let canon = p.canonicalize().map_err(io_err(format!("resolving {}", p.display())))?;
+            let canon = p
+                .canonicalize()
+                .map_err(io_err(format!("resolving {}", p.display())))?;
             let digest = hex::encode(Sha256::digest(canon.as_os_str().as_encoded_bytes()));
             (canon, format!("tree-{}", &digest[..12]))
         }
     };
     let version = kernel_version(&origin)?;
-    Ok(Tree { spec: spec.clone(), origin, slug, version })
+    Ok(Tree {
+        spec: spec.clone(),
+        origin,
+        slug,
+        version,
+    })
 }
 
 /// Reads `VERSION`, `PATCHLEVEL`, `SUBLEVEL` from a kernel's top Makefile and
 /// checks the tree has the directories a kernel has.
 pub fn kernel_version(root: &Path) -> Result<String, TreeError> {
-    let not = |why: &str| TreeError::NotKernel { path: root.to_path_buf(), why: why.to_string() };
+    let not = |why: &str| TreeError::NotKernel {
+        path: root.to_path_buf(),
+        why: why.to_string(),
+    };
     for d in ["mm", "kernel", "arch/x86", "scripts/kconfig"] {
         if !root.join(d).is_dir() {
             return Err(not(&format!("no {d}/ directory")));
         }
     }
-    let mk = fs::read_to_string(root.join("Makefile")).map_err(|_| not("no readable top-level Makefile"))?;
+    let mk = fs::read_to_string(root.join("Makefile"))
+        .map_err(|_| not("no readable top-level Makefile"))?;
     let var = |name: &str| -> Option<String> {
         mk.lines().take(20).find_map(|l| {
             let (k, v) = l.split_once('=')?;
@@ -124,9 +137,11 @@ pub fn kernel_version(root: &Path) -> Result<String, TreeError> {
         })
     };
     match (var("VERSION"), var("PATCHLEVEL"), var("SUBLEVEL")) {
-        (Some(v), Some(p), Some(s)) if !v.is_empty() && !p.is_empty() => {
-            Ok(if s.is_empty() { format!("{v}.{p}") } else { format!("{v}.{p}.{s}") })
-        }
+        (Some(v), Some(p), Some(s)) if !v.is_empty() && !p.is_empty() => Ok(if s.is_empty() {
+            format!("{v}.{p}")
+        } else {
+            format!("{v}.{p}.{s}")
+        }),
         _ => Err(not("top-level Makefile has no VERSION/PATCHLEVEL")),
     }
 }
@@ -135,7 +150,12 @@ pub fn kernel_version(root: &Path) -> Result<String, TreeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Meta {
     Dir,
-    File { size: u64, mtime: i64, mtime_ns: i64, mode: u32 },
+    File {
+        size: u64,
+        mtime: i64,
+        mtime_ns: i64,
+        mode: u32,
+    },
     Symlink(PathBuf),
 }
 
@@ -172,18 +192,26 @@ pub fn walk(root: &Path) -> Result<Vec<(PathBuf, Meta)>, TreeError> {
             if excluded(&r) {
                 continue;
             }
-            let md = ent.metadata().map_err(io_err(format!("stat {}", root.join(&r).display())))?;
+            let md = ent
+                .metadata()
+                .map_err(io_err(format!("stat {}", root.join(&r).display())))?;
             let ft = md.file_type();
             if ft.is_dir() {
                 out.push((r.clone(), Meta::Dir));
                 stack.push(r);
             } else if ft.is_symlink() {
-                let t = fs::read_link(root.join(&r)).map_err(io_err(format!("readlink {}", root.join(&r).display())))?;
+                let t = fs::read_link(root.join(&r))
+                    .map_err(io_err(format!("readlink {}", root.join(&r).display())))?;
                 out.push((r, Meta::Symlink(t)));
             } else if ft.is_file() {
                 out.push((
                     r,
-                    Meta::File { size: md.size(), mtime: md.mtime(), mtime_ns: md.mtime_nsec(), mode: md.mode() & 0o7777 },
+                    Meta::File {
+                        size: md.size(),
+                        mtime: md.mtime(),
+                        mtime_ns: md.mtime_nsec(),
+                        mode: md.mode() & 0o7777,
+                    },
                 ));
             }
             // sockets, fifos, devices: not part of a source tree
@@ -202,7 +230,12 @@ pub fn identity(walk: &[(PathBuf, Meta)]) -> String {
         h.update(p.as_os_str().as_encoded_bytes());
         match m {
             Meta::Dir => h.update(b"\0d\n"),
-            Meta::File { size, mtime, mtime_ns, mode } => h.update(format!("\0f{size} {mtime}.{mtime_ns} {mode:o}\n")),
+            Meta::File {
+                size,
+                mtime,
+                mtime_ns,
+                mode,
+            } => h.update(format!("\0f{size} {mtime}.{mtime_ns} {mode:o}\n")),
             Meta::Symlink(t) => {
                 h.update(b"\0l");
                 h.update(t.as_os_str().as_encoded_bytes());
@@ -243,7 +276,17 @@ pub struct FileMeta {
 impl FileMeta {
     fn of(m: &Meta) -> Option<FileMeta> {
         match *m {
-            Meta::File { size, mtime, mtime_ns, mode } => Some(FileMeta { size, mtime, mtime_ns, mode }),
+            Meta::File {
+                size,
+                mtime,
+                mtime_ns,
+                mode,
+            } => Some(FileMeta {
+                size,
+                mtime,
+                mtime_ns,
+                mode,
+            }),
             _ => None,
         }
     }
@@ -253,18 +296,39 @@ impl Manifest {
     /// One line per file: `size mtime ns mode smtime sns ssize path`.
     pub fn load(path: &Path) -> Manifest {
         let mut files = HashMap::new();
-        let Ok(text) = fs::read_to_string(path) else { return Manifest::default() };
+        let Ok(text) = fs::read_to_string(path) else {
+            return Manifest::default();
+        };
         for line in text.lines() {
             let mut it = line.splitn(8, ' ');
             let mut num = || it.next().and_then(|x| x.parse::<i64>().ok());
-            let (Some(size), Some(mtime), Some(ns), Some(mode), Some(smtime), Some(sns), Some(ssize)) =
-                (num(), num(), num(), num(), num(), num(), num())
+            let (
+                Some(size),
+                Some(mtime),
+                Some(ns),
+                Some(mode),
+                Some(smtime),
+                Some(sns),
+                Some(ssize),
+            ) = (num(), num(), num(), num(), num(), num(), num())
             else {
                 return Manifest::default(); // damaged: start over
             };
-            let Some(p) = it.next().filter(|p| !p.is_empty()) else { return Manifest::default() };
-            let o = FileMeta { size: size as u64, mtime, mtime_ns: ns, mode: mode as u32 };
-            let sc = FileMeta { size: ssize as u64, mtime: smtime, mtime_ns: sns, mode: mode as u32 };
+            let Some(p) = it.next().filter(|p| !p.is_empty()) else {
+                return Manifest::default();
+            };
+            let o = FileMeta {
+                size: size as u64,
+                mtime,
+                mtime_ns: ns,
+                mode: mode as u32,
+            };
+            let sc = FileMeta {
+                size: ssize as u64,
+                mtime: smtime,
+                mtime_ns: sns,
+                mode: mode as u32,
+            };
             files.insert(PathBuf::from(p), (o, sc));
         }
         Manifest { files }
@@ -280,7 +344,10 @@ impl Manifest {
                 continue;
             }
             let (o, sc) = &self.files[k];
-            out.push_str(&format!("{} {} {} {} {} {} {} {}\n", o.size, o.mtime, o.mtime_ns, o.mode, sc.mtime, sc.mtime_ns, sc.size, ks));
+            out.push_str(&format!(
+                "{} {} {} {} {} {} {} {}\n",
+                o.size, o.mtime, o.mtime_ns, o.mode, sc.mtime, sc.mtime_ns, sc.size, ks
+            ));
         }
         let tmp = path.with_extension("tmp");
         fs::write(&tmp, out).map_err(io_err(format!("writing {}", tmp.display())))?;
@@ -298,7 +365,12 @@ impl Manifest {
 /// - paths the origin does not have are removed.
 ///
 /// `manifest` records what the sync left, for the next one.
-pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, manifest: &Path) -> Result<SyncStats, TreeError> {
+pub fn sync(
+    origin: &Path,
+    origin_walk: &[(PathBuf, Meta)],
+    scratch: &Path,
+    manifest: &Path,
+) -> Result<SyncStats, TreeError> {
     let mut stats = SyncStats::default();
     fs::create_dir_all(scratch).map_err(io_err(format!("creating {}", scratch.display())))?;
     let old = Manifest::load(manifest);
@@ -309,15 +381,19 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, mani
 
     // Remove what the origin does not have (or has as another kind), deepest first.
     for (p, m) in have.iter().rev() {
-        let keep = match (want.get(p.as_path()), m) {
-            (Some(Meta::Dir), Meta::Dir) => true,
-            (Some(Meta::File { .. }), Meta::File { .. }) => true,
-            (Some(Meta::Symlink(_)), Meta::Symlink(_)) => true,
-            _ => false,
-        };
+        let keep = matches!(
+            (want.get(p.as_path()), m),
+            (Some(Meta::Dir), Meta::Dir)
+                | (Some(Meta::File { .. }), Meta::File { .. })
+                | (Some(Meta::Symlink(_)), Meta::Symlink(_))
+        );
         if !keep {
             let full = scratch.join(p);
-            let r = if matches!(m, Meta::Dir) { fs::remove_dir_all(&full) } else { fs::remove_file(&full) };
+            let r = if matches!(m, Meta::Dir) {
+                fs::remove_dir_all(&full)
+            } else {
+                fs::remove_file(&full)
+            };
             match r {
                 Ok(()) => stats.removed += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {} // inside a removed dir
@@ -325,14 +401,17 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, mani
             }
         }
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let mut new = Manifest::default();
     for (p, m) in origin_walk {
         let dst = scratch.join(p);
         match m {
             Meta::Dir => {
                 if !matches!(have_map.get(p.as_path()), Some(Meta::Dir)) {
-                    fs::create_dir_all(&dst).map_err(io_err(format!("creating {}", dst.display())))?;
+                    fs::create_dir_all(&dst)
+                        .map_err(io_err(format!("creating {}", dst.display())))?;
                 }
             }
             Meta::Symlink(t) => {
@@ -341,7 +420,8 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, mani
                     continue;
                 }
                 let _ = fs::remove_file(&dst);
-                std::os::unix::fs::symlink(t, &dst).map_err(io_err(format!("creating symlink {}", dst.display())))?;
+                std::os::unix::fs::symlink(t, &dst)
+                    .map_err(io_err(format!("creating symlink {}", dst.display())))?;
                 stats.copied += 1;
             }
             Meta::File { .. } => {
@@ -372,7 +452,12 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, mani
                     }
                 };
                 copy_file(&origin.join(p), &dst, mtime, mtime_ns, om.mode)?;
-                let sc = FileMeta { size: om.size, mtime, mtime_ns, mode: om.mode };
+                let sc = FileMeta {
+                    size: om.size,
+                    mtime,
+                    mtime_ns,
+                    mode: om.mode,
+                };
                 new.files.insert(p.clone(), (om, sc));
             }
         }
@@ -381,23 +466,47 @@ pub fn sync(origin: &Path, origin_walk: &[(PathBuf, Meta)], scratch: &Path, mani
     Ok(stats)
 }
 
-fn copy_file(src: &Path, dst: &Path, mtime: i64, mtime_ns: i64, mode: u32) -> Result<(), TreeError> {
+fn copy_file(
+    src: &Path,
+    dst: &Path,
+    mtime: i64,
+    mtime_ns: i64,
+    mode: u32,
+) -> Result<(), TreeError> {
     let tmp = dst.with_file_name(format!(
         ".{}.mmstall-tmp",
-        dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        dst.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
-    fs::copy(src, &tmp).map_err(io_err(format!("copying {} to {}", src.display(), tmp.display())))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io_err(format!("chmod {}", tmp.display())))?;
+    fs::copy(src, &tmp).map_err(io_err(format!(
+        "copying {} to {}",
+        src.display(),
+        tmp.display()
+    )))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+        .map_err(io_err(format!("chmod {}", tmp.display())))?;
     let when = if mtime >= 0 {
         UNIX_EPOCH + Duration::new(mtime as u64, mtime_ns.clamp(0, 999_999_999) as u32)
     } else {
         UNIX_EPOCH
     };
-    let f = fs::OpenOptions::new().write(true).open(&tmp).map_err(io_err(format!("opening {}", tmp.display())))?;
-    f.set_times(fs::FileTimes::new().set_modified(when).set_accessed(SystemTime::now()))
-        .map_err(io_err(format!("setting mtime of {}", tmp.display())))?;
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&tmp)
+        .map_err(io_err(format!("opening {}", tmp.display())))?;
+    f.set_times(
+        fs::FileTimes::new()
+            .set_modified(when)
+            .set_accessed(SystemTime::now()),
+    )
+    .map_err(io_err(format!("setting mtime of {}", tmp.display())))?;
     drop(f);
-    fs::rename(&tmp, dst).map_err(io_err(format!("renaming {} to {}", tmp.display(), dst.display())))?;
+    fs::rename(&tmp, dst).map_err(io_err(format!(
+        "renaming {} to {}",
+        tmp.display(),
+        dst.display()
+    )))?;
     Ok(())
 }
 
@@ -408,7 +517,11 @@ pub struct ScratchLock {
 }
 
 impl ScratchLock {
-    pub fn acquire(path: &Path, wait: Duration, mut on_wait: impl FnMut(u32)) -> Result<ScratchLock, TreeError> {
+    pub fn acquire(
+        path: &Path,
+        wait: Duration,
+        mut on_wait: impl FnMut(u32),
+    ) -> Result<ScratchLock, TreeError> {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
         }
@@ -416,18 +529,32 @@ impl ScratchLock {
         let start = std::time::Instant::now();
         let mut told = false;
         loop {
-            match fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
                 Ok(mut f) => {
                     use std::io::Write;
                     writeln!(f, "{me}").map_err(io_err(format!("writing {}", path.display())))?;
-                    return Ok(ScratchLock { path: path.to_path_buf() });
+                    return Ok(ScratchLock {
+                        path: path.to_path_buf(),
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let owner = fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                    let owner = fs::read_to_string(path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
                     match owner {
-                        Some(pid) if pid != me && Path::new(&format!("/proc/{pid}")).exists() => {
+                        // Held by a live process (this one included: another
+                        // thread of it is building).
+                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => {
                             if start.elapsed() >= wait {
-                                return Err(TreeError::LockTimeout { path: path.to_path_buf(), pid, secs: wait.as_secs() });
+                                return Err(TreeError::LockTimeout {
+                                    path: path.to_path_buf(),
+                                    pid,
+                                    secs: wait.as_secs(),
+                                });
                             }
                             if !told {
                                 on_wait(pid);
@@ -463,7 +590,10 @@ mod tests {
     }
 
     fn fake_kernel(root: &Path) {
-        write(&root.join("Makefile"), "# SPDX\nVERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 3\nEXTRAVERSION =\n");
+        write(
+            &root.join("Makefile"),
+            "# SPDX\nVERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 3\nEXTRAVERSION =\n",
+        );
         for d in ["mm", "kernel", "arch/x86", "scripts/kconfig"] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
@@ -474,10 +604,22 @@ mod tests {
 
     #[test]
     fn parses_tree_specs() {
-        assert_eq!(TreeSpec::parse("debian:6.12").unwrap(), TreeSpec::Debian("6.12".into()));
-        assert_eq!(TreeSpec::parse("/x/linux").unwrap(), TreeSpec::Path("/x/linux".into()));
-        assert!(matches!(TreeSpec::parse("debian:"), Err(TreeError::BadDebianVersion(_))));
-        assert!(matches!(TreeSpec::parse("debian:../x"), Err(TreeError::BadDebianVersion(_))));
+        assert_eq!(
+            TreeSpec::parse("debian:6.12").unwrap(),
+            TreeSpec::Debian("6.12".into())
+        );
+        assert_eq!(
+            TreeSpec::parse("/x/linux").unwrap(),
+            TreeSpec::Path("/x/linux".into())
+        );
+        assert!(matches!(
+            TreeSpec::parse("debian:"),
+            Err(TreeError::BadDebianVersion(_))
+        ));
+        assert!(matches!(
+            TreeSpec::parse("debian:../x"),
+            Err(TreeError::BadDebianVersion(_))
+        ));
         assert!(matches!(TreeSpec::parse(" "), Err(TreeError::Empty)));
     }
 
@@ -485,7 +627,10 @@ mod tests {
     fn resolves_and_rejects_trees() {
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::at(&d.path().join("cache"));
-        assert!(matches!(resolve(&TreeSpec::Debian("6.12".into()), &cache), Err(TreeError::DebianMissing(_))));
+        assert!(matches!(
+            resolve(&TreeSpec::Debian("6.12".into()), &cache),
+            Err(TreeError::DebianMissing(_))
+        ));
         let k = d.path().join("linux");
         fake_kernel(&k);
         let t = resolve(&TreeSpec::Path(k.clone()), &cache).unwrap();
@@ -494,8 +639,15 @@ mod tests {
         let not = d.path().join("notkernel");
         fs::create_dir_all(&not).unwrap();
         let e = resolve(&TreeSpec::Path(not), &cache).unwrap_err();
-        assert!(e.to_string().contains("not a Linux kernel source tree (no mm/ directory)"), "{e}");
-        assert!(matches!(resolve(&TreeSpec::Path(d.path().join("nope")), &cache), Err(TreeError::NotFound(_))));
+        assert!(
+            e.to_string()
+                .contains("not a Linux kernel source tree (no mm/ directory)"),
+            "{e}"
+        );
+        assert!(matches!(
+            resolve(&TreeSpec::Path(d.path().join("nope")), &cache),
+            Err(TreeError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -531,7 +683,10 @@ mod tests {
         assert_eq!(walk(&s).unwrap(), w, "first copy is exact, mtimes included");
         // Nothing to do the second time.
         let st = sync(&k, &w, &s, &man).unwrap();
-        assert_eq!((st.copied, st.restored, st.removed, st.unchanged), (0, 0, 0, 4));
+        assert_eq!(
+            (st.copied, st.restored, st.removed, st.unchanged),
+            (0, 0, 0, 4)
+        );
         // Patch the scratch copy in place (modify, add, delete), then restore:
         // the patched file gets its old content and old mtime back.
         write(&s.join("mm/memory.c"), "int x; /* patched */\n");
@@ -540,26 +695,45 @@ mod tests {
         let st = sync(&k, &w, &s, &man).unwrap();
         assert_eq!((st.copied, st.restored, st.removed), (0, 2, 2)); // mm/added, mm/added/file.c
         assert_eq!(walk(&s).unwrap(), w);
-        assert_eq!(fs::read_to_string(s.join("mm/memory.c")).unwrap(), "int x;\n");
+        assert_eq!(
+            fs::read_to_string(s.join("mm/memory.c")).unwrap(),
+            "int x;\n"
+        );
         // The user's tree was not touched.
         assert_eq!(walk(&k).unwrap(), w);
 
         // The user changes a file, even one with an old mtime: the copy gets a
         // fresh mtime (newer than any object built before), and keeps it.
         write(&k.join("mm/mmap.c"), "int y; /* user edit */\n");
-        let f = fs::OpenOptions::new().write(true).open(k.join("mm/mmap.c")).unwrap();
-        f.set_times(fs::FileTimes::new().set_modified(UNIX_EPOCH + Duration::from_secs(1_000_000))).unwrap();
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(k.join("mm/mmap.c"))
+            .unwrap();
+        f.set_times(fs::FileTimes::new().set_modified(UNIX_EPOCH + Duration::from_secs(1_000_000)))
+            .unwrap();
         drop(f);
         let before = SystemTime::now() - Duration::from_secs(1);
         let w2 = walk(&k).unwrap();
         let st = sync(&k, &w2, &s, &man).unwrap();
         assert_eq!((st.copied, st.restored, st.removed), (1, 0, 0));
-        assert_eq!(fs::read_to_string(s.join("mm/mmap.c")).unwrap(), "int y; /* user edit */\n");
-        let m = fs::metadata(s.join("mm/mmap.c")).unwrap().modified().unwrap();
+        assert_eq!(
+            fs::read_to_string(s.join("mm/mmap.c")).unwrap(),
+            "int y; /* user edit */\n"
+        );
+        let m = fs::metadata(s.join("mm/mmap.c"))
+            .unwrap()
+            .modified()
+            .unwrap();
         assert!(m >= before, "changed file has a fresh mtime");
         let st = sync(&k, &w2, &s, &man).unwrap();
         assert_eq!((st.copied, st.restored, st.unchanged), (0, 0, 4));
-        assert_eq!(fs::metadata(s.join("mm/mmap.c")).unwrap().modified().unwrap(), m);
+        assert_eq!(
+            fs::metadata(s.join("mm/mmap.c"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            m
+        );
     }
 
     #[test]
@@ -567,8 +741,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("m");
         let mut m = Manifest::default();
-        let fm = FileMeta { size: 3, mtime: 10, mtime_ns: 5, mode: 0o644 };
-        m.files.insert("a b/c.c".into(), (fm, FileMeta { mtime: 20, ..fm }));
+        let fm = FileMeta {
+            size: 3,
+            mtime: 10,
+            mtime_ns: 5,
+            mode: 0o644,
+        };
+        m.files
+            .insert("a b/c.c".into(), (fm, FileMeta { mtime: 20, ..fm }));
         m.save(&p).unwrap();
         assert_eq!(Manifest::load(&p), m);
         fs::write(&p, "garbage line\n").unwrap();
@@ -587,12 +767,17 @@ mod tests {
         // A lock held by a live other process (pid 1) times out.
         fs::write(&p, "1\n").unwrap();
         let mut waited = None;
-        let e = ScratchLock::acquire(&p, Duration::from_millis(600), |pid| waited = Some(pid)).err().unwrap();
+        let e = ScratchLock::acquire(&p, Duration::from_millis(600), |pid| waited = Some(pid))
+            .err()
+            .unwrap();
         assert!(matches!(e, TreeError::LockTimeout { pid: 1, .. }));
         assert_eq!(waited, Some(1));
         // A dead owner's lock is taken over.
         fs::write(&p, "999999999\n").unwrap();
         let _l = ScratchLock::acquire(&p, Duration::from_secs(1), |_| {}).unwrap();
-        assert_eq!(fs::read_to_string(&p).unwrap().trim(), std::process::id().to_string());
+        assert_eq!(
+            fs::read_to_string(&p).unwrap().trim(),
+            std::process::id().to_string()
+        );
     }
 }

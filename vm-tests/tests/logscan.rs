@@ -4,13 +4,18 @@
 use mmstall_vm::logscan::{scan, summarize, EventKind};
 
 fn sample(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs").join(name);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/logs")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// (kind, first line, line number, fingerprint) of every event in a log.
 fn brief(name: &str) -> Vec<(EventKind, String, usize, String)> {
-    scan(&sample(name)).into_iter().map(|e| (e.kind, e.first_line, e.line, e.fingerprint)).collect()
+    scan(&sample(name))
+        .into_iter()
+        .map(|e| (e.kind, e.first_line, e.line, e.fingerprint))
+        .collect()
 }
 
 #[test]
@@ -26,13 +31,17 @@ fn hung_task() {
             EventKind::HungTask,
             "INFO: task mmap-writer:214 blocked for more than 30 seconds.".into(),
             3,
-            "hung-task:rwsem_down_write_slowpath,down_write_killable,vm_mmap_pgoff,ksys_mmap_pgoff".into()
+            "hung-task:rwsem_down_write_slowpath,down_write_killable,vm_mmap_pgoff,ksys_mmap_pgoff"
+                .into()
         )]
     );
     let ev = scan(&sample("hung-task.log"));
     // Unreliable `? ` frames are not in the stack; the scheduler frames are kept
     // in `functions` but left out of the fingerprint.
-    assert_eq!(&ev[0].functions[..3], &["__schedule", "schedule", "schedule_preempt_disabled"]);
+    assert_eq!(
+        &ev[0].functions[..3],
+        &["__schedule", "schedule", "schedule_preempt_disabled"]
+    );
     assert!(!ev[0].functions.iter().any(|f| f.contains("__pfx_")));
 }
 
@@ -73,7 +82,12 @@ fn oops_then_panic_are_two_events() {
                 1,
                 "oops:handle_mm_fault,do_user_addr_fault,exc_page_fault,asm_exc_page_fault".into()
             ),
-            (EventKind::Panic, "Kernel panic - not syncing: Fatal exception".into(), 23, "panic:".into()),
+            (
+                EventKind::Panic,
+                "Kernel panic - not syncing: Fatal exception".into(),
+                23,
+                "panic:".into()
+            ),
         ]
     );
 }
@@ -110,7 +124,10 @@ fn plain_bug_strips_compiler_suffixes() {
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].kind, EventKind::Bug);
     assert_eq!(ev[0].functions[1], "__might_resched");
-    assert_eq!(ev[0].fingerprint, "bug:down_read,lock_mm_and_find_vma,do_user_addr_fault");
+    assert_eq!(
+        ev[0].fingerprint,
+        "bug:down_read,lock_mm_and_find_vma,do_user_addr_fault"
+    );
 }
 
 #[test]
@@ -165,8 +182,14 @@ fn dmesg_style_without_timestamps_and_with_caller_ids() {
     // The same report as printed by `dmesg` without timestamps and by a kernel
     // with CONFIG_PRINTK_CALLER: identical events.
     let with_ts = sample("hung-task.log");
-    let no_ts: String = with_ts.lines().map(|l| format!("{}\n", &l[l.find(']').unwrap() + 2..])).collect();
-    let caller: String = with_ts.lines().map(|l| l.replacen("] ", "][  T214] ", 1) + "\n").collect();
+    let no_ts: String = with_ts
+        .lines()
+        .map(|l| format!("{}\n", &l[l.find(']').unwrap() + 2..]))
+        .collect();
+    let caller: String = with_ts
+        .lines()
+        .map(|l| l.replacen("] ", "][  T214] ", 1) + "\n")
+        .collect();
     let a = scan(&with_ts);
     assert_eq!(a, scan(&no_ts));
     assert_eq!(a, scan(&caller));
@@ -175,7 +198,11 @@ fn dmesg_style_without_timestamps_and_with_caller_ids() {
 #[test]
 fn truncated_report_at_end_of_log_is_still_reported() {
     // A guest that dies mid-report: the scanner returns what it has.
-    let log: String = sample("hung-task.log").lines().take(13).map(|l| format!("{l}\n")).collect();
+    let log: String = sample("hung-task.log")
+        .lines()
+        .take(13)
+        .map(|l| format!("{l}\n"))
+        .collect();
     let ev = scan(&log);
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].kind, EventKind::HungTask);

@@ -5,8 +5,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::{
-    apply_error, plan_patch, ApplyOptions, ExistingFile, FileSource, PatchOutcome, PatchStatus,
-    SeriesApplication, MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK,
+    apply_error, plan_patch, ApplyOptions, ExistingFile, FileSource, HunkOffset, PatchOutcome,
+    PatchStatus, SeriesApplication, MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK,
 };
 use crate::error::{ApplyError, ApplyFailure};
 use crate::model::{Patch, Series};
@@ -41,7 +41,10 @@ impl FileSource for DirSource<'_> {
         let full = resolve(self.root, path)?;
         let metadata = match fs::symlink_metadata(&full) {
             Ok(metadata) => metadata,
-            Err(error) if error.kind() == ErrorKind::NotFound || error.kind() == ErrorKind::NotADirectory => {
+            Err(error)
+                if error.kind() == ErrorKind::NotFound
+                    || error.kind() == ErrorKind::NotADirectory =>
+            {
                 return Ok(None)
             }
             Err(error) => return Err(error.into()),
@@ -58,7 +61,11 @@ impl FileSource for DirSource<'_> {
         }
         Ok(Some(ExistingFile {
             content: fs::read(&full)?,
-            mode: if is_executable(&metadata) { MODE_EXECUTABLE } else { MODE_FILE },
+            mode: if is_executable(&metadata) {
+                MODE_EXECUTABLE
+            } else {
+                MODE_FILE
+            },
         }))
     }
 }
@@ -88,7 +95,11 @@ fn write_file(full: &Path, file: &ExistingFile) -> std::io::Result<()> {
         return std::os::unix::fs::symlink(target, full);
     }
     fs::write(full, &file.content)?;
-    let permissions = if file.mode == MODE_EXECUTABLE { 0o755 } else { 0o644 };
+    let permissions = if file.mode == MODE_EXECUTABLE {
+        0o755
+    } else {
+        0o644
+    };
     fs::set_permissions(full, fs::Permissions::from_mode(permissions))
 }
 
@@ -111,14 +122,25 @@ fn remove_empty_parents(root: &Path, full: &Path) {
 /// Applies `patch` onto the files under `dir`. All hunks of all files are
 /// checked before anything is written, so a failing patch changes nothing.
 pub fn apply_to_dir(patch: &Patch, dir: &Path) -> Result<(), ApplyError> {
-    let plan = plan_patch(patch, &DirSource { root: dir })?;
+    apply_to_dir_reporting_offsets(patch, dir).map(|_| ())
+}
+
+/// [`apply_to_dir`], also returning the hunks that needed an offset.
+pub fn apply_to_dir_reporting_offsets(
+    patch: &Patch,
+    dir: &Path,
+) -> Result<Vec<HunkOffset>, ApplyError> {
+    let mut offsets = Vec::new();
+    let plan = plan_patch(patch, &DirSource { root: dir }, &mut offsets)?;
     let fail = |path: &str, reason: ApplyFailure| apply_error(patch, Some(path), reason);
     // Removals first: a rename may free a path that a new file then takes.
     for (path, state) in &plan {
         if state.is_none() {
             let full = resolve(dir, path).map_err(|r| fail(path, r))?;
             match fs::remove_file(&full) {
-                Err(error) if error.kind() != ErrorKind::NotFound => return Err(fail(path, error.into())),
+                Err(error) if error.kind() != ErrorKind::NotFound => {
+                    return Err(fail(path, error.into()))
+                }
                 _ => remove_empty_parents(dir, &full),
             }
         }
@@ -132,22 +154,26 @@ pub fn apply_to_dir(patch: &Patch, dir: &Path) -> Result<(), ApplyError> {
             write_file(&full, file).map_err(|e| fail(path, e.into()))?;
         }
     }
-    Ok(())
+    Ok(offsets)
 }
 
 /// Applies every patch of `series` onto `dir` in order.
-pub fn apply_series_to_dir(series: &Series, dir: &Path, options: ApplyOptions) -> SeriesApplication {
+pub fn apply_series_to_dir(
+    series: &Series,
+    dir: &Path,
+    options: ApplyOptions,
+) -> SeriesApplication {
     let mut outcomes = Vec::with_capacity(series.patches.len());
     let mut stopped = false;
     for patch in &series.patches {
-        let status = if stopped {
-            PatchStatus::NotAttempted
+        let (status, offsets) = if stopped {
+            (PatchStatus::NotAttempted, Vec::new())
         } else {
-            match apply_to_dir(patch, dir) {
-                Ok(()) => PatchStatus::Applied,
+            match apply_to_dir_reporting_offsets(patch, dir) {
+                Ok(offsets) => (PatchStatus::Applied, offsets),
                 Err(error) => {
                     stopped = !options.keep_going;
-                    PatchStatus::Failed(error)
+                    (PatchStatus::Failed(error), Vec::new())
                 }
             }
         };
@@ -157,6 +183,7 @@ pub fn apply_series_to_dir(series: &Series, dir: &Path, options: ApplyOptions) -
             status,
             tree_before: None,
             tree_after: None,
+            offsets,
         });
     }
     SeriesApplication {

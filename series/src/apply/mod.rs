@@ -8,8 +8,8 @@ mod tree;
 
 use std::collections::BTreeMap;
 
-pub use dir::{apply_series_to_dir, apply_to_dir};
-pub use tree::{apply_series_to_tree, apply_to_tree};
+pub use dir::{apply_series_to_dir, apply_to_dir, apply_to_dir_reporting_offsets};
+pub use tree::{apply_series_to_tree, apply_to_tree, apply_to_tree_reporting_offsets};
 
 use crate::error::{ApplyError, ApplyFailure};
 use crate::model::{ChangeKind, FileContent, FilePatch, Patch};
@@ -47,6 +47,8 @@ pub struct PatchOutcome {
     pub tree_before: Option<git2::Oid>,
     /// …and the tree it produced (`None` unless applied).
     pub tree_after: Option<git2::Oid>,
+    /// Hunks that applied at an offset (empty unless applied).
+    pub offsets: Vec<HunkOffset>,
 }
 
 /// The outcomes of a whole series, in series order.
@@ -60,7 +62,9 @@ pub struct SeriesApplication {
 
 impl SeriesApplication {
     pub fn all_applied(&self) -> bool {
-        self.outcomes.iter().all(|o| matches!(o.status, PatchStatus::Applied))
+        self.outcomes
+            .iter()
+            .all(|o| matches!(o.status, PatchStatus::Applied))
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &ApplyError> {
@@ -83,6 +87,36 @@ pub(crate) struct ExistingFile {
 /// by path so writes happen in a deterministic order.
 pub(crate) type Plan = BTreeMap<String, Option<ExistingFile>>;
 
+/// A hunk that applied at an offset from the line it names, as `git apply`
+/// reports "Hunk #1 succeeded at 15 (offset 4 lines)": a sign the base is
+/// not the tree the patch was made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HunkOffset {
+    pub file: String,
+    /// 1-based hunk number within the file.
+    pub hunk: usize,
+    pub header: String,
+    /// 1-based line where the hunk landed in the patched file.
+    pub line: usize,
+    /// Lines away from the stated position (positive: further down).
+    pub offset: i64,
+}
+
+impl std::fmt::Display for HunkOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines = if self.offset.abs() == 1 {
+            "line"
+        } else {
+            "lines"
+        };
+        write!(
+            f,
+            "{}: hunk #{} applied at line {} (offset {} {lines})",
+            self.file, self.hunk, self.line, self.offset
+        )
+    }
+}
+
 /// Where the files come from: a directory or a git tree.
 pub(crate) trait FileSource {
     fn read(&self, path: &str) -> Result<Option<ExistingFile>, ApplyFailure>;
@@ -101,9 +135,16 @@ pub(crate) fn apply_error(patch: &Patch, file: Option<&str>, reason: ApplyFailur
 /// `..`, `.` or empty components, nothing inside `.git`.
 pub(crate) fn check_path(path: &str) -> Result<(), ApplyFailure> {
     let unsafe_component = |component: &str| {
-        component.is_empty() || component == "." || component == ".." || component.eq_ignore_ascii_case(".git")
+        component.is_empty()
+            || component == "."
+            || component == ".."
+            || component.eq_ignore_ascii_case(".git")
     };
-    if path.is_empty() || path.starts_with('/') || path.contains('\0') || path.split('/').any(unsafe_component) {
+    if path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\0')
+        || path.split('/').any(unsafe_component)
+    {
         return Err(ApplyFailure::UnsafePath(path.to_string()));
     }
     Ok(())
@@ -119,8 +160,13 @@ fn check_mode(mode: u32) -> Result<u32, ApplyFailure> {
 }
 
 /// Computes what `patch` does to every path it touches, reading the current
-/// files from `source`. Nothing is written.
-pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan, ApplyError> {
+/// files from `source`. Nothing is written. Hunks that needed an offset are
+/// added to `offsets`.
+pub(crate) fn plan_patch(
+    patch: &Patch,
+    source: &dyn FileSource,
+    offsets: &mut Vec<HunkOffset>,
+) -> Result<Plan, ApplyError> {
     let mut plan = Plan::new();
     for file in &patch.files {
         let name = file.display_path();
@@ -142,12 +188,9 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                 None => source.read(path).map_err(fail),
             }
         };
-        let apply = |content: &[u8], existing: Option<&ExistingFile>| -> Result<Vec<u8>, ApplyError> {
-            apply_file_hunks(patch, file, content, existing)
-        };
         match (file.kind, &file.old_path, &file.new_path) {
             (ChangeKind::Create, _, Some(new_path)) => {
-                let content = apply(b"", None)?;
+                let content = apply_file_hunks(patch, file, b"", None, offsets)?;
                 if let Some(existing) = lookup(&plan, new_path)? {
                     return Err(fail(ApplyFailure::FileExists {
                         same_content: existing.content == content,
@@ -157,20 +200,24 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                 plan.insert(new_path.clone(), Some(ExistingFile { content, mode }));
             }
             (ChangeKind::Delete, Some(old_path), _) => {
-                let existing = lookup(&plan, old_path)?
-                    .ok_or_else(|| {
-                        fail(ApplyFailure::FileMissing {
-                            deleting: true,
-                            already_applied: false,
-                        })
-                    })?;
-                let remaining = apply(&existing.content, Some(&existing))?;
+                let existing = lookup(&plan, old_path)?.ok_or_else(|| {
+                    fail(ApplyFailure::FileMissing {
+                        deleting: true,
+                        already_applied: false,
+                    })
+                })?;
+                let remaining =
+                    apply_file_hunks(patch, file, &existing.content, Some(&existing), offsets)?;
                 if !remaining.is_empty() {
                     return Err(fail(ApplyFailure::DeleteLeavesContent));
                 }
                 plan.insert(old_path.clone(), None);
             }
-            (ChangeKind::Modify | ChangeKind::Rename | ChangeKind::Copy, Some(old_path), Some(new_path)) => {
+            (
+                ChangeKind::Modify | ChangeKind::Rename | ChangeKind::Copy,
+                Some(old_path),
+                Some(new_path),
+            ) => {
                 let Some(existing) = lookup(&plan, old_path)? else {
                     // A rename whose target holds the result is in already.
                     let already_applied = file.kind == ChangeKind::Rename
@@ -186,7 +233,8 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                         },
                     ));
                 };
-                let content = apply(&existing.content, Some(&existing))?;
+                let content =
+                    apply_file_hunks(patch, file, &existing.content, Some(&existing), offsets)?;
                 if old_path != new_path {
                     if let Some(target) = lookup(&plan, new_path)? {
                         return Err(fail(ApplyFailure::FileExists {
@@ -204,8 +252,9 @@ pub(crate) fn plan_patch(patch: &Patch, source: &dyn FileSource) -> Result<Plan,
                 };
                 plan.insert(new_path.clone(), Some(ExistingFile { content, mode }));
             }
-            // The parser never produces these; refuse rather than guess.
-            _ => return Err(fail(ApplyFailure::UnsafePath(name.to_string()))),
+            // The parser never produces these, but a FilePatch built by hand
+            // can: refuse rather than guess.
+            (kind, _, _) => return Err(fail(ApplyFailure::MissingPath(kind))),
         }
     }
     Ok(plan)
@@ -218,27 +267,46 @@ fn apply_file_hunks(
     file: &FilePatch,
     content: &[u8],
     existing: Option<&ExistingFile>,
+    offsets: &mut Vec<HunkOffset>,
 ) -> Result<Vec<u8>, ApplyError> {
     let hunks = file.content.hunks();
-    hunks::apply_hunks(content, hunks, false).map_err(|mismatch| {
-        let already_applied = existing.is_some() && hunks::apply_hunks(content, hunks, true).is_ok();
-        let header = hunks
-            .get(mismatch.hunk_index)
-            .map(|h| h.header())
-            .unwrap_or_default();
-        apply_error(
-            patch,
-            Some(file.display_path()),
-            ApplyFailure::HunkMismatch {
-                hunk: mismatch.hunk_index + 1,
-                header,
-                expected_line: mismatch.expected_line,
-                expected_text: mismatch.expected_text,
-                found_text: mismatch.found_text,
-                already_applied,
-            },
-        )
-    })
+    match hunks::apply_hunks(content, hunks, false) {
+        Ok(applied) => {
+            offsets.extend(applied.moved.into_iter().map(|moved| {
+                HunkOffset {
+                    file: file.display_path().to_string(),
+                    hunk: moved.hunk_index + 1,
+                    header: hunks
+                        .get(moved.hunk_index)
+                        .map(|h| h.header())
+                        .unwrap_or_default(),
+                    line: moved.line,
+                    offset: moved.offset,
+                }
+            }));
+            Ok(applied.content)
+        }
+        Err(mismatch) => {
+            let already_applied =
+                existing.is_some() && hunks::apply_hunks(content, hunks, true).is_ok();
+            let header = hunks
+                .get(mismatch.hunk_index)
+                .map(|h| h.header())
+                .unwrap_or_default();
+            Err(apply_error(
+                patch,
+                Some(file.display_path()),
+                ApplyFailure::HunkMismatch {
+                    hunk: mismatch.hunk_index + 1,
+                    header,
+                    expected_line: mismatch.expected_line,
+                    expected_text: mismatch.expected_text,
+                    found_text: mismatch.found_text,
+                    already_applied,
+                },
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -247,7 +315,16 @@ mod tests {
 
     #[test]
     fn unsafe_paths() {
-        for path in ["", "/etc/passwd", "a/../b", "./a", "a//b", ".git/config", "x/.GIT/y", "a/"] {
+        for path in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "./a",
+            "a//b",
+            ".git/config",
+            "x/.GIT/y",
+            "a/",
+        ] {
             assert!(check_path(path).is_err(), "{path:?} accepted");
         }
         for path in ["mm/mmap.c", "a..b/c", ".gitignore", "include/linux/mm.h"] {

@@ -7,8 +7,8 @@ use std::path::Path;
 use git2::{build::TreeUpdateBuilder, ErrorCode, FileMode, ObjectType, Oid, Repository, Tree};
 
 use super::{
-    apply_error, plan_patch, ApplyOptions, ExistingFile, FileSource, PatchOutcome, PatchStatus,
-    SeriesApplication, MODE_EXECUTABLE, MODE_SYMLINK,
+    apply_error, plan_patch, ApplyOptions, ExistingFile, FileSource, HunkOffset, PatchOutcome,
+    PatchStatus, SeriesApplication, MODE_EXECUTABLE, MODE_SYMLINK,
 };
 use crate::error::{ApplyError, ApplyFailure};
 use crate::model::{Patch, Series};
@@ -39,9 +39,19 @@ impl FileSource for TreeSource<'_> {
 /// Applies `patch` onto the tree `base_tree` of `repo` and returns the id of
 /// the resulting tree. Only objects are written.
 pub fn apply_to_tree(repo: &Repository, base_tree: Oid, patch: &Patch) -> Result<Oid, ApplyError> {
+    apply_to_tree_reporting_offsets(repo, base_tree, patch).map(|(tree, _)| tree)
+}
+
+/// [`apply_to_tree`], also returning the hunks that needed an offset.
+pub fn apply_to_tree_reporting_offsets(
+    repo: &Repository,
+    base_tree: Oid,
+    patch: &Patch,
+) -> Result<(Oid, Vec<HunkOffset>), ApplyError> {
     let git_error = |error: git2::Error| apply_error(patch, None, error.into());
     let tree = repo.find_tree(base_tree).map_err(git_error)?;
-    let plan = plan_patch(patch, &TreeSource { repo, tree: &tree })?;
+    let mut offsets = Vec::new();
+    let plan = plan_patch(patch, &TreeSource { repo, tree: &tree }, &mut offsets)?;
     let mut update = TreeUpdateBuilder::new();
     for (path, state) in &plan {
         let fail = |error: git2::Error| apply_error(patch, Some(path), error.into());
@@ -64,7 +74,8 @@ pub fn apply_to_tree(repo: &Repository, base_tree: Oid, patch: &Patch) -> Result
             }
         }
     }
-    update.create_updated(repo, &tree).map_err(git_error)
+    let new_tree = update.create_updated(repo, &tree).map_err(git_error)?;
+    Ok((new_tree, offsets))
 }
 
 /// Applies every patch of `series` onto `base_tree` in order, each onto the
@@ -79,14 +90,14 @@ pub fn apply_series_to_tree(
     let mut current = base_tree;
     let mut stopped = false;
     for patch in &series.patches {
-        let (status, tree_after) = if stopped {
-            (PatchStatus::NotAttempted, None)
+        let (status, tree_after, offsets) = if stopped {
+            (PatchStatus::NotAttempted, None, Vec::new())
         } else {
-            match apply_to_tree(repo, current, patch) {
-                Ok(tree) => (PatchStatus::Applied, Some(tree)),
+            match apply_to_tree_reporting_offsets(repo, current, patch) {
+                Ok((tree, offsets)) => (PatchStatus::Applied, Some(tree), offsets),
                 Err(error) => {
                     stopped = !options.keep_going;
-                    (PatchStatus::Failed(error), None)
+                    (PatchStatus::Failed(error), None, Vec::new())
                 }
             }
         };
@@ -97,6 +108,7 @@ pub fn apply_series_to_tree(
             status,
             tree_before: attempted.then_some(current),
             tree_after,
+            offsets,
         });
         if let Some(tree) = tree_after {
             current = tree;

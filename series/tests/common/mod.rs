@@ -55,7 +55,11 @@ pub fn base_repo() -> (tempfile::TempDir, Repository, Oid) {
 }
 
 pub fn tree_from_dir(repo: &Repository, dir: &Path) -> Oid {
-    let empty = repo.treebuilder(None).expect("builder").write().expect("empty tree");
+    let empty = repo
+        .treebuilder(None)
+        .expect("builder")
+        .write()
+        .expect("empty tree");
     let empty = repo.find_tree(empty).expect("tree");
     let mut update = TreeUpdateBuilder::new();
     for (relative, content) in files_under(dir) {

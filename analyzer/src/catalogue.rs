@@ -1,0 +1,458 @@
+//! The catalogue: lock API, assertions, long operations and macro hints as data.
+//!
+//! The built-in catalogue (`analyzer/catalogue.toml`) is compiled in; a user's
+//! `mmstall.toml` is deep-merged over it (tables merge key by key, arrays are
+//! extended), so users add kernel APIs without touching code.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::AnalyzerError;
+
+pub const BUILTIN_CATALOGUE: &str = include_str!("../catalogue.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockOp {
+    Acquire,
+    Release,
+    Downgrade,
+}
+
+/// How a conditional acquisition reports success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcquireCond {
+    /// Returns 0 on success, a negative errno when interrupted (`*_killable`).
+    Zero,
+    /// Returns true on success (`*_trylock`).
+    Nonzero,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockApiEntry {
+    pub op: LockOp,
+    pub mode: Option<LockMode>,
+    pub cond: Option<AcquireCond>,
+    #[serde(default)]
+    pub match_arg: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionEntry {
+    pub mode: LockMode,
+    #[serde(default)]
+    pub match_arg: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LongClass {
+    Populate,
+    Zap,
+    Walk,
+    /// A blocking wait for a page's I/O (`lock_page`, `folio_wait_locked`):
+    /// long under the lock in *any* mode, since it blocks every writer.
+    #[serde(rename = "io_wait")]
+    IoWait,
+}
+
+impl LongClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LongClass::Populate => "populate",
+            LongClass::Zap => "zap",
+            LongClass::Walk => "walk",
+            LongClass::IoWait => "io_wait",
+        }
+    }
+
+    /// Populate, zap and walk are findings only under a write hold.
+    pub fn needs_write(self) -> bool {
+        self != LongClass::IoWait
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongOpList {
+    #[serde(default)]
+    pub always: Vec<String>,
+    #[serde(default)]
+    pub in_loop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockNames {
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MacroHints {
+    #[serde(default)]
+    pub annotations: Vec<String>,
+    #[serde(default)]
+    pub annotation_calls: Vec<String>,
+    #[serde(default)]
+    pub loop_macros: Vec<String>,
+    #[serde(default)]
+    pub loop_macro_patterns: Vec<String>,
+    #[serde(default)]
+    pub annotation_prefixes: Vec<String>,
+    #[serde(default)]
+    pub declaration_macro_prefixes: Vec<String>,
+    #[serde(default)]
+    pub declaration_macro_arg: BTreeMap<String, usize>,
+    #[serde(default)]
+    pub block_macros: Vec<String>,
+    #[serde(default)]
+    pub drop_statements: Vec<String>,
+    #[serde(default)]
+    pub type_args: BTreeMap<String, Vec<usize>>,
+}
+
+/// The raw, serde-shaped catalogue (what the TOML says).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalogue {
+    lock_api: BTreeMap<String, LockApiEntry>,
+    lock_names: LockNames,
+    #[serde(default)]
+    assertions: BTreeMap<String, AssertionEntry>,
+    #[serde(default)]
+    long_ops: BTreeMap<LongClass, LongOpList>,
+    #[serde(default)]
+    macros: MacroHints,
+    #[serde(default)]
+    fault_path: FaultPath,
+    #[serde(default)]
+    rmap: RmapWalkers,
+    #[serde(default)]
+    rules: BTreeMap<String, RuleConfig>,
+    /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
+    #[serde(flatten)]
+    extra: BTreeMap<String, toml::Value>,
+}
+
+/// The fault path's contract and the retry protocol (rule MMS004).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPath {
+    /// Functions entered with the mmap lock held (for read unless stated).
+    #[serde(default)]
+    pub entry_contracts: BTreeMap<String, LockMode>,
+    /// Designated-initializer fields whose function is a fault handler (`.fault = f`).
+    #[serde(default)]
+    pub handler_fields: Vec<String>,
+    /// Identifiers that show the retry protocol is in use.
+    #[serde(default)]
+    pub retry_markers: Vec<String>,
+}
+
+/// Reverse-map walkers (rule MMS005).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmapWalkers {
+    #[serde(default)]
+    pub walkers: Vec<String>,
+    /// Designated-initializer fields that name an rmap_walk callback (`.rmap_one = f`).
+    #[serde(default)]
+    pub callback_fields: Vec<String>,
+}
+
+/// Per-rule settings from `[rules.<id or code>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub enabled: Option<bool>,
+    pub severity: Option<String>,
+}
+
+/// How a callee counts as a long operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongOp {
+    pub class: LongClass,
+    /// Long only when called inside a loop.
+    pub in_loop: bool,
+}
+
+/// The merged catalogue, indexed for the analysis.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub lock_api: HashMap<String, LockApiEntry>,
+    pub lock_fields: Vec<String>,
+    pub assertions: HashMap<String, AssertionEntry>,
+    pub long_ops: HashMap<String, LongOp>,
+    pub macros: MacroHints,
+    pub annotation_set: HashSet<String>,
+    pub annotation_call_set: HashSet<String>,
+    pub loop_macro_set: HashSet<String>,
+    pub block_macro_set: HashSet<String>,
+    pub drop_statement_set: HashSet<String>,
+    /// The merged TOML, for `mmstall catalogue`.
+    pub merged_toml: toml::Value,
+    pub extra: BTreeMap<String, toml::Value>,
+    pub fault_path: FaultPath,
+    pub rmap: RmapWalkers,
+    pub rules: BTreeMap<String, RuleConfig>,
+}
+
+impl Catalogue {
+    pub fn builtin() -> Catalogue {
+        Catalogue::from_toml_str(BUILTIN_CATALOGUE, Path::new("<builtin catalogue.toml>"))
+            .expect("the built-in catalogue is valid (tested)")
+    }
+
+    /// The built-in catalogue extended by a user file.
+    pub fn with_user_file(path: &Path) -> Result<Catalogue, AnalyzerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AnalyzerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Catalogue::with_user_str(&text, path)
+    }
+
+    pub fn with_user_str(user: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
+        let mut base: toml::Value = toml::from_str(BUILTIN_CATALOGUE).expect("builtin parses");
+        let overlay: toml::Value = toml::from_str(user).map_err(|e| config_error(origin, user, e))?;
+        merge_toml(&mut base, overlay);
+        let text = toml::to_string(&base).expect("a parsed value serializes");
+        let cat = Catalogue::from_toml_str(&text, origin).map_err(|e| locate_in_user_text(e, user))?;
+        cat.validate_rules(user, origin)?;
+        Ok(cat)
+    }
+
+    /// `[rules.X]` must name a rule, and a severity must be one we know.
+    fn validate_rules(&self, user: &str, origin: &Path) -> Result<(), AnalyzerError> {
+        for (name, cfg) in &self.rules {
+            let problem = if crate::rules::find(name).is_none() {
+                Some((name.as_str(), format!("unknown rule `{name}` in [rules] (see `mmstall rules`)")))
+            } else {
+                match cfg.severity.as_deref() {
+                    Some("error" | "warning" | "note") | None => None,
+                    Some(other) => Some(("severity", format!("rules.{name}.severity: `{other}` is not error, warning or note"))),
+                }
+            };
+            if let Some((key, message)) = problem {
+                let (line, column) = find_key(user, key).unwrap_or((0, 0));
+                return Err(AnalyzerError::Config { path: origin.to_path_buf(), line, column, message });
+            }
+        }
+        Ok(())
+    }
+
+    fn from_toml_str(text: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
+        let raw: RawCatalogue = toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
+        let merged_toml: toml::Value = toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
+        let mut long_ops = HashMap::new();
+        for (class, list) in &raw.long_ops {
+            for name in &list.always {
+                long_ops.insert(name.clone(), LongOp { class: *class, in_loop: false });
+            }
+            for name in &list.in_loop {
+                long_ops.entry(name.clone()).or_insert(LongOp { class: *class, in_loop: true });
+            }
+        }
+        let set = |v: &Vec<String>| v.iter().cloned().collect::<HashSet<_>>();
+        Ok(Catalogue {
+            annotation_set: set(&raw.macros.annotations),
+            annotation_call_set: set(&raw.macros.annotation_calls),
+            loop_macro_set: set(&raw.macros.loop_macros),
+            block_macro_set: set(&raw.macros.block_macros),
+            drop_statement_set: set(&raw.macros.drop_statements),
+            lock_api: raw.lock_api.into_iter().collect(),
+            lock_fields: raw.lock_names.fields,
+            assertions: raw.assertions.into_iter().collect(),
+            long_ops,
+            macros: raw.macros,
+            merged_toml,
+            extra: raw.extra,
+            fault_path: raw.fault_path,
+            rmap: raw.rmap,
+            rules: raw.rules,
+        })
+    }
+
+    /// Does an argument's text name the mmap lock (`&mm->mmap_sem`, `&vma->vm_mm->mmap_lock`)?
+    pub fn names_mmap_lock(&self, arg: &str) -> bool {
+        self.lock_fields.iter().any(|f| {
+            arg.match_indices(f.as_str()).any(|(i, _)| {
+                let before = arg[..i].chars().next_back();
+                let after = arg[i + f.len()..].chars().next();
+                !before.is_some_and(is_ident_char) && !after.is_some_and(is_ident_char)
+            })
+        })
+    }
+
+    /// An annotation by prefix (`__init_memblock`); the caller checks that no `(` follows.
+    pub fn is_annotation_prefix(&self, name: &str) -> bool {
+        self.macros.annotation_prefixes.iter().any(|p| name.starts_with(p.as_str()))
+    }
+
+    /// For a declaration macro (`DEFINE_MUTEX`), the index of the argument naming the variable.
+    pub fn declaration_macro_arg(&self, name: &str) -> Option<usize> {
+        if let Some(i) = self.macros.declaration_macro_arg.get(name) {
+            return Some(*i);
+        }
+        self.macros
+            .declaration_macro_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()) && name.len() > p.len() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+            .then_some(0)
+    }
+
+    pub fn is_loop_macro(&self, name: &str) -> bool {
+        self.loop_macro_set.contains(name)
+            || self.macros.loop_macro_patterns.iter().any(|p| !p.is_empty() && name.contains(p.as_str()))
+    }
+
+    /// Names that matter to the lock analysis: a file mentioning none of them
+    /// cannot take, assert or release the lock.
+    pub fn lock_tokens(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.lock_fields.clone();
+        v.extend(self.lock_api.keys().filter(|k| k.starts_with("mmap_")).cloned());
+        v.extend(self.assertions.keys().filter(|k| k.starts_with("mmap_")).cloned());
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+pub fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Deep merge: tables key by key, arrays extended (without duplicates), scalars replaced.
+pub fn merge_toml(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge_toml(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (toml::Value::Array(b), toml::Value::Array(o)) => {
+            for v in o {
+                if !b.contains(&v) {
+                    b.push(v);
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError {
+    let (line, column) = e
+        .span()
+        .map(|s| line_col(text, s.start))
+        .unwrap_or((0, 0));
+    AnalyzerError::Config {
+        path: origin.to_path_buf(),
+        line,
+        column,
+        message: e.message().to_string(),
+    }
+}
+
+/// An error found in the merged catalogue, placed at the user's line: the
+/// key named in the message is looked up in the user's text.
+fn locate_in_user_text(e: AnalyzerError, user: &str) -> AnalyzerError {
+    match e {
+        AnalyzerError::Config { path, message, .. } => {
+            let key = message.split('`').nth(1).unwrap_or("");
+            let (line, column) = find_key(user, key).unwrap_or((0, 0));
+            AnalyzerError::Config { path, line, column, message }
+        }
+        other => other,
+    }
+}
+
+fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    if key.is_empty() {
+        return None;
+    }
+    text.lines().enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        let is_key = t.starts_with(key) && t[key.len()..].trim_start().starts_with('=');
+        let in_header = t.starts_with('[') && t.contains(key);
+        (is_key || in_header).then(|| (i + 1, l.len() - t.len() + 1))
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalogue_parses_and_indexes() {
+        let c = Catalogue::builtin();
+        assert_eq!(c.lock_api["mmap_write_lock_killable"].cond, Some(AcquireCond::Zero));
+        assert_eq!(c.long_ops["unmap_vmas"].class, LongClass::Zap);
+        assert!(c.long_ops["handle_mm_fault"].in_loop);
+        assert!(c.is_loop_macro("for_each_vma_range"));
+        assert!(c.is_loop_macro("for_each_online_node"));
+        assert!(!c.is_loop_macro("vma_iter_next"));
+    }
+
+    #[test]
+    fn names_mmap_lock_needs_a_whole_field_name() {
+        let c = Catalogue::builtin();
+        assert!(c.names_mmap_lock("&mm->mmap_sem"));
+        assert!(c.names_mmap_lock("&vma->vm_mm->mmap_lock"));
+        assert!(!c.names_mmap_lock("&mapping->i_mmap_rwsem"));
+        assert!(!c.names_mmap_lock("&mm->mmap_lock_seq"));
+    }
+
+    #[test]
+    fn user_file_extends_arrays_and_overrides_scalars() {
+        let user = r#"
+[long_ops.zap]
+always = ["my_zap_helper"]
+[lock_api.my_mm_lock]
+op = "acquire"
+mode = "write"
+"#;
+        let c = Catalogue::with_user_str(user, Path::new("mmstall.toml")).unwrap();
+        assert_eq!(c.long_ops["my_zap_helper"].class, LongClass::Zap);
+        assert_eq!(c.long_ops["unmap_vmas"].class, LongClass::Zap, "builtin kept");
+        assert_eq!(c.lock_api["my_mm_lock"].op, LockOp::Acquire);
+    }
+
+    #[test]
+    fn malformed_user_file_names_file_line_and_key() {
+        let user = "[lock_api.foo]\nop = \"acquire\"\nmood = \"write\"\n";
+        let err = Catalogue::with_user_str(user, Path::new("tree/mmstall.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("tree/mmstall.toml:3:1: "), "{msg}");
+        assert!(msg.contains("mood"), "{msg}");
+        let err = Catalogue::with_user_str("[rules.MMS009]\nenabled = false\n", Path::new("m.toml")).unwrap_err();
+        assert!(err.to_string().starts_with("m.toml:1:1: "), "{err}");
+        let err = Catalogue::with_user_str("[rules.MMS001]\nseverity = \"loud\"\n", Path::new("m.toml")).unwrap_err();
+        assert!(err.to_string().starts_with("m.toml:2:1: ") && err.to_string().contains("loud"), "{err}");
+    }
+}

@@ -1,0 +1,646 @@
+//! Builds a function's control-flow graph from its tree-sitter syntax tree:
+//! if/else, switch/case, while/do/for (and loop macros, already rewritten to
+//! `while` by normalization), break/continue, goto and labels, return.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node as TsNode;
+
+use crate::ir::*;
+
+pub struct CfgBuilder<'a> {
+    src: &'a [u8],
+    line_offset: u32,
+    nodes: Vec<Node>,
+    cur: Option<NodeId>,
+    exit: NodeId,
+    /// (continue target, break target) of enclosing loops; switches push (None, break).
+    jump_stack: Vec<(Option<NodeId>, NodeId)>,
+    labels: HashMap<String, NodeId>,
+    loop_depth: u32,
+    pub calls: Vec<CallSite>,
+    pub vars: Vec<String>,
+    var_ids: HashMap<String, VarId>,
+    /// tree-sitter node id of a call expression → its CallId (for conditions).
+    call_of_node: HashMap<usize, CallId>,
+}
+
+impl<'a> CfgBuilder<'a> {
+    /// `line_offset`: lines before `src` in the file (when parsing one chunk).
+    pub fn new(src: &'a [u8], line_offset: u32) -> Self {
+        let mut b = CfgBuilder {
+            src,
+            line_offset,
+            nodes: Vec::new(),
+            cur: None,
+            exit: 0,
+            jump_stack: Vec::new(),
+            labels: HashMap::new(),
+            loop_depth: 0,
+            calls: Vec::new(),
+            vars: Vec::new(),
+            var_ids: HashMap::new(),
+            call_of_node: HashMap::new(),
+        };
+        let entry = b.new_node();
+        b.exit = b.new_node();
+        b.cur = Some(entry);
+        b
+    }
+
+    /// Builds the graph of a function body (a compound statement).
+    pub fn build(mut self, body: TsNode) -> (Cfg, Vec<CallSite>, Vec<String>) {
+        self.statement(body);
+        if let Some(cur) = self.cur.take() {
+            self.edge(cur, self.exit);
+        }
+        let cfg = Cfg { nodes: self.nodes, entry: 0, exit: 1 };
+        (cfg, self.calls, self.vars)
+    }
+
+    fn text(&self, n: TsNode) -> &'a str {
+        std::str::from_utf8(&self.src[n.start_byte()..n.end_byte()]).unwrap_or("")
+    }
+
+    fn new_node(&mut self) -> NodeId {
+        self.nodes.push(Node::default());
+        (self.nodes.len() - 1) as NodeId
+    }
+
+    fn edge(&mut self, from: NodeId, to: NodeId) {
+        self.nodes[from as usize].succ.push(to);
+    }
+
+    /// The node events are appended to; code after a jump gets a fresh,
+    /// unreachable node.
+    fn current(&mut self) -> NodeId {
+        match self.cur {
+            Some(c) => c,
+            None => {
+                let n = self.new_node();
+                self.cur = Some(n);
+                n
+            }
+        }
+    }
+
+    /// Ends the current node and continues in a new one that follows it.
+    fn fresh_after_current(&mut self) -> NodeId {
+        let n = self.new_node();
+        if let Some(c) = self.cur {
+            self.edge(c, n);
+        }
+        self.cur = Some(n);
+        n
+    }
+
+    pub fn var(&mut self, name: &str) -> VarId {
+        if let Some(id) = self.var_ids.get(name) {
+            return *id;
+        }
+        let id = self.vars.len() as VarId;
+        self.vars.push(name.to_string());
+        self.var_ids.insert(name.to_string(), id);
+        id
+    }
+
+    fn label_node(&mut self, name: &str) -> NodeId {
+        if let Some(n) = self.labels.get(name) {
+            return *n;
+        }
+        let n = self.new_node();
+        self.labels.insert(name.to_string(), n);
+        n
+    }
+
+    fn statement(&mut self, n: TsNode) {
+        match n.kind() {
+            "compound_statement" => {
+                let mut c = n.walk();
+                for child in n.named_children(&mut c) {
+                    self.statement(child);
+                }
+            }
+            "if_statement" => self.if_statement(n),
+            "while_statement" => self.while_statement(n),
+            "do_statement" => self.do_statement(n),
+            "for_statement" => self.for_statement(n),
+            "switch_statement" => self.switch_statement(n),
+            "case_statement" => {
+                // Reached only for a case outside a switch body we built (error recovery).
+                let mut c = n.walk();
+                for child in n.named_children(&mut c) {
+                    if Some(child) != n.child_by_field_name("value") {
+                        self.statement(child);
+                    }
+                }
+            }
+            "break_statement" => {
+                if let (Some(cur), Some(&(_, brk))) = (self.cur, self.jump_stack.last()) {
+                    self.edge(cur, brk);
+                }
+                self.cur = None;
+            }
+            "continue_statement" => {
+                let target = self.jump_stack.iter().rev().find_map(|(c, _)| *c);
+                if let (Some(cur), Some(t)) = (self.cur, target) {
+                    self.edge(cur, t);
+                }
+                self.cur = None;
+            }
+            "return_statement" => {
+                let mut c = n.walk();
+                let values: Vec<_> = n.named_children(&mut c).collect();
+                for child in &values {
+                    self.expression(*child);
+                }
+                // The returned value goes to the return slot, so callers can
+                // tell error paths from success paths.
+                let value = values.first().map(|v| self.value_of(*v)).unwrap_or(Value::Unknown);
+                let var = self.var(RETURN_VAR);
+                let cur = self.current();
+                self.nodes[cur as usize].events.push(Event::Assign { var, value });
+                let cur = self.current();
+                self.edge(cur, self.exit);
+                self.cur = None;
+            }
+            "goto_statement" => {
+                if let Some(label) = n.child_by_field_name("label") {
+                    let name = self.text(label).to_string();
+                    let target = self.label_node(&name);
+                    let cur = self.current();
+                    self.edge(cur, target);
+                }
+                self.cur = None;
+            }
+            "labeled_statement" => {
+                if let Some(label) = n.child_by_field_name("label") {
+                    let name = self.text(label).to_string();
+                    let target = self.label_node(&name);
+                    if let Some(cur) = self.cur {
+                        self.edge(cur, target);
+                    }
+                    self.cur = Some(target);
+                }
+                let mut c = n.walk();
+                for child in n.named_children(&mut c) {
+                    if child.kind() != "statement_identifier" {
+                        self.statement(child);
+                    }
+                }
+            }
+            "declaration" => self.declaration(n),
+            "expression_statement" | "attributed_statement" => {
+                let mut c = n.walk();
+                for child in n.named_children(&mut c) {
+                    self.expression(child);
+                }
+            }
+            "comment" | "type_definition" | "struct_specifier" | "enum_specifier" | "union_specifier" => {}
+            _ => self.expression(n),
+        }
+    }
+
+    fn declaration(&mut self, n: TsNode) {
+        let mut c = n.walk();
+        for child in n.children_by_field_name("declarator", &mut c) {
+            if child.kind() == "init_declarator" {
+                if let Some(value) = child.child_by_field_name("value") {
+                    self.expression(value);
+                    if let Some(name) = child.child_by_field_name("declarator").and_then(|d| declarator_name(d, self.src)) {
+                        let v = self.value_of(value);
+                        let var = self.var(&name);
+                        let cur = self.current();
+                        self.nodes[cur as usize].events.push(Event::Assign { var, value: v });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emits the calls and assignments of an expression, in evaluation order.
+    fn expression(&mut self, n: TsNode) {
+        match n.kind() {
+            "call_expression" => {
+                if let Some(args) = n.child_by_field_name("arguments") {
+                    let mut c = args.walk();
+                    for a in args.named_children(&mut c) {
+                        self.expression(a);
+                    }
+                }
+                let func = n.child_by_field_name("function");
+                match func.filter(|f| f.kind() == "identifier") {
+                    Some(f) => {
+                        let callee = self.text(f).to_string();
+                        self.emit_call(n, f, callee);
+                    }
+                    None => {
+                        if let Some(f) = func {
+                            self.expression(f);
+                        }
+                    }
+                }
+            }
+            "assignment_expression" => {
+                let (Some(left), Some(right)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) else {
+                    return;
+                };
+                self.expression(right);
+                self.expression_without_calls_in_lvalue(left);
+                let op = n.child_by_field_name("operator").map(|o| self.text(o)).unwrap_or("=");
+                if let Some(path) = normalize_path(self.text(left)) {
+                    let value = if op == "=" { self.value_of(right) } else { Value::Unknown };
+                    let var = self.var(&path);
+                    let cur = self.current();
+                    self.nodes[cur as usize].events.push(Event::Assign { var, value });
+                }
+            }
+            "conditional_expression" | "binary_expression" | "unary_expression" | "parenthesized_expression"
+            | "comma_expression" | "cast_expression" | "pointer_expression" | "field_expression"
+            | "subscript_expression" | "update_expression" | "argument_list" | "initializer_list"
+            | "initializer_pair" | "compound_literal_expression" | "sizeof_expression" | "ERROR"
+            | "expression_statement" | "statement_expression" | "compound_statement" | "gnu_asm_expression"
+            | "init_declarator" | "alignof_expression" | "offsetof_expression" | "generic_expression" => {
+                if n.kind() == "compound_statement" {
+                    // GNU statement expression `({ ... })`: statements in sequence.
+                    self.statement(n);
+                    return;
+                }
+                let mut c = n.walk();
+                for child in n.named_children(&mut c) {
+                    if n.kind() == "ERROR" && is_statement_kind(child.kind()) {
+                        self.statement(child);
+                    } else {
+                        self.expression(child);
+                    }
+                }
+            }
+            k if is_statement_kind(k) => self.statement(n),
+            _ => {}
+        }
+    }
+
+    fn expression_without_calls_in_lvalue(&mut self, left: TsNode) {
+        // `*foo(x) = y` or `a[f(i)] = y`: calls in an lvalue still execute.
+        if left.kind() != "identifier" && left.kind() != "field_expression" {
+            self.expression(left);
+        }
+    }
+
+    fn emit_call(&mut self, call: TsNode, name_node: TsNode, callee: String) {
+        let mut args = Vec::new();
+        let mut arg_values = Vec::new();
+        if let Some(list) = call.child_by_field_name("arguments") {
+            let mut c = list.walk();
+            for a in list.named_children(&mut c) {
+                if a.kind() == "comment" {
+                    continue;
+                }
+                args.push(collapse_ws(self.text(a)));
+                arg_values.push(self.value_of(a));
+            }
+        }
+        let id = self.calls.len() as CallId;
+        let result_var = self.var(&format!("${id}"));
+        let pos = name_node.start_position();
+        self.calls.push(CallSite {
+            callee,
+            args,
+            arg_values,
+            line: self.line_offset + pos.row as u32 + 1,
+            column: pos.column as u32 + 1,
+            in_loop: self.loop_depth > 0,
+            result_var,
+        });
+        self.call_of_node.insert(call.id(), id);
+        let cur = self.current();
+        self.nodes[cur as usize].events.push(Event::Call(id));
+    }
+
+    fn value_of(&self, n: TsNode) -> Value {
+        match n.kind() {
+            "number_literal" => parse_int(self.text(n)).map(Value::Const).unwrap_or(Value::Unknown),
+            "true" => Value::Const(1),
+            "false" => Value::Const(0),
+            "null" => Value::Const(0),
+            "identifier" if self.text(n) == "NULL" => Value::Const(0),
+            "identifier" if is_symbolic_constant(self.text(n)) => Value::Const(symbol_value(self.text(n))),
+            "parenthesized_expression" => n.named_child(0).map(|c| self.value_of(c)).unwrap_or(Value::Unknown),
+            "call_expression" => match self.call_of_node.get(&n.id()) {
+                Some(id) if self.is_transparent(n) => {
+                    // likely(x): the value of x.
+                    let _ = id;
+                    n.child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .map(|c| self.value_of(c))
+                        .unwrap_or(Value::Unknown)
+                }
+                Some(id) => Value::CallResult(*id),
+                None => Value::Unknown,
+            },
+            "identifier" | "field_expression" | "pointer_expression" => {
+                normalize_path(self.text(n)).map(Value::Path).unwrap_or(Value::Unknown)
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    fn is_transparent(&self, call: TsNode) -> bool {
+        call.child_by_field_name("function")
+            .is_some_and(|f| matches!(self.text(f), "likely" | "unlikely" | "READ_ONCE" | "data_race"))
+    }
+
+    /// Converts a condition into an expression over variables and call results.
+    fn cond_expr(&mut self, n: TsNode) -> Expr {
+        match n.kind() {
+            "parenthesized_expression" => n.named_child(0).map(|c| self.cond_expr(c)).unwrap_or(Expr::Unknown),
+            "number_literal" => parse_int(self.text(n)).map(Expr::Const).unwrap_or(Expr::Unknown),
+            "true" => Expr::Const(1),
+            "false" | "null" => Expr::Const(0),
+            "identifier" if self.text(n) == "NULL" => Expr::Const(0),
+            "identifier" if is_symbolic_constant(self.text(n)) => Expr::Const(symbol_value(self.text(n))),
+            "identifier" | "field_expression" => match normalize_path(self.text(n)) {
+                Some(p) => Expr::Var(self.var(&p)),
+                None => Expr::Unknown,
+            },
+            "unary_expression" => {
+                let op = n.child_by_field_name("operator").map(|o| self.text(o)).unwrap_or("");
+                let arg = n.child_by_field_name("argument").map(|a| self.cond_expr(a)).unwrap_or(Expr::Unknown);
+                match op {
+                    "!" => Expr::Not(Box::new(arg)),
+                    "-" => match arg {
+                        Expr::Const(v) => Expr::Const(-v),
+                        _ => Expr::Unknown,
+                    },
+                    _ => Expr::Unknown,
+                }
+            }
+            "binary_expression" => {
+                let op = n.child_by_field_name("operator").map(|o| self.text(o)).unwrap_or("");
+                let l = n.child_by_field_name("left").map(|a| self.cond_expr(a)).unwrap_or(Expr::Unknown);
+                let r = n.child_by_field_name("right").map(|a| self.cond_expr(a)).unwrap_or(Expr::Unknown);
+                let cmp = |op| Expr::Cmp(op, Box::new(l.clone()), Box::new(r.clone()));
+                match op {
+                    "&&" => Expr::And(Box::new(l), Box::new(r)),
+                    "||" => Expr::Or(Box::new(l), Box::new(r)),
+                    "==" => cmp(CmpOp::Eq),
+                    "!=" => cmp(CmpOp::Ne),
+                    "<" => cmp(CmpOp::Lt),
+                    "<=" => cmp(CmpOp::Le),
+                    ">" => cmp(CmpOp::Gt),
+                    ">=" => cmp(CmpOp::Ge),
+                    _ => Expr::Unknown,
+                }
+            }
+            "call_expression" => {
+                if self.is_transparent(n) {
+                    return n
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .map(|c| self.cond_expr(c))
+                        .unwrap_or(Expr::Unknown);
+                }
+                match self.call_of_node.get(&n.id()) {
+                    Some(id) => Expr::Var(self.calls[*id as usize].result_var),
+                    None => Expr::Unknown,
+                }
+            }
+            "assignment_expression" => {
+                // `if ((err = f()))`: the value of the assignment.
+                n.child_by_field_name("left").map(|l| self.cond_expr(l)).unwrap_or(Expr::Unknown)
+            }
+            _ => Expr::Unknown,
+        }
+    }
+
+    /// Emits a condition's events into the current node and makes it a branch.
+    fn branch_on(&mut self, cond: Option<TsNode>) -> NodeId {
+        let head = self.fresh_after_current();
+        let expr = match cond {
+            Some(c) => {
+                self.expression(c);
+                self.cond_expr(c)
+            }
+            None => Expr::Const(1),
+        };
+        // Events of the condition may have moved `cur` (statement expressions).
+        let end = self.current();
+        self.nodes[end as usize].branch = Some(expr);
+        let _ = head;
+        end
+    }
+
+    fn if_statement(&mut self, n: TsNode) {
+        let branch = self.branch_on(n.child_by_field_name("condition"));
+        let join = self.new_node();
+        let then_start = self.new_node();
+        let else_start = self.new_node();
+        self.edge(branch, then_start);
+        self.edge(branch, else_start);
+        self.cur = Some(then_start);
+        if let Some(c) = n.child_by_field_name("consequence") {
+            self.statement(c);
+        }
+        if let Some(cur) = self.cur {
+            self.edge(cur, join);
+        }
+        self.cur = Some(else_start);
+        if let Some(alt) = n.child_by_field_name("alternative") {
+            // else_clause wraps the statement.
+            let mut c = alt.walk();
+            let stmts: Vec<_> = if alt.kind() == "else_clause" { alt.named_children(&mut c).collect() } else { vec![alt] };
+            for s in stmts {
+                self.statement(s);
+            }
+        }
+        if let Some(cur) = self.cur {
+            self.edge(cur, join);
+        }
+        self.cur = Some(join);
+    }
+
+    fn loop_body(&mut self, body: Option<TsNode>, cont: NodeId, brk: NodeId) {
+        self.jump_stack.push((Some(cont), brk));
+        self.loop_depth += 1;
+        if let Some(b) = body {
+            self.statement(b);
+        }
+        self.loop_depth -= 1;
+        self.jump_stack.pop();
+    }
+
+    fn while_statement(&mut self, n: TsNode) {
+        let cond_start = self.fresh_after_current();
+        self.loop_depth += 1;
+        let branch = self.branch_on(n.child_by_field_name("condition"));
+        self.loop_depth -= 1;
+        let body = self.new_node();
+        let exit = self.new_node();
+        self.edge(branch, body);
+        self.edge(branch, exit);
+        self.cur = Some(body);
+        self.loop_body(n.child_by_field_name("body"), cond_start, exit);
+        if let Some(cur) = self.cur {
+            self.edge(cur, cond_start);
+        }
+        self.cur = Some(exit);
+    }
+
+    fn do_statement(&mut self, n: TsNode) {
+        let body = self.fresh_after_current();
+        let cond_start = self.new_node();
+        let exit = self.new_node();
+        self.loop_body(n.child_by_field_name("body"), cond_start, exit);
+        if let Some(cur) = self.cur {
+            self.edge(cur, cond_start);
+        }
+        self.cur = Some(cond_start);
+        self.loop_depth += 1;
+        let branch = self.branch_on(n.child_by_field_name("condition"));
+        self.loop_depth -= 1;
+        self.edge(branch, body);
+        self.edge(branch, exit);
+        self.cur = Some(exit);
+    }
+
+    fn for_statement(&mut self, n: TsNode) {
+        if let Some(init) = n.child_by_field_name("initializer") {
+            if init.kind() == "declaration" {
+                self.declaration(init);
+            } else {
+                self.expression(init);
+            }
+        }
+        let cond_start = self.fresh_after_current();
+        self.loop_depth += 1;
+        let branch = self.branch_on(n.child_by_field_name("condition"));
+        self.loop_depth -= 1;
+        let body = self.new_node();
+        let update = self.new_node();
+        let exit = self.new_node();
+        self.edge(branch, body);
+        self.edge(branch, exit);
+        self.cur = Some(body);
+        self.loop_body(n.child_by_field_name("body"), update, exit);
+        if let Some(cur) = self.cur {
+            self.edge(cur, update);
+        }
+        self.cur = Some(update);
+        self.loop_depth += 1;
+        if let Some(u) = n.child_by_field_name("update") {
+            self.expression(u);
+        }
+        self.loop_depth -= 1;
+        let cur = self.current();
+        self.edge(cur, cond_start);
+        let _ = cond_start;
+        self.cur = Some(exit);
+    }
+
+    fn switch_statement(&mut self, n: TsNode) {
+        let cond = n.child_by_field_name("condition");
+        if let Some(c) = cond {
+            self.expression(c);
+        }
+        let switched = cond.map(|c| self.cond_expr(c)).unwrap_or(Expr::Unknown);
+        let head = self.current();
+        let exit = self.new_node();
+        self.jump_stack.push((None, exit));
+        self.cur = None;
+        let mut has_default = false;
+        let mut case_values: Vec<Option<Expr>> = Vec::new();
+        if let Some(body) = n.child_by_field_name("body") {
+            let mut c = body.walk();
+            for child in body.named_children(&mut c) {
+                if child.kind() == "case_statement" {
+                    let case_node = self.new_node();
+                    self.edge(head, case_node);
+                    if let Some(prev) = self.cur {
+                        self.edge(prev, case_node); // fallthrough
+                    }
+                    self.cur = Some(case_node);
+                    let value = child.child_by_field_name("value");
+                    match value {
+                        Some(v) => case_values.push(Some(self.cond_expr(v))),
+                        None => {
+                            has_default = true;
+                            case_values.push(None);
+                        }
+                    }
+                    let mut cc = child.walk();
+                    for s in child.named_children(&mut cc) {
+                        if Some(s) != value {
+                            self.statement(s);
+                        }
+                    }
+                } else {
+                    self.statement(child);
+                }
+            }
+        }
+        if !has_default {
+            self.edge(head, exit);
+            case_values.push(None);
+        }
+        // Only a head whose successors are exactly its cases can be routed.
+        if self.nodes[head as usize].succ.len() == case_values.len() && self.nodes[head as usize].branch.is_none() {
+            self.nodes[head as usize].switch = Some((switched, case_values));
+        }
+        if let Some(cur) = self.cur {
+            self.edge(cur, exit);
+        }
+        self.jump_stack.pop();
+        self.cur = Some(exit);
+    }
+}
+
+fn is_statement_kind(k: &str) -> bool {
+    matches!(
+        k,
+        "compound_statement" | "if_statement" | "while_statement" | "do_statement" | "for_statement"
+            | "switch_statement" | "break_statement" | "continue_statement" | "return_statement"
+            | "goto_statement" | "labeled_statement" | "declaration" | "expression_statement" | "case_statement"
+    )
+}
+
+/// The identifier a declarator declares (`*foo`, `foo[3]`, `(*foo)(void)`).
+pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
+    match n.kind() {
+        "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
+        _ => n.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)),
+    }
+}
+
+/// ALL_CAPS identifiers (enum constants, `#define`d values such as
+/// `MIGRATE_ASYNC`) are taken as distinct symbolic constants, so
+/// `if (mode == MIGRATE_ASYNC)` is decided when a caller passes one.
+fn is_symbolic_constant(name: &str) -> bool {
+    name.len() > 1
+        && name.bytes().any(|b| b.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !matches!(name, "NULL" | "EINTR")
+}
+
+/// A stable, non-zero value per symbolic constant, far from small integers.
+fn symbol_value(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    (1 << 40) | (h & 0x7fff_ffff_ffff) as i64
+}
+
+pub fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    let t = s.trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}

@@ -1,0 +1,618 @@
+//! The whole-PATH run: discover, prefilter, parse in parallel, analyze, and
+//! pull in more files on demand (callees reached under a write hold whose
+//! definitions live in files the prefilter skipped).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::catalogue::Catalogue;
+use crate::error::AnalyzerError;
+use crate::finding::{finding_from_hit, Finding, Report, Stats};
+use crate::ir::Function;
+use crate::catalogue::{LockOp, LongClass};
+use crate::lockstate::{Held, ORIGIN_ENTRY};
+use crate::parse;
+use crate::source::{self, Chunk, Prefilter, Skipped, SourceFile, SourceSet};
+use crate::summary::{FnId, Hit, Program};
+
+#[derive(Debug, Clone, Default)]
+pub struct LintOptions {
+    /// Parse every file, not only those the prefilter selects (for `--stats`).
+    pub parse_all: bool,
+    /// Parse results shared between runs (revisions of one tree): a chunk
+    /// whose text did not change is not parsed again, wherever it moved.
+    pub parse_cache: Option<std::sync::Arc<ParseCache>>,
+}
+
+/// Chunk parses keyed by the chunk's (preprocessed) text; lines are stored
+/// relative to the chunk and shifted on use.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: std::sync::Mutex<HashMap<[u8; 32], std::sync::Arc<Vec<Function>>>>,
+    hits: std::sync::atomic::AtomicUsize,
+    misses: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for ParseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParseCache({} hits, {} misses)", self.hits(), self.misses())
+    }
+}
+
+impl ParseCache {
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> usize {
+        self.misses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn parse(&self, parser: &mut tree_sitter::Parser, chunk: &str, line_offset: u32, cat: &Catalogue) -> Result<Vec<Function>, AnalyzerError> {
+        use sha2::Digest;
+        use std::sync::atomic::Ordering;
+        let key: [u8; 32] = sha2::Sha256::digest(chunk.as_bytes()).into();
+        let cached = self.entries.lock().ok().and_then(|m| m.get(&key).cloned());
+        let functions = match cached {
+            Some(f) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                f
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                let f = std::sync::Arc::new(parse::parse_chunk(parser, chunk, 0, cat)?.functions);
+                if let Ok(mut m) = self.entries.lock() {
+                    m.insert(key, f.clone());
+                }
+                f
+            }
+        };
+        Ok(functions.iter().cloned().map(|mut f| {
+            f.shift_lines(line_offset);
+            f
+        }).collect())
+    }
+}
+
+/// A file known to the run: its chunks, what each defines and calls
+/// (lexically), which are selected, and the parse of each selected chunk.
+struct LoadedFile {
+    rel: String,
+    /// Kept only while the file has selected chunks (re-read on demand).
+    text: Option<String>,
+    /// The text with preprocessor groups resolved, made on first parse.
+    pp_text: Option<String>,
+    chunks: Vec<Chunk>,
+    defs: Vec<Vec<String>>,
+    calls: Vec<Vec<String>>,
+    /// The chunk assigns through a pointer (`p->field = ...`).
+    stores_fields: Vec<bool>,
+    has_loop: Vec<bool>,
+    line_starts: Vec<u32>,
+    /// Scanned for definitions only: what its chunks call is unknown.
+    calls_unknown: bool,
+    /// `(field, function)` of designated initializers (`.fault = f`, `.rmap_one = f`).
+    designated: Vec<(String, String)>,
+    selected: Vec<bool>,
+    parsed: Vec<Option<Vec<Function>>>,
+}
+
+impl LoadedFile {
+    /// Scans a file's chunks. `scan_calls` = false indexes definitions only
+    /// (the cheap mode for files outside the prefilter in a whole tree).
+    fn new(sf: SourceFile, keep_text: bool, fields: &[String], scan_calls: bool) -> LoadedFile {
+        let designated = source::designated_functions(&sf.text, fields);
+        let chunks = source::split_chunks(&sf.text);
+        let per_chunk = |f: &dyn Fn(&str) -> bool| -> Vec<bool> {
+            chunks.iter().map(|c| scan_calls && f(&sf.text[c.start..c.end])).collect()
+        };
+        let defs = chunks.iter().map(|c| defined_names(&sf.text[c.start..c.end]).into_iter().collect()).collect();
+        let calls = chunks
+            .iter()
+            .map(|c| if scan_calls { source::called_names(&sf.text[c.start..c.end]) } else { Vec::new() })
+            .collect();
+        let stores_fields = per_chunk(&source::stores_through_pointer);
+        let has_loop = per_chunk(&|t: &str| ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k)));
+        let mut line = 0u32;
+        let mut pos = 0usize;
+        let line_starts = chunks
+            .iter()
+            .map(|c| {
+                line += memchr::memchr_iter(b'\n', &sf.text.as_bytes()[pos..c.start]).count() as u32;
+                pos = c.start;
+                line
+            })
+            .collect();
+        let n = chunks.len();
+        LoadedFile {
+            rel: sf.rel,
+            text: keep_text.then_some(sf.text),
+            pp_text: None,
+            chunks,
+            defs,
+            calls,
+            stores_fields,
+            has_loop,
+            line_starts,
+            calls_unknown: !scan_calls,
+            designated,
+            selected: vec![false; n],
+            parsed: vec![None; n],
+        }
+    }
+
+    fn functions(&self) -> impl Iterator<Item = &Function> {
+        self.parsed.iter().flatten().flatten()
+    }
+
+    fn lines(&self, c: Chunk) -> usize {
+        let i = self.chunks.iter().position(|x| *x == c).unwrap_or(0);
+        let next = self.line_starts.get(i + 1).copied().unwrap_or(u32::MAX);
+        next.saturating_sub(self.line_starts[i]) as usize
+    }
+
+    fn bytes_selected(&self) -> usize {
+        self.chunks.iter().zip(&self.selected).filter(|(_, s)| **s).map(|(c, _)| c.end - c.start).sum()
+    }
+}
+
+pub struct LintRun {
+    pub report: Report,
+    /// Sources of files with findings, for printers that show code.
+    pub sources: HashMap<String, String>,
+}
+
+/// Each round pulls in definitions of callees reached under a write hold.
+const MAX_PULL_ROUNDS: usize = 8;
+/// Callees reached under a write hold are pulled in when their chunk can
+/// reach a long operation (lexically) or is a short helper that stores into
+/// struct fields (init helpers that carry constants, like `init_vma_munmap`).
+const SHORT_CHUNK_LINES: usize = 40;
+/// Source size up to which every file is scanned lexically up front.
+const WHOLE_SCAN_LIMIT: u64 = 64 << 20;
+/// A name defined in more places than this (static helpers of many drivers)
+/// is only followed to a definition in the caller's own file.
+const MAX_HOMONYMS: usize = 3;
+
+pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<LintRun, AnalyzerError> {
+    if !root.exists() {
+        return Err(AnalyzerError::MissingPath { path: root.to_path_buf() });
+    }
+    Ok(lint_set(&source::FsTree::new(root), cat, options))
+}
+
+/// Lints a set of sources (a directory, or a git tree in memory).
+pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> LintRun {
+    let started = Instant::now();
+    let listing = set.list();
+    let paths: Vec<&str> = listing.iter().map(|(p, _)| p.as_str()).collect();
+    let prefilter = Prefilter::new(&cat.lock_tokens());
+    // Read and prefilter in parallel. Files naming the lock are kept and
+    // scanned; the others are only listed, for on-demand lookups.
+    // Small trees (mm/) are scanned whole up front, so the lexical call index
+    // sees every helper; a whole kernel tree scans only files naming the lock
+    // and looks further definitions up on demand.
+    let total_bytes: u64 = listing.iter().map(|(_, n)| n).sum();
+    let scan_all = total_bytes <= WHOLE_SCAN_LIMIT;
+    let designated_fields: Vec<String> =
+        cat.fault_path.handler_fields.iter().chain(&cat.rmap.callback_fields).cloned().collect();
+    let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
+        .par_iter()
+        .map(|p| {
+            let sf = set.read(p)?;
+            let names_lock = options.parse_all || prefilter.matches(sf.text.as_bytes());
+            if !names_lock && !scan_all {
+                return Ok(None);
+            }
+            let text = sf.text.clone();
+            let mut f = LoadedFile::new(sf, names_lock, &designated_fields, true);
+            if names_lock {
+                f.selected = f
+                    .chunks
+                    .iter()
+                    .map(|c| options.parse_all || prefilter.matches(&text.as_bytes()[c.start..c.end]))
+                    .collect();
+            }
+            Ok(Some(f))
+        })
+        .collect();
+    let mut skipped = Vec::new();
+    let mut files: Vec<LoadedFile> = Vec::new();
+    let mut unloaded: Vec<&str> = Vec::new();
+    for (r, p) in read.into_iter().zip(&paths) {
+        match r {
+            Ok(Some(f)) => files.push(f),
+            Ok(None) => unloaded.push(p),
+            Err(s) => skipped.push(s),
+        }
+    }
+    let mut index = build_index(&files);
+    // Fault handlers and rmap callbacks are analyzed whatever they mention.
+    let handlers: HashSet<String> = files
+        .iter()
+        .flat_map(|f| &f.designated)
+        .filter(|(field, _)| cat.fault_path.handler_fields.contains(field))
+        .map(|(_, name)| name.clone())
+        .chain(cat.fault_path.entry_contracts.keys().cloned())
+        .collect();
+    let rmap_callbacks: Vec<String> = files
+        .iter()
+        .flat_map(|f| &f.designated)
+        .filter(|(field, _)| cat.rmap.callback_fields.contains(field))
+        .map(|(_, name)| name.clone())
+        .chain(cat.rmap.walkers.iter().cloned())
+        .collect();
+    for name in handlers.iter().chain(&rmap_callbacks) {
+        for &(fi, ci) in index.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+            if files[fi].text.is_some() {
+                files[fi].selected[ci] = true;
+            }
+        }
+    }
+    let reach_long = lexical_reach_long(&files, cat);
+    select_long_reaching_callees(&mut files, &index, &reach_long, cat);
+
+    let mut round = 0;
+    let findings = loop {
+        round += 1;
+        let t0 = Instant::now();
+        parse_selected(&mut files, set, cat, options.parse_cache.as_deref(), &mut skipped);
+        let t_parse = t0.elapsed();
+        let rels: Vec<String> = files.iter().map(|p| p.rel.clone()).collect();
+        let functions: Vec<Function> = files
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.functions().cloned().map(move |mut f| {
+                    f.file = i as u32;
+                    f
+                })
+            })
+            .map(|mut f| {
+                // The fault path's entry contract: handlers run with the lock held.
+                if f.entry_hint.is_none() && handlers.contains(&f.name) {
+                    let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
+                    f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
+                }
+                f
+            })
+            .collect();
+        let mut program = Program::new(cat, rels, functions);
+        program.rmap_callbacks = rmap_callbacks.clone();
+        let findings = run_rules(&program);
+        let missing = program.unresolved_under_write.borrow().clone();
+        if std::env::var_os("MMSTALL_TRACE").is_some() {
+            eprintln!(
+                "round {round}: parse {:?}, analysis {:?}, {} functions, {} unresolved under write",
+                t_parse,
+                t0.elapsed() - t_parse,
+                program.functions.len(),
+                missing.len()
+            );
+        }
+        if missing.is_empty() || round >= MAX_PULL_ROUNDS {
+            break findings;
+        }
+        if !unloaded.is_empty() {
+            // First lookup outside the files naming the lock: index the rest once.
+            let first_new = files.len();
+            files.extend(load_definitions_only(set, &unloaded, &mut skipped));
+            unloaded.clear();
+            add_to_index(&mut index, &files, first_new);
+        }
+        let mut pulled = false;
+        for name in &missing {
+            let defs = index.get(name).map(Vec::as_slice).unwrap_or(&[]);
+            if defs.len() > MAX_HOMONYMS {
+                continue; // a common static name: no telling which one is meant
+            }
+            for &(fi, ci) in defs {
+                let f = &mut files[fi];
+                let c = f.chunks[ci];
+                let wanted = f.calls_unknown
+                    || f.defs[ci].iter().any(|d| reach_long.contains(d))
+                    || (f.stores_fields[ci] && f.lines(c) <= SHORT_CHUNK_LINES);
+                if wanted && !f.selected[ci] {
+                    f.selected[ci] = true;
+                    pulled = true;
+                }
+            }
+        }
+        if !pulled {
+            break findings;
+        }
+        select_long_reaching_callees(&mut files, &index, &reach_long, cat);
+    };
+
+    let parsed: Vec<&LoadedFile> = files.iter().filter(|f| f.selected.iter().any(|s| *s)).collect();
+    let stats = Stats {
+        files: paths.len(),
+        files_parsed: parsed.len(),
+        functions: parsed.iter().map(|p| p.functions().count()).sum(),
+        functions_with_parse_errors: parsed.iter().flat_map(|p| p.functions()).filter(|f| f.has_parse_error).count(),
+        bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    skipped.sort_by(|a, b| a.file.cmp(&b.file));
+    let shown: HashSet<&str> = findings.iter().flat_map(|f| [f.file.as_str(), f.acquired_at.file.as_str()]).collect();
+    let sources = files
+        .into_iter()
+        .filter(|p| shown.contains(p.rel.as_str()))
+        .filter_map(|p| p.text.map(|t| (p.rel, t)))
+        .collect();
+    LintRun { report: Report { version: 1, findings, stats, skipped }, sources }
+}
+
+/// Names defined by chunks that can reach a long operation, following
+/// lexical calls between the known chunks.
+fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> {
+    let mut reach: HashSet<String> = HashSet::new();
+    loop {
+        let before = reach.len();
+        for f in files {
+            for ((defs, calls), &has_loop) in f.defs.iter().zip(&f.calls).zip(&f.has_loop) {
+                if defs.iter().all(|d| reach.contains(d)) {
+                    continue;
+                }
+                let long_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c);
+                let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
+                if calls.iter().any(long_call) || (has_loop && calls.iter().any(loop_call)) {
+                    reach.extend(defs.iter().cloned());
+                }
+            }
+        }
+        if reach.len() == before {
+            return reach;
+        }
+    }
+}
+
+/// From the selected chunks, selects (transitively) the chunks defining the
+/// callees that can reach a long operation.
+fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String, Vec<(usize, usize)>>, reach: &HashSet<String>, cat: &Catalogue) {
+    // Start from the chunks that can take (or be promised) a write hold.
+    let write_tokens: Vec<&str> = cat
+        .lock_api
+        .iter()
+        .filter(|(_, e)| e.mode == Some(crate::catalogue::LockMode::Write))
+        .map(|(k, _)| k.as_str())
+        .chain(cat.assertions.iter().filter(|(_, a)| a.mode == crate::catalogue::LockMode::Write).map(|(k, _)| k.as_str()))
+        .collect();
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        for (ci, s) in f.selected.iter().enumerate() {
+            if *s && f.calls[ci].iter().any(|c| write_tokens.contains(&c.as_str())) {
+                stack.push((fi, ci));
+            }
+        }
+    }
+    let mut visited: HashSet<(usize, usize)> = stack.iter().copied().collect();
+    while let Some((fi, ci)) = stack.pop() {
+        let callees: Vec<&String> = files[fi].calls[ci].iter().filter(|c| reach.contains(*c) && !cat.long_ops.contains_key(*c)).collect();
+        let mut targets = Vec::new();
+        for c in callees {
+            let defs = index.get(c).map(Vec::as_slice).unwrap_or(&[]);
+            if defs.len() > MAX_HOMONYMS {
+                targets.extend(defs.iter().copied().filter(|(f, _)| *f == fi));
+            } else {
+                targets.extend(defs.iter().copied());
+            }
+        }
+        for t in targets {
+            if visited.insert(t) {
+                files[t.0].selected[t.1] = true;
+                stack.push(t);
+            }
+        }
+    }
+}
+
+/// Files outside the prefilter, indexed by the functions they define; their
+/// text is dropped and re-read if one of their chunks is selected.
+fn load_definitions_only(set: &dyn SourceSet, paths: &[&str], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
+    let results: Vec<Result<LoadedFile, Skipped>> =
+        paths.par_iter().map(|p| Ok(LoadedFile::new(set.read(p)?, false, &[], false))).collect();
+    let mut out = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => out.push(f),
+            Err(s) => skipped.push(s),
+        }
+    }
+    out
+}
+
+fn build_index(files: &[LoadedFile]) -> HashMap<String, Vec<(usize, usize)>> {
+    let mut index = HashMap::new();
+    add_to_index(&mut index, files, 0);
+    index
+}
+
+fn add_to_index(index: &mut HashMap<String, Vec<(usize, usize)>>, files: &[LoadedFile], from: usize) {
+    for (fi, f) in files.iter().enumerate().skip(from) {
+        for (ci, defs) in f.defs.iter().enumerate() {
+            for name in defs {
+                index.entry(name.clone()).or_default().push((fi, ci));
+            }
+        }
+    }
+}
+
+/// Parses every selected chunk not parsed yet, in parallel.
+fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue, cache: Option<&ParseCache>, skipped: &mut Vec<Skipped>) {
+    let errors: Vec<Skipped> = files
+        .par_iter_mut()
+        .filter(|f| f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
+        .map_init(parse::new_parser, |parser, f| {
+            let parser = parser.as_mut().map_err(|e| Skipped { file: f.rel.clone(), reason: e.to_string() })?;
+            if f.text.is_none() {
+                f.text = Some(set.read(&f.rel)?.text);
+            }
+            let text = f.text.as_deref().unwrap_or("");
+            let pp = f.pp_text.get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));
+            for ci in 0..f.chunks.len() {
+                if !f.selected[ci] || f.parsed[ci].is_some() {
+                    continue;
+                }
+                let c = f.chunks[ci];
+                let line_offset = f.line_starts[ci];
+                let parsed = match cache {
+                    Some(cache) => cache.parse(parser, &pp[c.start..c.end], line_offset, cat),
+                    None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat).map(|ir| ir.functions),
+                };
+                match parsed {
+                    Ok(functions) => f.parsed[ci] = Some(functions),
+                    Err(e) => return Err(Skipped { file: f.rel.clone(), reason: format!("failed to parse: {e}") }),
+                }
+            }
+            Ok(())
+        })
+        .filter_map(Result::err)
+        .collect();
+    skipped.extend(errors);
+}
+
+/// Runs the rules over every root (function that takes the lock or is
+/// promised a hold on entry), then applies the rule configuration.
+pub fn run_rules(program: &Program) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut seen = HashSet::new();
+    let mut push = |f: Finding, findings: &mut Vec<Finding>| {
+        if seen.insert(f.fingerprint.clone()) {
+            findings.push(f);
+        }
+    };
+    // Hits through a function that uses the fault retry protocol are not
+    // MMS004 findings: the wait happens after the lock was dropped or is
+    // guarded by FAULT_FLAG_ALLOW_RETRY.
+    let retry_aware = |hit: &Hit| hit.chain.iter().any(|(f, _)| program.function(*f).retry_aware);
+    let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
+    let roots = program.roots();
+    let mut hinted = Vec::new();
+    for &root in &roots {
+        for env in program.contexts(root, 0).iter() {
+            let result = program.analyze(root, env);
+            for hit in result.local_hits.iter().filter(|h| keep(h)) {
+                push(finding_from_hit(program, hit, env), &mut findings);
+            }
+            if program.function(root).entry_hint.is_some() {
+                hinted.push((root, result.clone(), env.clone()));
+            }
+        }
+    }
+    // A function promised a hold on entry is its own holder only when no
+    // analyzed caller holds the lock for it (those findings name the caller).
+    let under_write = program.called_under_write.borrow();
+    let under_lock = program.called_under_lock.borrow();
+    for (root, result, env) in hinted {
+        // Only the promised mode: a function asserting a read hold is not
+        // reported for what it would do if entered holding the lock for write.
+        let promised = match program.function(root).entry_hint.map(|h| h.mode) {
+            Some(crate::catalogue::LockMode::Write) => Held::Write,
+            _ => Held::Read,
+        };
+        for hit in result.entry_hits.iter().filter(|h| keep(h) && h.held == promised) {
+            debug_assert_eq!(hit.acquired, ORIGIN_ENTRY);
+            let covered = match hit.held {
+                Held::Write => under_write.contains(&root),
+                _ => under_lock.contains(&root),
+            };
+            if !covered {
+                push(finding_from_hit(program, hit, &env), &mut findings);
+            }
+        }
+    }
+    for f in rmap_trylock_findings(program) {
+        push(f, &mut findings);
+    }
+    apply_rule_config(program.cat, &mut findings);
+    findings.sort_by(|a, b| (&a.file, a.line, a.column, a.code, &a.holder).cmp(&(&b.file, b.line, b.column, b.code, &b.holder)));
+    findings
+}
+
+/// `[rules.<id or code>]`: `enabled = false` drops a rule's findings,
+/// `severity` changes their level.
+fn apply_rule_config(cat: &Catalogue, findings: &mut Vec<Finding>) {
+    use crate::rules::{self, Severity};
+    for (name, cfg) in &cat.rules {
+        let Some(rule) = rules::find(name) else { continue };
+        if cfg.enabled == Some(false) {
+            findings.retain(|f| f.code != rule.code);
+        }
+        let severity = match cfg.severity.as_deref() {
+            Some("error") => Some(Severity::Error),
+            Some("warning") => Some(Severity::Warning),
+            Some("note") => Some(Severity::Note),
+            _ => None,
+        };
+        if let Some(sev) = severity {
+            for f in findings.iter_mut().filter(|f| f.code == rule.code) {
+                f.severity = sev;
+            }
+        }
+    }
+}
+
+/// MMS005: a trylock of the mmap lock in a function reached from a reverse
+/// map walk (a catalogue walker, or a function passed as `.rmap_one`).
+fn rmap_trylock_findings(program: &Program) -> Vec<Finding> {
+    let cat = program.cat;
+    let mut walkers: Vec<FnId> = Vec::new();
+    for name in cat.rmap.walkers.iter().chain(program.rmap_callbacks.iter()) {
+        walkers.extend(program.find(name));
+    }
+    walkers.sort();
+    walkers.dedup();
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for &walker in &walkers {
+        // Breadth-first over resolved calls, a few levels deep, keeping the path.
+        let mut queue = std::collections::VecDeque::from([(walker, vec![walker])]);
+        let mut visited = HashSet::from([walker]);
+        while let Some((fid, path)) = queue.pop_front() {
+            let f = program.function(fid);
+            for (cid, call) in f.calls.iter().enumerate() {
+                if let Some(entry) = crate::lockstate::lock_api(cat, call) {
+                    let is_trylock = entry.op == LockOp::Acquire && entry.cond == Some(crate::catalogue::AcquireCond::Nonzero);
+                    if is_trylock && seen.insert((fid, cid)) {
+                        out.push(crate::finding::rmap_trylock_finding(program, &path, fid, cid as u32));
+                    }
+                    continue;
+                }
+                if path.len() < 4 {
+                    if let Some(g) = program.callee(fid, cid as u32) {
+                        if visited.insert(g) {
+                            let mut p = path.clone();
+                            p.push(g);
+                            queue.push_back((g, p));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Names of functions a file defines, read lexically: a line starting at
+/// column 0 with an identifier, whose first `(` follows a name, and that is
+/// not a prototype. Cheap enough for every file of a whole tree.
+pub fn defined_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let Some(first) = line.bytes().next() else { continue };
+        if !(first.is_ascii_alphabetic() || first == b'_') || line.trim_end().ends_with(';') {
+            continue;
+        }
+        let Some(paren) = line.find('(') else { continue };
+        let head = line[..paren].trim_end();
+        let name: String = head.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<Vec<_>>().into_iter().rev().collect();
+        if !name.is_empty() && !name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            names.insert(name);
+        }
+    }
+    names
+}

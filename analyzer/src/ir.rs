@@ -1,0 +1,191 @@
+//! The intermediate representation: per function, a control-flow graph whose
+//! nodes hold the events the lock analysis cares about (calls, assignments)
+//! and, for branches, the condition as a small expression tree.
+
+use serde::Serialize;
+
+pub type NodeId = u32;
+pub type VarId = u32;
+pub type CallId = u32;
+
+/// A value as far as constant propagation can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Const(i64),
+    /// A variable or field path, normalized: `vms->unlock`, `(&vms)->unlock`
+    /// and `vms.unlock` are all `vms.unlock`; `&mm` is `mm`.
+    Path(String),
+    /// The result of a call in this function.
+    CallResult(CallId),
+    Unknown,
+}
+
+/// A branch condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Const(i64),
+    Var(VarId),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallSite {
+    pub callee: String,
+    /// Argument texts, whitespace-collapsed.
+    pub args: Vec<String>,
+    pub arg_values: Vec<Value>,
+    /// 1-based line and column of the callee name.
+    pub line: u32,
+    pub column: u32,
+    /// Inside the body or condition of a loop.
+    pub in_loop: bool,
+    /// The guard variable that carries this call's result when it is a
+    /// conditional lock acquisition (`$<call>` or the assigned variable).
+    pub result_var: VarId,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Call(CallId),
+    Assign { var: VarId, value: Value },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub events: Vec<Event>,
+    /// A branch: `succ[0]` is taken when the condition is true, `succ[1]` when false.
+    pub branch: Option<Expr>,
+    pub succ: Vec<NodeId>,
+    /// A switch head: the switched value and, per successor, its case value
+    /// (`None` for `default:` or the no-default exit edge).
+    pub switch: Option<(Expr, Vec<Option<Expr>>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Cfg {
+    pub nodes: Vec<Node>,
+    pub entry: NodeId,
+    pub exit: NodeId,
+}
+
+/// Where a stored field gets its value from (`vms->unlock = unlock;`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSource {
+    Param(usize),
+    Const(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldStore {
+    pub param: usize,
+    pub field: String,
+    pub source: StoreSource,
+}
+
+/// A lock state promised on entry by an assertion or annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EntryHint {
+    pub mode: crate::catalogue::LockMode,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: String,
+    pub file: u32,
+    pub line: u32,
+    pub params: Vec<String>,
+    pub is_static: bool,
+    pub has_parse_error: bool,
+    pub cfg: Cfg,
+    pub calls: Vec<CallSite>,
+    pub vars: Vec<String>,
+    pub entry_hint: Option<EntryHint>,
+    pub field_stores: Vec<FieldStore>,
+    /// The body names a retry-protocol marker (`FAULT_FLAG_ALLOW_RETRY`...).
+    pub retry_aware: bool,
+}
+
+/// The variable a `return` statement assigns.
+pub const RETURN_VAR: &str = "$ret";
+
+impl Function {
+    /// Moves every line by `offset` (a chunk parsed alone, placed in its file).
+    pub fn shift_lines(&mut self, offset: u32) {
+        self.line += offset;
+        for c in &mut self.calls {
+            c.line += offset;
+        }
+        if let Some(h) = &mut self.entry_hint {
+            h.line += offset;
+        }
+    }
+
+    pub fn var_id(&self, name: &str) -> Option<VarId> {
+        self.vars.iter().position(|v| v == name).map(|i| i as VarId)
+    }
+
+    pub fn var_name(&self, id: VarId) -> &str {
+        &self.vars[id as usize]
+    }
+}
+
+/// What one source file yields.
+#[derive(Debug, Clone, Default)]
+pub struct FileIr {
+    pub functions: Vec<Function>,
+    /// Lines of the file, for printers (only kept for files with findings).
+    pub line_count: usize,
+}
+
+/// Normalizes an expression text into a path: `(&vms)->unlock` → `vms.unlock`.
+pub fn normalize_path(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let t = text.trim();
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // `f(x)` is a call, not a path.
+            '(' if out.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') => return None,
+            '&' | '*' | '(' | ')' | ' ' | '\t' | '\n' => {}
+            '-' if chars.peek() == Some(&'>') => {
+                chars.next();
+                out.push('.');
+            }
+            '.' => out.push('.'),
+            c if c.is_ascii_alphanumeric() || c == '_' => out.push(c),
+            _ => return None,
+        }
+    }
+    if out.is_empty() || out.starts_with('.') || out.ends_with('.') || out.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn paths_normalize() {
+        assert_eq!(normalize_path("(&vms)->unlock").as_deref(), Some("vms.unlock"));
+        assert_eq!(normalize_path("vms.unlock").as_deref(), Some("vms.unlock"));
+        assert_eq!(normalize_path("&mm->mmap_lock").as_deref(), Some("mm.mmap_lock"));
+        assert_eq!(normalize_path("a + b"), None);
+        assert_eq!(normalize_path("f(x)"), None);
+    }
+}

@@ -1,0 +1,378 @@
+//! Lock states and their transfer: the dataflow lattice of one function.
+//!
+//! A state is a set of path facts ([`Elem`]): the lock mode held on that path,
+//! where it was acquired (for the finding's holder), the mode the function was
+//! entered with (so one run yields the function's effect for every entry
+//! mode), and an optional guard: "on this path, variable v holds value x",
+//! which is how `if (mmap_write_lock_killable(mm)) return -EINTR;` holds the
+//! lock on the success branch only.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::catalogue::{AcquireCond, Catalogue, LockApiEntry, LockMode, LockOp};
+use crate::ir::{CallSite, CmpOp, Expr, VarId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Held {
+    None,
+    Read,
+    Write,
+}
+
+impl Held {
+    pub const ALL: [Held; 3] = [Held::None, Held::Read, Held::Write];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    fn from_mode(m: LockMode) -> Held {
+        match m {
+            LockMode::Read => Held::Read,
+            LockMode::Write => Held::Write,
+        }
+    }
+}
+
+/// Where the lock held on a path was taken: on entry to the function, or at
+/// a call in it (index + 1).
+pub type Origin = u32;
+pub const ORIGIN_ENTRY: Origin = 0;
+
+pub fn origin_of_call(call: u32) -> Origin {
+    call + 1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Elem {
+    pub entry: Held,
+    pub held: Held,
+    pub origin: Origin,
+    pub guard: Option<(VarId, GuardVal)>,
+}
+
+/// What a path knows of a guard variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GuardVal {
+    Eq(i64),
+    NonZero,
+}
+
+pub type State = BTreeSet<Elem>;
+
+pub fn entry_state() -> State {
+    Held::ALL.iter().map(|&h| Elem { entry: h, held: h, origin: ORIGIN_ENTRY, guard: None }).collect()
+}
+
+/// The catalogue entry of a lock API call on the mmap lock, if it is one.
+pub fn lock_api<'c>(cat: &'c Catalogue, call: &CallSite) -> Option<&'c LockApiEntry> {
+    let entry = cat.lock_api.get(&call.callee)?;
+    if entry.match_arg && !call.args.first().is_some_and(|a| cat.names_mmap_lock(a)) {
+        return None;
+    }
+    Some(entry)
+}
+
+/// Applies a lock API call to a state.
+pub fn apply_lock_call(state: &State, entry: &LockApiEntry, call_id: u32, result_var: VarId) -> State {
+    let mut out = State::new();
+    for e in state {
+        match entry.op {
+            LockOp::Acquire => {
+                let mode = Held::from_mode(entry.mode.unwrap_or(LockMode::Write));
+                let acquired = if e.held == Held::None || mode > e.held {
+                    Elem { held: mode, origin: origin_of_call(call_id), ..*e }
+                } else {
+                    *e
+                };
+                match entry.cond {
+                    None => {
+                        out.insert(acquired);
+                    }
+                    Some(cond) => {
+                        let (ok, failed) = match cond {
+                            AcquireCond::Zero => (0, -4), // -EINTR
+                            AcquireCond::Nonzero => (1, 0),
+                        };
+                        out.insert(Elem { guard: Some((result_var, GuardVal::Eq(ok))), ..acquired });
+                        out.insert(Elem { guard: Some((result_var, GuardVal::Eq(failed))), ..*e });
+                    }
+                }
+            }
+            LockOp::Release => {
+                out.insert(Elem { held: Held::None, origin: ORIGIN_ENTRY, ..*e });
+            }
+            LockOp::Downgrade => {
+                let held = if e.held == Held::Write { Held::Read } else { e.held };
+                out.insert(Elem { held, ..*e });
+            }
+        }
+    }
+    out
+}
+
+/// Constant values known for this analysis context, by variable id.
+pub struct Consts<'a> {
+    pub by_var: &'a [Option<i64>],
+}
+
+/// Three-valued evaluation of a condition on one path: `None` is unknown.
+pub fn eval(expr: &Expr, consts: &Consts, guard: Option<(VarId, GuardVal)>) -> Option<GuardVal> {
+    use GuardVal::*;
+    let truth = |v: Option<GuardVal>| match v {
+        Some(Eq(0)) => Some(false),
+        Some(_) => Some(true),
+        None => None,
+    };
+    let of = |b: bool| Eq(b as i64);
+    match expr {
+        Expr::Const(c) => Some(Eq(*c)),
+        Expr::Var(v) => match guard {
+            Some((g, val)) if g == *v => Some(val),
+            _ => consts.by_var.get(*v as usize).copied().flatten().map(Eq),
+        },
+        Expr::Not(a) => truth(eval(a, consts, guard)).map(|t| of(!t)),
+        Expr::And(a, b) => match (truth(eval(a, consts, guard)), truth(eval(b, consts, guard))) {
+            (Some(false), _) | (_, Some(false)) => Some(of(false)),
+            (Some(true), Some(true)) => Some(of(true)),
+            _ => None,
+        },
+        Expr::Or(a, b) => match (truth(eval(a, consts, guard)), truth(eval(b, consts, guard))) {
+            (Some(true), _) | (_, Some(true)) => Some(of(true)),
+            (Some(false), Some(false)) => Some(of(false)),
+            _ => None,
+        },
+        Expr::Cmp(op, a, b) => match (eval(a, consts, guard)?, eval(b, consts, guard)?) {
+            (Eq(x), Eq(y)) => Some(of(match op {
+                CmpOp::Eq => x == y,
+                CmpOp::Ne => x != y,
+                CmpOp::Lt => x < y,
+                CmpOp::Le => x <= y,
+                CmpOp::Gt => x > y,
+                CmpOp::Ge => x >= y,
+            })),
+            (NonZero, Eq(0)) | (Eq(0), NonZero) => match op {
+                CmpOp::Eq => Some(of(false)),
+                CmpOp::Ne => Some(of(true)),
+                _ => None,
+            },
+            _ => None,
+        },
+        Expr::Unknown => None,
+    }
+}
+
+/// Splits a state over a branch: (facts on the true edge, facts on the false
+/// edge). A path with no guard that branches on a plain variable learns its
+/// truth (`if (err) goto out;`: on the true edge err is non-zero), so an
+/// error code returned later still tells the caller which path it was.
+pub fn route(state: &State, cond: &Expr, consts: &Consts) -> (State, State) {
+    let (mut t, mut f) = (State::new(), State::new());
+    let learned = match cond {
+        Expr::Var(v) => Some((*v, GuardVal::NonZero, GuardVal::Eq(0))),
+        Expr::Not(inner) => match inner.as_ref() {
+            Expr::Var(v) => Some((*v, GuardVal::Eq(0), GuardVal::NonZero)),
+            _ => None,
+        },
+        _ => None,
+    };
+    for e in state {
+        match eval(cond, consts, e.guard) {
+            Some(GuardVal::Eq(0)) => {
+                f.insert(*e);
+            }
+            Some(_) => {
+                t.insert(*e);
+            }
+            None => match (learned, e.guard) {
+                (Some((v, on_true, on_false)), None) => {
+                    t.insert(Elem { guard: Some((v, on_true)), ..*e });
+                    f.insert(Elem { guard: Some((v, on_false)), ..*e });
+                }
+                _ => {
+                    t.insert(*e);
+                    f.insert(*e);
+                }
+            },
+        }
+    }
+    (t, f)
+}
+
+/// Where an assigned value comes from, as far as guards are concerned.
+#[derive(Debug, Clone, Copy)]
+pub enum AssignSource {
+    /// Another variable (or a call's result variable): its guard moves.
+    Var(VarId),
+    Const(i64),
+    Other,
+}
+
+/// Routes a state over a switch: a path whose switched value is known goes
+/// to the matching case only (or to `default:`/the exit when none matches).
+pub fn route_switch(
+    state: &State,
+    switched: &Expr,
+    cases: &[Option<Expr>],
+    succ: &[crate::ir::NodeId],
+    consts: &Consts,
+) -> Vec<(crate::ir::NodeId, State)> {
+    let mut out: Vec<(crate::ir::NodeId, State)> = succ.iter().map(|&n| (n, State::new())).collect();
+    for e in state {
+        let value = match eval(switched, consts, e.guard) {
+            Some(GuardVal::Eq(v)) => Some(v),
+            _ => None,
+        };
+        let matching = value.and_then(|v| {
+            let case_values: Vec<Option<i64>> = cases
+                .iter()
+                .map(|c| match c.as_ref().map(|c| eval(c, consts, None)) {
+                    Some(Some(GuardVal::Eq(x))) => Some(x),
+                    _ => None,
+                })
+                .collect();
+            // Every case value must be known to rule any of them out.
+            if cases.iter().zip(&case_values).any(|(c, v)| c.is_some() && v.is_none()) {
+                return None;
+            }
+            case_values
+                .iter()
+                .position(|cv| *cv == Some(v))
+                .or_else(|| cases.iter().position(|c| c.is_none()))
+        });
+        match matching {
+            Some(i) => {
+                out[i].1.insert(*e);
+            }
+            None => {
+                for (_, st) in &mut out {
+                    st.insert(*e);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An assignment moves a guard to the assigned variable (`err = f();`, or
+/// `return err;` into the return slot), or kills a guard on the variable it
+/// overwrites. Constants are tracked only into the return slot.
+pub fn apply_assign(state: &State, var: VarId, source: AssignSource, is_return: bool) -> State {
+    state
+        .iter()
+        .map(|e| {
+            let guard = match (source, e.guard) {
+                (AssignSource::Var(from), Some((g, v))) if g == from => Some((var, v)),
+                (AssignSource::Const(c), _) if is_return => Some((var, GuardVal::Eq(c))),
+                (_, Some((g, _))) if g == var || is_return => None,
+                (_, other) => other,
+            };
+            Elem { guard, ..*e }
+        })
+        .collect()
+}
+
+/// What a callee does to the lock: for each entry mode, the possible exit
+/// modes and whether the hold is the caller's (true) or taken in the callee.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// (mode on exit, hold is the caller's, what the return value is known to be)
+    pub exits: [Vec<(Held, bool, Option<GuardVal>)>; 3],
+}
+
+impl Effect {
+    pub fn identity() -> Effect {
+        Effect { exits: [vec![(Held::None, true, None)], vec![(Held::Read, true, None)], vec![(Held::Write, true, None)]] }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        *self == Effect::identity()
+    }
+}
+
+/// Applies a callee's effect at a call site.
+pub fn apply_effect(state: &State, effect: &Effect, call_id: u32, result_var: VarId) -> State {
+    let mut out = State::new();
+    for e in state {
+        for &(held, keeps_origin, ret) in &effect.exits[e.held.index()] {
+            let origin = if held == Held::None {
+                ORIGIN_ENTRY
+            } else if keeps_origin {
+                e.origin
+            } else {
+                origin_of_call(call_id)
+            };
+            let guard = match ret {
+                Some(v) => Some((result_var, v)),
+                None => e.guard,
+            };
+            out.insert(Elem { held, origin, guard, ..*e });
+        }
+    }
+    out
+}
+
+/// The effect read off a function's exit state.
+pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
+    let mut exits: [Vec<(Held, bool, Option<GuardVal>)>; 3] = Default::default();
+    for e in exit {
+        let ret = match (e.guard, return_var) {
+            (Some((g, v)), Some(r)) if g == r => Some(v),
+            _ => None,
+        };
+        let item = (e.held, e.held == Held::None || e.origin == ORIGIN_ENTRY, ret);
+        let list = &mut exits[e.entry.index()];
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+    for l in &mut exits {
+        l.sort();
+    }
+    Effect { exits }
+}
+
+pub type ConstMap = HashMap<String, i64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn killable_acquire_holds_only_on_success_branch() {
+        let cat = Catalogue::builtin();
+        let entry = &cat.lock_api["mmap_write_lock_killable"];
+        let s: State = [Elem { entry: Held::None, held: Held::None, origin: 0, guard: None }].into();
+        let after = apply_lock_call(&s, entry, 0, 7);
+        // if (mmap_write_lock_killable(mm)) return -EINTR;
+        let consts = Consts { by_var: &[] };
+        let (t, f) = route(&after, &Expr::Var(7), &consts);
+        let _ = GuardVal::NonZero;
+        assert!(t.iter().all(|e| e.held == Held::None), "error path does not hold");
+        assert!(f.iter().all(|e| e.held == Held::Write), "success path holds");
+    }
+
+    #[test]
+    fn trylock_in_negated_condition() {
+        let cat = Catalogue::builtin();
+        let entry = &cat.lock_api["mmap_read_trylock"];
+        let s: State = [Elem { entry: Held::None, held: Held::None, origin: 0, guard: None }].into();
+        let after = apply_lock_call(&s, entry, 0, 3);
+        let consts = Consts { by_var: &[] };
+        let (t, f) = route(&after, &Expr::Not(Box::new(Expr::Var(3))), &consts);
+        assert!(t.iter().all(|e| e.held == Held::None));
+        assert!(f.iter().all(|e| e.held == Held::Read));
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        let consts = Consts { by_var: &[Some(1), None] };
+        let or = Expr::Or(Box::new(Expr::Var(1)), Box::new(Expr::Not(Box::new(Expr::Var(0)))));
+        assert_eq!(eval(&or, &consts, None), None);
+        let or2 = Expr::Or(Box::new(Expr::Var(1)), Box::new(Expr::Var(0)));
+        assert_eq!(eval(&or2, &consts, None), Some(GuardVal::Eq(1)));
+        // A path that learned `err != 0` takes `if (err)`.
+        assert_eq!(eval(&Expr::Var(1), &consts, Some((1, GuardVal::NonZero))), Some(GuardVal::NonZero));
+        assert_eq!(eval(&Expr::Not(Box::new(Expr::Var(1))), &consts, Some((1, GuardVal::NonZero))), Some(GuardVal::Eq(0)));
+    }
+}

@@ -1,0 +1,176 @@
+//! Parsing: normalized source → tree-sitter-c tree → per-function IR.
+
+use tree_sitter::{Node as TsNode, Parser};
+
+use crate::catalogue::{Catalogue, LockMode};
+use crate::cfg::{declarator_name, CfgBuilder};
+use crate::error::AnalyzerError;
+use crate::ir::*;
+use crate::normalize::Hint;
+
+pub fn new_parser() -> Result<Parser, AnalyzerError> {
+    let mut parser = Parser::new();
+    parser
+        .set_language(&tree_sitter_c::LANGUAGE.into())
+        .map_err(|e| AnalyzerError::Parser(e.to_string()))?;
+    Ok(parser)
+}
+
+/// Parses one file's text into function IRs. `file` is the file's index.
+pub fn parse_file(parser: &mut Parser, source: &str, file: u32, catalogue: &Catalogue) -> Result<FileIr, AnalyzerError> {
+    parse_file_selected(parser, source, file, catalogue, None)
+}
+
+/// Parses only the `keep` byte ranges of a file (sorted, disjoint); the rest
+/// is blanked, so offsets, lines and columns stay those of the file.
+pub fn parse_file_selected(
+    parser: &mut Parser,
+    source: &str,
+    file: u32,
+    catalogue: &Catalogue,
+    keep: Option<&[(usize, usize)]>,
+) -> Result<FileIr, AnalyzerError> {
+    let normalized = crate::normalize::normalize_selected(source, catalogue, keep);
+    parse_normalized(parser, normalized, file, catalogue, 0, source.lines().count())
+}
+
+/// Parses one chunk of a file whose preprocessor lines were already resolved
+/// (`normalize::blank_preprocessor_text`); `line_offset` is the number of
+/// lines before the chunk, so reported lines are the file's.
+pub fn parse_chunk(parser: &mut Parser, pp_chunk: &str, line_offset: u32, catalogue: &Catalogue) -> Result<FileIr, AnalyzerError> {
+    let normalized = crate::normalize::normalize_tokens(pp_chunk, catalogue);
+    parse_normalized(parser, normalized, 0, catalogue, line_offset, 0)
+}
+
+fn parse_normalized(
+    parser: &mut Parser,
+    normalized: crate::normalize::Normalized,
+    file: u32,
+    catalogue: &Catalogue,
+    line_offset: u32,
+    line_count: usize,
+) -> Result<FileIr, AnalyzerError> {
+    let tree = parser
+        .parse(normalized.text.as_bytes(), None)
+        .ok_or_else(|| AnalyzerError::Parser("parse cancelled".into()))?;
+    let src = normalized.text.as_bytes();
+    let mut functions = Vec::new();
+    collect_functions(tree.root_node(), src, file, catalogue, &normalized.hints, line_offset, &mut functions);
+    Ok(FileIr { functions, line_count })
+}
+
+fn collect_functions(n: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], line_offset: u32, out: &mut Vec<Function>) {
+    let mut cursor = n.walk();
+    for child in n.named_children(&mut cursor) {
+        match child.kind() {
+            "function_definition" => {
+                if let Some(f) = function_ir(child, src, file, cat, hints, line_offset) {
+                    out.push(f);
+                }
+            }
+            // Error recovery and linkage blocks can wrap definitions.
+            "ERROR" | "linkage_specification" | "declaration_list" | "translation_unit" => {
+                collect_functions(child, src, file, cat, hints, line_offset, out)
+            }
+            _ => {}
+        }
+    }
+}
+
+fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], line_offset: u32) -> Option<Function> {
+    let declarator = def.child_by_field_name("declarator")?;
+    let func_decl = find_function_declarator(declarator)?;
+    let name_node = func_decl.child_by_field_name("declarator")?;
+    let name = declarator_name(name_node, src)?;
+    let body = def.child_by_field_name("body")?;
+    let mut params = Vec::new();
+    if let Some(list) = func_decl.child_by_field_name("parameters") {
+        let mut c = list.walk();
+        for p in list.named_children(&mut c) {
+            if p.kind() == "parameter_declaration" {
+                params.push(p.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)).unwrap_or_default());
+            }
+        }
+    }
+    let mut c = def.walk();
+    let is_static = def
+        .children(&mut c)
+        .any(|ch| ch.kind() == "storage_class_specifier" && ch.utf8_text(src).map(|t| t.trim() == "static").unwrap_or(false));
+    let builder = CfgBuilder::new(src, line_offset);
+    let (cfg, calls, vars) = builder.build(body);
+
+    // Entry promises: assertions in the body, lock annotations on the declarator.
+    let mut entry_hint: Option<EntryHint> = None;
+    let mut promise = |mode: LockMode, line: u32| {
+        if entry_hint.is_none_or(|h| mode > h.mode) {
+            entry_hint = Some(EntryHint { mode, line });
+        }
+    };
+    for call in &calls {
+        if let Some(a) = cat.assertions.get(&call.callee) {
+            if !a.match_arg || call.args.first().is_some_and(|t| cat.names_mmap_lock(t)) {
+                promise(a.mode, call.line);
+            }
+        }
+    }
+    for h in hints.iter().filter(|h| h.offset >= def.start_byte() && h.offset < body.start_byte()) {
+        if let Some(a) = cat.assertions.get(&h.name) {
+            if !a.match_arg || cat.names_mmap_lock(&h.argument) {
+                let line = line_offset + line_of(src, h.offset);
+                promise(a.mode, line);
+            }
+        }
+    }
+
+    let mut field_stores = Vec::new();
+    for node in &cfg.nodes {
+        for ev in &node.events {
+            if let Event::Assign { var, value } = ev {
+                let path = &vars[*var as usize];
+                let Some((base, field)) = path.split_once('.') else { continue };
+                let Some(param) = params.iter().position(|p| p == base) else { continue };
+                let source = match value {
+                    Value::Const(c) => StoreSource::Const(*c),
+                    Value::Path(p) => match params.iter().position(|q| q == p) {
+                        Some(j) => StoreSource::Param(j),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                field_stores.push(FieldStore { param, field: field.to_string(), source });
+            }
+        }
+    }
+
+    let body_text = std::str::from_utf8(&src[body.start_byte()..body.end_byte()]).unwrap_or("");
+    let retry_aware = cat.fault_path.retry_markers.iter().any(|m| body_text.contains(m.as_str()));
+    Some(Function {
+        retry_aware,
+        name,
+        file,
+        line: line_offset + name_node.start_position().row as u32 + 1,
+        params,
+        is_static,
+        has_parse_error: def.has_error(),
+        cfg,
+        calls,
+        vars,
+        entry_hint,
+        field_stores,
+    })
+}
+
+fn find_function_declarator(n: TsNode) -> Option<TsNode> {
+    if n.kind() == "function_declarator" {
+        // `int (*f(void))(int)` returns a function pointer; the innermost wins.
+        if let Some(inner) = n.child_by_field_name("declarator").and_then(find_function_declarator) {
+            return Some(inner);
+        }
+        return Some(n);
+    }
+    n.child_by_field_name("declarator").and_then(find_function_declarator)
+}
+
+fn line_of(src: &[u8], offset: usize) -> u32 {
+    memchr::memchr_iter(b'\n', &src[..offset.min(src.len())]).count() as u32 + 1
+}

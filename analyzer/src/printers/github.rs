@@ -1,0 +1,37 @@
+//! `--format github`: GitHub Actions workflow commands, one annotation per finding.
+
+use crate::finding::Finding;
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `prefix` is prepended to each file (the PATH relative to the repository root).
+pub fn render(findings: &[Finding], prefix: &str) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let level = match f.severity {
+            crate::rules::Severity::Error => "error",
+            crate::rules::Severity::Warning => "warning",
+            crate::rules::Severity::Note => "notice",
+        };
+        let file = if prefix.is_empty() { f.file.clone() } else { format!("{}/{}", prefix.trim_end_matches('/'), f.file) };
+        let mut message = f.message.clone();
+        if f.call_path.len() > 1 {
+            message.push_str(&format!("\ncall path: {}", f.call_path.join(" → ")));
+        }
+        out.push_str(&format!(
+            "::{level} file={},line={},col={},title={}::{}\n",
+            escape_property(&file),
+            f.line,
+            f.column,
+            escape_property(&format!("{} {}", f.code, f.rule)),
+            escape_data(&message)
+        ));
+    }
+    out
+}

@@ -1,0 +1,51 @@
+use super::{Rule, Severity};
+use crate::catalogue::LongClass;
+
+pub const RULE: Rule = Rule {
+    id: "hold-across-io-wait",
+    code: "MMS004",
+    summary: "mmap lock held (read or write) across a wait for page I/O in the fault path",
+    default_severity: Severity::Warning,
+    long_class: Some(LongClass::IoWait),
+    doc: r#"# hold-across-io-wait (MMS004)
+
+## What it finds
+A blocking page or folio lock or I/O wait (`lock_page`, `wait_on_page_locked`,
+`folio_lock`, `folio_wait_locked`... — the catalogue's `[long_ops.io_wait]`)
+reached while the mmap lock is held in **any** mode, in code that does not use
+the fault retry protocol: no `FAULT_FLAG_ALLOW_RETRY` / `FAULT_FLAG_RETRY_NOWAIT`
+check, no `lock_page_or_retry` / `__folio_lock_or_retry` /
+`lock_folio_maybe_drop_mmap`-style drop-and-retry, no `VM_FAULT_RETRY` return
+(the catalogue's `[fault_path] retry_markers`). Fault handlers are entered with
+the lock held for read: the entry contract comes from the catalogue
+(`filemap_fault`, `handle_mm_fault`, `do_page_fault`...), from `.fault = f`
+initializers, and from the callers the analyzer sees.
+
+## Why it matters
+A page fault that waits for a disk read while holding the mmap lock, even for
+read, blocks every writer of the mm (`mmap`, `munmap`, `mprotect`) for the whole
+I/O, and every new reader queued behind that writer. Letting the fault drop the
+lock, wait for the page, and retry made mmap/munmap loops against a faulting
+thread go from 55 to 15,000 iterations per second.
+
+## Example
+```c
+static vm_fault_t demo_fault(struct vm_fault *vmf)
+{
+        struct page *page = find_get_page(mapping, vmf->pgoff);
+
+        lock_page(page);          /* MMS004: sleeps on I/O under mmap_lock */
+        vmf->page = page;
+        return VM_FAULT_LOCKED;
+}
+```
+Clean: `if (!lock_page_or_retry(page, vmf->vma->vm_mm, vmf->flags)) return VM_FAULT_RETRY;`,
+or waiting only after `mmap_read_unlock()`.
+
+## Known limits
+- The retry protocol is recognized by name, per function on the call path: a
+  function that mentions a retry marker anywhere is trusted.
+- Fault handlers reached only through `vm_ops->fault` pointers outside the
+  analyzed PATH are not seen unless named in the catalogue.
+"#,
+};

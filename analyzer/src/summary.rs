@@ -1,0 +1,475 @@
+//! Interprocedural analysis over the whole PATH.
+//!
+//! Each function is analyzed per *context*: the constants its parameters (and
+//! fields of its struct parameters) hold at the call (`__vm_munmap(.., true)`
+//! versus `(.., false)`). An analysis yields a [`FnResult`]: the function's
+//! effect on the lock for each entry mode (releases, downgrades, re-takes), the
+//! long operations it reaches while a write hold from its entry is still in
+//! force, and the long operations reached under a write hold it takes itself.
+//! Results are memoized per (function, context); a call cycle is cut with the
+//! identity effect.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+
+use crate::catalogue::{Catalogue, LockOp, LongClass};
+use crate::ir::*;
+use crate::lockstate::*;
+
+pub type FnId = u32;
+/// Call sites from a holder down to a long call.
+pub type Chain = Vec<(FnId, CallId)>;
+type EnvKey = Vec<(String, i64)>;
+
+/// A long operation reached under a write hold: the chain of call sites from
+/// the holder down to the long call.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub class: LongClass,
+    /// The lock mode held at the long call (for entry hits: the entry mode).
+    pub held: Held,
+    pub chain: Vec<(FnId, CallId)>,
+    /// Where the holder took the lock (a call in `chain[0].0`), or entry.
+    pub acquired: Origin,
+}
+
+#[derive(Debug, Default)]
+pub struct FnResult {
+    pub effect: Effect,
+    /// Long operations reached while the hold the function was entered with
+    /// is still in force (`held` says which entry mode).
+    pub entry_hits: Vec<Hit>,
+    pub local_hits: Vec<Hit>,
+}
+
+/// Limits that keep the analysis bounded on whole trees.
+const MAX_DEPTH: u32 = 40;
+const MAX_CONTEXTS: usize = 8;
+const MAX_HITS_PER_FUNCTION: usize = 64;
+
+pub struct Program<'c> {
+    pub cat: &'c Catalogue,
+    pub files: Vec<String>,
+    pub functions: Vec<Function>,
+    resolved: Vec<Vec<Option<FnId>>>,
+    callers: Vec<Vec<(FnId, CallId)>>,
+    may_touch_lock: Vec<bool>,
+    may_reach_long: Vec<bool>,
+    memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>>>,
+    in_progress: RefCell<HashSet<(FnId, EnvKey)>>,
+    depth: Cell<u32>,
+    contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>>>,
+    pub called_under_write: RefCell<HashSet<FnId>>,
+    /// Functions called with the lock held in any mode.
+    pub called_under_lock: RefCell<HashSet<FnId>>,
+    /// Callees reached under a write hold that have no definition in the
+    /// analyzed files (the driver looks for their definitions elsewhere).
+    pub unresolved_under_write: RefCell<BTreeSet<String>>,
+    /// Functions passed as rmap_walk callbacks (`.rmap_one = f`), found lexically.
+    pub rmap_callbacks: Vec<String>,
+}
+
+impl<'c> Program<'c> {
+    pub fn new(cat: &'c Catalogue, files: Vec<String>, functions: Vec<Function>) -> Program<'c> {
+        let mut by_name: HashMap<&str, Vec<FnId>> = HashMap::new();
+        for (i, f) in functions.iter().enumerate() {
+            by_name.entry(f.name.as_str()).or_default().push(i as FnId);
+        }
+        let resolve = |caller: &Function, name: &str| -> Option<FnId> {
+            let cands = by_name.get(name)?;
+            cands
+                .iter()
+                .find(|&&c| functions[c as usize].file == caller.file)
+                .or_else(|| cands.iter().find(|&&c| !functions[c as usize].is_static))
+                .or_else(|| cands.first())
+                .copied()
+        };
+        let resolved: Vec<Vec<Option<FnId>>> = functions
+            .iter()
+            .map(|f| f.calls.iter().map(|c| if cat.long_ops.contains_key(&c.callee) { None } else { resolve(f, &c.callee) }).collect())
+            .collect();
+        let mut callers = vec![Vec::new(); functions.len()];
+        for (fi, calls) in resolved.iter().enumerate() {
+            for (ci, callee) in calls.iter().enumerate() {
+                if let Some(g) = callee {
+                    callers[*g as usize].push((fi as FnId, ci as CallId));
+                }
+            }
+        }
+        let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| crate::lockstate::lock_api(cat, c).is_some())).collect();
+        // A call to a function with no definition here may be long too: the
+        // analysis must descend to it so the driver can pull its definition.
+        let direct_long: Vec<bool> = functions
+            .iter()
+            .zip(&resolved)
+            .map(|(f, res)| {
+                f.calls.iter().zip(res).any(|(c, r)| {
+                    cat.long_ops.contains_key(&c.callee)
+                        || (r.is_none() && !cat.lock_api.contains_key(&c.callee) && !cat.assertions.contains_key(&c.callee))
+                })
+            })
+            .collect();
+        let may_touch_lock = propagate(&direct_lock, &callers);
+        let may_reach_long = propagate(&direct_long, &callers);
+        Program {
+            cat,
+            files,
+            functions,
+            resolved,
+            callers,
+            may_touch_lock,
+            may_reach_long,
+            memo: RefCell::default(),
+            in_progress: RefCell::default(),
+            depth: Cell::new(0),
+            contexts_memo: RefCell::default(),
+            called_under_write: RefCell::default(),
+            called_under_lock: RefCell::default(),
+            unresolved_under_write: RefCell::default(),
+            rmap_callbacks: Vec::new(),
+        }
+    }
+
+    pub fn function(&self, id: FnId) -> &Function {
+        &self.functions[id as usize]
+    }
+
+    /// Functions that take the mmap lock or are promised a hold on entry.
+    pub fn roots(&self) -> Vec<FnId> {
+        (0..self.functions.len() as FnId)
+            .filter(|&id| {
+                let f = self.function(id);
+                f.entry_hint.is_some() || f.calls.iter().any(|c| lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
+            })
+            .collect()
+    }
+
+    /// The definition a call resolves to, if any.
+    pub fn callee(&self, fid: FnId, cid: CallId) -> Option<FnId> {
+        self.resolved[fid as usize][cid as usize]
+    }
+
+    pub fn find(&self, name: &str) -> Vec<FnId> {
+        (0..self.functions.len() as FnId).filter(|&i| self.function(i).name == name).collect()
+    }
+
+    /// Constants a function's locals and struct fields hold in a context,
+    /// flow-insensitively: a variable is constant only if every assignment in
+    /// the function gives it the same constant.
+    pub fn local_facts(&self, fid: FnId, env: &ConstMap) -> ConstMap {
+        let f = self.function(fid);
+        let mut candidates: HashMap<String, Option<i64>> = HashMap::new();
+        let mut merge = |k: String, v: Option<i64>| {
+            candidates
+                .entry(k)
+                .and_modify(|old| {
+                    if *old != v {
+                        *old = None
+                    }
+                })
+                .or_insert(v);
+        };
+        let value = |v: &Value| match v {
+            Value::Const(c) => Some(*c),
+            Value::Path(p) => env.get(p).copied(),
+            _ => None,
+        };
+        for node in &f.cfg.nodes {
+            for ev in &node.events {
+                match ev {
+                    Event::Assign { var, value: v } => merge(f.var_name(*var).to_string(), value(v)),
+                    Event::Call(cid) => {
+                        let call = &f.calls[*cid as usize];
+                        let Some(g) = self.resolved[fid as usize][*cid as usize] else { continue };
+                        for store in &self.function(g).field_stores {
+                            let Some(base) = call.args.get(store.param).and_then(|a| normalize_path(a)) else { continue };
+                            let v = match &store.source {
+                                StoreSource::Const(c) => Some(*c),
+                                StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
+                            };
+                            merge(format!("{base}.{}", store.field), v);
+                        }
+                    }
+                }
+            }
+        }
+        let mut facts = env.clone();
+        for (k, v) in candidates {
+            match v {
+                Some(v) => facts.insert(k, v),
+                None => facts.remove(&k),
+            };
+        }
+        facts
+    }
+
+    /// The context a call gives its callee.
+    fn callee_env(&self, call: &CallSite, callee: FnId, facts: &ConstMap) -> ConstMap {
+        let g = self.function(callee);
+        let mut env = ConstMap::new();
+        for (j, pname) in g.params.iter().enumerate() {
+            if pname.is_empty() {
+                continue;
+            }
+            match call.arg_values.get(j) {
+                Some(Value::Const(c)) => {
+                    env.insert(pname.clone(), *c);
+                }
+                Some(Value::Path(p)) => {
+                    if let Some(v) = facts.get(p) {
+                        env.insert(pname.clone(), *v);
+                    }
+                    let prefix = format!("{p}.");
+                    for (k, v) in facts {
+                        if let Some(rest) = k.strip_prefix(&prefix) {
+                            env.insert(format!("{pname}.{rest}"), *v);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        env
+    }
+
+    /// The contexts a root function is analyzed in: the constants its callers
+    /// pass, plus the unknown context when a caller passes no constant or
+    /// there is no caller in the analyzed files.
+    pub fn contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
+        if let Some(c) = self.contexts_memo.borrow().get(&fid) {
+            return c.clone();
+        }
+        let unknown = Rc::new(vec![ConstMap::new()]);
+        if depth >= 3 || self.callers[fid as usize].is_empty() {
+            return unknown;
+        }
+        // Cut cycles: while computing, this function has the unknown context.
+        self.contexts_memo.borrow_mut().insert(fid, unknown.clone());
+        let mut out: Vec<ConstMap> = Vec::new();
+        let mut has_unknown = false;
+        for &(g, cid) in &self.callers[fid as usize] {
+            for genv in self.contexts(g, depth + 1).iter() {
+                let facts = self.local_facts(g, genv);
+                let env = self.callee_env(&self.function(g).calls[cid as usize], fid, &facts);
+                if env.is_empty() {
+                    has_unknown = true;
+                } else if !out.contains(&env) {
+                    out.push(env);
+                }
+            }
+        }
+        if has_unknown {
+            out.push(ConstMap::new());
+        }
+        let result = Rc::new(if out.len() > MAX_CONTEXTS { vec![ConstMap::new()] } else { out });
+        self.contexts_memo.borrow_mut().insert(fid, result.clone());
+        result
+    }
+
+    pub fn analyze(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
+        let mut key_env: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        key_env.sort();
+        let key = (fid, key_env);
+        if let Some(r) = self.memo.borrow().get(&key) {
+            return r.clone();
+        }
+        if self.depth.get() >= MAX_DEPTH || self.in_progress.borrow().contains(&key) {
+            return Rc::new(FnResult { effect: Effect::identity(), ..Default::default() });
+        }
+        self.in_progress.borrow_mut().insert(key.clone());
+        self.depth.set(self.depth.get() + 1);
+        let result = Rc::new(self.analyze_uncached(fid, env));
+        self.depth.set(self.depth.get() - 1);
+        self.in_progress.borrow_mut().remove(&key);
+        self.memo.borrow_mut().insert(key, result.clone());
+        result
+    }
+
+    fn analyze_uncached(&self, fid: FnId, env: &ConstMap) -> FnResult {
+        let f = self.function(fid);
+        let facts = self.local_facts(fid, env);
+        let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| facts.get(v).copied()).collect();
+        let consts = Consts { by_var: &by_var };
+        let n = f.cfg.nodes.len();
+        let mut in_states: Vec<State> = vec![State::new(); n];
+        in_states[f.cfg.entry as usize] = entry_state();
+        let mut worklist = vec![f.cfg.entry];
+        let mut queued = vec![false; n];
+        queued[f.cfg.entry as usize] = true;
+        while let Some(node) = worklist.pop() {
+            queued[node as usize] = false;
+            let outs = self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, None);
+            for (succ, st) in outs {
+                let target = &mut in_states[succ as usize];
+                let before = target.len();
+                target.extend(st);
+                if target.len() != before && !queued[succ as usize] {
+                    queued[succ as usize] = true;
+                    worklist.push(succ);
+                }
+            }
+        }
+        let mut hits = HitCollector::default();
+        for node in 0..n as NodeId {
+            if !in_states[node as usize].is_empty() {
+                self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, Some(&mut hits));
+            }
+        }
+        FnResult {
+            effect: effect_of_exit(&in_states[f.cfg.exit as usize], f.var_id(RETURN_VAR)),
+            entry_hits: hits.entry.into_values().collect(),
+            local_hits: hits.local.into_values().collect(),
+        }
+    }
+
+    fn transfer_node(
+        &self,
+        fid: FnId,
+        node: NodeId,
+        state: &State,
+        consts: &Consts,
+        facts: &ConstMap,
+        mut hits: Option<&mut HitCollector>,
+    ) -> Vec<(NodeId, State)> {
+        let f = self.function(fid);
+        let nd = &f.cfg.nodes[node as usize];
+        let mut s = state.clone();
+        for ev in &nd.events {
+            match ev {
+                Event::Call(cid) => {
+                    if let Some(h) = hits.as_deref_mut() {
+                        self.check_hits(fid, *cid, &s, facts, h);
+                    }
+                    s = self.transfer_call(fid, *cid, &s, facts);
+                }
+                Event::Assign { var, value } => {
+                    let is_return = f.var_name(*var) == RETURN_VAR;
+                    let source = match value {
+                        Value::CallResult(c) => AssignSource::Var(f.calls[*c as usize].result_var),
+                        Value::Const(c) => AssignSource::Const(*c),
+                        Value::Path(p) => f.var_id(p).map(AssignSource::Var).unwrap_or(AssignSource::Other),
+                        Value::Unknown => AssignSource::Other,
+                    };
+                    if is_return || s.iter().any(|e| e.guard.is_some()) {
+                        s = apply_assign(&s, *var, source, is_return);
+                    }
+                }
+            }
+        }
+        if let Some((switched, cases)) = &nd.switch {
+            return route_switch(&s, switched, cases, &nd.succ, consts);
+        }
+        match (&nd.branch, nd.succ.as_slice()) {
+            (Some(cond), [t, f_]) => {
+                let (ts, fs) = route(&s, cond, consts);
+                vec![(*t, ts), (*f_, fs)]
+            }
+            (_, succs) => succs.iter().map(|&x| (x, s.clone())).collect(),
+        }
+    }
+
+    fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap) -> State {
+        let f = self.function(fid);
+        let call = &f.calls[cid as usize];
+        if let Some(entry) = lock_api(self.cat, call) {
+            return apply_lock_call(s, entry, cid, call.result_var);
+        }
+        if let Some(g) = self.resolved[fid as usize][cid as usize] {
+            if self.may_touch_lock[g as usize] {
+                let env = self.callee_env(call, g, facts);
+                let r = self.analyze(g, &env);
+                if !r.effect.is_identity() {
+                    return apply_effect(s, &r.effect, cid, call.result_var);
+                }
+            }
+        }
+        s.clone()
+    }
+
+    fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, hits: &mut HitCollector) {
+        let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
+        if holders.is_empty() {
+            return;
+        }
+        let any_write = holders.iter().any(|e| e.held == Held::Write);
+        let f = self.function(fid);
+        let call = &f.calls[cid as usize];
+        // (class, chain, the mode the caller must hold for it to count)
+        let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
+        if let Some(op) = self.cat.long_ops.get(&call.callee) {
+            if !op.in_loop || call.in_loop {
+                reached.push((op.class, vec![(fid, cid)], None));
+            }
+        } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
+            self.called_under_lock.borrow_mut().insert(g);
+            if any_write {
+                self.called_under_write.borrow_mut().insert(g);
+            }
+            if self.may_reach_long[g as usize] {
+                let env = self.callee_env(call, g, facts);
+                let r = self.analyze(g, &env);
+                for h in &r.entry_hits {
+                    let mut chain = vec![(fid, cid)];
+                    chain.extend_from_slice(&h.chain);
+                    reached.push((h.class, chain, Some(h.held)));
+                }
+            }
+        } else if any_write && lock_api(self.cat, call).is_none() && !self.cat.assertions.contains_key(&call.callee) {
+            self.unresolved_under_write.borrow_mut().insert(call.callee.clone());
+        }
+        for (class, chain, needs_entry) in reached {
+            for e in &holders {
+                if class.needs_write() && e.held != Held::Write {
+                    continue;
+                }
+                if needs_entry.is_some_and(|m| m != e.held) {
+                    continue;
+                }
+                let target = if e.origin == ORIGIN_ENTRY {
+                    if e.entry != e.held {
+                        continue;
+                    }
+                    &mut hits.entry
+                } else {
+                    &mut hits.local
+                };
+                let site = *chain.last().expect("a chain has its long call");
+                let key = (site, e.origin, e.held);
+                if target.len() >= MAX_HITS_PER_FUNCTION && !target.contains_key(&key) {
+                    continue;
+                }
+                let hit = Hit { class, held: e.held, chain: chain.clone(), acquired: e.origin };
+                target
+                    .entry(key)
+                    .and_modify(|old| {
+                        if hit.chain.len() < old.chain.len() {
+                            *old = hit.clone();
+                        }
+                    })
+                    .or_insert(hit);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct HitCollector {
+    entry: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
+    local: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
+}
+
+/// Marks every transitive caller of a marked function.
+fn propagate(direct: &[bool], callers: &[Vec<(FnId, CallId)>]) -> Vec<bool> {
+    let mut marked = direct.to_vec();
+    let mut stack: Vec<FnId> = (0..direct.len() as FnId).filter(|&i| direct[i as usize]).collect();
+    while let Some(g) = stack.pop() {
+        for &(caller, _) in &callers[g as usize] {
+            if !marked[caller as usize] {
+                marked[caller as usize] = true;
+                stack.push(caller);
+            }
+        }
+    }
+    marked
+}
