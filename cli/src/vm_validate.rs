@@ -77,7 +77,13 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    if a.cpus == 0 || a.timeout == 0 || a.boot_timeout == 0 || a.baseline_runs == 0 || a.runs == 0 || a.repeat == Some(0) {
+    if a.cpus == 0
+        || a.timeout == 0
+        || a.boot_timeout == 0
+        || a.baseline_runs == 0
+        || a.runs == 0
+        || a.repeat == Some(0)
+    {
         eprintln!("error: --cpus, --timeout, --boot-timeout, --baseline-runs, --runs and --repeat must be positive");
         return Ok(2);
     }
@@ -92,7 +98,10 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         None => std::env::current_exe()?.with_file_name("mmstall-guest"),
     };
     let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let o = Options {
         manifest: a.manifest,
         thresholds: a.thresholds.map(abs),
@@ -108,8 +117,19 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         boot_timeout: Duration::from_secs(a.boot_timeout),
         cmd_timeout: Duration::from_secs(a.timeout),
         kvm,
-        out: a.out.unwrap_or_else(|| cache.runs().join(format!("validate-{secs}-{}", std::process::id()))),
-        lint: if a.no_analyzer { None } else { Some(match a.lint_bin { Some(b) => b, None => std::env::current_exe()? }) },
+        out: a.out.unwrap_or_else(|| {
+            cache
+                .runs()
+                .join(format!("validate-{secs}-{}", std::process::id()))
+        }),
+        lint: if a.no_analyzer {
+            None
+        } else {
+            Some(match a.lint_bin {
+                Some(b) => b,
+                None => std::env::current_exe()?,
+            })
+        },
     };
     match validate::validate(&o, &cache) {
         Ok(v) => {
@@ -123,7 +143,10 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            let input = e.contains("manifest") || e.contains("--series") || e.contains("guest program") || e.contains(".toml");
+            let input = e.contains("manifest")
+                || e.contains("--series")
+                || e.contains("guest program")
+                || e.contains(".toml");
             Ok(if input { 2 } else { 3 })
         }
     }

@@ -36,7 +36,11 @@ fn enabled() -> bool {
 fn guest() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/stall-<hash>
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
     let g = profile_dir.join("mmstall-guest");
     if !g.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -48,7 +52,11 @@ fn guest() -> PathBuf {
         let st = c.status().expect("running cargo build -p mmstall-guest");
         assert!(st.success(), "cargo build -p mmstall-guest failed");
     }
-    assert!(g.is_file(), "{} missing after building mmstall-guest", g.display());
+    assert!(
+        g.is_file(),
+        "{} missing after building mmstall-guest",
+        g.display()
+    );
     g
 }
 
@@ -59,12 +67,17 @@ fn stall_tests_pass_on_baseline_and_fail_on_their_regressions() {
     }
     let cache = Cache::from_env().expect("cache directory");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = cache.runs().join(format!("stall-test-{}", std::process::id()));
+    let out = cache
+        .runs()
+        .join(format!("stall-test-{}", std::process::id()));
     let o = Options {
         manifest: root.join("patches/manifest.toml"),
         thresholds: Some(root.join("vm-tests/thresholds.toml")),
         guest: guest(),
-        only: Some(vec!["munmap-zap-under-write".into(), "mlock-populate-under-write".into()]),
+        only: Some(vec![
+            "munmap-zap-under-write".into(),
+            "mlock-populate-under-write".into(),
+        ]),
         baseline_runs: 1,
         runs: 1,
         repeat: None,
@@ -79,17 +92,36 @@ fn stall_tests_pass_on_baseline_and_fail_on_their_regressions() {
         lint: None,
     };
     let t = Instant::now();
-    let v = validate::validate(&o, &cache).unwrap_or_else(|e| panic!("validation could not run: {e}"));
+    let v =
+        validate::validate(&o, &cache).unwrap_or_else(|e| panic!("validation could not run: {e}"));
     eprintln!("{}", validate::render(&v));
-    eprintln!("stall validation took {:.0} s; logs in {}", t.elapsed().as_secs_f64(), out.display());
+    eprintln!(
+        "stall validation took {:.0} s; logs in {}",
+        t.elapsed().as_secs_f64(),
+        out.display()
+    );
     for k in &v.kernels {
         for r in &k.runs {
-            assert!(r.problems.is_empty(), "{} ({}): {:?}", k.kernel, r.dir.display(), r.problems);
+            assert!(
+                r.problems.is_empty(),
+                "{} ({}): {:?}",
+                k.kernel,
+                r.dir.display(),
+                r.problems
+            );
         }
     }
     assert_eq!(v.checks.len(), 4, "{:?}", v.checks);
     for c in &v.checks {
-        assert!(c.ok, "{} on {}: expected {}, got {:?} (logs in {})", c.test, c.kernel, c.expected, c.got, out.display());
+        assert!(
+            c.ok,
+            "{} on {}: expected {}, got {:?} (logs in {})",
+            c.test,
+            c.kernel,
+            c.expected,
+            c.got,
+            out.display()
+        );
     }
     assert!(v.ok);
 }

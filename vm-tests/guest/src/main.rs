@@ -58,12 +58,29 @@ struct Shared {
 
 impl Shared {
     fn new() -> Result<Shared, String> {
-        let len = std::mem::size_of::<Header>() + READ_CAP * std::mem::size_of::<Sample>() + FAULT_CAP * std::mem::size_of::<Sample>();
-        let p = unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0) };
+        let len = std::mem::size_of::<Header>()
+            + READ_CAP * std::mem::size_of::<Sample>()
+            + FAULT_CAP * std::mem::size_of::<Sample>();
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
         if p == libc::MAP_FAILED {
-            return Err(format!("mmap of the shared sample area ({len} bytes): {}", errno_str()));
+            return Err(format!(
+                "mmap of the shared sample area ({len} bytes): {}",
+                errno_str()
+            ));
         }
-        Ok(Shared { base: p as *mut u8, len })
+        Ok(Shared {
+            base: p as *mut u8,
+            len,
+        })
     }
     fn hdr(&self) -> &Header {
         unsafe { &*(self.base as *const Header) }
@@ -117,13 +134,19 @@ fn errno_str() -> String {
 }
 
 fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn sleep_us(us: u64) {
-    let ts = libc::timespec { tv_sec: (us / 1_000_000) as libc::time_t, tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long };
+    let ts = libc::timespec {
+        tv_sec: (us / 1_000_000) as libc::time_t,
+        tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long,
+    };
     unsafe { libc::nanosleep(&ts, ptr::null_mut()) };
 }
 
@@ -151,7 +174,10 @@ fn reader_main(sh: &Shared, target: libc::pid_t) -> i32 {
     };
     let fds = [open("cmdline"), open("status")];
     if fds.iter().any(|&fd| fd < 0) {
-        sh.set_error(&format!("reader: cannot open /proc/{target}/cmdline or status: {}", errno_str()));
+        sh.set_error(&format!(
+            "reader: cannot open /proc/{target}/cmdline or status: {}",
+            errno_str()
+        ));
         return 2;
     }
     let mut buf = vec![0u8; 8192];
@@ -167,7 +193,11 @@ fn reader_main(sh: &Shared, target: libc::pid_t) -> i32 {
                 return 0;
             }
             if h.armed.load(Ordering::Acquire) != 0 {
-                sh.push_read(Sample { start: t0, end: t1, kind: kind as u64 });
+                sh.push_read(Sample {
+                    start: t0,
+                    end: t1,
+                    kind: kind as u64,
+                });
             }
         }
         if !ready {
@@ -182,7 +212,16 @@ fn reader_main(sh: &Shared, target: libc::pid_t) -> i32 {
 // ---------------------------------------------------------------- target
 
 fn map_anon(len: usize, extra: i32) -> Result<*mut u8, String> {
-    let p = unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra, -1, 0) };
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra,
+            -1,
+            0,
+        )
+    };
     if p == libc::MAP_FAILED {
         Err(format!("mmap {} MiB: {}", len >> 20, errno_str()))
     } else {
@@ -213,7 +252,10 @@ fn touch(p: *mut u8, len: usize) {
 }
 
 fn faulter(sp: SharedPtr) {
-    let sh = std::mem::ManuallyDrop::new(Shared { base: sp.0, len: sp.1 });
+    let sh = std::mem::ManuallyDrop::new(Shared {
+        base: sp.0,
+        len: sp.1,
+    });
     let h = sh.hdr();
     let Ok(mut region) = map_anon(FAULT_REGION, 0) else {
         return;
@@ -229,7 +271,11 @@ fn faulter(sp: SharedPtr) {
         let t0 = now_ns();
         unsafe { ptr::write_volatile(region.add(i * pg), 1) };
         let t1 = now_ns();
-        sh.push_fault(Sample { start: t0, end: t1, kind: 0 });
+        sh.push_fault(Sample {
+            start: t0,
+            end: t1,
+            kind: 0,
+        });
         i += 1;
         if i * pg >= FAULT_REGION {
             // Start over on fresh memory (munmap + mmap: madvise(2) may be
@@ -237,7 +283,11 @@ fn faulter(sp: SharedPtr) {
             let t0 = now_ns();
             unsafe { libc::munmap(region as *mut libc::c_void, FAULT_REGION) };
             let fresh = map_anon(FAULT_REGION, 0);
-            sh.push_fault(Sample { start: t0, end: now_ns(), kind: 1 });
+            sh.push_fault(Sample {
+                start: t0,
+                end: now_ns(),
+                kind: 1,
+            });
             match fresh {
                 Ok(p) => region = p,
                 Err(_) => return,
@@ -288,7 +338,11 @@ fn prepare(variant: &str, size: usize) -> Result<Prepared, String> {
 }
 
 /// Runs the operation; returns what must be unmapped afterwards (outside the window).
-fn operate(variant: &str, prep: &Prepared, size: usize) -> Result<Option<(*mut u8, usize)>, String> {
+fn operate(
+    variant: &str,
+    prep: &Prepared,
+    size: usize,
+) -> Result<Option<(*mut u8, usize)>, String> {
     let pg = page();
     match (variant, prep) {
         ("munmap", Prepared::Mapped(p)) => {
@@ -367,7 +421,8 @@ fn target_main(sh: &Shared, variant: &str, size: usize) -> i32 {
 
 /// VMAs of this process intersecting [a, b): (start, end, VM_LOCKED, Locked: kB).
 fn vmas_in(a: usize, b: usize) -> Result<Vec<(usize, usize, bool, u64)>, String> {
-    let text = std::fs::read_to_string("/proc/self/smaps").map_err(|e| format!("/proc/self/smaps: {e}"))?;
+    let text = std::fs::read_to_string("/proc/self/smaps")
+        .map_err(|e| format!("/proc/self/smaps: {e}"))?;
     let mut out: Vec<(usize, usize, bool, u64)> = Vec::new();
     let mut cur: Option<(usize, usize)> = None;
     let mut kb = 0;
@@ -405,7 +460,10 @@ enum Atomicity {
 }
 
 fn locked_summary(v: &[(usize, usize, bool, u64)]) -> (usize, u64) {
-    (v.iter().filter(|x| x.2).count(), v.iter().filter(|x| x.2).map(|x| x.3).sum())
+    (
+        v.iter().filter(|x| x.2).count(),
+        v.iter().filter(|x| x.2).map(|x| x.3).sum(),
+    )
 }
 
 /// Three pages, touched, with page `hole` unmapped (None: a fourth page past
@@ -428,10 +486,18 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
         // mlock() over [p0, p1 unmapped, p2): must fail with ENOMEM and lock nothing.
         "mlock-hole" | "mlock-past-end" => {
             let (p, len, what) = if case == "mlock-hole" {
-                (three_pages_with_hole(1)?, 3 * pg, "3 pages with page 2 unmapped")
+                (
+                    three_pages_with_hole(1)?,
+                    3 * pg,
+                    "3 pages with page 2 unmapped",
+                )
             } else {
                 // pages 0 and 1 mapped, page 2 (and 3) not: the range runs past the mapping.
-                (three_pages_with_hole(2)?, 3 * pg, "3 pages of which the last is unmapped")
+                (
+                    three_pages_with_hole(2)?,
+                    3 * pg,
+                    "3 pages of which the last is unmapped",
+                )
             };
             let a = p as usize;
             let r = unsafe { libc::mlock(p as *const libc::c_void, len) };
@@ -445,7 +511,10 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
             if n > 0 {
                 Ok(Atomicity::Partial(format!("mlock({what}) failed ({err}) but left {n} of {} VMA(s) locked (Locked: {kb} kB)", v.len())))
             } else {
-                Ok(Atomicity::Atomic(format!("mlock({what}) failed ({err}) and locked none of {} VMA(s)", v.len())))
+                Ok(Atomicity::Atomic(format!(
+                    "mlock({what}) failed ({err}) and locked none of {} VMA(s)",
+                    v.len()
+                )))
             }
         }
         // munlock() over two locked pages around a hole: must fail and unlock nothing.
@@ -465,7 +534,9 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
                 unsafe { libc::munlock(p.add(i * pg) as *const libc::c_void, pg) };
             }
             if r == 0 {
-                return Ok(Atomicity::Unexpected("munlock(3 pages with page 2 unmapped) returned 0".into()));
+                return Ok(Atomicity::Unexpected(
+                    "munlock(3 pages with page 2 unmapped) returned 0".into(),
+                ));
             }
             if n < v.len() {
                 Ok(Atomicity::Partial(format!("munlock(3 pages with page 2 unmapped) failed ({err}) but unlocked {} of {} VMA(s)", v.len() - n, v.len())))
@@ -475,12 +546,18 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
         }
         // Over RLIMIT_MEMLOCK without CAP_IPC_LOCK (as uid 65534): ENOMEM/EPERM, nothing locked.
         "mlock-rlimit" => {
-            let lim = libc::rlimit { rlim_cur: (2 * pg) as libc::rlim_t, rlim_max: (2 * pg) as libc::rlim_t };
+            let lim = libc::rlimit {
+                rlim_cur: (2 * pg) as libc::rlim_t,
+                rlim_max: (2 * pg) as libc::rlim_t,
+            };
             if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
                 return Err(format!("setrlimit(RLIMIT_MEMLOCK): {}", errno_str()));
             }
             if unsafe { libc::setgid(65534) } != 0 || unsafe { libc::setuid(65534) } != 0 {
-                return Err(format!("dropping privileges (setuid 65534): {}", errno_str()));
+                return Err(format!(
+                    "dropping privileges (setuid 65534): {}",
+                    errno_str()
+                ));
             }
             let p = map_anon(4 * pg, 0)?;
             touch(p, 4 * pg);
@@ -490,12 +567,18 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
             let v = vmas_in(a, a + 4 * pg)?;
             let (n, kb) = locked_summary(&v);
             if r == 0 {
-                return Ok(Atomicity::Unexpected("mlock(4 pages) over a 2-page RLIMIT_MEMLOCK returned 0".into()));
+                return Ok(Atomicity::Unexpected(
+                    "mlock(4 pages) over a 2-page RLIMIT_MEMLOCK returned 0".into(),
+                ));
             }
             if n > 0 {
-                Ok(Atomicity::Partial(format!("mlock(4 pages) over a 2-page RLIMIT_MEMLOCK failed ({err}) but locked {kb} kB")))
+                Ok(Atomicity::Partial(format!(
+                    "mlock(4 pages) over a 2-page RLIMIT_MEMLOCK failed ({err}) but locked {kb} kB"
+                )))
             } else {
-                Ok(Atomicity::Atomic(format!("mlock(4 pages) over a 2-page RLIMIT_MEMLOCK failed ({err}) and locked nothing")))
+                Ok(Atomicity::Atomic(format!(
+                    "mlock(4 pages) over a 2-page RLIMIT_MEMLOCK failed ({err}) and locked nothing"
+                )))
             }
         }
         other => Err(format!("unknown case {other}")),
@@ -524,7 +607,8 @@ fn posix_variant(case: &str) -> judge::VariantResult {
             Err(e) => Err(e),
             Ok(pid) => {
                 unsafe { libc::close(fds[1]) };
-                let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+                let mut f =
+                    unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
                 let mut s = String::new();
                 let _ = std::io::Read::read_to_string(&mut f, &mut s);
                 let _ = reap(&[pid], Duration::from_secs(60));
@@ -545,7 +629,13 @@ fn posix_variant(case: &str) -> judge::VariantResult {
         Err(e) if e.contains("dropping privileges") => (Verdict::Skip(e.clone()), e),
         Err(e) => (Verdict::Error(e.clone()), e),
     };
-    judge::VariantResult { variant: case.to_string(), verdict, reps: vec![], ratio: None, summary: format!("{case}: {summary}") }
+    judge::VariantResult {
+        variant: case.to_string(),
+        verdict,
+        reps: vec![],
+        ratio: None,
+        summary: format!("{case}: {summary}"),
+    }
 }
 
 fn run_posix(t: &TestConfig) -> TestReport {
@@ -553,20 +643,33 @@ fn run_posix(t: &TestConfig) -> TestReport {
     for v in &variants {
         eprintln!("# {} {}", t.name, v.summary);
     }
-    let deviations: Vec<&str> = variants.iter().filter_map(|v| matches!(v.verdict, Verdict::Xfail(_)).then_some(v.summary.as_str())).collect();
-    let verdict = if let Some(v) = variants.iter().find(|v| matches!(v.verdict, Verdict::Fail | Verdict::Error(_))) {
+    let deviations: Vec<&str> = variants
+        .iter()
+        .filter_map(|v| matches!(v.verdict, Verdict::Xfail(_)).then_some(v.summary.as_str()))
+        .collect();
+    let verdict = if let Some(v) = variants
+        .iter()
+        .find(|v| matches!(v.verdict, Verdict::Fail | Verdict::Error(_)))
+    {
         match &v.verdict {
             Verdict::Error(e) => Verdict::Error(e.clone()),
             _ => Verdict::Fail,
         }
     } else if !deviations.is_empty() {
-        Verdict::Xfail(format!("Linux changes part of the range on failure: {}", deviations.join("; ")))
+        Verdict::Xfail(format!(
+            "Linux changes part of the range on failure: {}",
+            deviations.join("; ")
+        ))
     } else if variants.iter().any(|v| v.verdict == Verdict::Pass) {
         Verdict::Pass
     } else {
         judge::judge_test(&variants)
     };
-    TestReport { name: t.name.clone(), verdict, variants }
+    TestReport {
+        name: t.name.clone(),
+        verdict,
+        variants,
+    }
 }
 
 // ---------------------------------------------------------------- runner
@@ -603,7 +706,10 @@ fn reap(pids: &[libc::pid_t], timeout: Duration) -> Result<(), String> {
                 let mut st = 0;
                 unsafe { libc::waitpid(p, &mut st, 0) };
             }
-            return Err(format!("repetition did not finish within {} s (killed)", timeout.as_secs()));
+            return Err(format!(
+                "repetition did not finish within {} s (killed)",
+                timeout.as_secs()
+            ));
         }
         sleep_us(5000);
     }
@@ -655,7 +761,10 @@ fn run_rep(variant: &str, size: usize, rep: u32) -> Rep {
         return r;
     }
     let h = sh.hdr();
-    let w = Interval { start: h.op_start.load(Ordering::Acquire), end: h.op_end.load(Ordering::Acquire) };
+    let w = Interval {
+        start: h.op_start.load(Ordering::Acquire),
+        end: h.op_end.load(Ordering::Acquire),
+    };
     if w.start == 0 || w.end < w.start {
         r.error = Some("the operation did not run".into());
         return r;
@@ -665,7 +774,16 @@ fn run_rep(variant: &str, size: usize, rep: u32) -> Rep {
     let nf = (h.n_faults.load(Ordering::Acquire) as usize).min(FAULT_CAP);
     let reads = unsafe { std::slice::from_raw_parts(sh.reads(), nr) };
     let faults = unsafe { std::slice::from_raw_parts(sh.faults(), nf) };
-    let of_kind = |k: u64| reads.iter().filter(move |s| s.kind == k).map(|s| Interval { start: s.start, end: s.end }).collect::<Vec<_>>();
+    let of_kind = |k: u64| {
+        reads
+            .iter()
+            .filter(move |s| s.kind == k)
+            .map(|s| Interval {
+                start: s.start,
+                end: s.end,
+            })
+            .collect::<Vec<_>>()
+    };
     let ms = |i: Option<Interval>| i.map(|i| i.len() as f64 / 1e6).unwrap_or(0.0);
     let (n, worst) = judge::worst_overlapping(&of_kind(0), &w);
     r.cmdline_reads = n;
@@ -673,7 +791,13 @@ fn run_rep(variant: &str, size: usize, rep: u32) -> Rep {
     let (n, worst) = judge::worst_overlapping(&of_kind(1), &w);
     r.status_reads = n;
     r.status_worst_ms = ms(worst);
-    let f: Vec<Interval> = faults.iter().map(|s| Interval { start: s.start, end: s.end }).collect();
+    let f: Vec<Interval> = faults
+        .iter()
+        .map(|s| Interval {
+            start: s.start,
+            end: s.end,
+        })
+        .collect();
     let (n, worst) = judge::worst_overlapping(&f, &w);
     r.faults = n;
     r.fault_worst_ms = ms(worst);
@@ -688,15 +812,23 @@ fn thp_off() -> (String, bool) {
     };
     let before = before.trim().to_string();
     if let Err(e) = std::fs::write(THP, "never") {
-        return (format!("{THP} was `{before}`; writing never failed: {e}"), false);
+        return (
+            format!("{THP} was `{before}`; writing never failed: {e}"),
+            false,
+        );
     }
-    let after = std::fs::read_to_string(THP).unwrap_or_default().trim().to_string();
+    let after = std::fs::read_to_string(THP)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let off = after.contains("[never]");
     (format!("{THP}: `{before}` -> `{after}`"), off)
 }
 
 fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into())
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
@@ -710,7 +842,13 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
     for v in &t.variants {
         if !thp_ok {
             let why = format!("transparent huge pages could not be turned off ({THP}); {} would not be measured with 4 KiB pages", v);
-            variants.push(judge::VariantResult { variant: v.clone(), verdict: Verdict::Skip(why.clone()), reps: vec![], ratio: None, summary: why });
+            variants.push(judge::VariantResult {
+                variant: v.clone(),
+                verdict: Verdict::Skip(why.clone()),
+                reps: vec![],
+                ratio: None,
+                summary: why,
+            });
             continue;
         }
         let mut reps = Vec::new();
@@ -722,7 +860,11 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
         variants.push(judge::judge_variant(v, reps, &judging));
     }
     let verdict = judge::judge_test(&variants);
-    TestReport { name: t.name.clone(), verdict, variants }
+    TestReport {
+        name: t.name.clone(),
+        verdict,
+        variants,
+    }
 }
 
 fn to_ktap(t: &TestReport, size_mib: u64) -> TestResult {
@@ -730,12 +872,19 @@ fn to_ktap(t: &TestReport, size_mib: u64) -> TestResult {
     for v in &t.variants {
         let mut s = TestResult::new(&v.variant, v.verdict.clone());
         s.diagnostics = v.reps.iter().map(|r| r.describe()).collect();
-        if v.reps.is_empty() && matches!(v.verdict, Verdict::Pass | Verdict::Fail) || !v.reps.is_empty() {
+        if v.reps.is_empty() && matches!(v.verdict, Verdict::Pass | Verdict::Fail)
+            || !v.reps.is_empty()
+        {
             s.diagnostics.push(v.summary.clone());
         }
         r.subtests.push(s);
     }
-    r.diagnostics.push(format!("{}: {} MiB, {} variant(s)", t.name, size_mib, t.variants.len()));
+    r.diagnostics.push(format!(
+        "{}: {} MiB, {} variant(s)",
+        t.name,
+        size_mib,
+        t.variants.len()
+    ));
     r
 }
 
@@ -766,7 +915,15 @@ fn main() {
         match a.as_str() {
             "--thresholds" => thresholds = Some(val().into()),
             "--json" => json = Some(val().into()),
-            "--tests" => only = Some(val().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+            "--tests" => {
+                only = Some(
+                    val()
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                )
+            }
             "--repeat" => repeat = Some(val().parse().unwrap_or_else(|_| usage())),
             _ => usage(),
         }
@@ -782,11 +939,18 @@ fn main() {
             std::process::exit(2)
         }
     };
-    let tests: Vec<&TestConfig> = th.tests.iter().filter(|t| only.as_ref().is_none_or(|o| o.contains(&t.name))).collect();
+    let tests: Vec<&TestConfig> = th
+        .tests
+        .iter()
+        .filter(|t| only.as_ref().is_none_or(|o| o.contains(&t.name)))
+        .collect();
     if let Some(o) = &only {
         for n in o {
             if th.test(n).is_none() {
-                eprintln!("mmstall-guest: --tests: unknown test `{n}` in {}", th.source);
+                eprintln!(
+                    "mmstall-guest: --tests: unknown test `{n}` in {}",
+                    th.source
+                );
                 std::process::exit(2)
             }
         }
@@ -794,17 +958,38 @@ fn main() {
     let (thp, thp_ok) = thp_off();
     let mut out = std::io::stdout();
     let _ = write!(out, "{}", ktap::header(tests.len()));
-    let _ = writeln!(out, "# mmstall-guest on {}; thresholds: {}; {thp}", kernel_release(), th.source);
+    let _ = writeln!(
+        out,
+        "# mmstall-guest on {}; thresholds: {}; {thp}",
+        kernel_release(),
+        th.source
+    );
     let _ = out.flush();
     let mut reports = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let rep = if t.name == "mlock-posix-atomicity" { run_posix(t) } else { run_test(t, repeat, thp_ok) };
-        let _ = write!(out, "{}", ktap::write_one(i + 1, &to_ktap(&rep, t.size_mib)));
+        let rep = if t.name == "mlock-posix-atomicity" {
+            run_posix(t)
+        } else {
+            run_test(t, repeat, thp_ok)
+        };
+        let _ = write!(
+            out,
+            "{}",
+            ktap::write_one(i + 1, &to_ktap(&rep, t.size_mib))
+        );
         let _ = out.flush();
         reports.push(rep);
     }
-    let failed = reports.iter().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error(_)));
-    let report = GuestReport { version: 1, kernel_release: kernel_release(), thresholds_source: th.source.clone(), thp, tests: reports };
+    let failed = reports
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error(_)));
+    let report = GuestReport {
+        version: 1,
+        kernel_release: kernel_release(),
+        thresholds_source: th.source.clone(),
+        thp,
+        tests: reports,
+    };
     if let Some(p) = json {
         let text = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
         if let Err(e) = std::fs::write(&p, text) {

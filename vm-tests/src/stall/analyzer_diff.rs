@@ -23,7 +23,10 @@ pub struct NewFinding {
 
 impl NewFinding {
     pub fn describe(&self) -> String {
-        format!("{} {}:{} in {} (lock held by {})", self.code, self.file, self.line, self.function, self.holder)
+        format!(
+            "{} {}:{} in {} (lock held by {})",
+            self.code, self.file, self.line, self.function, self.holder
+        )
     }
 }
 
@@ -117,23 +120,46 @@ fn lint(bin: &Path, dir: &Path) -> Result<Vec<LintFinding>, String> {
     // Exit 0: no findings, 1: findings; anything else is an error.
     if !matches!(out.status.code(), Some(0) | Some(1)) {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("{} lint {} --format json: {}", bin.display(), dir.display(), err.lines().next().unwrap_or("failed")));
+        return Err(format!(
+            "{} lint {} --format json: {}",
+            bin.display(),
+            dir.display(),
+            err.lines().next().unwrap_or("failed")
+        ));
     }
-    let o: LintOut = serde_json::from_slice(&out.stdout).map_err(|e| format!("{} lint output: {e}", bin.display()))?;
+    let o: LintOut = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{} lint output: {e}", bin.display()))?;
     Ok(o.findings)
 }
 
 /// Compares findings before and after the series (by fingerprint).
-pub fn new_findings(before: &[(String, NewFinding)], after: &[(String, NewFinding)]) -> (Vec<NewFinding>, usize) {
+pub fn new_findings(
+    before: &[(String, NewFinding)],
+    after: &[(String, NewFinding)],
+) -> (Vec<NewFinding>, usize) {
     let b: BTreeSet<&str> = before.iter().map(|(f, _)| f.as_str()).collect();
     let a: BTreeSet<&str> = after.iter().map(|(f, _)| f.as_str()).collect();
-    let new = after.iter().filter(|(f, _)| !b.contains(f.as_str())).map(|(_, n)| n.clone()).collect();
-    let gone = before.iter().filter(|(f, _)| !a.contains(f.as_str())).count();
+    let new = after
+        .iter()
+        .filter(|(f, _)| !b.contains(f.as_str()))
+        .map(|(_, n)| n.clone())
+        .collect();
+    let gone = before
+        .iter()
+        .filter(|(f, _)| !a.contains(f.as_str()))
+        .count();
     (new, gone)
 }
 
 /// Runs the check for one series. `origin` is the unpatched tree (never written).
-pub fn check(name: &str, rule: &str, series_path: &Path, origin: &Path, lint_bin: &Path, work: &Path) -> AnalyzerCheck {
+pub fn check(
+    name: &str,
+    rule: &str,
+    series_path: &Path,
+    origin: &Path,
+    lint_bin: &Path,
+    work: &Path,
+) -> AnalyzerCheck {
     let unavailable = |reason: String| AnalyzerCheck {
         series: name.to_string(),
         rule: rule.to_string(),
@@ -143,7 +169,12 @@ pub fn check(name: &str, rule: &str, series_path: &Path, origin: &Path, lint_bin
     };
     let dirs = match touched_dirs(series_path) {
         Ok(d) if !d.is_empty() => d,
-        Ok(_) => return unavailable(format!("series {name}: no file under a directory in {}", series_path.display())),
+        Ok(_) => {
+            return unavailable(format!(
+                "series {name}: no file under a directory in {}",
+                series_path.display()
+            ))
+        }
         Err(e) => return unavailable(format!("series {name}: {e}")),
     };
     let loaded = match patches::load(series_path) {
@@ -170,7 +201,13 @@ pub fn check(name: &str, rule: &str, series_path: &Path, origin: &Path, lint_bin
                 Ok(f) => acc.extend(f.into_iter().map(|f| {
                     (
                         f.fingerprint,
-                        NewFinding { code: f.code, file: format!("{d}/{}", f.file), line: f.line, function: f.function, holder: f.holder },
+                        NewFinding {
+                            code: f.code,
+                            file: format!("{d}/{}", f.file),
+                            line: f.line,
+                            function: f.function,
+                            holder: f.holder,
+                        },
                     )
                 })),
                 Err(e) => return unavailable(e),
@@ -179,8 +216,18 @@ pub fn check(name: &str, rule: &str, series_path: &Path, origin: &Path, lint_bin
     }
     let _ = std::fs::remove_dir_all(work);
     let (new, gone) = new_findings(&before, &after);
-    let status = if new.iter().any(|n| n.code == rule) { AnalyzerStatus::Found } else { AnalyzerStatus::Missing };
-    AnalyzerCheck { series: name.to_string(), rule: rule.to_string(), status, new, gone }
+    let status = if new.iter().any(|n| n.code == rule) {
+        AnalyzerStatus::Found
+    } else {
+        AnalyzerStatus::Missing
+    };
+    AnalyzerCheck {
+        series: name.to_string(),
+        rule: rule.to_string(),
+        status,
+        new,
+        gone,
+    }
 }
 
 #[cfg(test)]
@@ -188,24 +235,44 @@ mod tests {
     use super::*;
 
     fn nf(code: &str, line: u64) -> NewFinding {
-        NewFinding { code: code.into(), file: "mm/vma.c".into(), line, function: "f".into(), holder: "h".into() }
+        NewFinding {
+            code: code.into(),
+            file: "mm/vma.c".into(),
+            line,
+            function: "f".into(),
+            holder: "h".into(),
+        }
     }
 
     #[test]
     fn new_and_gone_by_fingerprint() {
-        let before = vec![("x".to_string(), nf("MMS002", 10)), ("y".to_string(), nf("MMS003", 20))];
-        let after = vec![("x".to_string(), nf("MMS002", 12)), ("z".to_string(), nf("MMS001", 30))];
+        let before = vec![
+            ("x".to_string(), nf("MMS002", 10)),
+            ("y".to_string(), nf("MMS003", 20)),
+        ];
+        let after = vec![
+            ("x".to_string(), nf("MMS002", 12)),
+            ("z".to_string(), nf("MMS001", 30)),
+        ];
         let (new, gone) = new_findings(&before, &after);
         assert_eq!(new, vec![nf("MMS001", 30)]);
         assert_eq!(gone, 1);
-        assert_eq!(nf("MMS001", 30).describe(), "MMS001 mm/vma.c:30 in f (lock held by h)");
+        assert_eq!(
+            nf("MMS001", 30).describe(),
+            "MMS001 mm/vma.c:30 in f (lock held by h)"
+        );
     }
 
     #[test]
     fn touched_directories_of_the_repository_series() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../patches/munmap-zap-under-write");
-        assert_eq!(touched_dirs(&p).unwrap().into_iter().collect::<Vec<_>>(), ["mm"]);
-        assert!(touched_dirs(Path::new("/nonexistent/series")).unwrap_err().contains("/nonexistent/series"));
+        assert_eq!(
+            touched_dirs(&p).unwrap().into_iter().collect::<Vec<_>>(),
+            ["mm"]
+        );
+        assert!(touched_dirs(Path::new("/nonexistent/series"))
+            .unwrap_err()
+            .contains("/nonexistent/series"));
     }
 
     #[test]
@@ -216,9 +283,23 @@ mod tests {
         std::fs::write(origin.join("mm/a.c"), "int x;\n").unwrap();
         let series = d.path().join("s.patch");
         std::fs::write(&series, "Subject: [PATCH] t\n\n---\ndiff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1 +1 @@\n-int x;\n+int y;\n").unwrap();
-        let c = check("s", "MMS001", &series, &origin, Path::new("/nonexistent/mmstall"), &d.path().join("work"));
-        assert!(matches!(&c.status, AnalyzerStatus::Unavailable { reason } if reason.contains("/nonexistent/mmstall")), "{:?}", c.status);
+        let c = check(
+            "s",
+            "MMS001",
+            &series,
+            &origin,
+            Path::new("/nonexistent/mmstall"),
+            &d.path().join("work"),
+        );
+        assert!(
+            matches!(&c.status, AnalyzerStatus::Unavailable { reason } if reason.contains("/nonexistent/mmstall")),
+            "{:?}",
+            c.status
+        );
         // The origin was not written.
-        assert_eq!(std::fs::read_to_string(origin.join("mm/a.c")).unwrap(), "int x;\n");
+        assert_eq!(
+            std::fs::read_to_string(origin.join("mm/a.c")).unwrap(),
+            "int x;\n"
+        );
     }
 }

@@ -31,7 +31,10 @@ impl Interval {
 }
 
 /// (count of intervals overlapping the window, the longest of them).
-pub fn worst_overlapping<'a>(samples: impl IntoIterator<Item = &'a Interval>, window: &Interval) -> (u64, Option<Interval>) {
+pub fn worst_overlapping<'a>(
+    samples: impl IntoIterator<Item = &'a Interval>,
+    window: &Interval,
+) -> (u64, Option<Interval>) {
     let mut n = 0;
     let mut worst: Option<Interval> = None;
     for s in samples {
@@ -72,7 +75,8 @@ impl Rep {
     }
     /// Worst reader latency / operation duration (None when nothing was measured).
     pub fn ratio(&self) -> Option<f64> {
-        (self.error.is_none() && self.op_ms > 0.0 && self.reads() > 0).then(|| self.reader_worst_ms() / self.op_ms)
+        (self.error.is_none() && self.op_ms > 0.0 && self.reads() > 0)
+            .then(|| self.reader_worst_ms() / self.op_ms)
     }
     /// Why this repetition does not count, if it does not.
     pub fn invalid(&self, j: &Judging) -> Option<String> {
@@ -80,7 +84,10 @@ impl Rep {
             return Some(e.clone());
         }
         if self.op_ms < j.min_op_ms {
-            return Some(format!("operation took {:.1} ms < min_op_ms {}", self.op_ms, j.min_op_ms));
+            return Some(format!(
+                "operation took {:.1} ms < min_op_ms {}",
+                self.op_ms, j.min_op_ms
+            ));
         }
         if self.reads() == 0 {
             return Some("the reader made no read during the operation".into());
@@ -123,8 +130,17 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-    Some(Spread { n, min: v[0], median, max: v[n - 1] })
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some(Spread {
+        n,
+        min: v[0],
+        median,
+        max: v[n - 1],
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,7 +155,11 @@ pub struct VariantResult {
 
 /// The verdict of one variant from its repetitions.
 pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResult {
-    let valid: Vec<f64> = reps.iter().filter(|r| r.invalid(j).is_none()).filter_map(|r| r.ratio()).collect();
+    let valid: Vec<f64> = reps
+        .iter()
+        .filter(|r| r.invalid(j).is_none())
+        .filter_map(|r| r.ratio())
+        .collect();
     let ratio = spread(&valid);
     let (verdict, summary) = match &ratio {
         Some(s) if (s.n as u32) >= j.min_valid => {
@@ -155,17 +175,27 @@ pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResul
             if s.median <= j.max_ratio {
                 (Verdict::Pass, text)
             } else {
-                (Verdict::Fail, format!("{text}: readers waited for the operation"))
+                (
+                    Verdict::Fail,
+                    format!("{text}: readers waited for the operation"),
+                )
             }
         }
         _ => {
-            let reasons: Vec<String> = reps.iter().filter_map(|r| r.invalid(j).map(|w| format!("rep {}: {w}", r.rep))).collect();
+            let reasons: Vec<String> = reps
+                .iter()
+                .filter_map(|r| r.invalid(j).map(|w| format!("rep {}: {w}", r.rep)))
+                .collect();
             let why = format!(
                 "{} valid of {} reps < min_valid {} ({})",
                 valid.len(),
                 reps.len(),
                 j.min_valid,
-                if reasons.is_empty() { "no repetitions ran".to_string() } else { reasons.join("; ") }
+                if reasons.is_empty() {
+                    "no repetitions ran".to_string()
+                } else {
+                    reasons.join("; ")
+                }
             );
             // Every repetition failed to set up: that is an error, not a skip.
             if !reps.is_empty() && reps.iter().all(|r| r.error.is_some()) {
@@ -175,7 +205,13 @@ pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResul
             }
         }
     };
-    VariantResult { variant: variant.to_string(), verdict, reps, ratio, summary }
+    VariantResult {
+        variant: variant.to_string(),
+        verdict,
+        reps,
+        ratio,
+        summary,
+    }
 }
 
 /// The verdict of a test from its variants: any FAIL or ERROR fails it; it
@@ -185,7 +221,11 @@ pub fn judge_test(variants: &[VariantResult]) -> Verdict {
     if variants.iter().any(|v| v.verdict == Verdict::Fail) {
         return Verdict::Fail;
     }
-    if let Some(Verdict::Error(e)) = variants.iter().map(|v| &v.verdict).find(|v| matches!(v, Verdict::Error(_))) {
+    if let Some(Verdict::Error(e)) = variants
+        .iter()
+        .map(|v| &v.verdict)
+        .find(|v| matches!(v, Verdict::Error(_)))
+    {
         return Verdict::Error(e.clone());
     }
     if variants.iter().any(|v| v.verdict == Verdict::Pass) {
@@ -203,7 +243,11 @@ pub fn judge_test(variants: &[VariantResult]) -> Verdict {
             .chars()
             .take(400)
             .collect::<String>()
-            + if variants.is_empty() { "no variants configured" } else { "" },
+            + if variants.is_empty() {
+                "no variants configured"
+            } else {
+                ""
+            },
     )
 }
 
@@ -212,7 +256,12 @@ mod tests {
     use super::*;
 
     fn j() -> Judging {
-        Judging { repeat: 3, min_valid: 2, max_ratio: 0.5, min_op_ms: 20.0 }
+        Judging {
+            repeat: 3,
+            min_valid: 2,
+            max_ratio: 0.5,
+            min_op_ms: 20.0,
+        }
     }
 
     fn rep(n: u32, op: f64, cmd: f64, status: f64) -> Rep {
@@ -231,17 +280,38 @@ mod tests {
 
     #[test]
     fn overlap_window() {
-        let w = Interval { start: 100, end: 200 };
+        let w = Interval {
+            start: 100,
+            end: 200,
+        };
         let s = [
-            Interval { start: 10, end: 20 },   // before
-            Interval { start: 90, end: 101 },  // straddles the start
-            Interval { start: 150, end: 151 }, // inside
-            Interval { start: 120, end: 400 }, // blocked past the end: the worst
-            Interval { start: 201, end: 900 }, // after
+            Interval { start: 10, end: 20 }, // before
+            Interval {
+                start: 90,
+                end: 101,
+            }, // straddles the start
+            Interval {
+                start: 150,
+                end: 151,
+            }, // inside
+            Interval {
+                start: 120,
+                end: 400,
+            }, // blocked past the end: the worst
+            Interval {
+                start: 201,
+                end: 900,
+            }, // after
         ];
         let (n, worst) = worst_overlapping(&s, &w);
         assert_eq!(n, 3);
-        assert_eq!(worst, Some(Interval { start: 120, end: 400 }));
+        assert_eq!(
+            worst,
+            Some(Interval {
+                start: 120,
+                end: 400
+            })
+        );
         assert_eq!(worst_overlapping(&[], &w), (0, None));
     }
 
@@ -250,13 +320,21 @@ mod tests {
     // munmap-zap-under-write kernel.
     #[test]
     fn recorded_baseline_passes_and_regression_fails() {
-        let base = vec![rep(1, 174.27326, 8.162881, 0.16799), rep(2, 920.656578, 146.385312, 0.304382), rep(3, 498.303174, 0.281449, 0.160959)];
+        let base = vec![
+            rep(1, 174.27326, 8.162881, 0.16799),
+            rep(2, 920.656578, 146.385312, 0.304382),
+            rep(3, 498.303174, 0.281449, 0.160959),
+        ];
         let v = judge_variant("munmap", base, &j());
         assert_eq!(v.verdict, Verdict::Pass, "{}", v.summary);
         let s = v.ratio.unwrap();
         assert!((s.median - 8.162881 / 174.27326).abs() < 1e-9, "{s:?}");
         assert!((s.max - 146.385312 / 920.656578).abs() < 1e-9, "{s:?}");
-        let mut regressed = vec![rep(1, 545.343542, 536.643633, 0.156754), rep(2, 478.798343, 471.540493, 0.14088), rep(3, 263.246506, 267.966181, 0.0)];
+        let mut regressed = vec![
+            rep(1, 545.343542, 536.643633, 0.156754),
+            rep(2, 478.798343, 471.540493, 0.14088),
+            rep(3, 263.246506, 267.966181, 0.0),
+        ];
         for r in &mut regressed {
             r.cmdline_reads = 1;
         }
@@ -266,37 +344,70 @@ mod tests {
         // A read blocked from just before the operation to past its end: ratio above 1.
         assert!(v.ratio.unwrap().max > 1.0);
         // One noisy repetition does not flip a verdict: the median decides.
-        let noisy = vec![rep(1, 174.27326, 8.162881, 0.16799), rep(2, 478.798343, 471.540493, 0.14088), rep(3, 498.303174, 0.281449, 0.160959)];
+        let noisy = vec![
+            rep(1, 174.27326, 8.162881, 0.16799),
+            rep(2, 478.798343, 471.540493, 0.14088),
+            rep(3, 498.303174, 0.281449, 0.160959),
+        ];
         assert_eq!(judge_variant("munmap", noisy, &j()).verdict, Verdict::Pass);
     }
 
     #[test]
     fn too_short_or_unobserved_is_skip_with_reason() {
-        let short = vec![rep(1, 3.0, 2.9, 0.0), rep(2, 4.0, 3.9, 0.0), rep(3, 250.0, 1.0, 0.1)];
+        let short = vec![
+            rep(1, 3.0, 2.9, 0.0),
+            rep(2, 4.0, 3.9, 0.0),
+            rep(3, 250.0, 1.0, 0.1),
+        ];
         let v = judge_variant("munmap", short, &j());
         match &v.verdict {
-            Verdict::Skip(w) => assert!(w.contains("1 valid of 3 reps < min_valid 2") && w.contains("rep 1: operation took 3.0 ms"), "{w}"),
+            Verdict::Skip(w) => assert!(
+                w.contains("1 valid of 3 reps < min_valid 2")
+                    && w.contains("rep 1: operation took 3.0 ms"),
+                "{w}"
+            ),
             other => panic!("{other:?}"),
         }
         let mut blind = rep(1, 300.0, 0.0, 0.0);
         blind.cmdline_reads = 0;
         blind.status_reads = 0;
         let v = judge_variant("mlock", vec![blind.clone(), Rep { rep: 2, ..blind }], &j());
-        assert!(matches!(&v.verdict, Verdict::Skip(w) if w.contains("no read during the operation")), "{:?}", v.verdict);
-        let err = Rep { error: Some("mmap: ENOMEM".into()), ..rep(1, 0.0, 0.0, 0.0) };
+        assert!(
+            matches!(&v.verdict, Verdict::Skip(w) if w.contains("no read during the operation")),
+            "{:?}",
+            v.verdict
+        );
+        let err = Rep {
+            error: Some("mmap: ENOMEM".into()),
+            ..rep(1, 0.0, 0.0, 0.0)
+        };
         let v = judge_variant("mlock", vec![err.clone(), Rep { rep: 2, ..err }], &j());
-        assert!(matches!(&v.verdict, Verdict::Error(w) if w.contains("ENOMEM")), "{:?}", v.verdict);
+        assert!(
+            matches!(&v.verdict, Verdict::Error(w) if w.contains("ENOMEM")),
+            "{:?}",
+            v.verdict
+        );
     }
 
     #[test]
     fn test_verdict_from_variants() {
-        let pass = judge_variant("a", vec![rep(1, 100.0, 1.0, 1.0), rep(2, 100.0, 1.0, 1.0)], &j());
-        let fail = judge_variant("b", vec![rep(1, 100.0, 99.0, 1.0), rep(2, 100.0, 98.0, 1.0)], &j());
+        let pass = judge_variant(
+            "a",
+            vec![rep(1, 100.0, 1.0, 1.0), rep(2, 100.0, 1.0, 1.0)],
+            &j(),
+        );
+        let fail = judge_variant(
+            "b",
+            vec![rep(1, 100.0, 99.0, 1.0), rep(2, 100.0, 98.0, 1.0)],
+            &j(),
+        );
         let skip = judge_variant("c", vec![], &j());
         assert!(matches!(skip.verdict, Verdict::Skip(_)));
         assert_eq!(judge_test(&[pass.clone(), skip.clone()]), Verdict::Pass);
         assert_eq!(judge_test(&[pass.clone(), fail]), Verdict::Fail);
-        assert!(matches!(judge_test(&[skip.clone()]), Verdict::Skip(w) if w.starts_with("c: 0 valid")));
+        assert!(
+            matches!(judge_test(std::slice::from_ref(&skip)), Verdict::Skip(w) if w.starts_with("c: 0 valid"))
+        );
         assert!(matches!(judge_test(&[]), Verdict::Skip(w) if w == "no variants configured"));
     }
 
@@ -304,6 +415,14 @@ mod tests {
     fn spread_of_values() {
         assert_eq!(spread(&[]), None);
         assert_eq!(spread(&[f64::NAN]), None);
-        assert_eq!(spread(&[3.0, 1.0, 2.0, 10.0]), Some(Spread { n: 4, min: 1.0, median: 2.5, max: 10.0 }));
+        assert_eq!(
+            spread(&[3.0, 1.0, 2.0, 10.0]),
+            Some(Spread {
+                n: 4,
+                min: 1.0,
+                median: 2.5,
+                max: 10.0
+            })
+        );
     }
 }

@@ -40,7 +40,12 @@ pub struct TestResult {
 
 impl TestResult {
     pub fn new(name: &str, verdict: Verdict) -> TestResult {
-        TestResult { name: name.to_string(), verdict, diagnostics: Vec::new(), subtests: Vec::new() }
+        TestResult {
+            name: name.to_string(),
+            verdict,
+            diagnostics: Vec::new(),
+            subtests: Vec::new(),
+        }
     }
 }
 
@@ -128,7 +133,10 @@ fn indent_of(l: &str) -> usize {
     (l.len() - l.trim_start_matches(' ').len()) / 2
 }
 
-fn parse_result(body: &str) -> Option<(bool, usize, String, Option<(String, String)>)> {
+/// (ok, number, description, directive word and reason)
+type ResultLine = (bool, usize, String, Option<(String, String)>);
+
+fn parse_result(body: &str) -> Option<ResultLine> {
     let (ok, rest) = if let Some(r) = body.strip_prefix("not ok ") {
         (false, r)
     } else if let Some(r) = body.strip_prefix("ok ") {
@@ -142,7 +150,10 @@ fn parse_result(body: &str) -> Option<(bool, usize, String, Option<(String, Stri
         Some((d, dir)) => {
             let dir = dir.trim();
             let (word, why) = dir.split_once(' ').unwrap_or((dir, ""));
-            (d.trim().to_string(), Some((word.to_ascii_uppercase(), why.trim().to_string())))
+            (
+                d.trim().to_string(),
+                Some((word.to_ascii_uppercase(), why.trim().to_string())),
+            )
         }
         None => (rest.trim().to_string(), None),
     };
@@ -170,15 +181,26 @@ pub fn parse(text: &str) -> Result<Parsed, KtapError> {
         let depth = indent_of(line);
         if body.starts_with("KTAP version ") || body.starts_with("TAP version ") {
             if !body.ends_with(" 1") && !body.starts_with("TAP version 1") {
-                return Err(KtapError::Bad { line: lineno, msg: format!("unsupported version `{body}`") });
+                return Err(KtapError::Bad {
+                    line: lineno,
+                    msg: format!("unsupported version `{body}`"),
+                });
             }
             seen_header = true;
             // A new level: it must be deeper than the current one (or the first).
             while stack.last().is_some_and(|l| l.depth >= depth) && stack.len() > 1 {
                 let l = stack.pop().expect("non-empty");
-                warnings.push(format!("line {lineno}: subtest block at depth {} ended without a result line", l.depth));
+                warnings.push(format!(
+                    "line {lineno}: subtest block at depth {} ended without a result line",
+                    l.depth
+                ));
             }
-            stack.push(Level { depth, results: Vec::new(), diags: Vec::new(), plan: None });
+            stack.push(Level {
+                depth,
+                results: Vec::new(),
+                diags: Vec::new(),
+                plan: None,
+            });
             continue;
         }
         if stack.is_empty() {
@@ -207,7 +229,10 @@ pub fn parse(text: &str) -> Result<Parsed, KtapError> {
                 let l = stack.pop().expect("non-empty");
                 if let Some(p) = l.plan {
                     if p != l.results.len() {
-                        warnings.push(format!("line {lineno}: subtests of `{desc}` planned {p}, found {}", l.results.len()));
+                        warnings.push(format!(
+                            "line {lineno}: subtests of `{desc}` planned {p}, found {}",
+                            l.results.len()
+                        ));
                     }
                 }
                 subtests = l.results;
@@ -217,17 +242,27 @@ pub fn parse(text: &str) -> Result<Parsed, KtapError> {
                 continue;
             };
             if n != level.results.len() + 1 {
-                warnings.push(format!("line {lineno}: result number {n}, expected {}", level.results.len() + 1));
+                warnings.push(format!(
+                    "line {lineno}: result number {n}, expected {}",
+                    level.results.len() + 1
+                ));
             }
             let verdict = match directive {
                 Some((w, why)) if w == "SKIP" => Verdict::Skip(why),
                 Some((w, why)) if w == "XFAIL" => Verdict::Xfail(why),
-                Some((w, why)) if w == "ERROR" || w == "TIMEOUT" => Verdict::Error(if why.is_empty() { w } else { why }),
+                Some((w, why)) if w == "ERROR" || w == "TIMEOUT" => {
+                    Verdict::Error(if why.is_empty() { w } else { why })
+                }
                 _ if ok => Verdict::Pass,
                 _ => Verdict::Fail,
             };
             let diagnostics = std::mem::take(&mut level.diags);
-            level.results.push(TestResult { name: desc, verdict, diagnostics, subtests });
+            level.results.push(TestResult {
+                name: desc,
+                verdict,
+                diagnostics,
+                subtests,
+            });
             continue;
         }
         // Unknown line: ignored (KTAP allows it).
@@ -237,16 +272,26 @@ pub fn parse(text: &str) -> Result<Parsed, KtapError> {
     }
     while stack.len() > 1 {
         let l = stack.pop().expect("non-empty");
-        warnings.push(format!("subtest block at depth {} has no result line (the run stopped?)", l.depth));
+        warnings.push(format!(
+            "subtest block at depth {} has no result line (the run stopped?)",
+            l.depth
+        ));
     }
     let top = stack.pop().expect("header seen");
     if let Some(p) = top.plan {
         top_plan = Some(p);
         if p != top.results.len() {
-            warnings.push(format!("planned {p} tests, found {} results", top.results.len()));
+            warnings.push(format!(
+                "planned {p} tests, found {} results",
+                top.results.len()
+            ));
         }
     }
-    Ok(Parsed { results: top.results, planned: top_plan, warnings })
+    Ok(Parsed {
+        results: top.results,
+        planned: top_plan,
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -256,11 +301,23 @@ mod tests {
     fn sample() -> Vec<TestResult> {
         let mut a = TestResult::new("munmap-zap-stall", Verdict::Fail);
         let mut s1 = TestResult::new("munmap", Verdict::Fail);
-        s1.diagnostics.push("rep 1: op 231.0 ms, worst reader 229.8 ms, ratio 0.995".into());
-        a.subtests = vec![s1, TestResult::new("brk-shrink", Verdict::Skip("no brk".into()))];
+        s1.diagnostics
+            .push("rep 1: op 231.0 ms, worst reader 229.8 ms, ratio 0.995".into());
+        a.subtests = vec![
+            s1,
+            TestResult::new("brk-shrink", Verdict::Skip("no brk".into())),
+        ];
         a.diagnostics.push("1 of 2 variants failed".into());
-        let b = TestResult::new("mlock-posix-atomicity", Verdict::Xfail("locked 4 of 8 pages # partly".into()));
-        vec![a, b, TestResult::new("x", Verdict::Pass), TestResult::new("y", Verdict::Error("mmap failed".into()))]
+        let b = TestResult::new(
+            "mlock-posix-atomicity",
+            Verdict::Xfail("locked 4 of 8 pages # partly".into()),
+        );
+        vec![
+            a,
+            b,
+            TestResult::new("x", Verdict::Pass),
+            TestResult::new("y", Verdict::Error("mmap failed".into())),
+        ]
     }
 
     #[test]
@@ -295,19 +352,38 @@ mod tests {
         let p = parse(text).unwrap();
         assert_eq!(p.results.len(), 1);
         assert_eq!(p.results[0].name, "a");
-        assert!(p.warnings.iter().any(|w| w.contains("planned 3 tests, found 1")), "{:?}", p.warnings);
-        assert!(p.warnings.iter().any(|w| w.contains("no result line")), "{:?}", p.warnings);
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("planned 3 tests, found 1")),
+            "{:?}",
+            p.warnings
+        );
+        assert!(
+            p.warnings.iter().any(|w| w.contains("no result line")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]
     fn rejects_missing_header_and_never_panics() {
         assert_eq!(parse("ok 1 a\n"), Err(KtapError::NoHeader));
         assert!(parse("KTAP version 2\n").is_err());
-        for junk in ["KTAP version 1\n   ok", "KTAP version 1\n1..x\nok a b\nnot ok\n#", "KTAP version 1\n      ok 1 deep\n", "\u{0}KTAP version 1\n\tok 1 t\n"] {
+        for junk in [
+            "KTAP version 1\n   ok",
+            "KTAP version 1\n1..x\nok a b\nnot ok\n#",
+            "KTAP version 1\n      ok 1 deep\n",
+            "\u{0}KTAP version 1\n\tok 1 t\n",
+        ] {
             let _ = parse(junk);
         }
-        let p = parse("KTAP version 1\n1..1\nok 2 wrong-number # skip lower-case directive\n").unwrap();
-        assert_eq!(p.results[0].verdict, Verdict::Skip("lower-case directive".into()));
+        let p =
+            parse("KTAP version 1\n1..1\nok 2 wrong-number # skip lower-case directive\n").unwrap();
+        assert_eq!(
+            p.results[0].verdict,
+            Verdict::Skip("lower-case directive".into())
+        );
         assert!(!p.warnings.is_empty());
     }
 }

@@ -65,32 +65,50 @@ const VERDICTS: &[&str] = &["PASS", "FAIL", "XFAIL", "SKIP"];
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ManifestError { path: path.to_path_buf(), msg: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            path: path.to_path_buf(),
+            msg: format!("cannot read: {e}"),
+        })?;
         Manifest::parse(&text, path)
     }
 
     /// Parses and checks: unique names, known verdict words, series paths that exist.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
-        let err = |msg: String| ManifestError { path: path.to_path_buf(), msg };
-        let raw: Raw = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let err = |msg: String| ManifestError {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut names = std::collections::BTreeSet::new();
         let mut series = Vec::new();
         for (i, mut s) in raw.series.into_iter().enumerate() {
             let at = format!("series[{i}] ({})", s.name);
-            if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(err(format!("{at}: name must be non-empty [A-Za-z0-9_-]")));
             }
             if !names.insert(s.name.clone()) {
                 return Err(err(format!("{at}: duplicate name")));
             }
             if s.expect.is_empty() {
-                return Err(err(format!("{at}: no [[series.expect]]: which test must it flip?")));
+                return Err(err(format!(
+                    "{at}: no [[series.expect]]: which test must it flip?"
+                )));
             }
             for e in &s.expect {
                 for (k, v) in [("baseline", &e.baseline), ("patched", &e.patched)] {
                     if !VERDICTS.contains(&v.as_str()) {
-                        return Err(err(format!("{at}: expect `{}` {k} = \"{v}\": expected one of {}", e.test, VERDICTS.join(", "))));
+                        return Err(err(format!(
+                            "{at}: expect `{}` {k} = \"{v}\": expected one of {}",
+                            e.test,
+                            VERDICTS.join(", ")
+                        )));
                     }
                 }
             }
@@ -101,7 +119,10 @@ impl Manifest {
             s.path = full;
             series.push(s);
         }
-        Ok(Manifest { path: path.to_path_buf(), series })
+        Ok(Manifest {
+            path: path.to_path_buf(),
+            series,
+        })
     }
 
     /// The verdict each test must have on the baseline (from all series).
@@ -129,7 +150,8 @@ mod tests {
         assert!(m.series.len() >= 2);
         for s in &m.series {
             assert!(s.path.exists(), "{}", s.path.display());
-            let series = crate::patches::load(&s.path).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            let series =
+                crate::patches::load(&s.path).unwrap_or_else(|e| panic!("{}: {e}", s.name));
             assert!(!series.subjects.is_empty());
         }
         let b = m.baseline_expectations();
@@ -146,11 +168,20 @@ mod tests {
             format!("[[series]]\nname = \"a\"\npath = \"s\"\nbase = \"debian:6.12\"\ndescription = \"d\"\n{extra}")
         };
         let ok = one("[[series.expect]]\ntest = \"t\"\nbaseline = \"PASS\"\npatched = \"FAIL\"\n");
-        assert_eq!(Manifest::parse(&ok, &p).unwrap().series[0].path, d.path().join("s"));
+        assert_eq!(
+            Manifest::parse(&ok, &p).unwrap().series[0].path,
+            d.path().join("s")
+        );
         let cases = [
             (one(""), "series[0] (a): no [[series.expect]]"),
-            (one("[[series.expect]]\ntest = \"t\"\nbaseline = \"ok\"\npatched = \"FAIL\"\n"), "baseline = \"ok\""),
-            (ok.replace("path = \"s\"", "path = \"missing\""), "missing does not exist"),
+            (
+                one("[[series.expect]]\ntest = \"t\"\nbaseline = \"ok\"\npatched = \"FAIL\"\n"),
+                "baseline = \"ok\"",
+            ),
+            (
+                ok.replace("path = \"s\"", "path = \"missing\""),
+                "missing does not exist",
+            ),
             (format!("{ok}{ok}"), "series[1] (a): duplicate name"),
             (ok.replace("base =", "bass ="), "unknown field `bass`"),
         ];

@@ -1,12 +1,12 @@
 //! Stall-regression tests (issue 6): the guest program `mmstall-guest`
 //! (vm-tests/guest/) measures, the host judges and validates.
 //!
-//! - [`ktap`]: KTAP v1 writer (guest) and parser (host)
-//! - [`thresholds`]: vm-tests/thresholds.toml
-//! - [`judge`]: ratios, repetitions, verdicts
-//! - [`manifest`]: patches/manifest.toml (regression series and what each must flip)
-//! - [`analyzer_diff`]: the static analyzer over each regression series (new findings)
-//! - [`validate`]: `mmstall vm validate` (build baseline + each series, boot, run, check)
+//! - [`ktap`] — KTAP v1 writer (guest) and parser (host)
+//! - [`thresholds`] — vm-tests/thresholds.toml
+//! - [`judge`] — ratios, repetitions, verdicts
+//! - [`manifest`] — patches/manifest.toml (regression series and what each must flip)
+//! - [`analyzer_diff`] — the static analyzer over each regression series (new findings)
+//! - [`validate`] — `mmstall vm validate` (build baseline + each series, boot, run, check)
 //!
 //! See vm-tests/STALL-TESTS.md.
 

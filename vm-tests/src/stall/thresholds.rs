@@ -10,9 +10,20 @@ pub const BUILTIN: &str = include_str!("../../thresholds.toml");
 
 /// Tests and the variants each one knows how to run.
 pub const KNOWN: &[(&str, &[&str])] = &[
-    ("munmap-zap-stall", &["munmap", "mremap-shrink", "brk-shrink"]),
+    (
+        "munmap-zap-stall",
+        &["munmap", "mremap-shrink", "brk-shrink"],
+    ),
     ("mlock-populate-stall", &["mlock", "mmap-populate-locked"]),
-    ("mlock-posix-atomicity", &["mlock-hole", "mlock-past-end", "munlock-hole", "mlock-rlimit"]),
+    (
+        "mlock-posix-atomicity",
+        &[
+            "mlock-hole",
+            "mlock-past-end",
+            "munlock-hole",
+            "mlock-rlimit",
+        ],
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,23 +87,35 @@ pub struct ThresholdError {
 
 impl Thresholds {
     pub fn builtin() -> Thresholds {
-        Thresholds::parse(BUILTIN, "built-in vm-tests/thresholds.toml").expect("the built-in thresholds parse")
+        Thresholds::parse(BUILTIN, "built-in vm-tests/thresholds.toml")
+            .expect("the built-in thresholds parse")
     }
 
     pub fn load(path: &Path) -> Result<Thresholds, ThresholdError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ThresholdError { source_name: path.display().to_string(), msg: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ThresholdError {
+            source_name: path.display().to_string(),
+            msg: format!("cannot read: {e}"),
+        })?;
         Thresholds::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, source_name: &str) -> Result<Thresholds, ThresholdError> {
-        let err = |msg: String| ThresholdError { source_name: source_name.to_string(), msg };
-        let raw: RawFile = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let err = |msg: String| ThresholdError {
+            source_name: source_name.to_string(),
+            msg,
+        };
+        let raw: RawFile =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
         let d = &raw.defaults;
-        let need = |v: Option<f64>, k: &str| v.ok_or_else(|| err(format!("[defaults] {k} is missing")));
+        let need =
+            |v: Option<f64>, k: &str| v.ok_or_else(|| err(format!("[defaults] {k} is missing")));
         let defaults = Judging {
-            repeat: d.repeat.ok_or_else(|| err("[defaults] repeat is missing".into()))?,
-            min_valid: d.min_valid.ok_or_else(|| err("[defaults] min_valid is missing".into()))?,
+            repeat: d
+                .repeat
+                .ok_or_else(|| err("[defaults] repeat is missing".into()))?,
+            min_valid: d
+                .min_valid
+                .ok_or_else(|| err("[defaults] min_valid is missing".into()))?,
             max_ratio: need(d.max_ratio, "max_ratio")?,
             min_op_ms: need(d.min_op_ms, "min_op_ms")?,
         };
@@ -110,11 +133,17 @@ impl Thresholds {
             }
             for v in &t.variants {
                 if !known.contains(&v.as_str()) {
-                    return Err(err(format!("[tests.{name}] variants: unknown variant `{v}` (known: {})", known.join(", "))));
+                    return Err(err(format!(
+                        "[tests.{name}] variants: unknown variant `{v}` (known: {})",
+                        known.join(", ")
+                    )));
                 }
             }
             if t.size_mib == 0 || t.size_mib > 64 * 1024 {
-                return Err(err(format!("[tests.{name}] size_mib: {} is out of range 1..=65536", t.size_mib)));
+                return Err(err(format!(
+                    "[tests.{name}] size_mib: {} is out of range 1..=65536",
+                    t.size_mib
+                )));
             }
             let judging = Judging {
                 repeat: t.repeat.unwrap_or(defaults.repeat),
@@ -123,11 +152,19 @@ impl Thresholds {
                 min_op_ms: t.min_op_ms.unwrap_or(defaults.min_op_ms),
             };
             check(&judging, &format!("[tests.{name}]")).map_err(err)?;
-            tests.push(TestConfig { name, size_mib: t.size_mib, variants: t.variants, judging });
+            tests.push(TestConfig {
+                name,
+                size_mib: t.size_mib,
+                variants: t.variants,
+                judging,
+            });
         }
         // Keep the order of KNOWN (the suite's order), not the file's.
         tests.sort_by_key(|t| KNOWN.iter().position(|(n, _)| *n == t.name));
-        Ok(Thresholds { source: source_name.to_string(), tests })
+        Ok(Thresholds {
+            source: source_name.to_string(),
+            tests,
+        })
     }
 
     pub fn test(&self, name: &str) -> Option<&TestConfig> {
@@ -140,13 +177,22 @@ fn check(j: &Judging, at: &str) -> Result<(), String> {
         return Err(format!("{at} repeat: {} is out of range 1..=100", j.repeat));
     }
     if j.min_valid == 0 || j.min_valid > j.repeat {
-        return Err(format!("{at} min_valid: {} must be between 1 and repeat ({})", j.min_valid, j.repeat));
+        return Err(format!(
+            "{at} min_valid: {} must be between 1 and repeat ({})",
+            j.min_valid, j.repeat
+        ));
     }
     if !(j.max_ratio > 0.0 && j.max_ratio < 1.0) {
-        return Err(format!("{at} max_ratio: {} must be strictly between 0 and 1", j.max_ratio));
+        return Err(format!(
+            "{at} max_ratio: {} must be strictly between 0 and 1",
+            j.max_ratio
+        ));
     }
     if !(j.min_op_ms.is_finite() && j.min_op_ms >= 0.0) {
-        return Err(format!("{at} min_op_ms: {} must be a non-negative number", j.min_op_ms));
+        return Err(format!(
+            "{at} min_op_ms: {} must be a non-negative number",
+            j.min_op_ms
+        ));
     }
     Ok(())
 }
@@ -159,7 +205,14 @@ mod tests {
     fn builtin_parses_in_suite_order() {
         let t = Thresholds::builtin();
         let names: Vec<_> = t.tests.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["munmap-zap-stall", "mlock-populate-stall", "mlock-posix-atomicity"]);
+        assert_eq!(
+            names,
+            [
+                "munmap-zap-stall",
+                "mlock-populate-stall",
+                "mlock-posix-atomicity"
+            ]
+        );
         let m = t.test("munmap-zap-stall").unwrap();
         assert!(m.judging.max_ratio > 0.0 && m.judging.max_ratio < 1.0);
         assert!(m.judging.min_valid <= m.judging.repeat);
@@ -171,7 +224,15 @@ mod tests {
     fn per_test_overrides() {
         let t = Thresholds::parse(&format!("{BASE}[tests.mlock-populate-stall]\nsize_mib = 64\nvariants = [\"mlock\"]\nmax_ratio = 0.25\nrepeat = 5\n"), "t.toml").unwrap();
         let m = t.test("mlock-populate-stall").unwrap();
-        assert_eq!(m.judging, Judging { repeat: 5, min_valid: 2, max_ratio: 0.25, min_op_ms: 20.0 });
+        assert_eq!(
+            m.judging,
+            Judging {
+                repeat: 5,
+                min_valid: 2,
+                max_ratio: 0.25,
+                min_op_ms: 20.0
+            }
+        );
         assert_eq!(m.size_mib, 64);
         assert!(t.test("munmap-zap-stall").is_none());
     }
@@ -193,7 +254,12 @@ mod tests {
             assert!(e.starts_with("t.toml: "), "{e}");
             assert!(e.contains(want), "{e} should contain {want}");
         }
-        let e = Thresholds::load(Path::new("/nonexistent/thresholds.toml")).unwrap_err().to_string();
-        assert!(e.contains("/nonexistent/thresholds.toml: cannot read"), "{e}");
+        let e = Thresholds::load(Path::new("/nonexistent/thresholds.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/thresholds.toml: cannot read"),
+            "{e}"
+        );
     }
 }

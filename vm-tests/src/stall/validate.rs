@@ -115,7 +115,12 @@ impl Reporter for Note {
 }
 
 /// The guest command line.
-pub fn guest_script(guest: &Path, json: &Path, thresholds: Option<&Path>, repeat: Option<u32>) -> String {
+pub fn guest_script(
+    guest: &Path,
+    json: &Path,
+    thresholds: Option<&Path>,
+    repeat: Option<u32>,
+) -> String {
     let q = |p: &Path| boot::sh_quote(&p.display().to_string());
     let mut s = format!("{} suite --json {}", q(guest), q(json));
     if let Some(t) = thresholds {
@@ -130,7 +135,9 @@ pub fn guest_script(guest: &Path, json: &Path, thresholds: Option<&Path>, repeat
 fn run_suite(o: &Options, cache: &Cache, kernel: &Path, dir: PathBuf) -> Result<SuiteRun, String> {
     let dev = kvm::dev_kvm_usable();
     let probe = if o.kvm == AccelChoice::Auto && dev {
-        kvm::probe_cached(cache, kernel, Duration::from_secs(20), false).ok().map(|r| r.verdict)
+        kvm::probe_cached(cache, kernel, Duration::from_secs(20), false)
+            .ok()
+            .map(|r| r.verdict)
     } else {
         None
     };
@@ -153,7 +160,18 @@ fn run_suite(o: &Options, cache: &Cache, kernel: &Path, dir: PathBuf) -> Result<
         echo_console: false,
     };
     let r = boot::run(&opts).map_err(|e| format!("booting {}: {e}", kernel.display()))?;
-    Ok(suite_run_from(&r.dir, r.outcome.clone(), r.boot_secs, r.command_secs, &r.stdout, std::fs::read_to_string(&json).ok().as_deref(), r.events.iter().map(|e| format!("{}: {}", e.kind, e.first_line)).collect()))
+    Ok(suite_run_from(
+        &r.dir,
+        r.outcome.clone(),
+        r.boot_secs,
+        r.command_secs,
+        &r.stdout,
+        std::fs::read_to_string(&json).ok().as_deref(),
+        r.events
+            .iter()
+            .map(|e| format!("{}: {}", e.kind, e.first_line))
+            .collect(),
+    ))
 }
 
 /// Reads a finished run: verdicts from KTAP, numbers from the JSON report.
@@ -191,7 +209,16 @@ pub fn suite_run_from(
     if !matches!(outcome, Outcome::Exited { .. }) {
         problems.push(format!("guest: {outcome:?}"));
     }
-    SuiteRun { dir: dir.to_path_buf(), outcome, boot_secs, command_secs, verdicts, report, events, problems }
+    SuiteRun {
+        dir: dir.to_path_buf(),
+        outcome,
+        boot_secs,
+        command_secs,
+        verdicts,
+        report,
+        events,
+        problems,
+    }
 }
 
 /// The verdict a run gave a test: the KTAP verdict, or what went wrong.
@@ -214,10 +241,22 @@ pub fn checks(manifest_series: &[Series], kernels: &[KernelResult]) -> Vec<Check
     for s in manifest_series {
         let patched = kernels.iter().find(|k| k.kernel == s.name);
         for e in &s.expect {
-            for (kernel, k, expected) in [("baseline", base, &e.baseline), (s.name.as_str(), patched, &e.patched)] {
-                let got: Vec<String> = k.map(|k| k.runs.iter().map(|r| verdict_in(r, &e.test)).collect()).unwrap_or_default();
+            for (kernel, k, expected) in [
+                ("baseline", base, &e.baseline),
+                (s.name.as_str(), patched, &e.patched),
+            ] {
+                let got: Vec<String> = k
+                    .map(|k| k.runs.iter().map(|r| verdict_in(r, &e.test)).collect())
+                    .unwrap_or_default();
                 let ok = !got.is_empty() && got.iter().all(|g| g == expected);
-                out.push(Check { series: s.name.clone(), test: e.test.clone(), kernel: kernel.to_string(), expected: expected.clone(), got, ok });
+                out.push(Check {
+                    series: s.name.clone(),
+                    test: e.test.clone(),
+                    kernel: kernel.to_string(),
+                    expected: expected.clone(),
+                    got,
+                    ok,
+                });
             }
         }
     }
@@ -227,12 +266,16 @@ pub fn checks(manifest_series: &[Series], kernels: &[KernelResult]) -> Vec<Check
 pub fn spreads(kernels: &[KernelResult]) -> Vec<VariantSpread> {
     let mut out: Vec<VariantSpread> = Vec::new();
     for k in kernels {
-        let mut acc: BTreeMap<(usize, String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        // (test index, test, variant) → (every rep's ratio, each run's median)
+        type Acc = BTreeMap<(usize, String, String), (Vec<f64>, Vec<f64>)>;
+        let mut acc: Acc = BTreeMap::new();
         for run in &k.runs {
             let Some(rep) = &run.report else { continue };
             for (ti, t) in rep.tests.iter().enumerate() {
                 for v in &t.variants {
-                    let e = acc.entry((ti, t.name.clone(), v.variant.clone())).or_default();
+                    let e = acc
+                        .entry((ti, t.name.clone(), v.variant.clone()))
+                        .or_default();
                     e.0.extend(v.reps.iter().filter_map(|r| r.ratio()));
                     if let Some(s) = &v.ratio {
                         e.1.push(s.median);
@@ -241,7 +284,13 @@ pub fn spreads(kernels: &[KernelResult]) -> Vec<VariantSpread> {
             }
         }
         for ((_, test, variant), (all, medians)) in acc {
-            out.push(VariantSpread { kernel: k.kernel.clone(), test, variant, ratio: judge::spread(&all), run_medians: medians });
+            out.push(VariantSpread {
+                kernel: k.kernel.clone(),
+                test,
+                variant,
+                ratio: judge::spread(&all),
+                run_medians: medians,
+            });
         }
     }
     out
@@ -344,13 +393,28 @@ pub fn table(kernels: &[KernelResult]) -> String {
 pub fn spread_table(sp: &[VariantSpread]) -> String {
     let mut s = String::from("| kernel | test | variant | reps | min | median | max | per-run medians |\n|---|---|---|---|---|---|---|---|\n");
     for v in sp {
-        let (n, mn, md, mx) = v.ratio.as_ref().map(|r| (r.n.to_string(), format!("{:.3}", r.min), format!("{:.3}", r.median), format!("{:.3}", r.max))).unwrap_or(("0".into(), "-".into(), "-".into(), "-".into()));
+        let (n, mn, md, mx) = v
+            .ratio
+            .as_ref()
+            .map(|r| {
+                (
+                    r.n.to_string(),
+                    format!("{:.3}", r.min),
+                    format!("{:.3}", r.median),
+                    format!("{:.3}", r.max),
+                )
+            })
+            .unwrap_or(("0".into(), "-".into(), "-".into(), "-".into()));
         s.push_str(&format!(
             "| {} | {} | {} | {n} | {mn} | {md} | {mx} | {} |\n",
             v.kernel,
             v.test,
             v.variant,
-            v.run_medians.iter().map(|m| format!("{m:.3}")).collect::<Vec<_>>().join(", ")
+            v.run_medians
+                .iter()
+                .map(|m| format!("{m:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     s
@@ -368,7 +432,12 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
                     return Err(format!("--series {n}: not in {}", o.manifest.display()));
                 }
             }
-            manifest.series.iter().filter(|s| names.contains(&s.name)).cloned().collect()
+            manifest
+                .series
+                .iter()
+                .filter(|s| names.contains(&s.name))
+                .cloned()
+                .collect()
         }
     };
     if !o.guest.is_file() {
@@ -379,15 +448,28 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
     }
     let bases: std::collections::BTreeSet<&str> = series.iter().map(|s| s.base.as_str()).collect();
     if bases.len() > 1 {
-        return Err(format!("{}: the series have different bases ({:?}); validate one base at a time with --series", o.manifest.display(), bases));
+        return Err(format!(
+            "{}: the series have different bases ({:?}); validate one base at a time with --series",
+            o.manifest.display(),
+            bases
+        ));
     }
-    let base = bases.into_iter().next().unwrap_or("debian:6.12").to_string();
+    let base = bases
+        .into_iter()
+        .next()
+        .unwrap_or("debian:6.12")
+        .to_string();
     let tree = TreeSpec::parse(&base).map_err(|e| format!("base {base}: {e}"))?;
     std::fs::create_dir_all(&o.out).map_err(|e| format!("creating {}: {e}", o.out.display()))?;
 
     let mut kernels = Vec::new();
-    let mut plan: Vec<(String, Option<PathBuf>, u32)> = vec![("baseline".into(), None, o.baseline_runs)];
-    plan.extend(series.iter().map(|s| (s.name.clone(), Some(s.path.clone()), o.runs)));
+    let mut plan: Vec<(String, Option<PathBuf>, u32)> =
+        vec![("baseline".into(), None, o.baseline_runs)];
+    plan.extend(
+        series
+            .iter()
+            .map(|s| (s.name.clone(), Some(s.path.clone()), o.runs)),
+    );
     for (name, path, runs) in plan {
         eprintln!("vm validate: kernel {name}: building");
         let mut req = BuildRequest::new(tree.clone());
@@ -411,7 +493,11 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
         };
         for i in 1..=runs.max(1) {
             let dir = o.out.join(format!("{name}-run{i}"));
-            eprintln!("vm validate: kernel {name}: suite run {i}/{} ({})", runs.max(1), dir.display());
+            eprintln!(
+                "vm validate: kernel {name}: suite run {i}/{} ({})",
+                runs.max(1),
+                dir.display()
+            );
             let r = run_suite(o, cache, &b.bzimage, dir)?;
             for t in r.verdicts.iter() {
                 eprintln!("vm validate:   {} {}", t.1, t.0);
@@ -427,19 +513,46 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
     let spreads = spreads(&kernels);
     let mut analyzer = Vec::new();
     if let Some(lint) = &o.lint {
-        let origin = crate::tree::resolve(&tree, cache).map_err(|e| format!("base {base}: {e}"))?.origin;
+        let origin = crate::tree::resolve(&tree, cache)
+            .map_err(|e| format!("base {base}: {e}"))?
+            .origin;
         for s in &series {
             if let Some(rule) = &s.analyzer_rule {
-                eprintln!("vm validate: analyzer diff over series {} (expects a new {rule})", s.name);
-                let c = super::analyzer_diff::check(&s.name, rule, &s.path, &origin, lint, &o.out.join(format!("analyzer-{}", s.name)));
+                eprintln!(
+                    "vm validate: analyzer diff over series {} (expects a new {rule})",
+                    s.name
+                );
+                let c = super::analyzer_diff::check(
+                    &s.name,
+                    rule,
+                    &s.path,
+                    &origin,
+                    lint,
+                    &o.out.join(format!("analyzer-{}", s.name)),
+                );
                 analyzer.push(c);
             }
         }
     }
-    let ok = checks.iter().all(|c| c.ok) && !analyzer.iter().any(|a| a.status == super::analyzer_diff::AnalyzerStatus::Missing);
-    let v = Validation { version: 1, manifest: o.manifest.clone(), kernels, checks, spreads, analyzer, ok };
+    let ok = checks.iter().all(|c| c.ok)
+        && !analyzer
+            .iter()
+            .any(|a| a.status == super::analyzer_diff::AnalyzerStatus::Missing);
+    let v = Validation {
+        version: 1,
+        manifest: o.manifest.clone(),
+        kernels,
+        checks,
+        spreads,
+        analyzer,
+        ok,
+    };
     let path = o.out.join("validation.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&v).expect("serializes") + "\n").map_err(|e| format!("writing {}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&v).expect("serializes") + "\n",
+    )
+    .map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(v)
 }
 
@@ -456,7 +569,11 @@ pub fn render(v: &Validation) -> String {
             c.test,
             c.kernel,
             c.expected,
-            if c.got.is_empty() { "no run".to_string() } else { c.got.join(", ") }
+            if c.got.is_empty() {
+                "no run".to_string()
+            } else {
+                c.got.join(", ")
+            }
         ));
     }
     if !v.analyzer.is_empty() {
@@ -465,9 +582,17 @@ pub fn render(v: &Validation) -> String {
             let st = match &a.status {
                 super::analyzer_diff::AnalyzerStatus::Found => "ok".to_string(),
                 super::analyzer_diff::AnalyzerStatus::Missing => "FAILED".to_string(),
-                super::analyzer_diff::AnalyzerStatus::Unavailable { reason } => format!("unavailable: {reason}"),
+                super::analyzer_diff::AnalyzerStatus::Unavailable { reason } => {
+                    format!("unavailable: {reason}")
+                }
             };
-            s.push_str(&format!("  [{st}] {}: expects a new {}; {} new, {} gone\n", a.series, a.rule, a.new.len(), a.gone));
+            s.push_str(&format!(
+                "  [{st}] {}: expects a new {}; {} new, {} gone\n",
+                a.series,
+                a.rule,
+                a.new.len(),
+                a.gone
+            ));
             for n in &a.new {
                 s.push_str(&format!("      + {}\n", n.describe()));
             }
@@ -475,7 +600,14 @@ pub fn render(v: &Validation) -> String {
     }
     s.push_str("\nRatio spread (worst reader latency / operation):\n");
     s.push_str(&spread_table(&v.spreads));
-    s.push_str(&format!("\nvalidation: {}\n", if v.ok { "OK: every test passes on the baseline and flips on its regression kernel" } else { "FAILED" }));
+    s.push_str(&format!(
+        "\nvalidation: {}\n",
+        if v.ok {
+            "OK: every test passes on the baseline and flips on its regression kernel"
+        } else {
+            "FAILED"
+        }
+    ));
     s
 }
 
@@ -492,25 +624,80 @@ mod tests {
     use crate::stall::TestReport;
 
     fn rep(n: u32, op: f64, worst: f64) -> Rep {
-        Rep { rep: n, op_ms: op, cmdline_reads: 3, cmdline_worst_ms: worst, status_reads: 3, status_worst_ms: 0.2, faults: 3, fault_worst_ms: 1.0, error: None }
+        Rep {
+            rep: n,
+            op_ms: op,
+            cmdline_reads: 3,
+            cmdline_worst_ms: worst,
+            status_reads: 3,
+            status_worst_ms: 0.2,
+            faults: 3,
+            fault_worst_ms: 1.0,
+            error: None,
+        }
     }
 
     fn run(verdict: &str, reps: Vec<Rep>) -> SuiteRun {
-        let j = crate::stall::thresholds::Judging { repeat: 2, min_valid: 2, max_ratio: 0.5, min_op_ms: 20.0 };
+        let j = crate::stall::thresholds::Judging {
+            repeat: 2,
+            min_valid: 2,
+            max_ratio: 0.5,
+            min_op_ms: 20.0,
+        };
         let v: VariantResult = judge::judge_variant("munmap", reps, &j);
-        let t = TestReport { name: "munmap-zap-stall".into(), verdict: judge::judge_test(std::slice::from_ref(&v)), variants: vec![v] };
-        let report = GuestReport { version: 1, kernel_release: "6.12.117".into(), thresholds_source: "built-in".into(), thp: "never".into(), tests: vec![t] };
-        let stdout = format!("KTAP version 1\n1..1\n{} 1 munmap-zap-stall\n", if verdict == "PASS" { "ok" } else { "not ok" });
-        suite_run_from(Path::new("/r"), Outcome::Exited { code: 0 }, Some(1.0), Some(2.0), &stdout, Some(&serde_json::to_string(&report).unwrap()), vec![])
+        let t = TestReport {
+            name: "munmap-zap-stall".into(),
+            verdict: judge::judge_test(std::slice::from_ref(&v)),
+            variants: vec![v],
+        };
+        let report = GuestReport {
+            version: 1,
+            kernel_release: "6.12.117".into(),
+            thresholds_source: "built-in".into(),
+            thp: "never".into(),
+            tests: vec![t],
+        };
+        let stdout = format!(
+            "KTAP version 1\n1..1\n{} 1 munmap-zap-stall\n",
+            if verdict == "PASS" { "ok" } else { "not ok" }
+        );
+        suite_run_from(
+            Path::new("/r"),
+            Outcome::Exited { code: 0 },
+            Some(1.0),
+            Some(2.0),
+            &stdout,
+            Some(&serde_json::to_string(&report).unwrap()),
+            vec![],
+        )
     }
 
     fn kernels() -> Vec<KernelResult> {
-        let k = |name: &str, runs| KernelResult { kernel: name.into(), build_dir: "/b".into(), build_secs: 0.0, build_cached: true, files_compiled: 0, runs };
+        let k = |name: &str, runs| KernelResult {
+            kernel: name.into(),
+            build_dir: "/b".into(),
+            build_secs: 0.0,
+            build_cached: true,
+            files_compiled: 0,
+            runs,
+        };
         // Numbers recorded in-house on 6.12.117 under TCG (`vm run` with --repeat 2: baseline
         // munmap and mremap-shrink reps, munmap reps on the regression kernel).
         vec![
-            k("baseline", vec![run("PASS", vec![rep(1, 292.0, 71.53), rep(2, 286.0, 16.67)]), run("PASS", vec![rep(1, 197.1, 8.07), rep(2, 184.4, 8.18)])]),
-            k("munmap-zap-under-write", vec![run("FAIL", vec![rep(1, 406.8, 383.56), rep(2, 308.5, 303.14)])]),
+            k(
+                "baseline",
+                vec![
+                    run("PASS", vec![rep(1, 292.0, 71.53), rep(2, 286.0, 16.67)]),
+                    run("PASS", vec![rep(1, 197.1, 8.07), rep(2, 184.4, 8.18)]),
+                ],
+            ),
+            k(
+                "munmap-zap-under-write",
+                vec![run(
+                    "FAIL",
+                    vec![rep(1, 406.8, 383.56), rep(2, 308.5, 303.14)],
+                )],
+            ),
         ]
     }
 
@@ -521,7 +708,11 @@ mod tests {
             base: "debian:6.12".into(),
             description: String::new(),
             analyzer_rule: None,
-            expect: vec![Expect { test: "munmap-zap-stall".into(), baseline: "PASS".into(), patched: "FAIL".into() }],
+            expect: vec![Expect {
+                test: "munmap-zap-stall".into(),
+                baseline: "PASS".into(),
+                patched: "FAIL".into(),
+            }],
         }]
     }
 
@@ -537,7 +728,9 @@ mod tests {
         ks2[1].runs[0] = run("PASS", vec![rep(1, 300.0, 3.0), rep(2, 300.0, 3.0)]);
         assert!(!checks(&series(), &ks2)[1].ok);
         ks2[1].runs[0].verdicts.clear();
-        ks2[1].runs[0].outcome = Outcome::GuestDied { reason: "panic".into() };
+        ks2[1].runs[0].outcome = Outcome::GuestDied {
+            reason: "panic".into(),
+        };
         assert_eq!(checks(&series(), &ks2)[1].got, ["CRASH"]);
         // A kernel that never ran is not a pass.
         assert!(!checks(&series(), &ks[..1])[1].ok);
@@ -547,9 +740,20 @@ mod tests {
     fn table_and_spreads() {
         let ks = kernels();
         let t = table(&ks);
-        assert!(t.starts_with("| test / variant | baseline | munmap-zap-under-write |\n|---|---|---|\n"), "{t}");
-        assert!(t.contains("| `munmap-zap-stall` | **PASS** ×2 | **FAIL** |"), "{t}");
-        assert!(t.contains("| &nbsp;&nbsp;munmap (ratio) | 0.152 / 0.043 | 0.963 |"), "{t}");
+        assert!(
+            t.starts_with(
+                "| test / variant | baseline | munmap-zap-under-write |\n|---|---|---|\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("| `munmap-zap-stall` | **PASS** ×2 | **FAIL** |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| &nbsp;&nbsp;munmap (ratio) | 0.152 / 0.043 | 0.963 |"),
+            "{t}"
+        );
         let sp = spreads(&ks);
         assert_eq!(sp.len(), 2);
         let b = sp[0].ratio.as_ref().unwrap();
@@ -560,7 +764,15 @@ mod tests {
 
     #[test]
     fn broken_guest_output_is_a_problem_not_a_panic() {
-        let r = suite_run_from(Path::new("/r"), Outcome::CommandTimeout, None, None, "garbage", Some("{"), vec![]);
+        let r = suite_run_from(
+            Path::new("/r"),
+            Outcome::CommandTimeout,
+            None,
+            None,
+            "garbage",
+            Some("{"),
+            vec![],
+        );
         assert!(r.verdicts.is_empty());
         assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
         assert_eq!(verdict_in(&r, "x"), "TIMEOUT");
@@ -568,7 +780,12 @@ mod tests {
 
     #[test]
     fn guest_script_quotes_paths() {
-        let s = guest_script(Path::new("/t/mmstall-guest"), Path::new("/runs/a b/stall.json"), Some(Path::new("/x/th.toml")), Some(2));
+        let s = guest_script(
+            Path::new("/t/mmstall-guest"),
+            Path::new("/runs/a b/stall.json"),
+            Some(Path::new("/x/th.toml")),
+            Some(2),
+        );
         assert_eq!(s, "'/t/mmstall-guest' suite --json '/runs/a b/stall.json' --thresholds '/x/th.toml' --repeat 2\n");
     }
 }
