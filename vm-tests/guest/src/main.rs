@@ -999,3 +999,44 @@ fn main() {
     }
     std::process::exit(if failed { 1 } else { 0 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // These run on the host kernel: they check the measuring machinery
+    // (fork, shared samples, smaps parsing), not a verdict.
+
+    #[test]
+    fn smaps_sees_a_fresh_mapping_unlocked() {
+        let pg = page();
+        let p = map_anon(3 * pg, 0).unwrap();
+        touch(p, 3 * pg);
+        let v = vmas_in(p as usize, p as usize + 3 * pg).unwrap();
+        assert!(!v.is_empty());
+        assert!(v.iter().all(|x| !x.2), "{v:?}");
+        unsafe { libc::munmap(p as *mut libc::c_void, 3 * pg) };
+    }
+
+    #[test]
+    fn a_small_repetition_measures_reader_and_operation() {
+        for variant in ["munmap", "mremap-shrink"] {
+            let r = run_rep(variant, 8 << 20, 1);
+            assert!(r.error.is_none(), "{variant}: {:?}", r.error);
+            assert!(r.op_ms > 0.0, "{r:?}");
+            // On a fast host an 8 MiB operation can fall between two reads;
+            // when a read overlapped it, the ratio is computed.
+            assert_eq!(r.ratio().is_some(), r.reads() > 0, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_variant_is_an_error_with_its_name() {
+        let r = run_rep("bogus", 1 << 20, 1);
+        assert!(
+            r.error.as_deref().is_some_and(|e| e.contains("bogus")),
+            "{:?}",
+            r.error
+        );
+    }
+}
