@@ -825,6 +825,14 @@ fn thp_off() -> (String, bool) {
     (format!("{THP}: `{before}` -> `{after}`"), off)
 }
 
+/// MemAvailable from /proc/meminfo, in MiB.
+fn mem_available_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
 fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
@@ -839,7 +847,23 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
     }
     let size = (t.size_mib as usize) << 20;
     let mut variants = Vec::new();
+    // Precondition: room for the region (plus the faulting thread's) in RAM.
+    let need_mib = t.size_mib + (FAULT_REGION >> 20) as u64 + 64;
+    let short = mem_available_mib().filter(|&m| m < need_mib);
     for v in &t.variants {
+        if let Some(have) = short {
+            let why = format!(
+                "needs about {need_mib} MiB of available memory, the guest has {have} MiB (boot with more memory, e.g. --memory 2G)"
+            );
+            variants.push(judge::VariantResult {
+                variant: v.clone(),
+                verdict: Verdict::Skip(why.clone()),
+                reps: vec![],
+                ratio: None,
+                summary: why,
+            });
+            continue;
+        }
         if !thp_ok {
             let why = format!("transparent huge pages could not be turned off ({THP}); {} would not be measured with 4 KiB pages", v);
             variants.push(judge::VariantResult {
