@@ -6,7 +6,7 @@
 //! XFAIL to PASS.
 //!
 //! Gated like vm-tests/tests/kernel.rs: runs only with MMSTALL_KERNEL_TESTS=1
-//! (with cached builds: ~6 min on 2 cores under TCG; cold: + ~15 min for the
+//! (with cached builds: ~5 min on 2 cores under TCG; cold: + ~15 min for the
 //! baseline and ~1 min per patched kernel). Without it, it prints why it is
 //! skipped and passes. With it, a missing prerequisite is a failure.
 //!
@@ -29,7 +29,7 @@ fn enabled() -> bool {
     let _ = writeln!(
         std::io::stderr(),
         "SKIPPED stall validation test (vm-tests/tests/stall.rs): set MMSTALL_KERNEL_TESTS=1 to run it \
-         (builds/boots 3 kernels; needs scripts/setup.sh)"
+         (builds/boots the baseline and the 3 series of patches/manifest.toml, ~5 min with cached builds; needs scripts/setup.sh)"
     );
     false
 }
