@@ -303,21 +303,34 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             unloaded.clear();
             add_to_index(&mut index, &files, first_new);
         }
+        // Pull the wanted definitions of the missing callees, and lexically
+        // the wanted callees of what is pulled, so few rounds are needed.
+        let wanted = |f: &LoadedFile, ci: usize| {
+            f.calls_unknown
+                || f.defs[ci].iter().any(|d| reach_long.contains(d))
+                || (f.stores_fields[ci] && f.lines(f.chunks[ci]) <= SHORT_CHUNK_LINES)
+        };
         let mut pulled = false;
+        let mut queue: Vec<(usize, usize)> = Vec::new();
         for name in &missing {
             let defs = index.get(name).map(Vec::as_slice).unwrap_or(&[]);
             if defs.len() > MAX_HOMONYMS {
                 continue; // a common static name: no telling which one is meant
             }
-            for &(fi, ci) in defs {
-                let f = &mut files[fi];
-                let c = f.chunks[ci];
-                let wanted = f.calls_unknown
-                    || f.defs[ci].iter().any(|d| reach_long.contains(d))
-                    || (f.stores_fields[ci] && f.lines(c) <= SHORT_CHUNK_LINES);
-                if wanted && !f.selected[ci] {
-                    f.selected[ci] = true;
-                    pulled = true;
+            queue.extend(defs.iter().copied());
+        }
+        while let Some((fi, ci)) = queue.pop() {
+            if files[fi].selected[ci] || !wanted(&files[fi], ci) {
+                continue;
+            }
+            files[fi].selected[ci] = true;
+            pulled = true;
+            for callee in &files[fi].calls[ci] {
+                let defs = index.get(callee).map(Vec::as_slice).unwrap_or(&[]);
+                if defs.len() <= MAX_HOMONYMS {
+                    queue.extend(defs.iter().copied().filter(|&(f, c)| !files[f].selected[c]));
+                } else {
+                    queue.extend(defs.iter().copied().filter(|&(f, c)| f == fi && !files[f].selected[c]));
                 }
             }
         }

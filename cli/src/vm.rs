@@ -61,6 +61,10 @@ pub struct BuildArgs {
     /// Print the build's metadata as JSON instead of its directory.
     #[arg(long)]
     json: bool,
+    /// Only merge the fragments and run olddefconfig (no compile): print the
+    /// final .config and report dropped options (exit 2 if any).
+    #[arg(long, conflicts_with = "series")]
+    config_only: bool,
 }
 
 #[derive(Args)]
@@ -184,6 +188,27 @@ fn vm_build(a: BuildArgs) -> anyhow::Result<i32> {
     req.allow_dropped = a.allow_dropped;
     req.rebuild = a.rebuild;
     req.progress = progress;
+    if a.config_only {
+        return match build::check_config(&req, &cache, &mut StderrReporter) {
+            Ok(c) => {
+                print!("{}", c.config);
+                eprintln!(
+                    "vm build: {} options requested by {}; {} dropped",
+                    c.requested,
+                    c.fragments.join(","),
+                    c.dropped.len()
+                );
+                for d in &c.dropped {
+                    eprintln!("  dropped: {d}");
+                }
+                Ok(if c.dropped.is_empty() { 0 } else { 2 })
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(e.exit_code())
+            }
+        };
+    }
     match build::build(&req, &cache, &mut StderrReporter) {
         Ok(b) => {
             if b.cached {

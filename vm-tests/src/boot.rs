@@ -6,7 +6,7 @@
 //! run directory, then saves `dmesg`. On the host, vng's stderr (with
 //! `--verbose`: the serial console) goes to `console.log`. A boot timeout runs
 //! until the marker appears, a command timeout after it; when either expires,
-//! the whole process group (vng, QEMU) is killed and the result says so with
+//! vng and its descendants (QEMU) are killed and the result says so with
 //! the log it has. Nothing here waits without a deadline.
 
 use crate::kvm::Accel;
@@ -14,7 +14,6 @@ use crate::logscan::{self, Event, EventKind};
 use serde::Serialize;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -199,9 +198,61 @@ pub fn virtiofsd_version() -> Option<String> {
     None
 }
 
-fn kill_group(pgid: u32) {
+/// Parent pid of every process, from /proc/<pid>/stat.
+fn ppids() -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) {
+            if let Some(pp) = parse_ppid(&stat) {
+                out.push((pid, pp));
+            }
+        }
+    }
+    out
+}
+
+/// The ppid field of /proc/<pid>/stat (after the parenthesized command name,
+/// which may itself contain spaces and parentheses).
+fn parse_ppid(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `root` and all its descendants, children first.
+fn descendants(root: u32, table: &[(u32, u32)]) -> Vec<u32> {
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(
+            table
+                .iter()
+                .filter(|(pid, pp)| *pp == p && !out.contains(pid))
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    out.reverse();
+    out
+}
+
+/// Kills vng and everything it started (QEMU). vng stays in our process group
+/// so that Ctrl-C on the terminal reaches it and QEMU too.
+fn kill_tree(root: u32) {
+    let pids: Vec<String> = descendants(root, &ppids())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
+        .arg("-KILL")
+        .args(&pids)
         .stderr(Stdio::null())
         .status();
 }
@@ -260,10 +311,9 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .map_err(io_err("starting vng"))?;
-    let pgid = child.id();
+    let vng_pid = child.id();
     let (tx, rx) = mpsc::channel::<Msg>();
     let out = child.stdout.take().expect("piped");
     let err = child.stderr.take().expect("piped");
@@ -338,7 +388,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         }
         if let Some(t) = closed_at {
             if t.elapsed() > Duration::from_secs(10) {
-                kill_group(pgid);
+                kill_tree(vng_pid);
                 break;
             }
         }
@@ -355,7 +405,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
                 })
         });
         if let Some(oc) = over {
-            kill_group(pgid);
+            kill_tree(vng_pid);
             let _ = child.kill();
             timeout = Some(oc);
             // Collect what is still in the pipes, briefly.
@@ -371,7 +421,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         }
     }
     // Make sure nothing is left behind in the group.
-    kill_group(pgid);
+    kill_tree(vng_pid);
     let status = child.wait().ok();
     let total = start.elapsed();
     let _ = console.flush();
@@ -518,6 +568,16 @@ mod tests {
         assert!(w.contains("D='/runs/it'\\''s here'\n"), "{w}");
         assert!(w.contains("echo mmstall-booted-abc\n"));
         assert_eq!(sh_quote("a b"), "'a b'");
+    }
+
+    #[test]
+    fn process_tree() {
+        assert_eq!(parse_ppid("123 (qemu-system-x86) S 77 123 1 0"), Some(77));
+        assert_eq!(parse_ppid("5 (a) b) c) R 9 5"), Some(9));
+        assert_eq!(parse_ppid("garbage"), None);
+        let table = [(10, 1), (11, 10), (12, 11), (13, 10), (20, 1)];
+        assert_eq!(descendants(10, &table), vec![12, 13, 11, 10]);
+        assert_eq!(descendants(20, &table), vec![20]);
     }
 
     #[test]

@@ -301,6 +301,97 @@ pub fn build(
     Ok(b)
 }
 
+/// What `olddefconfig` made of a fragment list, without compiling.
+#[derive(Debug, Clone)]
+pub struct ConfigCheck {
+    pub fragments: Vec<String>,
+    pub requested: usize,
+    pub dropped: Vec<Dropped>,
+    /// The final `.config`.
+    pub config: String,
+}
+
+/// Runs only the config stage (tinyconfig, fragments, olddefconfig) for a
+/// request in a temporary object directory and reports the dropped options.
+/// Patch series are ignored.
+pub fn check_config(
+    req: &BuildRequest,
+    cache: &Cache,
+    rep: &mut dyn Reporter,
+) -> Result<ConfigCheck, BuildError> {
+    let tree = tree::resolve(&req.tree, cache)?;
+    let fragments = config::resolve_fragments(&req.config)?;
+    let merged = config::merge(&fragments);
+    let config_hash = merged.hash(BASE_CONFIG, ARCH);
+    if !have_tool("make") {
+        return Err(BuildError::ToolMissing {
+            tool: "make".into(),
+            hint: "install build-essential (scripts/setup.sh does)".into(),
+        });
+    }
+    let lock_path = cache.scratch_lock(&tree.slug);
+    let _lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
+        rep.note(&format!(
+            "vm build: waiting for another build (pid {pid}) using {}",
+            lock_path.display()
+        ))
+    })?;
+    let origin_walk = tree::walk(&tree.origin)?;
+    let identity = tree::identity(&origin_walk);
+    let scratch = cache.scratch_src(&tree.slug);
+    tree::sync(
+        &tree.origin,
+        &origin_walk,
+        &scratch,
+        &cache.scratch_manifest(&tree.slug),
+    )?;
+    let ctx = Ctx {
+        req,
+        cache,
+        tree: &tree,
+        origin_walk: &origin_walk,
+        identity: &identity,
+        merged: &merged,
+        config_hash: &config_hash,
+    };
+    let tmp = cache
+        .root
+        .join("tmp")
+        .join(format!("config-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(io_err(format!("creating {}", tmp.display())))?;
+    let log = tmp.join("config.log");
+    let result = (|| {
+        ctx.run_logged(
+            ctx.make(&scratch, &tmp).arg(BASE_CONFIG),
+            "tinyconfig",
+            &log,
+            ProgressMode::Quiet,
+            rep,
+        )?;
+        let base = fs::read_to_string(tmp.join(".config"))
+            .map_err(io_err("reading the tinyconfig .config"))?;
+        fs::write(tmp.join(".config"), config::apply(&base, &merged))
+            .map_err(io_err("writing .config"))?;
+        ctx.run_logged(
+            ctx.make(&scratch, &tmp).arg("olddefconfig"),
+            "olddefconfig",
+            &log,
+            ProgressMode::Quiet,
+            rep,
+        )?;
+        let fin = fs::read_to_string(tmp.join(".config")).map_err(io_err("reading .config"))?;
+        Ok(ConfigCheck {
+            fragments: merged.fragments.clone(),
+            requested: merged.options.len(),
+            dropped: config::check_survivors(&fin, &merged),
+            config: fin,
+        })
+    })();
+    let _ = fs::remove_dir_all(&tmp);
+    result
+}
+
 /// A finished build from the cache, if there is one.
 pub fn cached(cache: &Cache, key: &str) -> Option<Build> {
     let dir = cache.build_dir(key);

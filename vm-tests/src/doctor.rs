@@ -221,7 +221,7 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
                         name: "KVM probe boot".into(),
                         ok: r.verdict == kvm::Verdict::Works,
                         required: false,
-                        detail: format!("{:?} after {:.1} s ({})", r.verdict, r.secs, k.display()),
+                        detail: format!("{} ({:.1} s, {})", r.verdict, r.secs, k.display()),
                     });
                     probe_rec = Some(r);
                 }

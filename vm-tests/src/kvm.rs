@@ -55,6 +55,25 @@ pub enum Verdict {
     Failed { reason: String },
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Works => f.write_str("KVM runs guests"),
+            Verdict::Unavailable { reason } => write!(f, "QEMU cannot use KVM: {reason}"),
+            Verdict::Hangs {
+                output_lines: 0, ..
+            } => f.write_str("the guest hangs under KVM (no console output)"),
+            Verdict::Hangs {
+                output_lines,
+                last_line,
+            } => {
+                write!(f, "the guest hangs under KVM after {output_lines} console lines (last: {last_line})")
+            }
+            Verdict::Failed { reason } => write!(f, "probe boot failed: {reason}"),
+        }
+    }
+}
+
 /// Decides from a probe's console output, whether it timed out, and QEMU's stderr.
 pub fn verdict(console: &str, stderr: &str, timed_out: bool) -> Verdict {
     let booted = console.contains("Linux version")

@@ -179,6 +179,20 @@ fn build_boot_and_patch_debian_6_12() {
     let r = run_in_guest(&cache, &base.bzimage, GUEST, "baseline");
     check_guest(&r, &base.meta.kernel_release, "65530");
 
+    // 2a. The smoke suite: the stall-debug facilities work in the guest.
+    let smoke = mmstall_vm::suites::resolve("smoke").unwrap();
+    let r = run_in_guest(&cache, &base.bzimage, &smoke.script, "smoke");
+    let (pass, fail) = mmstall_vm::suites::tap_counts(&r.stdout);
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited { code: 0 },
+        "smoke suite:\n{}",
+        r.stdout
+    );
+    assert_eq!(fail, 0, "{}", r.stdout);
+    assert!(pass >= 10, "{}", r.stdout);
+    assert!(r.events.is_empty(), "{:?}", r.events);
+
     // 2b. A guest that panics, and a command that hangs: error results with
     //     their logs, never a hang of the harness.
     let r = run_in_guest(
@@ -224,6 +238,58 @@ fn build_boot_and_patch_debian_6_12() {
     assert!(std::fs::read_to_string(&r.console_log)
         .unwrap()
         .contains("Linux version"));
+
+    // 2c. The other fragments survive olddefconfig on 6.12 (config stage
+    //     only), and options the kernel drops are named.
+    let mut all = req.clone();
+    all.config = "stall-debug,lockdep,no-per-vma-lock".into();
+    let c = build::check_config(&all, &cache, &mut Print).unwrap();
+    assert_eq!(
+        c.fragments,
+        vec!["virtme-base", "stall-debug", "lockdep", "no-per-vma-lock"]
+    );
+    assert!(c.dropped.is_empty(), "dropped: {:?}", c.dropped);
+    let fin = mmstall_vm::config::parse_dotconfig(&c.config);
+    assert_eq!(
+        fin.get("CONFIG_PROVE_LOCKING"),
+        Some(&mmstall_vm::config::Value::Yes)
+    );
+    assert_eq!(
+        fin.get("CONFIG_PER_VMA_LOCK"),
+        None,
+        "per-VMA locks must be off"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let frag = dir.path().join("bad.config");
+    std::fs::write(
+        &frag,
+        "CONFIG_MMSTALL_NO_SUCH_OPTION=y\n# CONFIG_NET is not set\n",
+    )
+    .unwrap();
+    let mut bad_cfg = req.clone();
+    bad_cfg.config = format!("stall-debug,{}", frag.display());
+    let c = build::check_config(&bad_cfg, &cache, &mut Print).unwrap();
+    let mut names: Vec<&str> = c.dropped.iter().map(|d| d.name.as_str()).collect();
+    names.sort();
+    // Unknown symbol; and without NET, 9p (asked for by virtme-base) goes away.
+    assert!(
+        names.contains(&"CONFIG_MMSTALL_NO_SUCH_OPTION"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"CONFIG_9P_FS") && names.contains(&"CONFIG_NET_9P"),
+        "{names:?}"
+    );
+    // `vm build` refuses such a config before compiling.
+    let e = build::build(&bad_cfg, &cache, &mut Print).unwrap_err();
+    assert!(
+        matches!(e, BuildError::Dropped { .. }) && e.exit_code() == 2,
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("CONFIG_MMSTALL_NO_SUCH_OPTION=y"),
+        "{e}"
+    );
 
     // 3. A series that does not apply stops the build, names patch, file and
     //    hunk, and leaves the scratch copy as it was.
