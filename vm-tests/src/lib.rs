@@ -21,4 +21,5 @@ pub mod kvm;
 pub mod logscan;
 pub mod patches;
 pub mod suites;
+pub mod stall;
 pub mod tree;
