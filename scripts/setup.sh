@@ -28,7 +28,11 @@ fi
 # virtme-ng from PyPI (Debian 12 has no package for it).
 if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ] && ! command -v vng >/dev/null 2>&1; then
   echo "setup: installing virtme-ng from PyPI"
-  python3 -m pip install -q --disable-pip-version-check virtme-ng
+  # Debian 12's own python3 refuses pip installs (PEP 668) unless told to.
+  python3 -m pip install -q --disable-pip-version-check virtme-ng 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages virtme-ng
+  hash -r
+  command -v vng >/dev/null 2>&1 || { echo "setup: vng is not on PATH after installing virtme-ng" >&2; exit 1; }
 fi
 
 # Debian's linux-source-6.12, unpacked once into the cache (read-only input for mmstall).
