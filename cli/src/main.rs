@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 mod lint;
+mod nightly;
 mod vm;
 
 #[derive(Parser)]
@@ -31,6 +32,12 @@ enum Command {
     Vm(vm::VmCommand),
     /// Report what the harness needs and whether it works here (KVM probe, tools, disk).
     Doctor(vm::DoctorArgs),
+    /// Test patch series overnight: static report, baseline and patched builds, stall suite, verdicts, reports.
+    Nightly(nightly::NightlyArgs),
+    /// Render the nightly history: stall-ratio trend plot (SVG) and findings over time.
+    Report(nightly::ReportArgs),
+    /// Combine per-job nightly result directories into one report.
+    Merge(nightly::MergeArgs),
 }
 
 fn main() {
@@ -43,6 +50,9 @@ fn main() {
         Command::Catalogue(args) => lint::catalogue(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
+        Command::Nightly(args) => nightly::nightly(args),
+        Command::Report(args) => nightly::report(args),
+        Command::Merge(args) => nightly::merge(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -42,8 +42,9 @@ pub enum Verdict {
     /// (e.g. "stall suite unavailable"): a pass with gaps says so.
     Pass { not_checked: Vec<String> },
     Regression {
-        #[serde(rename = "static")]
+        #[serde(rename = "static_regression")]
         static_: bool,
+        #[serde(rename = "dynamic_regression")]
         dynamic: bool,
         not_checked: Vec<String>,
     },
