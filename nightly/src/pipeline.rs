@@ -71,7 +71,7 @@ struct Ctx<'a> {
     exec: &'a mut dyn Executor,
     checkouts: HashMap<String, Result<Checkout, String>>,
     static_repos: HashMap<String, Result<(PathBuf, String), String>>,
-    baselines: HashMap<(String, String), KernelRun>,
+    baselines: HashMap<(String, String), (KernelRun, Option<InfraClass>)>,
     series_available: Option<Result<(), String>>,
 }
 
@@ -382,11 +382,11 @@ impl Ctx<'_> {
 
     fn baseline(&mut self, job: &Job, tree: &str) -> (KernelRun, Option<InfraClass>) {
         let key = (job.kernel.clone(), job.config.clone());
-        if let Some(r) = self.baselines.get(&key) {
-            return (r.clone(), baseline_failure(r));
+        if let Some((r, c)) = self.baselines.get(&key) {
+            return (r.clone(), *c);
         }
         let (r, c) = self.kernel_run(job, tree, None);
-        self.baselines.insert(key, r.clone());
+        self.baselines.insert(key, (r.clone(), c));
         (r, c)
     }
 
@@ -698,7 +698,11 @@ pub fn run(plan: &Plan, opts: &Options, exec: &mut dyn Executor, progress: &mut 
     // Baselines of resumed jobs are reused.
     for r in &results {
         if let Some(b) = &r.baseline {
-            ctx.baselines.entry((r.kernel.clone(), r.config.clone())).or_insert_with(|| b.clone());
+            let class = match &r.verdict {
+                Verdict::InfraError { class, detail } if detail.starts_with("baseline kernel") => Some(*class),
+                _ => baseline_failure(b),
+            };
+            ctx.baselines.entry((r.kernel.clone(), r.config.clone())).or_insert_with(|| (b.clone(), class));
         }
     }
     reports::write_all(&opts.out, &results, &plan.name)?;
