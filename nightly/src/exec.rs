@@ -56,6 +56,10 @@ pub trait Executor {
     /// tree). Exit 0: applies; 1: a patch does not apply (stderr says which);
     /// 2: the series cannot be read.
     fn apply_check(&mut self, tree: &str, series: &Path) -> CmdOutput;
+    /// The stall suite's guest program (`mmstall-guest`), when there is one.
+    fn guest_program(&self) -> Option<PathBuf> {
+        None
+    }
     /// The mmstall cache root (`$MMSTALL_CACHE`, `$XDG_CACHE_HOME/mmstall`, `~/.cache/mmstall`).
     fn cache_root(&self) -> PathBuf;
 }
@@ -146,6 +150,10 @@ impl Executor for RealExecutor {
 
     fn cache_root(&self) -> PathBuf {
         cache_root_from_env()
+    }
+
+    fn guest_program(&self) -> Option<PathBuf> {
+        Some(self.mmstall.with_file_name("mmstall-guest")).filter(|p| p.is_file())
     }
 }
 

@@ -363,7 +363,14 @@ impl Ctx<'_> {
             return (run, None);
         }
         let out = self.opts.out.join("logs").join(&job.id).join(format!("{which}-suite"));
-        let args: Vec<String> = self.plan.suite.args.iter().map(|a| a.replace("{kernel}", &key).replace("{out}", &out.display().to_string())).collect();
+        let guest = self.exec.guest_program();
+        if guest.is_none() && self.plan.suite.args.iter().any(|a| a.contains("{guest}")) {
+            run.suite.status = StepStatus::Unavailable { reason: "stall suite unavailable: no mmstall-guest program next to mmstall".into() };
+            self.record_step(job, &run.suite);
+            return (run, None);
+        }
+        let guest = guest.map(|g| g.display().to_string()).unwrap_or_default();
+        let args: Vec<String> = self.plan.suite.args.iter().map(|a| a.replace("{kernel}", &key).replace("{out}", &out.display().to_string()).replace("{guest}", &guest)).collect();
         let o = self.exec.mmstall(&args);
         let log = self.log(job, &format!("{which}-suite"), &format!("mmstall {}", args.join(" ")), &o);
         run.suite = step(&format!("{which} stall suite"), StepStatus::Ok, o.secs, log);
@@ -644,7 +651,16 @@ pub fn parse_series_json(text: &str) -> Result<StaticResult, String> {
 /// The suite JSON (see docs/nightly.md): `{"tests": [{"name", "status"|"ok",
 /// "ratio"|"stall_ratio", "unit", "detail"}]}` or a bare array of tests.
 pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    // `vm run --json`: the suite's JSON is the guest command's stdout.
+    if v.get("outcome").is_some() && v.get("stdout").is_some() {
+        let inner = v.get("stdout").and_then(Value::as_str).unwrap_or("");
+        if inner.trim().is_empty() {
+            let status = v.pointer("/outcome/status").and_then(Value::as_str).unwrap_or("?");
+            return Err(format!("the suite printed nothing (vm run outcome: {status})"));
+        }
+        v = serde_json::from_str(inner).map_err(|e| format!("the guest's output: {e}"))?;
+    }
     let arr = v
         .as_array()
         .or_else(|| v.get("tests").and_then(Value::as_array))
@@ -653,24 +669,38 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
     let mut out = Vec::new();
     for (i, t) in arr.iter().enumerate() {
         let name = t.get("name").or_else(|| t.get("test")).or_else(|| t.get("id")).and_then(Value::as_str).ok_or(format!("test #{}: no `name`", i + 1))?;
-        let status = match (t.get("status").and_then(Value::as_str), t.get("ok").or_else(|| t.get("passed")).and_then(Value::as_bool)) {
+        // mmstall-guest's report: `verdict` is "Pass"/"Fail" or {"Skip": reason}...;
+        // the ratio of a test is its worst variant's median.
+        let verdict_word = t.get("verdict").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_object().and_then(|o| o.keys().next().cloned())));
+        let variant_ratio = t
+            .get("variants")
+            .and_then(Value::as_array)
+            .map(|vs| vs.iter().filter_map(|x| x.pointer("/ratio/median").and_then(Value::as_f64)).fold(f64::NAN, f64::max))
+            .filter(|r| r.is_finite());
+        let variant_detail = t
+            .get("variants")
+            .and_then(Value::as_array)
+            .map(|vs| vs.iter().filter_map(|x| x.get("summary").and_then(Value::as_str)).collect::<Vec<_>>().join("; "))
+            .unwrap_or_default();
+        let status_text = t.get("status").and_then(Value::as_str).map(str::to_string).or(verdict_word);
+        let status = match (status_text.as_deref(), t.get("ok").or_else(|| t.get("passed")).and_then(Value::as_bool)) {
             (Some(s), _) => match s.to_ascii_lowercase().as_str() {
                 "pass" | "passed" | "ok" => "pass",
                 "fail" | "failed" | "not ok" | "regression" => "fail",
-                "skip" | "skipped" => "skip",
+                "skip" | "skipped" | "xfail" => "skip",
                 _ => "error",
             },
             (None, Some(true)) => "pass",
             (None, Some(false)) => "fail",
             (None, None) => "error",
         };
-        let ratio = t.get("ratio").or_else(|| t.get("stall_ratio")).and_then(Value::as_f64).filter(|r| r.is_finite());
+        let ratio = t.get("ratio").or_else(|| t.get("stall_ratio")).and_then(Value::as_f64).filter(|r| r.is_finite()).or(variant_ratio);
         out.push(SuiteTest {
             name: name.to_string(),
             status: status.to_string(),
             ratio,
             unit: t.get("unit").and_then(Value::as_str).unwrap_or("ratio").to_string(),
-            detail: t.get("detail").or_else(|| t.get("message")).and_then(Value::as_str).unwrap_or("").to_string(),
+            detail: t.get("detail").or_else(|| t.get("message")).and_then(Value::as_str).map(str::to_string).unwrap_or(variant_detail),
         });
     }
     Ok(out)
@@ -724,4 +754,51 @@ pub fn run(plan: &Plan, opts: &Options, exec: &mut dyn Executor, progress: &mut 
         reports::write_all(&opts.out, &results, &plan.name)?;
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_json_shapes() {
+        let t = parse_suite_json(r#"{"tests":[{"name":"a","status":"PASS","ratio":1.5,"unit":"x"},{"test":"b","ok":false,"stall_ratio":7},{"id":"c"}]}"#).unwrap();
+        assert_eq!(t.iter().map(|t| (t.name.as_str(), t.status.as_str(), t.ratio)).collect::<Vec<_>>(), [("a", "pass", Some(1.5)), ("b", "fail", Some(7.0)), ("c", "error", None)]);
+        assert_eq!(parse_suite_json("[]").unwrap(), vec![]);
+        assert!(parse_suite_json(r#"{"tests":[{"status":"pass"}]}"#).unwrap_err().contains("no `name`"));
+        assert!(parse_suite_json("not json").is_err());
+        let wrapped = serde_json::json!({"outcome": {"status": "boot-timeout"}, "stdout": ""}).to_string();
+        assert!(parse_suite_json(&wrapped).unwrap_err().contains("boot-timeout"));
+    }
+
+    #[test]
+    fn build_failures_are_classified_by_vm_build_exit_codes() {
+        let c = |exit, err: &str| classify_build(&CmdOutput::fail(exit, err)).0;
+        assert_eq!(c(2, "error: patch 1/2 does not apply: patch 1 \"x\": mm/a.c: hunk #1"), InfraClass::PatchDoesNotApply);
+        assert_eq!(c(1, "error: make bzImage failed (exit exit status: 2)"), InfraClass::BuildFailure);
+        assert_eq!(c(2, "error: olddefconfig dropped 1 requested option(s):"), InfraClass::BuildFailure);
+        assert_eq!(c(3, "error: `ccache` not found"), InfraClass::Machine);
+        assert_eq!(c(2, "error: unrecognized subcommand 'build'"), InfraClass::Machine);
+    }
+
+    #[test]
+    fn comparison_thresholds() {
+        let run = |tests: Vec<(&str, &str, Option<f64>)>, events: Vec<&str>| KernelRun {
+            build: step("b", StepStatus::Ok, 0.0, None),
+            build_dir: None,
+            kernel_release: None,
+            compiled: None,
+            boot: step("b", StepStatus::Ok, 0.0, None),
+            boot_secs: None,
+            events: events.into_iter().map(str::to_string).collect(),
+            suite: step("s", StepStatus::Ok, 0.0, None),
+            tests: tests.into_iter().map(|(n, s, r)| SuiteTest { name: n.into(), status: s.into(), ratio: r, unit: "ratio".into(), detail: String::new() }).collect(),
+        };
+        let base = run(vec![("a", "pass", Some(2.0)), ("b", "fail", Some(9.0)), ("c", "pass", Some(1.0))], vec!["hung-task:x"]);
+        let patched = run(vec![("a", "pass", Some(2.9)), ("b", "fail", Some(9.5)), ("c", "pass", Some(1.6))], vec!["hung-task:x", "lockdep:y"]);
+        let c = compare(&base, &patched, 0.5);
+        let reg: Vec<&str> = c.iter().filter(|c| c.regression).map(|c| c.test.as_str()).collect();
+        // a: 2.9 ≤ 3.0; b: failed before too, 9.5 ≤ 13.5; c: 1.6 > 1.5; a new kernel event.
+        assert_eq!(reg, ["c", "kernel-event:lockdep:y"]);
+    }
 }

@@ -95,8 +95,10 @@ pub struct SuiteSettings {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// The mmstall subcommand that runs the stall suite on a built kernel;
-    /// `{kernel}` is replaced by the build directory, `{out}` by a directory for
-    /// its logs. It must print the suite JSON (see docs/nightly.md).
+    /// `{kernel}` is replaced by the build key, `{out}` by a directory for its
+    /// logs, `{guest}` by the guest program (`mmstall-guest` next to mmstall;
+    /// the suite is unavailable without it). It must print the suite JSON,
+    /// or `vm run --json` output whose stdout is the suite JSON (docs/nightly.md).
     #[serde(default = "default_suite_args")]
     pub args: Vec<String>,
     /// A patched ratio above baseline × (1 + tolerance) is a regression.
@@ -122,7 +124,10 @@ fn default_paths() -> Vec<String> {
     vec!["mm".into()]
 }
 fn default_suite_args() -> Vec<String> {
-    ["vm", "validate", "--kernel", "{kernel}", "--out", "{out}", "--json"].iter().map(|s| s.to_string()).collect()
+    ["vm", "run", "--kernel", "{kernel}", "--exec", "{guest} suite --json /dev/stdout", "--memory", "2G", "--timeout", "900", "--out", "{out}", "--json"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 fn default_tolerance() -> f64 {
     0.5

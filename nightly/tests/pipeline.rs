@@ -138,7 +138,7 @@ fn baseline_and_regression_series_end_to_end() {
     assert_eq!(doc.descendants().filter(|n| n.has_tag_name("error")).count(), 0);
     let k = check_kcidb(&out.join(reports::KCIDB));
     let ratio = k.tests.iter().find(|t| t.path == "mmstall.stall.mlock-20g" && t.status == "FAIL").unwrap();
-    assert_eq!(ratio.number.as_ref().map(|n| (n.value, n.unit.as_str())), Some((9.5, "x")));
+    assert_eq!(ratio.number.as_ref().map(|n| (n.value, n.unit.as_str())), Some((9.5, "ratio")));
     let boot = k.tests.iter().find(|t| t.path == "mmstall.boot").unwrap();
     assert_eq!(boot.number.as_ref().unwrap().unit, "s");
     let md = std::fs::read_to_string(out.join(reports::SUMMARY)).unwrap();
@@ -158,7 +158,7 @@ fn suite_and_series_unavailable_are_recorded_never_passed() {
     let rs = run(&w, &mut fake, &opts(&out, "2026-11-25"));
     let Verdict::Pass { not_checked } = &by(&rs, "clean").verdict else { panic!("{:?}", by(&rs, "clean").verdict) };
     assert!(not_checked.iter().any(|n| n.contains("static analysis unavailable")), "{not_checked:?}");
-    assert!(not_checked.iter().any(|n| n.contains("stall suite unavailable")), "{not_checked:?}");
+    assert!(not_checked.iter().any(|n| n.contains("stall suite unavailable: no mmstall-guest")), "{not_checked:?}");
     assert_eq!(by(&rs, "clean").verdict.word(), "pass (partial)");
     // No `git` import of the tree when `series` does not exist.
     assert!(!fake.calls.iter().any(|c| c.starts_with("git ")), "{:?}", fake.calls);
