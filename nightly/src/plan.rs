@@ -27,6 +27,10 @@ struct RawPlan {
     configs: Vec<RawConfig>,
     #[serde(default, rename = "series")]
     series: Vec<RawSeries>,
+    /// A regression-series manifest (`patches/manifest.toml`): each of its
+    /// `[[series]]` (`name`, `path`) becomes a series of the plan.
+    #[serde(default)]
+    manifest: Option<Spanned<String>>,
     #[serde(default, rename = "static")]
     static_: Option<StaticSettings>,
     #[serde(default)]
@@ -370,6 +374,46 @@ impl Plan {
             let cs = pick(&s.configs, &cnames, "series.configs")?;
             series.push(SeriesSpec { name, source, kernels: ks, configs: cs });
         }
+        if let Some(m) = &raw.manifest {
+            let mpath = resolve(m.get_ref());
+            let mtext = std::fs::read_to_string(&mpath).map_err(|e| err_at(Some(m.span()), "manifest", format!("{}: {e}", mpath.display())))?;
+            let mfile = mpath.display().to_string();
+            let merr = |span: Option<std::ops::Range<usize>>, key: &str, message: String| {
+                let (line, column) = span.map(|s| line_col(&mtext, s.start)).unwrap_or((1, 1));
+                PlanError { file: mfile.clone(), line, column, key: key.to_string(), message }
+            };
+            #[derive(Deserialize)]
+            struct Manifest {
+                #[serde(default)]
+                series: Vec<ManifestSeries>,
+            }
+            #[derive(Deserialize)]
+            struct ManifestSeries {
+                name: Spanned<String>,
+                path: Spanned<String>,
+            }
+            let man: Manifest = toml::from_str(&mtext).map_err(|e| {
+                let msg = e.message().to_string();
+                let key = msg.split('`').nth(1).unwrap_or("(syntax)").to_string();
+                merr(e.span(), &key, msg)
+            })?;
+            let mdir = mpath.parent().map(Path::to_path_buf).unwrap_or_default();
+            for ms in man.series {
+                let name = ms.name.get_ref().clone();
+                if name.is_empty() || name == "baseline" || series.iter().any(|x: &SeriesSpec| x.name == name) {
+                    return Err(merr(Some(ms.name.span()), "series.name", format!("series name `{name}` is empty, reserved or already in the plan")));
+                }
+                let p = mdir.join(ms.path.get_ref());
+                let source = if p.is_dir() {
+                    SeriesSource::Dir { path: p }
+                } else if p.is_file() {
+                    SeriesSource::Mbox { path: p }
+                } else {
+                    return Err(merr(Some(ms.path.span()), "series.path", format!("series `{name}`: {} does not exist", p.display())));
+                };
+                series.push(SeriesSpec { name, source, kernels: kernels.iter().map(|k| k.name.clone()).collect(), configs: configs.iter().map(|c| c.name.clone()).collect() });
+            }
+        }
         let suite = raw.suite.unwrap_or_default();
         if !(suite.ratio_tolerance >= 0.0) {
             return Err(err_at(None, "suite.ratio_tolerance", "must be a number ≥ 0".into()));
@@ -470,6 +514,23 @@ mod tests {
     fn syntax_error_has_a_line() {
         let e = parse("[[kernel]\n").unwrap_err();
         assert_eq!(e.line, 1, "{e}");
+    }
+
+    #[test]
+    fn manifest_series_and_errors_in_the_manifest() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("patches/one")).unwrap();
+        std::fs::write(d.path().join("patches/manifest.toml"), "# c\n[[series]]\nname = \"one\"\npath = \"one\"\nbase = \"debian:6.12\"\n[[series.expect]]\ntest = \"t\"\n").unwrap();
+        let plan = d.path().join("ci/nightly.toml");
+        std::fs::create_dir_all(plan.parent().unwrap()).unwrap();
+        let p = Plan::parse("manifest = \"../patches/manifest.toml\"\n", &plan).unwrap();
+        assert_eq!(p.series.len(), 1);
+        assert_eq!(p.series[0].source, SeriesSource::Dir { path: d.path().join("ci/../patches/one") });
+        std::fs::write(d.path().join("patches/manifest.toml"), "[[series]]\nname = \"two\"\npath = \"two\"\n").unwrap();
+        let e = Plan::parse("manifest = \"../patches/manifest.toml\"\n", &plan).unwrap_err();
+        assert!(e.file.ends_with("manifest.toml") && e.line == 3 && e.key == "series.path", "{e}");
+        let e = Plan::parse("\nmanifest = \"../nope.toml\"\n", &plan).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (2, "manifest"), "{e}");
     }
 
     #[test]
