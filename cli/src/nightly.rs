@@ -47,6 +47,9 @@ pub struct NightlyArgs {
     /// --emit k8s: container image.
     #[arg(long, default_value = "mmstall-nightly:latest")]
     pub image: String,
+    /// --emit k8s: the repository checkout in the image (the plan path is relative to it).
+    #[arg(long, default_value = "/src/mmstall")]
+    pub workdir: String,
     /// --emit k8s: namespace.
     #[arg(long)]
     pub namespace: Option<String>,
@@ -118,6 +121,7 @@ pub fn nightly(a: NightlyArgs) -> anyhow::Result<i32> {
             let o = emit::K8sOptions {
                 image: a.image.clone(),
                 plan_path: a.plan.display().to_string(),
+                workdir: a.workdir.clone(),
                 night: night.clone(),
                 namespace: a.namespace.clone(),
                 results_claim: "mmstall-results".into(),

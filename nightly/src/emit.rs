@@ -17,6 +17,8 @@ pub struct K8sOptions {
     pub image: String,
     /// The plan path inside the container (relative to the working dir).
     pub plan_path: String,
+    /// The repository checkout inside the image (plan paths are relative to it).
+    pub workdir: String,
     pub night: String,
     pub namespace: Option<String>,
     /// PersistentVolumeClaim holding `results/<job>` (ReadWriteMany).
@@ -73,6 +75,7 @@ pub fn k8s(plan: &Plan, o: &K8sOptions) -> Value {
                         "containers": [{
                             "name": "nightly",
                             "image": o.image,
+                            "workingDir": o.workdir,
                             "command": ["mmstall", "nightly", "--plan", o.plan_path, "--job", j.id, "--night", o.night, "--out", format!("/results/{}", j.id), "--resume"],
                             "env": [{"name": "MMSTALL_CACHE", "value": "/cache"}],
                             "resources": {"requests": {"cpu": "4", "memory": "8Gi"}},

@@ -319,6 +319,7 @@ fn emitters_one_job_per_series_kernel_config() {
         &mmstall_nightly::emit::K8sOptions {
             image: "registry.local/mmstall:1".into(),
             plan_path: "ci/nightly.toml".into(),
+            workdir: "/src/mmstall".into(),
             night: "2026-11-25".into(),
             namespace: Some("ci".into()),
             results_claim: "r".into(),
