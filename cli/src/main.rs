@@ -4,8 +4,11 @@
 
 use clap::{Parser, Subcommand};
 
+mod diff;
 mod lint;
 mod nightly;
+mod series_cmd;
+mod snapshot;
 mod vm;
 
 #[derive(Parser)]
@@ -27,6 +30,12 @@ enum Command {
     Rules,
     /// Print the merged catalogue (built-in + mmstall.toml).
     Catalogue(lint::CatalogueArgs),
+    /// Findings introduced, fixed and unchanged between two git revisions (no checkout).
+    Diff(diff::DiffArgs),
+    /// Apply a patch series in memory and report the findings each patch introduces and fixes.
+    Series(series_cmd::SeriesArgs),
+    /// Findings as a stable, line-insensitive snapshot file; --check compares with a stored one.
+    Snapshot(snapshot::SnapshotArgs),
     /// Build and boot kernels (virtme-ng/QEMU).
     #[command(subcommand)]
     Vm(vm::VmCommand),
@@ -48,6 +57,9 @@ fn main() {
         Command::Explain(args) => lint::explain(args),
         Command::Rules => lint::list_rules(),
         Command::Catalogue(args) => lint::catalogue(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Series(args) => series_cmd::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
         Command::Nightly(args) => nightly::nightly(args),
