@@ -80,8 +80,11 @@ fn series_that_does_not_apply_is_an_infrastructure_error_with_full_reports() {
     assert!(r["detail"].as_str().unwrap().contains("patch 1/1 does not apply"), "{r}");
     // The git range became an mbox (real `git format-patch`).
     assert!(std::fs::read_to_string(out.join("series/rename.mbox")).unwrap().contains("Subject: [PATCH] mm: rename b"));
-    // This branch's mmstall has no `series` subcommand yet: recorded as unavailable.
-    assert_eq!(r["static"]["step"]["status"], "unavailable", "{r}");
+    // The static report (`mmstall series` on the tree committed into a cache-side repository) names the failing patch.
+    assert_eq!(r["static"]["step"]["status"], "ok", "{r}");
+    assert_eq!(r["static"]["patches"][0]["status"], "failed", "{r}");
+    assert!(cache.join("nightly/git/plain.git").is_dir());
+    assert!(!dir.path().join("other-tree/.git").exists(), "the tree is not written");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("## Infrastructure errors") && md.contains("patch does not apply"), "{md}");
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
@@ -169,4 +172,50 @@ fn emit_merge_and_report() {
     assert!(std::fs::read_to_string(rep.join("trends.md")).unwrap().contains("| 2026-11-25 | rename | plain | default | infrastructure error: patch does not apply |"));
     let o = mmstall(&cache).args(["report", "--history"]).arg(dir.path().join("nope.jsonl")).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// A static-only night on a small tree: a series that takes `__mm_populate`
+/// under the write lock is a static regression (real `mmstall series`), with
+/// the finding in SARIF; a harmless series passes (partial: no builds).
+#[test]
+fn static_regression_through_mmstall_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("linux");
+    std::fs::create_dir_all(tree.join("mm")).unwrap();
+    let clean = "int do_thing(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tmmap_write_unlock(mm);\n\treturn __mm_populate(0, 1, 0);\n}\n";
+    std::fs::write(tree.join("mm/thing.c"), clean).unwrap();
+    let mail = |subject: &str, body: &str| {
+        format!("From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: T <t@t>\nSubject: [PATCH] {subject}\n\n---\ndiff --git a/mm/thing.c b/mm/thing.c\n--- a/mm/thing.c\n+++ b/mm/thing.c\n{body}-- \n2.39.5\n\n")
+    };
+    std::fs::write(
+        dir.path().join("bad.mbox"),
+        mail("mm: populate under the write lock", "@@ -1,6 +1,7 @@\n int do_thing(struct mm_struct *mm)\n {\n \tmmap_write_lock(mm);\n-\tmmap_write_unlock(mm);\n-\treturn __mm_populate(0, 1, 0);\n+\t__mm_populate(0, 1, 0);\n+\tmmap_write_unlock(mm);\n+\treturn 0;\n }\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("ok.mbox"), mail("mm: comment", "@@ -1,3 +1,4 @@\n+/* harmless */\n int do_thing(struct mm_struct *mm)\n {\n \tmmap_write_lock(mm);\n")).unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        "name = \"static\"\n[[kernel]]\nname = \"small\"\ntree = \"linux\"\n[build]\nenabled = false\n[[series]]\nname = \"bad\"\nmbox = \"bad.mbox\"\n[[series]]\nname = \"ok\"\nmbox = \"ok.mbox\"\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    let o = mmstall(&cache).args(["nightly", "--plan"]).arg(dir.path().join("plan.toml")).args(["--night", "2026-11-25", "--history", "none", "--out"]).arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let get = |s: &str| rs.iter().find(|r| r["series"] == s).unwrap();
+    assert_eq!(get("bad")["verdict"], "regression", "{}", get("bad"));
+    assert_eq!(get("bad")["static_regression"], true);
+    assert_eq!(get("bad")["dynamic_regression"], false);
+    assert_eq!(get("bad")["static"]["introduced"][0]["code"], "MMS001", "{}", get("bad"));
+    assert_eq!(get("bad")["static"]["introduced"][0]["patch"], 1);
+    assert_eq!(get("ok")["verdict"], "pass", "{}", get("ok"));
+    assert!(get("ok")["not_checked"].to_string().contains("static only"));
+    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap()).unwrap();
+    let res = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(res.len(), 1, "{sarif}");
+    assert_eq!(res[0]["ruleId"], "MMS001");
+    assert_eq!(res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "mm/thing.c");
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("## Regressions") && md.contains("new `MMS001` mm/thing.c:"), "{md}");
 }

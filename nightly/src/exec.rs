@@ -190,7 +190,7 @@ pub fn apply_check_in_process(tree: &Path, series_path: &Path) -> CmdOutput {
         let total = series.patches.len();
         for (i, p) in series.patches.iter().enumerate() {
             if let Err(e) = mmstall_series::apply_to_dir(p, &scratch) {
-                return Ok(CmdOutput::fail(1, format!("patch {}/{total} does not apply: patch {} \"{}\": {e}", i + 1, i + 1, p.subject)));
+                return Ok(CmdOutput::fail(1, format!("patch {}/{total} does not apply: {e}", i + 1)));
             }
         }
         let subjects: Vec<&str> = series.patches.iter().map(|p| p.subject.as_str()).collect();

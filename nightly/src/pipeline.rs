@@ -475,6 +475,20 @@ impl Ctx<'_> {
             }
         }
 
+        if !self.plan.build.enabled {
+            let static_ = r.static_.as_ref().map(|s| !s.introduced.is_empty()).unwrap_or(false);
+            if let Some(st) = &r.static_ {
+                match &st.step.status {
+                    StepStatus::Ok => {}
+                    StepStatus::Unavailable { reason } => not_checked.push(format!("static analysis unavailable: {reason}")),
+                    StepStatus::Failed { detail } => not_checked.push(format!("static analysis failed: {}", first_lines(detail, 1))),
+                    StepStatus::Skipped { reason } => not_checked.push(format!("static analysis skipped: {reason}")),
+                }
+            }
+            not_checked.push("kernel builds disabled in the plan (static only)".into());
+            r.verdict = if static_ { Verdict::Regression { static_, dynamic: false, not_checked } } else { Verdict::Pass { not_checked } };
+            return finish(r, start);
+        }
         let (base, bfail) = self.baseline(job, &tree);
         r.baseline = Some(base.clone());
         if let Some(class) = bfail {

@@ -36,6 +36,8 @@ struct RawPlan {
     #[serde(default)]
     suite: Option<SuiteSettings>,
     #[serde(default)]
+    build: Option<BuildSettings>,
+    #[serde(default)]
     boot: Option<BootSettings>,
 }
 
@@ -108,6 +110,20 @@ pub struct SuiteSettings {
     /// A patched ratio above baseline × (1 + tolerance) is a regression.
     #[serde(default = "default_tolerance")]
     pub ratio_tolerance: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSettings {
+    /// `false`: a static-only night (no kernel builds, boots or suite).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for BuildSettings {
+    fn default() -> Self {
+        BuildSettings { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -206,6 +222,7 @@ pub struct Plan {
     pub static_: StaticSettings,
     pub suite: SuiteSettings,
     pub boot: BootSettings,
+    pub build: BuildSettings,
 }
 
 /// One unit of work: a series (or none: the baselines only) on one kernel and
@@ -427,6 +444,7 @@ impl Plan {
             static_: raw.static_.unwrap_or_default(),
             suite,
             boot: raw.boot.unwrap_or_default(),
+            build: raw.build.unwrap_or_default(),
         })
     }
 
