@@ -429,7 +429,7 @@ impl Ctx<'_> {
         let tree = match self.checkout(&job.kernel) {
             Ok((tree, commit)) => {
                 r.commit = commit;
-                r.checkout.duration_s = t.elapsed().as_secs_f64();
+                r.checkout.duration_s = (t.elapsed().as_secs_f64() * 10.0).round() / 10.0;
                 tree
             }
             Err(detail) => {
