@@ -10,6 +10,7 @@ mod nightly;
 mod series_cmd;
 mod snapshot;
 mod vm;
+mod vm_validate;
 
 #[derive(Parser)]
 #[command(name = "mmstall", version, about = "Find and test long mmap_lock holds in Linux kernel trees")]

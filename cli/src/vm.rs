@@ -29,6 +29,8 @@ pub enum VmCommand {
     Run(RunArgs),
     /// List the built-in config fragments and suites.
     List,
+    /// Build the baseline and each regression series, run the stall suite on each, check the flips.
+    Validate(crate::vm_validate::ValidateArgs),
 }
 
 #[derive(Args)]
@@ -122,6 +124,7 @@ pub fn run(cmd: VmCommand) -> anyhow::Result<i32> {
     match cmd {
         VmCommand::Build(a) => vm_build(a),
         VmCommand::Run(a) => vm_run(a),
+        VmCommand::Validate(a) => crate::vm_validate::run(a),
         VmCommand::List => {
             println!("config fragments (--config):");
             for (n, text) in config::BUILTIN_FRAGMENTS {

@@ -22,3 +22,4 @@ pub mod boot;
 pub mod doctor;
 pub mod kvm;
 pub mod suites;
+pub mod stall;

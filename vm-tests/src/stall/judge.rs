@@ -1,0 +1,302 @@
+//! Judging a stall test from numbers measured in one run.
+//!
+//! A repetition records the operation's window [start, end] and, for every
+//! read a reader process made of /proc/PID/{cmdline,status} and every fault
+//! of the faulting thread, its [start, end]. The reader latency that counts is
+//! the worst of those reads that overlap the window; the verdict uses
+//!   ratio = worst overlapping reader latency / operation duration
+//! per repetition and the median over the valid repetitions.
+
+use super::ktap::Verdict;
+use super::thresholds::Judging;
+use serde::{Deserialize, Serialize};
+
+/// One timed access, nanoseconds of CLOCK_MONOTONIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interval {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Interval {
+    pub fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn overlaps(&self, w: &Interval) -> bool {
+        self.start <= w.end && self.end >= w.start
+    }
+}
+
+/// (count of intervals overlapping the window, the longest of them).
+pub fn worst_overlapping<'a>(samples: impl IntoIterator<Item = &'a Interval>, window: &Interval) -> (u64, Option<Interval>) {
+    let mut n = 0;
+    let mut worst: Option<Interval> = None;
+    for s in samples {
+        if s.overlaps(window) {
+            n += 1;
+            if worst.is_none_or(|w| s.len() > w.len()) {
+                worst = Some(*s);
+            }
+        }
+    }
+    (n, worst)
+}
+
+/// What one repetition measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rep {
+    pub rep: u32,
+    pub op_ms: f64,
+    /// Reads of /proc/PID/cmdline overlapping the operation and the worst one.
+    pub cmdline_reads: u64,
+    pub cmdline_worst_ms: f64,
+    pub status_reads: u64,
+    pub status_worst_ms: f64,
+    /// Faults of the target's other thread overlapping the operation.
+    pub faults: u64,
+    pub fault_worst_ms: f64,
+    /// Set when the repetition could not measure (setup failed).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl Rep {
+    pub fn reader_worst_ms(&self) -> f64 {
+        self.cmdline_worst_ms.max(self.status_worst_ms)
+    }
+    pub fn reads(&self) -> u64 {
+        self.cmdline_reads + self.status_reads
+    }
+    /// Worst reader latency / operation duration (None when nothing was measured).
+    pub fn ratio(&self) -> Option<f64> {
+        (self.error.is_none() && self.op_ms > 0.0 && self.reads() > 0).then(|| self.reader_worst_ms() / self.op_ms)
+    }
+    /// Why this repetition does not count, if it does not.
+    pub fn invalid(&self, j: &Judging) -> Option<String> {
+        if let Some(e) = &self.error {
+            return Some(e.clone());
+        }
+        if self.op_ms < j.min_op_ms {
+            return Some(format!("operation took {:.1} ms < min_op_ms {}", self.op_ms, j.min_op_ms));
+        }
+        if self.reads() == 0 {
+            return Some("the reader made no read during the operation".into());
+        }
+        None
+    }
+    pub fn describe(&self) -> String {
+        match &self.error {
+            Some(e) => format!("rep {}: error: {e}", self.rep),
+            None => format!(
+                "rep {}: op {:.1} ms, worst reader {:.2} ms (cmdline {:.2} ms / {} reads, status {:.2} ms / {} reads), ratio {}, worst fault {:.2} ms / {} faults",
+                self.rep,
+                self.op_ms,
+                self.reader_worst_ms(),
+                self.cmdline_worst_ms,
+                self.cmdline_reads,
+                self.status_worst_ms,
+                self.status_reads,
+                self.ratio().map(|r| format!("{r:.3}")).unwrap_or_else(|| "-".into()),
+                self.fault_worst_ms,
+                self.faults
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub n: usize,
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+/// min/median/max; None for no values. NaNs are dropped.
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    Some(Spread { n, min: v[0], median, max: v[n - 1] })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantResult {
+    pub variant: String,
+    pub verdict: Verdict,
+    pub reps: Vec<Rep>,
+    /// Over the valid repetitions.
+    pub ratio: Option<Spread>,
+    pub summary: String,
+}
+
+/// The verdict of one variant from its repetitions.
+pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResult {
+    let valid: Vec<f64> = reps.iter().filter(|r| r.invalid(j).is_none()).filter_map(|r| r.ratio()).collect();
+    let ratio = spread(&valid);
+    let (verdict, summary) = match &ratio {
+        Some(s) if (s.n as u32) >= j.min_valid => {
+            let text = format!(
+                "{variant}: ratio median {:.3} (min {:.3}, max {:.3}, {} valid of {} reps), threshold max_ratio {}",
+                s.median,
+                s.min,
+                s.max,
+                s.n,
+                reps.len(),
+                j.max_ratio
+            );
+            if s.median <= j.max_ratio {
+                (Verdict::Pass, text)
+            } else {
+                (Verdict::Fail, format!("{text}: readers waited for the operation"))
+            }
+        }
+        _ => {
+            let reasons: Vec<String> = reps.iter().filter_map(|r| r.invalid(j).map(|w| format!("rep {}: {w}", r.rep))).collect();
+            let why = format!(
+                "{} valid of {} reps < min_valid {} ({})",
+                valid.len(),
+                reps.len(),
+                j.min_valid,
+                if reasons.is_empty() { "no repetitions ran".to_string() } else { reasons.join("; ") }
+            );
+            // Every repetition failed to set up: that is an error, not a skip.
+            if !reps.is_empty() && reps.iter().all(|r| r.error.is_some()) {
+                (Verdict::Error(why.clone()), format!("{variant}: {why}"))
+            } else {
+                (Verdict::Skip(why.clone()), format!("{variant}: {why}"))
+            }
+        }
+    };
+    VariantResult { variant: variant.to_string(), verdict, reps, ratio, summary }
+}
+
+/// The verdict of a test from its variants: any FAIL or ERROR fails it; it
+/// passes when at least one variant passed and the others were skipped with a
+/// reason; all skipped is SKIP.
+pub fn judge_test(variants: &[VariantResult]) -> Verdict {
+    if variants.iter().any(|v| v.verdict == Verdict::Fail) {
+        return Verdict::Fail;
+    }
+    if let Some(Verdict::Error(e)) = variants.iter().map(|v| &v.verdict).find(|v| matches!(v, Verdict::Error(_))) {
+        return Verdict::Error(e.clone());
+    }
+    if variants.iter().any(|v| v.verdict == Verdict::Pass) {
+        return Verdict::Pass;
+    }
+    Verdict::Skip(
+        variants
+            .iter()
+            .map(|v| match &v.verdict {
+                Verdict::Skip(w) => format!("{}: {w}", v.variant),
+                other => format!("{}: {}", v.variant, other.word()),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+            .chars()
+            .take(400)
+            .collect::<String>()
+            + if variants.is_empty() { "no variants configured" } else { "" },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j() -> Judging {
+        Judging { repeat: 3, min_valid: 2, max_ratio: 0.5, min_op_ms: 20.0 }
+    }
+
+    fn rep(n: u32, op: f64, cmd: f64, status: f64) -> Rep {
+        Rep {
+            rep: n,
+            op_ms: op,
+            cmdline_reads: 10,
+            cmdline_worst_ms: cmd,
+            status_reads: 10,
+            status_worst_ms: status,
+            faults: 5,
+            fault_worst_ms: 0.1,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn overlap_window() {
+        let w = Interval { start: 100, end: 200 };
+        let s = [
+            Interval { start: 10, end: 20 },   // before
+            Interval { start: 90, end: 101 },  // straddles the start
+            Interval { start: 150, end: 151 }, // inside
+            Interval { start: 120, end: 400 }, // blocked past the end: the worst
+            Interval { start: 201, end: 900 }, // after
+        ];
+        let (n, worst) = worst_overlapping(&s, &w);
+        assert_eq!(n, 3);
+        assert_eq!(worst, Some(Interval { start: 120, end: 400 }));
+        assert_eq!(worst_overlapping(&[], &w), (0, None));
+    }
+
+    // Numbers recorded in-house: 6.12 baseline and the munmap regression
+    // kernel under TCG (512 MiB, 4 KiB pages).
+    #[test]
+    fn recorded_baseline_passes_and_regression_fails() {
+        let base = vec![rep(1, 236.4, 1.9, 0.4), rep(2, 229.8, 2.6, 0.5), rep(3, 241.0, 1.2, 0.3)];
+        let v = judge_variant("munmap", base, &j());
+        assert_eq!(v.verdict, Verdict::Pass, "{}", v.summary);
+        let s = v.ratio.unwrap();
+        assert!((s.median - 2.6 / 229.8).abs() < 1e-9 || (s.median - 1.9 / 236.4).abs() < 1e-9);
+        let regressed = vec![rep(1, 238.1, 236.9, 0.4), rep(2, 231.0, 229.0, 0.6), rep(3, 244.2, 12.0, 0.3)];
+        let v = judge_variant("munmap", regressed, &j());
+        assert_eq!(v.verdict, Verdict::Fail, "{}", v.summary);
+        assert!(v.summary.contains("readers waited"));
+        // One noisy repetition does not flip a verdict: the median decides.
+        let noisy = vec![rep(1, 236.4, 1.9, 0.4), rep(2, 229.8, 200.0, 0.5), rep(3, 241.0, 1.2, 0.3)];
+        assert_eq!(judge_variant("munmap", noisy, &j()).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn too_short_or_unobserved_is_skip_with_reason() {
+        let short = vec![rep(1, 3.0, 2.9, 0.0), rep(2, 4.0, 3.9, 0.0), rep(3, 250.0, 1.0, 0.1)];
+        let v = judge_variant("munmap", short, &j());
+        match &v.verdict {
+            Verdict::Skip(w) => assert!(w.contains("1 valid of 3 reps < min_valid 2") && w.contains("rep 1: operation took 3.0 ms"), "{w}"),
+            other => panic!("{other:?}"),
+        }
+        let mut blind = rep(1, 300.0, 0.0, 0.0);
+        blind.cmdline_reads = 0;
+        blind.status_reads = 0;
+        let v = judge_variant("mlock", vec![blind.clone(), Rep { rep: 2, ..blind }], &j());
+        assert!(matches!(&v.verdict, Verdict::Skip(w) if w.contains("no read during the operation")), "{:?}", v.verdict);
+        let err = Rep { error: Some("mmap: ENOMEM".into()), ..rep(1, 0.0, 0.0, 0.0) };
+        let v = judge_variant("mlock", vec![err.clone(), Rep { rep: 2, ..err }], &j());
+        assert!(matches!(&v.verdict, Verdict::Error(w) if w.contains("ENOMEM")), "{:?}", v.verdict);
+    }
+
+    #[test]
+    fn test_verdict_from_variants() {
+        let pass = judge_variant("a", vec![rep(1, 100.0, 1.0, 1.0), rep(2, 100.0, 1.0, 1.0)], &j());
+        let fail = judge_variant("b", vec![rep(1, 100.0, 99.0, 1.0), rep(2, 100.0, 98.0, 1.0)], &j());
+        let skip = judge_variant("c", vec![], &j());
+        assert!(matches!(skip.verdict, Verdict::Skip(_)));
+        assert_eq!(judge_test(&[pass.clone(), skip.clone()]), Verdict::Pass);
+        assert_eq!(judge_test(&[pass.clone(), fail]), Verdict::Fail);
+        assert!(matches!(judge_test(&[skip.clone()]), Verdict::Skip(w) if w.starts_with("c: 0 valid")));
+        assert!(matches!(judge_test(&[]), Verdict::Skip(w) if w == "no variants configured"));
+    }
+
+    #[test]
+    fn spread_of_values() {
+        assert_eq!(spread(&[]), None);
+        assert_eq!(spread(&[f64::NAN]), None);
+        assert_eq!(spread(&[3.0, 1.0, 2.0, 10.0]), Some(Spread { n: 4, min: 1.0, median: 2.5, max: 10.0 }));
+    }
+}

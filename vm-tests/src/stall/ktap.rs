@@ -1,0 +1,313 @@
+//! KTAP v1 (Documentation/dev-tools/ktap.rst): a writer for the guest program
+//! and a parser for the host. Nested subtests are indented by two spaces per
+//! level; diagnostic lines (`# ...`) before a result line belong to it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Not run: a precondition is missing (the reason says which).
+    Skip(String),
+    /// Failed as expected (a known deviation; the reason says what was measured).
+    Xfail(String),
+    /// The test could not measure (a setup step failed).
+    Error(String),
+}
+
+impl Verdict {
+    /// The short name used in tables and JSON.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip(_) => "SKIP",
+            Verdict::Xfail(_) => "XFAIL",
+            Verdict::Error(_) => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub name: String,
+    pub verdict: Verdict,
+    pub diagnostics: Vec<String>,
+    pub subtests: Vec<TestResult>,
+}
+
+impl TestResult {
+    pub fn new(name: &str, verdict: Verdict) -> TestResult {
+        TestResult { name: name.to_string(), verdict, diagnostics: Vec::new(), subtests: Vec::new() }
+    }
+}
+
+/// A description may not contain `#` (it starts the directive) or a newline.
+fn clean(s: &str) -> String {
+    s.replace(['#', '\n', '\r'], " ").trim().to_string()
+}
+
+fn result_line(n: usize, r: &TestResult) -> String {
+    let name = clean(&r.name);
+    match &r.verdict {
+        Verdict::Pass => format!("ok {n} {name}"),
+        Verdict::Fail => format!("not ok {n} {name}"),
+        Verdict::Skip(why) => format!("ok {n} {name} # SKIP {}", clean(why)),
+        Verdict::Xfail(why) => format!("not ok {n} {name} # XFAIL {}", clean(why)),
+        Verdict::Error(why) => format!("not ok {n} {name} # ERROR {}", clean(why)),
+    }
+}
+
+fn write_level(out: &mut String, results: &[TestResult], depth: usize) {
+    let ind = "  ".repeat(depth);
+    out.push_str(&format!("{ind}KTAP version 1\n{ind}1..{}\n", results.len()));
+    for (i, r) in results.iter().enumerate() {
+        if !r.subtests.is_empty() {
+            write_level(out, &r.subtests, depth + 1);
+        }
+        for d in &r.diagnostics {
+            for l in d.lines() {
+                out.push_str(&format!("{ind}# {l}\n"));
+            }
+        }
+        out.push_str(&ind);
+        out.push_str(&result_line(i + 1, r));
+        out.push('\n');
+    }
+}
+
+/// The whole KTAP document for a list of top-level results.
+pub fn write(results: &[TestResult]) -> String {
+    let mut s = String::new();
+    write_level(&mut s, results, 0);
+    s
+}
+
+/// The header and plan, for a writer that prints results as they finish.
+pub fn header(n: usize) -> String {
+    format!("KTAP version 1\n1..{n}\n")
+}
+
+/// One top-level result (with its subtests and diagnostics), numbered `n`.
+pub fn write_one(n: usize, r: &TestResult) -> String {
+    let mut s = String::new();
+    if !r.subtests.is_empty() {
+        write_level(&mut s, &r.subtests, 1);
+    }
+    for d in &r.diagnostics {
+        for l in d.lines() {
+            s.push_str(&format!("# {l}\n"));
+        }
+    }
+    s.push_str(&result_line(n, r));
+    s.push('\n');
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KtapError {
+    #[error("KTAP: no `KTAP version 1` line")]
+    NoHeader,
+    #[error("KTAP line {line}: {msg}")]
+    Bad { line: usize, msg: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parsed {
+    pub results: Vec<TestResult>,
+    /// The plan of the top level (`1..N`), when present.
+    pub planned: Option<usize>,
+    /// Problems that do not stop parsing: result numbers out of order, fewer
+    /// results than planned (a crashed run), unterminated subtests.
+    pub warnings: Vec<String>,
+}
+
+fn indent_of(l: &str) -> usize {
+    (l.len() - l.trim_start_matches(' ').len()) / 2
+}
+
+fn parse_result(body: &str) -> Option<(bool, usize, String, Option<(String, String)>)> {
+    let (ok, rest) = if let Some(r) = body.strip_prefix("not ok ") {
+        (false, r)
+    } else if let Some(r) = body.strip_prefix("ok ") {
+        (true, r)
+    } else {
+        return None;
+    };
+    let (num, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let n: usize = num.parse().ok()?;
+    let (desc, directive) = match rest.split_once('#') {
+        Some((d, dir)) => {
+            let dir = dir.trim();
+            let (word, why) = dir.split_once(' ').unwrap_or((dir, ""));
+            (d.trim().to_string(), Some((word.to_ascii_uppercase(), why.trim().to_string())))
+        }
+        None => (rest.trim().to_string(), None),
+    };
+    Some((ok, n, desc, directive))
+}
+
+/// Parses KTAP v1 text; lines that are not KTAP (boot noise, program
+/// output) are ignored. Never panics on any input.
+pub fn parse(text: &str) -> Result<Parsed, KtapError> {
+    // Stack of open levels: (depth, results so far, pending diagnostics, plan).
+    struct Level {
+        depth: usize,
+        results: Vec<TestResult>,
+        diags: Vec<String>,
+        plan: Option<usize>,
+    }
+    let mut stack: Vec<Level> = Vec::new();
+    let mut warnings = Vec::new();
+    let mut top_plan = None;
+    let mut seen_header = false;
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i + 1;
+        let line = raw.trim_end();
+        let body = line.trim_start();
+        let depth = indent_of(line);
+        if body.starts_with("KTAP version ") || body.starts_with("TAP version ") {
+            if !body.ends_with(" 1") && !body.starts_with("TAP version 1") {
+                return Err(KtapError::Bad { line: lineno, msg: format!("unsupported version `{body}`") });
+            }
+            seen_header = true;
+            // A new level: it must be deeper than the current one (or the first).
+            while stack.last().is_some_and(|l| l.depth >= depth) && stack.len() > 1 {
+                let l = stack.pop().expect("non-empty");
+                warnings.push(format!("line {lineno}: subtest block at depth {} ended without a result line", l.depth));
+            }
+            stack.push(Level { depth, results: Vec::new(), diags: Vec::new(), plan: None });
+            continue;
+        }
+        if stack.is_empty() {
+            continue;
+        }
+        // Close levels deeper than this line when a result line at a lower depth arrives.
+        if let Some(plan) = body.strip_prefix("1..") {
+            if let Some(l) = stack.iter_mut().rev().find(|l| l.depth == depth) {
+                l.plan = plan.trim().parse().ok();
+                if l.plan.is_none() {
+                    warnings.push(format!("line {lineno}: unreadable plan `{body}`"));
+                }
+            }
+            continue;
+        }
+        if let Some(d) = body.strip_prefix('#') {
+            if let Some(l) = stack.iter_mut().rev().find(|l| l.depth <= depth) {
+                l.diags.push(d.strip_prefix(' ').unwrap_or(d).to_string());
+            }
+            continue;
+        }
+        if let Some((ok, n, desc, directive)) = parse_result(body) {
+            // Subtest levels deeper than this result line belong to it.
+            let mut subtests = Vec::new();
+            while stack.len() > 1 && stack.last().is_some_and(|l| l.depth > depth) {
+                let l = stack.pop().expect("non-empty");
+                if let Some(p) = l.plan {
+                    if p != l.results.len() {
+                        warnings.push(format!("line {lineno}: subtests of `{desc}` planned {p}, found {}", l.results.len()));
+                    }
+                }
+                subtests = l.results;
+            }
+            let Some(level) = stack.iter_mut().rev().find(|l| l.depth == depth) else {
+                warnings.push(format!("line {lineno}: result at unexpected indentation"));
+                continue;
+            };
+            if n != level.results.len() + 1 {
+                warnings.push(format!("line {lineno}: result number {n}, expected {}", level.results.len() + 1));
+            }
+            let verdict = match directive {
+                Some((w, why)) if w == "SKIP" => Verdict::Skip(why),
+                Some((w, why)) if w == "XFAIL" => Verdict::Xfail(why),
+                Some((w, why)) if w == "ERROR" || w == "TIMEOUT" => Verdict::Error(if why.is_empty() { w } else { why }),
+                _ if ok => Verdict::Pass,
+                _ => Verdict::Fail,
+            };
+            let diagnostics = std::mem::take(&mut level.diags);
+            level.results.push(TestResult { name: desc, verdict, diagnostics, subtests });
+            continue;
+        }
+        // Unknown line: ignored (KTAP allows it).
+    }
+    if !seen_header {
+        return Err(KtapError::NoHeader);
+    }
+    while stack.len() > 1 {
+        let l = stack.pop().expect("non-empty");
+        warnings.push(format!("subtest block at depth {} has no result line (the run stopped?)", l.depth));
+    }
+    let top = stack.pop().expect("header seen");
+    if let Some(p) = top.plan {
+        top_plan = Some(p);
+        if p != top.results.len() {
+            warnings.push(format!("planned {p} tests, found {} results", top.results.len()));
+        }
+    }
+    Ok(Parsed { results: top.results, planned: top_plan, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<TestResult> {
+        let mut a = TestResult::new("munmap-zap-stall", Verdict::Fail);
+        let mut s1 = TestResult::new("munmap", Verdict::Fail);
+        s1.diagnostics.push("rep 1: op 231.0 ms, worst reader 229.8 ms, ratio 0.995".into());
+        a.subtests = vec![s1, TestResult::new("brk-shrink", Verdict::Skip("no brk".into()))];
+        a.diagnostics.push("1 of 2 variants failed".into());
+        let b = TestResult::new("mlock-posix-atomicity", Verdict::Xfail("locked 4 of 8 pages # partly".into()));
+        vec![a, b, TestResult::new("x", Verdict::Pass), TestResult::new("y", Verdict::Error("mmap failed".into()))]
+    }
+
+    #[test]
+    fn writes_the_documented_shape() {
+        let t = write(&sample());
+        assert_eq!(
+            t,
+            "KTAP version 1\n1..4\n  KTAP version 1\n  1..2\n  # rep 1: op 231.0 ms, worst reader 229.8 ms, ratio 0.995\n  not ok 1 munmap\n  ok 2 brk-shrink # SKIP no brk\n# 1 of 2 variants failed\nnot ok 1 munmap-zap-stall\nnot ok 2 mlock-posix-atomicity # XFAIL locked 4 of 8 pages   partly\nok 3 x\nnot ok 4 y # ERROR mmap failed\n"
+        );
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut want = sample();
+        want[1].verdict = Verdict::Xfail("locked 4 of 8 pages   partly".into());
+        let p = parse(&write(&sample())).unwrap();
+        assert_eq!(p.results, want);
+        assert_eq!(p.planned, Some(4));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // Streaming writer gives the same text.
+        let s = sample();
+        let mut streamed = header(s.len());
+        for (i, r) in s.iter().enumerate() {
+            streamed.push_str(&write_one(i + 1, r));
+        }
+        assert_eq!(streamed, write(&s));
+    }
+
+    #[test]
+    fn ignores_noise_and_reports_truncation() {
+        let text = "[    1.0] booting\nKTAP version 1\n1..3\nrandom output\nok 1 a\n  KTAP version 1\n  1..2\n  ok 1 s\n";
+        let p = parse(text).unwrap();
+        assert_eq!(p.results.len(), 1);
+        assert_eq!(p.results[0].name, "a");
+        assert!(p.warnings.iter().any(|w| w.contains("planned 3 tests, found 1")), "{:?}", p.warnings);
+        assert!(p.warnings.iter().any(|w| w.contains("no result line")), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn rejects_missing_header_and_never_panics() {
+        assert_eq!(parse("ok 1 a\n"), Err(KtapError::NoHeader));
+        assert!(parse("KTAP version 2\n").is_err());
+        for junk in ["KTAP version 1\n   ok", "KTAP version 1\n1..x\nok a b\nnot ok\n#", "KTAP version 1\n      ok 1 deep\n", "\u{0}KTAP version 1\n\tok 1 t\n"] {
+            let _ = parse(junk);
+        }
+        let p = parse("KTAP version 1\n1..1\nok 2 wrong-number # skip lower-case directive\n").unwrap();
+        assert_eq!(p.results[0].verdict, Verdict::Skip("lower-case directive".into()));
+        assert!(!p.warnings.is_empty());
+    }
+}

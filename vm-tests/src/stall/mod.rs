@@ -1,0 +1,36 @@
+//! Stall-regression tests (issue 6): the guest program `mmstall-guest`
+//! (vm-tests/guest/) measures, the host judges and validates.
+//!
+//! - [`ktap`]: KTAP v1 writer (guest) and parser (host)
+//! - [`thresholds`]: vm-tests/thresholds.toml
+//! - [`judge`]: ratios, repetitions, verdicts
+//! - [`manifest`]: patches/manifest.toml (regression series and what each must flip)
+//! - [`validate`]: `mmstall vm validate` (build baseline + each series, boot, run, check)
+//!
+//! See vm-tests/STALL-TESTS.md.
+
+pub mod judge;
+pub mod ktap;
+pub mod manifest;
+pub mod thresholds;
+pub mod validate;
+
+use serde::{Deserialize, Serialize};
+
+/// The JSON file the guest program writes (`--json FILE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestReport {
+    pub version: u32,
+    pub kernel_release: String,
+    pub thresholds_source: String,
+    /// What the suite did to transparent huge pages (and what they were).
+    pub thp: String,
+    pub tests: Vec<TestReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub name: String,
+    pub verdict: ktap::Verdict,
+    pub variants: Vec<judge::VariantResult>,
+}

@@ -1,0 +1,544 @@
+//! `mmstall vm validate`: proof that each stall test has teeth.
+//!
+//! Builds the baseline kernel and one kernel per regression series of
+//! patches/manifest.toml (incrementally, through [`crate::build`]), boots each
+//! with virtme-ng, runs the guest suite (`mmstall-guest suite`) `runs` times,
+//! and checks every expectation of the manifest: the verdict of a test on
+//! the baseline and on its regression kernel, in every run. Prints the
+//! validation table (test × kernel, with the measured ratios) and writes
+//! `validation.json`.
+
+use super::judge::{self, Spread};
+use super::ktap::{self, Verdict};
+use super::manifest::{Manifest, Series};
+use super::GuestReport;
+use crate::boot::{self, Outcome, RunOptions};
+use crate::build::{self, BuildRequest, ProgressMode, Reporter};
+use crate::cache::Cache;
+use crate::kvm::{self, AccelChoice};
+use crate::tree::TreeSpec;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub manifest: PathBuf,
+    /// Passed to the guest (`--thresholds`); None: the guest's built-in copy.
+    pub thresholds: Option<PathBuf>,
+    pub guest: PathBuf,
+    /// Only these series (names); None: all.
+    pub only: Option<Vec<String>>,
+    /// Suite runs (boots) on the baseline and on each regression kernel.
+    pub baseline_runs: u32,
+    pub runs: u32,
+    /// Override of every test's repetitions.
+    pub repeat: Option<u32>,
+    pub config: String,
+    pub jobs: Option<usize>,
+    pub memory: String,
+    pub cpus: u32,
+    pub boot_timeout: Duration,
+    pub cmd_timeout: Duration,
+    pub kvm: AccelChoice,
+    /// Run directories and validation.json go here.
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteRun {
+    pub dir: PathBuf,
+    pub outcome: Outcome,
+    pub boot_secs: Option<f64>,
+    pub command_secs: Option<f64>,
+    /// Test name → verdict word (from the KTAP output).
+    pub verdicts: BTreeMap<String, String>,
+    pub report: Option<GuestReport>,
+    /// Kernel reports found in the console log (kind: first line).
+    pub events: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelResult {
+    /// `baseline` or the series name.
+    pub kernel: String,
+    pub build_dir: PathBuf,
+    pub build_secs: f64,
+    pub build_cached: bool,
+    pub files_compiled: usize,
+    pub runs: Vec<SuiteRun>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub series: String,
+    pub test: String,
+    pub kernel: String,
+    pub expected: String,
+    /// The verdict in each run.
+    pub got: Vec<String>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantSpread {
+    pub kernel: String,
+    pub test: String,
+    pub variant: String,
+    /// Over every valid repetition of every run.
+    pub ratio: Option<Spread>,
+    /// The median ratio of each run.
+    pub run_medians: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    pub version: u32,
+    pub manifest: PathBuf,
+    pub kernels: Vec<KernelResult>,
+    pub checks: Vec<Check>,
+    pub spreads: Vec<VariantSpread>,
+    pub ok: bool,
+}
+
+struct Note;
+impl Reporter for Note {
+    fn note(&mut self, msg: &str) {
+        eprintln!("  {msg}");
+    }
+}
+
+/// The guest command line.
+pub fn guest_script(guest: &Path, json: &Path, thresholds: Option<&Path>, repeat: Option<u32>) -> String {
+    let q = |p: &Path| boot::sh_quote(&p.display().to_string());
+    let mut s = format!("{} suite --json {}", q(guest), q(json));
+    if let Some(t) = thresholds {
+        s.push_str(&format!(" --thresholds {}", q(t)));
+    }
+    if let Some(n) = repeat {
+        s.push_str(&format!(" --repeat {n}"));
+    }
+    s + "\n"
+}
+
+fn run_suite(o: &Options, cache: &Cache, kernel: &Path, dir: PathBuf) -> Result<SuiteRun, String> {
+    let dev = kvm::dev_kvm_usable();
+    let probe = if o.kvm == AccelChoice::Auto && dev {
+        kvm::probe_cached(cache, kernel, Duration::from_secs(20), false).ok().map(|r| r.verdict)
+    } else {
+        None
+    };
+    let (accel, accel_reason) = kvm::decide(o.kvm, dev, probe.as_ref());
+    let _ = std::fs::remove_dir_all(&dir);
+    let json = dir.join("stall.json");
+    let opts = RunOptions {
+        kernel: kernel.to_path_buf(),
+        script: guest_script(&o.guest, &json, o.thresholds.as_deref(), o.repeat),
+        label: "stall suite".into(),
+        memory: o.memory.clone(),
+        cpus: o.cpus,
+        boot_timeout: o.boot_timeout,
+        cmd_timeout: o.cmd_timeout,
+        accel,
+        accel_reason,
+        virtiofs: false,
+        append: vec![],
+        dir: dir.clone(),
+        echo_console: false,
+    };
+    let r = boot::run(&opts).map_err(|e| format!("booting {}: {e}", kernel.display()))?;
+    Ok(suite_run_from(&r.dir, r.outcome.clone(), r.boot_secs, r.command_secs, &r.stdout, std::fs::read_to_string(&json).ok().as_deref(), r.events.iter().map(|e| format!("{}: {}", e.kind, e.first_line)).collect()))
+}
+
+/// Reads a finished run: verdicts from KTAP, numbers from the JSON report.
+pub fn suite_run_from(
+    dir: &Path,
+    outcome: Outcome,
+    boot_secs: Option<f64>,
+    command_secs: Option<f64>,
+    stdout: &str,
+    json: Option<&str>,
+    events: Vec<String>,
+) -> SuiteRun {
+    let mut problems = Vec::new();
+    let mut verdicts = BTreeMap::new();
+    match ktap::parse(stdout) {
+        Ok(p) => {
+            for r in &p.results {
+                verdicts.insert(r.name.clone(), r.verdict.word().to_string());
+            }
+            problems.extend(p.warnings);
+        }
+        Err(e) => problems.push(format!("guest output: {e}")),
+    }
+    let report = match json.map(serde_json::from_str::<GuestReport>) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            problems.push(format!("{}: {e}", dir.join("stall.json").display()));
+            None
+        }
+        None => {
+            problems.push(format!("{} missing", dir.join("stall.json").display()));
+            None
+        }
+    };
+    if !matches!(outcome, Outcome::Exited { .. }) {
+        problems.push(format!("guest: {outcome:?}"));
+    }
+    SuiteRun { dir: dir.to_path_buf(), outcome, boot_secs, command_secs, verdicts, report, events, problems }
+}
+
+/// The verdict a run gave a test: the KTAP verdict, or what went wrong.
+fn verdict_in(run: &SuiteRun, test: &str) -> String {
+    match run.verdicts.get(test) {
+        Some(v) => v.clone(),
+        None => match &run.outcome {
+            Outcome::Exited { .. } => "MISSING".into(),
+            Outcome::BootTimeout => "BOOT-TIMEOUT".into(),
+            Outcome::CommandTimeout => "TIMEOUT".into(),
+            Outcome::GuestDied { .. } => "CRASH".into(),
+        },
+    }
+}
+
+/// Expectations → checks against the kernels' runs.
+pub fn checks(manifest_series: &[Series], kernels: &[KernelResult]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let base = kernels.iter().find(|k| k.kernel == "baseline");
+    for s in manifest_series {
+        let patched = kernels.iter().find(|k| k.kernel == s.name);
+        for e in &s.expect {
+            for (kernel, k, expected) in [("baseline", base, &e.baseline), (s.name.as_str(), patched, &e.patched)] {
+                let got: Vec<String> = k.map(|k| k.runs.iter().map(|r| verdict_in(r, &e.test)).collect()).unwrap_or_default();
+                let ok = !got.is_empty() && got.iter().all(|g| g == expected);
+                out.push(Check { series: s.name.clone(), test: e.test.clone(), kernel: kernel.to_string(), expected: expected.clone(), got, ok });
+            }
+        }
+    }
+    out
+}
+
+pub fn spreads(kernels: &[KernelResult]) -> Vec<VariantSpread> {
+    let mut out: Vec<VariantSpread> = Vec::new();
+    for k in kernels {
+        let mut acc: BTreeMap<(usize, String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for run in &k.runs {
+            let Some(rep) = &run.report else { continue };
+            for (ti, t) in rep.tests.iter().enumerate() {
+                for v in &t.variants {
+                    let e = acc.entry((ti, t.name.clone(), v.variant.clone())).or_default();
+                    e.0.extend(v.reps.iter().filter_map(|r| r.ratio()));
+                    if let Some(s) = &v.ratio {
+                        e.1.push(s.median);
+                    }
+                }
+            }
+        }
+        for ((_, test, variant), (all, medians)) in acc {
+            out.push(VariantSpread { kernel: k.kernel.clone(), test, variant, ratio: judge::spread(&all), run_medians: medians });
+        }
+    }
+    out
+}
+
+fn cell(k: &KernelResult, test: &str, variant: Option<&str>) -> String {
+    if k.runs.is_empty() {
+        return "-".into();
+    }
+    match variant {
+        None => {
+            let v: Vec<String> = k.runs.iter().map(|r| verdict_in(r, test)).collect();
+            let first = &v[0];
+            if v.iter().all(|x| x == first) {
+                if v.len() > 1 {
+                    format!("**{first}** ×{}", v.len())
+                } else {
+                    format!("**{first}**")
+                }
+            } else {
+                v.join("/")
+            }
+        }
+        Some(var) => {
+            let medians: Vec<String> = k
+                .runs
+                .iter()
+                .map(|r| {
+                    r.report
+                        .as_ref()
+                        .and_then(|rep| rep.tests.iter().find(|t| t.name == test))
+                        .and_then(|t| t.variants.iter().find(|x| x.variant == var))
+                        .map(|x| match (&x.ratio, &x.verdict) {
+                            (Some(s), _) => format!("{:.3}", s.median),
+                            (None, v) => v.word().to_string(),
+                        })
+                        .unwrap_or_else(|| "-".into())
+                })
+                .collect();
+            medians.join(" / ")
+        }
+    }
+}
+
+/// The validation table (markdown): a row per test (verdicts) and per
+/// variant (median ratio of each run).
+pub fn table(kernels: &[KernelResult]) -> String {
+    let mut tests: Vec<(String, Vec<String>)> = Vec::new();
+    for k in kernels {
+        for r in &k.runs {
+            if let Some(rep) = &r.report {
+                for t in &rep.tests {
+                    let entry = match tests.iter_mut().position(|(n, _)| *n == t.name) {
+                        Some(i) => &mut tests[i].1,
+                        None => {
+                            tests.push((t.name.clone(), Vec::new()));
+                            &mut tests.last_mut().expect("pushed").1
+                        }
+                    };
+                    for v in &t.variants {
+                        if !entry.contains(&v.variant) {
+                            entry.push(v.variant.clone());
+                        }
+                    }
+                }
+            }
+            for name in r.verdicts.keys() {
+                if !tests.iter().any(|(n, _)| n == name) {
+                    tests.push((name.clone(), Vec::new()));
+                }
+            }
+        }
+    }
+    let mut s = String::from("| test / variant |");
+    for k in kernels {
+        s.push_str(&format!(" {} |", k.kernel));
+    }
+    s.push_str("\n|---|");
+    for _ in kernels {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for (t, variants) in &tests {
+        s.push_str(&format!("| `{t}` |"));
+        for k in kernels {
+            s.push_str(&format!(" {} |", cell(k, t, None)));
+        }
+        s.push('\n');
+        for v in variants {
+            s.push_str(&format!("| &nbsp;&nbsp;{v} (ratio) |"));
+            for k in kernels {
+                s.push_str(&format!(" {} |", cell(k, t, Some(v))));
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
+pub fn spread_table(sp: &[VariantSpread]) -> String {
+    let mut s = String::from("| kernel | test | variant | reps | min | median | max | per-run medians |\n|---|---|---|---|---|---|---|---|\n");
+    for v in sp {
+        let (n, mn, md, mx) = v.ratio.as_ref().map(|r| (r.n.to_string(), format!("{:.3}", r.min), format!("{:.3}", r.median), format!("{:.3}", r.max))).unwrap_or(("0".into(), "-".into(), "-".into(), "-".into()));
+        s.push_str(&format!(
+            "| {} | {} | {} | {n} | {mn} | {md} | {mx} | {} |\n",
+            v.kernel,
+            v.test,
+            v.variant,
+            v.run_medians.iter().map(|m| format!("{m:.3}")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    s
+}
+
+/// Runs the whole validation. Errors: the manifest, the guest binary, a
+/// build (named by series). Test failures are in the result (`ok`).
+pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
+    let manifest = Manifest::load(&o.manifest).map_err(|e| e.to_string())?;
+    let series: Vec<Series> = match &o.only {
+        None => manifest.series.clone(),
+        Some(names) => {
+            for n in names {
+                if !manifest.series.iter().any(|s| &s.name == n) {
+                    return Err(format!("--series {n}: not in {}", o.manifest.display()));
+                }
+            }
+            manifest.series.iter().filter(|s| names.contains(&s.name)).cloned().collect()
+        }
+    };
+    if !o.guest.is_file() {
+        return Err(format!(
+            "guest program {} not found: build it with `cargo build --release -p mmstall-guest` (or pass --guest)",
+            o.guest.display()
+        ));
+    }
+    let bases: std::collections::BTreeSet<&str> = series.iter().map(|s| s.base.as_str()).collect();
+    if bases.len() > 1 {
+        return Err(format!("{}: the series have different bases ({:?}); validate one base at a time with --series", o.manifest.display(), bases));
+    }
+    let base = bases.into_iter().next().unwrap_or("debian:6.12").to_string();
+    let tree = TreeSpec::parse(&base).map_err(|e| format!("base {base}: {e}"))?;
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("creating {}: {e}", o.out.display()))?;
+
+    let mut kernels = Vec::new();
+    let mut plan: Vec<(String, Option<PathBuf>, u32)> = vec![("baseline".into(), None, o.baseline_runs)];
+    plan.extend(series.iter().map(|s| (s.name.clone(), Some(s.path.clone()), o.runs)));
+    for (name, path, runs) in plan {
+        eprintln!("vm validate: kernel {name}: building");
+        let mut req = BuildRequest::new(tree.clone());
+        req.series = path.clone();
+        req.config = o.config.clone();
+        if let Some(j) = o.jobs {
+            req.jobs = j.max(1);
+        }
+        req.progress = ProgressMode::Quiet;
+        let b = build::build(&req, cache, &mut Note).map_err(|e| match &path {
+            Some(p) => format!("building series {name} ({}): {e}", p.display()),
+            None => format!("building the baseline {base}: {e}"),
+        })?;
+        let mut k = KernelResult {
+            kernel: name.clone(),
+            build_dir: b.dir.clone(),
+            build_secs: if b.cached { 0.0 } else { b.meta.secs.total },
+            build_cached: b.cached,
+            files_compiled: if b.cached { 0 } else { b.meta.compiled },
+            runs: Vec::new(),
+        };
+        for i in 1..=runs.max(1) {
+            let dir = o.out.join(format!("{name}-run{i}"));
+            eprintln!("vm validate: kernel {name}: suite run {i}/{} ({})", runs.max(1), dir.display());
+            let r = run_suite(o, cache, &b.bzimage, dir)?;
+            for t in r.verdicts.iter() {
+                eprintln!("vm validate:   {} {}", t.1, t.0);
+            }
+            for p in &r.problems {
+                eprintln!("vm validate:   problem: {p}");
+            }
+            k.runs.push(r);
+        }
+        kernels.push(k);
+    }
+    let checks = checks(&series, &kernels);
+    let spreads = spreads(&kernels);
+    let ok = checks.iter().all(|c| c.ok);
+    let v = Validation { version: 1, manifest: o.manifest.clone(), kernels, checks, spreads, ok };
+    let path = o.out.join("validation.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&v).expect("serializes") + "\n").map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(v)
+}
+
+/// The text `mmstall vm validate` prints.
+pub fn render(v: &Validation) -> String {
+    let mut s = String::new();
+    s.push_str(&table(&v.kernels));
+    s.push('\n');
+    s.push_str("Checks:\n");
+    for c in &v.checks {
+        s.push_str(&format!(
+            "  [{}] {} on {}: expected {}, got {}\n",
+            if c.ok { "ok" } else { "FAILED" },
+            c.test,
+            c.kernel,
+            c.expected,
+            if c.got.is_empty() { "no run".to_string() } else { c.got.join(", ") }
+        ));
+    }
+    s.push_str("\nRatio spread (worst reader latency / operation):\n");
+    s.push_str(&spread_table(&v.spreads));
+    s.push_str(&format!("\nvalidation: {}\n", if v.ok { "OK: every test passes on the baseline and flips on its regression kernel" } else { "FAILED" }));
+    s
+}
+
+/// Verdict words a KTAP verdict maps to (for tests of the table).
+pub fn word(v: &Verdict) -> &'static str {
+    v.word()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stall::judge::{Rep, VariantResult};
+    use crate::stall::manifest::Expect;
+    use crate::stall::TestReport;
+
+    fn rep(n: u32, op: f64, worst: f64) -> Rep {
+        Rep { rep: n, op_ms: op, cmdline_reads: 3, cmdline_worst_ms: worst, status_reads: 3, status_worst_ms: 0.2, faults: 3, fault_worst_ms: 1.0, error: None }
+    }
+
+    fn run(verdict: &str, reps: Vec<Rep>) -> SuiteRun {
+        let j = crate::stall::thresholds::Judging { repeat: 2, min_valid: 2, max_ratio: 0.5, min_op_ms: 20.0 };
+        let v: VariantResult = judge::judge_variant("munmap", reps, &j);
+        let t = TestReport { name: "munmap-zap-stall".into(), verdict: judge::judge_test(std::slice::from_ref(&v)), variants: vec![v] };
+        let report = GuestReport { version: 1, kernel_release: "6.12.117".into(), thresholds_source: "built-in".into(), thp: "never".into(), tests: vec![t] };
+        let stdout = format!("KTAP version 1\n1..1\n{} 1 munmap-zap-stall\n", if verdict == "PASS" { "ok" } else { "not ok" });
+        suite_run_from(Path::new("/r"), Outcome::Exited { code: 0 }, Some(1.0), Some(2.0), &stdout, Some(&serde_json::to_string(&report).unwrap()), vec![])
+    }
+
+    fn kernels() -> Vec<KernelResult> {
+        let k = |name: &str, runs| KernelResult { kernel: name.into(), build_dir: "/b".into(), build_secs: 0.0, build_cached: true, files_compiled: 0, runs };
+        // Ratios recorded in-house on 6.12.117 under TCG (vm-tests/STALL-TESTS.md).
+        vec![
+            k("baseline", vec![run("PASS", vec![rep(1, 292.0, 71.53), rep(2, 286.0, 16.67)]), run("PASS", vec![rep(1, 197.1, 8.07), rep(2, 184.4, 8.18)])]),
+            k("munmap-zap-under-write", vec![run("FAIL", vec![rep(1, 406.8, 383.56), rep(2, 308.5, 303.14)])]),
+        ]
+    }
+
+    fn series() -> Vec<Series> {
+        vec![Series {
+            name: "munmap-zap-under-write".into(),
+            path: "/p".into(),
+            base: "debian:6.12".into(),
+            description: String::new(),
+            analyzer_rule: None,
+            expect: vec![Expect { test: "munmap-zap-stall".into(), baseline: "PASS".into(), patched: "FAIL".into() }],
+        }]
+    }
+
+    #[test]
+    fn checks_every_run_against_the_manifest() {
+        let ks = kernels();
+        let c = checks(&series(), &ks);
+        assert_eq!(c.len(), 2);
+        assert!(c.iter().all(|c| c.ok), "{c:?}");
+        assert_eq!(c[0].got, ["PASS", "PASS"]);
+        // A regression kernel that did not flip, and one that crashed.
+        let mut ks2 = ks.clone();
+        ks2[1].runs[0] = run("PASS", vec![rep(1, 300.0, 3.0), rep(2, 300.0, 3.0)]);
+        assert!(!checks(&series(), &ks2)[1].ok);
+        ks2[1].runs[0].verdicts.clear();
+        ks2[1].runs[0].outcome = Outcome::GuestDied { reason: "panic".into() };
+        assert_eq!(checks(&series(), &ks2)[1].got, ["CRASH"]);
+        // A kernel that never ran is not a pass.
+        assert!(!checks(&series(), &ks[..1])[1].ok);
+    }
+
+    #[test]
+    fn table_and_spreads() {
+        let ks = kernels();
+        let t = table(&ks);
+        assert!(t.starts_with("| test / variant | baseline | munmap-zap-under-write |\n|---|---|---|\n"), "{t}");
+        assert!(t.contains("| `munmap-zap-stall` | **PASS** ×2 | **FAIL** |"), "{t}");
+        assert!(t.contains("| &nbsp;&nbsp;munmap (ratio) | 0.152 / 0.043 | 0.963 |"), "{t}");
+        let sp = spreads(&ks);
+        assert_eq!(sp.len(), 2);
+        let b = sp[0].ratio.as_ref().unwrap();
+        assert_eq!(b.n, 4);
+        assert!((b.max - 71.53 / 292.0).abs() < 1e-9);
+        assert!(spread_table(&sp).contains("| baseline | munmap-zap-stall | munmap | 4 | 0.041 |"));
+    }
+
+    #[test]
+    fn broken_guest_output_is_a_problem_not_a_panic() {
+        let r = suite_run_from(Path::new("/r"), Outcome::CommandTimeout, None, None, "garbage", Some("{"), vec![]);
+        assert!(r.verdicts.is_empty());
+        assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
+        assert_eq!(verdict_in(&r, "x"), "TIMEOUT");
+    }
+
+    #[test]
+    fn guest_script_quotes_paths() {
+        let s = guest_script(Path::new("/t/mmstall-guest"), Path::new("/runs/a b/stall.json"), Some(Path::new("/x/th.toml")), Some(2));
+        assert_eq!(s, "'/t/mmstall-guest' suite --json '/runs/a b/stall.json' --thresholds '/x/th.toml' --repeat 2\n");
+    }
+}
