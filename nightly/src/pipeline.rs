@@ -370,8 +370,30 @@ impl Ctx<'_> {
             return (run, None);
         }
         let guest = guest.map(|g| g.display().to_string()).unwrap_or_default();
-        let args: Vec<String> = self.plan.suite.args.iter().map(|a| a.replace("{kernel}", &key).replace("{out}", &out.display().to_string()).replace("{guest}", &guest)).collect();
+        let subst = |a: &str| {
+            // Inside a shell command (`--exec "..."`), values are quoted.
+            let q = |v: &str| if a.contains(' ') { sh_quote(v) } else { v.to_string() };
+            a.replace("{kernel}", &q(&key)).replace("{out}", &q(&out.display().to_string())).replace("{guest}", &q(&guest))
+        };
+        let args: Vec<String> = self.plan.suite.args.iter().map(|a| subst(a)).collect();
+        let report_path = (self.plan.suite.report != "none").then(|| PathBuf::from(self.plan.suite.report.replace("{kernel}", &key).replace("{out}", &out.display().to_string())));
+        if let Some(p) = &report_path {
+            let _ = std::fs::remove_file(p);
+            let _ = std::fs::create_dir_all(&out);
+        }
         let o = self.exec.mmstall(&args);
+        let o = match &report_path {
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(text) => CmdOutput { stdout: text, ..o },
+                Err(e) if o.exit == Some(0) || o.exit == Some(1) => CmdOutput {
+                    exit: Some(4),
+                    stderr: format!("no suite report {}: {e}\n{}\n{}", p.display(), first_lines(&o.stdout, 20), o.stderr),
+                    ..o
+                },
+                Err(_) => o,
+            },
+            None => o,
+        };
         let log = self.log(job, &format!("{which}-suite"), &format!("mmstall {}", args.join(" ")), &o);
         run.suite = step(&format!("{which} stall suite"), StepStatus::Ok, o.secs, log);
         if o.unknown_subcommand() {
@@ -527,6 +549,14 @@ impl Ctx<'_> {
         not_checked.dedup();
         r.verdict = if static_ || dynamic { Verdict::Regression { static_, dynamic, not_checked } } else { Verdict::Pass { not_checked } };
         finish(r, start)
+    }
+}
+
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:=,@".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

@@ -107,6 +107,10 @@ pub struct SuiteSettings {
     /// or `vm run --json` output whose stdout is the suite JSON (docs/nightly.md).
     #[serde(default = "default_suite_args")]
     pub args: Vec<String>,
+    /// Where the suite writes its JSON report (placeholders as in `args`);
+    /// `none`: the report is the command's stdout.
+    #[serde(default = "default_report")]
+    pub report: String,
     /// A patched ratio above baseline × (1 + tolerance) is a regression.
     #[serde(default = "default_tolerance")]
     pub ratio_tolerance: f64,
@@ -144,10 +148,13 @@ fn default_paths() -> Vec<String> {
     vec!["mm".into()]
 }
 fn default_suite_args() -> Vec<String> {
-    ["vm", "run", "--kernel", "{kernel}", "--exec", "{guest} suite --json /dev/stdout", "--memory", "2G", "--timeout", "900", "--out", "{out}", "--json"]
+    ["vm", "run", "--kernel", "{kernel}", "--exec", "{guest} suite --json {out}/stall.json", "--memory", "2G", "--cpus", "2", "--timeout", "900", "--out", "{out}", "--json"]
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+fn default_report() -> String {
+    "{out}/stall.json".into()
 }
 fn default_tolerance() -> f64 {
     0.5
@@ -166,7 +173,7 @@ impl Default for StaticSettings {
 }
 impl Default for SuiteSettings {
     fn default() -> Self {
-        SuiteSettings { enabled: true, args: default_suite_args(), ratio_tolerance: default_tolerance() }
+        SuiteSettings { enabled: true, args: default_suite_args(), report: default_report(), ratio_tolerance: default_tolerance() }
     }
 }
 impl Default for BootSettings {

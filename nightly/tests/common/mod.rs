@@ -96,9 +96,13 @@ impl Executor for Fake {
                     {"name": "munmap-zap", "verdict": "Pass", "variants": [{"variant": "read", "verdict": "Pass", "reps": [], "ratio": {"n": 3, "median": 1.05, "min": 1.0, "max": 1.1}, "summary": "read"}]},
                     {"name": "uffd-hold", "verdict": {"Skip": "no userfaultfd"}, "variants": []}
                 ]});
-                let mut rr: serde_json::Value = serde_json::from_str(&run_result(json!({"status": "exited", "code": if st1 == "Fail" { 1 } else { 0 }}), vec![], Some(20.0))).unwrap();
-                rr["stdout"] = json!(report.to_string());
-                CmdOutput { exit: Some(if st1 == "Fail" { 1 } else { 0 }), stdout: rr.to_string(), stderr: String::new(), secs: 120.0 }
+                // The guest writes its report into the run directory (`--json {out}/stall.json`).
+                let exec = arg(args, "--exec").unwrap();
+                let file = exec.split_whitespace().skip_while(|w| *w != "--json").nth(1).unwrap().trim_matches('\'');
+                std::fs::create_dir_all(Path::new(file).parent().unwrap()).unwrap();
+                std::fs::write(file, report.to_string()).unwrap();
+                let rr = run_result(json!({"status": "exited", "code": if st1 == "Fail" { 1 } else { 0 }}), vec![], Some(20.0));
+                CmdOutput { exit: Some(if st1 == "Fail" { 1 } else { 0 }), stdout: rr, stderr: String::new(), secs: 120.0 }
             }
             ["vm", "run", ..] => {
                 let k = arg(args, "--kernel").unwrap_or("");
