@@ -601,7 +601,9 @@ fn failure_detail(r: &KernelRun) -> Option<String> {
 /// `vm build`'s exit codes: 1 the kernel does not compile; 2 bad input (a
 /// patch that does not apply, dropped config options, ...); 3 the machine.
 pub fn classify_build(o: &CmdOutput) -> (InfraClass, String) {
-    let detail = first_lines(&o.stderr, 12);
+    // From the first `error` line on (progress notes before it are in the log).
+    let from_error = o.stderr.lines().skip_while(|l| !l.starts_with("error")).collect::<Vec<_>>().join("\n");
+    let detail = first_lines(if from_error.is_empty() { &o.stderr } else { &from_error }, 12);
     let class = if o.stderr.contains("does not apply") {
         InfraClass::PatchDoesNotApply
     } else if o.exit == Some(1) || o.stderr.contains("dropped") {
@@ -820,6 +822,8 @@ mod tests {
         let c = |exit, err: &str| classify_build(&CmdOutput::fail(exit, err)).0;
         assert_eq!(c(2, "error: patch 1/2 does not apply: patch 1 \"x\": mm/a.c: hunk #1"), InfraClass::PatchDoesNotApply);
         assert_eq!(c(1, "error: make bzImage failed (exit exit status: 2)"), InfraClass::BuildFailure);
+        let (_, d) = classify_build(&CmdOutput::fail(1, "vm build: applied 1 patch(es)\nvm build: compiling\nerror: make bzImage failed (exit 2); log: L\nmm/util.c:9:1: error: expected ';'"));
+        assert!(d.starts_with("error: make bzImage failed") && d.contains("expected ';'"), "{d}");
         assert_eq!(c(2, "error: olddefconfig dropped 1 requested option(s):"), InfraClass::BuildFailure);
         assert_eq!(c(3, "error: `ccache` not found"), InfraClass::Machine);
         assert_eq!(c(2, "error: unrecognized subcommand 'build'"), InfraClass::Machine);
