@@ -385,11 +385,14 @@ impl Ctx<'_> {
         let o = match &report_path {
             Some(p) => match std::fs::read_to_string(p) {
                 Ok(text) => CmdOutput { stdout: text, ..o },
-                Err(e) if o.exit == Some(0) || o.exit == Some(1) => CmdOutput {
-                    exit: Some(4),
-                    stderr: format!("no suite report {}: {e}\n{}\n{}", p.display(), first_lines(&o.stdout, 20), o.stderr),
-                    ..o
-                },
+                Err(e) if o.exit == Some(0) || o.exit == Some(1) => {
+                    let guest_err = serde_json::from_str::<Value>(&o.stdout).ok().and_then(|v| v.get("stderr").and_then(Value::as_str).map(|s| first_lines(s, 3)));
+                    CmdOutput {
+                        exit: Some(4),
+                        stderr: format!("the suite wrote no report {}: {e}{}", p.display(), guest_err.map(|g| format!(" (guest: {g})")).unwrap_or_default()),
+                        ..o
+                    }
+                }
                 Err(_) => o,
             },
             None => o,
@@ -402,6 +405,7 @@ impl Ctx<'_> {
             match (o.exit, parse_suite_json(&o.stdout)) {
                 (Some(0) | Some(1), Ok(tests)) => run.tests = tests,
                 (_, Err(e)) if o.exit == Some(0) || o.exit == Some(1) => run.suite.status = StepStatus::Failed { detail: format!("unreadable suite JSON: {e}") },
+                (Some(4), _) => run.suite.status = StepStatus::Failed { detail: first_lines(&o.stderr, 5) },
                 _ => run.suite.status = StepStatus::Failed { detail: format!("suite exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)) },
             }
         }
@@ -756,6 +760,15 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
 /// `--resume`, read back from `results.jsonl`).
 pub fn run(plan: &Plan, opts: &Options, exec: &mut dyn Executor, progress: &mut dyn FnMut(&str)) -> std::io::Result<Vec<JobResult>> {
     std::fs::create_dir_all(&opts.out)?;
+    // Absolute: run directories are handed to the guest, whose working directory differs.
+    let abs = Options {
+        out: std::fs::canonicalize(&opts.out)?,
+        night: opts.night.clone(),
+        only_jobs: opts.only_jobs.clone(),
+        history: opts.history.clone(),
+        resume: opts.resume,
+    };
+    let opts = &abs;
     let results_path = opts.out.join(RESULTS);
     let mut results = Vec::new();
     if opts.resume {
