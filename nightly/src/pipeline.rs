@@ -719,9 +719,15 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
     let mut out = Vec::new();
     for (i, t) in arr.iter().enumerate() {
         let name = t.get("name").or_else(|| t.get("test")).or_else(|| t.get("id")).and_then(Value::as_str).ok_or(format!("test #{}: no `name`", i + 1))?;
-        // mmstall-guest's report: `verdict` is "Pass"/"Fail" or {"Skip": reason}...;
+        // mmstall-guest's report: `verdict` is {"verdict": "pass"|"fail"|"skip"|"xfail"|"error", "reason"};
         // the ratio of a test is its worst variant's median.
-        let verdict_word = t.get("verdict").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_object().and_then(|o| o.keys().next().cloned())));
+        // mmstall-guest writes {"verdict": "pass"} / {"verdict": "skip", "reason": ...}.
+        let verdict_word = t.get("verdict").and_then(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .or_else(|| v.get("verdict").and_then(Value::as_str).map(str::to_string))
+                .or_else(|| v.as_object().and_then(|o| o.keys().next().cloned()))
+        });
         let variant_ratio = t
             .get("variants")
             .and_then(Value::as_array)

@@ -124,6 +124,9 @@ fn baseline_and_regression_series_end_to_end() {
     let reg = by(&rs, "regress");
     let c = reg.comparisons.iter().find(|c| c.test == "mlock-20g").unwrap();
     assert!(c.regression && c.baseline_ratio == Some(1.2) && c.patched_ratio == Some(9.5), "{c:?}");
+    assert_eq!((c.baseline_status.as_str(), c.patched_status.as_str()), ("pass", "fail"));
+    let tests = &by(&rs, "baseline").baseline.as_ref().unwrap().tests;
+    assert_eq!(tests.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect::<Vec<_>>(), [("mlock-20g", "pass"), ("munmap-zap", "pass"), ("uffd-hold", "skip")]);
     assert_eq!(reg.static_.as_ref().unwrap().introduced[0].patch, Some(1));
     assert_eq!(reg.subjects, vec!["mm: regress"]);
     // The baseline is built once for every job of its kernel and config.
@@ -341,4 +344,16 @@ fn emitters_one_job_per_series_kernel_config() {
         assert!(cmd.windows(2).any(|p| p[0] == "--job" && p[1] == j["job"].as_str().unwrap()));
         assert_eq!(it["spec"]["template"]["spec"]["restartPolicy"], "Never");
     }
+}
+
+/// A report written by mmstall-guest in a booted 6.12 (`suite --tests munmap-zap-stall --repeat 1`).
+#[test]
+fn real_guest_report_parses() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/guest-report-6.12.json")).unwrap();
+    let tests = pipeline::parse_suite_json(&text).unwrap();
+    assert_eq!(tests.len(), 1);
+    assert_eq!((tests[0].name.as_str(), tests[0].status.as_str()), ("munmap-zap-stall", "pass"));
+    let r = tests[0].ratio.unwrap();
+    assert!(r > 0.0 && r < 0.5, "{r}");
+    assert!(tests[0].detail.contains("mremap-shrink: ratio median"));
 }

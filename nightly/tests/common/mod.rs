@@ -86,23 +86,23 @@ impl Executor for Fake {
             ["vm", "run", ..] if arg(args, "--exec").is_some_and(|e| e.contains("suite --json")) => {
                 assert!(self.with_suite, "no suite without a guest program");
                 let k = arg(args, "--kernel").unwrap_or("");
-                let (r1, st1) = if k == "pregress" { (9.5, "Fail") } else { (1.2, "Pass") };
+                let (r1, st1) = if k == "pregress" { (9.5, "fail") } else { (1.2, "pass") };
                 // mmstall-guest's report, as the guest command's stdout inside `vm run --json`.
                 let report = json!({"version": 1, "kernel_release": "6.12.57", "thresholds_source": "built-in", "thp": "never", "tests": [
-                    {"name": "mlock-20g", "verdict": st1, "variants": [
-                        {"variant": "fault", "verdict": st1, "reps": [], "ratio": {"n": 3, "median": r1, "min": r1, "max": r1}, "summary": format!("fault: ratio median {r1}")},
-                        {"variant": "gup", "verdict": "Pass", "reps": [], "ratio": {"n": 3, "median": 1.0, "min": 1.0, "max": 1.0}, "summary": "gup: ratio median 1.0"}
+                    {"name": "mlock-20g", "verdict": {"verdict": st1}, "variants": [
+                        {"variant": "fault", "verdict": {"verdict": st1}, "reps": [], "ratio": {"n": 3, "median": r1, "min": r1, "max": r1}, "summary": format!("fault: ratio median {r1}")},
+                        {"variant": "gup", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.0, "min": 1.0, "max": 1.0}, "summary": "gup: ratio median 1.0"}
                     ]},
-                    {"name": "munmap-zap", "verdict": "Pass", "variants": [{"variant": "read", "verdict": "Pass", "reps": [], "ratio": {"n": 3, "median": 1.05, "min": 1.0, "max": 1.1}, "summary": "read"}]},
-                    {"name": "uffd-hold", "verdict": {"Skip": "no userfaultfd"}, "variants": []}
+                    {"name": "munmap-zap", "verdict": {"verdict": "pass"}, "variants": [{"variant": "read", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.05, "min": 1.0, "max": 1.1}, "summary": "read"}]},
+                    {"name": "uffd-hold", "verdict": {"verdict": "skip", "reason": "no userfaultfd"}, "variants": []}
                 ]});
                 // The guest writes its report into the run directory (`--json {out}/stall.json`).
                 let exec = arg(args, "--exec").unwrap();
                 let file = exec.split_whitespace().skip_while(|w| *w != "--json").nth(1).unwrap().trim_matches('\'');
                 std::fs::create_dir_all(Path::new(file).parent().unwrap()).unwrap();
                 std::fs::write(file, report.to_string()).unwrap();
-                let rr = run_result(json!({"status": "exited", "code": if st1 == "Fail" { 1 } else { 0 }}), vec![], Some(20.0));
-                CmdOutput { exit: Some(if st1 == "Fail" { 1 } else { 0 }), stdout: rr, stderr: String::new(), secs: 120.0 }
+                let rr = run_result(json!({"status": "exited", "code": if st1 == "fail" { 1 } else { 0 }}), vec![], Some(20.0));
+                CmdOutput { exit: Some(if st1 == "fail" { 1 } else { 0 }), stdout: rr, stderr: String::new(), secs: 120.0 }
             }
             ["vm", "run", ..] => {
                 let k = arg(args, "--kernel").unwrap_or("");
