@@ -1,5 +1,6 @@
 //! `mmstall nightly` on Debian's 6.12 with real builds and boots: the
-//! baseline, a harmless series (pass), a series with a syntax error (build
+//! baseline, the munmap-zap-under-write regression series of patches/
+//! (static + dynamic regression), a harmless series (pass), a series with a syntax error (build
 //! failure, incremental build), a series whose kernel hangs in an initcall
 //! (boot failure), a series that does not apply. Every verdict and every
 //! report is checked.
@@ -66,8 +67,10 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
     write(
         "plan.toml",
         "name = \"kernel test\"\n[[kernel]]\nname = \"debian-6.12\"\ntree = \"debian:6.12\"\n[[config]]\nname = \"default\"\nfragments = [\"virtme-base\", \"stall-debug\"]\n[boot]\ntimeout_secs = 150\ncommand_timeout_secs = 60\n\
+         [suite]\nargs = [\"vm\", \"run\", \"--kernel\", \"{kernel}\", \"--exec\", \"{guest} suite --json {out}/stall.json --tests munmap-zap-stall --repeat 1\", \"--memory\", \"2G\", \"--cpus\", \"2\", \"--timeout\", \"600\", \"--out\", \"{out}\", \"--json\"]\n\
+         [[series]]\nname = \"munmap-zap-under-write\"\ndir = \"{regress}\"\n\
          [[series]]\nname = \"benign\"\nmbox = \"benign.mbox\"\n[[series]]\nname = \"syntax\"\nmbox = \"syntax.mbox\"\n[[series]]\nname = \"hang\"\nmbox = \"hang.mbox\"\n[[series]]\nname = \"noapply\"\nmbox = \"noapply.mbox\"\n"
-            .to_string(),
+            .replace("{regress}", &Path::new(env!("CARGO_MANIFEST_DIR")).join("../patches/munmap-zap-under-write").display().to_string()),
     );
     let out = p.join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_mmstall"))
@@ -78,7 +81,7 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
         .output()
         .unwrap();
     eprintln!("{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(o.status.code(), Some(3), "infrastructure errors, no regression");
+    assert_eq!(o.status.code(), Some(1), "a regression (and infrastructure errors)");
     let rs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let get = |s: &str| rs.iter().find(|r| r["series"] == s).unwrap_or_else(|| panic!("{s}"));
     assert_eq!(get("baseline")["verdict"], "pass", "{}", get("baseline"));
@@ -87,6 +90,20 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
     eprintln!("benign: not checked: {}", get("benign")["not_checked"]);
     if get("benign")["static"]["step"]["status"] == "ok" {
         assert_eq!(get("benign")["static"]["introduced"].as_array().unwrap().len(), 0, "{}", get("benign"));
+    }
+    // The regression series of patches/ (zaps under the write lock): static
+    // (mmstall series, when present) and dynamic (munmap-zap-stall flips, when
+    // mmstall-guest is next to mmstall).
+    let reg = get("munmap-zap-under-write");
+    eprintln!("munmap-zap-under-write: {} static={} dynamic={} not checked: {}", reg["verdict"], reg["static_regression"], reg["dynamic_regression"], reg["not_checked"]);
+    assert_eq!(reg["verdict"], "regression", "{reg}");
+    if reg["static"]["step"]["status"] == "ok" {
+        assert_eq!(reg["static_regression"], true, "{reg}");
+        assert!(reg["static"]["introduced"].as_array().unwrap().iter().any(|f| f["code"] == "MMS002"), "{reg}");
+    }
+    if reg["patched"]["suite"]["status"] == "ok" {
+        assert_eq!(reg["dynamic_regression"], true, "{reg}");
+        assert!(reg["comparisons"].as_array().unwrap().iter().any(|c| c["test"] == "munmap-zap-stall" && c["regression"] == true), "{reg}");
     }
     for (s, class) in [("syntax", "build-failure"), ("hang", "boot-failure"), ("noapply", "patch-does-not-apply")] {
         assert_eq!(get(s)["verdict"], "infra-error", "{s}: {}", get(s));
