@@ -109,6 +109,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// A whole kernel's measurements (build, boot, suite tests), as soon as
+    /// they exist: `--resume` reuses a measured baseline even when the job
+    /// that measured it was interrupted later.
+    fn record_kernel_run(&self, job: &Job, which: &str, run: &KernelRun, class: Option<InfraClass>) {
+        let v = serde_json::json!({"night": self.opts.night, "job": job.id, "kernel": job.kernel, "config": job.config, "kernel_run": which, "run": run, "class": class});
+        if let Err(e) = append_jsonl(&self.opts.out.join(STEPS), &v) {
+            eprintln!("nightly: cannot append to {}: {e}", STEPS);
+        }
+    }
+
     fn git(&mut self, args: &[&str], cwd: Option<&Path>) -> CmdOutput {
         self.exec.git(&strs(args), cwd)
     }
@@ -419,6 +429,7 @@ impl Ctx<'_> {
             return (r.clone(), *c);
         }
         let (r, c) = self.kernel_run(job, tree, None);
+        self.record_kernel_run(job, "baseline", &r, c);
         self.baselines.insert(key, (r.clone(), c));
         (r, c)
     }
@@ -530,6 +541,7 @@ impl Ctx<'_> {
         };
 
         let (patched, pfail) = self.kernel_run(job, &tree, Some(&s));
+        self.record_kernel_run(job, "patched", &patched, pfail);
         r.patched = Some(patched.clone());
         if let Some(class) = pfail {
             let detail = failure_detail(&patched).unwrap_or_default();
@@ -798,6 +810,21 @@ pub fn run(plan: &Plan, opts: &Options, exec: &mut dyn Executor, progress: &mut 
                 _ => baseline_failure(b),
             };
             ctx.baselines.entry((r.kernel.clone(), r.config.clone())).or_insert_with(|| (b.clone(), class));
+        }
+    }
+    if opts.resume {
+        // Baselines measured by jobs that did not finish.
+        if let Ok(text) = std::fs::read_to_string(opts.out.join(STEPS)) {
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+                if v.get("kernel_run").and_then(Value::as_str) != Some("baseline") || v.get("night").and_then(Value::as_str) != Some(opts.night.as_str()) {
+                    continue;
+                }
+                let (Some(k), Some(c)) = (v.get("kernel").and_then(Value::as_str), v.get("config").and_then(Value::as_str)) else { continue };
+                let Ok(run) = serde_json::from_value::<KernelRun>(v["run"].clone()) else { continue };
+                let class = serde_json::from_value::<Option<InfraClass>>(v["class"].clone()).unwrap_or(None);
+                ctx.baselines.entry((k.to_string(), c.to_string())).or_insert((run, class));
+            }
         }
     }
     reports::write_all(&opts.out, &results, &plan.name)?;

@@ -357,3 +357,27 @@ fn real_guest_report_parses() {
     assert!(r > 0.0 && r < 0.5, "{r}");
     assert!(tests[0].detail.contains("mremap-shrink: ratio median"));
 }
+
+/// Killed after the baseline was measured but before its first series job
+/// ended: `--resume` reuses the measured baseline (steps.jsonl) instead of
+/// building and booting it again.
+#[test]
+fn resume_reuses_a_baseline_measured_by_an_unfinished_job() {
+    let w = world(&["clean"], "");
+    let out = w.dir.path().join("out");
+    let plan = Plan::load(&w.plan).unwrap();
+    let mut o = opts(&out, "2026-11-25");
+    o.only_jobs = vec!["clean--k612--default".into()];
+    let mut fake = Fake { cache: w.dir.path().join("cache"), with_series: true, with_suite: true, ..Default::default() };
+    pipeline::run(&plan, &o, &mut fake, &mut |_| {}).unwrap();
+    // Lose the job's result line, as a kill before the job ended would.
+    std::fs::write(out.join(pipeline::RESULTS), "").unwrap();
+    o.only_jobs.clear();
+    o.resume = true;
+    let mut fake2 = Fake { cache: w.dir.path().join("cache"), with_series: true, with_suite: true, ..Default::default() };
+    let rs = pipeline::run(&plan, &o, &mut fake2, &mut |_| {}).unwrap();
+    assert_eq!(rs.len(), 2);
+    assert!(!fake2.calls.iter().any(|c| c.starts_with("mmstall vm build") && !c.contains("--series")), "{:?}", fake2.calls);
+    assert_eq!(by(&rs, "baseline").baseline.as_ref().unwrap().tests.len(), 3);
+    check_reports(&out);
+}
