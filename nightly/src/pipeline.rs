@@ -25,6 +25,7 @@ pub struct Options {
 }
 
 pub const RESULTS: &str = "results.jsonl";
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 pub const STEPS: &str = "steps.jsonl";
 
 /// Appends one JSON line and syncs it: what is measured stays measured.
@@ -227,7 +228,17 @@ impl Ctx<'_> {
                 return Err(format!("git init {g}: {}", first_lines(&o.stderr, 3)));
             }
         }
-        let o = self.git(&["--git-dir", &g, "--work-tree", &w, "add", "-A", "."], Some(&work));
+        // Debian's source package ignores everything at its top level
+        // (`/*` in .gitignore, for its packaging repository): its pristine
+        // tree is added with --force. Other trees keep their .gitignore (a tree
+        // built in place must not bring its objects).
+        let force = tree.starts_with("debian:");
+        let mut add = vec!["--git-dir", &g, "--work-tree", &w, "add", "-A"];
+        if force {
+            add.push("--force");
+        }
+        add.push(".");
+        let o = self.git(&add, Some(&work));
         if !o.success() {
             return Err(format!("importing {w} into {g}: {}", first_lines(&o.stderr, 3)));
         }
@@ -238,11 +249,16 @@ impl Ctx<'_> {
         if !o.success() {
             return Err(format!("committing {w} into {g}: {}", first_lines(&o.stderr, 3)));
         }
-        let o = self.git(&["--git-dir", &g, "rev-parse", "HEAD"], None);
+        let o = self.git(&["--git-dir", &g, "rev-parse", "HEAD", "HEAD^{tree}"], None);
         if !o.success() {
             return Err(format!("rev-parse in {g}: {}", first_lines(&o.stderr, 3)));
         }
-        Ok((gitdir, o.stdout.trim().to_string()))
+        let mut ids = o.stdout.split_whitespace();
+        let commit = ids.next().unwrap_or("").to_string();
+        if ids.next() == Some(EMPTY_TREE) {
+            return Err(format!("importing {w} into {g}: nothing was added (is everything ignored by a .gitignore?)"));
+        }
+        Ok((gitdir, commit))
     }
 
     fn series_available(&mut self) -> Result<(), String> {
@@ -501,7 +517,15 @@ impl Ctx<'_> {
             let rec = step("apply check", if applies { StepStatus::Ok } else { StepStatus::Failed { detail: first_lines(&o.stderr, 8) } }, o.secs, log);
             self.record_step(job, &rec);
             if self.plan.static_.enabled {
-                let st = self.run_static(job, s);
+                let mut st = self.run_static(job, s);
+                if applies && st.step.status == StepStatus::Ok {
+                    // The series applies to the tree being built: a patch the
+                    // static analysis could not apply means it analyzed something else.
+                    if let Some(p) = st.patches.iter().find(|p| p.status == "failed") {
+                        st.step.status = StepStatus::Failed { detail: format!("mmstall series could not apply patch {} (\"{}\") although it applies to the tree (see {})", p.index, p.subject, st.step.log.clone().unwrap_or_default()) };
+                        st.introduced.clear();
+                    }
+                }
                 self.record_step(job, &st.step);
                 r.static_ = Some(st);
             }
