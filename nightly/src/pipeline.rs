@@ -574,7 +574,7 @@ impl Ctx<'_> {
             return finish(r, start);
         }
 
-        r.comparisons = compare(&base, &patched, self.plan.suite.ratio_tolerance);
+        r.comparisons = compare(&base, &patched, self.plan.suite.ratio_tolerance, self.plan.suite.ratio_floor);
         let dynamic = r.comparisons.iter().any(|c| c.regression);
         let static_ = r.static_.as_ref().map(|s| !s.introduced.is_empty()).unwrap_or(false);
         match r.static_.as_ref().map(|s| &s.step.status) {
@@ -656,9 +656,9 @@ pub fn classify_build(o: &CmdOutput) -> (InfraClass, String) {
 }
 
 /// Patched against baseline: a test that passed and now fails, a ratio above
-/// baseline × (1 + tolerance), or a kernel event (hung task, lockdep, ...)
-/// the baseline did not have.
-pub fn compare(base: &KernelRun, patched: &KernelRun, tolerance: f64) -> Vec<Comparison> {
+/// baseline × (1 + tolerance) and above `floor`, or a kernel event (hung
+/// task, lockdep, ...) the baseline did not have.
+pub fn compare(base: &KernelRun, patched: &KernelRun, tolerance: f64, floor: f64) -> Vec<Comparison> {
     let mut out = Vec::new();
     for p in &patched.tests {
         let b = base.tests.iter().find(|b| b.name == p.name);
@@ -667,7 +667,7 @@ pub fn compare(base: &KernelRun, patched: &KernelRun, tolerance: f64) -> Vec<Com
         if p.status == "fail" && (bs == "pass" || bs == "missing") {
             reason = format!("fails (baseline: {bs})");
         } else if let (Some(bv), Some(pv)) = (br, p.ratio) {
-            if pv > bv * (1.0 + tolerance) {
+            if pv > bv * (1.0 + tolerance) && pv > floor {
                 reason = format!("ratio {pv:.2} > baseline {bv:.2} × {:.2}", 1.0 + tolerance);
             }
         }
@@ -914,9 +914,15 @@ mod tests {
         };
         let base = run(vec![("a", "pass", Some(2.0)), ("b", "fail", Some(9.0)), ("c", "pass", Some(1.0))], vec!["hung-task:x"]);
         let patched = run(vec![("a", "pass", Some(2.9)), ("b", "fail", Some(9.5)), ("c", "pass", Some(1.6))], vec!["hung-task:x", "lockdep:y"]);
-        let c = compare(&base, &patched, 0.5);
+        let c = compare(&base, &patched, 0.5, 0.25);
         let reg: Vec<&str> = c.iter().filter(|c| c.regression).map(|c| c.test.as_str()).collect();
         // a: 2.9 ≤ 3.0; b: failed before too, 9.5 ≤ 13.5; c: 1.6 > 1.5; a new kernel event.
         assert_eq!(reg, ["c", "kernel-event:lockdep:y"]);
+        // Twice a tiny ratio (measured on 6.12: 0.087 → 0.181, both passing) is noise.
+        let base = run(vec![("m", "pass", Some(0.087))], vec![]);
+        let patched = run(vec![("m", "pass", Some(0.181))], vec![]);
+        assert!(!compare(&base, &patched, 0.5, 0.25)[0].regression);
+        let patched = run(vec![("m", "pass", Some(0.45))], vec![]);
+        assert!(compare(&base, &patched, 0.5, 0.25)[0].regression);
     }
 }

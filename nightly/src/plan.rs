@@ -111,9 +111,13 @@ pub struct SuiteSettings {
     /// `none`: the report is the command's stdout.
     #[serde(default = "default_report")]
     pub report: String,
-    /// A patched ratio above baseline × (1 + tolerance) is a regression.
+    /// A patched ratio above baseline × (1 + tolerance) is a regression ...
     #[serde(default = "default_tolerance")]
     pub ratio_tolerance: f64,
+    /// ... when it is also above this floor: below it, ratios are noise (the
+    /// stall tests fail from 0.5, readers waiting for half the operation).
+    #[serde(default = "default_floor")]
+    pub ratio_floor: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -156,6 +160,9 @@ fn default_suite_args() -> Vec<String> {
 fn default_report() -> String {
     "{out}/stall.json".into()
 }
+fn default_floor() -> f64 {
+    0.25
+}
 fn default_tolerance() -> f64 {
     0.5
 }
@@ -173,7 +180,7 @@ impl Default for StaticSettings {
 }
 impl Default for SuiteSettings {
     fn default() -> Self {
-        SuiteSettings { enabled: true, args: default_suite_args(), report: default_report(), ratio_tolerance: default_tolerance() }
+        SuiteSettings { enabled: true, args: default_suite_args(), report: default_report(), ratio_tolerance: default_tolerance(), ratio_floor: default_floor() }
     }
 }
 impl Default for BootSettings {
@@ -439,8 +446,8 @@ impl Plan {
             }
         }
         let suite = raw.suite.unwrap_or_default();
-        if !(suite.ratio_tolerance >= 0.0) {
-            return Err(err_at(None, "suite.ratio_tolerance", "must be a number ≥ 0".into()));
+        if !(suite.ratio_tolerance >= 0.0) || !(suite.ratio_floor >= 0.0) {
+            return Err(err_at(None, "suite.ratio_tolerance", "ratio_tolerance and ratio_floor must be numbers ≥ 0".into()));
         }
         Ok(Plan {
             file: path.to_path_buf(),
