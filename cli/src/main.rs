@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod diff;
 mod lint;
+mod nightly;
 mod series_cmd;
 mod snapshot;
 mod vm;
@@ -22,12 +23,6 @@ struct Cli {
 enum Command {
     /// Analyze every C file under PATH for mmap_lock write holds across long operations.
     Lint(lint::LintArgs),
-    /// Findings introduced, fixed and unchanged between two git revisions (no checkout).
-    Diff(diff::DiffArgs),
-    /// Apply a patch series in memory and report the findings each patch introduces and fixes.
-    Series(series_cmd::SeriesArgs),
-    /// Findings as a stable, line-insensitive snapshot file; --check compares with a stored one.
-    Snapshot(snapshot::SnapshotArgs),
     /// Write the current findings of PATH as a baseline file.
     Baseline(lint::BaselineArgs),
     /// Print a rule's documentation (by id or code).
@@ -36,26 +31,41 @@ enum Command {
     Rules,
     /// Print the merged catalogue (built-in + mmstall.toml).
     Catalogue(lint::CatalogueArgs),
+    /// Findings introduced, fixed and unchanged between two git revisions (no checkout).
+    Diff(diff::DiffArgs),
+    /// Apply a patch series in memory and report the findings each patch introduces and fixes.
+    Series(series_cmd::SeriesArgs),
+    /// Findings as a stable, line-insensitive snapshot file; --check compares with a stored one.
+    Snapshot(snapshot::SnapshotArgs),
     /// Build and boot kernels (virtme-ng/QEMU).
     #[command(subcommand)]
     Vm(vm::VmCommand),
     /// Report what the harness needs and whether it works here (KVM probe, tools, disk).
     Doctor(vm::DoctorArgs),
+    /// Test patch series overnight: static report, baseline and patched builds, stall suite, verdicts, reports.
+    Nightly(nightly::NightlyArgs),
+    /// Render the nightly history: stall-ratio trend plot (SVG) and findings over time.
+    Report(nightly::ReportArgs),
+    /// Combine per-job nightly result directories into one report.
+    Merge(nightly::MergeArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
-        Command::Diff(args) => diff::run(args),
-        Command::Series(args) => series_cmd::run(args),
-        Command::Snapshot(args) => snapshot::run(args),
         Command::Baseline(args) => lint::baseline(args),
         Command::Explain(args) => lint::explain(args),
         Command::Rules => lint::list_rules(),
         Command::Catalogue(args) => lint::catalogue(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Series(args) => series_cmd::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
+        Command::Nightly(args) => nightly::nightly(args),
+        Command::Report(args) => nightly::report(args),
+        Command::Merge(args) => nightly::merge(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

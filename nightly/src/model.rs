@@ -1,0 +1,213 @@
+//! What a nightly job measured. One `JobResult` per line in `results.jsonl`;
+//! every report is rendered from these alone (so `mmstall merge` can rebuild
+//! the reports of many per-job directories).
+
+use serde::{Deserialize, Serialize};
+
+/// Why a job could not say anything about the kernel: never a regression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InfraClass {
+    /// A patch of the series does not apply to the kernel.
+    PatchDoesNotApply,
+    /// The series could not be read (no patches, unreadable file, git range).
+    SeriesUnreadable,
+    /// The kernel tree could not be checked out.
+    Checkout,
+    /// The kernel (baseline or patched) does not compile, or its config drops options.
+    BuildFailure,
+    /// The kernel did not boot (boot timeout, guest died before the command).
+    BootFailure,
+    /// Anything else on the machine (missing tools, I/O, a step that crashed).
+    Machine,
+}
+
+impl InfraClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            InfraClass::PatchDoesNotApply => "patch does not apply",
+            InfraClass::SeriesUnreadable => "series unreadable",
+            InfraClass::Checkout => "checkout failure",
+            InfraClass::BuildFailure => "build failure",
+            InfraClass::BootFailure => "boot failure",
+            InfraClass::Machine => "machine error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Nothing got worse. `not_checked` lists what could not be checked
+    /// (e.g. "stall suite unavailable"): a pass with gaps says so.
+    Pass { not_checked: Vec<String> },
+    Regression {
+        #[serde(rename = "static_regression")]
+        static_: bool,
+        #[serde(rename = "dynamic_regression")]
+        dynamic: bool,
+        not_checked: Vec<String>,
+    },
+    InfraError { class: InfraClass, detail: String },
+}
+
+impl Verdict {
+    pub fn word(&self) -> String {
+        match self {
+            Verdict::Pass { not_checked } if not_checked.is_empty() => "pass".into(),
+            Verdict::Pass { .. } => "pass (partial)".into(),
+            Verdict::Regression { static_: true, dynamic: true, .. } => "regression (static + dynamic)".into(),
+            Verdict::Regression { static_: true, .. } => "regression (static)".into(),
+            Verdict::Regression { .. } => "regression (dynamic)".into(),
+            Verdict::InfraError { class, .. } => format!("infrastructure error: {}", class.label()),
+        }
+    }
+    pub fn is_regression(&self) -> bool {
+        matches!(self, Verdict::Regression { .. })
+    }
+    pub fn is_infra(&self) -> bool {
+        matches!(self, Verdict::InfraError { .. })
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum StepStatus {
+    Ok,
+    Failed { detail: String },
+    /// The step could not run here (e.g. the subcommand does not exist in this
+    /// mmstall). Never counted as a pass.
+    Unavailable { reason: String },
+    /// Not run because an earlier step failed.
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub name: String,
+    #[serde(flatten)]
+    pub status: StepStatus,
+    /// Seconds.
+    pub duration_s: f64,
+    /// Relative to the result directory.
+    pub log: Option<String>,
+}
+
+/// A static finding (the fields of `mmstall lint --format json`'s findings that
+/// the reports use; the rest is kept in `extra`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    #[serde(default)]
+    pub rule: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub file: String,
+    #[serde(default)]
+    pub line: u64,
+    #[serde(default)]
+    pub column: u64,
+    #[serde(default)]
+    pub function: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub fingerprint: String,
+    /// Patch of the series that introduced it (1-based), when known.
+    #[serde(default)]
+    pub patch: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaticResult {
+    pub step: StepRecord,
+    /// Per patch: index, subject, status (applied / failed / not_attempted), counts.
+    pub patches: Vec<PatchSummary>,
+    pub introduced: Vec<Finding>,
+    pub fixed: Vec<Finding>,
+    /// Findings present before and after (count only).
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchSummary {
+    pub index: usize,
+    pub subject: String,
+    pub status: String,
+    pub introduced: usize,
+    pub fixed: usize,
+}
+
+/// One stall test's measurement in one kernel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteTest {
+    pub name: String,
+    /// pass | fail | skip | error
+    pub status: String,
+    /// The stall ratio (how much longer than the unloaded reference).
+    pub ratio: Option<f64>,
+    pub unit: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KernelRun {
+    /// Build step (`vm build`).
+    pub build: StepRecord,
+    /// The build directory / key and kernel release, when built.
+    pub build_dir: Option<String>,
+    pub kernel_release: Option<String>,
+    /// Files compiled (from the build's meta.json).
+    pub compiled: Option<u64>,
+    pub boot: StepRecord,
+    pub boot_secs: Option<f64>,
+    /// Kernel events (hung tasks, lockdep, ...) fingerprints seen while booting.
+    pub events: Vec<String>,
+    pub suite: StepRecord,
+    pub tests: Vec<SuiteTest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub test: String,
+    pub baseline_status: String,
+    pub patched_status: String,
+    pub baseline_ratio: Option<f64>,
+    pub patched_ratio: Option<f64>,
+    pub regression: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub night: String,
+    pub plan: String,
+    pub job: String,
+    pub series: String,
+    pub kernel: String,
+    /// `debian:6.12`, or `repo@ref`.
+    pub kernel_source: String,
+    /// The commit a git ref resolved to.
+    pub commit: Option<String>,
+    pub config: String,
+    pub fragments: Vec<String>,
+    pub subjects: Vec<String>,
+    pub checkout: StepRecord,
+    #[serde(rename = "static")]
+    pub static_: Option<StaticResult>,
+    pub baseline: Option<KernelRun>,
+    pub patched: Option<KernelRun>,
+    pub comparisons: Vec<Comparison>,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub duration_s: f64,
+}
+
+impl JobResult {
+    pub fn is_baseline(&self) -> bool {
+        self.series == "baseline"
+    }
+}

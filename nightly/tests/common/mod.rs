@@ -1,0 +1,218 @@
+//! A test executor that answers like the real commands do (exit codes,
+//! stdout JSON, stderr messages as `mmstall vm build/run`, `mmstall series`,
+//! clap and git print them), and a small real kernel-like tree with series
+//! in the formats `vm build --series` reads. The apply check is the real one.
+
+#![allow(dead_code)]
+
+use mmstall_nightly::exec::{apply_check_in_process, tree_dir, CmdOutput, Executor};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+pub const UNKNOWN_SERIES: &str = "error: unrecognized subcommand 'series'\n\n  tip: some similar subcommands exist: 'merge', 'baseline'\n\nUsage: mmstall <COMMAND>\n\nFor more information, try '--help'.\n";
+#[allow(dead_code)]
+pub const UNKNOWN_VALIDATE: &str = "error: unrecognized subcommand 'validate'\n\n  tip: a similar subcommand exists: 'list'\n\nUsage: mmstall vm <COMMAND>\n\nFor more information, try '--help'.\n";
+
+#[derive(Default)]
+pub struct Fake {
+    pub cache: PathBuf,
+    /// `mmstall series` exists.
+    pub with_series: bool,
+    /// The stall suite command exists.
+    pub with_suite: bool,
+    pub calls: Vec<String>,
+}
+
+fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn stem(p: &str) -> String {
+    Path::new(p).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub fn finding(code: &str, file: &str, line: u64, fp: &str) -> serde_json::Value {
+    json!({
+        "rule": "write-hold-populate", "code": code, "severity": "warning", "file": file, "line": line, "column": 2,
+        "function": "do_thing", "holder": "do_thing", "call_path": ["do_thing"], "operation": "__mm_populate",
+        "lock_mode": "write", "acquired_at": "mm/util.c:10", "message": "`do_thing` holds the mmap lock for write across page population", "fingerprint": fp
+    })
+}
+
+fn run_result(status: serde_json::Value, events: Vec<serde_json::Value>, boot: Option<f64>) -> String {
+    serde_json::to_string_pretty(&json!({
+        "outcome": status, "label": "exec", "kernel": "/cache/builds/k/bzImage", "accel": "tcg", "accel_reason": "probe",
+        "stdout": "", "stderr": "", "events": events, "boot_secs": boot, "command_secs": 0.1, "total_secs": 30.0,
+        "vng_exit": 0, "dir": "/x", "console_log": "/x/console.log", "dmesg": null, "vng_args": []
+    }))
+    .unwrap()
+}
+
+impl Executor for Fake {
+    fn mmstall(&mut self, args: &[String]) -> CmdOutput {
+        self.calls.push(format!("mmstall {}", args.join(" ")));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        match a.as_slice() {
+            ["series", "--help"] if self.with_series => CmdOutput::ok("Apply a patch series in memory ..."),
+            ["series", ..] if !self.with_series => CmdOutput::fail(2, UNKNOWN_SERIES),
+            ["series", ..] => {
+                let series = args.iter().find(|x| x.ends_with(".mbox")).map(|s| stem(s)).unwrap_or_default();
+                let (intro, status1, code) = match series.as_str() {
+                    "regress" => (vec![finding("MMS001", "mm/util.c", 12, "fp-new")], "applied", 1),
+                    "noapply" => (vec![], "failed", 3),
+                    _ => (vec![], "applied", 0),
+                };
+                let mut p = json!({"index": 1, "subject": format!("mm: {series}"), "status": status1, "changed_files": ["mm/util.c"], "introduced": intro, "fixed": []});
+                if status1 == "failed" {
+                    p["file"] = json!("mm/util.c");
+                    p["error"] = json!("hunk #1 does not apply");
+                }
+                let out = json!({"version": 1, "exit_code": code, "series": series, "base_rev": "HEAD", "base_tree": "0".repeat(40), "paths": ["mm"], "keep_going": true,
+                    "patches": [p], "net": {"introduced": intro, "fixed": [], "unchanged": [finding("MMS002", "mm/vma.c", 1164, "fp-old")]}});
+                CmdOutput { exit: Some(code), stdout: serde_json::to_string_pretty(&out).unwrap(), stderr: String::new(), secs: 1.0 }
+            }
+            ["vm", "build", ..] => {
+                let config = arg(args, "--config").unwrap_or("");
+                match arg(args, "--series").map(stem) {
+                    None if config.contains("broken") => CmdOutput::fail(2, "error: olddefconfig dropped 1 requested option(s):\n  CONFIG_NOPE=y: unknown symbol\n(config: /c/.config; pass --allow-dropped to build anyway)\n"),
+                    None => CmdOutput { exit: Some(0), stdout: meta(&format!("base{}", config.len()), None), stderr: String::new(), secs: 600.0 },
+                    Some(s) if s == "buildfail" => CmdOutput::fail(
+                        1,
+                        "vm build: debian:6.12 [virtme-base,stall-debug] series buildfail.mbox (1 patches)\nerror: make bzImage failed (exit exit status: 2); log: /cache/builds/live/build.log\n../mm/util.c: In function 'kstrdup':\n../mm/util.c:12:9: error: expected ';' before '}' token\n",
+                    ),
+                    Some(s) => CmdOutput { exit: Some(0), stdout: meta(&format!("p{s}"), Some(&s)), stderr: String::new(), secs: 40.0 },
+                }
+            }
+            ["vm", "run", ..] if arg(args, "--exec").is_some_and(|e| e.contains("suite --json")) => {
+                assert!(self.with_suite, "no suite without a guest program");
+                let k = arg(args, "--kernel").unwrap_or("");
+                let (r1, st1) = if k == "pregress" { (9.5, "fail") } else { (1.2, "pass") };
+                // mmstall-guest's report, as the guest command's stdout inside `vm run --json`.
+                let report = json!({"version": 1, "kernel_release": "6.12.57", "thresholds_source": "built-in", "thp": "never", "tests": [
+                    {"name": "mlock-20g", "verdict": {"verdict": st1}, "variants": [
+                        {"variant": "fault", "verdict": {"verdict": st1}, "reps": [], "ratio": {"n": 3, "median": r1, "min": r1, "max": r1}, "summary": format!("fault: ratio median {r1}")},
+                        {"variant": "gup", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.0, "min": 1.0, "max": 1.0}, "summary": "gup: ratio median 1.0"}
+                    ]},
+                    {"name": "munmap-zap", "verdict": {"verdict": "pass"}, "variants": [{"variant": "read", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.05, "min": 1.0, "max": 1.1}, "summary": "read"}]},
+                    {"name": "uffd-hold", "verdict": {"verdict": "skip", "reason": "no userfaultfd"}, "variants": []}
+                ]});
+                // The guest writes its report into the run directory (`--json {out}/stall.json`).
+                let exec = arg(args, "--exec").unwrap();
+                let file = exec.split_whitespace().skip_while(|w| *w != "--json").nth(1).unwrap().trim_matches('\'');
+                std::fs::create_dir_all(Path::new(file).parent().unwrap()).unwrap();
+                std::fs::write(file, report.to_string()).unwrap();
+                let rr = run_result(json!({"status": "exited", "code": if st1 == "fail" { 1 } else { 0 }}), vec![], Some(20.0));
+                CmdOutput { exit: Some(if st1 == "fail" { 1 } else { 0 }), stdout: rr, stderr: String::new(), secs: 120.0 }
+            }
+            ["vm", "run", ..] => {
+                let k = arg(args, "--kernel").unwrap_or("");
+                match k {
+                    "phang" => CmdOutput {
+                        exit: Some(3),
+                        stdout: run_result(json!({"status": "boot-timeout"}), vec![], None),
+                        stderr: String::new(),
+                        secs: 300.0,
+                    },
+                    "plockdep" => CmdOutput {
+                        exit: Some(1),
+                        stdout: run_result(
+                            json!({"status": "exited", "code": 0}),
+                            vec![json!({"kind": "lockdep", "first_line": "WARNING: possible circular locking dependency detected", "line": 80, "functions": ["mmap_write_lock"], "fingerprint": "lockdep:mmap_write_lock,do_thing"})],
+                            Some(20.0),
+                        ),
+                        stderr: String::new(),
+                        secs: 25.0,
+                    },
+                    _ => CmdOutput { exit: Some(0), stdout: run_result(json!({"status": "exited", "code": 0}), vec![], Some(20.0)), stderr: String::new(), secs: 25.0 },
+                }
+            }
+            _ => CmdOutput::fail(2, format!("error: unexpected call {}", args.join(" "))),
+        }
+    }
+
+    fn git(&mut self, args: &[String], _cwd: Option<&Path>) -> CmdOutput {
+        self.calls.push(format!("git {}", args.join(" ")));
+        if args.iter().any(|a| a == "rev-parse") {
+            CmdOutput::ok("1234567890abcdef1234567890abcdef12345678\n")
+        } else {
+            CmdOutput::ok("")
+        }
+    }
+
+    fn apply_check(&mut self, tree: &str, series: &Path) -> CmdOutput {
+        self.calls.push(format!("apply-check {tree} {}", series.display()));
+        apply_check_in_process(&tree_dir(&self.cache, tree), series)
+    }
+
+    fn cache_root(&self) -> PathBuf {
+        self.cache.clone()
+    }
+
+    fn guest_program(&self) -> Option<PathBuf> {
+        self.with_suite.then(|| PathBuf::from("/opt/mmstall/mmstall-guest"))
+    }
+}
+
+fn meta(key: &str, series: Option<&str>) -> String {
+    serde_json::to_string_pretty(&json!({
+        "key": key, "tree": "debian-6.12", "tree_origin": "/cache/src/linux-source-6.12", "tree_identity": "abc",
+        "kernel_version": "6.12.57", "kernel_release": "6.12.57", "series": series.map(|s| json!({"path": format!("{s}.mbox"), "hash": "h", "subjects": [s]})),
+        "fragments": ["virtme-base", "stall-debug"], "config_hash": "c", "baseline": null, "compiled": if series.is_some() { 3 } else { 1295 },
+        "ccache": true, "jobs": 2, "dropped": [], "secs": {"sync": 1.0, "patch": 0.0, "copy_baseline": 0.0, "config": 5.0, "make": 500.0, "total": 510.0}, "finished_unix": 0
+    }))
+    .unwrap()
+}
+
+pub const UTIL_C: &str = "// SPDX-License-Identifier: GPL-2.0\n#include <linux/mm.h>\n\nchar *kstrdup(const char *s)\n{\n\tsize_t len;\n\tchar *buf;\n\n\tlen = strlen(s) + 1;\n\tbuf = kmalloc(len);\n\treturn buf;\n}\n";
+
+/// A mail with one patch of mm/util.c replacing `old` by `new` (one line).
+pub fn patch_mail(subject: &str, old: &str, new: &str) -> String {
+    let lines: Vec<&str> = UTIL_C.lines().collect();
+    let i = lines.iter().position(|l| *l == old).expect("line in UTIL_C");
+    let from = i.saturating_sub(3);
+    let to = (i + 4).min(lines.len());
+    let mut hunk = String::new();
+    for (j, l) in lines[from..to].iter().enumerate() {
+        if from + j == i {
+            hunk.push_str(&format!("-{l}\n+{new}\n"));
+        } else {
+            hunk.push_str(&format!(" {l}\n"));
+        }
+    }
+    let n = to - from;
+    format!(
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: Dev <dev@example.org>\nDate: Tue, 24 Nov 2026 10:00:00 +0000\nSubject: [PATCH] {subject}\n\nBody.\n\nSigned-off-by: Dev <dev@example.org>\n---\n mm/util.c | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n\ndiff --git a/mm/util.c b/mm/util.c\nindex 1111111..2222222 100644\n--- a/mm/util.c\n+++ b/mm/util.c\n@@ -{},{n} +{},{n} @@\n{hunk}-- \n2.39.5\n\n",
+        from + 1,
+        from + 1
+    )
+}
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub tree: PathBuf,
+    pub plan: PathBuf,
+}
+
+/// A tree with mm/util.c, series files and a plan naming them.
+pub fn world(series: &[&str], extra_plan: &str) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("linux");
+    std::fs::create_dir_all(tree.join("mm")).unwrap();
+    std::fs::write(tree.join("mm/util.c"), UTIL_C).unwrap();
+    let sdir = dir.path().join("patches");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let mut plan = format!("name = \"test plan\"\n\n[[kernel]]\nname = \"k612\"\ntree = \"{}\"\n\n[[config]]\nname = \"default\"\nfragments = [\"virtme-base\", \"stall-debug\"]\n\n", tree.display());
+    for s in series {
+        let mail = match *s {
+            "noapply" => patch_mail("mm: against another tree", "\tlen = strlen(s) + 1;", "\tlen = strnlen(s, 64) + 1;").replace("-\tlen = strlen(s) + 1;", "-\tlen = strlen(s) + 2;"),
+            "buildfail" => patch_mail("mm: oops", "\treturn buf;", "\treturn buf"),
+            _ => patch_mail(&format!("mm: {s}"), "\tbuf = kmalloc(len);", &format!("\tbuf = kmalloc(len); /* {s} */")),
+        };
+        std::fs::write(sdir.join(format!("{s}.mbox")), mail).unwrap();
+        plan.push_str(&format!("[[series]]\nname = \"{s}\"\nmbox = \"patches/{s}.mbox\"\n\n"));
+    }
+    plan.push_str(extra_plan);
+    let plan_path = dir.path().join("plan.toml");
+    std::fs::write(&plan_path, plan).unwrap();
+    World { tree, plan: plan_path, dir }
+}
