@@ -386,32 +386,31 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
 /// From the selected chunks, selects (transitively) the chunks defining the
 /// callees that can reach a long operation.
 fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String, Vec<(usize, usize)>>, reach: &HashSet<String>, cat: &Catalogue) {
-    // Start from the chunks that can take (or be promised) a write hold.
-    let write_tokens: Vec<&str> = cat
-        .lock_api
-        .iter()
-        .filter(|(_, e)| e.mode == Some(crate::catalogue::LockMode::Write))
-        .map(|(k, _)| k.as_str())
-        .chain(cat.assertions.iter().filter(|(_, a)| a.mode == crate::catalogue::LockMode::Write).map(|(k, _)| k.as_str()))
-        .collect();
+    // Start from every selected chunk: write holders, and read holders or
+    // hinted functions whose callees run under a caller's write hold.
     let mut stack: Vec<(usize, usize)> = Vec::new();
     for (fi, f) in files.iter().enumerate() {
         for (ci, s) in f.selected.iter().enumerate() {
-            if *s && f.calls[ci].iter().any(|c| write_tokens.contains(&c.as_str())) {
+            if *s {
                 stack.push((fi, ci));
             }
         }
     }
     let mut visited: HashSet<(usize, usize)> = stack.iter().copied().collect();
     while let Some((fi, ci)) = stack.pop() {
-        let callees: Vec<&String> = files[fi].calls[ci].iter().filter(|c| reach.contains(*c) && !cat.long_ops.contains_key(*c)).collect();
+        // Callees that can reach a long operation, and short helpers that
+        // store into struct fields (constants for the callees after them).
+        let callees: Vec<&String> = files[fi].calls[ci].iter().filter(|c| !cat.long_ops.contains_key(*c)).collect();
         let mut targets = Vec::new();
         for c in callees {
             let defs = index.get(c).map(Vec::as_slice).unwrap_or(&[]);
+            let wanted = |&(f, k): &(usize, usize)| {
+                reach.contains(c) || (files[f].stores_fields[k] && files[f].lines(files[f].chunks[k]) <= SHORT_CHUNK_LINES)
+            };
             if defs.len() > MAX_HOMONYMS {
-                targets.extend(defs.iter().copied().filter(|(f, _)| *f == fi));
+                targets.extend(defs.iter().copied().filter(|(f, _)| *f == fi).filter(wanted));
             } else {
-                targets.extend(defs.iter().copied());
+                targets.extend(defs.iter().copied().filter(wanted));
             }
         }
         for t in targets {
