@@ -124,34 +124,23 @@ fn cache() -> anyhow::Result<Cache> {
     Cache::from_env().map_err(anyhow::Error::msg)
 }
 
+/// Lists built-in items with the summary from their `# mmstall...: text` line.
+fn print_builtins(title: &str, items: &[(&str, &str)]) {
+    println!("{title}");
+    for (n, text) in items {
+        let first = text.lines().find(|l| l.starts_with("# mmstall")).unwrap_or("");
+        println!("  {n:<16} {}", first.split_once(": ").map(|x| x.1).unwrap_or(first));
+    }
+}
+
 pub fn run(cmd: VmCommand) -> anyhow::Result<i32> {
     match cmd {
         VmCommand::Build(a) => vm_build(a),
         VmCommand::Run(a) => vm_run(a),
         VmCommand::Validate(a) => crate::vm_validate::run(a),
         VmCommand::List => {
-            println!("config fragments (--config):");
-            for (n, text) in config::BUILTIN_FRAGMENTS {
-                let first = text
-                    .lines()
-                    .find(|l| l.starts_with("# mmstall"))
-                    .unwrap_or("");
-                println!(
-                    "  {n:<16} {}",
-                    first.split_once(": ").map(|x| x.1).unwrap_or(first)
-                );
-            }
-            println!("suites (--suite):");
-            for (n, text) in suites::BUILTIN {
-                let first = text
-                    .lines()
-                    .find(|l| l.starts_with("# mmstall"))
-                    .unwrap_or("");
-                println!(
-                    "  {n:<16} {}",
-                    first.split_once(": ").map(|x| x.1).unwrap_or(first)
-                );
-            }
+            print_builtins("config fragments (--config):", config::BUILTIN_FRAGMENTS);
+            print_builtins("suites (--suite):", suites::BUILTIN);
             Ok(0)
         }
     }
