@@ -160,6 +160,32 @@ pub struct FaultPath {
     /// Identifiers that show the retry protocol is in use.
     #[serde(default)]
     pub retry_markers: Vec<String>,
+    /// Functions that wait for page I/O only when asked by a flag argument
+    /// (`__filemap_get_folio` waits only with `FGP_LOCK`/`FGP_WRITEBEGIN`):
+    /// a call none of whose arguments names one of the flags reaches none of
+    /// the callee's waits.
+    #[serde(default)]
+    pub flag_guarded_waits: BTreeMap<String, Vec<String>>,
+}
+
+impl FaultPath {
+    /// Whether a call to `callee` with these argument texts can reach the
+    /// callee's waits.
+    pub fn call_may_wait(&self, callee: &str, args: &[String]) -> bool {
+        match self.flag_guarded_waits.get(callee) {
+            None => true,
+            Some(flags) => args.iter().any(|a| flags.iter().any(|f| names_identifier(a, f))),
+        }
+    }
+}
+
+/// Does `text` contain `ident` as a whole identifier?
+fn names_identifier(text: &str, ident: &str) -> bool {
+    text.match_indices(ident).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + ident.len()..].chars().next();
+        !before.is_some_and(is_ident_char) && !after.is_some_and(is_ident_char)
+    })
 }
 
 /// Reverse-map walkers (rule MMS005).

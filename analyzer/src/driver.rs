@@ -497,10 +497,12 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
             findings.push(f);
         }
     };
-    // Hits through a function that uses the fault retry protocol are not
-    // MMS004 findings: the wait happens after the lock was dropped or is
-    // guarded by FAULT_FLAG_ALLOW_RETRY.
-    let retry_aware = |hit: &Hit| hit.chain.iter().any(|(f, _)| program.function(*f).retry_aware);
+    // Hits through a function that uses the fault retry protocol before the
+    // call on the chain are not MMS004 findings: the wait happens after the
+    // lock was dropped (`maybe_unlock_mmap_for_io()`, `release_fault_lock()`,
+    // `lock_page_or_retry()`...). A marker only after the call does not count:
+    // a wait moved before the drop is the historical stall.
+    let retry_aware = |hit: &Hit| hit.chain.iter().any(|(f, c)| program.function(*f).retry_protocol_before(*c));
     let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
     let roots = program.roots();
     let mut hinted = Vec::new();

@@ -116,8 +116,19 @@ pub struct Function {
     pub vars: Vec<String>,
     pub entry_hint: Option<EntryHint>,
     pub field_stores: Vec<FieldStore>,
-    /// The body names a retry-protocol marker (`FAULT_FLAG_ALLOW_RETRY`...).
-    pub retry_aware: bool,
+    /// Lines where the body names a retry-protocol marker (a lock-dropping
+    /// helper such as `maybe_unlock_mmap_for_io`, `VM_FAULT_RETRY`...).
+    pub retry_marker_lines: Vec<u32>,
+}
+
+impl Function {
+    /// Whether a retry-protocol marker comes before `call` in the body: the
+    /// wait that call leads to is then taken to happen after the lock was
+    /// dropped (textual order approximates "on the path before").
+    pub fn retry_protocol_before(&self, call: CallId) -> bool {
+        let Some(site) = self.calls.get(call as usize) else { return false };
+        self.retry_marker_lines.iter().any(|&l| l < site.line)
+    }
 }
 
 /// The variable a `return` statement assigns.

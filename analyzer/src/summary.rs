@@ -409,7 +409,8 @@ impl<'c> Program<'c> {
             if self.may_reach_long[g as usize] {
                 let env = self.callee_env(call, g, facts);
                 let r = self.analyze(g, &env);
-                for h in &r.entry_hits {
+                let may_wait = self.cat.fault_path.call_may_wait(&call.callee, &call.args);
+                for h in r.entry_hits.iter().filter(|h| may_wait || h.class != LongClass::IoWait) {
                     let mut chain = vec![(fid, cid)];
                     chain.extend_from_slice(&h.chain);
                     reached.push((h.class, chain, Some(h.held)));

@@ -215,3 +215,29 @@ fn github_annotations() {
     assert!(out.starts_with("::warning file=mm/fault.c,line=15,col=2,title=MMS004 hold-across-io-wait::"), "{out}");
     assert_eq!(out.lines().count(), run.report.findings.len());
 }
+
+#[test]
+fn retry_protocol_counts_only_before_the_wait_and_in_code() {
+    let run = lint("fault_retry_order");
+    let mut mms004: Vec<(&str, &str, &str)> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
+        .collect();
+    mms004.sort();
+    assert_eq!(
+        mms004,
+        [
+            // A comment naming VM_FAULT_RETRY does not make the wait clean.
+            ("demo_fault_comment_only", "demo_lock_comment_only", "folio_lock"),
+            // __filemap_get_folio() waits only when asked with FGP_LOCK.
+            ("demo_fault_get_locked", "__filemap_get_folio", "folio_lock"),
+            // The wait comes before the only drop (on its error path).
+            ("demo_fault_wait_first", "demo_lock_wait_first", "__folio_lock_killable"),
+        ]
+    );
+    // maybe_unlock_mmap_for_io() before the wait; FGP_CREAT alone never waits.
+    assert!(holder_clean(&run, "demo_fault_drop_first"));
+}

@@ -12,11 +12,17 @@ pub const RULE: Rule = Rule {
 ## What it finds
 A blocking page or folio lock or I/O wait (`lock_page`, `wait_on_page_locked`,
 `folio_lock`, `folio_wait_locked`... — the catalogue's `[long_ops.io_wait]`)
-reached while the mmap lock is held in **any** mode, in code that does not use
-the fault retry protocol: no `FAULT_FLAG_ALLOW_RETRY` / `FAULT_FLAG_RETRY_NOWAIT`
-check, no `lock_page_or_retry` / `__folio_lock_or_retry` /
-`lock_folio_maybe_drop_mmap`-style drop-and-retry, no `VM_FAULT_RETRY` return
-(the catalogue's `[fault_path] retry_markers`). Fault handlers are entered with
+reached while the mmap lock is held in **any** mode, where no function on the
+call path uses the fault retry protocol *before* the call that leads to the
+wait: no lock-dropping helper (`maybe_unlock_mmap_for_io`,
+`release_fault_lock`, `lock_page_or_retry`, `__folio_lock_or_retry`...), no
+`FAULT_FLAG_ALLOW_RETRY` check, no `VM_FAULT_RETRY` (the catalogue's
+`[fault_path] retry_markers`, matched in code, not in comments). A wait that
+comes before the drop is the historical stall (mmstall's
+`fault-wait-under-mmap-lock` regression patch moves 6.12's
+`lock_folio_maybe_drop_mmap()` wait before it and is reported). Callees that
+wait only when a flag asks for it (`__filemap_get_folio` with `FGP_LOCK`) are
+listed in `[fault_path] flag_guarded_waits`. Fault handlers are entered with
 the lock held for read: the entry contract comes from the catalogue
 (`filemap_fault`, `handle_mm_fault`, `do_page_fault`...), from `.fault = f`
 initializers, and from the callers the analyzer sees.
@@ -43,8 +49,11 @@ Clean: `if (!lock_page_or_retry(page, vmf->vma->vm_mm, vmf->flags)) return VM_FA
 or waiting only after `mmap_read_unlock()`.
 
 ## Known limits
-- The retry protocol is recognized by name, per function on the call path: a
-  function that mentions a retry marker anywhere is trusted.
+- The retry protocol is recognized by name and textual order, per function on
+  the call path: a marker earlier in the body than the call on the path
+  trusts that call, whatever branch the marker is on.
+- Locks that cannot wait are not told apart: `folio_lock()` of a folio the
+  function just allocated (6.12 `hugetlb_no_page()`) is reported.
 - Fault handlers reached only through `vm_ops->fault` pointers outside the
   analyzed PATH are not seen unless named in the catalogue.
 "#,
