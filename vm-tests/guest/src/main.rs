@@ -14,6 +14,10 @@
 //! CLOCK_MONOTONIC into a shared anonymous mapping; the runner computes the
 //! worst accesses that overlapped the operation.
 
+mod devices;
+mod fault_io;
+mod reclaim;
+
 use mmstall_vm::stall::judge::{self, Interval, Rep};
 use mmstall_vm::stall::ktap::{self, TestResult, Verdict};
 use mmstall_vm::stall::thresholds::{TestConfig, Thresholds};
@@ -581,7 +585,53 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
                 )))
             }
         }
+        // mlockall(MCL_CURRENT | MCL_FUTURE) over RLIMIT_MEMLOCK without
+        // CAP_IPC_LOCK: must fail, lock no VMA, and not lock later mappings.
+        "mlockall-rlimit" => {
+            let lim = libc::rlimit { rlim_cur: (2 * pg) as libc::rlim_t, rlim_max: (2 * pg) as libc::rlim_t };
+            if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
+                return Err(format!("setrlimit(RLIMIT_MEMLOCK): {}", errno_str()));
+            }
+            if unsafe { libc::setgid(65534) } != 0 || unsafe { libc::setuid(65534) } != 0 {
+                return Err(format!("dropping privileges (setuid 65534): {}", errno_str()));
+            }
+            mlockall_case(libc::MCL_CURRENT | libc::MCL_FUTURE, "mlockall(MCL_CURRENT|MCL_FUTURE) over a 2-page RLIMIT_MEMLOCK")
+        }
+        // MCL_ONFAULT alone is invalid: EINVAL, nothing locked now or later.
+        "mlockall-bad-flags" => mlockall_case(libc::MCL_ONFAULT, "mlockall(MCL_ONFAULT)"),
         other => Err(format!("unknown case {other}")),
+    }
+}
+
+/// Calls mlockall(flags), which must fail; then checks that no VMA of the
+/// process is locked and that a new mapping is not locked (MCL_FUTURE not
+/// applied).
+fn mlockall_case(flags: libc::c_int, what: &str) -> Result<Atomicity, String> {
+    let pg = page();
+    let p = map_anon(4 * pg, 0)?;
+    touch(p, 4 * pg);
+    let r = unsafe { libc::mlockall(flags) };
+    let err = errno_str();
+    let all = vmas_in(0, usize::MAX)?;
+    let (n, kb) = locked_summary(&all);
+    let later = map_anon(pg, 0)?;
+    touch(later, pg);
+    let (later_locked, _) = locked_summary(&vmas_in(later as usize, later as usize + pg)?);
+    unsafe { libc::munlockall() };
+    if r == 0 {
+        return Ok(Atomicity::Unexpected(format!("{what} returned 0")));
+    }
+    if n > 0 || later_locked > 0 {
+        Ok(Atomicity::Partial(format!(
+            "{what} failed ({err}) but left {n} of {} VMA(s) locked (Locked: {kb} kB){}",
+            all.len(),
+            if later_locked > 0 { " and locked a later mapping (MCL_FUTURE applied)" } else { "" }
+        )))
+    } else {
+        Ok(Atomicity::Atomic(format!(
+            "{what} failed ({err}), locked none of {} VMA(s) and not a later mapping",
+            all.len()
+        )))
     }
 }
 
@@ -635,6 +685,7 @@ fn posix_variant(case: &str) -> judge::VariantResult {
         reps: vec![],
         ratio: None,
         summary: format!("{case}: {summary}"),
+        numbers: Default::default(),
     }
 }
 
@@ -727,6 +778,7 @@ fn run_rep(variant: &str, size: usize, rep: u32) -> Rep {
         faults: 0,
         fault_worst_ms: 0.0,
         error: None,
+        ..Default::default()
     };
     let sh = match Shared::new() {
         Ok(s) => s,
@@ -861,6 +913,7 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
                 reps: vec![],
                 ratio: None,
                 summary: why,
+                numbers: Default::default(),
             });
             continue;
         }
@@ -872,6 +925,7 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
                 reps: vec![],
                 ratio: None,
                 summary: why,
+                numbers: Default::default(),
             });
             continue;
         }
@@ -991,10 +1045,11 @@ fn main() {
     let _ = out.flush();
     let mut reports = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let rep = if t.name == "mlock-posix-atomicity" {
-            run_posix(t)
-        } else {
-            run_test(t, repeat, thp_ok)
+        let rep = match t.name.as_str() {
+            "mlock-posix-atomicity" => run_posix(t),
+            "fault-io-stall" => fault_io::run(t, repeat),
+            "mlock-reclaim" => reclaim::run(t),
+            _ => run_test(t, repeat, thp_ok),
         };
         let _ = write!(
             out,

@@ -10,6 +10,7 @@
 use super::ktap::Verdict;
 use super::thresholds::Judging;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One timed access, nanoseconds of CLOCK_MONOTONIC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +50,7 @@ pub fn worst_overlapping<'a>(
 }
 
 /// What one repetition measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rep {
     pub rep: u32,
     pub op_ms: f64,
@@ -61,17 +62,25 @@ pub struct Rep {
     /// Faults of the target's other thread overlapping the operation.
     pub faults: u64,
     pub fault_worst_ms: f64,
+    /// mmap()/munmap() calls of a writer thread (takes mmap_lock for write)
+    /// overlapping the operation and the worst one (fault-io-stall, where
+    /// the writer is the other user and the operation is one cold fault).
+    #[serde(default)]
+    pub writer_calls: u64,
+    #[serde(default)]
+    pub writer_worst_ms: f64,
     /// Set when the repetition could not measure (setup failed).
     #[serde(default)]
     pub error: Option<String>,
 }
 
 impl Rep {
+    /// The worst wait of the other users (readers of /proc/PID, writer thread).
     pub fn reader_worst_ms(&self) -> f64 {
-        self.cmdline_worst_ms.max(self.status_worst_ms)
+        self.cmdline_worst_ms.max(self.status_worst_ms).max(self.writer_worst_ms)
     }
     pub fn reads(&self) -> u64 {
-        self.cmdline_reads + self.status_reads
+        self.cmdline_reads + self.status_reads + self.writer_calls
     }
     /// Worst reader latency / operation duration (None when nothing was measured).
     pub fn ratio(&self) -> Option<f64> {
@@ -97,6 +106,16 @@ impl Rep {
     pub fn describe(&self) -> String {
         match &self.error {
             Some(e) => format!("rep {}: error: {e}", self.rep),
+            None if self.writer_calls > 0 && self.reads() == self.writer_calls => format!(
+                "rep {}: cold fault median {:.1} ms (worst {:.1} ms / {} faults), worst writer mmap/munmap {:.2} ms / {} calls, ratio {}",
+                self.rep,
+                self.op_ms,
+                self.fault_worst_ms,
+                self.faults,
+                self.writer_worst_ms,
+                self.writer_calls,
+                self.ratio().map(|r| format!("{r:.3}")).unwrap_or_else(|| "-".into()),
+            ),
             None => format!(
                 "rep {}: op {:.1} ms, worst reader {:.2} ms (cmdline {:.2} ms / {} reads, status {:.2} ms / {} reads), ratio {}, worst fault {:.2} ms / {} faults",
                 self.rep,
@@ -151,6 +170,9 @@ pub struct VariantResult {
     /// Over the valid repetitions.
     pub ratio: Option<Spread>,
     pub summary: String,
+    /// Measured values of an untimed test (counters, sizes), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub numbers: BTreeMap<String, f64>,
 }
 
 /// The verdict of one variant from its repetitions.
@@ -177,7 +199,7 @@ pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResul
             } else {
                 (
                     Verdict::Fail,
-                    format!("{text}: readers waited for the operation"),
+                    format!("{text}: readers waited for the operation (the lock was held across it)"),
                 )
             }
         }
@@ -211,6 +233,7 @@ pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResul
         reps,
         ratio,
         summary,
+        numbers: BTreeMap::new(),
     }
 }
 
@@ -275,6 +298,7 @@ mod tests {
             faults: 5,
             fault_worst_ms: 0.1,
             error: None,
+            ..Default::default()
         }
     }
 

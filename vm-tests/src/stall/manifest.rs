@@ -11,6 +11,7 @@
 //! test = "munmap-zap-stall"
 //! baseline = "PASS"
 //! patched = "FAIL"
+//! # config = "virtme-base,stall-debug,no-per-vma-lock"   (optional: other fragments)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,10 @@ pub struct Expect {
     pub baseline: String,
     /// Verdict word on the kernel with this series.
     pub patched: String,
+    /// Config fragments both kernels of this expectation are built with
+    /// (`mmstall vm build --config`); None: the validation's `--config`.
+    #[serde(default)]
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +107,11 @@ impl Manifest {
                 )));
             }
             for e in &s.expect {
+                if let Some(c) = &e.config {
+                    if c.split(',').any(|f| f.trim().is_empty()) {
+                        return Err(err(format!("{at}: expect `{}` config = \"{c}\": an empty fragment name", e.test)));
+                    }
+                }
                 for (k, v) in [("baseline", &e.baseline), ("patched", &e.patched)] {
                     if !VERDICTS.contains(&v.as_str()) {
                         return Err(err(format!(
@@ -125,11 +135,12 @@ impl Manifest {
         })
     }
 
-    /// The verdict each test must have on the baseline (from all series).
+    /// The verdict each test must have on the baseline (from all series'
+    /// expectations on the default config).
     pub fn baseline_expectations(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = Vec::new();
         for s in &self.series {
-            for e in &s.expect {
+            for e in s.expect.iter().filter(|e| e.config.is_none()) {
                 if !v.iter().any(|(t, _)| *t == e.test) {
                     v.push((e.test.clone(), e.baseline.clone()));
                 }
@@ -184,6 +195,7 @@ mod tests {
             ),
             (format!("{ok}{ok}"), "series[1] (a): duplicate name"),
             (ok.replace("base =", "bass ="), "unknown field `bass`"),
+            (format!("{ok}config = \"virtme-base,,lockdep\"\n"), "an empty fragment name"),
         ];
         for (text, want) in cases {
             let e = Manifest::parse(&text, &p).unwrap_err().to_string();

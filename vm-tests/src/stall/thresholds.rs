@@ -22,8 +22,21 @@ pub const KNOWN: &[(&str, &[&str])] = &[
             "mlock-past-end",
             "munlock-hole",
             "mlock-rlimit",
+            "mlockall-rlimit",
+            "mlockall-bad-flags",
         ],
     ),
+    ("fault-io-stall", &["read-fault"]),
+    ("mlock-reclaim", &["anon", "shmem"]),
+];
+
+/// Per-test parameters besides size and judging, and which tests take them.
+pub const KNOWN_PARAMS: &[(&str, &str, u64)] = &[
+    // (parameter, test, upper bound)
+    ("delay_ms", "fault-io-stall", 10_000),
+    ("memory_max_mib", "mlock-reclaim", 64 * 1024),
+    ("pressure_mib", "mlock-reclaim", 64 * 1024),
+    ("swap_mib", "mlock-reclaim", 64 * 1024),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,8 +57,9 @@ struct RawJudging {
     min_op_ms: Option<f64>,
 }
 
+// No deny_unknown_fields: unknown keys land in `params` (flatten) and are
+// rejected there with the test's known parameters named.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTest {
     size_mib: u64,
     variants: Vec<String>,
@@ -53,6 +67,9 @@ struct RawTest {
     min_valid: Option<u32>,
     max_ratio: Option<f64>,
     min_op_ms: Option<f64>,
+    /// Test-specific parameters (KNOWN_PARAMS), e.g. `delay_ms = 100`.
+    #[serde(flatten)]
+    params: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +86,15 @@ pub struct TestConfig {
     pub size_mib: u64,
     pub variants: Vec<String>,
     pub judging: Judging,
+    /// Test-specific parameters (see KNOWN_PARAMS).
+    pub params: BTreeMap<String, u64>,
+}
+
+impl TestConfig {
+    /// A parameter's value, or `default` when the file does not set it.
+    pub fn param(&self, name: &str, default: u64) -> u64 {
+        self.params.get(name).copied().unwrap_or(default)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,11 +178,28 @@ impl Thresholds {
                 min_op_ms: t.min_op_ms.unwrap_or(defaults.min_op_ms),
             };
             check(&judging, &format!("[tests.{name}]")).map_err(err)?;
+            let mut params = BTreeMap::new();
+            for (key, value) in &t.params {
+                let Some((_, _, max)) = KNOWN_PARAMS.iter().find(|(k, test, _)| k == key && *test == name) else {
+                    let known: Vec<&str> = KNOWN_PARAMS.iter().filter(|(_, test, _)| *test == name).map(|(k, _, _)| *k).collect();
+                    return Err(err(format!(
+                        "[tests.{name}] {key}: unknown key (known besides size/judging: {})",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    )));
+                };
+                match value.as_integer() {
+                    Some(v) if v >= 1 && v as u64 <= *max => {
+                        params.insert(key.clone(), v as u64);
+                    }
+                    _ => return Err(err(format!("[tests.{name}] {key}: `{value}` must be an integer in 1..={max}"))),
+                }
+            }
             tests.push(TestConfig {
                 name,
                 size_mib: t.size_mib,
                 variants: t.variants,
                 judging,
+                params,
             });
         }
         // Keep the order of KNOWN (the suite's order), not the file's.
@@ -210,9 +253,12 @@ mod tests {
             [
                 "munmap-zap-stall",
                 "mlock-populate-stall",
-                "mlock-posix-atomicity"
+                "mlock-posix-atomicity",
+                "fault-io-stall",
+                "mlock-reclaim"
             ]
         );
+        assert!(t.test("fault-io-stall").unwrap().params.contains_key("delay_ms"));
         let m = t.test("munmap-zap-stall").unwrap();
         assert!(m.judging.max_ratio > 0.0 && m.judging.max_ratio < 1.0);
         assert!(m.judging.min_valid <= m.judging.repeat);
@@ -248,6 +294,9 @@ mod tests {
             ("[defaults]\nrepeat = 2\nmin_valid = 3\nmax_ratio = 0.5\nmin_op_ms = 1.0\n", "min_valid: 3 must be between 1 and repeat (2)"),
             ("[defaults]\nrepeat = 2\nmin_valid = 1\nmax_ratio = 0.5\nmin_op_ms = 1.0\nbogus = 1\n", "unknown field `bogus`"),
             ("not toml = = =", "t.toml"),
+            (&format!("{BASE}[tests.munmap-zap-stall]\nsize_mib = 8\nvariants = [\"munmap\"]\ndelay_ms = 5\n"), "[tests.munmap-zap-stall] delay_ms: unknown key (known besides size/judging: none)"),
+            (&format!("{BASE}[tests.fault-io-stall]\nsize_mib = 8\nvariants = [\"read-fault\"]\ndelay_ms = 0\n"), "[tests.fault-io-stall] delay_ms: `0` must be an integer in 1..=10000"),
+            (&format!("{BASE}[tests.fault-io-stall]\nsize_mib = 8\nvariants = [\"read-fault\"]\ndelay_ms = \"x\"\n"), "delay_ms: `\"x\"` must be an integer"),
         ];
         for (text, want) in cases {
             let e = Thresholds::parse(text, "t.toml").unwrap_err().to_string();

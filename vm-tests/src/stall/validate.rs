@@ -120,6 +120,7 @@ pub fn guest_script(
     json: &Path,
     thresholds: Option<&Path>,
     repeat: Option<u32>,
+    tests: Option<&[String]>,
 ) -> String {
     let q = |p: &Path| boot::sh_quote(&p.display().to_string());
     let mut s = format!("{} suite --json {}", q(guest), q(json));
@@ -129,10 +130,42 @@ pub fn guest_script(
     if let Some(n) = repeat {
         s.push_str(&format!(" --repeat {n}"));
     }
+    if let Some(t) = tests {
+        s.push_str(&format!(" --tests {}", boot::sh_quote(&t.join(","))));
+    }
     s + "\n"
 }
 
-fn run_suite(o: &Options, cache: &Cache, kernel: &Path, dir: PathBuf) -> Result<SuiteRun, String> {
+/// The label of a config other than the validation's default (`@label` is
+/// appended to the kernel names built with it): the fragments it adds, or
+/// the whole list. None for the default config.
+pub fn config_label(default: &str, config: Option<&str>) -> Option<String> {
+    let config = config?;
+    let norm = |c: &str| c.split(',').map(|f| f.trim().to_string()).collect::<Vec<_>>();
+    let (d, c) = (norm(default), norm(config));
+    if d == c {
+        return None;
+    }
+    let added: Vec<String> = c.iter().filter(|f| !d.contains(f)).cloned().collect();
+    Some(if added.is_empty() || c.len() != d.len() + added.len() { c.join("+") } else { added.join("+") })
+}
+
+/// A kernel's name in the table: the series (or `baseline`), `@config` when
+/// built with another config than the default.
+pub fn kernel_name(name: &str, label: Option<&str>) -> String {
+    match label {
+        Some(l) => format!("{name}@{l}"),
+        None => name.to_string(),
+    }
+}
+
+fn run_suite(
+    o: &Options,
+    cache: &Cache,
+    kernel: &Path,
+    dir: PathBuf,
+    tests: Option<&[String]>,
+) -> Result<SuiteRun, String> {
     let dev = kvm::dev_kvm_usable();
     let probe = if o.kvm == AccelChoice::Auto && dev {
         kvm::probe_cached(cache, kernel, Duration::from_secs(20), false)
@@ -146,7 +179,7 @@ fn run_suite(o: &Options, cache: &Cache, kernel: &Path, dir: PathBuf) -> Result<
     let json = dir.join("stall.json");
     let opts = RunOptions {
         kernel: kernel.to_path_buf(),
-        script: guest_script(&o.guest, &json, o.thresholds.as_deref(), o.repeat),
+        script: guest_script(&o.guest, &json, o.thresholds.as_deref(), o.repeat, tests),
         label: "stall suite".into(),
         memory: o.memory.clone(),
         cpus: o.cpus,
@@ -234,16 +267,20 @@ fn verdict_in(run: &SuiteRun, test: &str) -> String {
     }
 }
 
-/// Expectations → checks against the kernels' runs.
-pub fn checks(manifest_series: &[Series], kernels: &[KernelResult]) -> Vec<Check> {
+/// Expectations → checks against the kernels' runs. `default_config`: the
+/// config of kernels named without `@label`.
+pub fn checks(manifest_series: &[Series], kernels: &[KernelResult], default_config: &str) -> Vec<Check> {
     let mut out = Vec::new();
-    let base = kernels.iter().find(|k| k.kernel == "baseline");
     for s in manifest_series {
-        let patched = kernels.iter().find(|k| k.kernel == s.name);
         for e in &s.expect {
+            let label = config_label(default_config, e.config.as_deref());
+            let base_name = kernel_name("baseline", label.as_deref());
+            let patched_name = kernel_name(&s.name, label.as_deref());
+            let base = kernels.iter().find(|k| k.kernel == base_name);
+            let patched = kernels.iter().find(|k| k.kernel == patched_name);
             for (kernel, k, expected) in [
-                ("baseline", base, &e.baseline),
-                (s.name.as_str(), patched, &e.patched),
+                (base_name.as_str(), base, &e.baseline),
+                (patched_name.as_str(), patched, &e.patched),
             ] {
                 let got: Vec<String> = k
                     .map(|k| k.runs.iter().map(|r| verdict_in(r, &e.test)).collect())
@@ -463,26 +500,65 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
     let tree = TreeSpec::parse(&base).map_err(|e| format!("base {base}: {e}"))?;
     std::fs::create_dir_all(&o.out).map_err(|e| format!("creating {}: {e}", o.out.display()))?;
 
+    // Kernels to build and run: per config (the default first), the
+    // baseline and each series with an expectation on that config. Kernels
+    // of another config run only the tests expected there.
+    struct Planned {
+        name: String,
+        series: Option<PathBuf>,
+        runs: u32,
+        config: String,
+        tests: Option<Vec<String>>,
+    }
+    let mut configs: Vec<Option<String>> = vec![None];
+    for e in series.iter().flat_map(|s| &s.expect) {
+        let c = e.config.clone().filter(|c| config_label(&o.config, Some(c)).is_some());
+        if !configs.contains(&c) {
+            configs.push(c);
+        }
+    }
+    let mut plan: Vec<Planned> = Vec::new();
+    for c in &configs {
+        let label = config_label(&o.config, c.as_deref());
+        let on_c = |e: &&super::manifest::Expect| config_label(&o.config, e.config.as_deref()) == label;
+        let mut tests: Vec<String> = Vec::new();
+        for e in series.iter().flat_map(|s| s.expect.iter().filter(on_c)) {
+            if !tests.contains(&e.test) {
+                tests.push(e.test.clone());
+            }
+        }
+        let config = c.clone().unwrap_or_else(|| o.config.clone());
+        let tests = label.is_some().then_some(tests);
+        plan.push(Planned {
+            name: kernel_name("baseline", label.as_deref()),
+            series: None,
+            runs: o.baseline_runs,
+            config: config.clone(),
+            tests: tests.clone(),
+        });
+        for s in series.iter().filter(|s| s.expect.iter().any(|e| on_c(&e))) {
+            plan.push(Planned {
+                name: kernel_name(&s.name, label.as_deref()),
+                series: Some(s.path.clone()),
+                runs: o.runs,
+                config: config.clone(),
+                tests: tests.clone(),
+            });
+        }
+    }
     let mut kernels = Vec::new();
-    let mut plan: Vec<(String, Option<PathBuf>, u32)> =
-        vec![("baseline".into(), None, o.baseline_runs)];
-    plan.extend(
-        series
-            .iter()
-            .map(|s| (s.name.clone(), Some(s.path.clone()), o.runs)),
-    );
-    for (name, path, runs) in plan {
-        eprintln!("vm validate: kernel {name}: building");
+    for Planned { name, series: path, runs, config, tests } in plan {
+        eprintln!("vm validate: kernel {name}: building (config {config})");
         let mut req = BuildRequest::new(tree.clone());
         req.series = path.clone();
-        req.config = o.config.clone();
+        req.config = config.clone();
         if let Some(j) = o.jobs {
             req.jobs = j.max(1);
         }
         req.progress = ProgressMode::Quiet;
         let b = build::build(&req, cache, &mut Note).map_err(|e| match &path {
-            Some(p) => format!("building series {name} ({}): {e}", p.display()),
-            None => format!("building the baseline {base}: {e}"),
+            Some(p) => format!("building series {name} ({}, config {config}): {e}", p.display()),
+            None => format!("building the baseline {base} (config {config}): {e}"),
         })?;
         let mut k = KernelResult {
             kernel: name.clone(),
@@ -493,13 +569,13 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
             runs: Vec::new(),
         };
         for i in 1..=runs.max(1) {
-            let dir = o.out.join(format!("{name}-run{i}"));
+            let dir = o.out.join(format!("{}-run{i}", name.replace(['@', '+'], "_")));
             eprintln!(
                 "vm validate: kernel {name}: suite run {i}/{} ({})",
                 runs.max(1),
                 dir.display()
             );
-            let r = run_suite(o, cache, &b.bzimage, dir)?;
+            let r = run_suite(o, cache, &b.bzimage, dir, tests.as_deref())?;
             for t in r.verdicts.iter() {
                 eprintln!("vm validate:   {} {}", t.1, t.0);
             }
@@ -510,7 +586,7 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
         }
         kernels.push(k);
     }
-    let checks = checks(&series, &kernels);
+    let checks = checks(&series, &kernels, &o.config);
     let spreads = spreads(&kernels);
     let mut analyzer = Vec::new();
     if let Some(lint) = &o.lint {
@@ -635,6 +711,7 @@ mod tests {
             faults: 3,
             fault_worst_ms: 1.0,
             error: None,
+            ..Default::default()
         }
     }
 
@@ -713,28 +790,55 @@ mod tests {
                 test: "munmap-zap-stall".into(),
                 baseline: "PASS".into(),
                 patched: "FAIL".into(),
+                config: None,
             }],
         }]
+    }
+
+    const D: &str = "virtme-base,stall-debug";
+
+    #[test]
+    fn configs_other_than_the_default_get_a_label() {
+        assert_eq!(config_label(D, None), None);
+        assert_eq!(config_label(D, Some("virtme-base, stall-debug")), None);
+        assert_eq!(config_label(D, Some("virtme-base,stall-debug,no-per-vma-lock")).as_deref(), Some("no-per-vma-lock"));
+        assert_eq!(config_label(D, Some("virtme-base,lockdep")).as_deref(), Some("virtme-base+lockdep"));
+        assert_eq!(kernel_name("baseline", Some("no-per-vma-lock")), "baseline@no-per-vma-lock");
+    }
+
+    #[test]
+    fn an_expectation_on_another_config_is_checked_on_that_configs_kernels() {
+        let mut ks = kernels();
+        let mut s = series();
+        s[0].expect[0].config = Some(format!("{D},no-per-vma-lock"));
+        // Only default-config kernels ran: the check finds no kernel.
+        let c = checks(&s, &ks, D);
+        assert_eq!(c[0].kernel, "baseline@no-per-vma-lock");
+        assert!(c.iter().all(|c| !c.ok && c.got.is_empty()), "{c:?}");
+        for k in &mut ks {
+            k.kernel = kernel_name(&k.kernel, Some("no-per-vma-lock"));
+        }
+        assert!(checks(&s, &ks, D).iter().all(|c| c.ok));
     }
 
     #[test]
     fn checks_every_run_against_the_manifest() {
         let ks = kernels();
-        let c = checks(&series(), &ks);
+        let c = checks(&series(), &ks, D);
         assert_eq!(c.len(), 2);
         assert!(c.iter().all(|c| c.ok), "{c:?}");
         assert_eq!(c[0].got, ["PASS", "PASS"]);
         // A regression kernel that did not flip, and one that crashed.
         let mut ks2 = ks.clone();
         ks2[1].runs[0] = run("PASS", vec![rep(1, 300.0, 3.0), rep(2, 300.0, 3.0)]);
-        assert!(!checks(&series(), &ks2)[1].ok);
+        assert!(!checks(&series(), &ks2, D)[1].ok);
         ks2[1].runs[0].verdicts.clear();
         ks2[1].runs[0].outcome = Outcome::GuestDied {
             reason: "panic".into(),
         };
-        assert_eq!(checks(&series(), &ks2)[1].got, ["CRASH"]);
+        assert_eq!(checks(&series(), &ks2, D)[1].got, ["CRASH"]);
         // A kernel that never ran is not a pass.
-        assert!(!checks(&series(), &ks[..1])[1].ok);
+        assert!(!checks(&series(), &ks[..1], D)[1].ok);
     }
 
     #[test]
@@ -786,7 +890,8 @@ mod tests {
             Path::new("/runs/a b/stall.json"),
             Some(Path::new("/x/th.toml")),
             Some(2),
+            Some(&["fault-io-stall".to_string(), "mlock-reclaim".to_string()]),
         );
-        assert_eq!(s, "'/t/mmstall-guest' suite --json '/runs/a b/stall.json' --thresholds '/x/th.toml' --repeat 2\n");
+        assert_eq!(s, "'/t/mmstall-guest' suite --json '/runs/a b/stall.json' --thresholds '/x/th.toml' --repeat 2 --tests 'fault-io-stall,mlock-reclaim'\n");
     }
 }
