@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(linux-source-6.12 xz-utils git pkg-config libssl-dev)
 if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ]; then
   pkgs+=(qemu-system-x86 flex bison bc libelf-dev cpio kmod dwarves ccache udev
-         build-essential python3-pip busybox-static)
+         build-essential python3-pip busybox-static dmsetup)
 fi
 
 missing=()

@@ -78,6 +78,8 @@ fn region_smaps(a: usize, b: usize) -> Result<(u64, u64, u64), String> {
 struct Contenders {
     stop: Arc<AtomicBool>,
     ops: Arc<AtomicU64>,
+    /// Pages the mlock/munlock contender locked (they add to unevictable_pgs_mlocked).
+    mlocked_pages: Arc<AtomicU64>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -85,9 +87,10 @@ impl Contenders {
     fn start() -> Contenders {
         let stop = Arc::new(AtomicBool::new(false));
         let ops = Arc::new(AtomicU64::new(0));
+        let mlocked_pages = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::new();
         for kind in 0..2 {
-            let (stop, ops) = (stop.clone(), ops.clone());
+            let (stop, ops, mlocked) = (stop.clone(), ops.clone(), mlocked_pages.clone());
             threads.push(std::thread::spawn(move || {
                 let len = 16 * page();
                 while !stop.load(Ordering::Acquire) {
@@ -99,7 +102,9 @@ impl Contenders {
                             } else {
                                 // mlock/munlock of another region: the mlock
                                 // paths run next to reclaim of the locked one.
-                                libc::mlock(a, len);
+                                if libc::mlock(a, len) == 0 {
+                                    mlocked.fetch_add(16, Ordering::Relaxed);
+                                }
                                 libc::munlock(a, len);
                             }
                             libc::munmap(a, len);
@@ -110,15 +115,16 @@ impl Contenders {
                 }
             }));
         }
-        Contenders { stop, ops, threads }
+        Contenders { stop, ops, mlocked_pages, threads }
     }
 
-    fn stop(self) -> u64 {
+    /// Stops the threads: (operations, pages they mlocked).
+    fn stop(self) -> (u64, u64) {
         self.stop.store(true, Ordering::Release);
         for t in self.threads {
             let _ = t.join();
         }
-        self.ops.load(Ordering::Relaxed)
+        (self.ops.load(Ordering::Relaxed), self.mlocked_pages.load(Ordering::Relaxed))
     }
 }
 
@@ -155,7 +161,7 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
     let contenders = Contenders::start();
     if unsafe { libc::mlock(p as *const libc::c_void, size) } != 0 {
         let e = errno_str();
-        contenders.stop();
+        let _ = contenders.stop();
         return Err(format!("mlock {} MiB ({variant}): {e}", size >> 20));
     }
     // Write to every page (shmem pages get content worth keeping).
@@ -174,7 +180,7 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
         swap_peak_kb = swap_peak_kb.max(swap_used(&read_counters("/proc/meminfo")).saturating_sub(swap_used(&mem0)));
         unsafe { libc::munmap(h as *mut libc::c_void, pressure) };
     }
-    let ops = contenders.stop();
+    let (ops, contender_mlocked_pages) = contenders.stop();
     let mem1 = read_counters("/proc/meminfo");
     let vm1 = read_counters("/proc/vmstat");
     let (rss, swap, locked) = region_smaps(p as usize, p as usize + size)?;
@@ -193,7 +199,12 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
     n.insert("mlocked_delta_kb".into(), delta(&mem1, &mem0, "Mlocked"));
     n.insert("mlocked_after_mlock_delta_kb".into(), delta(&mem_locked, &mem0, "Mlocked"));
     n.insert("unevictable_delta_kb".into(), delta(&mem1, &mem0, "Unevictable"));
-    n.insert("unevictable_pgs_mlocked_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_mlocked"));
+    // The contender's own mlock()s count in unevictable_pgs_mlocked too.
+    n.insert(
+        "unevictable_pgs_mlocked_delta".into(),
+        delta(&vm1, &vm0, "unevictable_pgs_mlocked") - contender_mlocked_pages as f64,
+    );
+    n.insert("contender_mlocked_pages".into(), contender_mlocked_pages as f64);
     n.insert("unevictable_pgs_culled_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_culled"));
     n.insert("unevictable_pgs_rescued_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_rescued"));
     n.insert("unevictable_pgs_munlocked_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_munlocked"));
@@ -287,7 +298,7 @@ fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> V
         Ok(ChildResult::Measured { numbers, skip: Some(why), .. }) => (Verdict::Skip(why.clone()), why, numbers),
         Ok(ChildResult::Measured { numbers, failed, skip: None }) => {
             let facts = format!(
-                "{} kB locked: Mlocked +{} kB, Unevictable +{} kB, unevictable_pgs_mlocked +{}, region swap {} kB, rss {} kB; swap used up to {} kB, pswpout +{}, {} contender ops",
+                "{} kB locked: Mlocked +{} kB, Unevictable +{} kB, unevictable_pgs_mlocked +{} (besides the contender's), region swap {} kB, rss {} kB; swap used up to {} kB, pswpout +{}, {} contender ops",
                 numbers["locked_region_kb"],
                 numbers["mlocked_delta_kb"],
                 numbers["unevictable_delta_kb"],
@@ -343,8 +354,8 @@ fn all(t: &TestConfig, verdict: Verdict, why: &str) -> TestReport {
 
 pub fn run(t: &TestConfig) -> TestReport {
     let size = (t.size_mib as usize) << 20;
-    let max = t.param("memory_max_mib", 96);
-    let pressure = (t.param("pressure_mib", 160) as usize) << 20;
+    let max = t.param("memory_max_mib", 64);
+    let pressure = (t.param("pressure_mib", 112) as usize) << 20;
     let setup = swap(t.param("swap_mib", 256)).and_then(|s| MemCgroup::create("reclaim", max << 20).map(|c| (s, c)));
     let (sw, cg) = match setup {
         Ok(x) => x,
