@@ -14,7 +14,7 @@
 //!   ratio = worst writer call overlapping the faults / median cold fault
 
 use crate::devices::{allocated_file, DelayDev, LoopDev, Setup, Tmpfs};
-use crate::{errno_str, fork_child, now_ns, reap, sleep_us, wait_flag, Sample, Shared, SharedPtr};
+use crate::{errno_str, every_variant, fork_child, now_ns, reap_rep, sleep_us, wait_flag, Sample, Shared, SharedPtr};
 use mmstall_vm::stall::judge::{self, Interval, Rep};
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::stall::thresholds::TestConfig;
@@ -145,11 +145,7 @@ fn run_rep(dev: &Path, bytes: usize, rep: u32) -> Rep {
             return r;
         }
     };
-    if let Err(e) = reap(&[pid], Duration::from_secs(600)) {
-        r.error = Some(e);
-        return r;
-    }
-    if let Some(e) = sh.error() {
+    if let Err(e) = reap_rep(&[pid], &sh) {
         r.error = Some(e);
         return r;
     }
@@ -182,22 +178,6 @@ fn measure(r: &mut Rep, window: Interval, faults: &[Sample], calls: &[Sample]) {
     r.writer_worst_ms = worst.map(|i| i.len() as f64 / 1e6).unwrap_or(0.0);
 }
 
-fn not_run(t: &TestConfig, verdict: Verdict, why: String) -> TestReport {
-    let variants = t
-        .variants
-        .iter()
-        .map(|v| judge::VariantResult {
-            variant: v.clone(),
-            verdict: verdict.clone(),
-            reps: vec![],
-            ratio: None,
-            summary: format!("{v}: {why}"),
-            numbers: Default::default(),
-        })
-        .collect();
-    TestReport { name: t.name.clone(), verdict, variants }
-}
-
 pub fn run(t: &TestConfig, repeat: Option<u32>) -> TestReport {
     let mut judging = t.judging.clone();
     if let Some(n) = repeat {
@@ -207,10 +187,10 @@ pub fn run(t: &TestConfig, repeat: Option<u32>) -> TestReport {
     let delay_ms = t.param("delay_ms", 100);
     let dev = match slow_device(t.size_mib, delay_ms) {
         Ok(d) => d,
-        Err(Setup::Missing(why)) => return not_run(t, Verdict::Skip(why.clone()), why),
+        Err(Setup::Missing(why)) => return every_variant(t, Verdict::Skip(why.clone()), &why),
         Err(Setup::Failed(why)) => {
             let why = format!("setting up the slow device: {why}");
-            return not_run(t, Verdict::Error(why.clone()), why);
+            return every_variant(t, Verdict::Error(why.clone()), &why);
         }
     };
     eprintln!(

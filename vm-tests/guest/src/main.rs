@@ -725,6 +725,31 @@ fn run_posix(t: &TestConfig) -> TestReport {
 
 // ---------------------------------------------------------------- runner
 
+/// A report whose every variant has the same verdict (a test that could not
+/// run: SKIP or ERROR with the reason).
+fn every_variant(t: &TestConfig, verdict: Verdict, why: &str) -> TestReport {
+    let variants = t
+        .variants
+        .iter()
+        .map(|v| judge::VariantResult {
+            variant: v.clone(),
+            verdict: verdict.clone(),
+            reps: vec![],
+            ratio: None,
+            summary: format!("{v}: {why}"),
+            numbers: Default::default(),
+        })
+        .collect();
+    TestReport { name: t.name.clone(), verdict, variants }
+}
+
+/// Waits for a repetition's processes, then takes the error one of them
+/// recorded in the shared area, if any.
+fn reap_rep(pids: &[libc::pid_t], sh: &Shared) -> Result<(), String> {
+    reap(pids, Duration::from_secs(600))?;
+    sh.error().map_or(Ok(()), Err)
+}
+
 fn fork_child(f: impl FnOnce() -> i32) -> Result<libc::pid_t, String> {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
@@ -804,11 +829,7 @@ fn run_rep(variant: &str, size: usize, rep: u32) -> Rep {
             return r;
         }
     };
-    if let Err(e) = reap(&[target, reader], Duration::from_secs(600)) {
-        r.error = Some(e);
-        return r;
-    }
-    if let Some(e) = sh.error() {
+    if let Err(e) = reap_rep(&[target, reader], &sh) {
         r.error = Some(e);
         return r;
     }

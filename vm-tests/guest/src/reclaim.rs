@@ -24,7 +24,7 @@
 //! evictable LRU, uncounted, and reclaim relies on luck.
 
 use crate::devices::{allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup, SwapOn, Tmpfs};
-use crate::{errno_str, fork_child, map_anon, no_thp, page, reap, sleep_us, touch};
+use crate::{errno_str, every_variant, fork_child, map_anon, no_thp, page, reap, sleep_us, touch};
 use mmstall_vm::stall::judge::VariantResult;
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::stall::thresholds::TestConfig;
@@ -336,22 +336,6 @@ fn swap(mib: u64) -> Result<Swap, Setup> {
     Ok(Swap { on, _lo: lo, _tmp: tmp })
 }
 
-fn all(t: &TestConfig, verdict: Verdict, why: &str) -> TestReport {
-    let variants = t
-        .variants
-        .iter()
-        .map(|v| VariantResult {
-            variant: v.clone(),
-            verdict: verdict.clone(),
-            reps: vec![],
-            ratio: None,
-            summary: format!("{v}: {why}"),
-            numbers: Numbers::new(),
-        })
-        .collect();
-    TestReport { name: t.name.clone(), verdict, variants }
-}
-
 pub fn run(t: &TestConfig) -> TestReport {
     let size = (t.size_mib as usize) << 20;
     let max = t.param("memory_max_mib", 64);
@@ -359,10 +343,10 @@ pub fn run(t: &TestConfig) -> TestReport {
     let setup = swap(t.param("swap_mib", 256)).and_then(|s| MemCgroup::create("reclaim", max << 20).map(|c| (s, c)));
     let (sw, cg) = match setup {
         Ok(x) => x,
-        Err(Setup::Missing(why)) => return all(t, Verdict::Skip(why.clone()), &why),
+        Err(Setup::Missing(why)) => return every_variant(t, Verdict::Skip(why.clone()), &why),
         Err(Setup::Failed(why)) => {
             let why = format!("setting up swap and the memory cgroup: {why}");
-            return all(t, Verdict::Error(why.clone()), &why);
+            return every_variant(t, Verdict::Error(why.clone()), &why);
         }
     };
     eprintln!("# {}: swap on {}, cgroup {} (memory.max {max} MiB)", t.name, sw.on.dev.display(), cg.dir.display());
