@@ -86,7 +86,8 @@ impl ParseCache {
 /// (and the catalogue), so shared between runs through a [`ScanCache`].
 struct Scan {
     chunks: Vec<Chunk>,
-    defs: Vec<Vec<String>>,
+    /// Per chunk, the names it defines (shared with the run's name index).
+    defs: Vec<Vec<Name>>,
     calls: Vec<Vec<String>>,
     /// The chunk assigns through a pointer (`p->field = ...`).
     stores_fields: Vec<bool>,
@@ -109,7 +110,7 @@ impl Scan {
         let per_chunk = |f: &dyn Fn(&str) -> bool| -> Vec<bool> {
             chunks.iter().map(|c| scan_calls && f(&text[c.start..c.end])).collect()
         };
-        let defs = chunks.iter().map(|c| defined_names(&text[c.start..c.end]).into_iter().collect()).collect();
+        let defs = chunks.iter().map(|c| defined_names(&text[c.start..c.end]).into_iter().map(Name::from).collect()).collect();
         let calls = chunks
             .iter()
             .map(|c| if scan_calls { source::called_names(&text[c.start..c.end]) } else { Vec::new() })
@@ -133,6 +134,14 @@ impl Scan {
         Scan { chunks, defs, calls, stores_fields, has_loop, line_starts, calls_unknown: !scan_calls, designated, chunk_names_lock }
     }
 }
+
+/// A function name as the lexical index knows it (shared, cheap to clone).
+type Name = std::sync::Arc<str>;
+
+/// Where each name is defined: `(file, chunk)` in the order files were
+/// loaded. Built over every file of a whole tree, so hashed with a fast
+/// (non-cryptographic) hasher; never iterated, so its order cannot leak.
+type NameIndex = HashMap<Name, Vec<(usize, usize)>, foldhash::fast::RandomState>;
 
 /// A chunk's functions, and the lines to shift them by when placed in the file.
 type ParsedChunk = (std::sync::Arc<Vec<Function>>, u32);
@@ -217,12 +226,34 @@ struct LoadedFile {
     cached: Option<std::sync::Arc<CachedContent>>,
     selected: Vec<bool>,
     parsed: Vec<Option<ParsedChunk>>,
+    /// The parsed functions placed in the run: lines shifted, file index set.
+    placed: Vec<Option<Vec<std::sync::Arc<Function>>>>,
 }
 
 impl LoadedFile {
     fn new(rel: String, names_lock: bool, text: Option<String>, scan: std::sync::Arc<Scan>, cached: Option<std::sync::Arc<CachedContent>>) -> LoadedFile {
         let n = scan.chunks.len();
-        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n] }
+        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n], placed: vec![None; n] }
+    }
+
+    /// Places the functions of chunks parsed since the last call: lines of
+    /// the file, index `file`, and the fault path's entry contract (handlers
+    /// run with the lock held).
+    fn place(&mut self, file: u32, handlers: &HashSet<String>, cat: &Catalogue) {
+        for (parsed, placed) in self.parsed.iter().zip(&mut self.placed) {
+            let (Some((functions, shift)), None) = (parsed, &placed) else { continue };
+            let functions = functions.iter().map(|f| {
+                let mut f = f.clone();
+                f.shift_lines(*shift);
+                f.file = file;
+                if f.entry_hint.is_none() && handlers.contains(&f.name) {
+                    let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
+                    f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
+                }
+                std::sync::Arc::new(f)
+            });
+            *placed = Some(functions.collect());
+        }
     }
 
     /// The parsed functions and the lines each must be shifted by.
@@ -402,7 +433,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .chain(cat.rmap.walkers.iter().cloned())
         .collect();
     for name in handlers.iter().chain(&rmap_callbacks) {
-        for &(fi, ci) in index.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+        for &(fi, ci) in index.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
             if files[fi].names_lock {
                 files[fi].selected[ci] = true;
             }
@@ -419,26 +450,13 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         parse_selected(&mut files, set, cat, options.parse_cache.as_deref(), &mut skipped);
         let t_parse = t0.elapsed();
         let rels: Vec<String> = files.iter().map(|p| p.rel.clone()).collect();
-        let functions: Vec<Function> = files
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| {
-                p.functions().map(move |(f, shift)| {
-                    let mut f = f.clone();
-                    f.shift_lines(shift);
-                    f.file = i as u32;
-                    f
-                })
-            })
-            .map(|mut f| {
-                // The fault path's entry contract: handlers run with the lock held.
-                if f.entry_hint.is_none() && handlers.contains(&f.name) {
-                    let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
-                    f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
-                }
-                f
-            })
-            .collect();
+        // Functions are placed in their file once per run (lines, file
+        // index, entry contract) and shared by every round's program.
+        for (i, f) in files.iter_mut().enumerate() {
+            f.place(i as u32, &handlers, cat);
+        }
+        let functions: Vec<std::sync::Arc<Function>> =
+            files.iter().flat_map(|f| f.placed.iter().flatten().flatten().cloned()).collect();
         let mut program = Program::new(cat, rels, functions);
         program.rmap_callbacks = rmap_callbacks.clone();
         let t_program = t0.elapsed() - t_parse;
@@ -463,20 +481,25 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             let t = Instant::now();
             files.extend(load_definitions_only(&scanning, &unloaded, &mut skipped));
             unloaded.clear();
+            trace("definitions of the other files: scans", t);
             add_to_index(&mut index, &files, first_new);
             trace("definitions of the other files", t);
+            if tracing {
+                let n: usize = files.iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
+                eprintln!("index: {} names, {} definitions, {} chunks", index.len(), n, files.iter().map(|f| f.scan.chunks.len()).sum::<usize>());
+            }
         }
         // Pull the wanted definitions of the missing callees, and lexically
         // the wanted callees of what is pulled, so few rounds are needed.
         let wanted = |f: &LoadedFile, ci: usize| {
             f.scan.calls_unknown
-                || f.scan.defs[ci].iter().any(|d| reach_long.contains(d))
+                || f.scan.defs[ci].iter().any(|d| reach_long.contains(&**d))
                 || (f.scan.stores_fields[ci] && f.lines(ci) <= SHORT_CHUNK_LINES)
         };
         let mut pulled = false;
         let mut queue: Vec<(usize, usize)> = Vec::new();
         for name in &missing {
-            let defs = index.get(name).map(Vec::as_slice).unwrap_or(&[]);
+            let defs = index.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             if defs.len() > MAX_HOMONYMS {
                 continue; // a common static name: no telling which one is meant
             }
@@ -489,7 +512,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             files[fi].selected[ci] = true;
             pulled = true;
             for callee in &files[fi].scan.calls[ci] {
-                let defs = index.get(callee).map(Vec::as_slice).unwrap_or(&[]);
+                let defs = index.get(callee.as_str()).map(Vec::as_slice).unwrap_or(&[]);
                 if defs.len() <= MAX_HOMONYMS {
                     queue.extend(defs.iter().copied().filter(|&(f, c)| !files[f].selected[c]));
                 } else {
@@ -535,13 +558,13 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
         let before = reach.len();
         for f in files {
             for ((defs, calls), &has_loop) in f.scan.defs.iter().zip(&f.scan.calls).zip(&f.scan.has_loop) {
-                if defs.iter().all(|d| reach.contains(d)) {
+                if defs.iter().all(|d| reach.contains(&**d)) {
                     continue;
                 }
                 let long_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c);
                 let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
                 if calls.iter().any(long_call) || (has_loop && calls.iter().any(loop_call)) {
-                    reach.extend(defs.iter().cloned());
+                    reach.extend(defs.iter().map(|d| d.to_string()));
                 }
             }
         }
@@ -553,7 +576,7 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
 
 /// From the selected chunks, selects (transitively) the chunks defining the
 /// callees that can reach a long operation.
-fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String, Vec<(usize, usize)>>, reach: &HashSet<String>, cat: &Catalogue) {
+fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, reach: &HashSet<String>, cat: &Catalogue) {
     // Start from every selected chunk: write holders, and read holders or
     // hinted functions whose callees run under a caller's write hold.
     let mut stack: Vec<(usize, usize)> = Vec::new();
@@ -571,7 +594,7 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &HashMap<String
         let callees: Vec<&String> = files[fi].scan.calls[ci].iter().filter(|c| !cat.long_ops.contains_key(*c)).collect();
         let mut targets = Vec::new();
         for c in callees {
-            let defs = index.get(c).map(Vec::as_slice).unwrap_or(&[]);
+            let defs = index.get(c.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let wanted = |&(f, k): &(usize, usize)| {
                 reach.contains(c) || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
             };
@@ -604,13 +627,13 @@ fn load_definitions_only(scanning: &Scanning, paths: &[&str], skipped: &mut Vec<
     out
 }
 
-fn build_index(files: &[LoadedFile]) -> HashMap<String, Vec<(usize, usize)>> {
-    let mut index = HashMap::new();
+fn build_index(files: &[LoadedFile]) -> NameIndex {
+    let mut index = NameIndex::default();
     add_to_index(&mut index, files, 0);
     index
 }
 
-fn add_to_index(index: &mut HashMap<String, Vec<(usize, usize)>>, files: &[LoadedFile], from: usize) {
+fn add_to_index(index: &mut NameIndex, files: &[LoadedFile], from: usize) {
     for (fi, f) in files.iter().enumerate().skip(from) {
         for (ci, defs) in f.scan.defs.iter().enumerate() {
             for name in defs {

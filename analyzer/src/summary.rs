@@ -51,7 +51,8 @@ const MAX_HITS_PER_FUNCTION: usize = 64;
 pub struct Program<'c> {
     pub cat: &'c Catalogue,
     pub files: Vec<String>,
-    pub functions: Vec<Function>,
+    /// Shared with the driver's other rounds (each round's program adds to them).
+    pub functions: Vec<std::sync::Arc<Function>>,
     resolved: Vec<Vec<Option<FnId>>>,
     callers: Vec<Vec<(FnId, CallId)>>,
     may_touch_lock: Vec<bool>,
@@ -71,7 +72,7 @@ pub struct Program<'c> {
 }
 
 impl<'c> Program<'c> {
-    pub fn new(cat: &'c Catalogue, files: Vec<String>, functions: Vec<Function>) -> Program<'c> {
+    pub fn new(cat: &'c Catalogue, files: Vec<String>, functions: Vec<std::sync::Arc<Function>>) -> Program<'c> {
         let mut by_name: HashMap<&str, Vec<FnId>> = HashMap::new();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
@@ -294,12 +295,17 @@ impl<'c> Program<'c> {
         let n = f.cfg.nodes.len();
         let mut in_states: Vec<State> = vec![State::new(); n];
         in_states[f.cfg.entry as usize] = entry_state();
+        // A call site's callee result, once per analysis: the facts (hence
+        // the callee's context) do not change during it, and a repeated
+        // request gets what the first got (memoized, or the same cut: the
+        // keys in progress and the depth are those of this analysis).
+        let callees: CalleeResults = RefCell::new(vec![None; f.calls.len()]);
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
         queued[f.cfg.entry as usize] = true;
         while let Some(node) = worklist.pop() {
             queued[node as usize] = false;
-            let outs = self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, None);
+            let outs = self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, &callees, None);
             for (succ, st) in outs {
                 let target = &mut in_states[succ as usize];
                 let before = target.len();
@@ -313,7 +319,7 @@ impl<'c> Program<'c> {
         let mut hits = HitCollector::default();
         for node in 0..n as NodeId {
             if !in_states[node as usize].is_empty() {
-                self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, Some(&mut hits));
+                self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, &callees, Some(&mut hits));
             }
         }
         FnResult {
@@ -330,6 +336,7 @@ impl<'c> Program<'c> {
         state: &State,
         consts: &Consts,
         facts: &ConstMap,
+        callees: &CalleeResults,
         mut hits: Option<&mut HitCollector>,
     ) -> Vec<(NodeId, State)> {
         let f = self.function(fid);
@@ -339,9 +346,9 @@ impl<'c> Program<'c> {
             match ev {
                 Event::Call(cid) => {
                     if let Some(h) = hits.as_deref_mut() {
-                        self.check_hits(fid, *cid, &s, facts, h);
+                        self.check_hits(fid, *cid, &s, facts, callees, h);
                     }
-                    s = self.transfer_call(fid, *cid, &s, facts);
+                    s = self.transfer_call(fid, *cid, &s, facts, callees);
                 }
                 Event::Assign { var, value } => {
                     let is_return = f.var_name(*var) == RETURN_VAR;
@@ -369,7 +376,20 @@ impl<'c> Program<'c> {
         }
     }
 
-    fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap) -> State {
+    /// What the callee `g` of call `cid` does in the context the call gives it.
+    fn callee_result(&self, fid: FnId, cid: CallId, g: FnId, facts: &ConstMap, callees: &CalleeResults) -> Rc<FnResult> {
+        if let Some(r) = callees.borrow().get(cid as usize).cloned().flatten() {
+            return r;
+        }
+        let env = self.callee_env(&self.function(fid).calls[cid as usize], g, facts);
+        let r = self.analyze(g, &env);
+        if let Some(slot) = callees.borrow_mut().get_mut(cid as usize) {
+            *slot = Some(r.clone());
+        }
+        r
+    }
+
+    fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
         if let Some(entry) = lock_api(self.cat, call) {
@@ -377,8 +397,7 @@ impl<'c> Program<'c> {
         }
         if let Some(g) = self.resolved[fid as usize][cid as usize] {
             if self.may_touch_lock[g as usize] {
-                let env = self.callee_env(call, g, facts);
-                let r = self.analyze(g, &env);
+                let r = self.callee_result(fid, cid, g, facts, callees);
                 if !r.effect.is_identity() {
                     return apply_effect(s, &r.effect, cid, call.result_var);
                 }
@@ -387,7 +406,7 @@ impl<'c> Program<'c> {
         s.clone()
     }
 
-    fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, hits: &mut HitCollector) {
+    fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults, hits: &mut HitCollector) {
         let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
         if holders.is_empty() {
             return;
@@ -407,8 +426,7 @@ impl<'c> Program<'c> {
                 self.called_under_write.borrow_mut().insert(g);
             }
             if self.may_reach_long[g as usize] {
-                let env = self.callee_env(call, g, facts);
-                let r = self.analyze(g, &env);
+                let r = self.callee_result(fid, cid, g, facts, callees);
                 for h in &r.entry_hits {
                     let mut chain = vec![(fid, cid)];
                     chain.extend_from_slice(&h.chain);
@@ -452,6 +470,9 @@ impl<'c> Program<'c> {
         }
     }
 }
+
+/// Per call site of the function being analyzed, its callee's result.
+type CalleeResults = RefCell<Vec<Option<Rc<FnResult>>>>;
 
 #[derive(Default)]
 struct HitCollector {
