@@ -141,7 +141,62 @@ type Name = std::sync::Arc<str>;
 /// Where each name is defined: `(file, chunk)` in the order files were
 /// loaded. Built over every file of a whole tree, so hashed with a fast
 /// (non-cryptographic) hasher; never iterated, so its order cannot leak.
-type NameIndex = HashMap<Name, Vec<(usize, usize)>, foldhash::fast::RandomState>;
+struct NameIndex {
+    defs: HashMap<Name, Defs, foldhash::fast::RandomState>,
+}
+
+/// The definitions of one name: most names have one, kept inline (a whole
+/// tree has some 650 000 names: one allocation each would cost more than
+/// the rest of the index).
+enum Defs {
+    One([(usize, usize); 1]),
+    Many(Vec<(usize, usize)>),
+}
+
+impl NameIndex {
+    fn new(files: &[LoadedFile]) -> NameIndex {
+        let mut index = NameIndex { defs: HashMap::default() };
+        index.add(files, 0);
+        index
+    }
+
+    /// Adds the definitions of `files[from..]`.
+    fn add(&mut self, files: &[LoadedFile], from: usize) {
+        let count: usize = files[from.min(files.len())..].iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
+        self.defs.reserve(count);
+        for (fi, f) in files.iter().enumerate().skip(from) {
+            for (ci, defs) in f.scan.defs.iter().enumerate() {
+                for name in defs {
+                    match self.defs.entry(name.clone()) {
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(Defs::One([(fi, ci)]));
+                        }
+                        std::collections::hash_map::Entry::Occupied(mut o) => {
+                            let d = o.get_mut();
+                            match d {
+                                Defs::One([first]) => *d = Defs::Many(vec![*first, (fi, ci)]),
+                                Defs::Many(v) => v.push((fi, ci)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where `name` is defined, in the order files were loaded.
+    fn get(&self, name: &str) -> &[(usize, usize)] {
+        match self.defs.get(name) {
+            Some(Defs::One(one)) => one,
+            Some(Defs::Many(v)) => v,
+            None => &[],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.defs.len()
+    }
+}
 
 /// A chunk's functions, and the lines to shift them by when placed in the file.
 type ParsedChunk = (std::sync::Arc<Vec<Function>>, u32);
@@ -416,7 +471,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     };
     trace("read and scan", started);
     let t = Instant::now();
-    let mut index = build_index(&files);
+    let mut index = NameIndex::new(&files);
     // Fault handlers and rmap callbacks are analyzed whatever they mention.
     let handlers: HashSet<String> = files
         .iter()
@@ -433,7 +488,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .chain(cat.rmap.walkers.iter().cloned())
         .collect();
     for name in handlers.iter().chain(&rmap_callbacks) {
-        for &(fi, ci) in index.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
+        for &(fi, ci) in index.get(name) {
             if files[fi].names_lock {
                 files[fi].selected[ci] = true;
             }
@@ -482,7 +537,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             files.extend(load_definitions_only(&scanning, &unloaded, &mut skipped));
             unloaded.clear();
             trace("definitions of the other files: scans", t);
-            add_to_index(&mut index, &files, first_new);
+            index.add(&files, first_new);
             trace("definitions of the other files", t);
             if tracing {
                 let n: usize = files.iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
@@ -499,7 +554,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         let mut pulled = false;
         let mut queue: Vec<(usize, usize)> = Vec::new();
         for name in &missing {
-            let defs = index.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let defs = index.get(name);
             if defs.len() > MAX_HOMONYMS {
                 continue; // a common static name: no telling which one is meant
             }
@@ -512,7 +567,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             files[fi].selected[ci] = true;
             pulled = true;
             for callee in &files[fi].scan.calls[ci] {
-                let defs = index.get(callee.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let defs = index.get(callee);
                 if defs.len() <= MAX_HOMONYMS {
                     queue.extend(defs.iter().copied().filter(|&(f, c)| !files[f].selected[c]));
                 } else {
@@ -594,7 +649,7 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, rea
         let callees: Vec<&String> = files[fi].scan.calls[ci].iter().filter(|c| !cat.long_ops.contains_key(*c)).collect();
         let mut targets = Vec::new();
         for c in callees {
-            let defs = index.get(c.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let defs = index.get(c);
             let wanted = |&(f, k): &(usize, usize)| {
                 reach.contains(c) || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
             };
@@ -625,22 +680,6 @@ fn load_definitions_only(scanning: &Scanning, paths: &[&str], skipped: &mut Vec<
         }
     }
     out
-}
-
-fn build_index(files: &[LoadedFile]) -> NameIndex {
-    let mut index = NameIndex::default();
-    add_to_index(&mut index, files, 0);
-    index
-}
-
-fn add_to_index(index: &mut NameIndex, files: &[LoadedFile], from: usize) {
-    for (fi, f) in files.iter().enumerate().skip(from) {
-        for (ci, defs) in f.scan.defs.iter().enumerate() {
-            for name in defs {
-                index.entry(name.clone()).or_default().push((fi, ci));
-            }
-        }
-    }
 }
 
 /// Parses every selected chunk not parsed yet, in parallel (a chunk the scan

@@ -7,7 +7,7 @@
 //! which is how `if (mmap_write_lock_killable(mm)) return -EINTR;` holds the
 //! lock on the success branch only.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::catalogue::{AcquireCond, Catalogue, LockApiEntry, LockMode, LockOp};
 use crate::ir::{CallSite, CmpOp, Expr, VarId};
@@ -58,7 +58,78 @@ pub enum GuardVal {
     NonZero,
 }
 
-pub type State = BTreeSet<Elem>;
+/// The lock states of the paths reaching a point: a set of [`Elem`]s, kept
+/// as a sorted vector (iterated in order, like a `BTreeSet`): a state holds
+/// a handful of elements and is cloned at every node of every analysis.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State(Vec<Elem>);
+
+impl State {
+    pub fn new() -> State {
+        State(Vec::new())
+    }
+
+    /// Adds an element; false when it was there.
+    pub fn insert(&mut self, e: Elem) -> bool {
+        match self.0.binary_search(&e) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, e);
+                true
+            }
+        }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Elem> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Extend<Elem> for State {
+    fn extend<I: IntoIterator<Item = Elem>>(&mut self, iter: I) {
+        for e in iter {
+            self.insert(e);
+        }
+    }
+}
+
+impl FromIterator<Elem> for State {
+    fn from_iter<I: IntoIterator<Item = Elem>>(iter: I) -> State {
+        let mut s = State::new();
+        s.extend(iter);
+        s
+    }
+}
+
+impl<const N: usize> From<[Elem; N]> for State {
+    fn from(elems: [Elem; N]) -> State {
+        elems.into_iter().collect()
+    }
+}
+
+impl IntoIterator for State {
+    type Item = Elem;
+    type IntoIter = std::vec::IntoIter<Elem>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a State {
+    type Item = &'a Elem;
+    type IntoIter = std::slice::Iter<'a, Elem>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
 
 pub fn entry_state() -> State {
     Held::ALL.iter().map(|&h| Elem { entry: h, held: h, origin: ORIGIN_ENTRY, guard: None }).collect()
