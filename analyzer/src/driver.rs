@@ -499,12 +499,15 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     trace("index and selection", t);
 
     let mut round = 0;
+    let mut rels: std::sync::Arc<Vec<String>> = Default::default();
     let findings = loop {
         round += 1;
         let t0 = Instant::now();
         parse_selected(&mut files, set, cat, options.parse_cache.as_deref(), &mut skipped);
         let t_parse = t0.elapsed();
-        let rels: Vec<String> = files.iter().map(|p| p.rel.clone()).collect();
+        if rels.len() != files.len() {
+            rels = std::sync::Arc::new(files.iter().map(|p| p.rel.clone()).collect());
+        }
         // Functions are placed in their file once per run (lines, file
         // index, entry contract) and shared by every round's program.
         for (i, f) in files.iter_mut().enumerate() {
@@ -512,7 +515,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         }
         let functions: Vec<std::sync::Arc<Function>> =
             files.iter().flat_map(|f| f.placed.iter().flatten().flatten().cloned()).collect();
-        let mut program = Program::new(cat, rels, functions);
+        let mut program = Program::new(cat, rels.clone(), functions);
         program.rmap_callbacks = rmap_callbacks.clone();
         let t_program = t0.elapsed() - t_parse;
         let findings = run_rules(&program);

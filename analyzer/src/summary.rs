@@ -43,6 +43,10 @@ pub struct FnResult {
     pub local_hits: Vec<Hit>,
 }
 
+/// The hasher of the analysis's lookup tables (never iterated: their
+/// order cannot reach a result).
+type Fast = foldhash::fast::RandomState;
+
 /// Limits that keep the analysis bounded on whole trees.
 const MAX_DEPTH: u32 = 40;
 const MAX_CONTEXTS: usize = 8;
@@ -50,17 +54,18 @@ const MAX_HITS_PER_FUNCTION: usize = 64;
 
 pub struct Program<'c> {
     pub cat: &'c Catalogue,
-    pub files: Vec<String>,
+    /// Shared with the driver's other rounds.
+    pub files: std::sync::Arc<Vec<String>>,
     /// Shared with the driver's other rounds (each round's program adds to them).
     pub functions: Vec<std::sync::Arc<Function>>,
     resolved: Vec<Vec<Option<FnId>>>,
     callers: Vec<Vec<(FnId, CallId)>>,
     may_touch_lock: Vec<bool>,
     may_reach_long: Vec<bool>,
-    memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>>>,
-    in_progress: RefCell<HashSet<(FnId, EnvKey)>>,
+    memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>>,
+    in_progress: RefCell<HashSet<(FnId, EnvKey), Fast>>,
     depth: Cell<u32>,
-    contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>>>,
+    contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
     pub called_under_write: RefCell<HashSet<FnId>>,
     /// Functions called with the lock held in any mode.
     pub called_under_lock: RefCell<HashSet<FnId>>,
@@ -72,8 +77,8 @@ pub struct Program<'c> {
 }
 
 impl<'c> Program<'c> {
-    pub fn new(cat: &'c Catalogue, files: Vec<String>, functions: Vec<std::sync::Arc<Function>>) -> Program<'c> {
-        let mut by_name: HashMap<&str, Vec<FnId>> = HashMap::new();
+    pub fn new(cat: &'c Catalogue, files: std::sync::Arc<Vec<String>>, functions: Vec<std::sync::Arc<Function>>) -> Program<'c> {
+        let mut by_name: HashMap<&str, Vec<FnId>, foldhash::fast::RandomState> = HashMap::default();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
         }
@@ -88,7 +93,7 @@ impl<'c> Program<'c> {
         };
         let resolved: Vec<Vec<Option<FnId>>> = functions
             .iter()
-            .map(|f| f.calls.iter().map(|c| if cat.long_ops.contains_key(&c.callee) { None } else { resolve(f, &c.callee) }).collect())
+            .map(|f| f.calls.iter().map(|c| if c.catalogued.long_op { None } else { resolve(f, &c.callee) }).collect())
             .collect();
         let mut callers = vec![Vec::new(); functions.len()];
         for (fi, calls) in resolved.iter().enumerate() {
@@ -98,7 +103,7 @@ impl<'c> Program<'c> {
                 }
             }
         }
-        let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| crate::lockstate::lock_api(cat, c).is_some())).collect();
+        let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| c.catalogued.lock_call)).collect();
         // A call to a function with no definition here may be long too: the
         // analysis must descend to it so the driver can pull its definition.
         let direct_long: Vec<bool> = functions
@@ -106,8 +111,8 @@ impl<'c> Program<'c> {
             .zip(&resolved)
             .map(|(f, res)| {
                 f.calls.iter().zip(res).any(|(c, r)| {
-                    cat.long_ops.contains_key(&c.callee)
-                        || (r.is_none() && !cat.lock_api.contains_key(&c.callee) && !cat.assertions.contains_key(&c.callee))
+                    let k = c.catalogued;
+                    k.long_op || (r.is_none() && !k.lock_name && !k.assertion)
                 })
             })
             .collect();
