@@ -71,6 +71,11 @@ impl State {
 
     /// Adds an element; false when it was there.
     pub fn insert(&mut self, e: Elem) -> bool {
+        // Elements mostly arrive in order (made from an ordered state).
+        if self.0.last().is_none_or(|last| *last < e) {
+            self.0.push(e);
+            return true;
+        }
         match self.0.binary_search(&e) {
             Ok(_) => false,
             Err(at) => {
@@ -90,6 +95,45 @@ impl State {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl State {
+    /// Adds the elements of `other`; the number added.
+    pub fn union_with(&mut self, other: &State) -> usize {
+        let before = self.0.len();
+        if other.0.is_empty() {
+            return 0;
+        }
+        if self.0.is_empty() {
+            self.0.extend_from_slice(&other.0);
+            return other.0.len();
+        }
+        // Both sorted and free of duplicates: one merge.
+        let (a, b) = (&self.0, &other.0);
+        let mut merged = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => {
+                    merged.push(a[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    merged.push(b[j]);
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    merged.push(a[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        merged.extend_from_slice(&a[i..]);
+        merged.extend_from_slice(&b[j..]);
+        self.0 = merged;
+        self.0.len() - before
     }
 }
 
@@ -408,6 +452,32 @@ pub type ConstMap = HashMap<String, i64>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn elem(code: u8) -> Elem {
+        let held = Held::ALL[(code % 3) as usize];
+        let guard = match code / 3 % 3 {
+            0 => None,
+            1 => Some((u32::from(code % 2), GuardVal::NonZero)),
+            _ => Some((0, GuardVal::Eq(i64::from(code % 5)))),
+        };
+        Elem { entry: Held::ALL[(code / 9 % 3) as usize], held, origin: u32::from(code / 27), guard }
+    }
+
+    proptest! {
+        /// A state holds and orders elements as the `BTreeSet` it replaced.
+        #[test]
+        fn states_are_ordered_sets(xs in proptest::collection::vec(any::<u8>(), 0..24), ys in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let mut set: std::collections::BTreeSet<Elem> = xs.iter().map(|&c| elem(c)).collect();
+            let mut state: State = xs.iter().map(|&c| elem(c)).collect();
+            prop_assert_eq!(state.iter().copied().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
+            let other: State = ys.iter().map(|&c| elem(c)).collect();
+            let before = set.len();
+            set.extend(ys.iter().map(|&c| elem(c)));
+            prop_assert_eq!(state.union_with(&other), set.len() - before);
+            prop_assert_eq!(state.iter().copied().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn killable_acquire_holds_only_on_success_branch() {

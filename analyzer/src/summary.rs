@@ -312,10 +312,7 @@ impl<'c> Program<'c> {
             queued[node as usize] = false;
             let outs = self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, &callees, None);
             for (succ, st) in outs {
-                let target = &mut in_states[succ as usize];
-                let before = target.len();
-                target.extend(st);
-                if target.len() != before && !queued[succ as usize] {
+                if in_states[succ as usize].union_with(&st) > 0 && !queued[succ as usize] {
                     queued[succ as usize] = true;
                     worklist.push(succ);
                 }
