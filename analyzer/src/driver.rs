@@ -143,6 +143,8 @@ type Name = std::sync::Arc<str>;
 /// (non-cryptographic) hasher; never iterated, so its order cannot leak.
 struct NameIndex {
     defs: HashMap<Name, Defs, foldhash::fast::RandomState>,
+    /// Counts the additions: what was derived from the index is stale when it changes.
+    generation: usize,
 }
 
 /// The definitions of one name: most names have one, kept inline (a whole
@@ -155,7 +157,7 @@ enum Defs {
 
 impl NameIndex {
     fn new(files: &[LoadedFile]) -> NameIndex {
-        let mut index = NameIndex { defs: HashMap::default() };
+        let mut index = NameIndex { defs: HashMap::default(), generation: 0 };
         index.add(files, 0);
         index
     }
@@ -164,6 +166,7 @@ impl NameIndex {
     fn add(&mut self, files: &[LoadedFile], from: usize) {
         let count: usize = files[from.min(files.len())..].iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
         self.defs.reserve(count);
+        self.generation += 1;
         for (fi, f) in files.iter().enumerate().skip(from) {
             for (ci, defs) in f.scan.defs.iter().enumerate() {
                 for name in defs {
@@ -283,12 +286,16 @@ struct LoadedFile {
     parsed: Vec<Option<ParsedChunk>>,
     /// The parsed functions placed in the run: lines shifted, file index set.
     placed: Vec<Option<Vec<std::sync::Arc<Function>>>>,
+    /// Selected chunks whose wanted callees were selected, against an index
+    /// of generation `expanded_with` (see `select_long_reaching_callees`).
+    expanded: Vec<bool>,
+    expanded_with: usize,
 }
 
 impl LoadedFile {
     fn new(rel: String, names_lock: bool, text: Option<String>, scan: std::sync::Arc<Scan>, cached: Option<std::sync::Arc<CachedContent>>) -> LoadedFile {
         let n = scan.chunks.len();
-        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n], placed: vec![None; n] }
+        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n], placed: vec![None; n], expanded: vec![false; n], expanded_with: 0 }
     }
 
     /// Places the functions of chunks parsed since the last call: lines of
@@ -616,7 +623,8 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
         let before = reach.len();
         for f in files {
             for ((defs, calls), &has_loop) in f.scan.defs.iter().zip(&f.scan.calls).zip(&f.scan.has_loop) {
-                if defs.iter().all(|d| reach.contains(&**d)) {
+                // Most chunks call nothing known (definitions-only scans).
+                if calls.is_empty() || defs.iter().all(|d| reach.contains(&**d)) {
                     continue;
                 }
                 let long_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c);
@@ -636,17 +644,24 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
 /// callees that can reach a long operation.
 fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, reach: &HashSet<String>, cat: &Catalogue) {
     // Start from every selected chunk: write holders, and read holders or
-    // hinted functions whose callees run under a caller's write hold.
+    // hinted functions whose callees run under a caller's write hold. A
+    // chunk expanded by an earlier call against the same index has its
+    // targets selected already: only the others are expanded (the result,
+    // a closure, does not depend on the order).
     let mut stack: Vec<(usize, usize)> = Vec::new();
-    for (fi, f) in files.iter().enumerate() {
+    for (fi, f) in files.iter_mut().enumerate() {
+        if f.expanded_with != index.generation {
+            f.expanded.iter_mut().for_each(|e| *e = false);
+            f.expanded_with = index.generation;
+        }
         for (ci, s) in f.selected.iter().enumerate() {
-            if *s {
+            if *s && !f.expanded[ci] {
                 stack.push((fi, ci));
             }
         }
     }
-    let mut visited: HashSet<(usize, usize)> = stack.iter().copied().collect();
     while let Some((fi, ci)) = stack.pop() {
+        files[fi].expanded[ci] = true;
         // Callees that can reach a long operation, and short helpers that
         // store into struct fields (constants for the callees after them).
         let callees: Vec<&String> = files[fi].scan.calls[ci].iter().filter(|c| !cat.long_ops.contains_key(*c)).collect();
@@ -662,8 +677,9 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, rea
                 targets.extend(defs.iter().copied().filter(wanted));
             }
         }
+        // Every selected chunk is expanded or on the stack: selected means visited.
         for t in targets {
-            if visited.insert(t) {
+            if !files[t.0].selected[t.1] {
                 files[t.0].selected[t.1] = true;
                 stack.push(t);
             }

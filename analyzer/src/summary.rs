@@ -66,6 +66,8 @@ pub struct Program<'c> {
     in_progress: RefCell<HashSet<(FnId, EnvKey), Fast>>,
     depth: Cell<u32>,
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
+    /// [`Program::local_facts`] of callers, asked once per callee.
+    facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
     pub called_under_write: RefCell<HashSet<FnId>>,
     /// Functions called with the lock held in any mode.
     pub called_under_lock: RefCell<HashSet<FnId>>,
@@ -130,6 +132,7 @@ impl<'c> Program<'c> {
             in_progress: RefCell::default(),
             depth: Cell::new(0),
             contexts_memo: RefCell::default(),
+            facts_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
@@ -146,7 +149,8 @@ impl<'c> Program<'c> {
         (0..self.functions.len() as FnId)
             .filter(|&id| {
                 let f = self.function(id);
-                f.entry_hint.is_some() || f.calls.iter().any(|c| lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
+                f.entry_hint.is_some()
+                    || f.calls.iter().any(|c| c.catalogued.lock_call && lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
             })
             .collect()
     }
@@ -210,6 +214,17 @@ impl<'c> Program<'c> {
         facts
     }
 
+    /// [`Program::local_facts`], memoized (a pure function of the program).
+    fn memo_facts(&self, fid: FnId, env: &ConstMap) -> Rc<ConstMap> {
+        let key = (fid, env_key(env));
+        if let Some(f) = self.facts_memo.borrow().get(&key) {
+            return f.clone();
+        }
+        let facts = Rc::new(self.local_facts(fid, env));
+        self.facts_memo.borrow_mut().insert(key, facts.clone());
+        facts
+    }
+
     /// The context a call gives its callee.
     fn callee_env(&self, call: &CallSite, callee: FnId, facts: &ConstMap) -> ConstMap {
         let g = self.function(callee);
@@ -256,7 +271,7 @@ impl<'c> Program<'c> {
         let mut has_unknown = false;
         for &(g, cid) in &self.callers[fid as usize] {
             for genv in self.contexts(g, depth + 1).iter() {
-                let facts = self.local_facts(g, genv);
+                let facts = self.memo_facts(g, genv);
                 let env = self.callee_env(&self.function(g).calls[cid as usize], fid, &facts);
                 if env.is_empty() {
                     has_unknown = true;
@@ -274,9 +289,7 @@ impl<'c> Program<'c> {
     }
 
     pub fn analyze(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
-        let mut key_env: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        key_env.sort();
-        let key = (fid, key_env);
+        let key = (fid, env_key(env));
         if let Some(r) = self.memo.borrow().get(&key) {
             return r.clone();
         }
@@ -394,7 +407,7 @@ impl<'c> Program<'c> {
     fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        if let Some(entry) = lock_api(self.cat, call) {
+        if let Some(entry) = lock_api(self.cat, call).filter(|_| call.catalogued.lock_call) {
             return apply_lock_call(s, entry, cid, call.result_var);
         }
         if let Some(g) = self.resolved[fid as usize][cid as usize] {
@@ -418,7 +431,7 @@ impl<'c> Program<'c> {
         let call = &f.calls[cid as usize];
         // (class, chain, the mode the caller must hold for it to count)
         let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
-        if let Some(op) = self.cat.long_ops.get(&call.callee) {
+        if let Some(op) = self.cat.long_ops.get(&call.callee).filter(|_| call.catalogued.long_op) {
             if !op.in_loop || call.in_loop {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
@@ -435,7 +448,7 @@ impl<'c> Program<'c> {
                     reached.push((h.class, chain, Some(h.held)));
                 }
             }
-        } else if any_write && lock_api(self.cat, call).is_none() && !self.cat.assertions.contains_key(&call.callee) {
+        } else if any_write && !call.catalogued.lock_call && !call.catalogued.assertion {
             self.unresolved_under_write.borrow_mut().insert(call.callee.clone());
         }
         for (class, chain, needs_entry) in reached {
@@ -480,6 +493,13 @@ type CalleeResults = RefCell<Vec<Option<Rc<FnResult>>>>;
 struct HitCollector {
     entry: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
     local: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
+}
+
+/// A context as a memo key: its constants, sorted.
+fn env_key(env: &ConstMap) -> EnvKey {
+    let mut key: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    key.sort();
+    key
 }
 
 /// Marks every transitive caller of a marked function.
