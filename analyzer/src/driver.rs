@@ -213,11 +213,27 @@ struct CachedContent {
     defs_only: std::sync::OnceLock<std::sync::Arc<Scan>>,
     /// Per chunk (as split by the scans), once parsed.
     parsed: std::sync::Mutex<HashMap<usize, ParsedChunk>>,
+    /// Per chunk, its functions as last placed in a run (see `LoadedFile::place`).
+    placed: std::sync::Mutex<HashMap<usize, Placed>>,
+}
+
+/// A chunk's functions placed in a run: at file index `file`, and for each,
+/// whether it was given the fault handlers' entry contract.
+struct Placed {
+    file: u32,
+    as_handler: Vec<bool>,
+    functions: Vec<std::sync::Arc<Function>>,
 }
 
 impl CachedContent {
     fn new(names_lock: Result<bool, String>) -> CachedContent {
-        CachedContent { names_lock, full: Default::default(), defs_only: Default::default(), parsed: Default::default() }
+        CachedContent {
+            names_lock,
+            full: Default::default(),
+            defs_only: Default::default(),
+            parsed: Default::default(),
+            placed: Default::default(),
+        }
     }
 }
 
@@ -300,21 +316,35 @@ impl LoadedFile {
 
     /// Places the functions of chunks parsed since the last call: lines of
     /// the file, index `file`, and the fault path's entry contract (handlers
-    /// run with the lock held).
+    /// run with the lock held). A content placed alike by an earlier run (same
+    /// index, same handlers among its functions) gets those functions back.
     fn place(&mut self, file: u32, handlers: &HashSet<String>, cat: &Catalogue) {
-        for (parsed, placed) in self.parsed.iter().zip(&mut self.placed) {
+        let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
+        for (ci, (parsed, placed)) in self.parsed.iter().zip(&mut self.placed).enumerate() {
             let (Some((functions, shift)), None) = (parsed, &placed) else { continue };
-            let functions = functions.iter().map(|f| {
-                let mut f = f.clone();
-                f.shift_lines(*shift);
-                f.file = file;
-                if f.entry_hint.is_none() && handlers.contains(&f.name) {
-                    let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
-                    f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
-                }
-                std::sync::Arc::new(f)
-            });
-            *placed = Some(functions.collect());
+            let as_handler: Vec<bool> = functions.iter().map(|f| f.entry_hint.is_none() && handlers.contains(&f.name)).collect();
+            if let Some(p) = known.as_ref().and_then(|k| k.get(&ci)).filter(|p| p.file == file && p.as_handler == as_handler) {
+                *placed = Some(p.functions.clone());
+                continue;
+            }
+            let functions: Vec<std::sync::Arc<Function>> = functions
+                .iter()
+                .zip(&as_handler)
+                .map(|(f, &handler)| {
+                    let mut f = f.clone();
+                    f.shift_lines(*shift);
+                    f.file = file;
+                    if handler {
+                        let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
+                        f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
+                    }
+                    std::sync::Arc::new(f)
+                })
+                .collect();
+            if let Some(k) = known.as_mut() {
+                k.insert(ci, Placed { file, as_handler, functions: functions.clone() });
+            }
+            *placed = Some(functions);
         }
     }
 

@@ -447,7 +447,9 @@ pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
     Effect { exits }
 }
 
-pub type ConstMap = HashMap<String, i64>;
+/// Constants by variable or field path. Iterated only into sets and sorted
+/// lists, so its (hasher-dependent) order reaches no result.
+pub type ConstMap = HashMap<String, i64, foldhash::fast::RandomState>;
 
 #[cfg(test)]
 mod tests {

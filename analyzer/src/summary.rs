@@ -169,7 +169,7 @@ impl<'c> Program<'c> {
     /// the function gives it the same constant.
     pub fn local_facts(&self, fid: FnId, env: &ConstMap) -> ConstMap {
         let f = self.function(fid);
-        let mut candidates: HashMap<String, Option<i64>> = HashMap::new();
+        let mut candidates: HashMap<String, Option<i64>, Fast> = HashMap::default();
         let mut merge = |k: String, v: Option<i64>| {
             candidates
                 .entry(k)
@@ -228,7 +228,7 @@ impl<'c> Program<'c> {
     /// The context a call gives its callee.
     fn callee_env(&self, call: &CallSite, callee: FnId, facts: &ConstMap) -> ConstMap {
         let g = self.function(callee);
-        let mut env = ConstMap::new();
+        let mut env = ConstMap::default();
         for (j, pname) in g.params.iter().enumerate() {
             if pname.is_empty() {
                 continue;
@@ -261,7 +261,7 @@ impl<'c> Program<'c> {
         if let Some(c) = self.contexts_memo.borrow().get(&fid) {
             return c.clone();
         }
-        let unknown = Rc::new(vec![ConstMap::new()]);
+        let unknown = Rc::new(vec![ConstMap::default()]);
         if depth >= 3 || self.callers[fid as usize].is_empty() {
             return unknown;
         }
@@ -281,9 +281,9 @@ impl<'c> Program<'c> {
             }
         }
         if has_unknown {
-            out.push(ConstMap::new());
+            out.push(ConstMap::default());
         }
-        let result = Rc::new(if out.len() > MAX_CONTEXTS { vec![ConstMap::new()] } else { out });
+        let result = Rc::new(if out.len() > MAX_CONTEXTS { vec![ConstMap::default()] } else { out });
         self.contexts_memo.borrow_mut().insert(fid, result.clone());
         result
     }
