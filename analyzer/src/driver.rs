@@ -142,10 +142,16 @@ type Name = std::sync::Arc<str>;
 /// loaded. Built over every file of a whole tree, so hashed with a fast
 /// (non-cryptographic) hasher; never iterated, so its order cannot leak.
 struct NameIndex {
-    defs: HashMap<Name, Defs, foldhash::fast::RandomState>,
+    /// The files of the first pass.
+    first: DefsMap,
+    /// The files indexed later (definitions only), possibly from an earlier
+    /// run over the same files (see [`OtherFiles`]); after `first` in order.
+    then: Option<std::sync::Arc<DefsMap>>,
     /// Counts the additions: what was derived from the index is stale when it changes.
     generation: usize,
 }
+
+type DefsMap = HashMap<Name, Defs, foldhash::fast::RandomState>;
 
 /// The definitions of one name: most names have one, kept inline (a whole
 /// tree has some 650 000 names: one allocation each would cost more than
@@ -155,49 +161,86 @@ enum Defs {
     Many(Vec<(usize, usize)>),
 }
 
-impl NameIndex {
-    fn new(files: &[LoadedFile]) -> NameIndex {
-        let mut index = NameIndex { defs: HashMap::default(), generation: 0 };
-        index.add(files, 0);
-        index
-    }
-
-    /// Adds the definitions of `files[from..]`.
-    fn add(&mut self, files: &[LoadedFile], from: usize) {
-        let count: usize = files[from.min(files.len())..].iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
-        self.defs.reserve(count);
-        self.generation += 1;
-        for (fi, f) in files.iter().enumerate().skip(from) {
-            for (ci, defs) in f.scan.defs.iter().enumerate() {
-                for name in defs {
-                    match self.defs.entry(name.clone()) {
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(Defs::One([(fi, ci)]));
-                        }
-                        std::collections::hash_map::Entry::Occupied(mut o) => {
-                            let d = o.get_mut();
-                            match d {
-                                Defs::One([first]) => *d = Defs::Many(vec![*first, (fi, ci)]),
-                                Defs::Many(v) => v.push((fi, ci)),
-                            }
+/// Indexes the definitions of `files`, the first being file `offset` of the run.
+fn defs_map(files: &[LoadedFile], offset: usize) -> DefsMap {
+    let count: usize = files.iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
+    let mut map = DefsMap::default();
+    map.reserve(count);
+    for (k, f) in files.iter().enumerate() {
+        let fi = offset + k;
+        for (ci, defs) in f.scan.defs.iter().enumerate() {
+            for name in defs {
+                match map.entry(name.clone()) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(Defs::One([(fi, ci)]));
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        let d = o.get_mut();
+                        match d {
+                            Defs::One([first]) => *d = Defs::Many(vec![*first, (fi, ci)]),
+                            Defs::Many(v) => v.push((fi, ci)),
                         }
                     }
                 }
             }
         }
     }
+    map
+}
 
-    /// Where `name` is defined, in the order files were loaded.
-    fn get(&self, name: &str) -> &[(usize, usize)] {
-        match self.defs.get(name) {
-            Some(Defs::One(one)) => one,
-            Some(Defs::Many(v)) => v,
-            None => &[],
-        }
+type DefsIter<'a> = std::iter::Chain<std::slice::Iter<'a, (usize, usize)>, std::slice::Iter<'a, (usize, usize)>>;
+
+/// The definitions of one name in a [`NameIndex`], in the order files were loaded.
+#[derive(Clone, Copy)]
+struct DefsRef<'a> {
+    first: &'a [(usize, usize)],
+    then: &'a [(usize, usize)],
+}
+
+impl<'a> DefsRef<'a> {
+    fn len(&self) -> usize {
+        self.first.len() + self.then.len()
     }
 
+    fn iter(&self) -> DefsIter<'a> {
+        self.first.iter().chain(self.then)
+    }
+}
+
+impl<'a> IntoIterator for DefsRef<'a> {
+    type Item = &'a (usize, usize);
+    type IntoIter = DefsIter<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl NameIndex {
+    fn new(files: &[LoadedFile]) -> NameIndex {
+        NameIndex { first: defs_map(files, 0), then: None, generation: 1 }
+    }
+
+    /// Adds the index of the files loaded after the first pass (once).
+    fn attach(&mut self, then: std::sync::Arc<DefsMap>) {
+        self.then = Some(then);
+        self.generation += 1;
+    }
+
+    /// Where `name` is defined, in the order files were loaded.
+    fn get(&self, name: &str) -> DefsRef<'_> {
+        fn slice(d: Option<&Defs>) -> &[(usize, usize)] {
+            match d {
+                Some(Defs::One(one)) => one,
+                Some(Defs::Many(v)) => v,
+                None => &[],
+            }
+        }
+        DefsRef { first: slice(self.first.get(name)), then: slice(self.then.as_ref().and_then(|t| t.get(name))) }
+    }
+
+    /// Names in each part (a name may be in both).
     fn len(&self) -> usize {
-        self.defs.len()
+        self.first.len() + self.then.as_ref().map_or(0, |t| t.len())
     }
 }
 
@@ -247,6 +290,8 @@ pub struct ScanCache {
     entries: std::sync::RwLock<HashMap<ContentId, std::sync::Arc<CachedContent>>>,
     hits: std::sync::atomic::AtomicUsize,
     misses: std::sync::atomic::AtomicUsize,
+    /// The files outside the prefilter of the last whole-tree run, indexed.
+    other_files: std::sync::Mutex<Option<std::sync::Arc<OtherFiles>>>,
 }
 
 impl std::fmt::Debug for ScanCache {
@@ -273,6 +318,17 @@ impl ScanCache {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         found
+    }
+
+    fn other_files(&self, key: &[u8; 32]) -> Option<std::sync::Arc<OtherFiles>> {
+        let kept = self.other_files.lock().ok()?;
+        kept.as_ref().filter(|o| o.key.as_ref() == Some(key)).cloned()
+    }
+
+    fn keep_other_files(&self, others: std::sync::Arc<OtherFiles>) {
+        if let Ok(mut kept) = self.other_files.lock() {
+            *kept = Some(others);
+        }
     }
 
     /// Keeps the first entry made for a content (two files may share it).
@@ -574,10 +630,11 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             // First lookup outside the files naming the lock: index the rest once.
             let first_new = files.len();
             let t = Instant::now();
-            files.extend(load_definitions_only(&scanning, &unloaded, &mut skipped));
+            let others = other_files(&scanning, first_new, &unloaded);
             unloaded.clear();
-            trace("definitions of the other files: scans", t);
-            index.add(&files, first_new);
+            files.extend(others.files.iter().map(|(rel, scan, cached)| LoadedFile::new(rel.clone(), false, None, scan.clone(), cached.clone())));
+            skipped.extend(others.skipped.iter().cloned());
+            index.attach(others.index.clone());
             trace("definitions of the other files", t);
             if tracing {
                 let n: usize = files.iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
@@ -635,13 +692,16 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // The files whose text a run without caches holds: those naming the
     // lock and those a chunk was parsed from.
     let sources = files
-        .into_iter()
+        .iter_mut()
         .filter(|p| shown.contains(p.rel.as_str()) && (p.names_lock || p.selected.iter().any(|s| *s)))
-        .filter_map(|p| match p.text {
-            Some(t) => Some((p.rel, t)),
-            None => set.read(&p.rel).ok().map(|sf| (p.rel, sf.text)),
+        .filter_map(|p| match p.text.take() {
+            Some(t) => Some((p.rel.clone(), t)),
+            None => set.read(&p.rel).ok().map(|sf| (p.rel.clone(), sf.text)),
         })
         .collect();
+    // Freeing a whole tree's files and index takes a while: not on the
+    // caller's time (a pool thread does it).
+    rayon::spawn(move || drop((files, index)));
     LintRun { report: Report { version: 1, findings, stats, skipped }, sources }
 }
 
@@ -717,18 +777,54 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, rea
     }
 }
 
-/// Files outside the prefilter, indexed by the functions they define; their
-/// text is not kept and is re-read if one of their chunks is selected.
-fn load_definitions_only(scanning: &Scanning, paths: &[&str], skipped: &mut Vec<Skipped>) -> Vec<LoadedFile> {
+/// Files outside the prefilter, indexed by the functions they define (their
+/// text is not kept: it is re-read if one of their chunks is selected).
+struct OtherFiles {
+    /// Identifies the files (paths, contents) and their position in the run.
+    key: Option<[u8; 32]>,
+    files: Vec<(String, std::sync::Arc<Scan>, Option<std::sync::Arc<CachedContent>>)>,
+    skipped: Vec<Skipped>,
+    index: std::sync::Arc<DefsMap>,
+}
+
+/// The files outside the prefilter (`paths`), loaded after the first
+/// `first_new` files of the run; from the scan cache when an earlier run had
+/// the same files (same paths and contents) at the same position.
+fn other_files(scanning: &Scanning, first_new: usize, paths: &[&str]) -> std::sync::Arc<OtherFiles> {
+    let key = scanning.cache.and_then(|_| {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update((first_new as u64).to_le_bytes());
+        for p in paths {
+            h.update(p.as_bytes());
+            h.update([0]);
+            h.update(scanning.set.content_id(p)?);
+        }
+        Some(<[u8; 32]>::from(h.finalize()))
+    });
+    if let Some(found) = scanning.cache.zip(key).and_then(|(c, k)| c.other_files(&k)) {
+        return found;
+    }
     let results: Vec<Result<LoadedFile, Skipped>> = paths.par_iter().map(|p| scanning.load_definitions_only(p)).collect();
-    let mut out = Vec::new();
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for r in results {
         match r {
-            Ok(f) => out.push(f),
+            Ok(f) => files.push(f),
             Err(s) => skipped.push(s),
         }
     }
-    out
+    let index = std::sync::Arc::new(defs_map(&files, first_new));
+    let others = std::sync::Arc::new(OtherFiles {
+        key,
+        files: files.into_iter().map(|f| (f.rel, f.scan, f.cached)).collect(),
+        skipped,
+        index,
+    });
+    if let Some(cache) = scanning.cache.filter(|_| key.is_some()) {
+        cache.keep_other_files(others.clone());
+    }
+    others
 }
 
 /// Parses every selected chunk not parsed yet, in parallel (a chunk the scan

@@ -318,12 +318,13 @@ impl<'c> Program<'c> {
         // request gets what the first got (memoized, or the same cut: the
         // keys in progress and the depth are those of this analysis).
         let callees: CalleeResults = RefCell::new(vec![None; f.calls.len()]);
+        let frame = Frame { consts: &consts, facts: &facts, callees: &callees };
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
         queued[f.cfg.entry as usize] = true;
         while let Some(node) = worklist.pop() {
             queued[node as usize] = false;
-            let outs = self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, &callees, None);
+            let outs = self.transfer_node(fid, node, &in_states[node as usize], &frame, None);
             for (succ, st) in outs {
                 if in_states[succ as usize].union_with(&st) > 0 && !queued[succ as usize] {
                     queued[succ as usize] = true;
@@ -334,7 +335,7 @@ impl<'c> Program<'c> {
         let mut hits = HitCollector::default();
         for node in 0..n as NodeId {
             if !in_states[node as usize].is_empty() {
-                self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, &callees, Some(&mut hits));
+                self.transfer_node(fid, node, &in_states[node as usize], &frame, Some(&mut hits));
             }
         }
         FnResult {
@@ -349,11 +350,10 @@ impl<'c> Program<'c> {
         fid: FnId,
         node: NodeId,
         state: &State,
-        consts: &Consts,
-        facts: &ConstMap,
-        callees: &CalleeResults,
+        frame: &Frame,
         mut hits: Option<&mut HitCollector>,
     ) -> Vec<(NodeId, State)> {
+        let Frame { consts, facts, callees } = *frame;
         let f = self.function(fid);
         let nd = &f.cfg.nodes[node as usize];
         let mut s = state.clone();
@@ -488,6 +488,14 @@ impl<'c> Program<'c> {
 
 /// Per call site of the function being analyzed, its callee's result.
 type CalleeResults = RefCell<Vec<Option<Rc<FnResult>>>>;
+
+/// What one analysis of a function works with at every node.
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    consts: &'a Consts<'a>,
+    facts: &'a ConstMap,
+    callees: &'a CalleeResults,
+}
 
 #[derive(Default)]
 struct HitCollector {
