@@ -362,12 +362,22 @@ struct LoadedFile {
     /// of generation `expanded_with` (see `select_long_reaching_callees`).
     expanded: Vec<bool>,
     expanded_with: usize,
+    /// Chunks were selected since the file was last parsed and placed (most
+    /// files of a whole tree never are: rounds skip them without a look).
+    fresh: bool,
+    /// Some of its functions are placed in the run.
+    has_placed: bool,
 }
 
 impl LoadedFile {
     fn new(rel: String, names_lock: bool, text: Option<String>, scan: std::sync::Arc<Scan>, cached: Option<std::sync::Arc<CachedContent>>) -> LoadedFile {
         let n = scan.chunks.len();
-        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n], placed: vec![None; n], expanded: vec![false; n], expanded_with: 0 }
+        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n], placed: vec![None; n], expanded: vec![false; n], expanded_with: 0, fresh: false, has_placed: false }
+    }
+
+    fn select(&mut self, ci: usize) {
+        self.selected[ci] = true;
+        self.fresh = true;
     }
 
     /// Places the functions of chunks parsed since the last call: lines of
@@ -375,12 +385,18 @@ impl LoadedFile {
     /// run with the lock held). A content placed alike by an earlier run (same
     /// index, same handlers among its functions) gets those functions back.
     fn place(&mut self, file: u32, handlers: &HashSet<String>, cat: &Catalogue) {
+        if !self.fresh {
+            return;
+        }
+        // A chunk that failed to parse is tried again next round, as before.
+        self.fresh = self.selected.iter().zip(&self.parsed).any(|(s, p)| *s && p.is_none());
         let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
         for (ci, (parsed, placed)) in self.parsed.iter().zip(&mut self.placed).enumerate() {
             let (Some((functions, shift)), None) = (parsed, &placed) else { continue };
             let as_handler: Vec<bool> = functions.iter().map(|f| f.entry_hint.is_none() && handlers.contains(&f.name)).collect();
             if let Some(p) = known.as_ref().and_then(|k| k.get(&ci)).filter(|p| p.file == file && p.as_handler == as_handler) {
                 *placed = Some(p.functions.clone());
+                self.has_placed = true;
                 continue;
             }
             let functions: Vec<std::sync::Arc<Function>> = functions
@@ -401,6 +417,7 @@ impl LoadedFile {
                 k.insert(ci, Placed { file, as_handler, functions: functions.clone() });
             }
             *placed = Some(functions);
+            self.has_placed = true;
         }
     }
 
@@ -475,6 +492,7 @@ impl Scanning<'_> {
         let mut f = LoadedFile::new(rel.to_string(), names_lock, text, scan, entry);
         if names_lock {
             f.selected = f.scan.chunk_names_lock.iter().map(|&m| parse_all || m).collect();
+            f.fresh = true;
         }
         Ok(Some(f))
     }
@@ -583,7 +601,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     for name in handlers.iter().chain(&rmap_callbacks) {
         for &(fi, ci) in index.get(name) {
             if files[fi].names_lock {
-                files[fi].selected[ci] = true;
+                files[fi].select(ci);
             }
         }
     }
@@ -607,7 +625,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             f.place(i as u32, &handlers, cat);
         }
         let functions: Vec<std::sync::Arc<Function>> =
-            files.iter().flat_map(|f| f.placed.iter().flatten().flatten().cloned()).collect();
+            files.iter().filter(|f| f.has_placed).flat_map(|f| f.placed.iter().flatten().flatten().cloned()).collect();
         let mut program = Program::new(cat, rels.clone(), functions);
         program.rmap_callbacks = rmap_callbacks.clone();
         let t_program = t0.elapsed() - t_parse;
@@ -661,7 +679,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             if files[fi].selected[ci] || !wanted(&files[fi], ci) {
                 continue;
             }
-            files[fi].selected[ci] = true;
+            files[fi].select(ci);
             pulled = true;
             for callee in &files[fi].scan.calls[ci] {
                 let defs = index.get(callee);
@@ -770,7 +788,7 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, rea
         // Every selected chunk is expanded or on the stack: selected means visited.
         for t in targets {
             if !files[t.0].selected[t.1] {
-                files[t.0].selected[t.1] = true;
+                files[t.0].select(t.1);
                 stack.push(t);
             }
         }
@@ -832,7 +850,7 @@ fn other_files(scanning: &Scanning, first_new: usize, paths: &[&str]) -> std::sy
 fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue, cache: Option<&ParseCache>, skipped: &mut Vec<Skipped>) {
     let errors: Vec<Skipped> = files
         .par_iter_mut()
-        .filter(|f| f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
+        .filter(|f| f.fresh && f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
         .map_init(parse::new_parser, |parser, f| {
             if let Some(entry) = &f.cached {
                 if let Ok(known) = entry.parsed.lock() {
