@@ -45,7 +45,7 @@ pub struct FnResult {
 
 /// The hasher of the analysis's lookup tables (never iterated: their
 /// order cannot reach a result).
-type Fast = foldhash::fast::RandomState;
+pub type Fast = foldhash::fast::RandomState;
 
 /// Limits that keep the analysis bounded on whole trees.
 const MAX_DEPTH: u32 = 40;
@@ -68,9 +68,9 @@ pub struct Program<'c> {
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
     /// [`Program::local_facts`] of callers, asked once per callee.
     facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
-    pub called_under_write: RefCell<HashSet<FnId>>,
+    pub called_under_write: RefCell<HashSet<FnId, Fast>>,
     /// Functions called with the lock held in any mode.
-    pub called_under_lock: RefCell<HashSet<FnId>>,
+    pub called_under_lock: RefCell<HashSet<FnId, Fast>>,
     /// Callees reached under a write hold that have no definition in the
     /// analyzed files (the driver looks for their definitions elsewhere).
     pub unresolved_under_write: RefCell<BTreeSet<String>>,
@@ -422,10 +422,10 @@ impl<'c> Program<'c> {
     }
 
     fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults, hits: &mut HitCollector) {
-        let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
-        if holders.is_empty() {
+        if s.iter().all(|e| e.held == Held::None) {
             return;
         }
+        let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
         let any_write = holders.iter().any(|e| e.held == Held::Write);
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
@@ -449,7 +449,10 @@ impl<'c> Program<'c> {
                 }
             }
         } else if any_write && !call.catalogued.lock_call && !call.catalogued.assertion {
-            self.unresolved_under_write.borrow_mut().insert(call.callee.clone());
+            let mut unresolved = self.unresolved_under_write.borrow_mut();
+            if !unresolved.contains(&call.callee) {
+                unresolved.insert(call.callee.clone());
+            }
         }
         for (class, chain, needs_entry) in reached {
             for e in &holders {
