@@ -109,8 +109,18 @@ impl State {
             self.0.extend_from_slice(&other.0);
             return other.0.len();
         }
-        // Both sorted and free of duplicates: one merge.
+        // Both sorted and free of duplicates. Mostly (a fixpoint revisiting a
+        // node) nothing is new: find that out without allocating.
         let (a, b) = (&self.0, &other.0);
+        let mut k = 0;
+        if b.iter().all(|e| {
+            while k < a.len() && a[k] < *e {
+                k += 1;
+            }
+            k < a.len() && a[k] == *e
+        }) {
+            return 0;
+        }
         let mut merged = Vec::with_capacity(a.len() + b.len());
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {

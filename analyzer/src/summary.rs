@@ -407,7 +407,7 @@ impl<'c> Program<'c> {
     fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        if let Some(entry) = lock_api(self.cat, call).filter(|_| call.catalogued.lock_call) {
+        if let Some(entry) = call.catalogued.lock_call.then(|| lock_api(self.cat, call)).flatten() {
             return apply_lock_call(s, entry, cid, call.result_var);
         }
         if let Some(g) = self.resolved[fid as usize][cid as usize] {
@@ -431,7 +431,7 @@ impl<'c> Program<'c> {
         let call = &f.calls[cid as usize];
         // (class, chain, the mode the caller must hold for it to count)
         let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
-        if let Some(op) = self.cat.long_ops.get(&call.callee).filter(|_| call.catalogued.long_op) {
+        if let Some(op) = call.catalogued.long_op.then(|| self.cat.long_ops.get(&call.callee)).flatten() {
             if !op.in_loop || call.in_loop {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
