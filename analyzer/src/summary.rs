@@ -379,6 +379,10 @@ impl<'c> Program<'c> {
                 }
             }
         }
+        if hits.is_some() {
+            // The pass that collects hits keeps no successor state.
+            return Vec::new();
+        }
         if let Some((switched, cases)) = &nd.switch {
             return route_switch(&s, switched, cases, &nd.succ, consts);
         }
