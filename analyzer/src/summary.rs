@@ -167,10 +167,11 @@ impl<'c> Program<'c> {
     /// Constants a function's locals and struct fields hold in a context,
     /// flow-insensitively: a variable is constant only if every assignment in
     /// the function gives it the same constant.
-    pub fn local_facts(&self, fid: FnId, env: &ConstMap) -> ConstMap {
+    pub fn local_facts<'p>(&'p self, fid: FnId, env: &ConstMap) -> ConstMap {
         let f = self.function(fid);
-        let mut candidates: HashMap<String, Option<i64>, Fast> = HashMap::default();
-        let mut merge = |k: String, v: Option<i64>| {
+        // Keys borrow the function's variable names (most facts are about them).
+        let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> = HashMap::default();
+        let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>| {
             candidates
                 .entry(k)
                 .and_modify(|old| {
@@ -188,7 +189,7 @@ impl<'c> Program<'c> {
         for node in &f.cfg.nodes {
             for ev in &node.events {
                 match ev {
-                    Event::Assign { var, value: v } => merge(f.var_name(*var).to_string(), value(v)),
+                    Event::Assign { var, value: v } => merge(f.var_name(*var).into(), value(v)),
                     Event::Call(cid) => {
                         let call = &f.calls[*cid as usize];
                         let Some(g) = self.resolved[fid as usize][*cid as usize] else { continue };
@@ -198,7 +199,7 @@ impl<'c> Program<'c> {
                                 StoreSource::Const(c) => Some(*c),
                                 StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
                             };
-                            merge(format!("{base}.{}", store.field), v);
+                            merge(format!("{base}.{}", store.field).into(), v);
                         }
                     }
                 }
@@ -207,8 +208,8 @@ impl<'c> Program<'c> {
         let mut facts = env.clone();
         for (k, v) in candidates {
             match v {
-                Some(v) => facts.insert(k, v),
-                None => facts.remove(&k),
+                Some(v) => facts.insert(k.into_owned(), v),
+                None => facts.remove(k.as_ref()),
             };
         }
         facts
