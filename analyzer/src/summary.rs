@@ -242,9 +242,9 @@ impl<'c> Program<'c> {
                     if let Some(v) = facts.get(p) {
                         env.insert(pname.clone(), *v);
                     }
-                    let prefix = format!("{p}.");
+                    // Fields of the argument: `p.rest` becomes `pname.rest`.
                     for (k, v) in facts {
-                        if let Some(rest) = k.strip_prefix(&prefix) {
+                        if let Some(rest) = k.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.')) {
                             env.insert(format!("{pname}.{rest}"), *v);
                         }
                     }
