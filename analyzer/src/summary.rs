@@ -392,6 +392,7 @@ impl<'c> Program<'c> {
                 let (ts, fs) = route(&s, cond, consts);
                 vec![(*t, ts), (*f_, fs)]
             }
+            (_, [only]) => vec![(*only, s)],
             (_, succs) => succs.iter().map(|&x| (x, s.clone())).collect(),
         }
     }
