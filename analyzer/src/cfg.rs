@@ -311,6 +311,7 @@ impl<'a> CfgBuilder<'a> {
             column: pos.column as u32 + 1,
             in_loop: self.loop_depth > 0,
             result_var,
+            catalogued: Default::default(),
         });
         self.call_of_node.insert(call.id(), id);
         let cur = self.current();

@@ -56,6 +56,33 @@ pub struct CallSite {
     /// The guard variable that carries this call's result when it is a
     /// conditional lock acquisition (`$<call>` or the assigned variable).
     pub result_var: VarId,
+    /// What the catalogue says of the callee, worked out once at parse time
+    /// (every round of a run builds a program over the same calls).
+    pub catalogued: Catalogued,
+}
+
+/// A call's callee in the catalogue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Catalogued {
+    /// A long operation (any class, in a loop or not).
+    pub long_op: bool,
+    /// Named like a lock API entry.
+    pub lock_name: bool,
+    /// A lock API call on the mmap lock (the name, and the argument when the
+    /// entry requires it).
+    pub lock_call: bool,
+    pub assertion: bool,
+}
+
+impl Catalogued {
+    pub fn of(cat: &crate::catalogue::Catalogue, call: &CallSite) -> Catalogued {
+        Catalogued {
+            long_op: cat.long_ops.contains_key(&call.callee),
+            lock_name: cat.lock_api.contains_key(&call.callee),
+            lock_call: crate::lockstate::lock_api(cat, call).is_some(),
+            assertion: cat.assertions.contains_key(&call.callee),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -19,6 +19,6 @@ pub mod rules;
 pub mod printers;
 
 pub use catalogue::Catalogue;
-pub use driver::{lint_path, lint_set, LintOptions, LintRun, ParseCache};
+pub use driver::{lint_path, lint_set, LintOptions, LintRun, ParseCache, ScanCache};
 pub use source::{FsTree, MemoryTree, SourceSet};
 pub use finding::{Finding, Report, Stats};

@@ -7,7 +7,7 @@
 //! which is how `if (mmap_write_lock_killable(mm)) return -EINTR;` holds the
 //! lock on the success branch only.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::catalogue::{AcquireCond, Catalogue, LockApiEntry, LockMode, LockOp};
 use crate::ir::{CallSite, CmpOp, Expr, VarId};
@@ -58,7 +58,132 @@ pub enum GuardVal {
     NonZero,
 }
 
-pub type State = BTreeSet<Elem>;
+/// The lock states of the paths reaching a point: a set of [`Elem`]s, kept
+/// as a sorted vector (iterated in order, like a `BTreeSet`): a state holds
+/// a handful of elements and is cloned at every node of every analysis.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State(Vec<Elem>);
+
+impl State {
+    pub fn new() -> State {
+        State(Vec::new())
+    }
+
+    /// Adds an element; false when it was there.
+    pub fn insert(&mut self, e: Elem) -> bool {
+        // Elements mostly arrive in order (made from an ordered state).
+        if self.0.last().is_none_or(|last| *last < e) {
+            self.0.push(e);
+            return true;
+        }
+        match self.0.binary_search(&e) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, e);
+                true
+            }
+        }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Elem> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl State {
+    /// Adds the elements of `other`; the number added.
+    pub fn union_with(&mut self, other: &State) -> usize {
+        let before = self.0.len();
+        if other.0.is_empty() {
+            return 0;
+        }
+        if self.0.is_empty() {
+            self.0.extend_from_slice(&other.0);
+            return other.0.len();
+        }
+        // Both sorted and free of duplicates. Mostly (a fixpoint revisiting a
+        // node) nothing is new: find that out without allocating.
+        let (a, b) = (&self.0, &other.0);
+        let mut k = 0;
+        if b.iter().all(|e| {
+            while k < a.len() && a[k] < *e {
+                k += 1;
+            }
+            k < a.len() && a[k] == *e
+        }) {
+            return 0;
+        }
+        let mut merged = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => {
+                    merged.push(a[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    merged.push(b[j]);
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    merged.push(a[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        merged.extend_from_slice(&a[i..]);
+        merged.extend_from_slice(&b[j..]);
+        self.0 = merged;
+        self.0.len() - before
+    }
+}
+
+impl Extend<Elem> for State {
+    fn extend<I: IntoIterator<Item = Elem>>(&mut self, iter: I) {
+        for e in iter {
+            self.insert(e);
+        }
+    }
+}
+
+impl FromIterator<Elem> for State {
+    fn from_iter<I: IntoIterator<Item = Elem>>(iter: I) -> State {
+        let mut s = State::new();
+        s.extend(iter);
+        s
+    }
+}
+
+impl<const N: usize> From<[Elem; N]> for State {
+    fn from(elems: [Elem; N]) -> State {
+        elems.into_iter().collect()
+    }
+}
+
+impl IntoIterator for State {
+    type Item = Elem;
+    type IntoIter = std::vec::IntoIter<Elem>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a State {
+    type Item = &'a Elem;
+    type IntoIter = std::slice::Iter<'a, Elem>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
 
 pub fn entry_state() -> State {
     Held::ALL.iter().map(|&h| Elem { entry: h, held: h, origin: ORIGIN_ENTRY, guard: None }).collect()
@@ -332,11 +457,39 @@ pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
     Effect { exits }
 }
 
-pub type ConstMap = HashMap<String, i64>;
+/// Constants by variable or field path. Iterated only into sets and sorted
+/// lists, so its (hasher-dependent) order reaches no result.
+pub type ConstMap = HashMap<String, i64, foldhash::fast::RandomState>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn elem(code: u8) -> Elem {
+        let held = Held::ALL[(code % 3) as usize];
+        let guard = match code / 3 % 3 {
+            0 => None,
+            1 => Some((u32::from(code % 2), GuardVal::NonZero)),
+            _ => Some((0, GuardVal::Eq(i64::from(code % 5)))),
+        };
+        Elem { entry: Held::ALL[(code / 9 % 3) as usize], held, origin: u32::from(code / 27), guard }
+    }
+
+    proptest! {
+        /// A state holds and orders elements as the `BTreeSet` it replaced.
+        #[test]
+        fn states_are_ordered_sets(xs in proptest::collection::vec(any::<u8>(), 0..24), ys in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let mut set: std::collections::BTreeSet<Elem> = xs.iter().map(|&c| elem(c)).collect();
+            let mut state: State = xs.iter().map(|&c| elem(c)).collect();
+            prop_assert_eq!(state.iter().copied().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
+            let other: State = ys.iter().map(|&c| elem(c)).collect();
+            let before = set.len();
+            set.extend(ys.iter().map(|&c| elem(c)));
+            prop_assert_eq!(state.union_with(&other), set.len() - before);
+            prop_assert_eq!(state.iter().copied().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn killable_acquire_holds_only_on_success_branch() {

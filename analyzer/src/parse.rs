@@ -97,7 +97,10 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
         .children(&mut c)
         .any(|ch| ch.kind() == "storage_class_specifier" && ch.utf8_text(src).map(|t| t.trim() == "static").unwrap_or(false));
     let builder = CfgBuilder::new(src, line_offset);
-    let (cfg, calls, vars) = builder.build(body);
+    let (cfg, mut calls, vars) = builder.build(body);
+    for call in &mut calls {
+        call.catalogued = Catalogued::of(cat, call);
+    }
 
     // Entry promises: assertions in the body, lock annotations on the declarator.
     let mut entry_hint: Option<EntryHint> = None;

@@ -51,7 +51,16 @@ pub trait SourceSet: Sync {
     /// Relative paths (`/`-separated, sorted) and sizes in bytes.
     fn list(&self) -> Vec<(String, u64)>;
     fn read(&self, rel: &str) -> Result<SourceFile, Skipped>;
+    /// An id of the file's content (a git blob id): equal ids, equal bytes.
+    /// With one, what the analyzer derives from the content alone is kept in
+    /// a [`crate::driver::ScanCache`] and the file is not read again.
+    fn content_id(&self, _rel: &str) -> Option<ContentId> {
+        None
+    }
 }
+
+/// Identifies a file's content (20 bytes: a git blob id).
+pub type ContentId = [u8; 20];
 
 /// A directory (or a single file) on disk.
 pub struct FsTree {

@@ -43,6 +43,10 @@ pub struct FnResult {
     pub local_hits: Vec<Hit>,
 }
 
+/// The hasher of the analysis's lookup tables (never iterated: their
+/// order cannot reach a result).
+pub type Fast = foldhash::fast::RandomState;
+
 /// Limits that keep the analysis bounded on whole trees.
 const MAX_DEPTH: u32 = 40;
 const MAX_CONTEXTS: usize = 8;
@@ -50,19 +54,23 @@ const MAX_HITS_PER_FUNCTION: usize = 64;
 
 pub struct Program<'c> {
     pub cat: &'c Catalogue,
-    pub files: Vec<String>,
-    pub functions: Vec<Function>,
+    /// Shared with the driver's other rounds.
+    pub files: std::sync::Arc<Vec<String>>,
+    /// Shared with the driver's other rounds (each round's program adds to them).
+    pub functions: Vec<std::sync::Arc<Function>>,
     resolved: Vec<Vec<Option<FnId>>>,
     callers: Vec<Vec<(FnId, CallId)>>,
     may_touch_lock: Vec<bool>,
     may_reach_long: Vec<bool>,
-    memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>>>,
-    in_progress: RefCell<HashSet<(FnId, EnvKey)>>,
+    memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>>,
+    in_progress: RefCell<HashSet<(FnId, EnvKey), Fast>>,
     depth: Cell<u32>,
-    contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>>>,
-    pub called_under_write: RefCell<HashSet<FnId>>,
+    contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
+    /// [`Program::local_facts`] of callers, asked once per callee.
+    facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
+    pub called_under_write: RefCell<HashSet<FnId, Fast>>,
     /// Functions called with the lock held in any mode.
-    pub called_under_lock: RefCell<HashSet<FnId>>,
+    pub called_under_lock: RefCell<HashSet<FnId, Fast>>,
     /// Callees reached under a write hold that have no definition in the
     /// analyzed files (the driver looks for their definitions elsewhere).
     pub unresolved_under_write: RefCell<BTreeSet<String>>,
@@ -71,8 +79,8 @@ pub struct Program<'c> {
 }
 
 impl<'c> Program<'c> {
-    pub fn new(cat: &'c Catalogue, files: Vec<String>, functions: Vec<Function>) -> Program<'c> {
-        let mut by_name: HashMap<&str, Vec<FnId>> = HashMap::new();
+    pub fn new(cat: &'c Catalogue, files: std::sync::Arc<Vec<String>>, functions: Vec<std::sync::Arc<Function>>) -> Program<'c> {
+        let mut by_name: HashMap<&str, Vec<FnId>, foldhash::fast::RandomState> = HashMap::default();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
         }
@@ -87,7 +95,7 @@ impl<'c> Program<'c> {
         };
         let resolved: Vec<Vec<Option<FnId>>> = functions
             .iter()
-            .map(|f| f.calls.iter().map(|c| if cat.long_ops.contains_key(&c.callee) { None } else { resolve(f, &c.callee) }).collect())
+            .map(|f| f.calls.iter().map(|c| if c.catalogued.long_op { None } else { resolve(f, &c.callee) }).collect())
             .collect();
         let mut callers = vec![Vec::new(); functions.len()];
         for (fi, calls) in resolved.iter().enumerate() {
@@ -97,7 +105,7 @@ impl<'c> Program<'c> {
                 }
             }
         }
-        let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| crate::lockstate::lock_api(cat, c).is_some())).collect();
+        let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| c.catalogued.lock_call)).collect();
         // A call to a function with no definition here may be long too: the
         // analysis must descend to it so the driver can pull its definition.
         let direct_long: Vec<bool> = functions
@@ -105,8 +113,8 @@ impl<'c> Program<'c> {
             .zip(&resolved)
             .map(|(f, res)| {
                 f.calls.iter().zip(res).any(|(c, r)| {
-                    cat.long_ops.contains_key(&c.callee)
-                        || (r.is_none() && !cat.lock_api.contains_key(&c.callee) && !cat.assertions.contains_key(&c.callee))
+                    let k = c.catalogued;
+                    k.long_op || (r.is_none() && !k.lock_name && !k.assertion)
                 })
             })
             .collect();
@@ -124,6 +132,7 @@ impl<'c> Program<'c> {
             in_progress: RefCell::default(),
             depth: Cell::new(0),
             contexts_memo: RefCell::default(),
+            facts_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
@@ -140,7 +149,8 @@ impl<'c> Program<'c> {
         (0..self.functions.len() as FnId)
             .filter(|&id| {
                 let f = self.function(id);
-                f.entry_hint.is_some() || f.calls.iter().any(|c| lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
+                f.entry_hint.is_some()
+                    || f.calls.iter().any(|c| c.catalogued.lock_call && lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
             })
             .collect()
     }
@@ -157,10 +167,11 @@ impl<'c> Program<'c> {
     /// Constants a function's locals and struct fields hold in a context,
     /// flow-insensitively: a variable is constant only if every assignment in
     /// the function gives it the same constant.
-    pub fn local_facts(&self, fid: FnId, env: &ConstMap) -> ConstMap {
+    pub fn local_facts<'p>(&'p self, fid: FnId, env: &ConstMap) -> ConstMap {
         let f = self.function(fid);
-        let mut candidates: HashMap<String, Option<i64>> = HashMap::new();
-        let mut merge = |k: String, v: Option<i64>| {
+        // Keys borrow the function's variable names (most facts are about them).
+        let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> = HashMap::default();
+        let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>| {
             candidates
                 .entry(k)
                 .and_modify(|old| {
@@ -178,7 +189,7 @@ impl<'c> Program<'c> {
         for node in &f.cfg.nodes {
             for ev in &node.events {
                 match ev {
-                    Event::Assign { var, value: v } => merge(f.var_name(*var).to_string(), value(v)),
+                    Event::Assign { var, value: v } => merge(f.var_name(*var).into(), value(v)),
                     Event::Call(cid) => {
                         let call = &f.calls[*cid as usize];
                         let Some(g) = self.resolved[fid as usize][*cid as usize] else { continue };
@@ -188,7 +199,7 @@ impl<'c> Program<'c> {
                                 StoreSource::Const(c) => Some(*c),
                                 StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
                             };
-                            merge(format!("{base}.{}", store.field), v);
+                            merge(format!("{base}.{}", store.field).into(), v);
                         }
                     }
                 }
@@ -197,17 +208,28 @@ impl<'c> Program<'c> {
         let mut facts = env.clone();
         for (k, v) in candidates {
             match v {
-                Some(v) => facts.insert(k, v),
-                None => facts.remove(&k),
+                Some(v) => facts.insert(k.into_owned(), v),
+                None => facts.remove(k.as_ref()),
             };
         }
+        facts
+    }
+
+    /// [`Program::local_facts`], memoized (a pure function of the program).
+    fn memo_facts(&self, fid: FnId, env: &ConstMap) -> Rc<ConstMap> {
+        let key = (fid, env_key(env));
+        if let Some(f) = self.facts_memo.borrow().get(&key) {
+            return f.clone();
+        }
+        let facts = Rc::new(self.local_facts(fid, env));
+        self.facts_memo.borrow_mut().insert(key, facts.clone());
         facts
     }
 
     /// The context a call gives its callee.
     fn callee_env(&self, call: &CallSite, callee: FnId, facts: &ConstMap) -> ConstMap {
         let g = self.function(callee);
-        let mut env = ConstMap::new();
+        let mut env = ConstMap::default();
         for (j, pname) in g.params.iter().enumerate() {
             if pname.is_empty() {
                 continue;
@@ -220,9 +242,9 @@ impl<'c> Program<'c> {
                     if let Some(v) = facts.get(p) {
                         env.insert(pname.clone(), *v);
                     }
-                    let prefix = format!("{p}.");
+                    // Fields of the argument: `p.rest` becomes `pname.rest`.
                     for (k, v) in facts {
-                        if let Some(rest) = k.strip_prefix(&prefix) {
+                        if let Some(rest) = k.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.')) {
                             env.insert(format!("{pname}.{rest}"), *v);
                         }
                     }
@@ -240,7 +262,7 @@ impl<'c> Program<'c> {
         if let Some(c) = self.contexts_memo.borrow().get(&fid) {
             return c.clone();
         }
-        let unknown = Rc::new(vec![ConstMap::new()]);
+        let unknown = Rc::new(vec![ConstMap::default()]);
         if depth >= 3 || self.callers[fid as usize].is_empty() {
             return unknown;
         }
@@ -250,7 +272,7 @@ impl<'c> Program<'c> {
         let mut has_unknown = false;
         for &(g, cid) in &self.callers[fid as usize] {
             for genv in self.contexts(g, depth + 1).iter() {
-                let facts = self.local_facts(g, genv);
+                let facts = self.memo_facts(g, genv);
                 let env = self.callee_env(&self.function(g).calls[cid as usize], fid, &facts);
                 if env.is_empty() {
                     has_unknown = true;
@@ -260,17 +282,15 @@ impl<'c> Program<'c> {
             }
         }
         if has_unknown {
-            out.push(ConstMap::new());
+            out.push(ConstMap::default());
         }
-        let result = Rc::new(if out.len() > MAX_CONTEXTS { vec![ConstMap::new()] } else { out });
+        let result = Rc::new(if out.len() > MAX_CONTEXTS { vec![ConstMap::default()] } else { out });
         self.contexts_memo.borrow_mut().insert(fid, result.clone());
         result
     }
 
     pub fn analyze(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
-        let mut key_env: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        key_env.sort();
-        let key = (fid, key_env);
+        let key = (fid, env_key(env));
         if let Some(r) = self.memo.borrow().get(&key) {
             return r.clone();
         }
@@ -294,17 +314,20 @@ impl<'c> Program<'c> {
         let n = f.cfg.nodes.len();
         let mut in_states: Vec<State> = vec![State::new(); n];
         in_states[f.cfg.entry as usize] = entry_state();
+        // A call site's callee result, once per analysis: the facts (hence
+        // the callee's context) do not change during it, and a repeated
+        // request gets what the first got (memoized, or the same cut: the
+        // keys in progress and the depth are those of this analysis).
+        let callees: CalleeResults = RefCell::new(vec![None; f.calls.len()]);
+        let frame = Frame { consts: &consts, facts: &facts, callees: &callees };
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
         queued[f.cfg.entry as usize] = true;
         while let Some(node) = worklist.pop() {
             queued[node as usize] = false;
-            let outs = self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, None);
+            let outs = self.transfer_node(fid, node, &in_states[node as usize], &frame, None);
             for (succ, st) in outs {
-                let target = &mut in_states[succ as usize];
-                let before = target.len();
-                target.extend(st);
-                if target.len() != before && !queued[succ as usize] {
+                if in_states[succ as usize].union_with(&st) > 0 && !queued[succ as usize] {
                     queued[succ as usize] = true;
                     worklist.push(succ);
                 }
@@ -313,7 +336,7 @@ impl<'c> Program<'c> {
         let mut hits = HitCollector::default();
         for node in 0..n as NodeId {
             if !in_states[node as usize].is_empty() {
-                self.transfer_node(fid, node, &in_states[node as usize], &consts, &facts, Some(&mut hits));
+                self.transfer_node(fid, node, &in_states[node as usize], &frame, Some(&mut hits));
             }
         }
         FnResult {
@@ -328,10 +351,10 @@ impl<'c> Program<'c> {
         fid: FnId,
         node: NodeId,
         state: &State,
-        consts: &Consts,
-        facts: &ConstMap,
+        frame: &Frame,
         mut hits: Option<&mut HitCollector>,
     ) -> Vec<(NodeId, State)> {
+        let Frame { consts, facts, callees } = *frame;
         let f = self.function(fid);
         let nd = &f.cfg.nodes[node as usize];
         let mut s = state.clone();
@@ -339,9 +362,9 @@ impl<'c> Program<'c> {
             match ev {
                 Event::Call(cid) => {
                     if let Some(h) = hits.as_deref_mut() {
-                        self.check_hits(fid, *cid, &s, facts, h);
+                        self.check_hits(fid, *cid, &s, facts, callees, h);
                     }
-                    s = self.transfer_call(fid, *cid, &s, facts);
+                    s = self.transfer_call(fid, *cid, &s, facts, callees);
                 }
                 Event::Assign { var, value } => {
                     let is_return = f.var_name(*var) == RETURN_VAR;
@@ -357,6 +380,10 @@ impl<'c> Program<'c> {
                 }
             }
         }
+        if hits.is_some() {
+            // The pass that collects hits keeps no successor state.
+            return Vec::new();
+        }
         if let Some((switched, cases)) = &nd.switch {
             return route_switch(&s, switched, cases, &nd.succ, consts);
         }
@@ -365,20 +392,33 @@ impl<'c> Program<'c> {
                 let (ts, fs) = route(&s, cond, consts);
                 vec![(*t, ts), (*f_, fs)]
             }
+            (_, [only]) => vec![(*only, s)],
             (_, succs) => succs.iter().map(|&x| (x, s.clone())).collect(),
         }
     }
 
-    fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap) -> State {
+    /// What the callee `g` of call `cid` does in the context the call gives it.
+    fn callee_result(&self, fid: FnId, cid: CallId, g: FnId, facts: &ConstMap, callees: &CalleeResults) -> Rc<FnResult> {
+        if let Some(r) = callees.borrow().get(cid as usize).cloned().flatten() {
+            return r;
+        }
+        let env = self.callee_env(&self.function(fid).calls[cid as usize], g, facts);
+        let r = self.analyze(g, &env);
+        if let Some(slot) = callees.borrow_mut().get_mut(cid as usize) {
+            *slot = Some(r.clone());
+        }
+        r
+    }
+
+    fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        if let Some(entry) = lock_api(self.cat, call) {
+        if let Some(entry) = call.catalogued.lock_call.then(|| lock_api(self.cat, call)).flatten() {
             return apply_lock_call(s, entry, cid, call.result_var);
         }
         if let Some(g) = self.resolved[fid as usize][cid as usize] {
             if self.may_touch_lock[g as usize] {
-                let env = self.callee_env(call, g, facts);
-                let r = self.analyze(g, &env);
+                let r = self.callee_result(fid, cid, g, facts, callees);
                 if !r.effect.is_identity() {
                     return apply_effect(s, &r.effect, cid, call.result_var);
                 }
@@ -387,17 +427,17 @@ impl<'c> Program<'c> {
         s.clone()
     }
 
-    fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, hits: &mut HitCollector) {
-        let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
-        if holders.is_empty() {
+    fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults, hits: &mut HitCollector) {
+        if s.iter().all(|e| e.held == Held::None) {
             return;
         }
+        let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
         let any_write = holders.iter().any(|e| e.held == Held::Write);
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
         // (class, chain, the mode the caller must hold for it to count)
         let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
-        if let Some(op) = self.cat.long_ops.get(&call.callee) {
+        if let Some(op) = call.catalogued.long_op.then(|| self.cat.long_ops.get(&call.callee)).flatten() {
             if !op.in_loop || call.in_loop {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
@@ -407,8 +447,7 @@ impl<'c> Program<'c> {
                 self.called_under_write.borrow_mut().insert(g);
             }
             if self.may_reach_long[g as usize] {
-                let env = self.callee_env(call, g, facts);
-                let r = self.analyze(g, &env);
+                let r = self.callee_result(fid, cid, g, facts, callees);
                 let may_wait = self.cat.fault_path.call_may_wait(&call.callee, &call.args);
                 for h in r.entry_hits.iter().filter(|h| may_wait || h.class != LongClass::IoWait) {
                     let mut chain = vec![(fid, cid)];
@@ -416,8 +455,11 @@ impl<'c> Program<'c> {
                     reached.push((h.class, chain, Some(h.held)));
                 }
             }
-        } else if any_write && lock_api(self.cat, call).is_none() && !self.cat.assertions.contains_key(&call.callee) {
-            self.unresolved_under_write.borrow_mut().insert(call.callee.clone());
+        } else if any_write && !call.catalogued.lock_call && !call.catalogued.assertion {
+            let mut unresolved = self.unresolved_under_write.borrow_mut();
+            if !unresolved.contains(&call.callee) {
+                unresolved.insert(call.callee.clone());
+            }
         }
         for (class, chain, needs_entry) in reached {
             for e in &holders {
@@ -454,10 +496,28 @@ impl<'c> Program<'c> {
     }
 }
 
+/// Per call site of the function being analyzed, its callee's result.
+type CalleeResults = RefCell<Vec<Option<Rc<FnResult>>>>;
+
+/// What one analysis of a function works with at every node.
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    consts: &'a Consts<'a>,
+    facts: &'a ConstMap,
+    callees: &'a CalleeResults,
+}
+
 #[derive(Default)]
 struct HitCollector {
     entry: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
     local: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
+}
+
+/// A context as a memo key: its constants, sorted.
+fn env_key(env: &ConstMap) -> EnvKey {
+    let mut key: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    key.sort();
+    key
 }
 
 /// Marks every transitive caller of a marked function.

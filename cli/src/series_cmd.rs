@@ -58,8 +58,10 @@ pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
         for p in &report.patches {
             if let Some(t) = &p.timing {
                 eprintln!(
-                    "patch {}: load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
+                    "patch {}: files scanned {} ({} known by content), load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
                     p.index,
+                    t.files_scanned,
+                    t.files_from_cache,
                     t.load_ms,
                     t.analyze_ms,
                     cpu(t),

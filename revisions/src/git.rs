@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
-use mmstall_analyzer::source::{Skipped, SourceFile, SourceSet};
+use mmstall_analyzer::source::{ContentId, Skipped, SourceFile, SourceSet};
 use rayon::prelude::*;
 
 use crate::error::RevisionsError;
@@ -92,6 +92,12 @@ impl SourceSet for BlobTree {
             Some((_, bytes)) => decode(rel, bytes),
             None => Err(Skipped { file: rel.to_string(), reason: "no such file".into() }),
         }
+    }
+
+    /// The blob id: equal blobs, equal bytes (the analyzer's scan cache key).
+    fn content_id(&self, rel: &str) -> Option<ContentId> {
+        let (oid, _) = self.files.get(rel)?;
+        oid.as_bytes().try_into().ok()
     }
 }
 

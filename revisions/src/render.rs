@@ -89,8 +89,10 @@ pub fn diff_stats(r: &DiffReport) -> String {
         let t = &a.timing;
         let _ = writeln!(
             out,
-            "{label}: {} files, load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
+            "{label}: {} files ({} scanned, {} known by content), load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
             a.report.stats.files,
+            t.files_scanned,
+            t.files_from_cache,
             t.load_ms,
             t.analyze_ms,
             t.cpu_ms.map(|c| format!(" (CPU {c} ms)")).unwrap_or_default(),

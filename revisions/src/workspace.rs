@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use git2::{Oid, Repository};
-use mmstall_analyzer::{Catalogue, LintOptions, ParseCache, Report};
+use mmstall_analyzer::{Catalogue, LintOptions, ParseCache, Report, ScanCache};
 use serde::Serialize;
 
 use crate::compare::{compare, FindingsDiff};
@@ -39,6 +39,10 @@ pub struct Timing {
     /// Chunks whose parse came from the shared cache / were parsed.
     pub parse_hits: usize,
     pub parse_misses: usize,
+    /// Files whose content an earlier tree had: not read or scanned again
+    /// (their parsed chunks are reused too) / files read and scanned.
+    pub files_from_cache: usize,
+    pub files_scanned: usize,
     /// The same set of files was analyzed before: nothing was redone.
     pub reused: bool,
     /// CPU time of the whole process (all threads) during load and analysis,
@@ -67,6 +71,7 @@ pub struct Workspace {
     catalogue: Catalogue,
     filter: PathFilter,
     parse_cache: Arc<ParseCache>,
+    scan_cache: Arc<ScanCache>,
     blobs: BlobStore,
     analyses: HashMap<Vec<(String, Oid)>, Arc<Analysis>>,
 }
@@ -93,6 +98,7 @@ impl Workspace {
             catalogue,
             filter,
             parse_cache: Arc::new(ParseCache::default()),
+            scan_cache: Arc::new(ScanCache::default()),
             blobs: BlobStore::default(),
             analyses: HashMap::new(),
         }
@@ -151,14 +157,22 @@ impl Workspace {
             }));
         }
         let (hits, misses) = (self.parse_cache.hits(), self.parse_cache.misses());
+        let (scan_hits, scan_misses) = (self.scan_cache.hits(), self.scan_cache.misses());
         let t1 = Instant::now();
-        let options = LintOptions { parse_all: false, parse_cache: Some(self.parse_cache.clone()) };
+        let options = LintOptions {
+            parse_all: false,
+            parse_cache: Some(self.parse_cache.clone()),
+            scan_cache: Some(self.scan_cache.clone()),
+            whole_scan_limit: None,
+        };
         let run = mmstall_analyzer::lint_set(&set, &self.catalogue, &options);
         let timing = Timing {
             load_ms,
             analyze_ms: t1.elapsed().as_millis() as u64,
             parse_hits: self.parse_cache.hits() - hits,
             parse_misses: self.parse_cache.misses() - misses,
+            files_from_cache: self.scan_cache.hits() - scan_hits,
+            files_scanned: self.scan_cache.misses() - scan_misses,
             reused: false,
             cpu_ms: cpu0.zip(process_cpu_ms()).map(|(a, b)| b.saturating_sub(a)),
         };

@@ -1,0 +1,137 @@
+//! The scan cache (per-file results keyed by content id) never changes a
+//! result: a run whose unchanged files come from the cache reports exactly
+//! what a run without caches reports, in the small-tree mode (every file
+//! scanned up front) and in the whole-tree mode (definitions looked up on
+//! demand), including when a changed callee deep in a call chain changes the
+//! finding of a caller in a file that did not change.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mmstall_analyzer::source::{ContentId, Skipped, SourceFile, SourceSet};
+use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, MemoryTree, ParseCache, ScanCache};
+use sha2::Digest;
+
+/// Files in memory whose content id is a digest of their bytes (as a git
+/// blob id is).
+#[derive(Default, Clone)]
+struct IdTree {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl IdTree {
+    fn memory(&self) -> MemoryTree {
+        MemoryTree { files: self.files.clone() }
+    }
+}
+
+impl SourceSet for IdTree {
+    fn list(&self) -> Vec<(String, u64)> {
+        self.memory().list()
+    }
+
+    fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
+        self.memory().read(rel)
+    }
+
+    fn content_id(&self, rel: &str) -> Option<ContentId> {
+        let digest = sha2::Sha256::digest(self.files.get(rel)?);
+        digest[..20].try_into().ok()
+    }
+}
+
+fn seeds() -> IdTree {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
+    let mut tree = IdTree::default();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        tree.files.insert(format!("mm/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
+    }
+    tree
+}
+
+/// A write holder in one file whose long operation, if any, is three calls
+/// down, each step in a file of its own; `leaf` is the body of the last.
+fn with_chain(mut tree: IdTree, leaf: &str) -> IdTree {
+    let files = [
+        ("mm/chain_holder.c", "void chain_holder(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tchain_step_one(mm);\n\tmmap_write_unlock(mm);\n}\n".to_string()),
+        ("mm/chain_one.c", "void chain_step_one(struct mm_struct *mm)\n{\n\tchain_step_two(mm);\n}\n".to_string()),
+        ("mm/chain_two.c", "void chain_step_two(struct mm_struct *mm)\n{\n\tchain_step_three(mm);\n}\n".to_string()),
+        ("mm/chain_three.c", format!("/* the end of the chain */\nvoid chain_step_three(struct mm_struct *mm)\n{{\n{leaf}}}\n")),
+    ];
+    for (path, text) in files {
+        tree.files.insert(path.to_string(), text.into_bytes());
+    }
+    tree
+}
+
+const QUIET: &str = "\tmm->flags = 0;\n";
+const LONG: &str = "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n";
+
+/// Everything a run reports but its elapsed time.
+fn outcome(run: &LintRun) -> String {
+    let mut report = serde_json::to_value(&run.report).unwrap();
+    report["stats"]["elapsed_ms"] = 0.into();
+    let sources: BTreeMap<&String, &String> = run.sources.iter().collect();
+    format!("{report:#}\n{sources:#?}")
+}
+
+fn options(limit: Option<u64>, scan: Option<&Arc<ScanCache>>, parse: Option<&Arc<ParseCache>>) -> LintOptions {
+    LintOptions { parse_all: false, parse_cache: parse.cloned(), scan_cache: scan.cloned(), whole_scan_limit: limit }
+}
+
+/// `trees` analyzed in order with warm caches, each against a cold run.
+fn check_warm_equals_cold(trees: &[IdTree]) {
+    let cat = Catalogue::builtin();
+    // `Some(0)`: every fixture tree is "big", so the whole-tree path runs.
+    for limit in [None, Some(0)] {
+        let (scan, parse) = (Arc::new(ScanCache::default()), Arc::new(ParseCache::default()));
+        for (i, tree) in trees.iter().enumerate() {
+            let cold = lint_set(tree, &cat, &options(limit, None, None));
+            let warm = lint_set(tree, &cat, &options(limit, Some(&scan), Some(&parse)));
+            assert_eq!(outcome(&warm), outcome(&cold), "tree {i}, whole-scan limit {limit:?}");
+            // Once more, every file now known by content.
+            let hits = scan.hits();
+            let again = lint_set(tree, &cat, &options(limit, Some(&scan), Some(&parse)));
+            assert_eq!(outcome(&again), outcome(&cold), "tree {i} again, whole-scan limit {limit:?}");
+            assert_eq!(scan.hits() - hits, tree.list().len(), "{scan:?}");
+        }
+    }
+}
+
+fn holds(run: &LintRun, holder: &str) -> bool {
+    run.report.findings.iter().any(|f| f.holder == holder)
+}
+
+#[test]
+fn a_changed_callee_deep_in_a_chain_changes_the_holders_finding_as_a_cold_run_does() {
+    let quiet = with_chain(seeds(), QUIET);
+    let long = with_chain(seeds(), LONG);
+    let cat = Catalogue::builtin();
+    for limit in [None, Some(0)] {
+        assert!(!holds(&lint_set(&quiet, &cat, &options(limit, None, None)), "chain_holder"));
+        assert!(holds(&lint_set(&long, &cat, &options(limit, None, None)), "chain_holder"), "limit {limit:?}");
+    }
+    check_warm_equals_cold(&[quiet.clone(), long.clone(), quiet]);
+}
+
+#[test]
+fn edits_renames_and_removals_give_what_a_cold_run_gives() {
+    let base = with_chain(seeds(), LONG);
+    let mut moved = base.clone();
+    let mlock = String::from_utf8(base.files["mm/mlock.c"].clone()).unwrap();
+    moved.files.insert("mm/mlock.c".into(), format!("/* moved */\n\n{mlock}").into_bytes());
+    let mut renamed = moved.clone();
+    let one = renamed.files.remove("mm/chain_one.c").unwrap();
+    renamed.files.insert("mm/zz_chain_one.c".into(), one);
+    let mut removed = renamed.clone();
+    removed.files.remove("mm/chain_two.c");
+    let mut binary = removed.clone();
+    binary.files.insert("mm/chain_two.c".into(), b"\0binary".to_vec());
+    binary.files.insert("mm/latin1.c".into(), b"/* \xe9 */\n".to_vec());
+    // The same content under two paths.
+    let mut twice = binary.clone();
+    twice.files.insert("mm/copy_of_mlock.c".into(), mlock.into_bytes());
+    check_warm_equals_cold(&[base, moved, renamed, removed, binary, twice]);
+}
