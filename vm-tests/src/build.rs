@@ -209,6 +209,26 @@ impl Reporter for StderrReporter {
     }
 }
 
+/// Takes the tree's scratch lock (one build per scratch copy at a time;
+/// waits for another build, saying so), then walks the source tree and
+/// computes its identity.
+fn lock_and_walk(
+    cache: &Cache,
+    tree: &tree::Tree,
+    rep: &mut dyn Reporter,
+) -> Result<(tree::ScratchLock, Vec<(PathBuf, tree::Meta)>, String), BuildError> {
+    let lock_path = cache.scratch_lock(&tree.slug);
+    let lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
+        rep.note(&format!(
+            "vm build: waiting for another build (pid {pid}) using {}",
+            lock_path.display()
+        ))
+    })?;
+    let origin_walk = tree::walk(&tree.origin)?;
+    let identity = tree::identity(&origin_walk);
+    Ok((lock, origin_walk, identity))
+}
+
 fn have_tool(name: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
@@ -241,17 +261,8 @@ pub fn build(
         }
     }
 
-    let lock_path = cache.scratch_lock(&tree.slug);
-    let _lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
-        rep.note(&format!(
-            "vm build: waiting for another build (pid {pid}) using {}",
-            lock_path.display()
-        ))
-    })?;
-
     let t = Instant::now();
-    let origin_walk = tree::walk(&tree.origin)?;
-    let identity = tree::identity(&origin_walk);
+    let (_lock, origin_walk, identity) = lock_and_walk(cache, &tree, rep)?;
     let walk_secs = t.elapsed().as_secs_f64();
 
     let ctx = Ctx {
@@ -329,15 +340,7 @@ pub fn check_config(
             hint: "install build-essential (scripts/setup.sh does)".into(),
         });
     }
-    let lock_path = cache.scratch_lock(&tree.slug);
-    let _lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
-        rep.note(&format!(
-            "vm build: waiting for another build (pid {pid}) using {}",
-            lock_path.display()
-        ))
-    })?;
-    let origin_walk = tree::walk(&tree.origin)?;
-    let identity = tree::identity(&origin_walk);
+    let (_lock, origin_walk, identity) = lock_and_walk(cache, &tree, rep)?;
     let scratch = cache.scratch_src(&tree.slug);
     tree::sync(
         &tree.origin,

@@ -924,22 +924,16 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
     let need_mib = t.size_mib + (FAULT_REGION >> 20) as u64 + 64;
     let short = mem_available_mib().filter(|&m| m < need_mib);
     for v in &t.variants {
-        if let Some(have) = short {
-            let why = format!(
+        let skip = if let Some(have) = short {
+            Some(format!(
                 "needs about {need_mib} MiB of available memory, the guest has {have} MiB (boot with more memory, e.g. --memory 2G)"
-            );
-            variants.push(judge::VariantResult {
-                variant: v.clone(),
-                verdict: Verdict::Skip(why.clone()),
-                reps: vec![],
-                ratio: None,
-                summary: why,
-                numbers: Default::default(),
-            });
-            continue;
-        }
-        if !thp_ok {
-            let why = format!("transparent huge pages could not be turned off ({THP}); {} would not be measured with 4 KiB pages", v);
+            ))
+        } else if !thp_ok {
+            Some(format!("transparent huge pages could not be turned off ({THP}); {v} would not be measured with 4 KiB pages"))
+        } else {
+            None
+        };
+        if let Some(why) = skip {
             variants.push(judge::VariantResult {
                 variant: v.clone(),
                 verdict: Verdict::Skip(why.clone()),
