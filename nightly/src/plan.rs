@@ -446,7 +446,9 @@ impl Plan {
             }
         }
         let suite = raw.suite.unwrap_or_default();
-        if !(suite.ratio_tolerance >= 0.0) || !(suite.ratio_floor >= 0.0) {
+        // Written so that NaN is refused too (NaN >= 0.0 is false).
+        let non_negative = |x: f64| x >= 0.0;
+        if !non_negative(suite.ratio_tolerance) || !non_negative(suite.ratio_floor) {
             return Err(err_at(None, "suite.ratio_tolerance", "ratio_tolerance and ratio_floor must be numbers ≥ 0".into()));
         }
         Ok(Plan {

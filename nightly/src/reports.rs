@@ -76,14 +76,14 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
         let dynm = r.comparisons.iter().filter(|c| c.regression).count();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | [logs](logs/{}/) |",
             md(&r.series),
             md(&r.kernel),
             md(&r.config),
             md(&r.verdict.word()),
             st.unwrap_or_else(|| "–".into()),
             if r.comparisons.is_empty() { "–".into() } else { format!("{dynm} of {}", r.comparisons.len()) },
-            format!("[logs](logs/{}/)", r.job)
+            r.job
         );
     };
     let header = "| series | kernel | config | verdict | static (new / fixed) | dynamic regressions | logs |\n|---|---|---|---|---|---|---|";

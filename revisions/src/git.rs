@@ -184,7 +184,9 @@ impl BlobStore {
             // Worker handles see the object database on disk; objects only in
             // the main handle's in-memory backend (trees a series wrote) are
             // read afterwards through it.
-            let read: Result<Vec<(Vec<Blob>, Vec<Oid>)>, RevisionsError> = missing
+            // Per chunk: the blobs found on disk, the ids left for the main handle.
+            type ChunkRead = (Vec<Blob>, Vec<Oid>);
+            let read: Result<Vec<ChunkRead>, RevisionsError> = missing
                 .par_chunks(chunk)
                 .map(|oids| {
                     let r = Repository::open(&git_dir).map_err(|source| RevisionsError::Repo { path: git_dir.clone(), source })?;

@@ -212,11 +212,14 @@ impl Reporter for StderrReporter {
 /// Takes the tree's scratch lock (one build per scratch copy at a time;
 /// waits for another build, saying so), then walks the source tree and
 /// computes its identity.
+/// The source files of a tree (path, metadata), as `tree::walk` lists them.
+type Walk = Vec<(PathBuf, tree::Meta)>;
+
 fn lock_and_walk(
     cache: &Cache,
     tree: &tree::Tree,
     rep: &mut dyn Reporter,
-) -> Result<(tree::ScratchLock, Vec<(PathBuf, tree::Meta)>, String), BuildError> {
+) -> Result<(tree::ScratchLock, Walk, String), BuildError> {
     let lock_path = cache.scratch_lock(&tree.slug);
     let lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
         rep.note(&format!(
