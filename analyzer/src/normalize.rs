@@ -195,6 +195,16 @@ fn track_block_comment(line: &[u8], mut open: bool) -> bool {
     open
 }
 
+/// Identifiers of a piece of C outside comments, strings and character
+/// literals, with their byte offsets.
+pub(crate) fn identifiers(text: &str) -> Vec<(usize, &str)> {
+    tokenize(text.as_bytes())
+        .into_iter()
+        .filter(|t| matches!(t.kind, TokKind::Ident))
+        .map(|t| (t.start, &text[t.start..t.end]))
+        .collect()
+}
+
 /// Tokens outside comments, strings and character literals.
 fn tokenize(buf: &[u8]) -> Vec<Tok> {
     let mut toks = Vec::with_capacity(buf.len() / 4);

@@ -147,15 +147,19 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
 
     let body_text = std::str::from_utf8(&src[body.start_byte()..body.end_byte()]).unwrap_or("");
     let body_line = line_offset + body.start_position().row as u32 + 1;
-    // Markers count in code only: a comment saying "VM_FAULT_RETRY" is not
-    // the protocol.
-    let body_text = &code_only(body_text);
-    let mut retry_marker_lines: Vec<u32> = cat
-        .fault_path
-        .retry_markers
-        .iter()
-        .flat_map(|m| body_text.match_indices(m.as_str()).map(|(i, _)| body_line + body_text[..i].matches('\n').count() as u32))
-        .collect();
+    // Markers count in code only (a comment saying "VM_FAULT_RETRY" is not
+    // the protocol), as whole identifiers.
+    // Most bodies name no marker: only those are tokenized.
+    let markers = &cat.fault_path.retry_markers;
+    let mut retry_marker_lines: Vec<u32> = if markers.iter().any(|m| body_text.contains(m.as_str())) {
+        crate::normalize::identifiers(body_text)
+            .into_iter()
+            .filter(|(_, id)| markers.iter().any(|m| m == id))
+            .map(|(at, _)| body_line + line_of(body_text.as_bytes(), at) - 1)
+            .collect()
+    } else {
+        Vec::new()
+    };
     retry_marker_lines.sort_unstable();
     retry_marker_lines.dedup();
     Some(Function {
@@ -189,55 +193,3 @@ fn line_of(src: &[u8], offset: usize) -> u32 {
     memchr::memchr_iter(b'\n', &src[..offset.min(src.len())]).count() as u32 + 1
 }
 
-/// The text with comments and string literals blanked (newlines kept, so
-/// line numbers stay right).
-pub fn code_only(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < b.len() {
-        let rest = &b[i..];
-        let skip_to = if rest.starts_with(b"/*") {
-            Some(text[i + 2..].find("*/").map(|e| i + 2 + e + 2).unwrap_or(b.len()))
-        } else if rest.starts_with(b"//") {
-            Some(text[i..].find('\n').map(|e| i + e).unwrap_or(b.len()))
-        } else if b[i] == b'"' {
-            let mut j = i + 1;
-            while j < b.len() && b[j] != b'"' && b[j] != b'\n' {
-                j += if b[j] == b'\\' { 2 } else { 1 };
-            }
-            Some((j + 1).min(b.len()))
-        } else {
-            None
-        };
-        match skip_to {
-            Some(end) => {
-                out.extend(text[i..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
-                i = end;
-            }
-            None => {
-                let c = text[i..].chars().next().expect("in bounds");
-                out.push(c);
-                i += c.len_utf8();
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod code_only_tests {
-    use super::code_only;
-
-    #[test]
-    fn comments_and_strings_are_blanked_lines_kept() {
-        let t = "a /* VM_FAULT_RETRY\n x */ b // FAULT_FLAG_ALLOW_RETRY\nc \"VM_FAULT_RETRY \\\" q\" d";
-        let o = code_only(t);
-        assert_eq!(o.len(), t.len());
-        assert_eq!(o.matches('\n').count(), 2);
-        assert!(!o.contains("RETRY"), "{o}");
-        assert!(o.starts_with("a ") && o.contains(" b ") && o.contains("c ") && o.ends_with(" d"), "{o}");
-        assert_eq!(code_only("unterminated /* x"), "unterminated     ");
-        assert_eq!(code_only("é /*ü*/ x"), format!("é{}x", " ".repeat(7)));
-    }
-}

@@ -209,27 +209,71 @@ impl Reporter for StderrReporter {
     }
 }
 
-/// Takes the tree's scratch lock (one build per scratch copy at a time;
-/// waits for another build, saying so), then walks the source tree and
-/// computes its identity.
-/// The source files of a tree (path, metadata), as `tree::walk` lists them.
-type Walk = Vec<(PathBuf, tree::Meta)>;
+/// A request's tree and merged config, with the tree's scratch lock held
+/// (one build per scratch copy at a time; waits for another build, saying
+/// so) and the source tree walked: what `build` and `check_config` share.
+struct Source {
+    tree: Tree,
+    merged: Merged,
+    config_hash: String,
+    _lock: tree::ScratchLock,
+    origin_walk: Vec<(PathBuf, tree::Meta)>,
+    identity: String,
+    /// Seconds spent walking the source tree.
+    walk_secs: f64,
+}
 
-fn lock_and_walk(
-    cache: &Cache,
-    tree: &tree::Tree,
-    rep: &mut dyn Reporter,
-) -> Result<(tree::ScratchLock, Walk, String), BuildError> {
-    let lock_path = cache.scratch_lock(&tree.slug);
-    let lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
-        rep.note(&format!(
-            "vm build: waiting for another build (pid {pid}) using {}",
-            lock_path.display()
-        ))
-    })?;
-    let origin_walk = tree::walk(&tree.origin)?;
-    let identity = tree::identity(&origin_walk);
-    Ok((lock, origin_walk, identity))
+impl Source {
+    fn open(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Result<Source, BuildError> {
+        let tree = tree::resolve(&req.tree, cache)?;
+        let fragments = config::resolve_fragments(&req.config)?;
+        let merged = config::merge(&fragments);
+        let config_hash = merged.hash(BASE_CONFIG, ARCH);
+        let lock_path = cache.scratch_lock(&tree.slug);
+        let lock = tree::ScratchLock::acquire(&lock_path, Duration::from_secs(3 * 3600), |pid| {
+            rep.note(&format!(
+                "vm build: waiting for another build (pid {pid}) using {}",
+                lock_path.display()
+            ))
+        })?;
+        let t = Instant::now();
+        let origin_walk = tree::walk(&tree.origin)?;
+        let identity = tree::identity(&origin_walk);
+        Ok(Source {
+            tree,
+            merged,
+            config_hash,
+            _lock: lock,
+            origin_walk,
+            identity,
+            walk_secs: t.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn ctx<'a>(&'a self, req: &'a BuildRequest, cache: &'a Cache) -> Ctx<'a> {
+        Ctx {
+            req,
+            cache,
+            tree: &self.tree,
+            origin_walk: &self.origin_walk,
+            identity: &self.identity,
+            merged: &self.merged,
+            config_hash: &self.config_hash,
+        }
+    }
+}
+
+/// Fails with the install hint when a build tool is not on PATH.
+fn require_tools(tools: &[(&str, &str)]) -> Result<(), BuildError> {
+    for (tool, hint) in tools {
+        if !have_tool(tool) {
+            return Err(BuildError::ToolMissing {
+                tool: tool.to_string(),
+                hint: format!("{hint} (scripts/setup.sh does)"),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn have_tool(name: &str) -> bool {
@@ -245,42 +289,20 @@ pub fn build(
     rep: &mut dyn Reporter,
 ) -> Result<Build, BuildError> {
     let total = Instant::now();
-    let tree = tree::resolve(&req.tree, cache)?;
-    let fragments = config::resolve_fragments(&req.config)?;
-    let merged = config::merge(&fragments);
-    let config_hash = merged.hash(BASE_CONFIG, ARCH);
     let series = req.series.as_deref().map(patches::load).transpose()?;
-    for (tool, hint) in [
+    require_tools(&[
         ("make", "install build-essential"),
         ("gcc", "install build-essential"),
         ("flex", "install flex"),
         ("bison", "install bison"),
-    ] {
-        if !have_tool(tool) {
-            return Err(BuildError::ToolMissing {
-                tool: tool.into(),
-                hint: format!("{hint} (scripts/setup.sh does)"),
-            });
-        }
-    }
-
-    let t = Instant::now();
-    let (_lock, origin_walk, identity) = lock_and_walk(cache, &tree, rep)?;
-    let walk_secs = t.elapsed().as_secs_f64();
-
-    let ctx = Ctx {
-        req,
-        cache,
-        tree: &tree,
-        origin_walk: &origin_walk,
-        identity: &identity,
-        merged: &merged,
-        config_hash: &config_hash,
-    };
+    ])?;
+    let src = Source::open(req, cache, rep)?;
+    let (identity, config_hash) = (&src.identity, &src.config_hash);
+    let ctx = src.ctx(req, cache);
     let key = cache_key(
-        &identity,
+        identity,
         series.as_ref().map(|s| s.hash.as_str()),
-        &config_hash,
+        config_hash,
     );
     if !req.rebuild {
         if let Some(b) = cached(cache, &key) {
@@ -291,7 +313,7 @@ pub fn build(
     let baseline = match &series {
         None => None,
         Some(_) => {
-            let bkey = cache_key(&identity, None, &config_hash);
+            let bkey = cache_key(identity, None, config_hash);
             // A baseline is usable only with its object snapshot.
             let b = match cached(cache, &bkey).filter(|b| b.dir.join("obj").is_dir()) {
                 Some(b) => b,
@@ -308,7 +330,7 @@ pub fn build(
         }
     };
     let mut b = ctx.build_one(&key, series.as_ref(), baseline.as_ref(), rep)?;
-    b.meta.secs.sync += walk_secs;
+    b.meta.secs.sync += src.walk_secs;
     b.meta.secs.total = total.elapsed().as_secs_f64();
     write_meta(&b.dir, &b.meta)?;
     b.baseline_built = baseline_built;
@@ -333,33 +355,16 @@ pub fn check_config(
     cache: &Cache,
     rep: &mut dyn Reporter,
 ) -> Result<ConfigCheck, BuildError> {
-    let tree = tree::resolve(&req.tree, cache)?;
-    let fragments = config::resolve_fragments(&req.config)?;
-    let merged = config::merge(&fragments);
-    let config_hash = merged.hash(BASE_CONFIG, ARCH);
-    if !have_tool("make") {
-        return Err(BuildError::ToolMissing {
-            tool: "make".into(),
-            hint: "install build-essential (scripts/setup.sh does)".into(),
-        });
-    }
-    let (_lock, origin_walk, identity) = lock_and_walk(cache, &tree, rep)?;
-    let scratch = cache.scratch_src(&tree.slug);
+    require_tools(&[("make", "install build-essential")])?;
+    let src = Source::open(req, cache, rep)?;
+    let scratch = cache.scratch_src(&src.tree.slug);
     tree::sync(
-        &tree.origin,
-        &origin_walk,
+        &src.tree.origin,
+        &src.origin_walk,
         &scratch,
-        &cache.scratch_manifest(&tree.slug),
+        &cache.scratch_manifest(&src.tree.slug),
     )?;
-    let ctx = Ctx {
-        req,
-        cache,
-        tree: &tree,
-        origin_walk: &origin_walk,
-        identity: &identity,
-        merged: &merged,
-        config_hash: &config_hash,
-    };
+    let ctx = src.ctx(req, cache);
     let tmp = cache
         .root
         .join("tmp")
@@ -377,7 +382,7 @@ pub fn check_config(
         )?;
         let base = fs::read_to_string(tmp.join(".config"))
             .map_err(io_err("reading the tinyconfig .config"))?;
-        fs::write(tmp.join(".config"), config::apply(&base, &merged))
+        fs::write(tmp.join(".config"), config::apply(&base, &src.merged))
             .map_err(io_err("writing .config"))?;
         ctx.run_logged(
             ctx.make(&scratch, &tmp).arg("olddefconfig"),
@@ -388,9 +393,9 @@ pub fn check_config(
         )?;
         let fin = fs::read_to_string(tmp.join(".config")).map_err(io_err("reading .config"))?;
         Ok(ConfigCheck {
-            fragments: merged.fragments.clone(),
-            requested: merged.options.len(),
-            dropped: config::check_survivors(&fin, &merged),
+            fragments: src.merged.fragments.clone(),
+            requested: src.merged.options.len(),
+            dropped: config::check_survivors(&fin, &src.merged),
             config: fin,
         })
     })();

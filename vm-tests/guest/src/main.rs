@@ -423,30 +423,46 @@ fn target_main(sh: &Shared, variant: &str, size: usize) -> i32 {
 
 // ---------------------------------------------------------------- POSIX atomicity
 
-/// VMAs of this process intersecting [a, b): (start, end, VM_LOCKED, Locked: kB).
-fn vmas_in(a: usize, b: usize) -> Result<Vec<(usize, usize, bool, u64)>, String> {
+/// One VMA of /proc/self/smaps: its range, `VmFlags: lo`, and the
+/// `Locked:`, `Rss:` and `Swap:` sizes (kB).
+#[derive(Debug, Clone, Copy, Default)]
+struct SmapsVma {
+    start: usize,
+    end: usize,
+    locked: bool,
+    locked_kb: u64,
+    rss_kb: u64,
+    swap_kb: u64,
+}
+
+/// VMAs of this process intersecting [a, b).
+fn vmas_in(a: usize, b: usize) -> Result<Vec<SmapsVma>, String> {
     let text = std::fs::read_to_string("/proc/self/smaps")
         .map_err(|e| format!("/proc/self/smaps: {e}"))?;
-    let mut out: Vec<(usize, usize, bool, u64)> = Vec::new();
-    let mut cur: Option<(usize, usize)> = None;
-    let mut kb = 0;
+    let mut out: Vec<SmapsVma> = Vec::new();
+    let mut cur: Option<SmapsVma> = None;
+    let kb = |v: &str| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
     for l in text.lines() {
         let first = l.split_whitespace().next().unwrap_or("");
         if let Some((s, e)) = first.split_once('-') {
-            if let (Ok(s), Ok(e)) = (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)) {
-                cur = Some((s, e));
-                kb = 0;
+            if let (Ok(start), Ok(end)) = (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)) {
+                cur = Some(SmapsVma { start, end, ..Default::default() });
                 continue;
             }
         }
-        if let Some(v) = l.strip_prefix("Locked:") {
-            kb = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-        }
-        if let Some(flags) = l.strip_prefix("VmFlags:") {
-            if let Some((s, e)) = cur.take() {
-                if s < b && e > a {
-                    out.push((s, e, flags.split_whitespace().any(|f| f == "lo"), kb));
-                }
+        let Some(v) = cur.as_mut() else { continue };
+        if let Some(x) = l.strip_prefix("Locked:") {
+            v.locked_kb = kb(x);
+        } else if let Some(x) = l.strip_prefix("Rss:") {
+            v.rss_kb = kb(x);
+        } else if let Some(x) = l.strip_prefix("Swap:") {
+            v.swap_kb = kb(x);
+        } else if let Some(flags) = l.strip_prefix("VmFlags:") {
+            // VmFlags is the last line of a VMA's block.
+            let mut v = cur.take().expect("current VMA");
+            v.locked = flags.split_whitespace().any(|f| f == "lo");
+            if v.start < b && v.end > a {
+                out.push(v);
             }
         }
     }
@@ -463,10 +479,10 @@ enum Atomicity {
     Unexpected(String),
 }
 
-fn locked_summary(v: &[(usize, usize, bool, u64)]) -> (usize, u64) {
+fn locked_summary(v: &[SmapsVma]) -> (usize, u64) {
     (
-        v.iter().filter(|x| x.2).count(),
-        v.iter().filter(|x| x.2).map(|x| x.3).sum(),
+        v.iter().filter(|x| x.locked).count(),
+        v.iter().filter(|x| x.locked).map(|x| x.locked_kb).sum(),
     )
 }
 
@@ -1108,7 +1124,7 @@ mod tests {
         touch(p, 3 * pg);
         let v = vmas_in(p as usize, p as usize + 3 * pg).unwrap();
         assert!(!v.is_empty());
-        assert!(v.iter().all(|x| !x.2), "{v:?}");
+        assert!(v.iter().all(|x| !x.locked), "{v:?}");
         unsafe { libc::munmap(p as *mut libc::c_void, 3 * pg) };
     }
 

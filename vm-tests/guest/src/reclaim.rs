@@ -24,7 +24,7 @@
 //! evictable LRU, uncounted, and reclaim relies on luck.
 
 use crate::devices::{allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup, SwapOn, Tmpfs};
-use crate::{errno_str, every_variant, fork_child, map_anon, no_thp, page, reap, sleep_us, touch};
+use crate::{errno_str, every_variant, fork_child, map_anon, no_thp, page, reap, sleep_us, touch, vmas_in};
 use mmstall_vm::stall::judge::VariantResult;
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::stall::thresholds::TestConfig;
@@ -48,30 +48,12 @@ fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, key: &st
 
 /// Rss/Swap/Locked (kB) summed over this process's VMAs intersecting [a, b).
 fn region_smaps(a: usize, b: usize) -> Result<(u64, u64, u64), String> {
-    let text = std::fs::read_to_string("/proc/self/smaps").map_err(|e| format!("/proc/self/smaps: {e}"))?;
-    let (mut rss, mut swap, mut locked) = (0, 0, 0);
-    let mut inside = false;
-    for l in text.lines() {
-        let first = l.split_whitespace().next().unwrap_or("");
-        if let Some((s, e)) = first.split_once('-') {
-            if let (Ok(s), Ok(e)) = (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)) {
-                inside = s < b && e > a;
-                continue;
-            }
-        }
-        if !inside {
-            continue;
-        }
-        let kb = |v: &str| v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0);
-        if let Some(v) = l.strip_prefix("Rss:") {
-            rss += kb(v);
-        } else if let Some(v) = l.strip_prefix("Swap:") {
-            swap += kb(v);
-        } else if let Some(v) = l.strip_prefix("Locked:") {
-            locked += kb(v);
-        }
-    }
-    Ok((rss, swap, locked))
+    let v = vmas_in(a, b)?;
+    Ok((
+        v.iter().map(|x| x.rss_kb).sum(),
+        v.iter().map(|x| x.swap_kb).sum(),
+        v.iter().map(|x| x.locked_kb).sum(),
+    ))
 }
 
 /// Threads that take mmap_lock for write in a loop until told to stop.
