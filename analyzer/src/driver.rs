@@ -292,6 +292,8 @@ pub struct ScanCache {
     misses: std::sync::atomic::AtomicUsize,
     /// The files outside the prefilter of the last whole-tree run, indexed.
     other_files: std::sync::Mutex<Option<std::sync::Arc<OtherFiles>>>,
+    /// Function summaries of earlier runs (and rounds), by what they reach.
+    pub summaries: crate::summary_store::SummaryStore,
 }
 
 impl std::fmt::Debug for ScanCache {
@@ -574,6 +576,10 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             Err(s) => skipped.push(s),
         }
     }
+    // Summaries are shared by the rounds of this run, and with other runs
+    // through the scan cache.
+    let run_summaries = crate::summary_store::SummaryStore::default();
+    let summaries = options.scan_cache.as_deref().map_or(&run_summaries, |c| &c.summaries);
     let tracing = std::env::var_os("MMSTALL_TRACE").is_some();
     let trace = |what: &str, since: Instant| {
         if tracing {
@@ -626,19 +632,31 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         }
         let functions: Vec<std::sync::Arc<Function>> =
             files.iter().filter(|f| f.has_placed).flat_map(|f| f.placed.iter().flatten().flatten().cloned()).collect();
-        let mut program = Program::new(cat, rels.clone(), functions);
-        program.rmap_callbacks = rmap_callbacks.clone();
-        let t_program = t0.elapsed() - t_parse;
-        let findings = run_rules(&program);
-        let missing = program.unresolved_under_write.borrow().clone();
+        let (reused, computed) = (summaries.reused(), summaries.computed());
+        let analyzed = analyze_program(|| {
+            let mut program = Program::new(cat, rels.clone(), functions, summaries);
+            program.rmap_callbacks = rmap_callbacks.clone();
+            let t_program = t0.elapsed() - t_parse;
+            let findings = run_rules(&program);
+            let missing = program.unresolved_under_write.borrow().clone();
+            if tracing {
+                let (groups, largest, members) = program.cycle_group_sizes();
+                eprintln!("  cycle groups {groups} (largest {largest}, {members} functions), {} analyses inside cycles, entry depth {}", program.cycle_analyses.get(), program.max_entry_depth.get());
+            }
+            (findings, missing, program.functions.len(), program.depth_cuts.get(), t_program)
+        });
+        let (findings, missing, function_count, depth_cuts, t_program) = analyzed;
         if tracing {
             eprintln!(
-                "round {round}: parse {:?}, program {:?}, analysis {:?}, {} functions, {} unresolved under write",
+                "round {round}: parse {:?}, program {:?}, analysis {:?}, {} functions, {} unresolved under write, summaries {} reused {} computed, {} depth cuts",
                 t_parse,
                 t_program,
                 t0.elapsed() - t_parse - t_program,
-                program.functions.len(),
-                missing.len()
+                function_count,
+                missing.len(),
+                summaries.reused() - reused,
+                summaries.computed() - computed,
+                depth_cuts,
             );
         }
         if missing.is_empty() || round >= MAX_PULL_ROUNDS {
@@ -721,6 +739,22 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // caller's time (a pool thread does it).
     rayon::spawn(move || drop((files, index)));
     LintRun { report: Report { version: 1, findings, stats, skipped }, sources }
+}
+
+/// Runs `analysis` on a thread with a deep stack (summaries recurse along
+/// call chains), or here if no thread can be made.
+fn analyze_program<T: Send>(analysis: impl FnOnce() -> T + Send) -> T {
+    let analysis = std::sync::Mutex::new(Some(analysis));
+    let take = || analysis.lock().ok().and_then(|mut a| a.take());
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name("mmstall-analysis".into()).stack_size(crate::summary::ANALYSIS_STACK);
+        let spawned = thread.spawn_scoped(scope, || take().map(|run| run()));
+        let done = spawned.ok().and_then(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        match done {
+            Some(result) => result,
+            None => take().map(|run| run()).expect("the analysis runs on one thread or the other"),
+        }
+    })
 }
 
 /// Names defined by chunks that can reach a long operation, following

@@ -146,6 +146,10 @@ pub struct Function {
     /// Lines where the body names a retry-protocol marker (a lock-dropping
     /// helper such as `maybe_unlock_mmap_for_io`, `VM_FAULT_RETRY`...).
     pub retry_marker_lines: Vec<u32>,
+    /// A hash of the definition's (normalized) text and what annotations
+    /// promise it: equal for a function moved by lines but not changed, so
+    /// its summary can be reused (see `summary_store`).
+    pub content_key: u64,
 }
 
 impl Function {

@@ -13,6 +13,7 @@ pub mod parse;
 pub mod source;
 pub mod lockstate;
 pub mod summary;
+pub mod summary_store;
 pub mod driver;
 pub mod finding;
 pub mod rules;

@@ -175,7 +175,22 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
         vars,
         entry_hint,
         field_stores,
+        content_key: content_key(def, src, hints),
     })
+}
+
+/// The function's identity as far as the analysis can tell: its text (and
+/// where its first line starts, which columns are counted from), the
+/// annotations read from it. Lines are not part of it.
+fn content_key(def: TsNode, src: &[u8], hints: &[Hint]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x6d6d_7374_616c_6c00).build_hasher();
+    src[def.start_byte()..def.end_byte()].hash(&mut h);
+    def.start_position().column.hash(&mut h);
+    for hint in hints.iter().filter(|h| h.offset >= def.start_byte() && h.offset < def.end_byte()) {
+        (hint.offset - def.start_byte(), &hint.name, &hint.argument).hash(&mut h);
+    }
+    h.finish()
 }
 
 fn find_function_declarator(n: TsNode) -> Option<TsNode> {

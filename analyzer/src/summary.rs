@@ -6,8 +6,17 @@
 //! effect on the lock for each entry mode (releases, downgrades, re-takes), the
 //! long operations it reaches while a write hold from its entry is still in
 //! force, and the long operations reached under a write hold it takes itself.
-//! Results are memoized per (function, context); a call cycle is cut with the
-//! identity effect.
+//! Results are memoized per (function, context).
+//!
+//! A result must not depend on the order functions happen to be analyzed in:
+//! summaries are reused between the rounds of a run and between revisions
+//! ([`crate::summary_store`]). So call cycles are handled per cycle group
+//! (strongly connected component of the call graph): a call into a group
+//! from outside *enters* it, and everything analyzed inside the group from
+//! that entry is memoized for that entry only; a call back to a function in
+//! progress, or deeper than [`MAX_DEPTH`] inside the group, is cut with the
+//! identity effect. A function's result is then a function of the function,
+//! its context and what it can reach, whoever asked first.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -16,11 +25,11 @@ use std::rc::Rc;
 use crate::catalogue::{Catalogue, LockOp, LongClass};
 use crate::ir::*;
 use crate::lockstate::*;
+use crate::summary_store::{hash128, ClosureKey, EnvKey, Noted, StableKey, StoredHit, StoredSummary, SummaryKey, SummaryStore};
 
 pub type FnId = u32;
 /// Call sites from a holder down to a long call.
 pub type Chain = Vec<(FnId, CallId)>;
-type EnvKey = Vec<(String, i64)>;
 
 /// A long operation reached under a write hold: the chain of call sites from
 /// the holder down to the long call.
@@ -48,7 +57,15 @@ pub struct FnResult {
 pub type Fast = foldhash::fast::RandomState;
 
 /// Limits that keep the analysis bounded on whole trees.
-const MAX_DEPTH: u32 = 40;
+/// Calls followed inside one cycle group from its entry.
+pub const MAX_DEPTH: u32 = 40;
+/// Cycle groups entered one inside another: a guard for the stack (the
+/// driver runs the analysis on a thread with [`ANALYSIS_STACK`] bytes), far
+/// above what a kernel call graph needs; a cut here is counted in
+/// [`Program::depth_cuts`] (and makes results order-dependent).
+const MAX_ENTRY_DEPTH: usize = 3000;
+/// The stack of the thread the analysis runs on.
+pub const ANALYSIS_STACK: usize = 256 << 20;
 const MAX_CONTEXTS: usize = 8;
 const MAX_HITS_PER_FUNCTION: usize = 64;
 
@@ -63,8 +80,23 @@ pub struct Program<'c> {
     may_touch_lock: Vec<bool>,
     may_reach_long: Vec<bool>,
     memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>>,
-    in_progress: RefCell<HashSet<(FnId, EnvKey), Fast>>,
-    depth: Cell<u32>,
+    /// Summaries shared with other programs (rounds, revisions).
+    store: &'c SummaryStore,
+    /// Per function: its file and text ([`StableKey`]), and its reach.
+    stable: Vec<StableKey>,
+    closure: Vec<ClosureKey>,
+    by_stable: HashMap<StableKey, FnId, Fast>,
+    by_closure: HashMap<ClosureKey, FnId, Fast>,
+    /// Per function, its cycle group; per group, whether it has a cycle.
+    group: Vec<u32>,
+    cyclic: Vec<bool>,
+    /// The entries being analyzed, innermost last.
+    entries: RefCell<Vec<EntryFrame>>,
+    /// Entries cut by [`MAX_ENTRY_DEPTH`] (none expected).
+    pub depth_cuts: Cell<usize>,
+    /// Analyses inside cycle groups (recomputed per entry), for traces.
+    pub cycle_analyses: Cell<usize>,
+    pub max_entry_depth: Cell<usize>,
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
     /// [`Program::local_facts`] of callers, asked once per callee.
     facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
@@ -79,7 +111,7 @@ pub struct Program<'c> {
 }
 
 impl<'c> Program<'c> {
-    pub fn new(cat: &'c Catalogue, files: std::sync::Arc<Vec<String>>, functions: Vec<std::sync::Arc<Function>>) -> Program<'c> {
+    pub fn new(cat: &'c Catalogue, files: std::sync::Arc<Vec<String>>, functions: Vec<std::sync::Arc<Function>>, store: &'c SummaryStore) -> Program<'c> {
         let mut by_name: HashMap<&str, Vec<FnId>, foldhash::fast::RandomState> = HashMap::default();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
@@ -120,6 +152,11 @@ impl<'c> Program<'c> {
             .collect();
         let may_touch_lock = propagate(&direct_lock, &callers);
         let may_reach_long = propagate(&direct_long, &callers);
+        let stable = stable_keys(&files, &functions);
+        let groups = cycle_groups(&resolved);
+        let closure = closure_keys(&stable, &resolved, &groups);
+        let by_stable = stable.iter().enumerate().map(|(i, k)| (*k, i as FnId)).collect();
+        let by_closure = closure.iter().enumerate().map(|(i, k)| (*k, i as FnId)).collect();
         Program {
             cat,
             files,
@@ -129,8 +166,17 @@ impl<'c> Program<'c> {
             may_touch_lock,
             may_reach_long,
             memo: RefCell::default(),
-            in_progress: RefCell::default(),
-            depth: Cell::new(0),
+            store,
+            stable,
+            closure,
+            by_stable,
+            by_closure,
+            group: groups.of,
+            cyclic: groups.cyclic,
+            entries: RefCell::default(),
+            depth_cuts: Cell::new(0),
+            cycle_analyses: Cell::new(0),
+            max_entry_depth: Cell::new(0),
             contexts_memo: RefCell::default(),
             facts_memo: RefCell::default(),
             called_under_write: RefCell::default(),
@@ -138,6 +184,16 @@ impl<'c> Program<'c> {
             unresolved_under_write: RefCell::default(),
             rmap_callbacks: Vec::new(),
         }
+    }
+
+    /// Cycle groups with more than one member: (count, largest, functions in them).
+    pub fn cycle_group_sizes(&self) -> (usize, usize, usize) {
+        let mut sizes: HashMap<u32, usize, Fast> = HashMap::default();
+        for &g in &self.group {
+            *sizes.entry(g).or_insert(0) += 1;
+        }
+        let big: Vec<usize> = sizes.values().copied().filter(|&n| n > 1).collect();
+        (big.len(), big.iter().copied().max().unwrap_or(0), big.iter().sum())
     }
 
     pub fn function(&self, id: FnId) -> &Function {
@@ -289,21 +345,167 @@ impl<'c> Program<'c> {
         result
     }
 
+    /// A root's result in a context.
     pub fn analyze(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
-        let key = (fid, env_key(env));
-        if let Some(r) = self.memo.borrow().get(&key) {
+        self.analyze_entry(fid, env)
+    }
+
+    /// The result of `fid` called from `caller`.
+    fn analyze_call(&self, caller: FnId, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
+        let group = self.group[fid as usize];
+        if self.group[caller as usize] == group && self.cyclic[group as usize] {
+            self.analyze_in_cycle(fid, env)
+        } else {
+            self.analyze_entry(fid, env)
+        }
+    }
+
+    /// A call from outside `fid`'s cycle group (or a root): the result is
+    /// memoized for the program, and stored for others, unless taken from the
+    /// store.
+    fn analyze_entry(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
+        let env_key = env_key(env);
+        let summary_key: SummaryKey = (self.closure[fid as usize], env_key);
+        if let Some(top) = self.entries.borrow_mut().last_mut() {
+            top.children.push(summary_key.clone());
+        }
+        let memo_key = (fid, summary_key.1.clone());
+        if let Some(r) = self.memo.borrow().get(&memo_key) {
             return r.clone();
         }
-        if self.depth.get() >= MAX_DEPTH || self.in_progress.borrow().contains(&key) {
+        if let Some(r) = self.reuse(fid, &summary_key) {
+            return r;
+        }
+        if self.entries.borrow().len() >= MAX_ENTRY_DEPTH {
+            self.depth_cuts.set(self.depth_cuts.get() + 1);
             return Rc::new(FnResult { effect: Effect::identity(), ..Default::default() });
         }
-        self.in_progress.borrow_mut().insert(key.clone());
-        self.depth.set(self.depth.get() + 1);
+        let group = self.group[fid as usize];
+        let cycle = self.cyclic[group as usize].then(|| CycleSession {
+            memo: HashMap::default(),
+            in_progress: HashSet::from_iter([memo_key.clone()]),
+            depth: 1,
+        });
+        self.entries.borrow_mut().push(EntryFrame { cycle, noted: Vec::new(), children: Vec::new() });
+        self.max_entry_depth.set(self.max_entry_depth.get().max(self.entries.borrow().len()));
         let result = Rc::new(self.analyze_uncached(fid, env));
-        self.depth.set(self.depth.get() - 1);
-        self.in_progress.borrow_mut().remove(&key);
-        self.memo.borrow_mut().insert(key, result.clone());
+        let frame = self.entries.borrow_mut().pop().expect("the entry pushed above");
+        self.store.insert(summary_key, self.to_stored(&result, frame));
+        self.memo.borrow_mut().insert(memo_key, result.clone());
         result
+    }
+
+    /// A call inside the cycle group being analyzed from its entry.
+    fn analyze_in_cycle(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
+        let key = (fid, env_key(env));
+        let cut = || Rc::new(FnResult { effect: Effect::identity(), ..Default::default() });
+        {
+            let entries = self.entries.borrow();
+            let Some(session) = entries.last().and_then(|e| e.cycle.as_ref()) else { return cut() };
+            if let Some(r) = session.memo.get(&key) {
+                return r.clone();
+            }
+            if session.depth >= MAX_DEPTH || session.in_progress.contains(&key) {
+                return cut();
+            }
+        }
+        self.cycle_analyses.set(self.cycle_analyses.get() + 1);
+        self.with_session(|s| {
+            s.in_progress.insert(key.clone());
+            s.depth += 1;
+        });
+        let result = Rc::new(self.analyze_uncached(fid, env));
+        self.with_session(|s| {
+            s.depth -= 1;
+            s.in_progress.remove(&key);
+            s.memo.insert(key, result.clone());
+        });
+        result
+    }
+
+    fn with_session(&self, f: impl FnOnce(&mut CycleSession)) {
+        if let Some(s) = self.entries.borrow_mut().last_mut().and_then(|e| e.cycle.as_mut()) {
+            f(s)
+        }
+    }
+
+    /// A stored summary of `fid` (with those it asked for), if the store has
+    /// it: its notes are applied to this program as if it had been computed.
+    fn reuse(&self, fid: FnId, key: &SummaryKey) -> Option<Rc<FnResult>> {
+        let stored = self.store.get(key)?;
+        for child in &stored.children {
+            let &cf = self.by_closure.get(&child.0)?;
+            if !self.memo.borrow().contains_key(&(cf, child.1.clone())) {
+                self.reuse(cf, child)?;
+            }
+        }
+        let result = Rc::new(self.restore(&stored)?);
+        for note in &stored.noted {
+            self.apply_note(note);
+        }
+        self.memo.borrow_mut().insert((fid, key.1.clone()), result.clone());
+        self.store.count_reuse();
+        Some(result)
+    }
+
+    fn to_stored(&self, result: &FnResult, frame: EntryFrame) -> StoredSummary {
+        let hit = |h: &Hit| StoredHit {
+            class: h.class,
+            held: h.held,
+            chain: h.chain.iter().map(|&(f, c)| (self.stable[f as usize], c)).collect(),
+            acquired: h.acquired,
+        };
+        let EntryFrame { mut noted, mut children, .. } = frame;
+        noted.sort();
+        noted.dedup();
+        children.sort();
+        children.dedup();
+        StoredSummary {
+            effect: result.effect.clone(),
+            entry_hits: result.entry_hits.iter().map(hit).collect(),
+            local_hits: result.local_hits.iter().map(hit).collect(),
+            noted,
+            children,
+        }
+    }
+
+    fn restore(&self, stored: &StoredSummary) -> Option<FnResult> {
+        let hits = |hs: &[StoredHit]| -> Option<Vec<Hit>> {
+            hs.iter()
+                .map(|h| {
+                    let chain = h.chain.iter().map(|(k, c)| self.by_stable.get(k).map(|&f| (f, *c))).collect::<Option<Chain>>()?;
+                    Some(Hit { class: h.class, held: h.held, chain, acquired: h.acquired })
+                })
+                .collect()
+        };
+        Some(FnResult { effect: stored.effect.clone(), entry_hits: hits(&stored.entry_hits)?, local_hits: hits(&stored.local_hits)? })
+    }
+
+    /// Records what the analysis noted, for this program and the summary
+    /// being computed.
+    fn note(&self, note: Noted) {
+        self.apply_note(&note);
+        if let Some(top) = self.entries.borrow_mut().last_mut() {
+            top.noted.push(note);
+        }
+    }
+
+    fn apply_note(&self, note: &Noted) {
+        match note {
+            Noted::CalledUnderLock { callee, write } => {
+                let Some(&g) = self.by_stable.get(callee) else { return };
+                self.called_under_lock.borrow_mut().insert(g);
+                if *write {
+                    self.called_under_write.borrow_mut().insert(g);
+                }
+            }
+            Noted::UnresolvedUnderWrite(name) => {
+                let mut unresolved = self.unresolved_under_write.borrow_mut();
+                if !unresolved.contains(name) {
+                    unresolved.insert(name.clone());
+                }
+            }
+        }
     }
 
     fn analyze_uncached(&self, fid: FnId, env: &ConstMap) -> FnResult {
@@ -403,7 +605,7 @@ impl<'c> Program<'c> {
             return r;
         }
         let env = self.callee_env(&self.function(fid).calls[cid as usize], g, facts);
-        let r = self.analyze(g, &env);
+        let r = self.analyze_call(fid, g, &env);
         if let Some(slot) = callees.borrow_mut().get_mut(cid as usize) {
             *slot = Some(r.clone());
         }
@@ -442,10 +644,7 @@ impl<'c> Program<'c> {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
-            self.called_under_lock.borrow_mut().insert(g);
-            if any_write {
-                self.called_under_write.borrow_mut().insert(g);
-            }
+            self.note(Noted::CalledUnderLock { callee: self.stable[g as usize], write: any_write });
             if self.may_reach_long[g as usize] {
                 let r = self.callee_result(fid, cid, g, facts, callees);
                 let may_wait = self.cat.fault_path.call_may_wait(&call.callee, &call.args);
@@ -456,10 +655,7 @@ impl<'c> Program<'c> {
                 }
             }
         } else if any_write && !call.catalogued.lock_call && !call.catalogued.assertion {
-            let mut unresolved = self.unresolved_under_write.borrow_mut();
-            if !unresolved.contains(&call.callee) {
-                unresolved.insert(call.callee.clone());
-            }
+            self.note(Noted::UnresolvedUnderWrite(call.callee.clone()));
         }
         for (class, chain, needs_entry) in reached {
             for e in &holders {
@@ -478,7 +674,9 @@ impl<'c> Program<'c> {
                     &mut hits.local
                 };
                 let site = *chain.last().expect("a chain has its long call");
-                let key = (site, e.origin, e.held);
+                // Keyed by stable key, not id: the order of a result's hits
+                // is then the same in every program that has the function.
+                let key = ((self.stable[site.0 as usize], site.1), e.origin, e.held);
                 if target.len() >= MAX_HITS_PER_FUNCTION && !target.contains_key(&key) {
                     continue;
                 }
@@ -507,14 +705,155 @@ struct Frame<'a> {
     callees: &'a CalleeResults,
 }
 
+type HitKey = ((StableKey, CallId), Origin, Held);
+
 #[derive(Default)]
 struct HitCollector {
-    entry: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
-    local: std::collections::BTreeMap<((FnId, CallId), Origin, Held), Hit>,
+    entry: std::collections::BTreeMap<HitKey, Hit>,
+    local: std::collections::BTreeMap<HitKey, Hit>,
+}
+
+/// An entry being analyzed: its cycle session if its group has a cycle,
+/// and what its summary will record.
+struct EntryFrame {
+    cycle: Option<CycleSession>,
+    noted: Vec<Noted>,
+    children: Vec<SummaryKey>,
+}
+
+/// What is memoized inside a cycle group for one entry.
+struct CycleSession {
+    memo: HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>,
+    in_progress: HashSet<(FnId, EnvKey), Fast>,
+    depth: u32,
+}
+
+/// Per function, its file and text: the same in every program that has it
+/// (an ordinal tells apart identical definitions in one file).
+fn stable_keys(files: &[String], functions: &[std::sync::Arc<Function>]) -> Vec<StableKey> {
+    let mut seen: HashMap<StableKey, u32, Fast> = HashMap::default();
+    functions
+        .iter()
+        .map(|f| {
+            let file = files.get(f.file as usize).map(String::as_str).unwrap_or("");
+            let key = hash128(&(file, f.content_key, f.entry_hint.map(|h| h.mode)));
+            let n = seen.entry(key).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                key
+            } else {
+                hash128(&(key, *n))
+            }
+        })
+        .collect()
+}
+
+/// The strongly connected components of the resolved call graph.
+struct CycleGroups {
+    /// Per function, its group.
+    of: Vec<u32>,
+    /// Per group, its members; callees' groups come before their callers'.
+    members: Vec<Vec<FnId>>,
+    /// Per group: more than one member, or a member calling itself.
+    cyclic: Vec<bool>,
+}
+
+/// Tarjan's algorithm, iterative (a kernel's call chains are deep).
+fn cycle_groups(resolved: &[Vec<Option<FnId>>]) -> CycleGroups {
+    const NONE: u32 = u32::MAX;
+    let n = resolved.len();
+    let mut index = vec![NONE; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut of = vec![NONE; n];
+    let mut members: Vec<Vec<FnId>> = Vec::new();
+    let mut next = 0u32;
+    for root in 0..n {
+        if index[root] != NONE {
+            continue;
+        }
+        let mut calls: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root as u32);
+        on_stack[root] = true;
+        while let Some(&(v, edge)) = calls.last() {
+            if let Some(callee) = resolved[v].get(edge) {
+                if let Some(top) = calls.last_mut() {
+                    top.1 += 1;
+                }
+                let Some(w) = callee.map(|w| w as usize) else { continue };
+                if index[w] == NONE {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w as u32);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(u, _)) = calls.last() {
+                low[u] = low[u].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let id = members.len() as u32;
+                let mut group = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w as usize] = false;
+                    of[w as usize] = id;
+                    group.push(w);
+                    if w as usize == v {
+                        break;
+                    }
+                }
+                members.push(group);
+            }
+        }
+    }
+    let cyclic = members
+        .iter()
+        .map(|m| m.len() > 1 || m.iter().any(|&f| resolved[f as usize].contains(&Some(f))))
+        .collect();
+    CycleGroups { of, members, cyclic }
+}
+
+/// Per function, a key of everything its result can depend on: the texts
+/// of its group's members and of every group below, and how each call
+/// resolves. Groups come callees first, so a group's callees are keyed
+/// before it.
+fn closure_keys(stable: &[StableKey], resolved: &[Vec<Option<FnId>>], groups: &CycleGroups) -> Vec<ClosureKey> {
+    let mut closure: Vec<ClosureKey> = vec![0; stable.len()];
+    for (id, members) in groups.members.iter().enumerate() {
+        let mut sorted = members.clone();
+        sorted.sort_by_key(|&f| stable[f as usize]);
+        let mut reach: Vec<u128> = Vec::new();
+        for &m in &sorted {
+            reach.push(stable[m as usize]);
+            reach.push(resolved[m as usize].len() as u128);
+            for callee in &resolved[m as usize] {
+                match callee {
+                    None => reach.push(0),
+                    Some(g) if groups.of[*g as usize] == id as u32 => reach.extend([1, stable[*g as usize]]),
+                    Some(g) => reach.extend([2, closure[*g as usize]]),
+                }
+            }
+        }
+        let group_key = hash128(&reach);
+        for &m in members {
+            closure[m as usize] = hash128(&(group_key, stable[m as usize]));
+        }
+    }
+    closure
 }
 
 /// A context as a memo key: its constants, sorted.
-fn env_key(env: &ConstMap) -> EnvKey {
+pub fn env_key(env: &ConstMap) -> EnvKey {
     let mut key: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
     key.sort();
     key

@@ -58,7 +58,7 @@ pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
         for p in &report.patches {
             if let Some(t) = &p.timing {
                 eprintln!(
-                    "patch {}: files scanned {} ({} known by content), load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
+                    "patch {}: files scanned {} ({} known by content), load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}), summaries computed {} (reused {}){}",
                     p.index,
                     t.files_scanned,
                     t.files_from_cache,
@@ -67,6 +67,8 @@ pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
                     cpu(t),
                     t.parse_misses,
                     t.parse_hits,
+                    t.summaries_computed,
+                    t.summaries_reused,
                     if t.reused { ", no analyzed file changed: reused" } else { "" }
                 );
             }

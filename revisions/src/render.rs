@@ -89,7 +89,7 @@ pub fn diff_stats(r: &DiffReport) -> String {
         let t = &a.timing;
         let _ = writeln!(
             out,
-            "{label}: {} files ({} scanned, {} known by content), load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}){}",
+            "{label}: {} files ({} scanned, {} known by content), load {} ms, analysis {} ms{}, chunks parsed {} (from cache {}), summaries computed {} (reused {}){}",
             a.report.stats.files,
             t.files_scanned,
             t.files_from_cache,
@@ -98,6 +98,8 @@ pub fn diff_stats(r: &DiffReport) -> String {
             t.cpu_ms.map(|c| format!(" (CPU {c} ms)")).unwrap_or_default(),
             t.parse_misses,
             t.parse_hits,
+            t.summaries_computed,
+            t.summaries_reused,
             if t.reused { ", same files as an earlier tree: reused" } else { "" }
         );
     }

@@ -43,6 +43,10 @@ pub struct Timing {
     /// (their parsed chunks are reused too) / files read and scanned.
     pub files_from_cache: usize,
     pub files_scanned: usize,
+    /// Function summaries taken from earlier analyses (their functions reach
+    /// nothing that changed) / computed.
+    pub summaries_reused: usize,
+    pub summaries_computed: usize,
     /// The same set of files was analyzed before: nothing was redone.
     pub reused: bool,
     /// CPU time of the whole process (all threads) during load and analysis,
@@ -158,6 +162,8 @@ impl Workspace {
         }
         let (hits, misses) = (self.parse_cache.hits(), self.parse_cache.misses());
         let (scan_hits, scan_misses) = (self.scan_cache.hits(), self.scan_cache.misses());
+        let summaries = &self.scan_cache.summaries;
+        let (reused, computed) = (summaries.reused(), summaries.computed());
         let t1 = Instant::now();
         let options = LintOptions {
             parse_all: false,
@@ -173,6 +179,8 @@ impl Workspace {
             parse_misses: self.parse_cache.misses() - misses,
             files_from_cache: self.scan_cache.hits() - scan_hits,
             files_scanned: self.scan_cache.misses() - scan_misses,
+            summaries_reused: summaries.reused() - reused,
+            summaries_computed: summaries.computed() - computed,
             reused: false,
             cpu_ms: cpu0.zip(process_cpu_ms()).map(|(a, b)| b.saturating_sub(a)),
         };

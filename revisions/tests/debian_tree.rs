@@ -73,6 +73,10 @@ fn the_diff_names_exactly_the_reintroduced_mlock_stall() {
     // changed chunk(s); every other file came from the scan cache.
     assert!(r.new.timing.parse_misses <= 2 && r.new.timing.files_scanned == 1, "{:?}", r.new.timing);
     assert!(r.new.timing.files_from_cache > 100, "{:?}", r.new.timing);
+    // Only the summaries of functions that reach the changed one were
+    // recomputed (do_mlock, in each context it is analyzed in).
+    let t = &r.new.timing;
+    assert!(t.summaries_computed >= 1 && t.summaries_computed <= 4 && t.summaries_reused > 500, "{t:?}");
 
     // The same patch as a series onto the base: credited to patch 1.
     let series = mmstall_series::load_series(&fixtures().join("e2e-mlock-populate-under-write.patch")).unwrap();

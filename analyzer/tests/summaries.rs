@@ -1,0 +1,141 @@
+//! Function summaries are a function of what a function can reach, not of
+//! the order the analysis met them in; so they are reused between the
+//! rounds of a run and between revisions, and recomputed only as far as a
+//! change reaches.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mmstall_analyzer::source::{ContentId, Skipped, SourceFile, SourceSet};
+use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, MemoryTree, ScanCache};
+use sha2::Digest;
+
+/// Files in memory whose content id is a digest of their bytes.
+#[derive(Default)]
+struct IdTree(MemoryTree);
+
+impl SourceSet for IdTree {
+    fn list(&self) -> Vec<(String, u64)> {
+        self.0.list()
+    }
+
+    fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
+        self.0.read(rel)
+    }
+
+    fn content_id(&self, rel: &str) -> Option<ContentId> {
+        sha2::Sha256::digest(self.0.files.get(rel)?)[..20].try_into().ok()
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cycle_order").join(name)).unwrap()
+}
+
+/// The cycle fixture with its files at the given paths (the paths decide
+/// the order functions, hence roots, are analyzed in).
+fn cycle_tree(ping_pong: &str, root_ping: &str, root_pong: &str) -> IdTree {
+    let mut files = BTreeMap::new();
+    files.insert(ping_pong.to_string(), fixture("ping_pong.c"));
+    files.insert(root_ping.to_string(), fixture("root_ping.c"));
+    files.insert(root_pong.to_string(), fixture("root_pong.c"));
+    IdTree(MemoryTree { files })
+}
+
+type Summary = (String, &'static str, String, Vec<String>);
+
+/// Findings without their file names: (holder, rule, long call, call path).
+fn findings(run: &LintRun) -> Vec<Summary> {
+    let mut out: Vec<Summary> = run
+        .report
+        .findings
+        .iter()
+        .map(|f| (f.holder.clone(), f.code, f.operation.clone(), f.call_path.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn options(limit: Option<u64>, scan: Option<&Arc<ScanCache>>) -> LintOptions {
+    LintOptions { scan_cache: scan.cloned(), whole_scan_limit: limit, ..LintOptions::default() }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_cycle_gives_each_root_the_same_findings_whatever_root_is_analyzed_first() {
+    let cat = Catalogue::builtin();
+    let orders = [
+        cycle_tree("mm/b_ping_pong.c", "mm/a_root.c", "mm/c_root.c"),
+        cycle_tree("mm/b_ping_pong.c", "mm/c_root.c", "mm/a_root.c"),
+        cycle_tree("mm/a_ping_pong.c", "mm/c_root.c", "mm/b_root.c"),
+        cycle_tree("mm/c_ping_pong.c", "mm/b_root.c", "mm/a_root.c"),
+    ];
+    // Each entry to the cycle is analyzed on its own. From root_ping the
+    // cycle is entered at ping: pong's call back to ping is cut, so pong
+    // zaps under the write hold ping was entered with. From root_pong it is
+    // entered at pong: ping's call back is cut, ping's unlock is seen, and
+    // pong zaps after it.
+    let expected: Vec<Summary> =
+        vec![("root_ping".into(), "MMS002", "unmap_vmas".into(), strings(&["root_ping", "ping", "pong"]))];
+    for limit in [None, Some(0)] {
+        for (i, tree) in orders.iter().enumerate() {
+            assert_eq!(findings(&lint_set(tree, &cat, &options(limit, None))), expected, "order {i}, limit {limit:?}");
+        }
+    }
+}
+
+/// The cycle fixture and a write holder whose long operation, if any, is
+/// three calls down, each step in a file of its own; `leaf` is the body of
+/// the last, `top` a line put above the first step's definition.
+fn with_chain(top: &str, leaf: &str) -> IdTree {
+    let mut tree = cycle_tree("mm/ping_pong.c", "mm/root_ping.c", "mm/root_pong.c");
+    let files = [
+        ("mm/chain_holder.c", "void chain_holder(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tchain_step_one(mm);\n\tmmap_write_unlock(mm);\n}\n".to_string()),
+        ("mm/chain_one.c", format!("{top}void chain_step_one(struct mm_struct *mm)\n{{\n\tchain_step_two(mm);\n}}\n")),
+        ("mm/chain_two.c", "void chain_step_two(struct mm_struct *mm)\n{\n\tchain_step_three(mm);\n}\n".to_string()),
+        ("mm/chain_three.c", format!("void chain_step_three(struct mm_struct *mm)\n{{\n{leaf}}}\n")),
+    ];
+    for (path, text) in files {
+        tree.0.files.insert(path.to_string(), text.into_bytes());
+    }
+    tree
+}
+
+const QUIET: &str = "\tmm->flags = 0;\n";
+const LONG: &str = "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n";
+
+#[test]
+fn summaries_are_recomputed_only_as_far_as_a_change_reaches() {
+    let cat = Catalogue::builtin();
+    for limit in [None, Some(0)] {
+        let scan = Arc::new(ScanCache::default());
+        let summaries = |run: &dyn Fn() -> LintRun| {
+            let (reused, computed) = (scan.summaries.reused(), scan.summaries.computed());
+            let findings = findings(&run());
+            (findings, scan.summaries.reused() - reused, scan.summaries.computed() - computed)
+        };
+        let base = with_chain("", QUIET);
+        let (first, _, computed) = summaries(&|| lint_set(&base, &cat, &options(limit, Some(&scan))));
+        assert!(computed > 0);
+        // The same tree: nothing to recompute.
+        let (again, reused, computed) = summaries(&|| lint_set(&base, &cat, &options(limit, Some(&scan))));
+        assert_eq!((again, computed), (first.clone(), 0), "limit {limit:?}");
+        assert!(reused > 0);
+        // Lines moved, nothing else: summaries do not depend on lines.
+        let moved = with_chain("/* a comment */\n\n", QUIET);
+        let (after_move, _, computed) = summaries(&|| lint_set(&moved, &cat, &options(limit, Some(&scan))));
+        assert_eq!((after_move, computed), (first, 0), "limit {limit:?}");
+        // The last step of the chain changed: it and the three functions
+        // above it are recomputed, and nothing else.
+        let long = with_chain("", LONG);
+        let (after_change, _, computed) = summaries(&|| lint_set(&long, &cat, &options(limit, Some(&scan))));
+        assert_eq!(computed, 4, "limit {limit:?}");
+        let cold = findings(&lint_set(&long, &cat, &options(limit, None)));
+        assert_eq!(after_change, cold);
+        assert!(cold.iter().any(|f| f.0 == "chain_holder"));
+    }
+}
