@@ -139,3 +139,28 @@ fn summaries_are_recomputed_only_as_far_as_a_change_reaches() {
         assert!(cold.iter().any(|f| f.0 == "chain_holder"));
     }
 }
+
+/// A chain of `n` functions, each calling the next, under a write hold
+/// taken by `chain_root`; the last zaps.
+fn deep_chain(n: usize) -> IdTree {
+    let mut text = String::from("void chain_root(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tlink_0(mm);\n\tmmap_write_unlock(mm);\n}\n");
+    for i in 0..n {
+        let body = if i + 1 == n { "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n".to_string() } else { format!("\tlink_{}(mm);\n", i + 1) };
+        text.push_str(&format!("\nvoid link_{i}(struct mm_struct *mm)\n{{\n{body}}}\n"));
+    }
+    let mut files = BTreeMap::new();
+    files.insert("mm/chain.c".to_string(), text.into_bytes());
+    IdTree(MemoryTree { files })
+}
+
+#[test]
+fn a_call_chain_deeper_than_the_entry_limit_is_cut_not_a_crash() {
+    let cat = Catalogue::builtin();
+    // Followed to the end: a finding 1,000 calls down.
+    let run = lint_set(&deep_chain(1000), &cat, &options(None, None));
+    assert_eq!(run.report.findings.len(), 1);
+    assert_eq!(run.report.findings[0].call_path.len(), 1001);
+    // Deeper than the limit (3,000 nested entries): cut, no finding, no crash.
+    let run = lint_set(&deep_chain(4000), &cat, &options(None, None));
+    assert!(run.report.findings.is_empty());
+}
