@@ -166,6 +166,11 @@ pub struct FaultPath {
     /// the callee's waits.
     #[serde(default)]
     pub flag_guarded_waits: BTreeMap<String, Vec<String>>,
+    /// Functions returning a folio or page nobody else holds yet: a wait
+    /// on what one of them just returned (`folio_lock(folio)` after
+    /// `folio = alloc_hugetlb_folio(..)` on every path) cannot block.
+    #[serde(default)]
+    pub fresh_allocators: Vec<String>,
 }
 
 impl FaultPath {

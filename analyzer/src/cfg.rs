@@ -312,6 +312,7 @@ impl<'a> CfgBuilder<'a> {
             in_loop: self.loop_depth > 0,
             result_var,
             catalogued: Default::default(),
+            on_fresh_object: false,
         });
         self.call_of_node.insert(call.id(), id);
         let cur = self.current();

@@ -59,6 +59,9 @@ pub struct CallSite {
     /// What the catalogue says of the callee, worked out once at parse time
     /// (every round of a run builds a program over the same calls).
     pub catalogued: Catalogued,
+    /// The first argument holds, on every path, an object this function has
+    /// just allocated (see [`crate::fresh`]): waiting on it cannot block.
+    pub on_fresh_object: bool,
 }
 
 /// A call's callee in the catalogue.
@@ -174,6 +177,10 @@ impl Function {
         }
         if let Some(h) = &mut self.entry_hint {
             h.line += offset;
+        }
+        // Compared with call lines (MMS004's retry order): moved alike.
+        for l in &mut self.retry_marker_lines {
+            *l += offset;
         }
     }
 

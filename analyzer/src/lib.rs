@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod error;
 pub mod normalize;
 pub mod cfg;
+pub mod fresh;
 pub mod ir;
 pub mod parse;
 pub mod source;

@@ -101,6 +101,7 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
     for call in &mut calls {
         call.catalogued = Catalogued::of(cat, call);
     }
+    crate::fresh::mark_calls_on_fresh_objects(&cfg, &mut calls, &vars, cat);
 
     // Entry promises: assertions in the body, lock annotations on the declarator.
     let mut entry_hint: Option<EntryHint> = None;

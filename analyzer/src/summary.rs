@@ -640,7 +640,9 @@ impl<'c> Program<'c> {
         // (class, chain, the mode the caller must hold for it to count)
         let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
         if let Some(op) = call.catalogued.long_op.then(|| self.cat.long_ops.get(&call.callee)).flatten() {
-            if !op.in_loop || call.in_loop {
+            // A wait on an object this function has just allocated cannot block.
+            let fresh_wait = op.class == LongClass::IoWait && call.on_fresh_object;
+            if (!op.in_loop || call.in_loop) && !fresh_wait {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {

@@ -241,3 +241,14 @@ fn retry_protocol_counts_only_before_the_wait_and_in_code() {
     // maybe_unlock_mmap_for_io() before the wait; FGP_CREAT alone never waits.
     assert!(holder_clean(&run, "demo_fault_drop_first"));
 }
+
+#[test]
+fn a_wait_on_a_folio_just_allocated_on_every_path_is_no_wait() {
+    let run = lint("fault_fresh_folio");
+    let mut mms004: Vec<&str> = run.report.findings.iter().filter(|f| f.code == "MMS004").map(|f| f.holder.as_str()).collect();
+    mms004.sort();
+    // Looked up on one path, or replaced by a looked-up folio: may wait.
+    assert_eq!(mms004, ["demo_fault_merged", "demo_fault_replaced"]);
+    // Locked only where it was allocated a moment ago.
+    assert!(holder_clean(&run, "demo_fault_fresh"));
+}

@@ -41,14 +41,19 @@ impl SourceSet for IdTree {
     }
 }
 
-fn seeds() -> IdTree {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
+/// The files of a fixture directory under `mm/`.
+fn fixture_tree(name: &str) -> IdTree {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let mut tree = IdTree::default();
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         tree.files.insert(format!("mm/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
     }
     tree
+}
+
+fn seeds() -> IdTree {
+    fixture_tree("seeds")
 }
 
 /// A write holder in one file whose long operation, if any, is three calls
@@ -134,4 +139,19 @@ fn edits_renames_and_removals_give_what_a_cold_run_gives() {
     let mut twice = binary.clone();
     twice.files.insert("mm/copy_of_mlock.c".into(), mlock.into_bytes());
     check_warm_equals_cold(&[base, moved, renamed, removed, binary, twice]);
+}
+
+#[test]
+fn line_sensitive_rules_give_with_caches_what_they_give_without() {
+    // A chunk parsed through the parse cache has its lines moved into the
+    // file afterwards: every line the rules compare must move with it.
+    // The fault retry order fixtures: MMS004 compares marker and call lines.
+    let tree = fixture_tree("fault_retry_order");
+    let cold = lint_set(&tree, &Catalogue::builtin(), &options(None, None, None));
+    assert!(cold.report.findings.iter().filter(|f| f.code == "MMS004").count() >= 3, "{:#?}", cold.report.findings);
+    let mut moved = tree.clone();
+    for text in moved.files.values_mut() {
+        text.splice(0..0, b"/* moved down */\n\n\n".iter().copied());
+    }
+    check_warm_equals_cold(&[tree, moved]);
 }

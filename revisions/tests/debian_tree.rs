@@ -1,7 +1,8 @@
 //! End to end on Debian's 6.12 tree (when installed by scripts/setup.sh):
 //! mm/ committed into a scratch repository in a tempdir, an in-house patch
 //! that re-introduces the historical mlock() population stall applied as a
-//! series and as a commit, and the diff must name exactly that finding.
+//! series and as a commit, and the diff must name exactly that finding; the
+//! same for the fault-wait regression series of patches/ (MMS004).
 //! Skipped with a printed reason when the tree is missing, unless
 //! MMSTALL_REQUIRE_TREE=1 (scripts/test.sh sets it).
 
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use mmstall_analyzer::Catalogue;
-use mmstall_revisions::{analyze_series, diff_revisions, PathFilter, PatchResult, Workspace};
+use mmstall_revisions::{analyze_series, diff_revisions, DiffReport, PathFilter, PatchResult, Workspace};
 
 fn debian_tree() -> Option<PathBuf> {
     let cache = std::env::var_os("MMSTALL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
@@ -46,6 +47,11 @@ fn read_dir_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) 
     }
 }
 
+/// The findings a diff introduced: (rule, file, holder, function, long call).
+fn introduced(r: &DiffReport) -> Vec<(&str, &str, &str, &str, &str)> {
+    r.diff.introduced.iter().map(|f| (f.code, f.file.as_str(), f.holder.as_str(), f.function.as_str(), f.operation.as_str())).collect()
+}
+
 #[test]
 fn the_diff_names_exactly_the_reintroduced_mlock_stall() {
     let Some(tree) = debian_tree() else { return };
@@ -60,12 +66,7 @@ fn the_diff_names_exactly_the_reintroduced_mlock_stall() {
     let mut ws = Workspace::open(repo.path(), Catalogue::builtin(), PathFilter::new(&["mm"])).unwrap();
     let r = diff_revisions(&mut ws, "base", "stall").unwrap();
     assert_eq!(r.changed_files, vec!["mm/mlock.c"]);
-    let named: Vec<(&str, &str, &str, &str, &str)> = r
-        .diff
-        .introduced
-        .iter()
-        .map(|f| (f.code, f.file.as_str(), f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
-        .collect();
+    let named = introduced(&r);
     assert_eq!(named, vec![("MMS001", "mm/mlock.c", "do_mlock", "do_mlock", "__mm_populate")], "{}", mmstall_revisions::render::diff_text(&r));
     assert!(r.diff.fixed.is_empty(), "{:#?}", r.diff.fixed);
     assert_eq!(r.diff.unchanged.len(), r.old.report.findings.len());
@@ -86,4 +87,18 @@ fn the_diff_names_exactly_the_reintroduced_mlock_stall() {
     assert_eq!(s.patches[0].introduced[0].fingerprint, r.diff.introduced[0].fingerprint);
     assert!(s.patches[0].timing.as_ref().unwrap().reused, "the patched tree was analyzed by the diff already");
     assert_eq!(s.exit_code(), 1);
+
+    // The fault-wait regression series of patches/ (MMS004: the fault waits
+    // for the folio before dropping the lock; the retry marker comes after
+    // the wait, so the finding rests on lines the caches must move right).
+    commit_patch(&repo, base, "../../../patches/fault-wait-under-mmap-lock", "fault-wait");
+    let r = diff_revisions(&mut ws, "base", "fault-wait").unwrap();
+    let named = introduced(&r);
+    assert_eq!(
+        named,
+        vec![("MMS004", "mm/filemap.c", "filemap_fault", "lock_folio_maybe_drop_mmap", "__folio_lock_killable")],
+        "{}",
+        mmstall_revisions::render::diff_text(&r)
+    );
+    assert!(r.diff.fixed.is_empty(), "{:#?}", r.diff.fixed);
 }

@@ -22,7 +22,11 @@ comes before the drop is the historical stall (mmstall's
 `fault-wait-under-mmap-lock` regression patch moves 6.12's
 `lock_folio_maybe_drop_mmap()` wait before it and is reported). Callees that
 wait only when a flag asks for it (`__filemap_get_folio` with `FGP_LOCK`) are
-listed in `[fault_path] flag_guarded_waits`. Fault handlers are entered with
+listed in `[fault_path] flag_guarded_waits`. A wait on a folio or page the
+function has just allocated is no wait (nobody else can hold it): when the
+first argument holds, on every path to the call, the result of one of the
+`[fault_path] fresh_allocators` (6.12 `hugetlb_no_page()` locking the huge
+folio it allocated), the call is skipped. Fault handlers are entered with
 the lock held for read: the entry contract comes from the catalogue
 (`filemap_fault`, `handle_mm_fault`, `do_page_fault`...), from `.fault = f`
 initializers, and from the callers the analyzer sees.
@@ -52,8 +56,9 @@ or waiting only after `mmap_read_unlock()`.
 - The retry protocol is recognized by name and textual order, per function on
   the call path: a marker earlier in the body than the call on the path
   trusts that call, whatever branch the marker is on.
-- Locks that cannot wait are not told apart: `folio_lock()` of a folio the
-  function just allocated (6.12 `hugetlb_no_page()`) is reported.
+- A fresh allocation is followed within one function, through plain
+  assignments: one returned by a helper, or passed on through a pointer, is
+  not known to be fresh (its lock is reported).
 - Fault handlers reached only through `vm_ops->fault` pointers outside the
   analyzed PATH are not seen unless named in the catalogue.
 "#,
