@@ -100,8 +100,9 @@ pub struct Program<'c> {
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
     /// [`Program::local_facts`] of callers, asked once per callee.
     facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
+    /// Functions promised a hold on entry called with the lock held for write.
     pub called_under_write: RefCell<HashSet<FnId, Fast>>,
-    /// Functions called with the lock held in any mode.
+    /// Functions promised a hold on entry called with the lock held in any mode.
     pub called_under_lock: RefCell<HashSet<FnId, Fast>>,
     /// Callees reached under a write hold that have no definition in the
     /// analyzed files (the driver looks for their definitions elsewhere).
@@ -646,7 +647,11 @@ impl<'c> Program<'c> {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
-            self.note(Noted::CalledUnderLock { callee: self.stable[g as usize], write: any_write });
+            // Only asked of functions promised a hold on entry (is a caller
+            // their holder?): only those are noted, which keeps replays short.
+            if self.function(g).entry_hint.is_some() {
+                self.note(Noted::CalledUnderLock { callee: self.stable[g as usize], write: any_write });
+            }
             if self.may_reach_long[g as usize] {
                 let r = self.callee_result(fid, cid, g, facts, callees);
                 let may_wait = self.cat.fault_path.call_may_wait(&call.callee, &call.args);

@@ -47,7 +47,7 @@ pub struct StoredHit {
 /// Something the analysis of one summary noted besides its result.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Noted {
-    /// A callee reached with the lock held, for write or not.
+    /// A callee promised a hold on entry reached with the lock held, for write or not.
     CalledUnderLock { callee: StableKey, write: bool },
     /// A callee reached under a write hold that has no definition in the program.
     UnresolvedUnderWrite(String),
@@ -68,7 +68,7 @@ pub struct StoredSummary {
 /// the parse and scan caches it lives beside).
 #[derive(Default)]
 pub struct SummaryStore {
-    entries: Mutex<HashMap<SummaryKey, Arc<StoredSummary>>>,
+    entries: Mutex<HashMap<SummaryKey, Arc<StoredSummary>, foldhash::fast::RandomState>>,
     reused: std::sync::atomic::AtomicUsize,
     computed: std::sync::atomic::AtomicUsize,
 }

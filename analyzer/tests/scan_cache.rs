@@ -83,7 +83,7 @@ fn outcome(run: &LintRun) -> String {
 }
 
 fn options(limit: Option<u64>, scan: Option<&Arc<ScanCache>>, parse: Option<&Arc<ParseCache>>) -> LintOptions {
-    LintOptions { parse_all: false, parse_cache: parse.cloned(), scan_cache: scan.cloned(), whole_scan_limit: limit }
+    LintOptions { parse_cache: parse.cloned(), scan_cache: scan.cloned(), whole_scan_limit: limit, ..LintOptions::default() }
 }
 
 /// `trees` analyzed in order with warm caches, each against a cold run.

@@ -164,3 +164,19 @@ fn a_call_chain_deeper_than_the_entry_limit_is_cut_not_a_crash() {
     let run = lint_set(&deep_chain(4000), &cat, &options(None, None));
     assert!(run.report.findings.is_empty());
 }
+
+#[test]
+fn pull_rounds_bound_how_deep_missing_definitions_are_looked_up() {
+    let cat = Catalogue::builtin();
+    let long = with_chain("", LONG);
+    let holds = |rounds: Option<usize>| {
+        let run = lint_set(&long, &cat, &LintOptions { whole_scan_limit: Some(0), pull_rounds: rounds, ..LintOptions::default() });
+        findings(&run).iter().any(|f| f.0 == "chain_holder")
+    };
+    // Whole-tree mode: each step of the chain is a file that does not name
+    // the lock, pulled in one round after the call to it was seen.
+    assert!(!holds(Some(1)));
+    assert!(!holds(Some(2)));
+    assert!(holds(Some(4)));
+    assert!(holds(None));
+}

@@ -170,6 +170,7 @@ impl Workspace {
             parse_cache: Some(self.parse_cache.clone()),
             scan_cache: Some(self.scan_cache.clone()),
             whole_scan_limit: None,
+            pull_rounds: None,
         };
         let run = mmstall_analyzer::lint_set(&set, &self.catalogue, &options);
         let timing = Timing {
