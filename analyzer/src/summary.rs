@@ -62,7 +62,8 @@ pub const MAX_DEPTH: u32 = 40;
 /// Cycle groups entered one inside another: a guard for the stack (the
 /// driver runs the analysis on a thread with [`ANALYSIS_STACK`] bytes), far
 /// above what a kernel call graph needs; a cut here is counted in
-/// [`Program::depth_cuts`] (and makes results order-dependent).
+/// [`Program::depth_cuts`], and the summaries it reaches into are not stored
+/// (a cut result depends on the path that asked for it).
 const MAX_ENTRY_DEPTH: usize = 3000;
 /// The stack of the thread the analysis runs on.
 pub const ANALYSIS_STACK: usize = 256 << 20;
@@ -389,9 +390,14 @@ impl<'c> Program<'c> {
         });
         self.entries.borrow_mut().push(EntryFrame { cycle, noted: Vec::new(), children: Vec::new() });
         self.max_entry_depth.set(self.max_entry_depth.get().max(self.entries.borrow().len()));
+        let cuts_before = self.depth_cuts.get();
         let result = Rc::new(self.analyze_uncached(fid, env));
         let frame = self.entries.borrow_mut().pop().expect("the entry pushed above");
-        self.store.insert(summary_key, self.to_stored(&result, frame));
+        // A result cut by the entry limit depends on how deep it was asked
+        // for: kept for this program, never offered to another.
+        if self.depth_cuts.get() == cuts_before {
+            self.store.insert(summary_key, self.to_stored(&result, frame));
+        }
         self.memo.borrow_mut().insert(memo_key, result.clone());
         result
     }

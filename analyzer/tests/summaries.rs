@@ -161,8 +161,17 @@ fn a_call_chain_deeper_than_the_entry_limit_is_cut_not_a_crash() {
     assert_eq!(run.report.findings.len(), 1);
     assert_eq!(run.report.findings[0].call_path.len(), 1001);
     // Deeper than the limit (3,000 nested entries): cut, no finding, no crash.
-    let run = lint_set(&deep_chain(4000), &cat, &options(None, None));
+    let deep = deep_chain(4000);
+    let run = lint_set(&deep, &cat, &options(None, None));
     assert!(run.report.findings.is_empty());
+    // What was cut is not stored for other runs: a warm run computes the
+    // cut summaries again and reports what the cold one did.
+    let scan = Arc::new(ScanCache::default());
+    let first = lint_set(&deep, &cat, &options(None, Some(&scan)));
+    // Every summary of the chain reaches into the cut.
+    assert_eq!(scan.summaries.computed(), 0);
+    let again = lint_set(&deep, &cat, &options(None, Some(&scan)));
+    assert_eq!((findings(&first), findings(&again)), (findings(&run), findings(&run)));
 }
 
 #[test]
