@@ -12,27 +12,22 @@
 use crate::catalogue::Catalogue;
 use crate::ir::*;
 
-/// Called at each call with the fresh variables there.
-type AtCall<'a> = dyn FnMut(CallId, &[u64]) + 'a;
-
 /// Marks the calls whose first argument holds a fresh allocation.
 pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[String], cat: &Catalogue) {
-    let allocators = &cat.fault_path.fresh_allocators;
-    let is_allocation = |value: &Value| match value {
-        Value::CallResult(c) => calls.get(*c as usize).is_some_and(|call| allocators.contains(&call.callee)),
-        _ => false,
-    };
+    let allocates: Vec<bool> = calls.iter().map(|c| cat.fault_path.fresh_allocators.contains(&c.callee)).collect();
     // Most functions allocate nothing: no analysis.
-    let allocating = cfg.nodes.iter().flat_map(|n| &n.events).any(|ev| matches!(ev, Event::Assign { value, .. } if is_allocation(value)));
-    if !allocating {
+    if !allocates.contains(&true) {
         return;
     }
-    // Per node, the variables fresh on entry (`None`: not reached yet, the
-    // top of the must-lattice), as a bit per variable.
-    let words = vars.len().div_ceil(64).max(1);
-    let mut fresh_in: Vec<Option<Vec<u64>>> = vec![None; cfg.nodes.len()];
-    fresh_in[cfg.entry as usize] = Some(vec![0; words]);
-    let transfer = |node: &Node, state: &mut Vec<u64>, mut at_call: Option<&mut AtCall>| {
+    let is_allocation = |value: &Value| matches!(value, Value::CallResult(c) if allocates.get(*c as usize) == Some(&true));
+    // The variable each call's first argument names, if any.
+    let first_arg: Vec<Option<usize>> = calls
+        .iter()
+        .map(|c| c.args.first().and_then(|a| normalize_path(a)).and_then(|p| vars.iter().position(|v| *v == p)))
+        .collect();
+    // A node's events over the fresh set (a bit per variable); `at_call`
+    // sees the set at each call.
+    let run = |node: &Node, state: &mut [u64], at_call: &mut dyn FnMut(CallId, &[u64])| {
         for ev in &node.events {
             match ev {
                 Event::Assign { var, value } => {
@@ -43,18 +38,19 @@ pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[St
                         state[w] &= !(1 << b);
                     }
                 }
-                Event::Call(cid) => {
-                    if let Some(f) = at_call.as_deref_mut() {
-                        f(*cid, state)
-                    }
-                }
+                Event::Call(cid) => at_call(*cid, state),
             }
         }
     };
+    // Per node, the variables fresh on entry (`None`: not reached yet, the
+    // top of the must-lattice).
+    let words = vars.len().div_ceil(64).max(1);
+    let mut fresh_in: Vec<Option<Vec<u64>>> = vec![None; cfg.nodes.len()];
+    fresh_in[cfg.entry as usize] = Some(vec![0; words]);
     let mut worklist = vec![cfg.entry];
     while let Some(n) = worklist.pop() {
         let Some(mut state) = fresh_in[n as usize].clone() else { continue };
-        transfer(&cfg.nodes[n as usize], &mut state, None);
+        run(&cfg.nodes[n as usize], &mut state, &mut |_, _| {});
         for &succ in &cfg.nodes[n as usize].succ {
             let merged = match &fresh_in[succ as usize] {
                 None => state.clone(),
@@ -67,18 +63,13 @@ pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[St
         }
     }
     let mut on_fresh: Vec<CallId> = Vec::new();
-    for (n, node) in cfg.nodes.iter().enumerate() {
-        let Some(mut state) = fresh_in[n].clone() else { continue };
-        let mut check = |cid: CallId, state: &[u64]| {
-            let Some(call) = calls.get(cid as usize) else { return };
-            let Some(var) = call.args.first().and_then(|a| normalize_path(a)).and_then(|p| vars.iter().position(|v| *v == p)) else {
-                return;
-            };
-            if state[var / 64] & (1 << (var % 64)) != 0 {
+    for (node, state) in cfg.nodes.iter().zip(&fresh_in) {
+        let Some(mut state) = state.clone() else { continue };
+        run(node, &mut state, &mut |cid, state| {
+            if first_arg.get(cid as usize).copied().flatten().is_some_and(|v| state[v / 64] & (1 << (v % 64)) != 0) {
                 on_fresh.push(cid);
             }
-        };
-        transfer(node, &mut state, Some(&mut check));
+        });
     }
     for cid in on_fresh {
         if let Some(call) = calls.get_mut(cid as usize) {

@@ -5,74 +5,18 @@
 //! demand), including when a changed callee deep in a call chain changes the
 //! finding of a caller in a file that did not change.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use mmstall_analyzer::source::{ContentId, Skipped, SourceFile, SourceSet};
-use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, MemoryTree, ParseCache, ScanCache};
-use sha2::Digest;
-
-/// Files in memory whose content id is a digest of their bytes (as a git
-/// blob id is).
-#[derive(Default, Clone)]
-struct IdTree {
-    files: BTreeMap<String, Vec<u8>>,
-}
-
-impl IdTree {
-    fn memory(&self) -> MemoryTree {
-        MemoryTree { files: self.files.clone() }
-    }
-}
-
-impl SourceSet for IdTree {
-    fn list(&self) -> Vec<(String, u64)> {
-        self.memory().list()
-    }
-
-    fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
-        self.memory().read(rel)
-    }
-
-    fn content_id(&self, rel: &str) -> Option<ContentId> {
-        let digest = sha2::Sha256::digest(self.files.get(rel)?);
-        digest[..20].try_into().ok()
-    }
-}
-
-/// The files of a fixture directory under `mm/`.
-fn fixture_tree(name: &str) -> IdTree {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let mut tree = IdTree::default();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        tree.files.insert(format!("mm/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
-    }
-    tree
-}
+use common::{fixture_tree, with_chain, IdTree, LONG, QUIET};
+use mmstall_analyzer::source::SourceSet;
+use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, ParseCache, ScanCache};
 
 fn seeds() -> IdTree {
     fixture_tree("seeds")
 }
-
-/// A write holder in one file whose long operation, if any, is three calls
-/// down, each step in a file of its own; `leaf` is the body of the last.
-fn with_chain(mut tree: IdTree, leaf: &str) -> IdTree {
-    let files = [
-        ("mm/chain_holder.c", "void chain_holder(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tchain_step_one(mm);\n\tmmap_write_unlock(mm);\n}\n".to_string()),
-        ("mm/chain_one.c", "void chain_step_one(struct mm_struct *mm)\n{\n\tchain_step_two(mm);\n}\n".to_string()),
-        ("mm/chain_two.c", "void chain_step_two(struct mm_struct *mm)\n{\n\tchain_step_three(mm);\n}\n".to_string()),
-        ("mm/chain_three.c", format!("/* the end of the chain */\nvoid chain_step_three(struct mm_struct *mm)\n{{\n{leaf}}}\n")),
-    ];
-    for (path, text) in files {
-        tree.files.insert(path.to_string(), text.into_bytes());
-    }
-    tree
-}
-
-const QUIET: &str = "\tmm->flags = 0;\n";
-const LONG: &str = "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n";
 
 /// Everything a run reports but its elapsed time.
 fn outcome(run: &LintRun) -> String {
@@ -111,8 +55,8 @@ fn holds(run: &LintRun, holder: &str) -> bool {
 
 #[test]
 fn a_changed_callee_deep_in_a_chain_changes_the_holders_finding_as_a_cold_run_does() {
-    let quiet = with_chain(seeds(), QUIET);
-    let long = with_chain(seeds(), LONG);
+    let quiet = with_chain(seeds(), "", QUIET);
+    let long = with_chain(seeds(), "", LONG);
     let cat = Catalogue::builtin();
     for limit in [None, Some(0)] {
         assert!(!holds(&lint_set(&quiet, &cat, &options(limit, None, None)), "chain_holder"));
@@ -123,7 +67,7 @@ fn a_changed_callee_deep_in_a_chain_changes_the_holders_finding_as_a_cold_run_do
 
 #[test]
 fn edits_renames_and_removals_give_what_a_cold_run_gives() {
-    let base = with_chain(seeds(), LONG);
+    let base = with_chain(seeds(), "", LONG);
     let mut moved = base.clone();
     let mlock = String::from_utf8(base.files["mm/mlock.c"].clone()).unwrap();
     moved.files.insert("mm/mlock.c".into(), format!("/* moved */\n\n{mlock}").into_bytes());

@@ -3,31 +3,14 @@
 //! rounds of a run and between revisions, and recomputed only as far as a
 //! change reaches.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mmstall_analyzer::source::{ContentId, Skipped, SourceFile, SourceSet};
-use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, MemoryTree, ScanCache};
-use sha2::Digest;
-
-/// Files in memory whose content id is a digest of their bytes.
-#[derive(Default)]
-struct IdTree(MemoryTree);
-
-impl SourceSet for IdTree {
-    fn list(&self) -> Vec<(String, u64)> {
-        self.0.list()
-    }
-
-    fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
-        self.0.read(rel)
-    }
-
-    fn content_id(&self, rel: &str) -> Option<ContentId> {
-        sha2::Sha256::digest(self.0.files.get(rel)?)[..20].try_into().ok()
-    }
-}
+use common::{IdTree, LONG, QUIET};
+use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, ScanCache};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cycle_order").join(name)).unwrap()
@@ -40,7 +23,7 @@ fn cycle_tree(ping_pong: &str, root_ping: &str, root_pong: &str) -> IdTree {
     files.insert(ping_pong.to_string(), fixture("ping_pong.c"));
     files.insert(root_ping.to_string(), fixture("root_ping.c"));
     files.insert(root_pong.to_string(), fixture("root_pong.c"));
-    IdTree(MemoryTree { files })
+    IdTree { files }
 }
 
 type Summary = (String, &'static str, String, Vec<String>);
@@ -88,25 +71,10 @@ fn a_cycle_gives_each_root_the_same_findings_whatever_root_is_analyzed_first() {
     }
 }
 
-/// The cycle fixture and a write holder whose long operation, if any, is
-/// three calls down, each step in a file of its own; `leaf` is the body of
-/// the last, `top` a line put above the first step's definition.
+/// The cycle fixture and the three-call chain (`common::with_chain`).
 fn with_chain(top: &str, leaf: &str) -> IdTree {
-    let mut tree = cycle_tree("mm/ping_pong.c", "mm/root_ping.c", "mm/root_pong.c");
-    let files = [
-        ("mm/chain_holder.c", "void chain_holder(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tchain_step_one(mm);\n\tmmap_write_unlock(mm);\n}\n".to_string()),
-        ("mm/chain_one.c", format!("{top}void chain_step_one(struct mm_struct *mm)\n{{\n\tchain_step_two(mm);\n}}\n")),
-        ("mm/chain_two.c", "void chain_step_two(struct mm_struct *mm)\n{\n\tchain_step_three(mm);\n}\n".to_string()),
-        ("mm/chain_three.c", format!("void chain_step_three(struct mm_struct *mm)\n{{\n{leaf}}}\n")),
-    ];
-    for (path, text) in files {
-        tree.0.files.insert(path.to_string(), text.into_bytes());
-    }
-    tree
+    common::with_chain(cycle_tree("mm/ping_pong.c", "mm/root_ping.c", "mm/root_pong.c"), top, leaf)
 }
-
-const QUIET: &str = "\tmm->flags = 0;\n";
-const LONG: &str = "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n";
 
 #[test]
 fn summaries_are_recomputed_only_as_far_as_a_change_reaches() {
@@ -150,7 +118,7 @@ fn deep_chain(n: usize) -> IdTree {
     }
     let mut files = BTreeMap::new();
     files.insert("mm/chain.c".to_string(), text.into_bytes());
-    IdTree(MemoryTree { files })
+    IdTree { files }
 }
 
 #[test]

@@ -654,40 +654,23 @@ fn mlockall_case(flags: libc::c_int, what: &str) -> Result<Atomicity, String> {
 /// Runs a case in a child process (it may drop privileges); the verdict
 /// comes back through a pipe.
 fn posix_variant(case: &str) -> judge::VariantResult {
-    let mut fds = [0; 2];
-    let res: Result<Atomicity, String> = if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        Err(format!("pipe: {}", errno_str()))
-    } else {
-        let c = case.to_string();
-        match fork_child(move || {
-            unsafe { libc::close(fds[0]) };
-            let line = match posix_case(&c) {
-                Ok(Atomicity::Atomic(s)) => format!("A {s}"),
-                Ok(Atomicity::Partial(s)) => format!("P {s}"),
-                Ok(Atomicity::Unexpected(s)) => format!("U {s}"),
-                Err(e) => format!("E {e}"),
-            };
-            unsafe { libc::write(fds[1], line.as_ptr() as *const libc::c_void, line.len()) };
-            0
-        }) {
-            Err(e) => Err(e),
-            Ok(pid) => {
-                unsafe { libc::close(fds[1]) };
-                let mut f =
-                    unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
-                let mut s = String::new();
-                let _ = std::io::Read::read_to_string(&mut f, &mut s);
-                let _ = reap(&[pid], Duration::from_secs(60));
-                match s.split_at_checked(2) {
-                    Some(("A ", d)) => Ok(Atomicity::Atomic(d.into())),
-                    Some(("P ", d)) => Ok(Atomicity::Partial(d.into())),
-                    Some(("U ", d)) => Ok(Atomicity::Unexpected(d.into())),
-                    Some(("E ", d)) => Err(d.into()),
-                    _ => Err(format!("the {case} child died without a result")),
-                }
-            }
-        }
-    };
+    let c = case.to_string();
+    let output = child_output(
+        move || match posix_case(&c) {
+            Ok(Atomicity::Atomic(s)) => format!("A {s}"),
+            Ok(Atomicity::Partial(s)) => format!("P {s}"),
+            Ok(Atomicity::Unexpected(s)) => format!("U {s}"),
+            Err(e) => format!("E {e}"),
+        },
+        Duration::from_secs(60),
+    );
+    let res: Result<Atomicity, String> = output.and_then(|s| match s.split_at_checked(2) {
+        Some(("A ", d)) => Ok(Atomicity::Atomic(d.into())),
+        Some(("P ", d)) => Ok(Atomicity::Partial(d.into())),
+        Some(("U ", d)) => Ok(Atomicity::Unexpected(d.into())),
+        Some(("E ", d)) => Err(d.into()),
+        _ => Err(format!("the {case} child died without a result")),
+    });
     let (verdict, summary) = match res {
         Ok(Atomicity::Atomic(d)) => (Verdict::Pass, d),
         Ok(Atomicity::Partial(d)) => (Verdict::Xfail(d.clone()), d),
@@ -764,6 +747,29 @@ fn every_variant(t: &TestConfig, verdict: Verdict, why: &str) -> TestReport {
 fn reap_rep(pids: &[libc::pid_t], sh: &Shared) -> Result<(), String> {
     reap(pids, Duration::from_secs(600))?;
     sh.error().map_or(Ok(()), Err)
+}
+
+/// Runs `f` in a child process (which may drop privileges or join a
+/// cgroup) and returns what it wrote, once it exited (or `timeout` passed).
+fn child_output(f: impl FnOnce() -> String, timeout: Duration) -> Result<String, String> {
+    let mut fds = [0; 2];
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: {}", errno_str()));
+    }
+    let child = fork_child(move || {
+        unsafe { libc::close(fds[0]) };
+        let out = f();
+        unsafe { libc::write(fds[1], out.as_ptr() as *const libc::c_void, out.len()) };
+        0
+    });
+    unsafe { libc::close(fds[1]) };
+    // Owns the read end from here (closed when dropped).
+    let mut from_child = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+    let pid = child?;
+    let mut out = String::new();
+    let _ = std::io::Read::read_to_string(&mut from_child, &mut out);
+    let _ = reap(&[pid], timeout);
+    Ok(out)
 }
 
 fn fork_child(f: impl FnOnce() -> i32) -> Result<libc::pid_t, String> {

@@ -24,13 +24,12 @@
 //! evictable LRU, uncounted, and reclaim relies on luck.
 
 use crate::devices::{allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup, SwapOn, Tmpfs};
-use crate::{errno_str, every_variant, fork_child, map_anon, no_thp, page, reap, sleep_us, touch, vmas_in};
+use crate::{child_output, errno_str, every_variant, map_anon, no_thp, page, sleep_us, touch, vmas_in};
 use mmstall_vm::stall::judge::VariantResult;
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::stall::thresholds::TestConfig;
 use mmstall_vm::stall::TestReport;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -243,13 +242,9 @@ enum ChildResult {
 }
 
 fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> VariantResult {
-    let mut fds = [0; 2];
-    let outcome: Result<ChildResult, String> = if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        Err(format!("pipe: {}", errno_str()))
-    } else {
-        let v = variant.to_string();
-        match fork_child(move || {
-            unsafe { libc::close(fds[0]) };
+    let v = variant.to_string();
+    let output = child_output(
+        move || {
             let res = match cg.enter() {
                 Err(e) => ChildResult::Error(format!("entering {}: {}", cg.dir.display(), e.text())),
                 Ok(()) => match scenario(&v, size, pressure) {
@@ -257,24 +252,16 @@ fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> V
                     Err(e) => ChildResult::Error(e),
                 },
             };
-            let line = serde_json::to_string(&res).unwrap_or_default();
-            unsafe { libc::write(fds[1], line.as_ptr() as *const libc::c_void, line.len()) };
-            0
-        }) {
-            Err(e) => Err(e),
-            Ok(pid) => {
-                unsafe { libc::close(fds[1]) };
-                let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
-                let mut s = String::new();
-                let _ = f.read_to_string(&mut s);
-                let _ = reap(&[pid], Duration::from_secs(900));
-                serde_json::from_str(&s).map_err(|_| {
-                    let events = cg.read("memory.events").split_whitespace().collect::<Vec<_>>().join(" ");
-                    format!("the {variant} child died without a result (cgroup memory.events: {events})")
-                })
-            }
-        }
-    };
+            serde_json::to_string(&res).unwrap_or_default()
+        },
+        Duration::from_secs(900),
+    );
+    let outcome: Result<ChildResult, String> = output.and_then(|s: String| {
+        serde_json::from_str(&s).map_err(|_| {
+            let events = cg.read("memory.events").split_whitespace().collect::<Vec<_>>().join(" ");
+            format!("the {variant} child died without a result (cgroup memory.events: {events})")
+        })
+    });
     let (verdict, summary, numbers) = match outcome {
         Err(e) | Ok(ChildResult::Error(e)) => (Verdict::Error(e.clone()), e, Numbers::new()),
         Ok(ChildResult::Measured { numbers, skip: Some(why), .. }) => (Verdict::Skip(why.clone()), why, numbers),
