@@ -3,7 +3,13 @@ use mmstall_analyzer::{catalogue::Catalogue, normalize};
 fn walk(n: tree_sitter::Node, src: &str, out: &mut Vec<String>) {
     if n.is_error() || n.is_missing() {
         let s = &src[n.start_byte()..n.end_byte().min(n.start_byte() + 80)];
-        out.push(format!("{}:{} {} {:?}", n.start_position().row + 1, n.start_position().column, if n.is_missing() { "MISSING" } else { "ERROR" }, s));
+        out.push(format!(
+            "{}:{} {} {:?}",
+            n.start_position().row + 1,
+            n.start_position().column,
+            if n.is_missing() { "MISSING" } else { "ERROR" },
+            s
+        ));
         return;
     }
     let mut c = n.walk();

@@ -42,7 +42,10 @@ impl Baseline {
             .collect();
         entries.sort();
         entries.dedup();
-        Baseline { version: 1, findings: entries }
+        Baseline {
+            version: 1,
+            findings: entries,
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -50,7 +53,10 @@ impl Baseline {
     }
 
     pub fn load(path: &Path) -> Result<Baseline, AnalyzerError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AnalyzerError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| AnalyzerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Baseline::parse(&text, path)
     }
 
@@ -66,7 +72,10 @@ impl Baseline {
                 path: path.to_path_buf(),
                 line: 1,
                 column: 1,
-                message: format!("baseline version {} is not supported (expected 1)", b.version),
+                message: format!(
+                    "baseline version {} is not supported (expected 1)",
+                    b.version
+                ),
             });
         }
         Ok(b)
@@ -74,7 +83,13 @@ impl Baseline {
 
     /// Splits findings into (new, suppressed by the baseline).
     pub fn filter(&self, findings: Vec<Finding>) -> (Vec<Finding>, Vec<Finding>) {
-        let known: BTreeSet<&str> = self.findings.iter().map(|e| e.fingerprint.as_str()).collect();
-        findings.into_iter().partition(|f| !known.contains(f.fingerprint.as_str()))
+        let known: BTreeSet<&str> = self
+            .findings
+            .iter()
+            .map(|e| e.fingerprint.as_str())
+            .collect();
+        findings
+            .into_iter()
+            .partition(|f| !known.contains(f.fingerprint.as_str()))
     }
 }

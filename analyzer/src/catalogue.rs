@@ -13,7 +13,9 @@ use crate::error::AnalyzerError;
 
 pub const BUILTIN_CATALOGUE: &str = include_str!("../catalogue.toml");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LockMode {
     Read,
@@ -56,7 +58,9 @@ pub struct AssertionEntry {
     pub match_arg: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LongClass {
     Populate,
@@ -179,7 +183,9 @@ impl FaultPath {
     pub fn call_may_wait(&self, callee: &str, args: &[String]) -> bool {
         match self.flag_guarded_waits.get(callee) {
             None => true,
-            Some(flags) => args.iter().any(|a| flags.iter().any(|f| names_identifier(a, f))),
+            Some(flags) => args
+                .iter()
+                .any(|a| flags.iter().any(|f| names_identifier(a, f))),
         }
     }
 }
@@ -258,10 +264,12 @@ impl Catalogue {
 
     pub fn with_user_str(user: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
         let mut base: toml::Value = toml::from_str(BUILTIN_CATALOGUE).expect("builtin parses");
-        let overlay: toml::Value = toml::from_str(user).map_err(|e| config_error(origin, user, e))?;
+        let overlay: toml::Value =
+            toml::from_str(user).map_err(|e| config_error(origin, user, e))?;
         merge_toml(&mut base, overlay);
         let text = toml::to_string(&base).expect("a parsed value serializes");
-        let cat = Catalogue::from_toml_str(&text, origin).map_err(|e| locate_in_user_text(e, user))?;
+        let cat =
+            Catalogue::from_toml_str(&text, origin).map_err(|e| locate_in_user_text(e, user))?;
         cat.validate_rules(user, origin)?;
         Ok(cat)
     }
@@ -270,16 +278,27 @@ impl Catalogue {
     fn validate_rules(&self, user: &str, origin: &Path) -> Result<(), AnalyzerError> {
         for (name, cfg) in &self.rules {
             let problem = if crate::rules::find(name).is_none() {
-                Some((name.as_str(), format!("unknown rule `{name}` in [rules] (see `mmstall rules`)")))
+                Some((
+                    name.as_str(),
+                    format!("unknown rule `{name}` in [rules] (see `mmstall rules`)"),
+                ))
             } else {
                 match cfg.severity.as_deref() {
                     Some("error" | "warning" | "note") | None => None,
-                    Some(other) => Some(("severity", format!("rules.{name}.severity: `{other}` is not error, warning or note"))),
+                    Some(other) => Some((
+                        "severity",
+                        format!("rules.{name}.severity: `{other}` is not error, warning or note"),
+                    )),
                 }
             };
             if let Some((key, message)) = problem {
                 let (line, column) = find_key(user, key).unwrap_or((0, 0));
-                return Err(AnalyzerError::Config { path: origin.to_path_buf(), line, column, message });
+                return Err(AnalyzerError::Config {
+                    path: origin.to_path_buf(),
+                    line,
+                    column,
+                    message,
+                });
             }
         }
         Ok(())
@@ -287,14 +306,24 @@ impl Catalogue {
 
     fn from_toml_str(text: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
         let raw: RawCatalogue = toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
-        let merged_toml: toml::Value = toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
+        let merged_toml: toml::Value =
+            toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
         let mut long_ops = HashMap::new();
         for (class, list) in &raw.long_ops {
             for name in &list.always {
-                long_ops.insert(name.clone(), LongOp { class: *class, in_loop: false });
+                long_ops.insert(
+                    name.clone(),
+                    LongOp {
+                        class: *class,
+                        in_loop: false,
+                    },
+                );
             }
             for name in &list.in_loop {
-                long_ops.entry(name.clone()).or_insert(LongOp { class: *class, in_loop: true });
+                long_ops.entry(name.clone()).or_insert(LongOp {
+                    class: *class,
+                    in_loop: true,
+                });
             }
         }
         let set = |v: &Vec<String>| v.iter().cloned().collect::<HashSet<_>>();
@@ -330,7 +359,10 @@ impl Catalogue {
 
     /// An annotation by prefix (`__init_memblock`); the caller checks that no `(` follows.
     pub fn is_annotation_prefix(&self, name: &str) -> bool {
-        self.macros.annotation_prefixes.iter().any(|p| name.starts_with(p.as_str()))
+        self.macros
+            .annotation_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()))
     }
 
     /// For a declaration macro (`DEFINE_MUTEX`), the index of the argument naming the variable.
@@ -341,21 +373,41 @@ impl Catalogue {
         self.macros
             .declaration_macro_prefixes
             .iter()
-            .any(|p| name.starts_with(p.as_str()) && name.len() > p.len() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+            .any(|p| {
+                name.starts_with(p.as_str())
+                    && name.len() > p.len()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
             .then_some(0)
     }
 
     pub fn is_loop_macro(&self, name: &str) -> bool {
         self.loop_macro_set.contains(name)
-            || self.macros.loop_macro_patterns.iter().any(|p| !p.is_empty() && name.contains(p.as_str()))
+            || self
+                .macros
+                .loop_macro_patterns
+                .iter()
+                .any(|p| !p.is_empty() && name.contains(p.as_str()))
     }
 
     /// Names that matter to the lock analysis: a file mentioning none of them
     /// cannot take, assert or release the lock.
     pub fn lock_tokens(&self) -> Vec<String> {
         let mut v: Vec<String> = self.lock_fields.clone();
-        v.extend(self.lock_api.keys().filter(|k| k.starts_with("mmap_")).cloned());
-        v.extend(self.assertions.keys().filter(|k| k.starts_with("mmap_")).cloned());
+        v.extend(
+            self.lock_api
+                .keys()
+                .filter(|k| k.starts_with("mmap_"))
+                .cloned(),
+        );
+        v.extend(
+            self.assertions
+                .keys()
+                .filter(|k| k.starts_with("mmap_"))
+                .cloned(),
+        );
         v.sort();
         v.dedup();
         v
@@ -391,10 +443,7 @@ pub fn merge_toml(base: &mut toml::Value, overlay: toml::Value) {
 }
 
 fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError {
-    let (line, column) = e
-        .span()
-        .map(|s| line_col(text, s.start))
-        .unwrap_or((0, 0));
+    let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
     AnalyzerError::Config {
         path: origin.to_path_buf(),
         line,
@@ -410,7 +459,12 @@ fn locate_in_user_text(e: AnalyzerError, user: &str) -> AnalyzerError {
         AnalyzerError::Config { path, message, .. } => {
             let key = message.split('`').nth(1).unwrap_or("");
             let (line, column) = find_key(user, key).unwrap_or((0, 0));
-            AnalyzerError::Config { path, line, column, message }
+            AnalyzerError::Config {
+                path,
+                line,
+                column,
+                message,
+            }
         }
         other => other,
     }
@@ -442,7 +496,10 @@ mod tests {
     #[test]
     fn builtin_catalogue_parses_and_indexes() {
         let c = Catalogue::builtin();
-        assert_eq!(c.lock_api["mmap_write_lock_killable"].cond, Some(AcquireCond::Zero));
+        assert_eq!(
+            c.lock_api["mmap_write_lock_killable"].cond,
+            Some(AcquireCond::Zero)
+        );
         assert_eq!(c.long_ops["unmap_vmas"].class, LongClass::Zap);
         assert!(c.long_ops["handle_mm_fault"].in_loop);
         assert!(c.is_loop_macro("for_each_vma_range"));
@@ -470,7 +527,11 @@ mode = "write"
 "#;
         let c = Catalogue::with_user_str(user, Path::new("mmstall.toml")).unwrap();
         assert_eq!(c.long_ops["my_zap_helper"].class, LongClass::Zap);
-        assert_eq!(c.long_ops["unmap_vmas"].class, LongClass::Zap, "builtin kept");
+        assert_eq!(
+            c.long_ops["unmap_vmas"].class,
+            LongClass::Zap,
+            "builtin kept"
+        );
         assert_eq!(c.lock_api["my_mm_lock"].op, LockOp::Acquire);
     }
 
@@ -481,9 +542,16 @@ mode = "write"
         let msg = err.to_string();
         assert!(msg.starts_with("tree/mmstall.toml:3:1: "), "{msg}");
         assert!(msg.contains("mood"), "{msg}");
-        let err = Catalogue::with_user_str("[rules.MMS009]\nenabled = false\n", Path::new("m.toml")).unwrap_err();
+        let err =
+            Catalogue::with_user_str("[rules.MMS009]\nenabled = false\n", Path::new("m.toml"))
+                .unwrap_err();
         assert!(err.to_string().starts_with("m.toml:1:1: "), "{err}");
-        let err = Catalogue::with_user_str("[rules.MMS001]\nseverity = \"loud\"\n", Path::new("m.toml")).unwrap_err();
-        assert!(err.to_string().starts_with("m.toml:2:1: ") && err.to_string().contains("loud"), "{err}");
+        let err =
+            Catalogue::with_user_str("[rules.MMS001]\nseverity = \"loud\"\n", Path::new("m.toml"))
+                .unwrap_err();
+        assert!(
+            err.to_string().starts_with("m.toml:2:1: ") && err.to_string().contains("loud"),
+            "{err}"
+        );
     }
 }

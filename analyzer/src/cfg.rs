@@ -54,7 +54,11 @@ impl<'a> CfgBuilder<'a> {
         if let Some(cur) = self.cur.take() {
             self.edge(cur, self.exit);
         }
-        let cfg = Cfg { nodes: self.nodes, entry: 0, exit: 1 };
+        let cfg = Cfg {
+            nodes: self.nodes,
+            entry: 0,
+            exit: 1,
+        };
         (cfg, self.calls, self.vars)
     }
 
@@ -156,10 +160,15 @@ impl<'a> CfgBuilder<'a> {
                 }
                 // The returned value goes to the return slot, so callers can
                 // tell error paths from success paths.
-                let value = values.first().map(|v| self.value_of(*v)).unwrap_or(Value::Unknown);
+                let value = values
+                    .first()
+                    .map(|v| self.value_of(*v))
+                    .unwrap_or(Value::Unknown);
                 let var = self.var(RETURN_VAR);
                 let cur = self.current();
-                self.nodes[cur as usize].events.push(Event::Assign { var, value });
+                self.nodes[cur as usize]
+                    .events
+                    .push(Event::Assign { var, value });
                 let cur = self.current();
                 self.edge(cur, self.exit);
                 self.cur = None;
@@ -196,7 +205,8 @@ impl<'a> CfgBuilder<'a> {
                     self.expression(child);
                 }
             }
-            "comment" | "type_definition" | "struct_specifier" | "enum_specifier" | "union_specifier" => {}
+            "comment" | "type_definition" | "struct_specifier" | "enum_specifier"
+            | "union_specifier" => {}
             _ => self.expression(n),
         }
     }
@@ -207,11 +217,16 @@ impl<'a> CfgBuilder<'a> {
             if child.kind() == "init_declarator" {
                 if let Some(value) = child.child_by_field_name("value") {
                     self.expression(value);
-                    if let Some(name) = child.child_by_field_name("declarator").and_then(|d| declarator_name(d, self.src)) {
+                    if let Some(name) = child
+                        .child_by_field_name("declarator")
+                        .and_then(|d| declarator_name(d, self.src))
+                    {
                         let v = self.value_of(value);
                         let var = self.var(&name);
                         let cur = self.current();
-                        self.nodes[cur as usize].events.push(Event::Assign { var, value: v });
+                        self.nodes[cur as usize]
+                            .events
+                            .push(Event::Assign { var, value: v });
                     }
                 }
             }
@@ -242,25 +257,55 @@ impl<'a> CfgBuilder<'a> {
                 }
             }
             "assignment_expression" => {
-                let (Some(left), Some(right)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) else {
+                let (Some(left), Some(right)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) else {
                     return;
                 };
                 self.expression(right);
                 self.expression_without_calls_in_lvalue(left);
-                let op = n.child_by_field_name("operator").map(|o| self.text(o)).unwrap_or("=");
+                let op = n
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("=");
                 if let Some(path) = normalize_path(self.text(left)) {
-                    let value = if op == "=" { self.value_of(right) } else { Value::Unknown };
+                    let value = if op == "=" {
+                        self.value_of(right)
+                    } else {
+                        Value::Unknown
+                    };
                     let var = self.var(&path);
                     let cur = self.current();
-                    self.nodes[cur as usize].events.push(Event::Assign { var, value });
+                    self.nodes[cur as usize]
+                        .events
+                        .push(Event::Assign { var, value });
                 }
             }
-            "conditional_expression" | "binary_expression" | "unary_expression" | "parenthesized_expression"
-            | "comma_expression" | "cast_expression" | "pointer_expression" | "field_expression"
-            | "subscript_expression" | "update_expression" | "argument_list" | "initializer_list"
-            | "initializer_pair" | "compound_literal_expression" | "sizeof_expression" | "ERROR"
-            | "expression_statement" | "statement_expression" | "compound_statement" | "gnu_asm_expression"
-            | "init_declarator" | "alignof_expression" | "offsetof_expression" | "generic_expression" => {
+            "conditional_expression"
+            | "binary_expression"
+            | "unary_expression"
+            | "parenthesized_expression"
+            | "comma_expression"
+            | "cast_expression"
+            | "pointer_expression"
+            | "field_expression"
+            | "subscript_expression"
+            | "update_expression"
+            | "argument_list"
+            | "initializer_list"
+            | "initializer_pair"
+            | "compound_literal_expression"
+            | "sizeof_expression"
+            | "ERROR"
+            | "expression_statement"
+            | "statement_expression"
+            | "compound_statement"
+            | "gnu_asm_expression"
+            | "init_declarator"
+            | "alignof_expression"
+            | "offsetof_expression"
+            | "generic_expression" => {
                 if n.kind() == "compound_statement" {
                     // GNU statement expression `({ ... })`: statements in sequence.
                     self.statement(n);
@@ -321,13 +366,20 @@ impl<'a> CfgBuilder<'a> {
 
     fn value_of(&self, n: TsNode) -> Value {
         match n.kind() {
-            "number_literal" => parse_int(self.text(n)).map(Value::Const).unwrap_or(Value::Unknown),
+            "number_literal" => parse_int(self.text(n))
+                .map(Value::Const)
+                .unwrap_or(Value::Unknown),
             "true" => Value::Const(1),
             "false" => Value::Const(0),
             "null" => Value::Const(0),
             "identifier" if self.text(n) == "NULL" => Value::Const(0),
-            "identifier" if is_symbolic_constant(self.text(n)) => Value::Const(symbol_value(self.text(n))),
-            "parenthesized_expression" => n.named_child(0).map(|c| self.value_of(c)).unwrap_or(Value::Unknown),
+            "identifier" if is_symbolic_constant(self.text(n)) => {
+                Value::Const(symbol_value(self.text(n)))
+            }
+            "parenthesized_expression" => n
+                .named_child(0)
+                .map(|c| self.value_of(c))
+                .unwrap_or(Value::Unknown),
             "call_expression" => match self.call_of_node.get(&n.id()) {
                 Some(id) if self.is_transparent(n) => {
                     // likely(x): the value of x.
@@ -341,33 +393,52 @@ impl<'a> CfgBuilder<'a> {
                 None => Value::Unknown,
             },
             "identifier" | "field_expression" | "pointer_expression" => {
-                normalize_path(self.text(n)).map(Value::Path).unwrap_or(Value::Unknown)
+                normalize_path(self.text(n))
+                    .map(Value::Path)
+                    .unwrap_or(Value::Unknown)
             }
             _ => Value::Unknown,
         }
     }
 
     fn is_transparent(&self, call: TsNode) -> bool {
-        call.child_by_field_name("function")
-            .is_some_and(|f| matches!(self.text(f), "likely" | "unlikely" | "READ_ONCE" | "data_race"))
+        call.child_by_field_name("function").is_some_and(|f| {
+            matches!(
+                self.text(f),
+                "likely" | "unlikely" | "READ_ONCE" | "data_race"
+            )
+        })
     }
 
     /// Converts a condition into an expression over variables and call results.
     fn cond_expr(&mut self, n: TsNode) -> Expr {
         match n.kind() {
-            "parenthesized_expression" => n.named_child(0).map(|c| self.cond_expr(c)).unwrap_or(Expr::Unknown),
-            "number_literal" => parse_int(self.text(n)).map(Expr::Const).unwrap_or(Expr::Unknown),
+            "parenthesized_expression" => n
+                .named_child(0)
+                .map(|c| self.cond_expr(c))
+                .unwrap_or(Expr::Unknown),
+            "number_literal" => parse_int(self.text(n))
+                .map(Expr::Const)
+                .unwrap_or(Expr::Unknown),
             "true" => Expr::Const(1),
             "false" | "null" => Expr::Const(0),
             "identifier" if self.text(n) == "NULL" => Expr::Const(0),
-            "identifier" if is_symbolic_constant(self.text(n)) => Expr::Const(symbol_value(self.text(n))),
+            "identifier" if is_symbolic_constant(self.text(n)) => {
+                Expr::Const(symbol_value(self.text(n)))
+            }
             "identifier" | "field_expression" => match normalize_path(self.text(n)) {
                 Some(p) => Expr::Var(self.var(&p)),
                 None => Expr::Unknown,
             },
             "unary_expression" => {
-                let op = n.child_by_field_name("operator").map(|o| self.text(o)).unwrap_or("");
-                let arg = n.child_by_field_name("argument").map(|a| self.cond_expr(a)).unwrap_or(Expr::Unknown);
+                let op = n
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let arg = n
+                    .child_by_field_name("argument")
+                    .map(|a| self.cond_expr(a))
+                    .unwrap_or(Expr::Unknown);
                 match op {
                     "!" => Expr::Not(Box::new(arg)),
                     "-" => match arg {
@@ -378,9 +449,18 @@ impl<'a> CfgBuilder<'a> {
                 }
             }
             "binary_expression" => {
-                let op = n.child_by_field_name("operator").map(|o| self.text(o)).unwrap_or("");
-                let l = n.child_by_field_name("left").map(|a| self.cond_expr(a)).unwrap_or(Expr::Unknown);
-                let r = n.child_by_field_name("right").map(|a| self.cond_expr(a)).unwrap_or(Expr::Unknown);
+                let op = n
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let l = n
+                    .child_by_field_name("left")
+                    .map(|a| self.cond_expr(a))
+                    .unwrap_or(Expr::Unknown);
+                let r = n
+                    .child_by_field_name("right")
+                    .map(|a| self.cond_expr(a))
+                    .unwrap_or(Expr::Unknown);
                 let cmp = |op| Expr::Cmp(op, Box::new(l.clone()), Box::new(r.clone()));
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
@@ -409,7 +489,9 @@ impl<'a> CfgBuilder<'a> {
             }
             "assignment_expression" => {
                 // `if ((err = f()))`: the value of the assignment.
-                n.child_by_field_name("left").map(|l| self.cond_expr(l)).unwrap_or(Expr::Unknown)
+                n.child_by_field_name("left")
+                    .map(|l| self.cond_expr(l))
+                    .unwrap_or(Expr::Unknown)
             }
             _ => Expr::Unknown,
         }
@@ -450,7 +532,11 @@ impl<'a> CfgBuilder<'a> {
         if let Some(alt) = n.child_by_field_name("alternative") {
             // else_clause wraps the statement.
             let mut c = alt.walk();
-            let stmts: Vec<_> = if alt.kind() == "else_clause" { alt.named_children(&mut c).collect() } else { vec![alt] };
+            let stmts: Vec<_> = if alt.kind() == "else_clause" {
+                alt.named_children(&mut c).collect()
+            } else {
+                vec![alt]
+            };
             for s in stmts {
                 self.statement(s);
             }
@@ -585,7 +671,9 @@ impl<'a> CfgBuilder<'a> {
             case_values.push(None);
         }
         // Only a head whose successors are exactly its cases can be routed.
-        if self.nodes[head as usize].succ.len() == case_values.len() && self.nodes[head as usize].branch.is_none() {
+        if self.nodes[head as usize].succ.len() == case_values.len()
+            && self.nodes[head as usize].branch.is_none()
+        {
             self.nodes[head as usize].switch = Some((switched, case_values));
         }
         if let Some(cur) = self.cur {
@@ -599,9 +687,20 @@ impl<'a> CfgBuilder<'a> {
 fn is_statement_kind(k: &str) -> bool {
     matches!(
         k,
-        "compound_statement" | "if_statement" | "while_statement" | "do_statement" | "for_statement"
-            | "switch_statement" | "break_statement" | "continue_statement" | "return_statement"
-            | "goto_statement" | "labeled_statement" | "declaration" | "expression_statement" | "case_statement"
+        "compound_statement"
+            | "if_statement"
+            | "while_statement"
+            | "do_statement"
+            | "for_statement"
+            | "switch_statement"
+            | "break_statement"
+            | "continue_statement"
+            | "return_statement"
+            | "goto_statement"
+            | "labeled_statement"
+            | "declaration"
+            | "expression_statement"
+            | "case_statement"
     )
 }
 
@@ -609,7 +708,9 @@ fn is_statement_kind(k: &str) -> bool {
 pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
     match n.kind() {
         "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
-        _ => n.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)),
+        _ => n
+            .child_by_field_name("declarator")
+            .and_then(|d| declarator_name(d, src)),
     }
 }
 
@@ -619,7 +720,9 @@ pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
 fn is_symbolic_constant(name: &str) -> bool {
     name.len() > 1
         && name.bytes().any(|b| b.is_ascii_uppercase())
-        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         && !matches!(name, "NULL" | "EINTR")
 }
 

@@ -9,10 +9,10 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::catalogue::Catalogue;
+use crate::catalogue::{LockOp, LongClass};
 use crate::error::AnalyzerError;
 use crate::finding::{finding_from_hit, Finding, Report, Stats};
 use crate::ir::Function;
-use crate::catalogue::{LockOp, LongClass};
 use crate::lockstate::{Held, ORIGIN_ENTRY};
 use crate::parse;
 use crate::source::{self, Chunk, ContentId, Prefilter, Skipped, SourceSet};
@@ -49,7 +49,12 @@ pub struct ParseCache {
 
 impl std::fmt::Debug for ParseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ParseCache({} hits, {} misses)", self.hits(), self.misses())
+        write!(
+            f,
+            "ParseCache({} hits, {} misses)",
+            self.hits(),
+            self.misses()
+        )
     }
 }
 
@@ -63,7 +68,12 @@ impl ParseCache {
     }
 
     /// A chunk's functions, with lines relative to the chunk.
-    fn parse(&self, parser: &mut tree_sitter::Parser, chunk: &str, cat: &Catalogue) -> Result<std::sync::Arc<Vec<Function>>, AnalyzerError> {
+    fn parse(
+        &self,
+        parser: &mut tree_sitter::Parser,
+        chunk: &str,
+        cat: &Catalogue,
+    ) -> Result<std::sync::Arc<Vec<Function>>, AnalyzerError> {
         use sha2::Digest;
         use std::sync::atomic::Ordering;
         let key: [u8; 32] = sha2::Sha256::digest(chunk.as_bytes()).into();
@@ -112,17 +122,41 @@ impl Scan {
         let designated = source::designated_functions(text, fields);
         let chunks = source::split_chunks(text);
         let per_chunk = |f: &dyn Fn(&str) -> bool| -> Vec<bool> {
-            chunks.iter().map(|c| scan_calls && f(&text[c.start..c.end])).collect()
+            chunks
+                .iter()
+                .map(|c| scan_calls && f(&text[c.start..c.end]))
+                .collect()
         };
-        let defs = chunks.iter().map(|c| defined_names(&text[c.start..c.end]).into_iter().map(Name::from).collect()).collect();
+        let defs = chunks
+            .iter()
+            .map(|c| {
+                defined_names(&text[c.start..c.end])
+                    .into_iter()
+                    .map(Name::from)
+                    .collect()
+            })
+            .collect();
         let calls = chunks
             .iter()
-            .map(|c| if scan_calls { source::called_names(&text[c.start..c.end]) } else { Vec::new() })
+            .map(|c| {
+                if scan_calls {
+                    source::called_names(&text[c.start..c.end])
+                } else {
+                    Vec::new()
+                }
+            })
             .collect();
         let stores_fields = per_chunk(&source::stores_through_pointer);
-        let has_loop = per_chunk(&|t: &str| ["for (", "while (", "for_each", "foreach", "do {"].iter().any(|k| t.contains(k)));
+        let has_loop = per_chunk(&|t: &str| {
+            ["for (", "while (", "for_each", "foreach", "do {"]
+                .iter()
+                .any(|k| t.contains(k))
+        });
         let chunk_names_lock = match prefilter {
-            Some(p) => chunks.iter().map(|c| p.matches(&text.as_bytes()[c.start..c.end])).collect(),
+            Some(p) => chunks
+                .iter()
+                .map(|c| p.matches(&text.as_bytes()[c.start..c.end]))
+                .collect(),
             None => vec![false; chunks.len()],
         };
         let mut line = 0u32;
@@ -135,7 +169,17 @@ impl Scan {
                 line
             })
             .collect();
-        Scan { chunks, defs, calls, stores_fields, has_loop, line_starts, calls_unknown: !scan_calls, designated, chunk_names_lock }
+        Scan {
+            chunks,
+            defs,
+            calls,
+            stores_fields,
+            has_loop,
+            line_starts,
+            calls_unknown: !scan_calls,
+            designated,
+            chunk_names_lock,
+        }
     }
 }
 
@@ -167,7 +211,10 @@ enum Defs {
 
 /// Indexes the definitions of `files`, the first being file `offset` of the run.
 fn defs_map(files: &[LoadedFile], offset: usize) -> DefsMap {
-    let count: usize = files.iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
+    let count: usize = files
+        .iter()
+        .map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>())
+        .sum();
     let mut map = DefsMap::default();
     map.reserve(count);
     for (k, f) in files.iter().enumerate() {
@@ -192,7 +239,8 @@ fn defs_map(files: &[LoadedFile], offset: usize) -> DefsMap {
     map
 }
 
-type DefsIter<'a> = std::iter::Chain<std::slice::Iter<'a, (usize, usize)>, std::slice::Iter<'a, (usize, usize)>>;
+type DefsIter<'a> =
+    std::iter::Chain<std::slice::Iter<'a, (usize, usize)>, std::slice::Iter<'a, (usize, usize)>>;
 
 /// The definitions of one name in a [`NameIndex`], in the order files were loaded.
 #[derive(Clone, Copy)]
@@ -221,7 +269,11 @@ impl<'a> IntoIterator for DefsRef<'a> {
 
 impl NameIndex {
     fn new(files: &[LoadedFile]) -> NameIndex {
-        NameIndex { first: defs_map(files, 0), then: None, generation: 1 }
+        NameIndex {
+            first: defs_map(files, 0),
+            then: None,
+            generation: 1,
+        }
     }
 
     /// Adds the index of the files loaded after the first pass (once).
@@ -239,7 +291,10 @@ impl NameIndex {
                 None => &[],
             }
         }
-        DefsRef { first: slice(self.first.get(name)), then: slice(self.then.as_ref().and_then(|t| t.get(name))) }
+        DefsRef {
+            first: slice(self.first.get(name)),
+            then: slice(self.then.as_ref().and_then(|t| t.get(name))),
+        }
     }
 
     /// Names in each part (a name may be in both).
@@ -302,7 +357,12 @@ pub struct ScanCache {
 
 impl std::fmt::Debug for ScanCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ScanCache({} hits, {} misses)", self.hits(), self.misses())
+        write!(
+            f,
+            "ScanCache({} hits, {} misses)",
+            self.hits(),
+            self.misses()
+        )
     }
 }
 
@@ -320,7 +380,11 @@ impl ScanCache {
     fn get(&self, id: &ContentId, count: bool) -> Option<std::sync::Arc<CachedContent>> {
         let found = self.entries.read().ok().and_then(|m| m.get(id).cloned());
         if count {
-            let counter = if found.is_some() { &self.hits } else { &self.misses };
+            let counter = if found.is_some() {
+                &self.hits
+            } else {
+                &self.misses
+            };
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         found
@@ -328,7 +392,9 @@ impl ScanCache {
 
     fn other_files(&self, key: &[u8; 32]) -> Option<std::sync::Arc<OtherFiles>> {
         let kept = self.other_files.lock().ok()?;
-        kept.as_ref().filter(|o| o.key.as_ref() == Some(key)).cloned()
+        kept.as_ref()
+            .filter(|o| o.key.as_ref() == Some(key))
+            .cloned()
     }
 
     fn keep_other_files(&self, others: std::sync::Arc<OtherFiles>) {
@@ -340,7 +406,10 @@ impl ScanCache {
     /// Keeps the first entry made for a content (two files may share it).
     fn insert(&self, id: ContentId, entry: CachedContent) -> std::sync::Arc<CachedContent> {
         match self.entries.write() {
-            Ok(mut m) => m.entry(id).or_insert_with(|| std::sync::Arc::new(entry)).clone(),
+            Ok(mut m) => m
+                .entry(id)
+                .or_insert_with(|| std::sync::Arc::new(entry))
+                .clone(),
             Err(_) => std::sync::Arc::new(entry),
         }
     }
@@ -376,9 +445,29 @@ struct LoadedFile {
 }
 
 impl LoadedFile {
-    fn new(rel: String, names_lock: bool, text: Option<String>, scan: std::sync::Arc<Scan>, cached: Option<std::sync::Arc<CachedContent>>) -> LoadedFile {
+    fn new(
+        rel: String,
+        names_lock: bool,
+        text: Option<String>,
+        scan: std::sync::Arc<Scan>,
+        cached: Option<std::sync::Arc<CachedContent>>,
+    ) -> LoadedFile {
         let n = scan.chunks.len();
-        LoadedFile { rel, names_lock, text, pp_text: None, scan, cached, selected: vec![false; n], parsed: vec![None; n], placed: vec![None; n], expanded: vec![false; n], expanded_with: 0, fresh: false, has_placed: false }
+        LoadedFile {
+            rel,
+            names_lock,
+            text,
+            pp_text: None,
+            scan,
+            cached,
+            selected: vec![false; n],
+            parsed: vec![None; n],
+            placed: vec![None; n],
+            expanded: vec![false; n],
+            expanded_with: 0,
+            fresh: false,
+            has_placed: false,
+        }
     }
 
     fn select(&mut self, ci: usize) {
@@ -395,12 +484,25 @@ impl LoadedFile {
             return;
         }
         // A chunk that failed to parse is tried again next round, as before.
-        self.fresh = self.selected.iter().zip(&self.parsed).any(|(s, p)| *s && p.is_none());
+        self.fresh = self
+            .selected
+            .iter()
+            .zip(&self.parsed)
+            .any(|(s, p)| *s && p.is_none());
         let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
         for (ci, (parsed, placed)) in self.parsed.iter().zip(&mut self.placed).enumerate() {
-            let (Some((functions, shift)), None) = (parsed, &placed) else { continue };
-            let as_handler: Vec<bool> = functions.iter().map(|f| f.entry_hint.is_none() && handlers.contains(&f.name)).collect();
-            if let Some(p) = known.as_ref().and_then(|k| k.get(&ci)).filter(|p| p.file == file && p.as_handler == as_handler) {
+            let (Some((functions, shift)), None) = (parsed, &placed) else {
+                continue;
+            };
+            let as_handler: Vec<bool> = functions
+                .iter()
+                .map(|f| f.entry_hint.is_none() && handlers.contains(&f.name))
+                .collect();
+            if let Some(p) = known
+                .as_ref()
+                .and_then(|k| k.get(&ci))
+                .filter(|p| p.file == file && p.as_handler == as_handler)
+            {
                 *placed = Some(p.functions.clone());
                 self.has_placed = true;
                 continue;
@@ -413,14 +515,26 @@ impl LoadedFile {
                     f.shift_lines(*shift);
                     f.file = file;
                     if handler {
-                        let mode = cat.fault_path.entry_contracts.get(&f.name).copied().unwrap_or(crate::catalogue::LockMode::Read);
+                        let mode = cat
+                            .fault_path
+                            .entry_contracts
+                            .get(&f.name)
+                            .copied()
+                            .unwrap_or(crate::catalogue::LockMode::Read);
                         f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
                     }
                     std::sync::Arc::new(f)
                 })
                 .collect();
             if let Some(k) = known.as_mut() {
-                k.insert(ci, Placed { file, as_handler, functions: functions.clone() });
+                k.insert(
+                    ci,
+                    Placed {
+                        file,
+                        as_handler,
+                        functions: functions.clone(),
+                    },
+                );
             }
             *placed = Some(functions);
             self.has_placed = true;
@@ -429,16 +543,30 @@ impl LoadedFile {
 
     /// The parsed functions and the lines each must be shifted by.
     fn functions(&self) -> impl Iterator<Item = (&Function, u32)> {
-        self.parsed.iter().flatten().flat_map(|(fs, shift)| fs.iter().map(move |f| (f, *shift)))
+        self.parsed
+            .iter()
+            .flatten()
+            .flat_map(|(fs, shift)| fs.iter().map(move |f| (f, *shift)))
     }
 
     fn lines(&self, ci: usize) -> usize {
-        let next = self.scan.line_starts.get(ci + 1).copied().unwrap_or(u32::MAX);
+        let next = self
+            .scan
+            .line_starts
+            .get(ci + 1)
+            .copied()
+            .unwrap_or(u32::MAX);
         next.saturating_sub(self.scan.line_starts[ci]) as usize
     }
 
     fn bytes_selected(&self) -> usize {
-        self.scan.chunks.iter().zip(&self.selected).filter(|(_, s)| **s).map(|(c, _)| c.end - c.start).sum()
+        self.scan
+            .chunks
+            .iter()
+            .zip(&self.selected)
+            .filter(|(_, s)| **s)
+            .map(|(c, _)| c.end - c.start)
+            .sum()
     }
 }
 
@@ -453,13 +581,20 @@ struct Scanning<'a> {
 impl Scanning<'_> {
     /// The cache entry of a file's content, made (the file read) if new;
     /// the text when it was read. `first_pass`: counted in the cache's figures.
-    fn entry(&self, rel: &str, first_pass: bool) -> Result<(Option<std::sync::Arc<CachedContent>>, Option<String>), Skipped> {
+    fn entry(
+        &self,
+        rel: &str,
+        first_pass: bool,
+    ) -> Result<(Option<std::sync::Arc<CachedContent>>, Option<String>), Skipped> {
         let cache_id = self.cache.zip(self.set.content_id(rel));
         if let Some(entry) = cache_id.and_then(|(cache, id)| cache.get(&id, first_pass)) {
             return Ok((Some(entry), None));
         }
         let read = self.set.read(rel);
-        let names_lock = read.as_ref().map(|sf| self.prefilter.matches(sf.text.as_bytes())).map_err(|s| s.reason.clone());
+        let names_lock = read
+            .as_ref()
+            .map(|sf| self.prefilter.matches(sf.text.as_bytes()))
+            .map_err(|s| s.reason.clone());
         let entry = cache_id.map(|(cache, id)| cache.insert(id, CachedContent::new(names_lock)));
         Ok((entry, Some(read?.text)))
     }
@@ -467,10 +602,18 @@ impl Scanning<'_> {
     /// A file of the first pass: scanned in full when it names the lock (its
     /// chunks that do are selected) or every file is (`scan_all`); `None`
     /// when it is left for definition lookups.
-    fn load(&self, rel: &str, parse_all: bool, scan_all: bool) -> Result<Option<LoadedFile>, Skipped> {
+    fn load(
+        &self,
+        rel: &str,
+        parse_all: bool,
+        scan_all: bool,
+    ) -> Result<Option<LoadedFile>, Skipped> {
         let (entry, mut text) = self.entry(rel, true)?;
         let names_lock_text = match (&entry, &text) {
-            (Some(e), _) => e.names_lock.clone().map_err(|reason| Skipped { file: rel.to_string(), reason })?,
+            (Some(e), _) => e.names_lock.clone().map_err(|reason| Skipped {
+                file: rel.to_string(),
+                reason,
+            })?,
             (None, Some(t)) => self.prefilter.matches(t.as_bytes()),
             (None, None) => false,
         };
@@ -485,7 +628,12 @@ impl Scanning<'_> {
                     text = Some(self.set.read(rel)?.text);
                 }
                 let t = text.as_deref().unwrap_or("");
-                let scan = std::sync::Arc::new(Scan::new(t, self.fields, true, names_lock_text.then_some(self.prefilter)));
+                let scan = std::sync::Arc::new(Scan::new(
+                    t,
+                    self.fields,
+                    true,
+                    names_lock_text.then_some(self.prefilter),
+                ));
                 match &entry {
                     Some(e) => e.full.get_or_init(|| scan).clone(),
                     None => scan,
@@ -497,7 +645,12 @@ impl Scanning<'_> {
         let text = if names_lock { text } else { None };
         let mut f = LoadedFile::new(rel.to_string(), names_lock, text, scan, entry);
         if names_lock {
-            f.selected = f.scan.chunk_names_lock.iter().map(|&m| parse_all || m).collect();
+            f.selected = f
+                .scan
+                .chunk_names_lock
+                .iter()
+                .map(|&m| parse_all || m)
+                .collect();
             f.fresh = true;
         }
         Ok(Some(f))
@@ -507,7 +660,10 @@ impl Scanning<'_> {
     fn load_definitions_only(&self, rel: &str) -> Result<LoadedFile, Skipped> {
         let (entry, text) = self.entry(rel, false)?;
         if let Some(Err(reason)) = entry.as_ref().map(|e| &e.names_lock) {
-            return Err(Skipped { file: rel.to_string(), reason: reason.clone() });
+            return Err(Skipped {
+                file: rel.to_string(),
+                reason: reason.clone(),
+            });
         }
         let scan = match entry.as_ref().and_then(|e| e.defs_only.get()) {
             Some(scan) => scan.clone(),
@@ -545,9 +701,15 @@ pub const WHOLE_SCAN_LIMIT: u64 = 64 << 20;
 /// is only followed to a definition in the caller's own file.
 const MAX_HOMONYMS: usize = 3;
 
-pub fn lint_path(root: &Path, cat: &Catalogue, options: &LintOptions) -> Result<LintRun, AnalyzerError> {
+pub fn lint_path(
+    root: &Path,
+    cat: &Catalogue,
+    options: &LintOptions,
+) -> Result<LintRun, AnalyzerError> {
     if !root.exists() {
-        return Err(AnalyzerError::MissingPath { path: root.to_path_buf() });
+        return Err(AnalyzerError::MissingPath {
+            path: root.to_path_buf(),
+        });
     }
     Ok(lint_set(&source::FsTree::new(root), cat, options))
 }
@@ -565,11 +727,23 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // and looks further definitions up on demand.
     let total_bytes: u64 = listing.iter().map(|(_, n)| n).sum();
     let scan_all = total_bytes <= options.whole_scan_limit.unwrap_or(WHOLE_SCAN_LIMIT);
-    let designated_fields: Vec<String> =
-        cat.fault_path.handler_fields.iter().chain(&cat.rmap.callback_fields).cloned().collect();
-    let scanning = Scanning { set, cache: options.scan_cache.as_deref(), prefilter: &prefilter, fields: &designated_fields };
-    let read: Vec<Result<Option<LoadedFile>, Skipped>> =
-        paths.par_iter().map(|p| scanning.load(p, options.parse_all, scan_all)).collect();
+    let designated_fields: Vec<String> = cat
+        .fault_path
+        .handler_fields
+        .iter()
+        .chain(&cat.rmap.callback_fields)
+        .cloned()
+        .collect();
+    let scanning = Scanning {
+        set,
+        cache: options.scan_cache.as_deref(),
+        prefilter: &prefilter,
+        fields: &designated_fields,
+    };
+    let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
+        .par_iter()
+        .map(|p| scanning.load(p, options.parse_all, scan_all))
+        .collect();
     let mut skipped = Vec::new();
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut unloaded: Vec<&str> = Vec::new();
@@ -583,7 +757,10 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // Summaries are shared by the rounds of this run, and with other runs
     // through the scan cache.
     let run_summaries = crate::summary_store::SummaryStore::default();
-    let summaries = options.scan_cache.as_deref().map_or(&run_summaries, |c| &c.summaries);
+    let summaries = options
+        .scan_cache
+        .as_deref()
+        .map_or(&run_summaries, |c| &c.summaries);
     let tracing = std::env::var_os("MMSTALL_TRACE").is_some();
     let trace = |what: &str, since: Instant| {
         if tracing {
@@ -624,7 +801,13 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let findings = loop {
         round += 1;
         let t0 = Instant::now();
-        parse_selected(&mut files, set, cat, options.parse_cache.as_deref(), &mut skipped);
+        parse_selected(
+            &mut files,
+            set,
+            cat,
+            options.parse_cache.as_deref(),
+            &mut skipped,
+        );
         let t_parse = t0.elapsed();
         if rels.len() != files.len() {
             rels = std::sync::Arc::new(files.iter().map(|p| p.rel.clone()).collect());
@@ -634,8 +817,11 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         for (i, f) in files.iter_mut().enumerate() {
             f.place(i as u32, &handlers, cat);
         }
-        let functions: Vec<std::sync::Arc<Function>> =
-            files.iter().filter(|f| f.has_placed).flat_map(|f| f.placed.iter().flatten().flatten().cloned()).collect();
+        let functions: Vec<std::sync::Arc<Function>> = files
+            .iter()
+            .filter(|f| f.has_placed)
+            .flat_map(|f| f.placed.iter().flatten().flatten().cloned())
+            .collect();
         let (reused, computed) = (summaries.reused(), summaries.computed());
         let analyzed = analyze_program(|| {
             let mut program = Program::new(cat, rels.clone(), functions, summaries);
@@ -647,7 +833,13 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                 let (groups, largest, members) = program.cycle_group_sizes();
                 eprintln!("  cycle groups {groups} (largest {largest}, {members} functions), {} analyses inside cycles, entry depth {}", program.cycle_analyses.get(), program.max_entry_depth.get());
             }
-            (findings, missing, program.functions.len(), program.depth_cuts.get(), t_program)
+            (
+                findings,
+                missing,
+                program.functions.len(),
+                program.depth_cuts.get(),
+                t_program,
+            )
         });
         let (findings, missing, function_count, depth_cuts, t_program) = analyzed;
         if tracing {
@@ -672,13 +864,23 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             let t = Instant::now();
             let others = other_files(&scanning, first_new, &unloaded);
             unloaded.clear();
-            files.extend(others.files.iter().map(|(rel, scan, cached)| LoadedFile::new(rel.clone(), false, None, scan.clone(), cached.clone())));
+            files.extend(others.files.iter().map(|(rel, scan, cached)| {
+                LoadedFile::new(rel.clone(), false, None, scan.clone(), cached.clone())
+            }));
             skipped.extend(others.skipped.iter().cloned());
             index.attach(others.index.clone());
             trace("definitions of the other files", t);
             if tracing {
-                let n: usize = files.iter().map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>()).sum();
-                eprintln!("index: {} names, {} definitions, {} chunks", index.len(), n, files.iter().map(|f| f.scan.chunks.len()).sum::<usize>());
+                let n: usize = files
+                    .iter()
+                    .map(|f| f.scan.defs.iter().map(Vec::len).sum::<usize>())
+                    .sum();
+                eprintln!(
+                    "index: {} names, {} definitions, {} chunks",
+                    index.len(),
+                    n,
+                    files.iter().map(|f| f.scan.chunks.len()).sum::<usize>()
+                );
             }
         }
         // Pull the wanted definitions of the missing callees, and lexically
@@ -708,7 +910,11 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                 if defs.len() <= MAX_HOMONYMS {
                     queue.extend(defs.iter().copied().filter(|&(f, c)| !files[f].selected[c]));
                 } else {
-                    queue.extend(defs.iter().copied().filter(|&(f, c)| f == fi && !files[f].selected[c]));
+                    queue.extend(
+                        defs.iter()
+                            .copied()
+                            .filter(|&(f, c)| f == fi && !files[f].selected[c]),
+                    );
                 }
             }
         }
@@ -718,22 +924,34 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         select_long_reaching_callees(&mut files, &index, &reach_long, cat);
     };
 
-    let parsed: Vec<&LoadedFile> = files.iter().filter(|f| f.selected.iter().any(|s| *s)).collect();
+    let parsed: Vec<&LoadedFile> = files
+        .iter()
+        .filter(|f| f.selected.iter().any(|s| *s))
+        .collect();
     let stats = Stats {
         files: paths.len(),
         files_parsed: parsed.len(),
         functions: parsed.iter().map(|p| p.functions().count()).sum(),
-        functions_with_parse_errors: parsed.iter().flat_map(|p| p.functions()).filter(|(f, _)| f.has_parse_error).count(),
+        functions_with_parse_errors: parsed
+            .iter()
+            .flat_map(|p| p.functions())
+            .filter(|(f, _)| f.has_parse_error)
+            .count(),
         bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
-    let shown: HashSet<&str> = findings.iter().flat_map(|f| [f.file.as_str(), f.acquired_at.file.as_str()]).collect();
+    let shown: HashSet<&str> = findings
+        .iter()
+        .flat_map(|f| [f.file.as_str(), f.acquired_at.file.as_str()])
+        .collect();
     // The files whose text a run without caches holds: those naming the
     // lock and those a chunk was parsed from.
     let sources = files
         .iter_mut()
-        .filter(|p| shown.contains(p.rel.as_str()) && (p.names_lock || p.selected.iter().any(|s| *s)))
+        .filter(|p| {
+            shown.contains(p.rel.as_str()) && (p.names_lock || p.selected.iter().any(|s| *s))
+        })
         .filter_map(|p| match p.text.take() {
             Some(t) => Some((p.rel.clone(), t)),
             None => set.read(&p.rel).ok().map(|sf| (p.rel.clone(), sf.text)),
@@ -742,7 +960,15 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // Freeing a whole tree's files and index takes a while: not on the
     // caller's time (a pool thread does it).
     rayon::spawn(move || drop((files, index)));
-    LintRun { report: Report { version: 1, findings, stats, skipped }, sources }
+    LintRun {
+        report: Report {
+            version: 1,
+            findings,
+            stats,
+            skipped,
+        },
+        sources,
+    }
 }
 
 /// Runs `analysis` on a thread with a deep stack (summaries recurse along
@@ -751,12 +977,20 @@ fn analyze_program<T: Send>(analysis: impl FnOnce() -> T + Send) -> T {
     let analysis = std::sync::Mutex::new(Some(analysis));
     let take = || analysis.lock().ok().and_then(|mut a| a.take());
     std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new().name("mmstall-analysis".into()).stack_size(crate::summary::ANALYSIS_STACK);
+        let thread = std::thread::Builder::new()
+            .name("mmstall-analysis".into())
+            .stack_size(crate::summary::ANALYSIS_STACK);
         let spawned = thread.spawn_scoped(scope, || take().map(|run| run()));
-        let done = spawned.ok().and_then(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        let done = spawned.ok().and_then(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
         match done {
             Some(result) => result,
-            None => take().map(|run| run()).expect("the analysis runs on one thread or the other"),
+            None => take()
+                .map(|run| run())
+                .expect("the analysis runs on one thread or the other"),
         }
     })
 }
@@ -768,12 +1002,16 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
     loop {
         let before = reach.len();
         for f in files {
-            for ((defs, calls), &has_loop) in f.scan.defs.iter().zip(&f.scan.calls).zip(&f.scan.has_loop) {
+            for ((defs, calls), &has_loop) in
+                f.scan.defs.iter().zip(&f.scan.calls).zip(&f.scan.has_loop)
+            {
                 // Most chunks call nothing known (definitions-only scans).
                 if calls.is_empty() || defs.iter().all(|d| reach.contains(&**d)) {
                     continue;
                 }
-                let long_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c);
+                let long_call = |c: &String| {
+                    cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c)
+                };
                 let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
                 if calls.iter().any(long_call) || (has_loop && calls.iter().any(loop_call)) {
                     reach.extend(defs.iter().map(|d| d.to_string()));
@@ -788,7 +1026,12 @@ fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> 
 
 /// From the selected chunks, selects (transitively) the chunks defining the
 /// callees that can reach a long operation.
-fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, reach: &HashSet<String>, cat: &Catalogue) {
+fn select_long_reaching_callees(
+    files: &mut [LoadedFile],
+    index: &NameIndex,
+    reach: &HashSet<String>,
+    cat: &Catalogue,
+) {
     // Start from every selected chunk: write holders, and read holders or
     // hinted functions whose callees run under a caller's write hold. A
     // chunk expanded by an earlier call against the same index has its
@@ -810,15 +1053,24 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, rea
         files[fi].expanded[ci] = true;
         // Callees that can reach a long operation, and short helpers that
         // store into struct fields (constants for the callees after them).
-        let callees: Vec<&String> = files[fi].scan.calls[ci].iter().filter(|c| !cat.long_ops.contains_key(*c)).collect();
+        let callees: Vec<&String> = files[fi].scan.calls[ci]
+            .iter()
+            .filter(|c| !cat.long_ops.contains_key(*c))
+            .collect();
         let mut targets = Vec::new();
         for c in callees {
             let defs = index.get(c);
             let wanted = |&(f, k): &(usize, usize)| {
-                reach.contains(c) || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
+                reach.contains(c)
+                    || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
             };
             if defs.len() > MAX_HOMONYMS {
-                targets.extend(defs.iter().copied().filter(|(f, _)| *f == fi).filter(wanted));
+                targets.extend(
+                    defs.iter()
+                        .copied()
+                        .filter(|(f, _)| *f == fi)
+                        .filter(wanted),
+                );
             } else {
                 targets.extend(defs.iter().copied().filter(wanted));
             }
@@ -838,7 +1090,11 @@ fn select_long_reaching_callees(files: &mut [LoadedFile], index: &NameIndex, rea
 struct OtherFiles {
     /// Identifies the files (paths, contents) and their position in the run.
     key: Option<[u8; 32]>,
-    files: Vec<(String, std::sync::Arc<Scan>, Option<std::sync::Arc<CachedContent>>)>,
+    files: Vec<(
+        String,
+        std::sync::Arc<Scan>,
+        Option<std::sync::Arc<CachedContent>>,
+    )>,
     skipped: Vec<Skipped>,
     index: std::sync::Arc<DefsMap>,
 }
@@ -846,7 +1102,11 @@ struct OtherFiles {
 /// The files outside the prefilter (`paths`), loaded after the first
 /// `first_new` files of the run; from the scan cache when an earlier run had
 /// the same files (same paths and contents) at the same position.
-fn other_files(scanning: &Scanning, first_new: usize, paths: &[&str]) -> std::sync::Arc<OtherFiles> {
+fn other_files(
+    scanning: &Scanning,
+    first_new: usize,
+    paths: &[&str],
+) -> std::sync::Arc<OtherFiles> {
     let key = scanning.cache.and_then(|_| {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
@@ -861,7 +1121,10 @@ fn other_files(scanning: &Scanning, first_new: usize, paths: &[&str]) -> std::sy
     if let Some(found) = scanning.cache.zip(key).and_then(|(c, k)| c.other_files(&k)) {
         return found;
     }
-    let results: Vec<Result<LoadedFile, Skipped>> = paths.par_iter().map(|p| scanning.load_definitions_only(p)).collect();
+    let results: Vec<Result<LoadedFile, Skipped>> = paths
+        .par_iter()
+        .map(|p| scanning.load_definitions_only(p))
+        .collect();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for r in results {
@@ -873,7 +1136,10 @@ fn other_files(scanning: &Scanning, first_new: usize, paths: &[&str]) -> std::sy
     let index = std::sync::Arc::new(defs_map(&files, first_new));
     let others = std::sync::Arc::new(OtherFiles {
         key,
-        files: files.into_iter().map(|f| (f.rel, f.scan, f.cached)).collect(),
+        files: files
+            .into_iter()
+            .map(|f| (f.rel, f.scan, f.cached))
+            .collect(),
         skipped,
         index,
     });
@@ -885,10 +1151,22 @@ fn other_files(scanning: &Scanning, first_new: usize, paths: &[&str]) -> std::sy
 
 /// Parses every selected chunk not parsed yet, in parallel (a chunk the scan
 /// cache holds the parse of is taken from there, without reading the file).
-fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue, cache: Option<&ParseCache>, skipped: &mut Vec<Skipped>) {
+fn parse_selected(
+    files: &mut [LoadedFile],
+    set: &dyn SourceSet,
+    cat: &Catalogue,
+    cache: Option<&ParseCache>,
+    skipped: &mut Vec<Skipped>,
+) {
     let errors: Vec<Skipped> = files
         .par_iter_mut()
-        .filter(|f| f.fresh && f.selected.iter().zip(&f.parsed).any(|(s, p)| *s && p.is_none()))
+        .filter(|f| {
+            f.fresh
+                && f.selected
+                    .iter()
+                    .zip(&f.parsed)
+                    .any(|(s, p)| *s && p.is_none())
+        })
         .map_init(parse::new_parser, |parser, f| {
             if let Some(entry) = &f.cached {
                 if let Ok(known) = entry.parsed.lock() {
@@ -899,15 +1177,24 @@ fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue
                     }
                 }
             }
-            if f.selected.iter().zip(&f.parsed).all(|(s, p)| !*s || p.is_some()) {
+            if f.selected
+                .iter()
+                .zip(&f.parsed)
+                .all(|(s, p)| !*s || p.is_some())
+            {
                 return Ok(());
             }
-            let parser = parser.as_mut().map_err(|e| Skipped { file: f.rel.clone(), reason: e.to_string() })?;
+            let parser = parser.as_mut().map_err(|e| Skipped {
+                file: f.rel.clone(),
+                reason: e.to_string(),
+            })?;
             if f.text.is_none() {
                 f.text = Some(set.read(&f.rel)?.text);
             }
             let text = f.text.as_deref().unwrap_or("");
-            let pp = f.pp_text.get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));
+            let pp = f
+                .pp_text
+                .get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));
             let mut made = Vec::new();
             for ci in 0..f.scan.chunks.len() {
                 if !f.selected[ci] || f.parsed[ci].is_some() {
@@ -916,7 +1203,9 @@ fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue
                 let c = f.scan.chunks[ci];
                 let line_offset = f.scan.line_starts[ci];
                 let parsed = match cache {
-                    Some(cache) => cache.parse(parser, &pp[c.start..c.end], cat).map(|fs| (fs, line_offset)),
+                    Some(cache) => cache
+                        .parse(parser, &pp[c.start..c.end], cat)
+                        .map(|fs| (fs, line_offset)),
                     None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat)
                         .map(|ir| (std::sync::Arc::new(ir.functions), 0)),
                 };
@@ -925,7 +1214,12 @@ fn parse_selected(files: &mut [LoadedFile], set: &dyn SourceSet, cat: &Catalogue
                         made.push((ci, p.clone()));
                         f.parsed[ci] = Some(p);
                     }
-                    Err(e) => return Err(Skipped { file: f.rel.clone(), reason: format!("failed to parse: {e}") }),
+                    Err(e) => {
+                        return Err(Skipped {
+                            file: f.rel.clone(),
+                            reason: format!("failed to parse: {e}"),
+                        })
+                    }
                 }
             }
             if let Some(Ok(mut known)) = f.cached.as_ref().map(|e| e.parsed.lock()) {
@@ -953,7 +1247,11 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
     // lock was dropped (`maybe_unlock_mmap_for_io()`, `release_fault_lock()`,
     // `lock_page_or_retry()`...). A marker only after the call does not count:
     // a wait moved before the drop is the historical stall.
-    let retry_aware = |hit: &Hit| hit.chain.iter().any(|(f, c)| program.function(*f).retry_protocol_before(*c));
+    let retry_aware = |hit: &Hit| {
+        hit.chain
+            .iter()
+            .any(|(f, c)| program.function(*f).retry_protocol_before(*c))
+    };
     let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
     let roots = program.roots();
     let mut hinted = Vec::new();
@@ -979,7 +1277,11 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
             Some(crate::catalogue::LockMode::Write) => Held::Write,
             _ => Held::Read,
         };
-        for hit in result.entry_hits.iter().filter(|h| keep(h) && h.held == promised) {
+        for hit in result
+            .entry_hits
+            .iter()
+            .filter(|h| keep(h) && h.held == promised)
+        {
             debug_assert_eq!(hit.acquired, ORIGIN_ENTRY);
             let covered = match hit.held {
                 Held::Write => under_write.contains(&root),
@@ -994,7 +1296,10 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
         push(f, &mut findings);
     }
     apply_rule_config(program.cat, &mut findings);
-    findings.sort_by(|a, b| (&a.file, a.line, a.column, a.code, &a.holder).cmp(&(&b.file, b.line, b.column, b.code, &b.holder)));
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.code, &a.holder)
+            .cmp(&(&b.file, b.line, b.column, b.code, &b.holder))
+    });
     findings
 }
 
@@ -1003,7 +1308,9 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
 fn apply_rule_config(cat: &Catalogue, findings: &mut Vec<Finding>) {
     use crate::rules::{self, Severity};
     for (name, cfg) in &cat.rules {
-        let Some(rule) = rules::find(name) else { continue };
+        let Some(rule) = rules::find(name) else {
+            continue;
+        };
         if cfg.enabled == Some(false) {
             findings.retain(|f| f.code != rule.code);
         }
@@ -1041,9 +1348,12 @@ fn rmap_trylock_findings(program: &Program) -> Vec<Finding> {
             let f = program.function(fid);
             for (cid, call) in f.calls.iter().enumerate() {
                 if let Some(entry) = crate::lockstate::lock_api(cat, call) {
-                    let is_trylock = entry.op == LockOp::Acquire && entry.cond == Some(crate::catalogue::AcquireCond::Nonzero);
+                    let is_trylock = entry.op == LockOp::Acquire
+                        && entry.cond == Some(crate::catalogue::AcquireCond::Nonzero);
                     if is_trylock && seen.insert((fid, cid)) {
-                        out.push(crate::finding::rmap_trylock_finding(program, &path, fid, cid as u32));
+                        out.push(crate::finding::rmap_trylock_finding(
+                            program, &path, fid, cid as u32,
+                        ));
                     }
                     continue;
                 }
@@ -1068,13 +1378,24 @@ fn rmap_trylock_findings(program: &Program) -> Vec<Finding> {
 pub fn defined_names(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for line in text.lines() {
-        let Some(first) = line.bytes().next() else { continue };
+        let Some(first) = line.bytes().next() else {
+            continue;
+        };
         if !(first.is_ascii_alphabetic() || first == b'_') || line.trim_end().ends_with(';') {
             continue;
         }
-        let Some(paren) = line.find('(') else { continue };
+        let Some(paren) = line.find('(') else {
+            continue;
+        };
         let head = line[..paren].trim_end();
-        let name: String = head.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<Vec<_>>().into_iter().rev().collect();
+        let name: String = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         if !name.is_empty() && !name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
             names.insert(name);
         }

@@ -6,9 +6,17 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzerError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}:{line}:{column}: invalid configuration: {message}", path.display())]
-    Config { path: PathBuf, line: usize, column: usize, message: String },
+    Config {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}: no such file or directory", path.display())]
     MissingPath { path: PathBuf },
     #[error("tree-sitter: {0}")]

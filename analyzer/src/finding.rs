@@ -66,14 +66,22 @@ pub struct Report {
 }
 
 /// Builds the finding for a hit whose chain starts at the holder.
-pub fn finding_from_hit(program: &Program, hit: &Hit, context: &crate::lockstate::ConstMap) -> Finding {
+pub fn finding_from_hit(
+    program: &Program,
+    hit: &Hit,
+    context: &crate::lockstate::ConstMap,
+) -> Finding {
     let (holder_id, _) = hit.chain[0];
     let holder = program.function(holder_id);
     let &(site_id, site_call) = hit.chain.last().expect("non-empty chain");
     let site = program.function(site_id);
     let call = &site.calls[site_call as usize];
     let rule = rules::for_class(hit.class);
-    let call_path: Vec<String> = hit.chain.iter().map(|(f, _)| program.function(*f).name.clone()).collect();
+    let call_path: Vec<String> = hit
+        .chain
+        .iter()
+        .map(|(f, _)| program.function(*f).name.clone())
+        .collect();
     let acquired_at = if hit.acquired == ORIGIN_ENTRY {
         Location {
             file: program.files[holder.file as usize].clone(),
@@ -92,16 +100,34 @@ pub fn finding_from_hit(program: &Program, hit: &Hit, context: &crate::lockstate
     let how = if hit.acquired == ORIGIN_ENTRY {
         format!("is entered with the mmap lock held for {mode} and keeps it")
     } else {
-        format!("holds the mmap lock for {mode} (`{}`)", holder.calls[(hit.acquired - 1) as usize].callee)
+        format!(
+            "holds the mmap lock for {mode} (`{}`)",
+            holder.calls[(hit.acquired - 1) as usize].callee
+        )
     };
     let what = match hit.class {
         crate::catalogue::LongClass::Populate => "page population",
         crate::catalogue::LongClass::Zap => "page zapping",
         crate::catalogue::LongClass::Walk => "a page-table walk",
-        crate::catalogue::LongClass::IoWait => "a wait for page I/O, without the fault retry protocol",
+        crate::catalogue::LongClass::IoWait => {
+            "a wait for page I/O, without the fault retry protocol"
+        }
     };
-    let in_loop = if call.in_loop && program.cat.long_ops.get(&call.callee).is_some_and(|o| o.in_loop) { " in a loop" } else { "" };
-    let message = format!("`{}` {how} across {what}: `{}`{in_loop}", holder.name, call.callee);
+    let in_loop = if call.in_loop
+        && program
+            .cat
+            .long_ops
+            .get(&call.callee)
+            .is_some_and(|o| o.in_loop)
+    {
+        " in a loop"
+    } else {
+        ""
+    };
+    let message = format!(
+        "`{}` {how} across {what}: `{}`{in_loop}",
+        holder.name, call.callee
+    );
     let call_text = format!("{}({})", call.callee, call.args.join(", "));
     let occurrence = site.calls[..site_call as usize]
         .iter()
@@ -149,15 +175,33 @@ pub fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// The MMS005 finding for a trylock at `(fid, cid)` reached by `path` from an rmap walker.
-pub fn rmap_trylock_finding(program: &Program, path: &[crate::summary::FnId], fid: crate::summary::FnId, cid: u32) -> Finding {
+pub fn rmap_trylock_finding(
+    program: &Program,
+    path: &[crate::summary::FnId],
+    fid: crate::summary::FnId,
+    cid: u32,
+) -> Finding {
     let f = program.function(fid);
     let call = &f.calls[cid as usize];
     let rule = &rules::rmap_mmap_trylock::RULE;
     let file = program.files[f.file as usize].clone();
-    let call_path: Vec<String> = path.iter().map(|p| program.function(*p).name.clone()).collect();
+    let call_path: Vec<String> = path
+        .iter()
+        .map(|p| program.function(*p).name.clone())
+        .collect();
     let call_text = format!("{}({})", call.callee, call.args.join(", "));
-    let occurrence = f.calls[..cid as usize].iter().filter(|c| c.callee == call.callee && c.args == call.args).count();
-    let fingerprint = fingerprint(&[rule.id, &file, &f.name, &call_text, &occurrence.to_string(), &call_path.join(">")]);
+    let occurrence = f.calls[..cid as usize]
+        .iter()
+        .filter(|c| c.callee == call.callee && c.args == call.args)
+        .count();
+    let fingerprint = fingerprint(&[
+        rule.id,
+        &file,
+        &f.name,
+        &call_text,
+        &occurrence.to_string(),
+        &call_path.join(">"),
+    ]);
     Finding {
         rule: rule.id,
         code: rule.code,

@@ -13,8 +13,16 @@ use crate::catalogue::Catalogue;
 use crate::ir::*;
 
 /// Marks the calls whose first argument holds a fresh allocation.
-pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[String], cat: &Catalogue) {
-    let allocates: Vec<bool> = calls.iter().map(|c| cat.fault_path.fresh_allocators.contains(&c.callee)).collect();
+pub fn mark_calls_on_fresh_objects(
+    cfg: &Cfg,
+    calls: &mut [CallSite],
+    vars: &[String],
+    cat: &Catalogue,
+) {
+    let allocates: Vec<bool> = calls
+        .iter()
+        .map(|c| cat.fault_path.fresh_allocators.contains(&c.callee))
+        .collect();
     // Most functions allocate nothing: no analysis.
     if !allocates.contains(&true) {
         return;
@@ -23,7 +31,12 @@ pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[St
     // The variable each call's first argument names, if any.
     let first_arg: Vec<Option<usize>> = calls
         .iter()
-        .map(|c| c.args.first().and_then(|a| normalize_path(a)).and_then(|p| vars.iter().position(|v| *v == p)))
+        .map(|c| {
+            c.args
+                .first()
+                .and_then(|a| normalize_path(a))
+                .and_then(|p| vars.iter().position(|v| *v == p))
+        })
         .collect();
     // A node's events over the fresh set (a bit per variable); `at_call`
     // sees the set at each call.
@@ -49,7 +62,9 @@ pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[St
     fresh_in[cfg.entry as usize] = Some(vec![0; words]);
     let mut worklist = vec![cfg.entry];
     while let Some(n) = worklist.pop() {
-        let Some(mut state) = fresh_in[n as usize].clone() else { continue };
+        let Some(mut state) = fresh_in[n as usize].clone() else {
+            continue;
+        };
         run(&cfg.nodes[n as usize], &mut state, &mut |_, _| {});
         for &succ in &cfg.nodes[n as usize].succ {
             let merged = match &fresh_in[succ as usize] {
@@ -64,9 +79,16 @@ pub fn mark_calls_on_fresh_objects(cfg: &Cfg, calls: &mut [CallSite], vars: &[St
     }
     let mut on_fresh: Vec<CallId> = Vec::new();
     for (node, state) in cfg.nodes.iter().zip(&fresh_in) {
-        let Some(mut state) = state.clone() else { continue };
+        let Some(mut state) = state.clone() else {
+            continue;
+        };
         run(node, &mut state, &mut |cid, state| {
-            if first_arg.get(cid as usize).copied().flatten().is_some_and(|v| state[v / 64] & (1 << (v % 64)) != 0) {
+            if first_arg
+                .get(cid as usize)
+                .copied()
+                .flatten()
+                .is_some_and(|v| state[v / 64] & (1 << (v % 64)) != 0)
+            {
                 on_fresh.push(cid);
             }
         });

@@ -160,7 +160,9 @@ impl Function {
     /// wait that call leads to is then taken to happen after the lock was
     /// dropped (textual order approximates "on the path before").
     pub fn retry_protocol_before(&self, call: CallId) -> bool {
-        let Some(site) = self.calls.get(call as usize) else { return false };
+        let Some(site) = self.calls.get(call as usize) else {
+            return false;
+        };
         self.retry_marker_lines.iter().any(|&l| l < site.line)
     }
 }
@@ -220,7 +222,11 @@ pub fn normalize_path(text: &str) -> Option<String> {
             _ => return None,
         }
     }
-    if out.is_empty() || out.starts_with('.') || out.ends_with('.') || out.starts_with(|c: char| c.is_ascii_digit()) {
+    if out.is_empty()
+        || out.starts_with('.')
+        || out.ends_with('.')
+        || out.starts_with(|c: char| c.is_ascii_digit())
+    {
         return None;
     }
     Some(out)
@@ -231,9 +237,15 @@ mod tests {
     use super::*;
     #[test]
     fn paths_normalize() {
-        assert_eq!(normalize_path("(&vms)->unlock").as_deref(), Some("vms.unlock"));
+        assert_eq!(
+            normalize_path("(&vms)->unlock").as_deref(),
+            Some("vms.unlock")
+        );
         assert_eq!(normalize_path("vms.unlock").as_deref(), Some("vms.unlock"));
-        assert_eq!(normalize_path("&mm->mmap_lock").as_deref(), Some("mm.mmap_lock"));
+        assert_eq!(
+            normalize_path("&mm->mmap_lock").as_deref(),
+            Some("mm.mmap_lock")
+        );
         assert_eq!(normalize_path("a + b"), None);
         assert_eq!(normalize_path("f(x)"), None);
     }

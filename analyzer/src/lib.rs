@@ -5,22 +5,22 @@
 
 pub mod baseline;
 pub mod catalogue;
-pub mod error;
-pub mod normalize;
 pub mod cfg;
+pub mod driver;
+pub mod error;
+pub mod finding;
 pub mod fresh;
 pub mod ir;
-pub mod parse;
-pub mod source;
 pub mod lockstate;
+pub mod normalize;
+pub mod parse;
+pub mod printers;
+pub mod rules;
+pub mod source;
 pub mod summary;
 pub mod summary_store;
-pub mod driver;
-pub mod finding;
-pub mod rules;
-pub mod printers;
 
 pub use catalogue::Catalogue;
 pub use driver::{lint_path, lint_set, LintOptions, LintRun, ParseCache, ScanCache};
-pub use source::{FsTree, MemoryTree, SourceSet};
 pub use finding::{Finding, Report, Stats};
+pub use source::{FsTree, MemoryTree, SourceSet};

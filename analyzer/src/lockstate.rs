@@ -186,7 +186,15 @@ impl<'a> IntoIterator for &'a State {
 }
 
 pub fn entry_state() -> State {
-    Held::ALL.iter().map(|&h| Elem { entry: h, held: h, origin: ORIGIN_ENTRY, guard: None }).collect()
+    Held::ALL
+        .iter()
+        .map(|&h| Elem {
+            entry: h,
+            held: h,
+            origin: ORIGIN_ENTRY,
+            guard: None,
+        })
+        .collect()
 }
 
 /// The catalogue entry of a lock API call on the mmap lock, if it is one.
@@ -199,14 +207,23 @@ pub fn lock_api<'c>(cat: &'c Catalogue, call: &CallSite) -> Option<&'c LockApiEn
 }
 
 /// Applies a lock API call to a state.
-pub fn apply_lock_call(state: &State, entry: &LockApiEntry, call_id: u32, result_var: VarId) -> State {
+pub fn apply_lock_call(
+    state: &State,
+    entry: &LockApiEntry,
+    call_id: u32,
+    result_var: VarId,
+) -> State {
     let mut out = State::new();
     for e in state {
         match entry.op {
             LockOp::Acquire => {
                 let mode = Held::from_mode(entry.mode.unwrap_or(LockMode::Write));
                 let acquired = if e.held == Held::None || mode > e.held {
-                    Elem { held: mode, origin: origin_of_call(call_id), ..*e }
+                    Elem {
+                        held: mode,
+                        origin: origin_of_call(call_id),
+                        ..*e
+                    }
                 } else {
                     *e
                 };
@@ -219,16 +236,30 @@ pub fn apply_lock_call(state: &State, entry: &LockApiEntry, call_id: u32, result
                             AcquireCond::Zero => (0, -4), // -EINTR
                             AcquireCond::Nonzero => (1, 0),
                         };
-                        out.insert(Elem { guard: Some((result_var, GuardVal::Eq(ok))), ..acquired });
-                        out.insert(Elem { guard: Some((result_var, GuardVal::Eq(failed))), ..*e });
+                        out.insert(Elem {
+                            guard: Some((result_var, GuardVal::Eq(ok))),
+                            ..acquired
+                        });
+                        out.insert(Elem {
+                            guard: Some((result_var, GuardVal::Eq(failed))),
+                            ..*e
+                        });
                     }
                 }
             }
             LockOp::Release => {
-                out.insert(Elem { held: Held::None, origin: ORIGIN_ENTRY, ..*e });
+                out.insert(Elem {
+                    held: Held::None,
+                    origin: ORIGIN_ENTRY,
+                    ..*e
+                });
             }
             LockOp::Downgrade => {
-                let held = if e.held == Held::Write { Held::Read } else { e.held };
+                let held = if e.held == Held::Write {
+                    Held::Read
+                } else {
+                    e.held
+                };
                 out.insert(Elem { held, ..*e });
             }
         }
@@ -311,8 +342,14 @@ pub fn route(state: &State, cond: &Expr, consts: &Consts) -> (State, State) {
             }
             None => match (learned, e.guard) {
                 (Some((v, on_true, on_false)), None) => {
-                    t.insert(Elem { guard: Some((v, on_true)), ..*e });
-                    f.insert(Elem { guard: Some((v, on_false)), ..*e });
+                    t.insert(Elem {
+                        guard: Some((v, on_true)),
+                        ..*e
+                    });
+                    f.insert(Elem {
+                        guard: Some((v, on_false)),
+                        ..*e
+                    });
                 }
                 _ => {
                     t.insert(*e);
@@ -342,7 +379,8 @@ pub fn route_switch(
     succ: &[crate::ir::NodeId],
     consts: &Consts,
 ) -> Vec<(crate::ir::NodeId, State)> {
-    let mut out: Vec<(crate::ir::NodeId, State)> = succ.iter().map(|&n| (n, State::new())).collect();
+    let mut out: Vec<(crate::ir::NodeId, State)> =
+        succ.iter().map(|&n| (n, State::new())).collect();
     for e in state {
         let value = match eval(switched, consts, e.guard) {
             Some(GuardVal::Eq(v)) => Some(v),
@@ -357,7 +395,11 @@ pub fn route_switch(
                 })
                 .collect();
             // Every case value must be known to rule any of them out.
-            if cases.iter().zip(&case_values).any(|(c, v)| c.is_some() && v.is_none()) {
+            if cases
+                .iter()
+                .zip(&case_values)
+                .any(|(c, v)| c.is_some() && v.is_none())
+            {
                 return None;
             }
             case_values
@@ -407,7 +449,13 @@ pub struct Effect {
 
 impl Effect {
     pub fn identity() -> Effect {
-        Effect { exits: [vec![(Held::None, true, None)], vec![(Held::Read, true, None)], vec![(Held::Write, true, None)]] }
+        Effect {
+            exits: [
+                vec![(Held::None, true, None)],
+                vec![(Held::Read, true, None)],
+                vec![(Held::Write, true, None)],
+            ],
+        }
     }
 
     pub fn is_identity(&self) -> bool {
@@ -431,7 +479,12 @@ pub fn apply_effect(state: &State, effect: &Effect, call_id: u32, result_var: Va
                 Some(v) => Some((result_var, v)),
                 None => e.guard,
             };
-            out.insert(Elem { held, origin, guard, ..*e });
+            out.insert(Elem {
+                held,
+                origin,
+                guard,
+                ..*e
+            });
         }
     }
     out
@@ -445,7 +498,11 @@ pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
             (Some((g, v)), Some(r)) if g == r => Some(v),
             _ => None,
         };
-        let item = (e.held, e.held == Held::None || e.origin == ORIGIN_ENTRY, ret);
+        let item = (
+            e.held,
+            e.held == Held::None || e.origin == ORIGIN_ENTRY,
+            ret,
+        );
         let list = &mut exits[e.entry.index()];
         if !list.contains(&item) {
             list.push(item);
@@ -473,7 +530,12 @@ mod tests {
             1 => Some((u32::from(code % 2), GuardVal::NonZero)),
             _ => Some((0, GuardVal::Eq(i64::from(code % 5)))),
         };
-        Elem { entry: Held::ALL[(code / 9 % 3) as usize], held, origin: u32::from(code / 27), guard }
+        Elem {
+            entry: Held::ALL[(code / 9 % 3) as usize],
+            held,
+            origin: u32::from(code / 27),
+            guard,
+        }
     }
 
     proptest! {
@@ -495,21 +557,39 @@ mod tests {
     fn killable_acquire_holds_only_on_success_branch() {
         let cat = Catalogue::builtin();
         let entry = &cat.lock_api["mmap_write_lock_killable"];
-        let s: State = [Elem { entry: Held::None, held: Held::None, origin: 0, guard: None }].into();
+        let s: State = [Elem {
+            entry: Held::None,
+            held: Held::None,
+            origin: 0,
+            guard: None,
+        }]
+        .into();
         let after = apply_lock_call(&s, entry, 0, 7);
         // if (mmap_write_lock_killable(mm)) return -EINTR;
         let consts = Consts { by_var: &[] };
         let (t, f) = route(&after, &Expr::Var(7), &consts);
         let _ = GuardVal::NonZero;
-        assert!(t.iter().all(|e| e.held == Held::None), "error path does not hold");
-        assert!(f.iter().all(|e| e.held == Held::Write), "success path holds");
+        assert!(
+            t.iter().all(|e| e.held == Held::None),
+            "error path does not hold"
+        );
+        assert!(
+            f.iter().all(|e| e.held == Held::Write),
+            "success path holds"
+        );
     }
 
     #[test]
     fn trylock_in_negated_condition() {
         let cat = Catalogue::builtin();
         let entry = &cat.lock_api["mmap_read_trylock"];
-        let s: State = [Elem { entry: Held::None, held: Held::None, origin: 0, guard: None }].into();
+        let s: State = [Elem {
+            entry: Held::None,
+            held: Held::None,
+            origin: 0,
+            guard: None,
+        }]
+        .into();
         let after = apply_lock_call(&s, entry, 0, 3);
         let consts = Consts { by_var: &[] };
         let (t, f) = route(&after, &Expr::Not(Box::new(Expr::Var(3))), &consts);
@@ -519,13 +599,28 @@ mod tests {
 
     #[test]
     fn three_valued_logic() {
-        let consts = Consts { by_var: &[Some(1), None] };
-        let or = Expr::Or(Box::new(Expr::Var(1)), Box::new(Expr::Not(Box::new(Expr::Var(0)))));
+        let consts = Consts {
+            by_var: &[Some(1), None],
+        };
+        let or = Expr::Or(
+            Box::new(Expr::Var(1)),
+            Box::new(Expr::Not(Box::new(Expr::Var(0)))),
+        );
         assert_eq!(eval(&or, &consts, None), None);
         let or2 = Expr::Or(Box::new(Expr::Var(1)), Box::new(Expr::Var(0)));
         assert_eq!(eval(&or2, &consts, None), Some(GuardVal::Eq(1)));
         // A path that learned `err != 0` takes `if (err)`.
-        assert_eq!(eval(&Expr::Var(1), &consts, Some((1, GuardVal::NonZero))), Some(GuardVal::NonZero));
-        assert_eq!(eval(&Expr::Not(Box::new(Expr::Var(1))), &consts, Some((1, GuardVal::NonZero))), Some(GuardVal::Eq(0)));
+        assert_eq!(
+            eval(&Expr::Var(1), &consts, Some((1, GuardVal::NonZero))),
+            Some(GuardVal::NonZero)
+        );
+        assert_eq!(
+            eval(
+                &Expr::Not(Box::new(Expr::Var(1))),
+                &consts,
+                Some((1, GuardVal::NonZero))
+            ),
+            Some(GuardVal::Eq(0))
+        );
     }
 }

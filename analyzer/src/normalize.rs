@@ -57,7 +57,11 @@ pub fn normalize(source: &str, catalogue: &Catalogue) -> Normalized {
 /// Like [`normalize`], but blanks everything outside the `keep` byte ranges
 /// (after preprocessor groups were resolved on the whole file), so only the
 /// selected chunks cost lexing and parsing.
-pub fn normalize_selected(source: &str, catalogue: &Catalogue, keep: Option<&[(usize, usize)]>) -> Normalized {
+pub fn normalize_selected(
+    source: &str,
+    catalogue: &Catalogue,
+    keep: Option<&[(usize, usize)]>,
+) -> Normalized {
     let mut buf = source.as_bytes().to_vec();
     blank_preprocessor(&mut buf);
     if let Some(keep) = keep {
@@ -94,7 +98,8 @@ fn rewrite(mut buf: Vec<u8>, catalogue: &Catalogue) -> Normalized {
     rewrite_tokens(&mut buf, &toks, catalogue, &mut hints);
     // Every rewrite writes ASCII over whole ASCII tokens or blanks whole lines
     // byte by byte, so the buffer stays valid UTF-8; the fallback is defensive.
-    let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let text = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Normalized { text, hints }
 }
 
@@ -120,25 +125,41 @@ fn blank_preprocessor(buf: &mut [u8]) {
     let mut pos = 0;
     let mut in_block_comment = false;
     while pos < buf.len() {
-        let line_end = memchr::memchr(b'\n', &buf[pos..]).map(|i| pos + i).unwrap_or(buf.len());
+        let line_end = memchr::memchr(b'\n', &buf[pos..])
+            .map(|i| pos + i)
+            .unwrap_or(buf.len());
         let line = &buf[pos..line_end];
         let first = line.iter().position(|b| *b != b' ' && *b != b'\t');
         let is_directive = !in_block_comment && first.is_some_and(|i| line[i] == b'#');
         if is_directive {
             // The directive spans continuation lines.
             let mut end = line_end;
-            while end > pos && end < buf.len() && buf[end - 1] == b'\\' || (end > pos + 1 && end < buf.len() && buf[end - 1] == b'\r' && buf[end - 2] == b'\\') {
-                end = memchr::memchr(b'\n', &buf[end + 1..]).map(|i| end + 1 + i).unwrap_or(buf.len());
+            while end > pos && end < buf.len() && buf[end - 1] == b'\\'
+                || (end > pos + 1
+                    && end < buf.len()
+                    && buf[end - 1] == b'\r'
+                    && buf[end - 2] == b'\\')
+            {
+                end = memchr::memchr(b'\n', &buf[end + 1..])
+                    .map(|i| end + 1 + i)
+                    .unwrap_or(buf.len());
             }
             let start = pos + first.unwrap_or(0) + 1;
             let directive = String::from_utf8_lossy(&buf[start..end]).to_string();
             let directive = directive.trim_start();
-            let word: String = directive.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let word: String = directive
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             let rest = directive[word.len()..].trim();
             match word.as_str() {
                 "if" | "ifdef" | "ifndef" => {
-                    let never = word == "if" && (rest == "0" || rest.starts_with("0 ") || rest.starts_with("0/"));
-                    stack.push(Group { keeping: !never, taken: !never });
+                    let never = word == "if"
+                        && (rest == "0" || rest.starts_with("0 ") || rest.starts_with("0/"));
+                    stack.push(Group {
+                        keeping: !never,
+                        taken: !never,
+                    });
                 }
                 "elif" | "else" | "elifdef" | "elifndef" => {
                     if let Some(g) = stack.last_mut() {
@@ -218,7 +239,9 @@ fn tokenize(buf: &[u8]) -> Vec<Tok> {
                 i = memchr::memchr(b'\n', &buf[i..]).map(|k| i + k).unwrap_or(n);
             }
             b'/' if i + 1 < n && buf[i + 1] == b'*' => {
-                i = memchr::memmem::find(&buf[i + 2..], b"*/").map(|k| i + 2 + k + 2).unwrap_or(n);
+                i = memchr::memmem::find(&buf[i + 2..], b"*/")
+                    .map(|k| i + 2 + k + 2)
+                    .unwrap_or(n);
             }
             b'"' | b'\'' => {
                 let start = i;
@@ -232,24 +255,41 @@ fn tokenize(buf: &[u8]) -> Vec<Tok> {
                     i += 1;
                 }
                 i = (i + 1).min(n);
-                toks.push(Tok { kind: TokKind::Other, start, end: i });
+                toks.push(Tok {
+                    kind: TokKind::Other,
+                    start,
+                    end: i,
+                });
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 let start = i;
                 while i < n && (buf[i].is_ascii_alphanumeric() || buf[i] == b'_') {
                     i += 1;
                 }
-                toks.push(Tok { kind: TokKind::Ident, start, end: i });
+                toks.push(Tok {
+                    kind: TokKind::Ident,
+                    start,
+                    end: i,
+                });
             }
             b'0'..=b'9' => {
                 let start = i;
-                while i < n && (buf[i].is_ascii_alphanumeric() || buf[i] == b'_' || buf[i] == b'.') {
+                while i < n && (buf[i].is_ascii_alphanumeric() || buf[i] == b'_' || buf[i] == b'.')
+                {
                     i += 1;
                 }
-                toks.push(Tok { kind: TokKind::Other, start, end: i });
+                toks.push(Tok {
+                    kind: TokKind::Other,
+                    start,
+                    end: i,
+                });
             }
             _ if b.is_ascii_punctuation() => {
-                toks.push(Tok { kind: TokKind::Punct(b), start: i, end: i + 1 });
+                toks.push(Tok {
+                    kind: TokKind::Punct(b),
+                    start: i,
+                    end: i + 1,
+                });
                 i += 1;
             }
             _ => i += 1,
@@ -284,7 +324,9 @@ fn split_args(toks: &[Tok], open: usize, close: usize) -> Vec<(usize, usize)> {
     for (k, tok) in toks.iter().enumerate().take(close).skip(open + 1) {
         match tok.kind {
             TokKind::Punct(b'(') | TokKind::Punct(b'[') | TokKind::Punct(b'{') => depth += 1,
-            TokKind::Punct(b')') | TokKind::Punct(b']') | TokKind::Punct(b'}') => depth = depth.saturating_sub(1),
+            TokKind::Punct(b')') | TokKind::Punct(b']') | TokKind::Punct(b'}') => {
+                depth = depth.saturating_sub(1)
+            }
             TokKind::Punct(b',') if depth == 0 => {
                 args.push((start, k));
                 start = k + 1;
@@ -303,8 +345,8 @@ fn tok_text<'a>(buf: &'a [u8], t: &Tok) -> &'a str {
 }
 
 const TYPE_KEYWORDS: &[&str] = &[
-    "struct", "union", "enum", "unsigned", "signed", "int", "long", "short", "char", "void", "const",
-    "volatile", "bool", "_Bool", "float", "double",
+    "struct", "union", "enum", "unsigned", "signed", "int", "long", "short", "char", "void",
+    "const", "volatile", "bool", "_Bool", "float", "double",
 ];
 
 /// Rewrites a type written as a macro argument (`struct page *`) into one
@@ -335,10 +377,15 @@ fn looks_like_type(buf: &[u8], toks: &[Tok], range: (usize, usize)) -> bool {
     // Only `struct|union|enum NAME` with optional `*`s: anything longer is a
     // parameter declaration (`struct mm_struct *mm`), not a type argument.
     let first = tok_text(buf, &toks[a]);
-    if !matches!(first, "struct" | "union" | "enum") || b - a < 2 || toks[a + 1].kind != TokKind::Ident {
+    if !matches!(first, "struct" | "union" | "enum")
+        || b - a < 2
+        || toks[a + 1].kind != TokKind::Ident
+    {
         return false;
     }
-    toks[a + 2..b].iter().all(|t| t.kind == TokKind::Punct(b'*'))
+    toks[a + 2..b]
+        .iter()
+        .all(|t| t.kind == TokKind::Punct(b'*'))
 }
 
 fn rewrite_tokens(buf: &mut [u8], toks: &[Tok], cat: &Catalogue, hints: &mut Vec<Hint>) {
@@ -347,7 +394,8 @@ fn rewrite_tokens(buf: &mut [u8], toks: &[Tok], cat: &Catalogue, hints: &mut Vec
         let t = toks[k];
         if t.kind != TokKind::Ident {
             // Generic type arguments: `(struct x, ...)` anywhere in an argument list.
-            if matches!(t.kind, TokKind::Punct(b'(')) && k > 0 && toks[k - 1].kind == TokKind::Ident {
+            if matches!(t.kind, TokKind::Punct(b'(')) && k > 0 && toks[k - 1].kind == TokKind::Ident
+            {
                 if let Some(close) = matching_paren(toks, k) {
                     let callee = tok_text(buf, &toks[k - 1]).to_string();
                     let args = split_args(toks, k, close);
@@ -366,16 +414,25 @@ fn rewrite_tokens(buf: &mut [u8], toks: &[Tok], cat: &Catalogue, hints: &mut Vec
             continue;
         }
         let name = tok_text(buf, &t).to_string();
-        let next_is_paren = toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Punct(b'('));
-        if cat.annotation_set.contains(&name) || (!next_is_paren && cat.is_annotation_prefix(&name)) {
+        let next_is_paren = toks
+            .get(k + 1)
+            .is_some_and(|n| n.kind == TokKind::Punct(b'('));
+        if cat.annotation_set.contains(&name) || (!next_is_paren && cat.is_annotation_prefix(&name))
+        {
             blank(buf, t.start, t.end);
             k += 1;
             continue;
         }
         if next_is_paren && cat.annotation_call_set.contains(&name) {
             if let Some(close) = matching_paren(toks, k + 1) {
-                let arg = String::from_utf8_lossy(&buf[toks[k + 1].end..toks[close].start]).trim().to_string();
-                hints.push(Hint { offset: t.start, name: name.clone(), argument: arg });
+                let arg = String::from_utf8_lossy(&buf[toks[k + 1].end..toks[close].start])
+                    .trim()
+                    .to_string();
+                hints.push(Hint {
+                    offset: t.start,
+                    name: name.clone(),
+                    argument: arg,
+                });
                 blank(buf, t.start, toks[close].end);
                 k = close + 1;
                 continue;
@@ -385,7 +442,10 @@ fn rewrite_tokens(buf: &mut [u8], toks: &[Tok], cat: &Catalogue, hints: &mut Vec
             if let Some(close) = matching_paren(toks, k + 1) {
                 let mut end = toks[close].end;
                 let mut next = close + 1;
-                if toks.get(close + 1).is_some_and(|n| n.kind == TokKind::Punct(b';')) {
+                if toks
+                    .get(close + 1)
+                    .is_some_and(|n| n.kind == TokKind::Punct(b';'))
+                {
                     end = toks[close + 1].end;
                     next += 1;
                 }
@@ -394,7 +454,9 @@ fn rewrite_tokens(buf: &mut [u8], toks: &[Tok], cat: &Catalogue, hints: &mut Vec
                 continue;
             }
         }
-        if next_is_paren && (name.starts_with("SYSCALL_DEFINE") || name.starts_with("COMPAT_SYSCALL_DEFINE")) {
+        if next_is_paren
+            && (name.starts_with("SYSCALL_DEFINE") || name.starts_with("COMPAT_SYSCALL_DEFINE"))
+        {
             if let Some(close) = matching_paren(toks, k + 1) {
                 if rewrite_syscall_define(buf, toks, k, close, &name) {
                     // Go on inside the parameter list: it holds annotations too.
@@ -431,9 +493,12 @@ fn rewrite_tokens(buf: &mut [u8], toks: &[Tok], cat: &Catalogue, hints: &mut Vec
             };
             if let Some(keyword) = keyword {
                 if let Some(close) = matching_paren(toks, k + 1) {
-                    let opens_statement = toks
-                        .get(close + 1)
-                        .is_some_and(|n| !matches!(n.kind, TokKind::Punct(b';') | TokKind::Punct(b',') | TokKind::Punct(b')')));
+                    let opens_statement = toks.get(close + 1).is_some_and(|n| {
+                        !matches!(
+                            n.kind,
+                            TokKind::Punct(b';') | TokKind::Punct(b',') | TokKind::Punct(b')')
+                        )
+                    });
                     if opens_statement && keyword.len() <= t.end - t.start {
                         blank(buf, t.start, t.end);
                         buf[t.start..t.start + keyword.len()].copy_from_slice(keyword);
@@ -464,7 +529,11 @@ fn in_statement_position(buf: &[u8], toks: &[Tok], k: usize) -> bool {
     match k.checked_sub(1).map(|p| toks[p]) {
         None => false,
         Some(p) => match p.kind {
-            TokKind::Punct(b';') | TokKind::Punct(b'{') | TokKind::Punct(b'}') | TokKind::Punct(b')') | TokKind::Punct(b':') => true,
+            TokKind::Punct(b';')
+            | TokKind::Punct(b'{')
+            | TokKind::Punct(b'}')
+            | TokKind::Punct(b')')
+            | TokKind::Punct(b':') => true,
             TokKind::Ident => matches!(tok_text(buf, &p), "else" | "do"),
             _ => false,
         },
@@ -474,18 +543,34 @@ fn in_statement_position(buf: &[u8], toks: &[Tok], k: usize) -> bool {
 /// `SYSCALL_DEFINE3(mlock2, unsigned long, start, size_t, len, int, flags)`
 /// becomes `long sys_mlock2(        unsigned long  start, size_t  len, int  flags)`.
 /// The prefix always fits: "SYSCALL_DEFINEn(" is 16 bytes, "long sys_" 9.
-fn rewrite_syscall_define(buf: &mut [u8], toks: &[Tok], k: usize, close: usize, macro_name: &str) -> bool {
+fn rewrite_syscall_define(
+    buf: &mut [u8],
+    toks: &[Tok],
+    k: usize,
+    close: usize,
+    macro_name: &str,
+) -> bool {
     let args = split_args(toks, k + 1, close);
-    let Some(&(na, nb)) = args.first() else { return false };
+    let Some(&(na, nb)) = args.first() else {
+        return false;
+    };
     if nb != na + 1 || toks[na].kind != TokKind::Ident {
         return false;
     }
     let name = tok_text(buf, &toks[na]).to_string();
-    let prefix = if macro_name.starts_with("COMPAT_") { "compat_sys_" } else { "sys_" };
+    let prefix = if macro_name.starts_with("COMPAT_") {
+        "compat_sys_"
+    } else {
+        "sys_"
+    };
     let head = format!("long {prefix}{name}(");
     let region_start = toks[k].start;
     // Everything from the macro name through the comma after the syscall name.
-    let region_end = if args.len() > 1 { toks[nb].end } else { toks[close].start };
+    let region_end = if args.len() > 1 {
+        toks[nb].end
+    } else {
+        toks[close].start
+    };
     if head.len() > region_end - region_start {
         return false;
     }
@@ -529,9 +614,13 @@ mod tests {
 
     #[test]
     fn syscall_define_becomes_a_function() {
-        let out = norm("SYSCALL_DEFINE3(mlock2, unsigned long, start, size_t, len, int, flags)\n{\n}\n");
+        let out =
+            norm("SYSCALL_DEFINE3(mlock2, unsigned long, start, size_t, len, int, flags)\n{\n}\n");
         let compact: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert_eq!(compact, "long sys_mlock2( unsigned long start, size_t len, int flags) { }");
+        assert_eq!(
+            compact,
+            "long sys_mlock2( unsigned long start, size_t len, int flags) { }"
+        );
         let out = norm("SYSCALL_DEFINE0(munlockall)\n{\n}\n");
         assert!(out.starts_with("long sys_munlockall(void  )"), "{out}");
         let out = norm("COMPAT_SYSCALL_DEFINE2(x, int, a, int, b)\n{}\n");
@@ -556,7 +645,10 @@ mod tests {
 
     #[test]
     fn lock_annotations_become_hints() {
-        let n = normalize("static void f(struct mm_struct *mm) __must_hold(&mm->mmap_lock)\n{\n}\n", &Catalogue::builtin());
+        let n = normalize(
+            "static void f(struct mm_struct *mm) __must_hold(&mm->mmap_lock)\n{\n}\n",
+            &Catalogue::builtin(),
+        );
         assert_eq!(n.hints.len(), 1);
         assert_eq!(n.hints[0].name, "__must_hold");
         assert_eq!(n.hints[0].argument, "&mm->mmap_lock");

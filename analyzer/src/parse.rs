@@ -17,7 +17,12 @@ pub fn new_parser() -> Result<Parser, AnalyzerError> {
 }
 
 /// Parses one file's text into function IRs. `file` is the file's index.
-pub fn parse_file(parser: &mut Parser, source: &str, file: u32, catalogue: &Catalogue) -> Result<FileIr, AnalyzerError> {
+pub fn parse_file(
+    parser: &mut Parser,
+    source: &str,
+    file: u32,
+    catalogue: &Catalogue,
+) -> Result<FileIr, AnalyzerError> {
     parse_file_selected(parser, source, file, catalogue, None)
 }
 
@@ -31,13 +36,25 @@ pub fn parse_file_selected(
     keep: Option<&[(usize, usize)]>,
 ) -> Result<FileIr, AnalyzerError> {
     let normalized = crate::normalize::normalize_selected(source, catalogue, keep);
-    parse_normalized(parser, normalized, file, catalogue, 0, source.lines().count())
+    parse_normalized(
+        parser,
+        normalized,
+        file,
+        catalogue,
+        0,
+        source.lines().count(),
+    )
 }
 
 /// Parses one chunk of a file whose preprocessor lines were already resolved
 /// (`normalize::blank_preprocessor_text`); `line_offset` is the number of
 /// lines before the chunk, so reported lines are the file's.
-pub fn parse_chunk(parser: &mut Parser, pp_chunk: &str, line_offset: u32, catalogue: &Catalogue) -> Result<FileIr, AnalyzerError> {
+pub fn parse_chunk(
+    parser: &mut Parser,
+    pp_chunk: &str,
+    line_offset: u32,
+    catalogue: &Catalogue,
+) -> Result<FileIr, AnalyzerError> {
     let normalized = crate::normalize::normalize_tokens(pp_chunk, catalogue);
     parse_normalized(parser, normalized, 0, catalogue, line_offset, 0)
 }
@@ -55,11 +72,30 @@ fn parse_normalized(
         .ok_or_else(|| AnalyzerError::Parser("parse cancelled".into()))?;
     let src = normalized.text.as_bytes();
     let mut functions = Vec::new();
-    collect_functions(tree.root_node(), src, file, catalogue, &normalized.hints, line_offset, &mut functions);
-    Ok(FileIr { functions, line_count })
+    collect_functions(
+        tree.root_node(),
+        src,
+        file,
+        catalogue,
+        &normalized.hints,
+        line_offset,
+        &mut functions,
+    );
+    Ok(FileIr {
+        functions,
+        line_count,
+    })
 }
 
-fn collect_functions(n: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], line_offset: u32, out: &mut Vec<Function>) {
+fn collect_functions(
+    n: TsNode,
+    src: &[u8],
+    file: u32,
+    cat: &Catalogue,
+    hints: &[Hint],
+    line_offset: u32,
+    out: &mut Vec<Function>,
+) {
     let mut cursor = n.walk();
     for child in n.named_children(&mut cursor) {
         match child.kind() {
@@ -77,7 +113,14 @@ fn collect_functions(n: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &
     }
 }
 
-fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hint], line_offset: u32) -> Option<Function> {
+fn function_ir(
+    def: TsNode,
+    src: &[u8],
+    file: u32,
+    cat: &Catalogue,
+    hints: &[Hint],
+    line_offset: u32,
+) -> Option<Function> {
     let declarator = def.child_by_field_name("declarator")?;
     let func_decl = find_function_declarator(declarator)?;
     let name_node = func_decl.child_by_field_name("declarator")?;
@@ -88,14 +131,22 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
         let mut c = list.walk();
         for p in list.named_children(&mut c) {
             if p.kind() == "parameter_declaration" {
-                params.push(p.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)).unwrap_or_default());
+                params.push(
+                    p.child_by_field_name("declarator")
+                        .and_then(|d| declarator_name(d, src))
+                        .unwrap_or_default(),
+                );
             }
         }
     }
     let mut c = def.walk();
-    let is_static = def
-        .children(&mut c)
-        .any(|ch| ch.kind() == "storage_class_specifier" && ch.utf8_text(src).map(|t| t.trim() == "static").unwrap_or(false));
+    let is_static = def.children(&mut c).any(|ch| {
+        ch.kind() == "storage_class_specifier"
+            && ch
+                .utf8_text(src)
+                .map(|t| t.trim() == "static")
+                .unwrap_or(false)
+    });
     let builder = CfgBuilder::new(src, line_offset);
     let (cfg, mut calls, vars) = builder.build(body);
     for call in &mut calls {
@@ -117,7 +168,10 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
             }
         }
     }
-    for h in hints.iter().filter(|h| h.offset >= def.start_byte() && h.offset < body.start_byte()) {
+    for h in hints
+        .iter()
+        .filter(|h| h.offset >= def.start_byte() && h.offset < body.start_byte())
+    {
         if let Some(a) = cat.assertions.get(&h.name) {
             if !a.match_arg || cat.names_mmap_lock(&h.argument) {
                 let line = line_offset + line_of(src, h.offset);
@@ -131,8 +185,12 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
         for ev in &node.events {
             if let Event::Assign { var, value } = ev {
                 let path = &vars[*var as usize];
-                let Some((base, field)) = path.split_once('.') else { continue };
-                let Some(param) = params.iter().position(|p| p == base) else { continue };
+                let Some((base, field)) = path.split_once('.') else {
+                    continue;
+                };
+                let Some(param) = params.iter().position(|p| p == base) else {
+                    continue;
+                };
                 let source = match value {
                     Value::Const(c) => StoreSource::Const(*c),
                     Value::Path(p) => match params.iter().position(|q| q == p) {
@@ -141,7 +199,11 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
                     },
                     _ => continue,
                 };
-                field_stores.push(FieldStore { param, field: field.to_string(), source });
+                field_stores.push(FieldStore {
+                    param,
+                    field: field.to_string(),
+                    source,
+                });
             }
         }
     }
@@ -152,7 +214,8 @@ fn function_ir(def: TsNode, src: &[u8], file: u32, cat: &Catalogue, hints: &[Hin
     // the protocol), as whole identifiers.
     // Most bodies name no marker: only those are tokenized.
     let markers = &cat.fault_path.retry_markers;
-    let mut retry_marker_lines: Vec<u32> = if markers.iter().any(|m| body_text.contains(m.as_str())) {
+    let mut retry_marker_lines: Vec<u32> = if markers.iter().any(|m| body_text.contains(m.as_str()))
+    {
         crate::normalize::identifiers(body_text)
             .into_iter()
             .filter(|(_, id)| markers.iter().any(|m| m == id))
@@ -188,7 +251,10 @@ fn content_key(def: TsNode, src: &[u8], hints: &[Hint]) -> u64 {
     let mut h = foldhash::quality::FixedState::with_seed(0x6d6d_7374_616c_6c00).build_hasher();
     src[def.start_byte()..def.end_byte()].hash(&mut h);
     def.start_position().column.hash(&mut h);
-    for hint in hints.iter().filter(|h| h.offset >= def.start_byte() && h.offset < def.end_byte()) {
+    for hint in hints
+        .iter()
+        .filter(|h| h.offset >= def.start_byte() && h.offset < def.end_byte())
+    {
         (hint.offset - def.start_byte(), &hint.name, &hint.argument).hash(&mut h);
     }
     h.finish()
@@ -197,15 +263,18 @@ fn content_key(def: TsNode, src: &[u8], hints: &[Hint]) -> u64 {
 fn find_function_declarator(n: TsNode) -> Option<TsNode> {
     if n.kind() == "function_declarator" {
         // `int (*f(void))(int)` returns a function pointer; the innermost wins.
-        if let Some(inner) = n.child_by_field_name("declarator").and_then(find_function_declarator) {
+        if let Some(inner) = n
+            .child_by_field_name("declarator")
+            .and_then(find_function_declarator)
+        {
             return Some(inner);
         }
         return Some(n);
     }
-    n.child_by_field_name("declarator").and_then(find_function_declarator)
+    n.child_by_field_name("declarator")
+        .and_then(find_function_declarator)
 }
 
 fn line_of(src: &[u8], offset: usize) -> u32 {
     memchr::memchr_iter(b'\n', &src[..offset.min(src.len())]).count() as u32 + 1
 }
-

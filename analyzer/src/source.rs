@@ -40,7 +40,11 @@ pub fn discover(root: &Path) -> Vec<PathBuf> {
 }
 
 pub fn relative(root: &Path, path: &Path) -> String {
-    let base = if root.is_file() { root.parent().unwrap_or(Path::new("")) } else { root };
+    let base = if root.is_file() {
+        root.parent().unwrap_or(Path::new(""))
+    } else {
+        root
+    };
     let rel = path.strip_prefix(base).unwrap_or(path);
     rel.to_string_lossy().replace('\\', "/")
 }
@@ -71,7 +75,11 @@ pub struct FsTree {
 
 impl FsTree {
     pub fn new(root: &Path) -> FsTree {
-        let base = if root.is_file() { root.parent().unwrap_or(Path::new("")).to_path_buf() } else { root.to_path_buf() };
+        let base = if root.is_file() {
+            root.parent().unwrap_or(Path::new("")).to_path_buf()
+        } else {
+            root.to_path_buf()
+        };
         let files = discover(root)
             .into_iter()
             .map(|p| {
@@ -79,7 +87,11 @@ impl FsTree {
                 (relative(root, &p), size)
             })
             .collect();
-        FsTree { root: root.to_path_buf(), base, files }
+        FsTree {
+            root: root.to_path_buf(),
+            base,
+            files,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -93,8 +105,10 @@ impl SourceSet for FsTree {
     }
 
     fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
-        let bytes = std::fs::read(self.base.join(rel))
-            .map_err(|e| Skipped { file: rel.to_string(), reason: format!("cannot read: {e}") })?;
+        let bytes = std::fs::read(self.base.join(rel)).map_err(|e| Skipped {
+            file: rel.to_string(),
+            reason: format!("cannot read: {e}"),
+        })?;
         decode(rel.to_string(), bytes)
     }
 }
@@ -117,7 +131,10 @@ impl SourceSet for MemoryTree {
     fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
         match self.files.get(rel) {
             Some(bytes) => decode(rel.to_string(), bytes.clone()),
-            None => Err(Skipped { file: rel.to_string(), reason: "no such file".into() }),
+            None => Err(Skipped {
+                file: rel.to_string(),
+                reason: "no such file".into(),
+            }),
         }
     }
 }
@@ -125,20 +142,29 @@ impl SourceSet for MemoryTree {
 /// Reads a file as UTF-8 text; binary or non-UTF-8 content is a `Skipped`.
 pub fn read_text(root: &Path, path: &Path) -> Result<SourceFile, Skipped> {
     let rel = relative(root, path);
-    let bytes = std::fs::read(path).map_err(|e| Skipped { file: rel.clone(), reason: format!("cannot read: {e}") })?;
+    let bytes = std::fs::read(path).map_err(|e| Skipped {
+        file: rel.clone(),
+        reason: format!("cannot read: {e}"),
+    })?;
     decode(rel, bytes)
 }
 
 fn decode(rel: String, bytes: Vec<u8>) -> Result<SourceFile, Skipped> {
     if memchr::memchr(0, &bytes).is_some() {
-        return Err(Skipped { file: rel, reason: "binary file (contains NUL bytes)".into() });
+        return Err(Skipped {
+            file: rel,
+            reason: "binary file (contains NUL bytes)".into(),
+        });
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile { rel, text }),
         Err(e) => {
             let off = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..off].iter().filter(|b| **b == b'\n').count() + 1;
-            Err(Skipped { file: rel, reason: format!("not valid UTF-8 (line {line})") })
+            Err(Skipped {
+                file: rel,
+                reason: format!("not valid UTF-8 (line {line})"),
+            })
         }
     }
 }
@@ -150,7 +176,12 @@ pub struct Prefilter {
 
 impl Prefilter {
     pub fn new(tokens: &[String]) -> Prefilter {
-        Prefilter { finders: tokens.iter().map(|t| Finder::new(t.as_bytes()).into_owned()).collect() }
+        Prefilter {
+            finders: tokens
+                .iter()
+                .map(|t| Finder::new(t.as_bytes()).into_owned())
+                .collect(),
+        }
     }
 
     pub fn matches(&self, text: &[u8]) -> bool {
@@ -181,14 +212,33 @@ pub fn split_chunks(text: &str) -> Vec<Chunk> {
         line_start = nl + 1;
     }
     if start < bytes.len() {
-        chunks.push(Chunk { start, end: bytes.len() });
+        chunks.push(Chunk {
+            start,
+            end: bytes.len(),
+        });
     }
     chunks
 }
 
 const NOT_CALLS: &[&str] = &[
-    "if", "while", "for", "switch", "return", "sizeof", "typeof", "__typeof__", "defined", "case", "do", "else",
-    "alignof", "_Alignof", "__attribute__", "asm", "__asm__", "volatile",
+    "if",
+    "while",
+    "for",
+    "switch",
+    "return",
+    "sizeof",
+    "typeof",
+    "__typeof__",
+    "defined",
+    "case",
+    "do",
+    "else",
+    "alignof",
+    "_Alignof",
+    "__attribute__",
+    "asm",
+    "__asm__",
+    "volatile",
 ];
 
 /// Names called in a piece of C, read lexically (`name(` outside comments
@@ -200,9 +250,15 @@ pub fn called_names(text: &str) -> Vec<String> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => i = memchr::memchr(b'\n', &b[i..]).map(|k| i + k).unwrap_or(b.len()),
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr::memchr(b'\n', &b[i..])
+                    .map(|k| i + k)
+                    .unwrap_or(b.len())
+            }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = memchr::memmem::find(&b[i + 2..], b"*/").map(|k| i + 4 + k).unwrap_or(b.len())
+                i = memchr::memmem::find(&b[i + 2..], b"*/")
+                    .map(|k| i + 4 + k)
+                    .unwrap_or(b.len())
             }
             q @ (b'"' | b'\'') => {
                 i += 1;
@@ -266,12 +322,17 @@ pub fn designated_functions(text: &str, fields: &[String]) -> Vec<(String, Strin
             continue;
         }
         let rest = text[j..].trim_start_matches([' ', '\t']);
-        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
         if rest.starts_with('=') {
             continue;
         }
         let rest = rest.trim_start_matches([' ', '\t', '&']);
-        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && name != "NULL" {
             out.push((field.to_string(), name));
         }

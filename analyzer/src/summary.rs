@@ -25,7 +25,10 @@ use std::rc::Rc;
 use crate::catalogue::{Catalogue, LockOp, LongClass};
 use crate::ir::*;
 use crate::lockstate::*;
-use crate::summary_store::{hash128, ClosureKey, EnvKey, Noted, StableKey, StoredHit, StoredSummary, SummaryKey, SummaryStore};
+use crate::summary_store::{
+    hash128, ClosureKey, EnvKey, Noted, StableKey, StoredHit, StoredSummary, SummaryKey,
+    SummaryStore,
+};
 
 pub type FnId = u32;
 /// Call sites from a holder down to a long call.
@@ -113,7 +116,12 @@ pub struct Program<'c> {
 }
 
 impl<'c> Program<'c> {
-    pub fn new(cat: &'c Catalogue, files: std::sync::Arc<Vec<String>>, functions: Vec<std::sync::Arc<Function>>, store: &'c SummaryStore) -> Program<'c> {
+    pub fn new(
+        cat: &'c Catalogue,
+        files: std::sync::Arc<Vec<String>>,
+        functions: Vec<std::sync::Arc<Function>>,
+        store: &'c SummaryStore,
+    ) -> Program<'c> {
         let mut by_name: HashMap<&str, Vec<FnId>, foldhash::fast::RandomState> = HashMap::default();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
@@ -129,7 +137,18 @@ impl<'c> Program<'c> {
         };
         let resolved: Vec<Vec<Option<FnId>>> = functions
             .iter()
-            .map(|f| f.calls.iter().map(|c| if c.catalogued.long_op { None } else { resolve(f, &c.callee) }).collect())
+            .map(|f| {
+                f.calls
+                    .iter()
+                    .map(|c| {
+                        if c.catalogued.long_op {
+                            None
+                        } else {
+                            resolve(f, &c.callee)
+                        }
+                    })
+                    .collect()
+            })
             .collect();
         let mut callers = vec![Vec::new(); functions.len()];
         for (fi, calls) in resolved.iter().enumerate() {
@@ -139,7 +158,10 @@ impl<'c> Program<'c> {
                 }
             }
         }
-        let direct_lock: Vec<bool> = functions.iter().map(|f| f.calls.iter().any(|c| c.catalogued.lock_call)).collect();
+        let direct_lock: Vec<bool> = functions
+            .iter()
+            .map(|f| f.calls.iter().any(|c| c.catalogued.lock_call))
+            .collect();
         // A call to a function with no definition here may be long too: the
         // analysis must descend to it so the driver can pull its definition.
         let direct_long: Vec<bool> = functions
@@ -157,8 +179,16 @@ impl<'c> Program<'c> {
         let stable = stable_keys(&files, &functions);
         let groups = cycle_groups(&resolved);
         let closure = closure_keys(&stable, &resolved, &groups);
-        let by_stable = stable.iter().enumerate().map(|(i, k)| (*k, i as FnId)).collect();
-        let by_closure = closure.iter().enumerate().map(|(i, k)| (*k, i as FnId)).collect();
+        let by_stable = stable
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as FnId))
+            .collect();
+        let by_closure = closure
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as FnId))
+            .collect();
         Program {
             cat,
             files,
@@ -195,7 +225,11 @@ impl<'c> Program<'c> {
             *sizes.entry(g).or_insert(0) += 1;
         }
         let big: Vec<usize> = sizes.values().copied().filter(|&n| n > 1).collect();
-        (big.len(), big.iter().copied().max().unwrap_or(0), big.iter().sum())
+        (
+            big.len(),
+            big.iter().copied().max().unwrap_or(0),
+            big.iter().sum(),
+        )
     }
 
     pub fn function(&self, id: FnId) -> &Function {
@@ -208,7 +242,10 @@ impl<'c> Program<'c> {
             .filter(|&id| {
                 let f = self.function(id);
                 f.entry_hint.is_some()
-                    || f.calls.iter().any(|c| c.catalogued.lock_call && lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire))
+                    || f.calls.iter().any(|c| {
+                        c.catalogued.lock_call
+                            && lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire)
+                    })
             })
             .collect()
     }
@@ -219,7 +256,9 @@ impl<'c> Program<'c> {
     }
 
     pub fn find(&self, name: &str) -> Vec<FnId> {
-        (0..self.functions.len() as FnId).filter(|&i| self.function(i).name == name).collect()
+        (0..self.functions.len() as FnId)
+            .filter(|&i| self.function(i).name == name)
+            .collect()
     }
 
     /// Constants a function's locals and struct fields hold in a context,
@@ -228,7 +267,8 @@ impl<'c> Program<'c> {
     pub fn local_facts<'p>(&'p self, fid: FnId, env: &ConstMap) -> ConstMap {
         let f = self.function(fid);
         // Keys borrow the function's variable names (most facts are about them).
-        let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> = HashMap::default();
+        let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
+            HashMap::default();
         let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>| {
             candidates
                 .entry(k)
@@ -250,9 +290,15 @@ impl<'c> Program<'c> {
                     Event::Assign { var, value: v } => merge(f.var_name(*var).into(), value(v)),
                     Event::Call(cid) => {
                         let call = &f.calls[*cid as usize];
-                        let Some(g) = self.resolved[fid as usize][*cid as usize] else { continue };
+                        let Some(g) = self.resolved[fid as usize][*cid as usize] else {
+                            continue;
+                        };
                         for store in &self.function(g).field_stores {
-                            let Some(base) = call.args.get(store.param).and_then(|a| normalize_path(a)) else { continue };
+                            let Some(base) =
+                                call.args.get(store.param).and_then(|a| normalize_path(a))
+                            else {
+                                continue;
+                            };
                             let v = match &store.source {
                                 StoreSource::Const(c) => Some(*c),
                                 StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
@@ -302,7 +348,9 @@ impl<'c> Program<'c> {
                     }
                     // Fields of the argument: `p.rest` becomes `pname.rest`.
                     for (k, v) in facts {
-                        if let Some(rest) = k.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.')) {
+                        if let Some(rest) =
+                            k.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.'))
+                        {
                             env.insert(format!("{pname}.{rest}"), *v);
                         }
                     }
@@ -342,7 +390,11 @@ impl<'c> Program<'c> {
         if has_unknown {
             out.push(ConstMap::default());
         }
-        let result = Rc::new(if out.len() > MAX_CONTEXTS { vec![ConstMap::default()] } else { out });
+        let result = Rc::new(if out.len() > MAX_CONTEXTS {
+            vec![ConstMap::default()]
+        } else {
+            out
+        });
         self.contexts_memo.borrow_mut().insert(fid, result.clone());
         result
     }
@@ -380,7 +432,10 @@ impl<'c> Program<'c> {
         }
         if self.entries.borrow().len() >= MAX_ENTRY_DEPTH {
             self.depth_cuts.set(self.depth_cuts.get() + 1);
-            return Rc::new(FnResult { effect: Effect::identity(), ..Default::default() });
+            return Rc::new(FnResult {
+                effect: Effect::identity(),
+                ..Default::default()
+            });
         }
         let group = self.group[fid as usize];
         let cycle = self.cyclic[group as usize].then(|| CycleSession {
@@ -388,15 +443,25 @@ impl<'c> Program<'c> {
             in_progress: HashSet::from_iter([memo_key.clone()]),
             depth: 1,
         });
-        self.entries.borrow_mut().push(EntryFrame { cycle, noted: Vec::new(), children: Vec::new() });
-        self.max_entry_depth.set(self.max_entry_depth.get().max(self.entries.borrow().len()));
+        self.entries.borrow_mut().push(EntryFrame {
+            cycle,
+            noted: Vec::new(),
+            children: Vec::new(),
+        });
+        self.max_entry_depth
+            .set(self.max_entry_depth.get().max(self.entries.borrow().len()));
         let cuts_before = self.depth_cuts.get();
         let result = Rc::new(self.analyze_uncached(fid, env));
-        let frame = self.entries.borrow_mut().pop().expect("the entry pushed above");
+        let frame = self
+            .entries
+            .borrow_mut()
+            .pop()
+            .expect("the entry pushed above");
         // A result cut by the entry limit depends on how deep it was asked
         // for: kept for this program, never offered to another.
         if self.depth_cuts.get() == cuts_before {
-            self.store.insert(summary_key, self.to_stored(&result, frame));
+            self.store
+                .insert(summary_key, self.to_stored(&result, frame));
         }
         self.memo.borrow_mut().insert(memo_key, result.clone());
         result
@@ -405,10 +470,17 @@ impl<'c> Program<'c> {
     /// A call inside the cycle group being analyzed from its entry.
     fn analyze_in_cycle(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
         let key = (fid, env_key(env));
-        let cut = || Rc::new(FnResult { effect: Effect::identity(), ..Default::default() });
+        let cut = || {
+            Rc::new(FnResult {
+                effect: Effect::identity(),
+                ..Default::default()
+            })
+        };
         {
             let entries = self.entries.borrow();
-            let Some(session) = entries.last().and_then(|e| e.cycle.as_ref()) else { return cut() };
+            let Some(session) = entries.last().and_then(|e| e.cycle.as_ref()) else {
+                return cut();
+            };
             if let Some(r) = session.memo.get(&key) {
                 return r.clone();
             }
@@ -431,7 +503,12 @@ impl<'c> Program<'c> {
     }
 
     fn with_session(&self, f: impl FnOnce(&mut CycleSession)) {
-        if let Some(s) = self.entries.borrow_mut().last_mut().and_then(|e| e.cycle.as_mut()) {
+        if let Some(s) = self
+            .entries
+            .borrow_mut()
+            .last_mut()
+            .and_then(|e| e.cycle.as_mut())
+        {
             f(s)
         }
     }
@@ -450,7 +527,9 @@ impl<'c> Program<'c> {
         for note in &stored.noted {
             self.apply_note(note);
         }
-        self.memo.borrow_mut().insert((fid, key.1.clone()), result.clone());
+        self.memo
+            .borrow_mut()
+            .insert((fid, key.1.clone()), result.clone());
         self.store.count_reuse();
         Some(result)
     }
@@ -459,10 +538,18 @@ impl<'c> Program<'c> {
         let hit = |h: &Hit| StoredHit {
             class: h.class,
             held: h.held,
-            chain: h.chain.iter().map(|&(f, c)| (self.stable[f as usize], c)).collect(),
+            chain: h
+                .chain
+                .iter()
+                .map(|&(f, c)| (self.stable[f as usize], c))
+                .collect(),
             acquired: h.acquired,
         };
-        let EntryFrame { mut noted, mut children, .. } = frame;
+        let EntryFrame {
+            mut noted,
+            mut children,
+            ..
+        } = frame;
         noted.sort();
         noted.dedup();
         children.sort();
@@ -480,12 +567,25 @@ impl<'c> Program<'c> {
         let hits = |hs: &[StoredHit]| -> Option<Vec<Hit>> {
             hs.iter()
                 .map(|h| {
-                    let chain = h.chain.iter().map(|(k, c)| self.by_stable.get(k).map(|&f| (f, *c))).collect::<Option<Chain>>()?;
-                    Some(Hit { class: h.class, held: h.held, chain, acquired: h.acquired })
+                    let chain = h
+                        .chain
+                        .iter()
+                        .map(|(k, c)| self.by_stable.get(k).map(|&f| (f, *c)))
+                        .collect::<Option<Chain>>()?;
+                    Some(Hit {
+                        class: h.class,
+                        held: h.held,
+                        chain,
+                        acquired: h.acquired,
+                    })
                 })
                 .collect()
         };
-        Some(FnResult { effect: stored.effect.clone(), entry_hits: hits(&stored.entry_hits)?, local_hits: hits(&stored.local_hits)? })
+        Some(FnResult {
+            effect: stored.effect.clone(),
+            entry_hits: hits(&stored.entry_hits)?,
+            local_hits: hits(&stored.local_hits)?,
+        })
     }
 
     /// Records what the analysis noted, for this program and the summary
@@ -500,7 +600,9 @@ impl<'c> Program<'c> {
     fn apply_note(&self, note: &Noted) {
         match note {
             Noted::CalledUnderLock { callee, write } => {
-                let Some(&g) = self.by_stable.get(callee) else { return };
+                let Some(&g) = self.by_stable.get(callee) else {
+                    return;
+                };
                 self.called_under_lock.borrow_mut().insert(g);
                 if *write {
                     self.called_under_write.borrow_mut().insert(g);
@@ -528,7 +630,11 @@ impl<'c> Program<'c> {
         // request gets what the first got (memoized, or the same cut: the
         // keys in progress and the depth are those of this analysis).
         let callees: CalleeResults = RefCell::new(vec![None; f.calls.len()]);
-        let frame = Frame { consts: &consts, facts: &facts, callees: &callees };
+        let frame = Frame {
+            consts: &consts,
+            facts: &facts,
+            callees: &callees,
+        };
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
         queued[f.cfg.entry as usize] = true;
@@ -545,7 +651,13 @@ impl<'c> Program<'c> {
         let mut hits = HitCollector::default();
         for node in 0..n as NodeId {
             if !in_states[node as usize].is_empty() {
-                self.transfer_node(fid, node, &in_states[node as usize], &frame, Some(&mut hits));
+                self.transfer_node(
+                    fid,
+                    node,
+                    &in_states[node as usize],
+                    &frame,
+                    Some(&mut hits),
+                );
             }
         }
         FnResult {
@@ -563,7 +675,11 @@ impl<'c> Program<'c> {
         frame: &Frame,
         mut hits: Option<&mut HitCollector>,
     ) -> Vec<(NodeId, State)> {
-        let Frame { consts, facts, callees } = *frame;
+        let Frame {
+            consts,
+            facts,
+            callees,
+        } = *frame;
         let f = self.function(fid);
         let nd = &f.cfg.nodes[node as usize];
         let mut s = state.clone();
@@ -580,7 +696,10 @@ impl<'c> Program<'c> {
                     let source = match value {
                         Value::CallResult(c) => AssignSource::Var(f.calls[*c as usize].result_var),
                         Value::Const(c) => AssignSource::Const(*c),
-                        Value::Path(p) => f.var_id(p).map(AssignSource::Var).unwrap_or(AssignSource::Other),
+                        Value::Path(p) => f
+                            .var_id(p)
+                            .map(AssignSource::Var)
+                            .unwrap_or(AssignSource::Other),
                         Value::Unknown => AssignSource::Other,
                     };
                     if is_return || s.iter().any(|e| e.guard.is_some()) {
@@ -607,7 +726,14 @@ impl<'c> Program<'c> {
     }
 
     /// What the callee `g` of call `cid` does in the context the call gives it.
-    fn callee_result(&self, fid: FnId, cid: CallId, g: FnId, facts: &ConstMap, callees: &CalleeResults) -> Rc<FnResult> {
+    fn callee_result(
+        &self,
+        fid: FnId,
+        cid: CallId,
+        g: FnId,
+        facts: &ConstMap,
+        callees: &CalleeResults,
+    ) -> Rc<FnResult> {
         if let Some(r) = callees.borrow().get(cid as usize).cloned().flatten() {
             return r;
         }
@@ -619,10 +745,22 @@ impl<'c> Program<'c> {
         r
     }
 
-    fn transfer_call(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults) -> State {
+    fn transfer_call(
+        &self,
+        fid: FnId,
+        cid: CallId,
+        s: &State,
+        facts: &ConstMap,
+        callees: &CalleeResults,
+    ) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        if let Some(entry) = call.catalogued.lock_call.then(|| lock_api(self.cat, call)).flatten() {
+        if let Some(entry) = call
+            .catalogued
+            .lock_call
+            .then(|| lock_api(self.cat, call))
+            .flatten()
+        {
             return apply_lock_call(s, entry, cid, call.result_var);
         }
         if let Some(g) = self.resolved[fid as usize][cid as usize] {
@@ -636,7 +774,15 @@ impl<'c> Program<'c> {
         s.clone()
     }
 
-    fn check_hits(&self, fid: FnId, cid: CallId, s: &State, facts: &ConstMap, callees: &CalleeResults, hits: &mut HitCollector) {
+    fn check_hits(
+        &self,
+        fid: FnId,
+        cid: CallId,
+        s: &State,
+        facts: &ConstMap,
+        callees: &CalleeResults,
+        hits: &mut HitCollector,
+    ) {
         if s.iter().all(|e| e.held == Held::None) {
             return;
         }
@@ -646,7 +792,12 @@ impl<'c> Program<'c> {
         let call = &f.calls[cid as usize];
         // (class, chain, the mode the caller must hold for it to count)
         let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
-        if let Some(op) = call.catalogued.long_op.then(|| self.cat.long_ops.get(&call.callee)).flatten() {
+        if let Some(op) = call
+            .catalogued
+            .long_op
+            .then(|| self.cat.long_ops.get(&call.callee))
+            .flatten()
+        {
             // A wait on an object this function has just allocated cannot block.
             let fresh_wait = op.class == LongClass::IoWait && call.on_fresh_object;
             if (!op.in_loop || call.in_loop) && !fresh_wait {
@@ -656,12 +807,19 @@ impl<'c> Program<'c> {
             // Only asked of functions promised a hold on entry (is a caller
             // their holder?): only those are noted, which keeps replays short.
             if self.function(g).entry_hint.is_some() {
-                self.note(Noted::CalledUnderLock { callee: self.stable[g as usize], write: any_write });
+                self.note(Noted::CalledUnderLock {
+                    callee: self.stable[g as usize],
+                    write: any_write,
+                });
             }
             if self.may_reach_long[g as usize] {
                 let r = self.callee_result(fid, cid, g, facts, callees);
                 let may_wait = self.cat.fault_path.call_may_wait(&call.callee, &call.args);
-                for h in r.entry_hits.iter().filter(|h| may_wait || h.class != LongClass::IoWait) {
+                for h in r
+                    .entry_hits
+                    .iter()
+                    .filter(|h| may_wait || h.class != LongClass::IoWait)
+                {
                     let mut chain = vec![(fid, cid)];
                     chain.extend_from_slice(&h.chain);
                     reached.push((h.class, chain, Some(h.held)));
@@ -693,7 +851,12 @@ impl<'c> Program<'c> {
                 if target.len() >= MAX_HITS_PER_FUNCTION && !target.contains_key(&key) {
                     continue;
                 }
-                let hit = Hit { class, held: e.held, chain: chain.clone(), acquired: e.origin };
+                let hit = Hit {
+                    class,
+                    held: e.held,
+                    chain: chain.clone(),
+                    acquired: e.origin,
+                };
                 target
                     .entry(key)
                     .and_modify(|old| {
@@ -797,7 +960,9 @@ fn cycle_groups(resolved: &[Vec<Option<FnId>>]) -> CycleGroups {
                 if let Some(top) = calls.last_mut() {
                     top.1 += 1;
                 }
-                let Some(w) = callee.map(|w| w as usize) else { continue };
+                let Some(w) = callee.map(|w| w as usize) else {
+                    continue;
+                };
                 if index[w] == NONE {
                     index[w] = next;
                     low[w] = next;
@@ -833,14 +998,22 @@ fn cycle_groups(resolved: &[Vec<Option<FnId>>]) -> CycleGroups {
         .iter()
         .map(|m| m.len() > 1 || m.iter().any(|&f| resolved[f as usize].contains(&Some(f))))
         .collect();
-    CycleGroups { of, members, cyclic }
+    CycleGroups {
+        of,
+        members,
+        cyclic,
+    }
 }
 
 /// Per function, a key of everything its result can depend on: the texts
 /// of its group's members and of every group below, and how each call
 /// resolves. Groups come callees first, so a group's callees are keyed
 /// before it.
-fn closure_keys(stable: &[StableKey], resolved: &[Vec<Option<FnId>>], groups: &CycleGroups) -> Vec<ClosureKey> {
+fn closure_keys(
+    stable: &[StableKey],
+    resolved: &[Vec<Option<FnId>>],
+    groups: &CycleGroups,
+) -> Vec<ClosureKey> {
     let mut closure: Vec<ClosureKey> = vec![0; stable.len()];
     for (id, members) in groups.members.iter().enumerate() {
         let mut sorted = members.clone();
@@ -852,7 +1025,9 @@ fn closure_keys(stable: &[StableKey], resolved: &[Vec<Option<FnId>>], groups: &C
             for callee in &resolved[m as usize] {
                 match callee {
                     None => reach.push(0),
-                    Some(g) if groups.of[*g as usize] == id as u32 => reach.extend([1, stable[*g as usize]]),
+                    Some(g) if groups.of[*g as usize] == id as u32 => {
+                        reach.extend([1, stable[*g as usize]])
+                    }
                     Some(g) => reach.extend([2, closure[*g as usize]]),
                 }
             }
@@ -875,7 +1050,9 @@ pub fn env_key(env: &ConstMap) -> EnvKey {
 /// Marks every transitive caller of a marked function.
 fn propagate(direct: &[bool], callers: &[Vec<(FnId, CallId)>]) -> Vec<bool> {
     let mut marked = direct.to_vec();
-    let mut stack: Vec<FnId> = (0..direct.len() as FnId).filter(|&i| direct[i as usize]).collect();
+    let mut stack: Vec<FnId> = (0..direct.len() as FnId)
+        .filter(|&i| direct[i as usize])
+        .collect();
     while let Some(g) = stack.pop() {
         for &(caller, _) in &callers[g as usize] {
             if !marked[caller as usize] {

@@ -75,7 +75,12 @@ pub struct SummaryStore {
 
 impl std::fmt::Debug for SummaryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SummaryStore({} reused, {} computed)", self.reused(), self.computed())
+        write!(
+            f,
+            "SummaryStore({} reused, {} computed)",
+            self.reused(),
+            self.computed()
+        )
     }
 }
 
@@ -85,14 +90,16 @@ impl SummaryStore {
     }
 
     pub fn insert(&self, key: SummaryKey, summary: StoredSummary) {
-        self.computed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.computed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut m) = self.entries.lock() {
             m.entry(key).or_insert_with(|| Arc::new(summary));
         }
     }
 
     pub(crate) fn count_reuse(&self) {
-        self.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Summaries a program took from the store instead of computing them.

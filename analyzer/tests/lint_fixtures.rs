@@ -7,17 +7,28 @@ use std::path::{Path, PathBuf};
 use mmstall_analyzer::{lint_path, printers, Catalogue, LintOptions, LintRun};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn lint(name: &str) -> LintRun {
-    let mut run = lint_path(&fixture(name), &Catalogue::builtin(), &LintOptions::default()).expect("lint runs");
+    let mut run = lint_path(
+        &fixture(name),
+        &Catalogue::builtin(),
+        &LintOptions::default(),
+    )
+    .expect("lint runs");
     run.report.stats.elapsed_ms = 0; // keep snapshots deterministic
     run
 }
 
 fn holders_ops(run: &LintRun) -> BTreeSet<(String, String, String)> {
-    run.report.findings.iter().map(|f| (f.code.to_string(), f.holder.clone(), f.operation.clone())).collect()
+    run.report
+        .findings
+        .iter()
+        .map(|f| (f.code.to_string(), f.holder.clone(), f.operation.clone()))
+        .collect()
 }
 
 fn has(run: &LintRun, code: &str, holder: &str, op: &str) -> bool {
@@ -33,9 +44,23 @@ fn populate_under_write_is_found_and_fixes_are_clean() {
     let run = lint("seeds");
     assert!(has(&run, "MMS001", "old_do_mlock", "make_pages_present"));
     assert!(has(&run, "MMS001", "sys_mlock_regressed", "__mm_populate"));
-    assert!(has(&run, "MMS001", "try_populate_locked", "populate_vma_page_range"));
-    for clean in ["downgrade_do_mlock", "sys_mlock", "try_populate", "relock_around_loop"] {
-        assert!(holder_clean(&run, clean), "{clean} must be clean: {:#?}", holders_ops(&run));
+    assert!(has(
+        &run,
+        "MMS001",
+        "try_populate_locked",
+        "populate_vma_page_range"
+    ));
+    for clean in [
+        "downgrade_do_mlock",
+        "sys_mlock",
+        "try_populate",
+        "relock_around_loop",
+    ] {
+        assert!(
+            holder_clean(&run, clean),
+            "{clean} must be clean: {:#?}",
+            holders_ops(&run)
+        );
     }
 }
 
@@ -52,20 +77,38 @@ fn zap_under_write_follows_constant_arguments() {
     // return value separates them from the unlocked success path.
     assert!(holder_clean(&run, "sys_brk_like"));
     // A switch on a constant argument takes only the matching case.
-    assert!(has(&run, "MMS002", "immediate_zap", "zap_page_range_single"));
+    assert!(has(
+        &run,
+        "MMS002",
+        "immediate_zap",
+        "zap_page_range_single"
+    ));
     assert!(holder_clean(&run, "deferred_zap"));
 }
 
 #[test]
 fn interprocedural_goto_assert_and_walks() {
     let run = lint("seeds");
-    let f = run.report.findings.iter().find(|f| f.holder == "prefault_locked").expect("cross-file finding");
+    let f = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.holder == "prefault_locked")
+        .expect("cross-file finding");
     assert_eq!(f.file, "walk_b.c");
     assert_eq!(f.acquired_at.file, "walk_a.c");
     assert_eq!(f.call_path, ["prefault_locked", "fault_in_range"]);
     assert!(holder_clean(&run, "prefault_after_unlock"));
-    assert!(holder_clean(&run, "fault_one"), "a single fault outside a loop is not long");
-    assert!(has(&run, "MMS002", "clear_range_locked", "zap_page_range_single"));
+    assert!(
+        holder_clean(&run, "fault_one"),
+        "a single fault outside a loop is not long"
+    );
+    assert!(has(
+        &run,
+        "MMS002",
+        "clear_range_locked",
+        "zap_page_range_single"
+    ));
     assert!(has(&run, "MMS003", "protect_range", "change_protection"));
     assert!(has(&run, "MMS003", "switch_walk", "walk_page_vma"));
     // walk_b.c mentions no lock API: it was pulled in on demand.
@@ -80,17 +123,33 @@ fn fingerprints_survive_code_moving() {
     }
     let before = lint_path(dir.path(), &Catalogue::builtin(), &LintOptions::default()).unwrap();
     let text = std::fs::read_to_string(dir.path().join("mlock.c")).unwrap();
-    std::fs::write(dir.path().join("mlock.c"), format!("/* a new comment */\n\n\n{text}")).unwrap();
+    std::fs::write(
+        dir.path().join("mlock.c"),
+        format!("/* a new comment */\n\n\n{text}"),
+    )
+    .unwrap();
     let after = lint_path(dir.path(), &Catalogue::builtin(), &LintOptions::default()).unwrap();
-    let fp = |r: &LintRun| r.report.findings.iter().map(|f| f.fingerprint.clone()).collect::<BTreeSet<_>>();
+    let fp = |r: &LintRun| {
+        r.report
+            .findings
+            .iter()
+            .map(|f| f.fingerprint.clone())
+            .collect::<BTreeSet<_>>()
+    };
     assert_eq!(fp(&before), fp(&after));
-    assert_ne!(before.report.findings[0].line, after.report.findings[0].line);
+    assert_ne!(
+        before.report.findings[0].line,
+        after.report.findings[0].line
+    );
 }
 
 #[test]
 fn snapshot_text() {
     let run = lint("seeds");
-    insta::assert_snapshot!("seeds_text", printers::text::render(&run.report, &run.sources));
+    insta::assert_snapshot!(
+        "seeds_text",
+        printers::text::render(&run.report, &run.sources)
+    );
 }
 
 #[test]
@@ -105,7 +164,10 @@ fn snapshot_sarif() {
     let sarif = printers::sarif::render(&run.report.findings);
     let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
     assert_eq!(v["version"], "2.1.0");
-    assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), run.report.findings.len());
+    assert_eq!(
+        v["runs"][0]["results"].as_array().unwrap().len(),
+        run.report.findings.len()
+    );
     assert!(v["runs"][0]["results"][0]["partialFingerprints"]["mmstall/v1"].is_string());
     insta::assert_snapshot!("seeds_sarif", sarif);
 }
@@ -113,34 +175,72 @@ fn snapshot_sarif() {
 #[test]
 fn bad_input_is_reported_and_skipped() {
     let run = lint("bad");
-    let skipped: Vec<_> = run.report.skipped.iter().map(|s| (s.file.as_str(), s.reason.as_str())).collect();
-    assert!(skipped.iter().any(|(f, r)| *f == "binary.c" && r.contains("binary")), "{skipped:?}");
-    assert!(skipped.iter().any(|(f, r)| *f == "latin1.c" && r.contains("UTF-8")), "{skipped:?}");
+    let skipped: Vec<_> = run
+        .report
+        .skipped
+        .iter()
+        .map(|s| (s.file.as_str(), s.reason.as_str()))
+        .collect();
+    assert!(
+        skipped
+            .iter()
+            .any(|(f, r)| *f == "binary.c" && r.contains("binary")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|(f, r)| *f == "latin1.c" && r.contains("UTF-8")),
+        "{skipped:?}"
+    );
     // The truncated file is analyzed as far as it goes, not skipped.
     assert!(!skipped.iter().any(|(f, _)| *f == "truncated.c"));
     assert_eq!(run.report.stats.files, 4);
-    let missing = lint_path(Path::new("/nonexistent/tree"), &Catalogue::builtin(), &LintOptions::default());
-    assert!(missing.err().unwrap().to_string().contains("/nonexistent/tree"));
+    let missing = lint_path(
+        Path::new("/nonexistent/tree"),
+        &Catalogue::builtin(),
+        &LintOptions::default(),
+    );
+    assert!(missing
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("/nonexistent/tree"));
 }
 
 #[test]
 fn parse_cache_reuses_unchanged_chunks_at_new_lines() {
     let cache = std::sync::Arc::new(mmstall_analyzer::ParseCache::default());
-    let options = LintOptions { parse_cache: Some(cache.clone()), ..Default::default() };
+    let options = LintOptions {
+        parse_cache: Some(cache.clone()),
+        ..Default::default()
+    };
     let mut tree = mmstall_analyzer::MemoryTree::default();
     for f in ["mlock.c", "fixture.h"] {
-        tree.files.insert(f.to_string(), std::fs::read(fixture("seeds").join(f)).unwrap());
+        tree.files.insert(
+            f.to_string(),
+            std::fs::read(fixture("seeds").join(f)).unwrap(),
+        );
     }
     let first = mmstall_analyzer::lint_set(&tree, &Catalogue::builtin(), &options);
     let misses = cache.misses();
     assert!(misses > 0 && cache.hits() == 0);
     let text = String::from_utf8(tree.files["mlock.c"].clone()).unwrap();
-    tree.files.insert("mlock.c".into(), format!("/* moved */\n{text}").into_bytes());
+    tree.files.insert(
+        "mlock.c".into(),
+        format!("/* moved */\n{text}").into_bytes(),
+    );
     let second = mmstall_analyzer::lint_set(&tree, &Catalogue::builtin(), &options);
-    assert!(cache.misses() <= misses + 1, "at most the changed first chunk is parsed again");
+    assert!(
+        cache.misses() <= misses + 1,
+        "at most the changed first chunk is parsed again"
+    );
     assert!(cache.hits() >= misses - 1, "{cache:?}");
     let lines = |r: &LintRun| r.report.findings.iter().map(|f| f.line).collect::<Vec<_>>();
-    assert_eq!(lines(&second), lines(&first).iter().map(|l| l + 1).collect::<Vec<_>>());
+    assert_eq!(
+        lines(&second),
+        lines(&first).iter().map(|l| l + 1).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -152,25 +252,47 @@ fn io_wait_under_the_lock_without_retry_is_found() {
     // The retry protocol and the wait after mmap_read_unlock() are clean.
     assert!(holder_clean(&run, "demo_fault_retries"));
     assert!(holder_clean(&run, "demo_read_ahead_unlocked"));
-    let f = run.report.findings.iter().find(|f| f.holder == "demo_fault_waits").unwrap();
+    let f = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.holder == "demo_fault_waits")
+        .unwrap();
     assert_eq!(f.lock_mode, "read");
 }
 
 #[test]
 fn rmap_trylocks_are_found_and_look_alikes_are_not() {
     let run = lint("fault_rmap");
-    let mms005: Vec<&str> = run.report.findings.iter().filter(|f| f.code == "MMS005").map(|f| f.function.as_str()).collect();
+    let mms005: Vec<&str> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS005")
+        .map(|f| f.function.as_str())
+        .collect();
     assert_eq!(mms005, ["demo_munlock_one", "demo_check_vma"]);
-    let f = run.report.findings.iter().find(|f| f.function == "demo_check_vma").unwrap();
+    let f = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.function == "demo_check_vma")
+        .unwrap();
     assert_eq!(f.call_path, ["try_to_unmap_one", "demo_check_vma"]);
-    assert!(holder_clean(&run, "demo_referenced_one"), "anon_vma trylock, rwsem_is_locked, pte lock");
+    assert!(
+        holder_clean(&run, "demo_referenced_one"),
+        "anon_vma trylock, rwsem_is_locked, pte lock"
+    );
     assert!(holder_clean(&run, "demo_outside_rmap"));
 }
 
 #[test]
 fn snapshot_fault_rmap_text() {
     let run = lint("fault_rmap");
-    insta::assert_snapshot!("fault_rmap_text", printers::text::render(&run.report, &run.sources));
+    insta::assert_snapshot!(
+        "fault_rmap_text",
+        printers::text::render(&run.report, &run.sources)
+    );
 }
 
 #[test]
@@ -182,7 +304,12 @@ fn rules_can_be_disabled_or_reclassified() {
     .unwrap();
     let run = lint_path(&fixture("fault_rmap"), &cat, &LintOptions::default()).unwrap();
     assert!(run.report.findings.iter().all(|f| f.code != "MMS005"));
-    assert!(run.report.findings.iter().filter(|f| f.code == "MMS004").all(|f| f.severity == mmstall_analyzer::rules::Severity::Note));
+    assert!(run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .all(|f| f.severity == mmstall_analyzer::rules::Severity::Note));
     assert!(run.report.findings.iter().any(|f| f.code == "MMS004"));
 }
 
@@ -194,17 +321,26 @@ fn baseline_suppresses_known_findings_even_after_code_moves() {
         std::fs::copy(fixture("seeds").join(f), dir.path().join(f)).unwrap();
     }
     let before = lint_path(dir.path(), &Catalogue::builtin(), &LintOptions::default()).unwrap();
-    let baseline = Baseline::parse(&Baseline::from_findings(&before.report.findings).to_json(), Path::new("b.json")).unwrap();
+    let baseline = Baseline::parse(
+        &Baseline::from_findings(&before.report.findings).to_json(),
+        Path::new("b.json"),
+    )
+    .unwrap();
     // Unrelated edit moves code down; one new finding is added at the end.
     let text = std::fs::read_to_string(dir.path().join("mlock.c")).unwrap();
     let added = "\nstatic void new_regression(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\t__mm_populate(0, 1, 0);\n\tmmap_write_unlock(mm);\n}\n";
-    std::fs::write(dir.path().join("mlock.c"), format!("/* moved */\n{text}{added}")).unwrap();
+    std::fs::write(
+        dir.path().join("mlock.c"),
+        format!("/* moved */\n{text}{added}"),
+    )
+    .unwrap();
     let after = lint_path(dir.path(), &Catalogue::builtin(), &LintOptions::default()).unwrap();
     let (new, known) = baseline.filter(after.report.findings);
     assert_eq!(known.len(), before.report.findings.len());
     assert_eq!(new.len(), 1);
     assert_eq!(new[0].holder, "new_regression");
-    let err = Baseline::parse("{\"version\": 1, \"findings\": 3}", Path::new("b.json")).unwrap_err();
+    let err =
+        Baseline::parse("{\"version\": 1, \"findings\": 3}", Path::new("b.json")).unwrap_err();
     assert!(err.to_string().starts_with("b.json:1:"), "{err}");
 }
 
@@ -212,7 +348,12 @@ fn baseline_suppresses_known_findings_even_after_code_moves() {
 fn github_annotations() {
     let run = lint("fault_rmap");
     let out = printers::github::render(&run.report.findings, "mm");
-    assert!(out.starts_with("::warning file=mm/fault.c,line=15,col=2,title=MMS004 hold-across-io-wait::"), "{out}");
+    assert!(
+        out.starts_with(
+            "::warning file=mm/fault.c,line=15,col=2,title=MMS004 hold-across-io-wait::"
+        ),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), run.report.findings.len());
 }
 
@@ -231,11 +372,19 @@ fn retry_protocol_counts_only_before_the_wait_and_in_code() {
         mms004,
         [
             // A comment naming VM_FAULT_RETRY does not make the wait clean.
-            ("demo_fault_comment_only", "demo_lock_comment_only", "folio_lock"),
+            (
+                "demo_fault_comment_only",
+                "demo_lock_comment_only",
+                "folio_lock"
+            ),
             // __filemap_get_folio() waits only when asked with FGP_LOCK.
             ("demo_fault_get_locked", "__filemap_get_folio", "folio_lock"),
             // The wait comes before the only drop (on its error path).
-            ("demo_fault_wait_first", "demo_lock_wait_first", "__folio_lock_killable"),
+            (
+                "demo_fault_wait_first",
+                "demo_lock_wait_first",
+                "__folio_lock_killable"
+            ),
         ]
     );
     // maybe_unlock_mmap_for_io() before the wait; FGP_CREAT alone never waits.
@@ -245,7 +394,13 @@ fn retry_protocol_counts_only_before_the_wait_and_in_code() {
 #[test]
 fn a_wait_on_a_folio_just_allocated_on_every_path_is_no_wait() {
     let run = lint("fault_fresh_folio");
-    let mut mms004: Vec<&str> = run.report.findings.iter().filter(|f| f.code == "MMS004").map(|f| f.holder.as_str()).collect();
+    let mut mms004: Vec<&str> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .map(|f| f.holder.as_str())
+        .collect();
     mms004.sort();
     // Looked up on one path, or replaced by a looked-up folio: may wait.
     assert_eq!(mms004, ["demo_fault_merged", "demo_fault_replaced"]);

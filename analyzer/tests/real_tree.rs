@@ -7,19 +7,26 @@ use std::path::PathBuf;
 use mmstall_analyzer::{lint_path, Catalogue, LintOptions};
 
 fn debian_tree() -> Option<PathBuf> {
-    let cache = std::env::var_os("MMSTALL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
-        base.join("mmstall")
-    });
+    let cache = std::env::var_os("MMSTALL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                });
+            base.join("mmstall")
+        });
     let tree = cache.join("src/linux-source-6.12");
     if tree.join("mm/mmap.c").is_file() {
         Some(tree)
     } else if std::env::var("MMSTALL_REQUIRE_TREE").as_deref() == Ok("1") {
         panic!("{} is missing: run scripts/setup.sh", tree.display());
     } else {
-        eprintln!("skipping: {} not installed (run scripts/setup.sh)", tree.display());
+        eprintln!(
+            "skipping: {} not installed (run scripts/setup.sh)",
+            tree.display()
+        );
         None
     }
 }
@@ -27,26 +34,56 @@ fn debian_tree() -> Option<PathBuf> {
 #[test]
 fn debian_6_12_mm_findings() {
     let Some(tree) = debian_tree() else { return };
-    let run = lint_path(&tree.join("mm"), &Catalogue::builtin(), &LintOptions::default()).expect("lint runs");
+    let run = lint_path(
+        &tree.join("mm"),
+        &Catalogue::builtin(),
+        &LintOptions::default(),
+    )
+    .expect("lint runs");
     let lines: Vec<String> = run
         .report
         .findings
         .iter()
-        .map(|f| format!("{} {}:{} in {} | holder {} | {} | path {}", f.code, f.file, f.line, f.function, f.holder, f.operation, f.call_path.join(" > ")))
+        .map(|f| {
+            format!(
+                "{} {}:{} in {} | holder {} | {} | path {}",
+                f.code,
+                f.file,
+                f.line,
+                f.function,
+                f.holder,
+                f.operation,
+                f.call_path.join(" > ")
+            )
+        })
         .collect();
     insta::assert_snapshot!("debian_6_12_mm", lines.join("\n"));
     // The munmap flag: munmap(2) passes unlock=true and zaps under read.
-    assert!(!run.report.findings.iter().any(|f| f.holder == "sys_munmap"), "munmap(2) downgrades before zapping");
-    assert!(run.report.findings.iter().any(|f| f.holder == "__vm_munmap" && f.context == ["unlock=0"]));
+    assert!(
+        !run.report.findings.iter().any(|f| f.holder == "sys_munmap"),
+        "munmap(2) downgrades before zapping"
+    );
+    assert!(run
+        .report
+        .findings
+        .iter()
+        .any(|f| f.holder == "__vm_munmap" && f.context == ["unlock=0"]));
 }
 
 #[test]
 fn debian_6_12_mm_parses_cleanly() {
     let Some(tree) = debian_tree() else { return };
-    let options = LintOptions { parse_all: true, ..Default::default() };
+    let options = LintOptions {
+        parse_all: true,
+        ..Default::default()
+    };
     let run = lint_path(&tree.join("mm"), &Catalogue::builtin(), &options).expect("lint runs");
     let st = &run.report.stats;
     assert!(st.functions > 6000, "{st:?}");
     let error_rate = st.functions_with_parse_errors as f64 / st.functions as f64;
-    assert!(error_rate < 0.01, "{:.2}% of functions have ERROR nodes: {st:?}", 100.0 * error_rate);
+    assert!(
+        error_rate < 0.01,
+        "{:.2}% of functions have ERROR nodes: {st:?}",
+        100.0 * error_rate
+    );
 }

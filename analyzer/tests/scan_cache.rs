@@ -26,8 +26,17 @@ fn outcome(run: &LintRun) -> String {
     format!("{report:#}\n{sources:#?}")
 }
 
-fn options(limit: Option<u64>, scan: Option<&Arc<ScanCache>>, parse: Option<&Arc<ParseCache>>) -> LintOptions {
-    LintOptions { parse_cache: parse.cloned(), scan_cache: scan.cloned(), whole_scan_limit: limit, ..LintOptions::default() }
+fn options(
+    limit: Option<u64>,
+    scan: Option<&Arc<ScanCache>>,
+    parse: Option<&Arc<ParseCache>>,
+) -> LintOptions {
+    LintOptions {
+        parse_cache: parse.cloned(),
+        scan_cache: scan.cloned(),
+        whole_scan_limit: limit,
+        ..LintOptions::default()
+    }
 }
 
 /// `trees` analyzed in order with warm caches, each against a cold run.
@@ -35,15 +44,26 @@ fn check_warm_equals_cold(trees: &[IdTree]) {
     let cat = Catalogue::builtin();
     // `Some(0)`: every fixture tree is "big", so the whole-tree path runs.
     for limit in [None, Some(0)] {
-        let (scan, parse) = (Arc::new(ScanCache::default()), Arc::new(ParseCache::default()));
+        let (scan, parse) = (
+            Arc::new(ScanCache::default()),
+            Arc::new(ParseCache::default()),
+        );
         for (i, tree) in trees.iter().enumerate() {
             let cold = lint_set(tree, &cat, &options(limit, None, None));
             let warm = lint_set(tree, &cat, &options(limit, Some(&scan), Some(&parse)));
-            assert_eq!(outcome(&warm), outcome(&cold), "tree {i}, whole-scan limit {limit:?}");
+            assert_eq!(
+                outcome(&warm),
+                outcome(&cold),
+                "tree {i}, whole-scan limit {limit:?}"
+            );
             // Once more, every file now known by content.
             let hits = scan.hits();
             let again = lint_set(tree, &cat, &options(limit, Some(&scan), Some(&parse)));
-            assert_eq!(outcome(&again), outcome(&cold), "tree {i} again, whole-scan limit {limit:?}");
+            assert_eq!(
+                outcome(&again),
+                outcome(&cold),
+                "tree {i} again, whole-scan limit {limit:?}"
+            );
             assert_eq!(scan.hits() - hits, tree.list().len(), "{scan:?}");
         }
     }
@@ -59,8 +79,17 @@ fn a_changed_callee_deep_in_a_chain_changes_the_holders_finding_as_a_cold_run_do
     let long = with_chain(seeds(), "", LONG);
     let cat = Catalogue::builtin();
     for limit in [None, Some(0)] {
-        assert!(!holds(&lint_set(&quiet, &cat, &options(limit, None, None)), "chain_holder"));
-        assert!(holds(&lint_set(&long, &cat, &options(limit, None, None)), "chain_holder"), "limit {limit:?}");
+        assert!(!holds(
+            &lint_set(&quiet, &cat, &options(limit, None, None)),
+            "chain_holder"
+        ));
+        assert!(
+            holds(
+                &lint_set(&long, &cat, &options(limit, None, None)),
+                "chain_holder"
+            ),
+            "limit {limit:?}"
+        );
     }
     check_warm_equals_cold(&[quiet.clone(), long.clone(), quiet]);
 }
@@ -70,18 +99,27 @@ fn edits_renames_and_removals_give_what_a_cold_run_gives() {
     let base = with_chain(seeds(), "", LONG);
     let mut moved = base.clone();
     let mlock = String::from_utf8(base.files["mm/mlock.c"].clone()).unwrap();
-    moved.files.insert("mm/mlock.c".into(), format!("/* moved */\n\n{mlock}").into_bytes());
+    moved.files.insert(
+        "mm/mlock.c".into(),
+        format!("/* moved */\n\n{mlock}").into_bytes(),
+    );
     let mut renamed = moved.clone();
     let one = renamed.files.remove("mm/chain_one.c").unwrap();
     renamed.files.insert("mm/zz_chain_one.c".into(), one);
     let mut removed = renamed.clone();
     removed.files.remove("mm/chain_two.c");
     let mut binary = removed.clone();
-    binary.files.insert("mm/chain_two.c".into(), b"\0binary".to_vec());
-    binary.files.insert("mm/latin1.c".into(), b"/* \xe9 */\n".to_vec());
+    binary
+        .files
+        .insert("mm/chain_two.c".into(), b"\0binary".to_vec());
+    binary
+        .files
+        .insert("mm/latin1.c".into(), b"/* \xe9 */\n".to_vec());
     // The same content under two paths.
     let mut twice = binary.clone();
-    twice.files.insert("mm/copy_of_mlock.c".into(), mlock.into_bytes());
+    twice
+        .files
+        .insert("mm/copy_of_mlock.c".into(), mlock.into_bytes());
     check_warm_equals_cold(&[base, moved, renamed, removed, binary, twice]);
 }
 
@@ -92,7 +130,16 @@ fn line_sensitive_rules_give_with_caches_what_they_give_without() {
     // The fault retry order fixtures: MMS004 compares marker and call lines.
     let tree = fixture_tree("fault_retry_order");
     let cold = lint_set(&tree, &Catalogue::builtin(), &options(None, None, None));
-    assert!(cold.report.findings.iter().filter(|f| f.code == "MMS004").count() >= 3, "{:#?}", cold.report.findings);
+    assert!(
+        cold.report
+            .findings
+            .iter()
+            .filter(|f| f.code == "MMS004")
+            .count()
+            >= 3,
+        "{:#?}",
+        cold.report.findings
+    );
     let mut moved = tree.clone();
     for text in moved.files.values_mut() {
         text.splice(0..0, b"/* moved down */\n\n\n".iter().copied());

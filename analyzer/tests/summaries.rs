@@ -13,7 +13,12 @@ use common::{IdTree, LONG, QUIET};
 use mmstall_analyzer::{lint_set, Catalogue, LintOptions, LintRun, ScanCache};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cycle_order").join(name)).unwrap()
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/cycle_order")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// The cycle fixture with its files at the given paths (the paths decide
@@ -34,14 +39,25 @@ fn findings(run: &LintRun) -> Vec<Summary> {
         .report
         .findings
         .iter()
-        .map(|f| (f.holder.clone(), f.code, f.operation.clone(), f.call_path.clone()))
+        .map(|f| {
+            (
+                f.holder.clone(),
+                f.code,
+                f.operation.clone(),
+                f.call_path.clone(),
+            )
+        })
         .collect();
     out.sort();
     out
 }
 
 fn options(limit: Option<u64>, scan: Option<&Arc<ScanCache>>) -> LintOptions {
-    LintOptions { scan_cache: scan.cloned(), whole_scan_limit: limit, ..LintOptions::default() }
+    LintOptions {
+        scan_cache: scan.cloned(),
+        whole_scan_limit: limit,
+        ..LintOptions::default()
+    }
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -62,18 +78,30 @@ fn a_cycle_gives_each_root_the_same_findings_whatever_root_is_analyzed_first() {
     // zaps under the write hold ping was entered with. From root_pong it is
     // entered at pong: ping's call back is cut, ping's unlock is seen, and
     // pong zaps after it.
-    let expected: Vec<Summary> =
-        vec![("root_ping".into(), "MMS002", "unmap_vmas".into(), strings(&["root_ping", "ping", "pong"]))];
+    let expected: Vec<Summary> = vec![(
+        "root_ping".into(),
+        "MMS002",
+        "unmap_vmas".into(),
+        strings(&["root_ping", "ping", "pong"]),
+    )];
     for limit in [None, Some(0)] {
         for (i, tree) in orders.iter().enumerate() {
-            assert_eq!(findings(&lint_set(tree, &cat, &options(limit, None))), expected, "order {i}, limit {limit:?}");
+            assert_eq!(
+                findings(&lint_set(tree, &cat, &options(limit, None))),
+                expected,
+                "order {i}, limit {limit:?}"
+            );
         }
     }
 }
 
 /// The cycle fixture and the three-call chain (`common::with_chain`).
 fn with_chain(top: &str, leaf: &str) -> IdTree {
-    common::with_chain(cycle_tree("mm/ping_pong.c", "mm/root_ping.c", "mm/root_pong.c"), top, leaf)
+    common::with_chain(
+        cycle_tree("mm/ping_pong.c", "mm/root_ping.c", "mm/root_pong.c"),
+        top,
+        leaf,
+    )
 }
 
 #[test]
@@ -84,23 +112,31 @@ fn summaries_are_recomputed_only_as_far_as_a_change_reaches() {
         let summaries = |run: &dyn Fn() -> LintRun| {
             let (reused, computed) = (scan.summaries.reused(), scan.summaries.computed());
             let findings = findings(&run());
-            (findings, scan.summaries.reused() - reused, scan.summaries.computed() - computed)
+            (
+                findings,
+                scan.summaries.reused() - reused,
+                scan.summaries.computed() - computed,
+            )
         };
         let base = with_chain("", QUIET);
-        let (first, _, computed) = summaries(&|| lint_set(&base, &cat, &options(limit, Some(&scan))));
+        let (first, _, computed) =
+            summaries(&|| lint_set(&base, &cat, &options(limit, Some(&scan))));
         assert!(computed > 0);
         // The same tree: nothing to recompute.
-        let (again, reused, computed) = summaries(&|| lint_set(&base, &cat, &options(limit, Some(&scan))));
+        let (again, reused, computed) =
+            summaries(&|| lint_set(&base, &cat, &options(limit, Some(&scan))));
         assert_eq!((again, computed), (first.clone(), 0), "limit {limit:?}");
         assert!(reused > 0);
         // Lines moved, nothing else: summaries do not depend on lines.
         let moved = with_chain("/* a comment */\n\n", QUIET);
-        let (after_move, _, computed) = summaries(&|| lint_set(&moved, &cat, &options(limit, Some(&scan))));
+        let (after_move, _, computed) =
+            summaries(&|| lint_set(&moved, &cat, &options(limit, Some(&scan))));
         assert_eq!((after_move, computed), (first, 0), "limit {limit:?}");
         // The last step of the chain changed: it and the three functions
         // above it are recomputed, and nothing else.
         let long = with_chain("", LONG);
-        let (after_change, _, computed) = summaries(&|| lint_set(&long, &cat, &options(limit, Some(&scan))));
+        let (after_change, _, computed) =
+            summaries(&|| lint_set(&long, &cat, &options(limit, Some(&scan))));
         assert_eq!(computed, 4, "limit {limit:?}");
         let cold = findings(&lint_set(&long, &cat, &options(limit, None)));
         assert_eq!(after_change, cold);
@@ -113,8 +149,14 @@ fn summaries_are_recomputed_only_as_far_as_a_change_reaches() {
 fn deep_chain(n: usize) -> IdTree {
     let mut text = String::from("void chain_root(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tlink_0(mm);\n\tmmap_write_unlock(mm);\n}\n");
     for i in 0..n {
-        let body = if i + 1 == n { "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n".to_string() } else { format!("\tlink_{}(mm);\n", i + 1) };
-        text.push_str(&format!("\nvoid link_{i}(struct mm_struct *mm)\n{{\n{body}}}\n"));
+        let body = if i + 1 == n {
+            "\tunmap_vmas(NULL, NULL, 0, 0, 0, false);\n".to_string()
+        } else {
+            format!("\tlink_{}(mm);\n", i + 1)
+        };
+        text.push_str(&format!(
+            "\nvoid link_{i}(struct mm_struct *mm)\n{{\n{body}}}\n"
+        ));
     }
     let mut files = BTreeMap::new();
     files.insert("mm/chain.c".to_string(), text.into_bytes());
@@ -139,7 +181,10 @@ fn a_call_chain_deeper_than_the_entry_limit_is_cut_not_a_crash() {
     // Every summary of the chain reaches into the cut.
     assert_eq!(scan.summaries.computed(), 0);
     let again = lint_set(&deep, &cat, &options(None, Some(&scan)));
-    assert_eq!((findings(&first), findings(&again)), (findings(&run), findings(&run)));
+    assert_eq!(
+        (findings(&first), findings(&again)),
+        (findings(&run), findings(&run))
+    );
 }
 
 #[test]
@@ -147,7 +192,15 @@ fn pull_rounds_bound_how_deep_missing_definitions_are_looked_up() {
     let cat = Catalogue::builtin();
     let long = with_chain("", LONG);
     let holds = |rounds: Option<usize>| {
-        let run = lint_set(&long, &cat, &LintOptions { whole_scan_limit: Some(0), pull_rounds: rounds, ..LintOptions::default() });
+        let run = lint_set(
+            &long,
+            &cat,
+            &LintOptions {
+                whole_scan_limit: Some(0),
+                pull_rounds: rounds,
+                ..LintOptions::default()
+            },
+        );
         findings(&run).iter().any(|f| f.0 == "chain_holder")
     };
     // Whole-tree mode: each step of the chain is a file that does not name

@@ -78,7 +78,9 @@ pub fn cache_dir() -> PathBuf {
     }
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+        });
     base.join("mmstall")
 }
 
@@ -86,7 +88,9 @@ pub fn cache_dir() -> PathBuf {
 pub fn resolve_tree(spec: &str) -> anyhow::Result<PathBuf> {
     if let Some(rest) = spec.strip_prefix("debian:") {
         let (version, sub) = rest.split_once('/').unwrap_or((rest, ""));
-        let tree = cache_dir().join("src").join(format!("linux-source-{version}"));
+        let tree = cache_dir()
+            .join("src")
+            .join(format!("linux-source-{version}"));
         if !tree.is_dir() {
             anyhow::bail!("{spec}: {} is missing; run scripts/setup.sh to install and unpack linux-source-{version}", tree.display());
         }
@@ -102,7 +106,9 @@ pub fn load_catalogue(root: &Path, config: Option<&Path>) -> anyhow::Result<Cata
         None => default.is_file().then_some(default),
     };
     match path {
-        Some(p) => Catalogue::with_user_file(&p).with_context(|| format!("loading {}", p.display())),
+        Some(p) => {
+            Catalogue::with_user_file(&p).with_context(|| format!("loading {}", p.display()))
+        }
         None => Ok(Catalogue::builtin()),
     }
 }
@@ -114,7 +120,11 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         Some(p) => Some(Baseline::load(p)?),
         None => None,
     };
-    let options = LintOptions { parse_all: args.parse_all, pull_rounds: args.pull_rounds, ..Default::default() };
+    let options = LintOptions {
+        parse_all: args.parse_all,
+        pull_rounds: args.pull_rounds,
+        ..Default::default()
+    };
     let mut run = mmstall_analyzer::lint_path(&root, &catalogue, &options)?;
     let mut suppressed = 0;
     if let Some(b) = &baseline {
@@ -145,8 +155,13 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
     let run = mmstall_analyzer::lint_path(&root, &catalogue, &LintOptions::default())?;
     let b = Baseline::from_findings(&run.report.findings);
-    std::fs::write(&args.output, b.to_json()).with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("wrote {} finding(s) to {}", b.findings.len(), args.output.display());
+    std::fs::write(&args.output, b.to_json())
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "wrote {} finding(s) to {}",
+        b.findings.len(),
+        args.output.display()
+    );
     Ok(0)
 }
 
@@ -157,7 +172,10 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         None => {
-            let known: Vec<String> = rules::ALL.iter().map(|r| format!("{} ({})", r.id, r.code)).collect();
+            let known: Vec<String> = rules::ALL
+                .iter()
+                .map(|r| format!("{} ({})", r.id, r.code))
+                .collect();
             anyhow::bail!("unknown rule `{}`; rules: {}", args.rule, known.join(", "))
         }
     }
@@ -165,7 +183,13 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<i32> {
 
 pub fn list_rules() -> anyhow::Result<i32> {
     for r in rules::ALL {
-        println!("{}  {:<22} {:<8} {}", r.code, r.id, r.default_severity.as_str(), r.summary);
+        println!(
+            "{}  {:<22} {:<8} {}",
+            r.code,
+            r.id,
+            r.default_severity.as_str(),
+            r.summary
+        );
     }
     Ok(0)
 }

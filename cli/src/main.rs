@@ -13,7 +13,11 @@ mod vm;
 mod vm_validate;
 
 #[derive(Parser)]
-#[command(name = "mmstall", version, about = "Find and test long mmap_lock holds in Linux kernel trees")]
+#[command(
+    name = "mmstall",
+    version,
+    about = "Find and test long mmap_lock holds in Linux kernel trees"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

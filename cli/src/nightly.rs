@@ -108,7 +108,11 @@ pub fn nightly(a: NightlyArgs) -> anyhow::Result<i32> {
     let known: Vec<String> = plan.jobs().into_iter().map(|j| j.id).collect();
     for j in &a.jobs {
         if !known.contains(j) {
-            eprintln!("error: --job {j}: no such job in {} (jobs: {})", a.plan.display(), known.join(", "));
+            eprintln!(
+                "error: --job {j}: no such job in {} (jobs: {})",
+                a.plan.display(),
+                known.join(", ")
+            );
             return Ok(2);
         }
     }
@@ -138,7 +142,10 @@ pub fn nightly(a: NightlyArgs) -> anyhow::Result<i32> {
         None => Some(default_history()),
     };
     let opts = pipeline::Options {
-        out: a.out.clone().unwrap_or_else(|| PathBuf::from("nightly-results").join(&night)),
+        out: a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("nightly-results").join(&night)),
         night,
         only_jobs: a.jobs.clone(),
         history,
@@ -146,14 +153,24 @@ pub fn nightly(a: NightlyArgs) -> anyhow::Result<i32> {
     };
     let mut exec = RealExecutor::current()?;
     let results = pipeline::run(&plan, &opts, &mut exec, &mut |m| eprintln!("nightly: {m}"))?;
-    eprintln!("nightly: reports in {} ({}, {}, {}, {})", opts.out.display(), reports::SUMMARY, reports::JUNIT, reports::KCIDB, reports::SARIF);
+    eprintln!(
+        "nightly: reports in {} ({}, {}, {}, {})",
+        opts.out.display(),
+        reports::SUMMARY,
+        reports::JUNIT,
+        reports::KCIDB,
+        reports::SARIF
+    );
     Ok(exit_code(&results))
 }
 
 pub fn report(a: ReportArgs) -> anyhow::Result<i32> {
     let path = a.history.unwrap_or_else(default_history);
     if !path.is_file() {
-        eprintln!("error: history {}: no such file (mmstall nightly appends to it)", path.display());
+        eprintln!(
+            "error: history {}: no such file (mmstall nightly appends to it)",
+            path.display()
+        );
         return Ok(2);
     }
     let (results, bad) = pipeline::read_results(&path);
@@ -163,10 +180,18 @@ pub fn report(a: ReportArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&a.out)?;
     let trends = history::trends(&results);
     std::fs::write(a.out.join("trends.svg"), history::svg(&trends))?;
-    let md = format!("# mmstall nightly trends\n\n![stall ratios](trends.svg)\n\n{}", history::findings_table(&results));
+    let md = format!(
+        "# mmstall nightly trends\n\n![stall ratios](trends.svg)\n\n{}",
+        history::findings_table(&results)
+    );
     std::fs::write(a.out.join("trends.md"), md)?;
     println!("{}", a.out.join("trends.md").display());
-    eprintln!("report: {} job results, {} stall trends → {}", results.len(), trends.len(), a.out.display());
+    eprintln!(
+        "report: {} job results, {} stall trends → {}",
+        results.len(),
+        trends.len(),
+        a.out.display()
+    );
     Ok(0)
 }
 
@@ -182,7 +207,11 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     }
     eprintln!("merge: {} job results → {}", results.len(), a.out.display());
     if results.is_empty() {
-        eprintln!("error: no results in {} director{}", a.dirs.len(), if a.dirs.len() == 1 { "y" } else { "ies" });
+        eprintln!(
+            "error: no results in {} director{}",
+            a.dirs.len(),
+            if a.dirs.len() == 1 { "y" } else { "ies" }
+        );
         return Ok(3);
     }
     Ok(exit_code(&results))

@@ -53,8 +53,18 @@ pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
     print!("{out}");
     if args.stats {
         let t = &report.base.timing;
-        let cpu = |t: &mmstall_revisions::Timing| t.cpu_ms.map(|c| format!(" (CPU {c} ms)")).unwrap_or_default();
-        eprintln!("base: load {} ms, analysis {} ms{}, chunks parsed {}", t.load_ms, t.analyze_ms, cpu(t), t.parse_misses);
+        let cpu = |t: &mmstall_revisions::Timing| {
+            t.cpu_ms
+                .map(|c| format!(" (CPU {c} ms)"))
+                .unwrap_or_default()
+        };
+        eprintln!(
+            "base: load {} ms, analysis {} ms{}, chunks parsed {}",
+            t.load_ms,
+            t.analyze_ms,
+            cpu(t),
+            t.parse_misses
+        );
         for p in &report.patches {
             if let Some(t) = &p.timing {
                 eprintln!(

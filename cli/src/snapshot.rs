@@ -45,11 +45,16 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<i32> {
         }
         _ => {
             let [path] = args.paths.as_slice() else {
-                anyhow::bail!("snapshot needs exactly one PATH without --repo (got {})", args.paths.len());
+                anyhow::bail!(
+                    "snapshot needs exactly one PATH without --repo (got {})",
+                    args.paths.len()
+                );
             };
             let root = crate::lint::resolve_tree(path)?;
             let cat = crate::lint::load_catalogue(&root, args.config.as_deref())?;
-            mmstall_analyzer::lint_path(&root, &cat, &LintOptions::default())?.report.findings
+            mmstall_analyzer::lint_path(&root, &cat, &LintOptions::default())?
+                .report
+                .findings
         }
     };
     let text = snapshot::render(&findings);
@@ -59,23 +64,28 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<i32> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
         };
-        return Ok(match snapshot::check(&file.display().to_string(), stored.as_deref(), &text) {
-            snapshot::Check::Same => 0,
-            snapshot::Check::Changed(diff) => {
-                print!("{diff}");
-                if args.accept {
-                    std::fs::write(file, &text).with_context(|| format!("writing {}", file.display()))?;
-                    eprintln!("accepted: {} rewritten", file.display());
-                    0
-                } else {
-                    eprintln!("{} differs from the current findings (rerun with --accept to rewrite it)", file.display());
-                    1
+        return Ok(
+            match snapshot::check(&file.display().to_string(), stored.as_deref(), &text) {
+                snapshot::Check::Same => 0,
+                snapshot::Check::Changed(diff) => {
+                    print!("{diff}");
+                    if args.accept {
+                        std::fs::write(file, &text)
+                            .with_context(|| format!("writing {}", file.display()))?;
+                        eprintln!("accepted: {} rewritten", file.display());
+                        0
+                    } else {
+                        eprintln!("{} differs from the current findings (rerun with --accept to rewrite it)", file.display());
+                        1
+                    }
                 }
-            }
-        });
+            },
+        );
     }
     match &args.output {
-        Some(file) => std::fs::write(file, &text).with_context(|| format!("writing {}", file.display()))?,
+        Some(file) => {
+            std::fs::write(file, &text).with_context(|| format!("writing {}", file.display()))?
+        }
         None => print!("{text}"),
     }
     Ok(0)

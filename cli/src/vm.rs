@@ -128,8 +128,14 @@ fn cache() -> anyhow::Result<Cache> {
 fn print_builtins(title: &str, items: &[(&str, &str)]) {
     println!("{title}");
     for (n, text) in items {
-        let first = text.lines().find(|l| l.starts_with("# mmstall")).unwrap_or("");
-        println!("  {n:<16} {}", first.split_once(": ").map(|x| x.1).unwrap_or(first));
+        let first = text
+            .lines()
+            .find(|l| l.starts_with("# mmstall"))
+            .unwrap_or("");
+        println!(
+            "  {n:<16} {}",
+            first.split_once(": ").map(|x| x.1).unwrap_or(first)
+        );
     }
 }
 

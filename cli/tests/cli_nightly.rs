@@ -13,12 +13,33 @@ fn mmstall(cache: &Path) -> Command {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]).args(args).current_dir(dir).output().unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn text(o: &Output) -> String {
-    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A repository whose last commit changes mm/util.c, and a plain tree whose
@@ -46,14 +67,36 @@ fn setup(dir: &Path) {
 fn plan_errors_name_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, "name = \"x\"\n[[kernel]]\nname = \"k\"\ntree = \"debian:6.12\"\nbranch = \"main\"\n").unwrap();
-    let o = mmstall(dir.path()).args(["nightly", "--plan"]).arg(&plan).output().unwrap();
+    std::fs::write(
+        &plan,
+        "name = \"x\"\n[[kernel]]\nname = \"k\"\ntree = \"debian:6.12\"\nbranch = \"main\"\n",
+    )
+    .unwrap();
+    let o = mmstall(dir.path())
+        .args(["nightly", "--plan"])
+        .arg(&plan)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("{}:5:1: branch: unknown field `branch`", plan.display())), "{err}");
-    let o = mmstall(dir.path()).args(["nightly", "--plan"]).arg(dir.path().join("missing.toml")).output().unwrap();
+    assert!(
+        err.contains(&format!(
+            "{}:5:1: branch: unknown field `branch`",
+            plan.display()
+        )),
+        "{err}"
+    );
+    let o = mmstall(dir.path())
+        .args(["nightly", "--plan"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.toml"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("missing.toml"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -66,7 +109,13 @@ fn series_that_does_not_apply_is_an_infrastructure_error_with_full_reports() {
     let o = mmstall(&cache)
         .args(["nightly", "--plan"])
         .arg(dir.path().join("plan.toml"))
-        .args(["--job", "rename--plain--default", "--night", "2026-11-25", "--out"])
+        .args([
+            "--job",
+            "rename--plain--default",
+            "--night",
+            "2026-11-25",
+            "--out",
+        ])
         .arg(&out)
         .arg("--history")
         .arg(dir.path().join("history.jsonl"))
@@ -77,24 +126,53 @@ fn series_that_does_not_apply_is_an_infrastructure_error_with_full_reports() {
     let r: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(r["verdict"], "infra-error");
     assert_eq!(r["class"], "patch-does-not-apply");
-    assert!(r["detail"].as_str().unwrap().contains("patch 1/1 does not apply"), "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("patch 1/1 does not apply"),
+        "{r}"
+    );
     // The git range became an mbox (real `git format-patch`).
-    assert!(std::fs::read_to_string(out.join("series/rename.mbox")).unwrap().contains("Subject: [PATCH] mm: rename b"));
+    assert!(std::fs::read_to_string(out.join("series/rename.mbox"))
+        .unwrap()
+        .contains("Subject: [PATCH] mm: rename b"));
     // The static report (`mmstall series` on the tree committed into a cache-side repository) names the failing patch.
     assert_eq!(r["static"]["step"]["status"], "ok", "{r}");
     assert_eq!(r["static"]["patches"][0]["status"], "failed", "{r}");
     assert!(cache.join("nightly/git/plain.git").is_dir());
-    assert!(!dir.path().join("other-tree/.git").exists(), "the tree is not written");
+    assert!(
+        !dir.path().join("other-tree/.git").exists(),
+        "the tree is not written"
+    );
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
-    assert!(md.contains("## Infrastructure errors") && md.contains("patch does not apply"), "{md}");
+    assert!(
+        md.contains("## Infrastructure errors") && md.contains("patch does not apply"),
+        "{md}"
+    );
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
-    assert!(junit.starts_with("<?xml") && junit.contains("<error type=\"infrastructure:patch does not apply\""), "{junit}");
-    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap()).unwrap();
+    assert!(
+        junit.starts_with("<?xml")
+            && junit.contains("<error type=\"infrastructure:patch does not apply\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap())
+            .unwrap();
     assert_eq!(sarif["version"], "2.1.0");
-    let kcidb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("kcidb.json")).unwrap()).unwrap();
+    let kcidb: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("kcidb.json")).unwrap()).unwrap();
     assert_eq!(kcidb["version"]["major"], 4);
-    assert!(out.join("logs/rename--plain--default/apply-check.log").is_file());
-    assert!(std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap().lines().count() == 1);
+    assert!(out
+        .join("logs/rename--plain--default/apply-check.log")
+        .is_file());
+    assert!(
+        std::fs::read_to_string(dir.path().join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+            == 1
+    );
 }
 
 #[test]
@@ -106,23 +184,49 @@ fn git_kernel_checkout_applies_the_range_and_a_failed_baseline_is_infrastructure
     let o = mmstall(&cache)
         .args(["nightly", "--plan"])
         .arg(dir.path().join("plan.toml"))
-        .args(["--job", "baseline--gitk--default", "--job", "rename--gitk--default", "--night", "2026-11-25", "--history", "none", "--out"])
+        .args([
+            "--job",
+            "baseline--gitk--default",
+            "--job",
+            "rename--gitk--default",
+            "--night",
+            "2026-11-25",
+            "--history",
+            "none",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     // The checkout is a shared clone in the cache at main~1; the repository's work tree is untouched.
-    assert_eq!(std::fs::read_to_string(cache.join("nightly/checkouts/gitk/mm/util.c")).unwrap(), "int a;\nint b;\nint c;\nint d;\n");
-    assert_eq!(std::fs::read_to_string(dir.path().join("repo/mm/util.c")).unwrap(), "int a;\nint bb;\nint c;\nint d;\n");
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        std::fs::read_to_string(cache.join("nightly/checkouts/gitk/mm/util.c")).unwrap(),
+        "int a;\nint b;\nint c;\nint d;\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("repo/mm/util.c")).unwrap(),
+        "int a;\nint bb;\nint c;\nint d;\n"
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     for r in &lines {
         // The checkout is no kernel: `vm build` refuses it, and that is never a regression.
         assert_eq!(r["verdict"], "infra-error", "{r}");
-        assert!(r["detail"].as_str().unwrap().starts_with("baseline kernel"), "{r}");
+        assert!(
+            r["detail"].as_str().unwrap().starts_with("baseline kernel"),
+            "{r}"
+        );
         assert_eq!(r["commit"].as_str().unwrap().len(), 40);
     }
-    assert_eq!(lines[0]["class"], lines[1]["class"], "a shared baseline fails the same way for every job");
+    assert_eq!(
+        lines[0]["class"], lines[1]["class"],
+        "a shared baseline fails the same way for every job"
+    );
     // The series applied (apply check passed, subjects recorded) before the baseline failed.
     assert_eq!(lines[1]["subjects"][0], "mm: rename b");
 }
@@ -133,19 +237,56 @@ fn emit_merge_and_report() {
     setup(dir.path());
     let cache = dir.path().join("cache");
     let plan = dir.path().join("plan.toml");
-    let o = mmstall(&cache).args(["nightly", "--plan"]).arg(&plan).args(["--emit", "github-matrix"]).output().unwrap();
+    let o = mmstall(&cache)
+        .args(["nightly", "--plan"])
+        .arg(&plan)
+        .args(["--emit", "github-matrix"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let jobs: Vec<String> = m["include"].as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap().to_string()).collect();
-    assert_eq!(jobs, ["baseline--gitk--default", "baseline--plain--default", "rename--gitk--default", "rename--plain--default"]);
-    let o = mmstall(&cache).args(["nightly", "--plan"]).arg(&plan).args(["--emit", "k8s", "--night", "2026-11-25"]).output().unwrap();
+    let jobs: Vec<String> = m["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        jobs,
+        [
+            "baseline--gitk--default",
+            "baseline--plain--default",
+            "rename--gitk--default",
+            "rename--plain--default"
+        ]
+    );
+    let o = mmstall(&cache)
+        .args(["nightly", "--plan"])
+        .arg(&plan)
+        .args(["--emit", "k8s", "--night", "2026-11-25"])
+        .output()
+        .unwrap();
     let k: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(k["items"].as_array().unwrap().len(), 4);
 
     // Two per-job directories, merged.
     let hist = dir.path().join("history.jsonl");
     for j in ["rename--plain--default", "baseline--gitk--default"] {
-        let o = mmstall(&cache).args(["nightly", "--plan"]).arg(&plan).args(["--job", j, "--night", "2026-11-25", "--history", "none", "--out"]).arg(dir.path().join("jobs").join(j)).output().unwrap();
+        let o = mmstall(&cache)
+            .args(["nightly", "--plan"])
+            .arg(&plan)
+            .args([
+                "--job",
+                j,
+                "--night",
+                "2026-11-25",
+                "--history",
+                "none",
+                "--out",
+            ])
+            .arg(dir.path().join("jobs").join(j))
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     }
     let merged = dir.path().join("merged");
@@ -160,17 +301,44 @@ fn emit_merge_and_report() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(merged.join("results.jsonl")).unwrap().lines().count(), 2);
-    assert!(merged.join("logs/rename--plain--default/apply-check.log").is_file());
+    assert_eq!(
+        std::fs::read_to_string(merged.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert!(merged
+        .join("logs/rename--plain--default/apply-check.log")
+        .is_file());
     let md = std::fs::read_to_string(merged.join("summary.md")).unwrap();
-    assert!(md.contains("rename--plain--default") && md.contains("baseline--gitk--default"), "{md}");
+    assert!(
+        md.contains("rename--plain--default") && md.contains("baseline--gitk--default"),
+        "{md}"
+    );
 
     let rep = dir.path().join("report");
-    let o = mmstall(&cache).args(["report", "--history"]).arg(&hist).arg("--out").arg(&rep).output().unwrap();
+    let o = mmstall(&cache)
+        .args(["report", "--history"])
+        .arg(&hist)
+        .arg("--out")
+        .arg(&rep)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(std::fs::read_to_string(rep.join("trends.svg")).unwrap().starts_with("<svg"));
-    assert!(std::fs::read_to_string(rep.join("trends.md")).unwrap().contains("| 2026-11-25 | rename | plain | default | infrastructure error: patch does not apply |"));
-    let o = mmstall(&cache).args(["report", "--history"]).arg(dir.path().join("nope.jsonl")).output().unwrap();
+    assert!(std::fs::read_to_string(rep.join("trends.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+    assert!(std::fs::read_to_string(rep.join("trends.md"))
+        .unwrap()
+        .contains(
+        "| 2026-11-25 | rename | plain | default | infrastructure error: patch does not apply |"
+    ));
+    let o = mmstall(&cache)
+        .args(["report", "--history"])
+        .arg(dir.path().join("nope.jsonl"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -200,22 +368,45 @@ fn static_regression_through_mmstall_series() {
     .unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
-    let o = mmstall(&cache).args(["nightly", "--plan"]).arg(dir.path().join("plan.toml")).args(["--night", "2026-11-25", "--history", "none", "--out"]).arg(&out).output().unwrap();
+    let o = mmstall(&cache)
+        .args(["nightly", "--plan"])
+        .arg(dir.path().join("plan.toml"))
+        .args(["--night", "2026-11-25", "--history", "none", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let rs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let get = |s: &str| rs.iter().find(|r| r["series"] == s).unwrap();
     assert_eq!(get("bad")["verdict"], "regression", "{}", get("bad"));
     assert_eq!(get("bad")["static_regression"], true);
     assert_eq!(get("bad")["dynamic_regression"], false);
-    assert_eq!(get("bad")["static"]["introduced"][0]["code"], "MMS001", "{}", get("bad"));
+    assert_eq!(
+        get("bad")["static"]["introduced"][0]["code"],
+        "MMS001",
+        "{}",
+        get("bad")
+    );
     assert_eq!(get("bad")["static"]["introduced"][0]["patch"], 1);
     assert_eq!(get("ok")["verdict"], "pass", "{}", get("ok"));
     assert!(get("ok")["not_checked"].to_string().contains("static only"));
-    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap()).unwrap();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap())
+            .unwrap();
     let res = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(res.len(), 1, "{sarif}");
     assert_eq!(res[0]["ruleId"], "MMS001");
-    assert_eq!(res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "mm/thing.c");
+    assert_eq!(
+        res[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "mm/thing.c"
+    );
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
-    assert!(md.contains("## Regressions") && md.contains("new `MMS001` mm/thing.c:"), "{md}");
+    assert!(
+        md.contains("## Regressions") && md.contains("new `MMS001` mm/thing.c:"),
+        "{md}"
+    );
 }

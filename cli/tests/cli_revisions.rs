@@ -22,7 +22,8 @@ fn seeds() -> PathBuf {
 fn tree_of(repo: &Repository, files: &BTreeMap<String, Vec<u8>>) -> Oid {
     let mut mm = repo.treebuilder(None).unwrap();
     for (name, content) in files {
-        mm.insert(name, repo.blob(content).unwrap(), 0o100644).unwrap();
+        mm.insert(name, repo.blob(content).unwrap(), 0o100644)
+            .unwrap();
     }
     let mm = mm.write().unwrap();
     let mut root = repo.treebuilder(None).unwrap();
@@ -39,23 +40,56 @@ fn repo() -> (tempfile::TempDir, PathBuf) {
     let mut files = BTreeMap::new();
     for e in std::fs::read_dir(seeds()).unwrap() {
         let p = e.unwrap().path();
-        files.insert(p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap());
+        files.insert(
+            p.file_name().unwrap().to_string_lossy().to_string(),
+            std::fs::read(&p).unwrap(),
+        );
     }
     let base_tree = tree_of(&repo, &files);
-    let base = repo.commit(Some("refs/heads/base"), &sig, &sig, "base", &repo.find_tree(base_tree).unwrap(), &[]).unwrap();
-    for (branch, fixture) in [("regress", "remove-downgrade.patch"), ("fix", "populate-after-unlock.patch")] {
+    let base = repo
+        .commit(
+            Some("refs/heads/base"),
+            &sig,
+            &sig,
+            "base",
+            &repo.find_tree(base_tree).unwrap(),
+            &[],
+        )
+        .unwrap();
+    for (branch, fixture) in [
+        ("regress", "remove-downgrade.patch"),
+        ("fix", "populate-after-unlock.patch"),
+    ] {
         let series = mmstall_series::load_series(&fixtures().join(fixture)).unwrap();
         let t = mmstall_series::apply_to_tree(&repo, base_tree, &series.patches[0]).unwrap();
         let parent = repo.find_commit(base).unwrap();
-        repo.commit(Some(&format!("refs/heads/{branch}")), &sig, &sig, fixture, &repo.find_tree(t).unwrap(), &[&parent]).unwrap();
+        repo.commit(
+            Some(&format!("refs/heads/{branch}")),
+            &sig,
+            &sig,
+            fixture,
+            &repo.find_tree(t).unwrap(),
+            &[&parent],
+        )
+        .unwrap();
     }
     let path = dir.path().join("r.git");
     (dir, path)
 }
 
 fn run(args: &[&str], repo: &Path) -> (i32, String, String) {
-    let out = mmstall().args(args.iter().map(|a| a.replace("REPO", &repo.display().to_string()))).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    let out = mmstall()
+        .args(
+            args.iter()
+                .map(|a| a.replace("REPO", &repo.display().to_string())),
+        )
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -63,19 +97,36 @@ fn diff_exit_codes_and_formats() {
     let (_d, r) = repo();
     let (code, out, _) = run(&["diff", "--repo", "REPO", "base", "regress"], &r);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("introduced (1):") && out.contains("warning[MMS002]"), "{out}");
+    assert!(
+        out.contains("introduced (1):") && out.contains("warning[MMS002]"),
+        "{out}"
+    );
     let (code, out, _) = run(&["diff", "--repo", "REPO", "base", "fix", "mm"], &r);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("fixed (1):"), "{out}");
-    let (code, out, err) = run(&["diff", "--repo", "REPO", "base", "regress", "--format", "json", "--stats"], &r);
+    let (code, out, err) = run(
+        &[
+            "diff", "--repo", "REPO", "base", "regress", "--format", "json", "--stats",
+        ],
+        &r,
+    );
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["introduced"].as_array().unwrap().len(), 1);
     assert_eq!(v["changed_files"][0], "mm/munmap.c");
     assert!(err.contains("old: ") && err.contains("new: "), "{err}");
-    let (_, out, _) = run(&["diff", "--repo", "REPO", "base", "regress", "--format", "sarif"], &r);
+    let (_, out, _) = run(
+        &[
+            "diff", "--repo", "REPO", "base", "regress", "--format", "sarif",
+        ],
+        &r,
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 1, "SARIF of the new findings only");
+    assert_eq!(
+        v["runs"][0]["results"].as_array().unwrap().len(),
+        1,
+        "SARIF of the new findings only"
+    );
 }
 
 #[test]
@@ -93,25 +144,90 @@ fn diff_input_errors_exit_2_naming_the_rev() {
 fn series_exit_codes() {
     let (_d, r) = repo();
     let mbox = fixtures().join("series.mbox");
-    let (code, out, _) = run(&["series", "--repo", "REPO", "--base", "base", mbox.to_str().unwrap()], &r);
+    let (code, out, _) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            mbox.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 1, "{out}");
-    let (code, out, _) = run(&["series", "--repo", "REPO", "--base", "base", "--format", "markdown", mbox.to_str().unwrap()], &r);
+    let (code, out, _) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            "--format",
+            "markdown",
+            mbox.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 1);
     assert!(out.starts_with("### mmstall: :x:"), "{out}");
     let failing = fixtures().join("failing.mbox");
-    let (code, out, _) = run(&["series", "--repo", "REPO", "--base", "base", failing.to_str().unwrap()], &r);
+    let (code, out, _) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            failing.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 3, "a patch failed, nothing introduced: {out}");
-    let (code, out, _) = run(&["series", "--repo", "REPO", "--base", "base", "--keep-going", "--format", "json", failing.to_str().unwrap()], &r);
+    let (code, out, _) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            "--keep-going",
+            "--format",
+            "json",
+            failing.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["patches"][1]["status"], "failed");
     assert_eq!(v["patches"][1]["file"], "mm/munmap.c");
     assert_eq!(v["patches"][1]["hunk"], 1);
     let malformed = fixtures().join("malformed.mbox");
-    let (code, _, err) = run(&["series", "--repo", "REPO", "--base", "base", malformed.to_str().unwrap()], &r);
+    let (code, _, err) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            malformed.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 2);
     assert!(err.contains("malformed.mbox:29: hunk #1"), "{err}");
-    let (code, _, err) = run(&["series", "--repo", "REPO", "--base", "v9.9", mbox.to_str().unwrap()], &r);
+    let (code, _, err) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "v9.9",
+            mbox.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 2);
     assert!(err.contains("revision `v9.9`"), "{err}");
 }
@@ -121,23 +237,95 @@ fn snapshot_write_check_accept() {
     let (d, r) = repo();
     let snap = d.path().join("findings.snap");
     // A tree on disk.
-    let (code, _, err) = run(&["snapshot", seeds().to_str().unwrap(), "-o", snap.to_str().unwrap()], &r);
+    let (code, _, err) = run(
+        &[
+            "snapshot",
+            seeds().to_str().unwrap(),
+            "-o",
+            snap.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&snap).unwrap();
-    assert!(text.starts_with("# mmstall findings snapshot, format 1") && text.contains(" findings\n\nMMS00"), "{text}");
-    let (code, out, _) = run(&["snapshot", seeds().to_str().unwrap(), "--check", snap.to_str().unwrap()], &r);
+    assert!(
+        text.starts_with("# mmstall findings snapshot, format 1")
+            && text.contains(" findings\n\nMMS00"),
+        "{text}"
+    );
+    let (code, out, _) = run(
+        &[
+            "snapshot",
+            seeds().to_str().unwrap(),
+            "--check",
+            snap.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!((code, out.as_str()), (0, ""));
     // A revision: same format; paths are relative to the repository root.
-    let (code, _, _) = run(&["snapshot", "--repo", "REPO", "--rev", "base", "-o", snap.to_str().unwrap()], &r);
+    let (code, _, _) = run(
+        &[
+            "snapshot",
+            "--repo",
+            "REPO",
+            "--rev",
+            "base",
+            "-o",
+            snap.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 0);
-    assert!(std::fs::read_to_string(&snap).unwrap().contains(" mm/munmap.c in "));
-    let (code, out, err) = run(&["snapshot", "--repo", "REPO", "--rev", "regress", "--check", snap.to_str().unwrap()], &r);
+    assert!(std::fs::read_to_string(&snap)
+        .unwrap()
+        .contains(" mm/munmap.c in "));
+    let (code, out, err) = run(
+        &[
+            "snapshot",
+            "--repo",
+            "REPO",
+            "--rev",
+            "regress",
+            "--check",
+            snap.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 1, "{out}");
-    assert!(out.starts_with("--- ") && out.contains("\n+++ current findings\n") && out.contains("+  call path: sys_munmap → do_munmap_downgrade"), "{out}");
+    assert!(
+        out.starts_with("--- ")
+            && out.contains("\n+++ current findings\n")
+            && out.contains("+  call path: sys_munmap → do_munmap_downgrade"),
+        "{out}"
+    );
     assert!(err.contains("--accept"), "{err}");
-    let (code, _, _) = run(&["snapshot", "--repo", "REPO", "--rev", "regress", "--check", snap.to_str().unwrap(), "--accept"], &r);
+    let (code, _, _) = run(
+        &[
+            "snapshot",
+            "--repo",
+            "REPO",
+            "--rev",
+            "regress",
+            "--check",
+            snap.to_str().unwrap(),
+            "--accept",
+        ],
+        &r,
+    );
     assert_eq!(code, 0);
-    let (code, _, _) = run(&["snapshot", "--repo", "REPO", "--rev", "regress", "--check", snap.to_str().unwrap()], &r);
+    let (code, _, _) = run(
+        &[
+            "snapshot",
+            "--repo",
+            "REPO",
+            "--rev",
+            "regress",
+            "--check",
+            snap.to_str().unwrap(),
+        ],
+        &r,
+    );
     assert_eq!(code, 0);
     // Usage errors.
     let (code, _, _) = run(&["snapshot", "--accept"], &r);

@@ -53,17 +53,43 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
         return;
     }
     let tree = cache().join("src/linux-source-6.12");
-    assert!(tree.join("mm/util.c").is_file(), "{}: run scripts/setup.sh", tree.display());
+    assert!(
+        tree.join("mm/util.c").is_file(),
+        "{}: run scripts/setup.sh",
+        tree.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     let write = |name: &str, text: String| std::fs::write(p.join(name), text).unwrap();
-    write("benign.mbox", append_patch(&tree, "mm/util.c", "mm: a comment", "/* mmstall nightly test: harmless */"));
-    write("syntax.mbox", append_patch(&tree, "mm/util.c", "mm: a syntax error", "int mmstall_nightly_broken(void) { return 0 }"));
+    write(
+        "benign.mbox",
+        append_patch(
+            &tree,
+            "mm/util.c",
+            "mm: a comment",
+            "/* mmstall nightly test: harmless */",
+        ),
+    );
+    write(
+        "syntax.mbox",
+        append_patch(
+            &tree,
+            "mm/util.c",
+            "mm: a syntax error",
+            "int mmstall_nightly_broken(void) { return 0 }",
+        ),
+    );
     write(
         "hang.mbox",
         append_patch(&tree, "mm/util.c", "mm: hang at boot", "static int __init mmstall_nightly_hang(void)\n{\n\tfor (;;)\n\t\tcpu_relax();\n\treturn 0;\n}\nlate_initcall(mmstall_nightly_hang);"),
     );
-    write("noapply.mbox", append_patch(&tree, "mm/util.c", "mm: against another tree", "/* x */").replace(" EXPORT_SYMBOL(flush_dcache_folio);", " EXPORT_SYMBOL(not_in_this_tree);"));
+    write(
+        "noapply.mbox",
+        append_patch(&tree, "mm/util.c", "mm: against another tree", "/* x */").replace(
+            " EXPORT_SYMBOL(flush_dcache_folio);",
+            " EXPORT_SYMBOL(not_in_this_tree);",
+        ),
+    );
     write(
         "plan.toml",
         "name = \"kernel test\"\n[[kernel]]\nname = \"debian-6.12\"\ntree = \"debian:6.12\"\n[[config]]\nname = \"default\"\nfragments = [\"virtme-base\", \"stall-debug\"]\n[boot]\ntimeout_secs = 150\ncommand_timeout_secs = 60\n\
@@ -81,48 +107,119 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
         .output()
         .unwrap();
     eprintln!("{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(o.status.code(), Some(1), "a regression (and infrastructure errors)");
-    let rs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let get = |s: &str| rs.iter().find(|r| r["series"] == s).unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a regression (and infrastructure errors)"
+    );
+    let rs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let get = |s: &str| {
+        rs.iter()
+            .find(|r| r["series"] == s)
+            .unwrap_or_else(|| panic!("{s}"))
+    };
     assert_eq!(get("baseline")["verdict"], "pass", "{}", get("baseline"));
     assert_eq!(get("benign")["verdict"], "pass", "{}", get("benign"));
     // What could not be checked here (no mmstall-guest next to the test binary, ...) is listed, never hidden.
     eprintln!("benign: not checked: {}", get("benign")["not_checked"]);
     if get("benign")["static"]["step"]["status"] == "ok" {
-        assert_eq!(get("benign")["static"]["introduced"].as_array().unwrap().len(), 0, "{}", get("benign"));
+        assert_eq!(
+            get("benign")["static"]["introduced"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0,
+            "{}",
+            get("benign")
+        );
     }
     // The regression series of patches/ (zaps under the write lock): static
     // (mmstall series, when present) and dynamic (munmap-zap-stall flips, when
     // mmstall-guest is next to mmstall).
     let reg = get("munmap-zap-under-write");
-    eprintln!("munmap-zap-under-write: {} static={} dynamic={} not checked: {}", reg["verdict"], reg["static_regression"], reg["dynamic_regression"], reg["not_checked"]);
+    eprintln!(
+        "munmap-zap-under-write: {} static={} dynamic={} not checked: {}",
+        reg["verdict"], reg["static_regression"], reg["dynamic_regression"], reg["not_checked"]
+    );
     assert_eq!(reg["verdict"], "regression", "{reg}");
     if reg["static"]["step"]["status"] == "ok" {
         assert_eq!(reg["static_regression"], true, "{reg}");
-        assert!(reg["static"]["introduced"].as_array().unwrap().iter().any(|f| f["code"] == "MMS002"), "{reg}");
+        assert!(
+            reg["static"]["introduced"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "MMS002"),
+            "{reg}"
+        );
     }
     if reg["patched"]["suite"]["status"] == "ok" {
         assert_eq!(reg["dynamic_regression"], true, "{reg}");
-        assert!(reg["comparisons"].as_array().unwrap().iter().any(|c| c["test"] == "munmap-zap-stall" && c["regression"] == true), "{reg}");
+        assert!(
+            reg["comparisons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["test"] == "munmap-zap-stall" && c["regression"] == true),
+            "{reg}"
+        );
     }
-    for (s, class) in [("syntax", "build-failure"), ("hang", "boot-failure"), ("noapply", "patch-does-not-apply")] {
+    for (s, class) in [
+        ("syntax", "build-failure"),
+        ("hang", "boot-failure"),
+        ("noapply", "patch-does-not-apply"),
+    ] {
         assert_eq!(get(s)["verdict"], "infra-error", "{s}: {}", get(s));
         assert_eq!(get(s)["class"], class, "{s}: {}", get(s));
     }
-    assert!(get("syntax")["detail"].as_str().unwrap().contains("mmstall_nightly_broken") || get("syntax")["detail"].as_str().unwrap().contains("error"), "{}", get("syntax"));
+    assert!(
+        get("syntax")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("mmstall_nightly_broken")
+            || get("syntax")["detail"].as_str().unwrap().contains("error"),
+        "{}",
+        get("syntax")
+    );
     // Incremental: the patched build compiled a handful of files.
     let compiled = get("benign")["patched"]["compiled"].as_u64().unwrap();
-    assert!(compiled < 50, "{compiled} files compiled for a one-file patch");
+    assert!(
+        compiled < 50,
+        "{compiled} files compiled for a one-file patch"
+    );
     // Reports.
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
-    for t in ["infrastructure:build failure", "infrastructure:boot failure", "infrastructure:patch does not apply"] {
+    for t in [
+        "infrastructure:build failure",
+        "infrastructure:boot failure",
+        "infrastructure:patch does not apply",
+    ] {
         assert!(junit.contains(&format!("<error type=\"{t}\"")), "{t}");
     }
-    let k: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("kcidb.json")).unwrap()).unwrap();
-    assert!(k["tests"].as_array().unwrap().iter().any(|t| t["path"] == "mmstall.boot" && t["status"] == "PASS" && t["number"]["unit"] == "s"));
-    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap()).unwrap();
+    let k: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("kcidb.json")).unwrap()).unwrap();
+    assert!(k["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["path"] == "mmstall.boot"
+            && t["status"] == "PASS"
+            && t["number"]["unit"] == "s"));
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("new-findings.sarif")).unwrap())
+            .unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("## Infrastructure errors"), "{md}");
-    assert!(out.join("logs/hang--debian-6.12--default/patched-boot/console.log").is_file() || out.join("logs/hang--debian-6.12--default/patched-boot.log").is_file());
+    assert!(
+        out.join("logs/hang--debian-6.12--default/patched-boot/console.log")
+            .is_file()
+            || out
+                .join("logs/hang--debian-6.12--default/patched-boot.log")
+                .is_file()
+    );
 }

@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 /// `{"include": [{"job", "series", "kernel", "config"}...]}` for
 /// `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`.
 pub fn github_matrix(plan: &Plan) -> Value {
-    let include: Vec<Value> = plan.jobs().into_iter().map(|j| json!({"job": j.id, "series": j.series, "kernel": j.kernel, "config": j.config})).collect();
+    let include: Vec<Value> = plan
+        .jobs()
+        .into_iter()
+        .map(|j| json!({"job": j.id, "series": j.series, "kernel": j.kernel, "config": j.config}))
+        .collect();
     json!({ "include": include })
 }
 
@@ -29,7 +33,11 @@ pub struct K8sOptions {
 
 fn label(s: &str) -> String {
     // DNS-1123: lowercase alphanumerics and '-', ≤ 63 characters.
-    let mut o: String = s.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let mut o: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     while o.contains("--") {
         o = o.replace("--", "-");
     }
@@ -52,7 +60,12 @@ pub fn k8s(plan: &Plan, o: &K8sOptions) -> Value {
     for (i, j) in jobs.iter().enumerate() {
         // Unique even if two ids map to the same label.
         let name = format!("mmstall-{}-{}-{i}", label(&o.night), label(&j.id));
-        let name: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_string();
+        let name: String = name
+            .chars()
+            .take(63)
+            .collect::<String>()
+            .trim_end_matches('-')
+            .to_string();
         let mut metadata = json!({
             "name": name,
             "labels": {"app": "mmstall-nightly", "mmstall/night": label(&o.night)},

@@ -23,23 +23,37 @@ pub struct CmdOutput {
 
 impl CmdOutput {
     pub fn ok(stdout: impl Into<String>) -> CmdOutput {
-        CmdOutput { exit: Some(0), stdout: stdout.into(), stderr: String::new(), secs: 0.0 }
+        CmdOutput {
+            exit: Some(0),
+            stdout: stdout.into(),
+            stderr: String::new(),
+            secs: 0.0,
+        }
     }
     pub fn fail(exit: i32, stderr: impl Into<String>) -> CmdOutput {
-        CmdOutput { exit: Some(exit), stdout: String::new(), stderr: stderr.into(), secs: 0.0 }
+        CmdOutput {
+            exit: Some(exit),
+            stdout: String::new(),
+            stderr: stderr.into(),
+            secs: 0.0,
+        }
     }
     pub fn success(&self) -> bool {
         self.exit == Some(0)
     }
     /// clap's answer to a subcommand this mmstall does not have.
     pub fn unknown_subcommand(&self) -> bool {
-        self.exit == Some(2) && (self.stderr.contains("unrecognized subcommand") || self.stderr.contains("unexpected argument"))
+        self.exit == Some(2)
+            && (self.stderr.contains("unrecognized subcommand")
+                || self.stderr.contains("unexpected argument"))
     }
     /// The text for a log file.
     pub fn log_text(&self, what: &str) -> String {
         format!(
             "$ {what}\n# exit: {}\n# seconds: {:.1}\n--- stdout\n{}\n--- stderr\n{}\n",
-            self.exit.map(|c| c.to_string()).unwrap_or_else(|| "signal/not started".into()),
+            self.exit
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "signal/not started".into()),
             self.secs,
             self.stdout,
             self.stderr
@@ -89,17 +103,26 @@ pub struct RealExecutor {
 impl RealExecutor {
     /// Runs this very binary's subcommands.
     pub fn current() -> std::io::Result<RealExecutor> {
-        Ok(RealExecutor { mmstall: std::env::current_exe()? })
+        Ok(RealExecutor {
+            mmstall: std::env::current_exe()?,
+        })
     }
 }
 
 pub fn run_command(mut cmd: Command) -> CmdOutput {
     let start = Instant::now();
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            return CmdOutput { exit: None, stdout: String::new(), stderr: format!("cannot start {:?}: {e}", cmd.get_program()), secs: 0.0 }
+            return CmdOutput {
+                exit: None,
+                stdout: String::new(),
+                stderr: format!("cannot start {:?}: {e}", cmd.get_program()),
+                secs: 0.0,
+            }
         }
     };
     // Read both pipes concurrently (a full stderr pipe must not block stdout).
@@ -168,20 +191,32 @@ pub fn apply_check_in_process(tree: &Path, series_path: &Path) -> CmdOutput {
     if !tree.is_dir() {
         return CmdOutput::fail(2, format!("kernel tree {} does not exist", tree.display()));
     }
-    let scratch = std::env::temp_dir().join(format!("mmstall-apply-check-{}-{}", std::process::id(), unique()));
+    let scratch = std::env::temp_dir().join(format!(
+        "mmstall-apply-check-{}-{}",
+        std::process::id(),
+        unique()
+    ));
     let result = (|| -> Result<CmdOutput, String> {
         std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
         for p in &series.patches {
             for path in p.touched_paths() {
                 let rel = Path::new(path);
-                if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-                    return Ok(CmdOutput::fail(1, format!("patch \"{}\": path {path} leaves the tree", p.subject)));
+                if rel.is_absolute()
+                    || rel
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Ok(CmdOutput::fail(
+                        1,
+                        format!("patch \"{}\": path {path} leaves the tree", p.subject),
+                    ));
                 }
                 let src = tree.join(rel);
                 let dst = scratch.join(rel);
                 if src.is_file() && !dst.exists() {
                     if let Some(parent) = dst.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| format!("{}: {e}", parent.display()))?;
                     }
                     std::fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", src.display()))?;
                 }
@@ -190,11 +225,16 @@ pub fn apply_check_in_process(tree: &Path, series_path: &Path) -> CmdOutput {
         let total = series.patches.len();
         for (i, p) in series.patches.iter().enumerate() {
             if let Err(e) = mmstall_series::apply_to_dir(p, &scratch) {
-                return Ok(CmdOutput::fail(1, format!("patch {}/{total} does not apply: {e}", i + 1)));
+                return Ok(CmdOutput::fail(
+                    1,
+                    format!("patch {}/{total} does not apply: {e}", i + 1),
+                ));
             }
         }
         let subjects: Vec<&str> = series.patches.iter().map(|p| p.subject.as_str()).collect();
-        Ok(CmdOutput::ok(serde_json::to_string(&subjects).unwrap_or_default()))
+        Ok(CmdOutput::ok(
+            serde_json::to_string(&subjects).unwrap_or_default(),
+        ))
     })();
     let _ = std::fs::remove_dir_all(&scratch);
     result.unwrap_or_else(|e| CmdOutput::fail(3, e))

@@ -22,14 +22,21 @@ use std::path::{Path, PathBuf};
 /// Combines per-job result directories into `out`: results (the last
 /// measurement of a night's job wins), logs, reports. Returns the results and
 /// warnings (a directory without results, a torn line).
-pub fn merge(dirs: &[PathBuf], out: &Path) -> std::io::Result<(Vec<model::JobResult>, Vec<String>)> {
+pub fn merge(
+    dirs: &[PathBuf],
+    out: &Path,
+) -> std::io::Result<(Vec<model::JobResult>, Vec<String>)> {
     let mut all: Vec<model::JobResult> = Vec::new();
     let mut warnings = Vec::new();
     std::fs::create_dir_all(out)?;
     for d in dirs {
         let path = d.join(pipeline::RESULTS);
         if !path.is_file() {
-            warnings.push(format!("{}: no {} (the job did not start or its directory is not a result directory)", d.display(), pipeline::RESULTS));
+            warnings.push(format!(
+                "{}: no {} (the job did not start or its directory is not a result directory)",
+                d.display(),
+                pipeline::RESULTS
+            ));
             continue;
         }
         let (rs, bad) = pipeline::read_results(&path);
@@ -50,7 +57,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> std::io::Result<(Vec<model::JobRes
             copy_dir(&series, &out.join("series"))?;
         }
     }
-    all.sort_by(|a, b| (a.night.as_str(), !a.is_baseline(), a.job.as_str()).cmp(&(b.night.as_str(), !b.is_baseline(), b.job.as_str())));
+    all.sort_by(|a, b| {
+        (a.night.as_str(), !a.is_baseline(), a.job.as_str()).cmp(&(
+            b.night.as_str(),
+            !b.is_baseline(),
+            b.job.as_str(),
+        ))
+    });
     let tmp = out.join(format!(".{}.tmp", pipeline::RESULTS));
     let mut text = String::new();
     for r in &all {
@@ -59,7 +72,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> std::io::Result<(Vec<model::JobRes
     }
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, out.join(pipeline::RESULTS))?;
-    let title = all.first().map(|r| r.plan.clone()).unwrap_or_else(|| "nightly".into());
+    let title = all
+        .first()
+        .map(|r| r.plan.clone())
+        .unwrap_or_else(|| "nightly".into());
     reports::write_all(out, &all, &title)?;
     Ok((all, warnings))
 }
@@ -81,7 +97,10 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
 pub fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     civil_date(secs / 86_400)
 }
 
@@ -102,7 +121,12 @@ pub fn civil_date(days: u64) -> String {
 /// A night given on the command line: `YYYY-MM-DD`.
 pub fn valid_night(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -40,7 +40,9 @@ impl InfraClass {
 pub enum Verdict {
     /// Nothing got worse. `not_checked` lists what could not be checked
     /// (e.g. "stall suite unavailable"): a pass with gaps says so.
-    Pass { not_checked: Vec<String> },
+    Pass {
+        not_checked: Vec<String>,
+    },
     Regression {
         #[serde(rename = "static_regression")]
         static_: bool,
@@ -48,7 +50,10 @@ pub enum Verdict {
         dynamic: bool,
         not_checked: Vec<String>,
     },
-    InfraError { class: InfraClass, detail: String },
+    InfraError {
+        class: InfraClass,
+        detail: String,
+    },
 }
 
 impl Verdict {
@@ -56,7 +61,11 @@ impl Verdict {
         match self {
             Verdict::Pass { not_checked } if not_checked.is_empty() => "pass".into(),
             Verdict::Pass { .. } => "pass (partial)".into(),
-            Verdict::Regression { static_: true, dynamic: true, .. } => "regression (static + dynamic)".into(),
+            Verdict::Regression {
+                static_: true,
+                dynamic: true,
+                ..
+            } => "regression (static + dynamic)".into(),
             Verdict::Regression { static_: true, .. } => "regression (static)".into(),
             Verdict::Regression { .. } => "regression (dynamic)".into(),
             Verdict::InfraError { class, .. } => format!("infrastructure error: {}", class.label()),
@@ -75,12 +84,18 @@ impl Verdict {
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum StepStatus {
     Ok,
-    Failed { detail: String },
+    Failed {
+        detail: String,
+    },
     /// The step could not run here (e.g. the subcommand does not exist in this
     /// mmstall). Never counted as a pass.
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
     /// Not run because an earlier step failed.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

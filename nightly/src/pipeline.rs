@@ -35,7 +35,10 @@ pub fn append_jsonl<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Res
     }
     let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     f.write_all(line.as_bytes())?;
     f.sync_data()
 }
@@ -45,7 +48,9 @@ pub fn append_jsonl<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Res
 pub fn read_results(path: &Path) -> (Vec<JobResult>, Vec<String>) {
     let mut out = Vec::new();
     let mut bad = Vec::new();
-    let Ok(text) = std::fs::read_to_string(path) else { return (out, bad) };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (out, bad);
+    };
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -77,7 +82,12 @@ struct Ctx<'a> {
 }
 
 fn step(name: &str, status: StepStatus, secs: f64, log: Option<String>) -> StepRecord {
-    StepRecord { name: name.into(), status, duration_s: (secs * 10.0).round() / 10.0, log }
+    StepRecord {
+        name: name.into(),
+        status,
+        duration_s: (secs * 10.0).round() / 10.0,
+        log,
+    }
 }
 
 fn first_lines(s: &str, n: usize) -> String {
@@ -113,7 +123,13 @@ impl Ctx<'_> {
     /// A whole kernel's measurements (build, boot, suite tests), as soon as
     /// they exist: `--resume` reuses a measured baseline even when the job
     /// that measured it was interrupted later.
-    fn record_kernel_run(&self, job: &Job, which: &str, run: &KernelRun, class: Option<InfraClass>) {
+    fn record_kernel_run(
+        &self,
+        job: &Job,
+        which: &str,
+        run: &KernelRun,
+        class: Option<InfraClass>,
+    ) {
         let v = serde_json::json!({"night": self.opts.night, "job": job.id, "kernel": job.kernel, "config": job.config, "kernel_run": which, "run": run, "class": class});
         if let Err(e) = append_jsonl(&self.opts.out.join(STEPS), &v) {
             eprintln!("nightly: cannot append to {}: {e}", STEPS);
@@ -136,11 +152,23 @@ impl Ctx<'_> {
     }
 
     fn do_checkout(&mut self, kernel: &str) -> Result<Checkout, String> {
-        let k = self.plan.kernel(kernel).ok_or_else(|| format!("no kernel `{kernel}` in the plan"))?.clone();
+        let k = self
+            .plan
+            .kernel(kernel)
+            .ok_or_else(|| format!("no kernel `{kernel}` in the plan"))?
+            .clone();
         match &k.source {
-            KernelSource::Tree { tree } => Ok(Checkout { tree: tree.clone(), commit: None, git: None }),
+            KernelSource::Tree { tree } => Ok(Checkout {
+                tree: tree.clone(),
+                commit: None,
+                git: None,
+            }),
             KernelSource::Git { repo, git_ref } => {
-                let dir = self.exec.cache_root().join("nightly/checkouts").join(safe_name(&k.name));
+                let dir = self
+                    .exec
+                    .cache_root()
+                    .join("nightly/checkouts")
+                    .join(safe_name(&k.name));
                 let d = dir.display().to_string();
                 if !dir.join(".git").exists() {
                     let _ = std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("/")));
@@ -156,13 +184,27 @@ impl Ctx<'_> {
                         return Err(format!("git clone {repo}: {}", first_lines(&o.stderr, 5)));
                     }
                 } else {
-                    let o = self.git(&["-C", &d, "fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"], None);
+                    let o = self.git(
+                        &[
+                            "-C",
+                            &d,
+                            "fetch",
+                            "--quiet",
+                            "--tags",
+                            "origin",
+                            "+refs/heads/*:refs/remotes/origin/*",
+                        ],
+                        None,
+                    );
                     if !o.success() {
                         return Err(format!("git fetch {repo}: {}", first_lines(&o.stderr, 5)));
                     }
                 }
                 let mut commit = None;
-                for cand in [format!("{git_ref}^{{commit}}"), format!("origin/{git_ref}^{{commit}}")] {
+                for cand in [
+                    format!("{git_ref}^{{commit}}"),
+                    format!("origin/{git_ref}^{{commit}}"),
+                ] {
                     let o = self.git(&["-C", &d, "rev-parse", "--verify", "--quiet", &cand], None);
                     if o.success() {
                         commit = Some(o.stdout.trim().to_string());
@@ -170,26 +212,59 @@ impl Ctx<'_> {
                     }
                 }
                 let commit = commit.ok_or_else(|| format!("{repo}: no commit `{git_ref}`"))?;
-                let o = self.git(&["-C", &d, "checkout", "--quiet", "--force", "--detach", &commit], None);
+                let o = self.git(
+                    &[
+                        "-C", &d, "checkout", "--quiet", "--force", "--detach", &commit,
+                    ],
+                    None,
+                );
                 if !o.success() {
-                    return Err(format!("git checkout {commit}: {}", first_lines(&o.stderr, 5)));
+                    return Err(format!(
+                        "git checkout {commit}: {}",
+                        first_lines(&o.stderr, 5)
+                    ));
                 }
-                Ok(Checkout { tree: d.clone(), commit: Some(commit.clone()), git: Some((dir, commit)) })
+                Ok(Checkout {
+                    tree: d.clone(),
+                    commit: Some(commit.clone()),
+                    git: Some((dir, commit)),
+                })
             }
         }
     }
 
     /// The series as a file or directory `vm build --series` reads.
     fn materialize(&mut self, job: &Job) -> Result<PathBuf, String> {
-        let spec = self.plan.series_spec(&job.series).ok_or_else(|| format!("no series `{}`", job.series))?.clone();
+        let spec = self
+            .plan
+            .series_spec(&job.series)
+            .ok_or_else(|| format!("no series `{}`", job.series))?
+            .clone();
         match &spec.source {
             SeriesSource::Mbox { path } | SeriesSource::Dir { path } => Ok(path.clone()),
             SeriesSource::Git { repo, range } => {
-                let out = self.opts.out.join("series").join(format!("{}.mbox", safe_name(&spec.name)));
+                let out = self
+                    .opts
+                    .out
+                    .join("series")
+                    .join(format!("{}.mbox", safe_name(&spec.name)));
                 let _ = std::fs::create_dir_all(out.parent().unwrap_or(Path::new(".")));
-                let o = self.git(&["-C", repo, "format-patch", "--stdout", "--no-signature", range], None);
+                let o = self.git(
+                    &[
+                        "-C",
+                        repo,
+                        "format-patch",
+                        "--stdout",
+                        "--no-signature",
+                        range,
+                    ],
+                    None,
+                );
                 if !o.success() {
-                    return Err(format!("git format-patch {range} in {repo}: {}", first_lines(&o.stderr, 5)));
+                    return Err(format!(
+                        "git format-patch {range} in {repo}: {}",
+                        first_lines(&o.stderr, 5)
+                    ));
                 }
                 if o.stdout.trim().is_empty() {
                     return Err(format!("git range {range} in {repo} has no commits"));
@@ -217,9 +292,16 @@ impl Ctx<'_> {
         if let Some(Ok(Checkout { git: Some(g), .. })) = self.checkouts.get(kernel) {
             return Ok(g.clone());
         }
-        let tree = self.checkouts[kernel].as_ref().map(|c| c.tree.clone()).map_err(|e| e.clone())?;
+        let tree = self.checkouts[kernel]
+            .as_ref()
+            .map(|c| c.tree.clone())
+            .map_err(|e| e.clone())?;
         let work = tree_dir(&self.exec.cache_root(), &tree);
-        let gitdir = self.exec.cache_root().join("nightly/git").join(format!("{}.git", safe_name(kernel)));
+        let gitdir = self
+            .exec
+            .cache_root()
+            .join("nightly/git")
+            .join(format!("{}.git", safe_name(kernel)));
         let g = gitdir.display().to_string();
         let w = work.display().to_string();
         if !gitdir.exists() {
@@ -240,14 +322,34 @@ impl Ctx<'_> {
         add.push(".");
         let o = self.git(&add, Some(&work));
         if !o.success() {
-            return Err(format!("importing {w} into {g}: {}", first_lines(&o.stderr, 3)));
+            return Err(format!(
+                "importing {w} into {g}: {}",
+                first_lines(&o.stderr, 3)
+            ));
         }
         let o = self.git(
-            &["--git-dir", &g, "--work-tree", &w, "-c", "user.name=mmstall", "-c", "user.email=mmstall@localhost", "commit", "--quiet", "--allow-empty", "-m", "mmstall nightly import"],
+            &[
+                "--git-dir",
+                &g,
+                "--work-tree",
+                &w,
+                "-c",
+                "user.name=mmstall",
+                "-c",
+                "user.email=mmstall@localhost",
+                "commit",
+                "--quiet",
+                "--allow-empty",
+                "-m",
+                "mmstall nightly import",
+            ],
             Some(&work),
         );
         if !o.success() {
-            return Err(format!("committing {w} into {g}: {}", first_lines(&o.stderr, 3)));
+            return Err(format!(
+                "committing {w} into {g}: {}",
+                first_lines(&o.stderr, 3)
+            ));
         }
         let o = self.git(&["--git-dir", &g, "rev-parse", "HEAD", "HEAD^{tree}"], None);
         if !o.success() {
@@ -271,50 +373,121 @@ impl Ctx<'_> {
         } else if o.success() {
             Ok(())
         } else {
-            Err(format!("`mmstall series --help` failed: {}", first_lines(&o.stderr, 3)))
+            Err(format!(
+                "`mmstall series --help` failed: {}",
+                first_lines(&o.stderr, 3)
+            ))
         };
         self.series_available = Some(r.clone());
         r
     }
 
     fn run_static(&mut self, job: &Job, series: &Path) -> StaticResult {
-        let empty = |rec: StepRecord| StaticResult { step: rec, patches: vec![], introduced: vec![], fixed: vec![], unchanged: 0 };
+        let empty = |rec: StepRecord| StaticResult {
+            step: rec,
+            patches: vec![],
+            introduced: vec![],
+            fixed: vec![],
+            unchanged: 0,
+        };
         if let Err(reason) = self.series_available() {
-            return empty(step("static", StepStatus::Unavailable { reason }, 0.0, None));
+            return empty(step(
+                "static",
+                StepStatus::Unavailable { reason },
+                0.0,
+                None,
+            ));
         }
         let start = Instant::now();
         let (repo, base) = match self.static_repo(&job.kernel) {
             Ok(x) => x,
-            Err(detail) => return empty(step("static", StepStatus::Failed { detail }, start.elapsed().as_secs_f64(), None)),
+            Err(detail) => {
+                return empty(step(
+                    "static",
+                    StepStatus::Failed { detail },
+                    start.elapsed().as_secs_f64(),
+                    None,
+                ))
+            }
         };
-        let mut args = vec!["series".to_string(), "--repo".into(), repo.display().to_string(), "--base".into(), base, "--format".into(), "json".into(), "--keep-going".into(), series.display().to_string()];
+        let mut args = vec![
+            "series".to_string(),
+            "--repo".into(),
+            repo.display().to_string(),
+            "--base".into(),
+            base,
+            "--format".into(),
+            "json".into(),
+            "--keep-going".into(),
+            series.display().to_string(),
+        ];
         args.extend(self.plan.static_.paths.iter().cloned());
         let o = self.exec.mmstall(&args);
         let log = self.log(job, "static", &format!("mmstall {}", args.join(" ")), &o);
         let secs = start.elapsed().as_secs_f64();
-        let parsed = if matches!(o.exit, Some(0) | Some(1) | Some(3)) { parse_series_json(&o.stdout) } else { Err(String::new()) };
+        let parsed = if matches!(o.exit, Some(0) | Some(1) | Some(3)) {
+            parse_series_json(&o.stdout)
+        } else {
+            Err(String::new())
+        };
         match parsed {
             Ok(mut r) => {
                 r.step = step("static", StepStatus::Ok, secs, log);
                 r
             }
             Err(e) => {
-                let detail = if e.is_empty() { format!("mmstall series exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)) } else { format!("unreadable `mmstall series` JSON: {e}") };
+                let detail = if e.is_empty() {
+                    format!(
+                        "mmstall series exited {:?}: {}",
+                        o.exit,
+                        first_lines(&o.stderr, 5)
+                    )
+                } else {
+                    format!("unreadable `mmstall series` JSON: {e}")
+                };
                 empty(step("static", StepStatus::Failed { detail }, secs, log))
             }
         }
     }
 
-    fn kernel_run(&mut self, job: &Job, tree: &str, series: Option<&Path>) -> (KernelRun, Option<InfraClass>) {
-        let which = if series.is_some() { "patched" } else { "baseline" };
-        let fragments = self.plan.config(&job.config).map(|c| c.fragments.join(",")).unwrap_or_default();
-        let mut args = strs(&["vm", "build", "--tree", tree, "--config", &fragments, "--json", "--progress", "never"]);
+    fn kernel_run(
+        &mut self,
+        job: &Job,
+        tree: &str,
+        series: Option<&Path>,
+    ) -> (KernelRun, Option<InfraClass>) {
+        let which = if series.is_some() {
+            "patched"
+        } else {
+            "baseline"
+        };
+        let fragments = self
+            .plan
+            .config(&job.config)
+            .map(|c| c.fragments.join(","))
+            .unwrap_or_default();
+        let mut args = strs(&[
+            "vm",
+            "build",
+            "--tree",
+            tree,
+            "--config",
+            &fragments,
+            "--json",
+            "--progress",
+            "never",
+        ]);
         if let Some(s) = series {
             args.push("--series".into());
             args.push(s.display().to_string());
         }
         let o = self.exec.mmstall(&args);
-        let log = self.log(job, &format!("{which}-build"), &format!("mmstall {}", args.join(" ")), &o);
+        let log = self.log(
+            job,
+            &format!("{which}-build"),
+            &format!("mmstall {}", args.join(" ")),
+            &o,
+        );
         let skipped = |r: &str| step("", StepStatus::Skipped { reason: r.into() }, 0.0, None);
         let mut run = KernelRun {
             build: step(&format!("{which} build"), StepStatus::Ok, o.secs, log),
@@ -329,8 +502,16 @@ impl Ctx<'_> {
         };
         run.boot.name = format!("{which} boot");
         run.suite.name = format!("{which} stall suite");
-        let meta: Option<Value> = if o.success() { serde_json::from_str(&o.stdout).ok() } else { None };
-        let key = meta.as_ref().and_then(|m| m.get("key")).and_then(Value::as_str).map(str::to_string);
+        let meta: Option<Value> = if o.success() {
+            serde_json::from_str(&o.stdout).ok()
+        } else {
+            None
+        };
+        let key = meta
+            .as_ref()
+            .and_then(|m| m.get("key"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let key = match key {
             Some(k) => k,
             None => {
@@ -342,67 +523,153 @@ impl Ctx<'_> {
         };
         let m = meta.unwrap_or(Value::Null);
         run.build_dir = Some(key.clone());
-        run.kernel_release = m.get("kernel_release").and_then(Value::as_str).map(str::to_string);
+        run.kernel_release = m
+            .get("kernel_release")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         run.compiled = m.get("compiled").and_then(Value::as_u64);
         self.record_step(job, &run.build);
 
         // Boot check.
         if self.plan.boot.enabled {
-            let out = self.opts.out.join("logs").join(&job.id).join(format!("{which}-boot"));
+            let out = self
+                .opts
+                .out
+                .join("logs")
+                .join(&job.id)
+                .join(format!("{which}-boot"));
             let args = vec![
-                "vm".to_string(), "run".into(), "--kernel".into(), key.clone(), "--exec".into(), "true".into(), "--json".into(),
-                "--boot-timeout".into(), self.plan.boot.timeout_secs.to_string(), "--timeout".into(), self.plan.boot.command_timeout_secs.to_string(),
-                "--out".into(), out.display().to_string(),
+                "vm".to_string(),
+                "run".into(),
+                "--kernel".into(),
+                key.clone(),
+                "--exec".into(),
+                "true".into(),
+                "--json".into(),
+                "--boot-timeout".into(),
+                self.plan.boot.timeout_secs.to_string(),
+                "--timeout".into(),
+                self.plan.boot.command_timeout_secs.to_string(),
+                "--out".into(),
+                out.display().to_string(),
             ];
             let o = self.exec.mmstall(&args);
-            let log = self.log(job, &format!("{which}-boot"), &format!("mmstall {}", args.join(" ")), &o);
+            let log = self.log(
+                job,
+                &format!("{which}-boot"),
+                &format!("mmstall {}", args.join(" ")),
+                &o,
+            );
             let v: Option<Value> = serde_json::from_str(&o.stdout).ok();
-            let status = v.as_ref().and_then(|v| v.pointer("/outcome/status")).and_then(Value::as_str).unwrap_or("").to_string();
-            run.boot_secs = v.as_ref().and_then(|v| v.get("boot_secs")).and_then(Value::as_f64);
+            let status = v
+                .as_ref()
+                .and_then(|v| v.pointer("/outcome/status"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            run.boot_secs = v
+                .as_ref()
+                .and_then(|v| v.get("boot_secs"))
+                .and_then(Value::as_f64);
             run.events = v
                 .as_ref()
                 .and_then(|v| v.get("events"))
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|e| e.get("fingerprint").and_then(Value::as_str).map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| {
+                            e.get("fingerprint")
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
-            let booted = matches!(o.exit, Some(0) | Some(1)) && (status == "exited" || status == "command-timeout");
+            let booted = matches!(o.exit, Some(0) | Some(1))
+                && (status == "exited" || status == "command-timeout");
             run.boot = step(&format!("{which} boot"), StepStatus::Ok, o.secs, log);
             if !booted {
                 let why = match status.as_str() {
                     "boot-timeout" => "boot timeout: the guest never ran the command".to_string(),
-                    "guest-died" => format!("the guest died: {}", v.as_ref().and_then(|v| v.pointer("/outcome/reason")).and_then(Value::as_str).unwrap_or("")),
+                    "guest-died" => format!(
+                        "the guest died: {}",
+                        v.as_ref()
+                            .and_then(|v| v.pointer("/outcome/reason"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    ),
                     _ => format!("vm run exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)),
                 };
-                let ev = if run.events.is_empty() { String::new() } else { format!(" (kernel: {})", run.events.join("; ")) };
-                run.boot.status = StepStatus::Failed { detail: format!("{why}{ev}") };
+                let ev = if run.events.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (kernel: {})", run.events.join("; "))
+                };
+                run.boot.status = StepStatus::Failed {
+                    detail: format!("{why}{ev}"),
+                };
                 self.record_step(job, &run.boot);
-                return (run, Some(if o.unknown_subcommand() { InfraClass::Machine } else { InfraClass::BootFailure }));
+                return (
+                    run,
+                    Some(if o.unknown_subcommand() {
+                        InfraClass::Machine
+                    } else {
+                        InfraClass::BootFailure
+                    }),
+                );
             }
             self.record_step(job, &run.boot);
         } else {
-            run.boot.status = StepStatus::Skipped { reason: "boot disabled in the plan".into() };
+            run.boot.status = StepStatus::Skipped {
+                reason: "boot disabled in the plan".into(),
+            };
         }
 
         // Stall suite.
         if !self.plan.suite.enabled {
-            run.suite.status = StepStatus::Skipped { reason: "suite disabled in the plan".into() };
+            run.suite.status = StepStatus::Skipped {
+                reason: "suite disabled in the plan".into(),
+            };
             return (run, None);
         }
-        let out = self.opts.out.join("logs").join(&job.id).join(format!("{which}-suite"));
+        let out = self
+            .opts
+            .out
+            .join("logs")
+            .join(&job.id)
+            .join(format!("{which}-suite"));
         let guest = self.exec.guest_program();
         if guest.is_none() && self.plan.suite.args.iter().any(|a| a.contains("{guest}")) {
-            run.suite.status = StepStatus::Unavailable { reason: "stall suite unavailable: no mmstall-guest program next to mmstall".into() };
+            run.suite.status = StepStatus::Unavailable {
+                reason: "stall suite unavailable: no mmstall-guest program next to mmstall".into(),
+            };
             self.record_step(job, &run.suite);
             return (run, None);
         }
         let guest = guest.map(|g| g.display().to_string()).unwrap_or_default();
         let subst = |a: &str| {
             // Inside a shell command (`--exec "..."`), values are quoted.
-            let q = |v: &str| if a.contains(' ') { sh_quote(v) } else { v.to_string() };
-            a.replace("{kernel}", &q(&key)).replace("{out}", &q(&out.display().to_string())).replace("{guest}", &q(&guest))
+            let q = |v: &str| {
+                if a.contains(' ') {
+                    sh_quote(v)
+                } else {
+                    v.to_string()
+                }
+            };
+            a.replace("{kernel}", &q(&key))
+                .replace("{out}", &q(&out.display().to_string()))
+                .replace("{guest}", &q(&guest))
         };
         let args: Vec<String> = self.plan.suite.args.iter().map(|a| subst(a)).collect();
-        let report_path = (self.plan.suite.report != "none").then(|| PathBuf::from(self.plan.suite.report.replace("{kernel}", &key).replace("{out}", &out.display().to_string())));
+        let report_path = (self.plan.suite.report != "none").then(|| {
+            PathBuf::from(
+                self.plan
+                    .suite
+                    .report
+                    .replace("{kernel}", &key)
+                    .replace("{out}", &out.display().to_string()),
+            )
+        });
         if let Some(p) = &report_path {
             let _ = std::fs::remove_file(p);
             let _ = std::fs::create_dir_all(&out);
@@ -412,10 +679,20 @@ impl Ctx<'_> {
             Some(p) => match std::fs::read_to_string(p) {
                 Ok(text) => CmdOutput { stdout: text, ..o },
                 Err(e) if o.exit == Some(0) || o.exit == Some(1) => {
-                    let guest_err = serde_json::from_str::<Value>(&o.stdout).ok().and_then(|v| v.get("stderr").and_then(Value::as_str).map(|s| first_lines(s, 3)));
+                    let guest_err = serde_json::from_str::<Value>(&o.stdout).ok().and_then(|v| {
+                        v.get("stderr")
+                            .and_then(Value::as_str)
+                            .map(|s| first_lines(s, 3))
+                    });
                     CmdOutput {
                         exit: Some(4),
-                        stderr: format!("the suite wrote no report {}: {e}{}", p.display(), guest_err.map(|g| format!(" (guest: {g})")).unwrap_or_default()),
+                        stderr: format!(
+                            "the suite wrote no report {}: {e}{}",
+                            p.display(),
+                            guest_err
+                                .map(|g| format!(" (guest: {g})"))
+                                .unwrap_or_default()
+                        ),
                         ..o
                     }
                 }
@@ -423,16 +700,45 @@ impl Ctx<'_> {
             },
             None => o,
         };
-        let log = self.log(job, &format!("{which}-suite"), &format!("mmstall {}", args.join(" ")), &o);
+        let log = self.log(
+            job,
+            &format!("{which}-suite"),
+            &format!("mmstall {}", args.join(" ")),
+            &o,
+        );
         run.suite = step(&format!("{which} stall suite"), StepStatus::Ok, o.secs, log);
         if o.unknown_subcommand() {
-            run.suite.status = StepStatus::Unavailable { reason: format!("stall suite unavailable: this mmstall has no `{}`", self.plan.suite.args.iter().take_while(|a| !a.starts_with('-')).cloned().collect::<Vec<_>>().join(" ")) };
+            run.suite.status = StepStatus::Unavailable {
+                reason: format!(
+                    "stall suite unavailable: this mmstall has no `{}`",
+                    self.plan
+                        .suite
+                        .args
+                        .iter()
+                        .take_while(|a| !a.starts_with('-'))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            };
         } else {
             match (o.exit, parse_suite_json(&o.stdout)) {
                 (Some(0) | Some(1), Ok(tests)) => run.tests = tests,
-                (_, Err(e)) if o.exit == Some(0) || o.exit == Some(1) => run.suite.status = StepStatus::Failed { detail: format!("unreadable suite JSON: {e}") },
-                (Some(4), _) => run.suite.status = StepStatus::Failed { detail: first_lines(&o.stderr, 5) },
-                _ => run.suite.status = StepStatus::Failed { detail: format!("suite exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)) },
+                (_, Err(e)) if o.exit == Some(0) || o.exit == Some(1) => {
+                    run.suite.status = StepStatus::Failed {
+                        detail: format!("unreadable suite JSON: {e}"),
+                    }
+                }
+                (Some(4), _) => {
+                    run.suite.status = StepStatus::Failed {
+                        detail: first_lines(&o.stderr, 5),
+                    }
+                }
+                _ => {
+                    run.suite.status = StepStatus::Failed {
+                        detail: format!("suite exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)),
+                    }
+                }
             }
         }
         self.record_step(job, &run.suite);
@@ -467,14 +773,20 @@ impl Ctx<'_> {
             kernel_source,
             commit: None,
             config: job.config.clone(),
-            fragments: self.plan.config(&job.config).map(|c| c.fragments.clone()).unwrap_or_default(),
+            fragments: self
+                .plan
+                .config(&job.config)
+                .map(|c| c.fragments.clone())
+                .unwrap_or_default(),
             subjects: vec![],
             checkout: step("checkout", StepStatus::Ok, 0.0, None),
             static_: None,
             baseline: None,
             patched: None,
             comparisons: vec![],
-            verdict: Verdict::Pass { not_checked: vec![] },
+            verdict: Verdict::Pass {
+                not_checked: vec![],
+            },
             duration_s: 0.0,
         };
         let infra = |class: InfraClass, detail: String| Verdict::InfraError { class, detail };
@@ -486,7 +798,9 @@ impl Ctx<'_> {
                 tree
             }
             Err(detail) => {
-                r.checkout.status = StepStatus::Failed { detail: detail.clone() };
+                r.checkout.status = StepStatus::Failed {
+                    detail: detail.clone(),
+                };
                 r.verdict = infra(InfraClass::Checkout, detail);
                 return finish(r, start);
             }
@@ -509,12 +823,28 @@ impl Ctx<'_> {
         if let Some(s) = &series {
             // Applies at all? (cheap, before any build)
             let o = self.exec.apply_check(&tree, s);
-            let log = self.log(job, "apply-check", &format!("apply check of {} onto {tree}", s.display()), &o);
+            let log = self.log(
+                job,
+                "apply-check",
+                &format!("apply check of {} onto {tree}", s.display()),
+                &o,
+            );
             let applies = o.success();
             if applies {
                 r.subjects = serde_json::from_str(&o.stdout).unwrap_or_default();
             }
-            let rec = step("apply check", if applies { StepStatus::Ok } else { StepStatus::Failed { detail: first_lines(&o.stderr, 8) } }, o.secs, log);
+            let rec = step(
+                "apply check",
+                if applies {
+                    StepStatus::Ok
+                } else {
+                    StepStatus::Failed {
+                        detail: first_lines(&o.stderr, 8),
+                    }
+                },
+                o.secs,
+                log,
+            );
             self.record_step(job, &rec);
             if self.plan.static_.enabled {
                 let mut st = self.run_static(job, s);
@@ -530,24 +860,47 @@ impl Ctx<'_> {
                 r.static_ = Some(st);
             }
             if !applies {
-                let class = if o.exit == Some(2) { InfraClass::SeriesUnreadable } else { InfraClass::PatchDoesNotApply };
+                let class = if o.exit == Some(2) {
+                    InfraClass::SeriesUnreadable
+                } else {
+                    InfraClass::PatchDoesNotApply
+                };
                 r.verdict = infra(class, first_lines(&o.stderr, 8));
                 return finish(r, start);
             }
         }
 
         if !self.plan.build.enabled {
-            let static_ = r.static_.as_ref().map(|s| !s.introduced.is_empty()).unwrap_or(false);
+            let static_ = r
+                .static_
+                .as_ref()
+                .map(|s| !s.introduced.is_empty())
+                .unwrap_or(false);
             if let Some(st) = &r.static_ {
                 match &st.step.status {
                     StepStatus::Ok => {}
-                    StepStatus::Unavailable { reason } => not_checked.push(format!("static analysis unavailable: {reason}")),
-                    StepStatus::Failed { detail } => not_checked.push(format!("static analysis failed: {}", first_lines(detail, 1))),
-                    StepStatus::Skipped { reason } => not_checked.push(format!("static analysis skipped: {reason}")),
+                    StepStatus::Unavailable { reason } => {
+                        not_checked.push(format!("static analysis unavailable: {reason}"))
+                    }
+                    StepStatus::Failed { detail } => not_checked.push(format!(
+                        "static analysis failed: {}",
+                        first_lines(detail, 1)
+                    )),
+                    StepStatus::Skipped { reason } => {
+                        not_checked.push(format!("static analysis skipped: {reason}"))
+                    }
                 }
             }
             not_checked.push("kernel builds disabled in the plan (static only)".into());
-            r.verdict = if static_ { Verdict::Regression { static_, dynamic: false, not_checked } } else { Verdict::Pass { not_checked } };
+            r.verdict = if static_ {
+                Verdict::Regression {
+                    static_,
+                    dynamic: false,
+                    not_checked,
+                }
+            } else {
+                Verdict::Pass { not_checked }
+            };
             return finish(r, start);
         }
         let (base, bfail) = self.baseline(job, &tree);
@@ -569,31 +922,62 @@ impl Ctx<'_> {
         r.patched = Some(patched.clone());
         if let Some(class) = pfail {
             let detail = failure_detail(&patched).unwrap_or_default();
-            let detail = if class == InfraClass::BootFailure { format!("patched kernel: {detail} (the baseline booted)") } else { format!("patched kernel: {detail}") };
+            let detail = if class == InfraClass::BootFailure {
+                format!("patched kernel: {detail} (the baseline booted)")
+            } else {
+                format!("patched kernel: {detail}")
+            };
             r.verdict = infra(class, detail);
             return finish(r, start);
         }
 
-        r.comparisons = compare(&base, &patched, self.plan.suite.ratio_tolerance, self.plan.suite.ratio_floor);
+        r.comparisons = compare(
+            &base,
+            &patched,
+            self.plan.suite.ratio_tolerance,
+            self.plan.suite.ratio_floor,
+        );
         let dynamic = r.comparisons.iter().any(|c| c.regression);
-        let static_ = r.static_.as_ref().map(|s| !s.introduced.is_empty()).unwrap_or(false);
+        let static_ = r
+            .static_
+            .as_ref()
+            .map(|s| !s.introduced.is_empty())
+            .unwrap_or(false);
         match r.static_.as_ref().map(|s| &s.step.status) {
             None if self.plan.static_.enabled => {}
             None => not_checked.push("static analysis disabled in the plan".into()),
             Some(StepStatus::Ok) => {}
-            Some(StepStatus::Unavailable { reason }) => not_checked.push(format!("static analysis unavailable: {reason}")),
-            Some(StepStatus::Failed { detail }) => not_checked.push(format!("static analysis failed: {}", first_lines(detail, 1))),
-            Some(StepStatus::Skipped { reason }) => not_checked.push(format!("static analysis skipped: {reason}")),
+            Some(StepStatus::Unavailable { reason }) => {
+                not_checked.push(format!("static analysis unavailable: {reason}"))
+            }
+            Some(StepStatus::Failed { detail }) => not_checked.push(format!(
+                "static analysis failed: {}",
+                first_lines(detail, 1)
+            )),
+            Some(StepStatus::Skipped { reason }) => {
+                not_checked.push(format!("static analysis skipped: {reason}"))
+            }
         }
         not_checked.extend(gaps(&patched, self.plan));
         not_checked.dedup();
-        r.verdict = if static_ || dynamic { Verdict::Regression { static_, dynamic, not_checked } } else { Verdict::Pass { not_checked } };
+        r.verdict = if static_ || dynamic {
+            Verdict::Regression {
+                static_,
+                dynamic,
+                not_checked,
+            }
+        } else {
+            Verdict::Pass { not_checked }
+        };
         finish(r, start)
     }
 }
 
 pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:=,@".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=,@".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -610,13 +994,19 @@ fn gaps(run: &KernelRun, plan: &Plan) -> Vec<String> {
     for s in [&run.boot, &run.suite] {
         match &s.status {
             StepStatus::Unavailable { reason } => g.push(reason.clone()),
-            StepStatus::Failed { detail } => g.push(format!("{}: {}", s.name.split(' ').skip(1).collect::<Vec<_>>().join(" "), first_lines(detail, 1))),
+            StepStatus::Failed { detail } => g.push(format!(
+                "{}: {}",
+                s.name.split(' ').skip(1).collect::<Vec<_>>().join(" "),
+                first_lines(detail, 1)
+            )),
             StepStatus::Skipped { reason } => g.push(reason.clone()),
             StepStatus::Ok => {}
         }
     }
     let _ = plan;
-    g.into_iter().map(|s| s.replace("baseline ", "").replace("patched ", "")).collect()
+    g.into_iter()
+        .map(|s| s.replace("baseline ", "").replace("patched ", ""))
+        .collect()
 }
 
 fn baseline_failure(r: &KernelRun) -> Option<InfraClass> {
@@ -642,8 +1032,20 @@ fn failure_detail(r: &KernelRun) -> Option<String> {
 /// patch that does not apply, dropped config options, ...); 3 the machine.
 pub fn classify_build(o: &CmdOutput) -> (InfraClass, String) {
     // From the first `error` line on (progress notes before it are in the log).
-    let from_error = o.stderr.lines().skip_while(|l| !l.starts_with("error")).collect::<Vec<_>>().join("\n");
-    let detail = first_lines(if from_error.is_empty() { &o.stderr } else { &from_error }, 12);
+    let from_error = o
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("error"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let detail = first_lines(
+        if from_error.is_empty() {
+            &o.stderr
+        } else {
+            &from_error
+        },
+        12,
+    );
     let class = if o.stderr.contains("does not apply") {
         InfraClass::PatchDoesNotApply
     } else if o.exit == Some(1) || o.stderr.contains("dropped") {
@@ -651,18 +1053,31 @@ pub fn classify_build(o: &CmdOutput) -> (InfraClass, String) {
     } else {
         InfraClass::Machine
     };
-    let detail = if o.unknown_subcommand() { "this mmstall has no `vm build`".to_string() } else if detail.is_empty() { format!("vm build exited {:?} without a build", o.exit) } else { detail };
+    let detail = if o.unknown_subcommand() {
+        "this mmstall has no `vm build`".to_string()
+    } else if detail.is_empty() {
+        format!("vm build exited {:?} without a build", o.exit)
+    } else {
+        detail
+    };
     (class, detail)
 }
 
 /// Patched against baseline: a test that passed and now fails, a ratio above
 /// baseline × (1 + tolerance) and above `floor`, or a kernel event (hung
 /// task, lockdep, ...) the baseline did not have.
-pub fn compare(base: &KernelRun, patched: &KernelRun, tolerance: f64, floor: f64) -> Vec<Comparison> {
+pub fn compare(
+    base: &KernelRun,
+    patched: &KernelRun,
+    tolerance: f64,
+    floor: f64,
+) -> Vec<Comparison> {
     let mut out = Vec::new();
     for p in &patched.tests {
         let b = base.tests.iter().find(|b| b.name == p.name);
-        let (bs, br) = b.map(|b| (b.status.clone(), b.ratio)).unwrap_or(("missing".into(), None));
+        let (bs, br) = b
+            .map(|b| (b.status.clone(), b.ratio))
+            .unwrap_or(("missing".into(), None));
         let mut reason = String::new();
         if p.status == "fail" && (bs == "pass" || bs == "missing") {
             reason = format!("fails (baseline: {bs})");
@@ -690,7 +1105,9 @@ pub fn compare(base: &KernelRun, patched: &KernelRun, tolerance: f64, floor: f64
                 baseline_ratio: None,
                 patched_ratio: None,
                 regression: true,
-                reason: format!("the patched kernel reports `{e}` while booting; the baseline does not"),
+                reason: format!(
+                    "the patched kernel reports `{e}` while booting; the baseline does not"
+                ),
             });
         }
     }
@@ -701,9 +1118,18 @@ pub fn compare(base: &KernelRun, patched: &KernelRun, tolerance: f64, floor: f64
 pub fn parse_series_json(text: &str) -> Result<StaticResult, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let findings = |p: Option<&Value>| -> Vec<Finding> {
-        p.and_then(Value::as_array).map(|a| a.iter().filter_map(|f| serde_json::from_value(f.clone()).ok()).collect()).unwrap_or_default()
+        p.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| serde_json::from_value(f.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let patches_v = v.get("patches").and_then(Value::as_array).ok_or("no `patches` array")?;
+    let patches_v = v
+        .get("patches")
+        .and_then(Value::as_array)
+        .ok_or("no `patches` array")?;
     let mut patches = Vec::new();
     let mut by_fp: HashMap<String, usize> = HashMap::new();
     for p in patches_v {
@@ -714,8 +1140,16 @@ pub fn parse_series_json(text: &str) -> Result<StaticResult, String> {
         }
         patches.push(PatchSummary {
             index,
-            subject: p.get("subject").and_then(Value::as_str).unwrap_or("").to_string(),
-            status: p.get("status").and_then(Value::as_str).unwrap_or("unknown").to_string(),
+            subject: p
+                .get("subject")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            status: p
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
             introduced: intro.len(),
             fixed: findings(p.get("fixed")).len(),
         });
@@ -730,7 +1164,11 @@ pub fn parse_series_json(text: &str) -> Result<StaticResult, String> {
         patches,
         introduced,
         fixed: findings(net.get("fixed")),
-        unchanged: net.get("unchanged").and_then(Value::as_array).map(|a| a.len()).unwrap_or(0),
+        unchanged: net
+            .get("unchanged")
+            .and_then(Value::as_array)
+            .map(|a| a.len())
+            .unwrap_or(0),
     })
 }
 
@@ -742,8 +1180,13 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
     if v.get("outcome").is_some() && v.get("stdout").is_some() {
         let inner = v.get("stdout").and_then(Value::as_str).unwrap_or("");
         if inner.trim().is_empty() {
-            let status = v.pointer("/outcome/status").and_then(Value::as_str).unwrap_or("?");
-            return Err(format!("the suite printed nothing (vm run outcome: {status})"));
+            let status = v
+                .pointer("/outcome/status")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            return Err(format!(
+                "the suite printed nothing (vm run outcome: {status})"
+            ));
         }
         v = serde_json::from_str(inner).map_err(|e| format!("the guest's output: {e}"))?;
     }
@@ -754,7 +1197,12 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
         .ok_or("no `tests` array")?;
     let mut out = Vec::new();
     for (i, t) in arr.iter().enumerate() {
-        let name = t.get("name").or_else(|| t.get("test")).or_else(|| t.get("id")).and_then(Value::as_str).ok_or(format!("test #{}: no `name`", i + 1))?;
+        let name = t
+            .get("name")
+            .or_else(|| t.get("test"))
+            .or_else(|| t.get("id"))
+            .and_then(Value::as_str)
+            .ok_or(format!("test #{}: no `name`", i + 1))?;
         // mmstall-guest's report: `verdict` is {"verdict": "pass"|"fail"|"skip"|"xfail"|"error", "reason"};
         // the ratio of a test is its worst variant's median.
         // mmstall-guest writes {"verdict": "pass"} / {"verdict": "skip", "reason": ...}.
@@ -767,15 +1215,33 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
         let variant_ratio = t
             .get("variants")
             .and_then(Value::as_array)
-            .map(|vs| vs.iter().filter_map(|x| x.pointer("/ratio/median").and_then(Value::as_f64)).fold(f64::NAN, f64::max))
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|x| x.pointer("/ratio/median").and_then(Value::as_f64))
+                    .fold(f64::NAN, f64::max)
+            })
             .filter(|r| r.is_finite());
         let variant_detail = t
             .get("variants")
             .and_then(Value::as_array)
-            .map(|vs| vs.iter().filter_map(|x| x.get("summary").and_then(Value::as_str)).collect::<Vec<_>>().join("; "))
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|x| x.get("summary").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
             .unwrap_or_default();
-        let status_text = t.get("status").and_then(Value::as_str).map(str::to_string).or(verdict_word);
-        let status = match (status_text.as_deref(), t.get("ok").or_else(|| t.get("passed")).and_then(Value::as_bool)) {
+        let status_text = t
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or(verdict_word);
+        let status = match (
+            status_text.as_deref(),
+            t.get("ok")
+                .or_else(|| t.get("passed"))
+                .and_then(Value::as_bool),
+        ) {
             (Some(s), _) => match s.to_ascii_lowercase().as_str() {
                 "pass" | "passed" | "ok" => "pass",
                 "fail" | "failed" | "not ok" | "regression" => "fail",
@@ -786,13 +1252,27 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
             (None, Some(false)) => "fail",
             (None, None) => "error",
         };
-        let ratio = t.get("ratio").or_else(|| t.get("stall_ratio")).and_then(Value::as_f64).filter(|r| r.is_finite()).or(variant_ratio);
+        let ratio = t
+            .get("ratio")
+            .or_else(|| t.get("stall_ratio"))
+            .and_then(Value::as_f64)
+            .filter(|r| r.is_finite())
+            .or(variant_ratio);
         out.push(SuiteTest {
             name: name.to_string(),
             status: status.to_string(),
             ratio,
-            unit: t.get("unit").and_then(Value::as_str).unwrap_or("ratio").to_string(),
-            detail: t.get("detail").or_else(|| t.get("message")).and_then(Value::as_str).map(str::to_string).unwrap_or(variant_detail),
+            unit: t
+                .get("unit")
+                .and_then(Value::as_str)
+                .unwrap_or("ratio")
+                .to_string(),
+            detail: t
+                .get("detail")
+                .or_else(|| t.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or(variant_detail),
         });
     }
     Ok(out)
@@ -800,7 +1280,12 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
 
 /// Runs the plan. Returns every job's result (also those skipped by
 /// `--resume`, read back from `results.jsonl`).
-pub fn run(plan: &Plan, opts: &Options, exec: &mut dyn Executor, progress: &mut dyn FnMut(&str)) -> std::io::Result<Vec<JobResult>> {
+pub fn run(
+    plan: &Plan,
+    opts: &Options,
+    exec: &mut dyn Executor,
+    progress: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<JobResult>> {
     std::fs::create_dir_all(&opts.out)?;
     // Absolute: run directories are handed to the guest, whose working directory differs.
     let abs = Options {
@@ -824,42 +1309,84 @@ pub fn run(plan: &Plan, opts: &Options, exec: &mut dyn Executor, progress: &mut 
         let _ = std::fs::rename(&results_path, opts.out.join(format!("{RESULTS}.previous")));
         let _ = std::fs::remove_file(opts.out.join(STEPS));
     }
-    let mut ctx = Ctx { plan, opts, exec, checkouts: HashMap::new(), static_repos: HashMap::new(), baselines: HashMap::new(), series_available: None };
-    let jobs: Vec<Job> = plan.jobs().into_iter().filter(|j| opts.only_jobs.is_empty() || opts.only_jobs.contains(&j.id)).collect();
+    let mut ctx = Ctx {
+        plan,
+        opts,
+        exec,
+        checkouts: HashMap::new(),
+        static_repos: HashMap::new(),
+        baselines: HashMap::new(),
+        series_available: None,
+    };
+    let jobs: Vec<Job> = plan
+        .jobs()
+        .into_iter()
+        .filter(|j| opts.only_jobs.is_empty() || opts.only_jobs.contains(&j.id))
+        .collect();
     // Baselines of resumed jobs are reused.
     for r in &results {
         if let Some(b) = &r.baseline {
             let class = match &r.verdict {
-                Verdict::InfraError { class, detail } if detail.starts_with("baseline kernel") => Some(*class),
+                Verdict::InfraError { class, detail } if detail.starts_with("baseline kernel") => {
+                    Some(*class)
+                }
                 _ => baseline_failure(b),
             };
-            ctx.baselines.entry((r.kernel.clone(), r.config.clone())).or_insert_with(|| (b.clone(), class));
+            ctx.baselines
+                .entry((r.kernel.clone(), r.config.clone()))
+                .or_insert_with(|| (b.clone(), class));
         }
     }
     if opts.resume {
         // Baselines measured by jobs that did not finish.
         if let Ok(text) = std::fs::read_to_string(opts.out.join(STEPS)) {
             for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-                if v.get("kernel_run").and_then(Value::as_str) != Some("baseline") || v.get("night").and_then(Value::as_str) != Some(opts.night.as_str()) {
+                let Ok(v) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                if v.get("kernel_run").and_then(Value::as_str) != Some("baseline")
+                    || v.get("night").and_then(Value::as_str) != Some(opts.night.as_str())
+                {
                     continue;
                 }
-                let (Some(k), Some(c)) = (v.get("kernel").and_then(Value::as_str), v.get("config").and_then(Value::as_str)) else { continue };
-                let Ok(run) = serde_json::from_value::<KernelRun>(v["run"].clone()) else { continue };
-                let class = serde_json::from_value::<Option<InfraClass>>(v["class"].clone()).unwrap_or(None);
-                ctx.baselines.entry((k.to_string(), c.to_string())).or_insert((run, class));
+                let (Some(k), Some(c)) = (
+                    v.get("kernel").and_then(Value::as_str),
+                    v.get("config").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                let Ok(run) = serde_json::from_value::<KernelRun>(v["run"].clone()) else {
+                    continue;
+                };
+                let class = serde_json::from_value::<Option<InfraClass>>(v["class"].clone())
+                    .unwrap_or(None);
+                ctx.baselines
+                    .entry((k.to_string(), c.to_string()))
+                    .or_insert((run, class));
             }
         }
     }
     reports::write_all(&opts.out, &results, &plan.name)?;
     for (i, job) in jobs.iter().enumerate() {
         if results.iter().any(|r| r.job == job.id) {
-            progress(&format!("[{}/{}] {}: already measured (resume)", i + 1, jobs.len(), job.id));
+            progress(&format!(
+                "[{}/{}] {}: already measured (resume)",
+                i + 1,
+                jobs.len(),
+                job.id
+            ));
             continue;
         }
         progress(&format!("[{}/{}] {}: running", i + 1, jobs.len(), job.id));
         let r = ctx.run_job(job);
-        progress(&format!("[{}/{}] {}: {} ({:.0} s)", i + 1, jobs.len(), job.id, r.verdict.word(), r.duration_s));
+        progress(&format!(
+            "[{}/{}] {}: {} ({:.0} s)",
+            i + 1,
+            jobs.len(),
+            job.id,
+            r.verdict.word(),
+            r.duration_s
+        ));
         append_jsonl(&results_path, &r)?;
         if let Some(h) = &opts.history {
             if let Err(e) = append_jsonl(h, &r) {
@@ -879,24 +1406,56 @@ mod tests {
     #[test]
     fn suite_json_shapes() {
         let t = parse_suite_json(r#"{"tests":[{"name":"a","status":"PASS","ratio":1.5,"unit":"x"},{"test":"b","ok":false,"stall_ratio":7},{"id":"c"}]}"#).unwrap();
-        assert_eq!(t.iter().map(|t| (t.name.as_str(), t.status.as_str(), t.ratio)).collect::<Vec<_>>(), [("a", "pass", Some(1.5)), ("b", "fail", Some(7.0)), ("c", "error", None)]);
+        assert_eq!(
+            t.iter()
+                .map(|t| (t.name.as_str(), t.status.as_str(), t.ratio))
+                .collect::<Vec<_>>(),
+            [
+                ("a", "pass", Some(1.5)),
+                ("b", "fail", Some(7.0)),
+                ("c", "error", None)
+            ]
+        );
         assert_eq!(parse_suite_json("[]").unwrap(), vec![]);
-        assert!(parse_suite_json(r#"{"tests":[{"status":"pass"}]}"#).unwrap_err().contains("no `name`"));
+        assert!(parse_suite_json(r#"{"tests":[{"status":"pass"}]}"#)
+            .unwrap_err()
+            .contains("no `name`"));
         assert!(parse_suite_json("not json").is_err());
-        let wrapped = serde_json::json!({"outcome": {"status": "boot-timeout"}, "stdout": ""}).to_string();
-        assert!(parse_suite_json(&wrapped).unwrap_err().contains("boot-timeout"));
+        let wrapped =
+            serde_json::json!({"outcome": {"status": "boot-timeout"}, "stdout": ""}).to_string();
+        assert!(parse_suite_json(&wrapped)
+            .unwrap_err()
+            .contains("boot-timeout"));
     }
 
     #[test]
     fn build_failures_are_classified_by_vm_build_exit_codes() {
         let c = |exit, err: &str| classify_build(&CmdOutput::fail(exit, err)).0;
-        assert_eq!(c(2, "error: patch 1/2 does not apply: patch 1 \"x\": mm/a.c: hunk #1"), InfraClass::PatchDoesNotApply);
-        assert_eq!(c(1, "error: make bzImage failed (exit exit status: 2)"), InfraClass::BuildFailure);
+        assert_eq!(
+            c(
+                2,
+                "error: patch 1/2 does not apply: patch 1 \"x\": mm/a.c: hunk #1"
+            ),
+            InfraClass::PatchDoesNotApply
+        );
+        assert_eq!(
+            c(1, "error: make bzImage failed (exit exit status: 2)"),
+            InfraClass::BuildFailure
+        );
         let (_, d) = classify_build(&CmdOutput::fail(1, "vm build: applied 1 patch(es)\nvm build: compiling\nerror: make bzImage failed (exit 2); log: L\nmm/util.c:9:1: error: expected ';'"));
-        assert!(d.starts_with("error: make bzImage failed") && d.contains("expected ';'"), "{d}");
-        assert_eq!(c(2, "error: olddefconfig dropped 1 requested option(s):"), InfraClass::BuildFailure);
+        assert!(
+            d.starts_with("error: make bzImage failed") && d.contains("expected ';'"),
+            "{d}"
+        );
+        assert_eq!(
+            c(2, "error: olddefconfig dropped 1 requested option(s):"),
+            InfraClass::BuildFailure
+        );
         assert_eq!(c(3, "error: `ccache` not found"), InfraClass::Machine);
-        assert_eq!(c(2, "error: unrecognized subcommand 'build'"), InfraClass::Machine);
+        assert_eq!(
+            c(2, "error: unrecognized subcommand 'build'"),
+            InfraClass::Machine
+        );
     }
 
     #[test]
@@ -910,12 +1469,39 @@ mod tests {
             boot_secs: None,
             events: events.into_iter().map(str::to_string).collect(),
             suite: step("s", StepStatus::Ok, 0.0, None),
-            tests: tests.into_iter().map(|(n, s, r)| SuiteTest { name: n.into(), status: s.into(), ratio: r, unit: "ratio".into(), detail: String::new() }).collect(),
+            tests: tests
+                .into_iter()
+                .map(|(n, s, r)| SuiteTest {
+                    name: n.into(),
+                    status: s.into(),
+                    ratio: r,
+                    unit: "ratio".into(),
+                    detail: String::new(),
+                })
+                .collect(),
         };
-        let base = run(vec![("a", "pass", Some(2.0)), ("b", "fail", Some(9.0)), ("c", "pass", Some(1.0))], vec!["hung-task:x"]);
-        let patched = run(vec![("a", "pass", Some(2.9)), ("b", "fail", Some(9.5)), ("c", "pass", Some(1.6))], vec!["hung-task:x", "lockdep:y"]);
+        let base = run(
+            vec![
+                ("a", "pass", Some(2.0)),
+                ("b", "fail", Some(9.0)),
+                ("c", "pass", Some(1.0)),
+            ],
+            vec!["hung-task:x"],
+        );
+        let patched = run(
+            vec![
+                ("a", "pass", Some(2.9)),
+                ("b", "fail", Some(9.5)),
+                ("c", "pass", Some(1.6)),
+            ],
+            vec!["hung-task:x", "lockdep:y"],
+        );
         let c = compare(&base, &patched, 0.5, 0.25);
-        let reg: Vec<&str> = c.iter().filter(|c| c.regression).map(|c| c.test.as_str()).collect();
+        let reg: Vec<&str> = c
+            .iter()
+            .filter(|c| c.regression)
+            .map(|c| c.test.as_str())
+            .collect();
         // a: 2.9 ≤ 3.0; b: failed before too, 9.5 ≤ 13.5; c: 1.6 > 1.5; a new kernel event.
         assert_eq!(reg, ["c", "kernel-event:lockdep:y"]);
         // Twice a tiny ratio (measured on 6.12: 0.087 → 0.181, both passing) is noise.

@@ -152,10 +152,26 @@ fn default_paths() -> Vec<String> {
     vec!["mm".into()]
 }
 fn default_suite_args() -> Vec<String> {
-    ["vm", "run", "--kernel", "{kernel}", "--exec", "{guest} suite --json {out}/stall.json", "--memory", "2G", "--cpus", "2", "--timeout", "900", "--out", "{out}", "--json"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "vm",
+        "run",
+        "--kernel",
+        "{kernel}",
+        "--exec",
+        "{guest} suite --json {out}/stall.json",
+        "--memory",
+        "2G",
+        "--cpus",
+        "2",
+        "--timeout",
+        "900",
+        "--out",
+        "{out}",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 fn default_report() -> String {
     "{out}/stall.json".into()
@@ -175,17 +191,30 @@ fn default_command_timeout() -> u64 {
 
 impl Default for StaticSettings {
     fn default() -> Self {
-        StaticSettings { enabled: true, paths: default_paths() }
+        StaticSettings {
+            enabled: true,
+            paths: default_paths(),
+        }
     }
 }
 impl Default for SuiteSettings {
     fn default() -> Self {
-        SuiteSettings { enabled: true, args: default_suite_args(), report: default_report(), ratio_tolerance: default_tolerance(), ratio_floor: default_floor() }
+        SuiteSettings {
+            enabled: true,
+            args: default_suite_args(),
+            report: default_report(),
+            ratio_tolerance: default_tolerance(),
+            ratio_floor: default_floor(),
+        }
     }
 }
 impl Default for BootSettings {
     fn default() -> Self {
-        BootSettings { enabled: true, timeout_secs: default_boot_timeout(), command_timeout_secs: default_command_timeout() }
+        BootSettings {
+            enabled: true,
+            timeout_secs: default_boot_timeout(),
+            command_timeout_secs: default_command_timeout(),
+        }
     }
 }
 
@@ -253,12 +282,26 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset - before.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(0) + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|p| p + 1)
+            .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
 pub fn safe_name(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl Plan {
@@ -277,7 +320,13 @@ impl Plan {
         let file = path.display().to_string();
         let err_at = |span: Option<std::ops::Range<usize>>, key: &str, message: String| {
             let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            PlanError { file: file.clone(), line, column, key: key.to_string(), message }
+            PlanError {
+                file: file.clone(),
+                line,
+                column,
+                key: key.to_string(),
+                message,
+            }
         };
         let raw: RawPlan = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
@@ -299,7 +348,11 @@ impl Plan {
         for k in &raw.kernels {
             let name = k.name.get_ref().clone();
             if name.is_empty() || kernels.iter().any(|x: &Kernel| x.name == name) {
-                return Err(err_at(Some(k.name.span()), "kernel.name", format!("kernel name `{name}` is empty or used twice")));
+                return Err(err_at(
+                    Some(k.name.span()),
+                    "kernel.name",
+                    format!("kernel name `{name}` is empty or used twice"),
+                ));
             }
             let source = match (&k.tree, &k.repo, &k.git_ref) {
                 (Some(t), None, None) => {
@@ -327,29 +380,55 @@ impl Plan {
             kernels.push(Kernel { name, source });
         }
         if kernels.is_empty() {
-            kernels.push(Kernel { name: "debian-6.12".into(), source: KernelSource::Tree { tree: "debian:6.12".into() } });
+            kernels.push(Kernel {
+                name: "debian-6.12".into(),
+                source: KernelSource::Tree {
+                    tree: "debian:6.12".into(),
+                },
+            });
         }
 
         let mut configs = Vec::new();
         for c in &raw.configs {
             let name = c.name.get_ref().clone();
             if name.is_empty() || configs.iter().any(|x: &ConfigSet| x.name == name) {
-                return Err(err_at(Some(c.name.span()), "config.name", format!("config name `{name}` is empty or used twice")));
+                return Err(err_at(
+                    Some(c.name.span()),
+                    "config.name",
+                    format!("config name `{name}` is empty or used twice"),
+                ));
             }
             if c.fragments.is_empty() {
-                return Err(err_at(Some(c.name.span()), "config.fragments", format!("config `{name}`: no fragments")));
+                return Err(err_at(
+                    Some(c.name.span()),
+                    "config.fragments",
+                    format!("config `{name}`: no fragments"),
+                ));
             }
-            configs.push(ConfigSet { name, fragments: c.fragments.clone() });
+            configs.push(ConfigSet {
+                name,
+                fragments: c.fragments.clone(),
+            });
         }
         if configs.is_empty() {
-            configs.push(ConfigSet { name: "default".into(), fragments: vec!["virtme-base".into(), "stall-debug".into()] });
+            configs.push(ConfigSet {
+                name: "default".into(),
+                fragments: vec!["virtme-base".into(), "stall-debug".into()],
+            });
         }
 
         let mut series = Vec::new();
         for s in &raw.series {
             let name = s.name.get_ref().clone();
-            if name.is_empty() || name == "baseline" || series.iter().any(|x: &SeriesSpec| x.name == name) {
-                return Err(err_at(Some(s.name.span()), "series.name", format!("series name `{name}` is empty, reserved or used twice")));
+            if name.is_empty()
+                || name == "baseline"
+                || series.iter().any(|x: &SeriesSpec| x.name == name)
+            {
+                return Err(err_at(
+                    Some(s.name.span()),
+                    "series.name",
+                    format!("series name `{name}` is empty, reserved or used twice"),
+                ));
             }
             let source = match (&s.mbox, &s.dir, &s.git) {
                 (Some(m), None, None) => {
@@ -382,7 +461,10 @@ impl Plan {
                     ))
                 }
             };
-            let pick = |list: &Option<Spanned<Vec<String>>>, known: &[String], key: &str| -> Result<Vec<String>, PlanError> {
+            let pick = |list: &Option<Spanned<Vec<String>>>,
+                        known: &[String],
+                        key: &str|
+             -> Result<Vec<String>, PlanError> {
                 match list {
                     None => Ok(known.to_vec()),
                     Some(l) => {
@@ -391,7 +473,11 @@ impl Plan {
                                 return Err(err_at(
                                     Some(l.span()),
                                     key,
-                                    format!("series `{name}`: no {} named `{n}` (known: {})", key.trim_start_matches("series."), known.join(", ")),
+                                    format!(
+                                        "series `{name}`: no {} named `{n}` (known: {})",
+                                        key.trim_start_matches("series."),
+                                        known.join(", ")
+                                    ),
                                 ));
                             }
                         }
@@ -403,15 +489,32 @@ impl Plan {
             let cnames: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
             let ks = pick(&s.kernels, &knames, "series.kernels")?;
             let cs = pick(&s.configs, &cnames, "series.configs")?;
-            series.push(SeriesSpec { name, source, kernels: ks, configs: cs });
+            series.push(SeriesSpec {
+                name,
+                source,
+                kernels: ks,
+                configs: cs,
+            });
         }
         if let Some(m) = &raw.manifest {
             let mpath = resolve(m.get_ref());
-            let mtext = std::fs::read_to_string(&mpath).map_err(|e| err_at(Some(m.span()), "manifest", format!("{}: {e}", mpath.display())))?;
+            let mtext = std::fs::read_to_string(&mpath).map_err(|e| {
+                err_at(
+                    Some(m.span()),
+                    "manifest",
+                    format!("{}: {e}", mpath.display()),
+                )
+            })?;
             let mfile = mpath.display().to_string();
             let merr = |span: Option<std::ops::Range<usize>>, key: &str, message: String| {
                 let (line, column) = span.map(|s| line_col(&mtext, s.start)).unwrap_or((1, 1));
-                PlanError { file: mfile.clone(), line, column, key: key.to_string(), message }
+                PlanError {
+                    file: mfile.clone(),
+                    line,
+                    column,
+                    key: key.to_string(),
+                    message,
+                }
             };
             #[derive(Deserialize)]
             struct Manifest {
@@ -431,8 +534,15 @@ impl Plan {
             let mdir = mpath.parent().map(Path::to_path_buf).unwrap_or_default();
             for ms in man.series {
                 let name = ms.name.get_ref().clone();
-                if name.is_empty() || name == "baseline" || series.iter().any(|x: &SeriesSpec| x.name == name) {
-                    return Err(merr(Some(ms.name.span()), "series.name", format!("series name `{name}` is empty, reserved or already in the plan")));
+                if name.is_empty()
+                    || name == "baseline"
+                    || series.iter().any(|x: &SeriesSpec| x.name == name)
+                {
+                    return Err(merr(
+                        Some(ms.name.span()),
+                        "series.name",
+                        format!("series name `{name}` is empty, reserved or already in the plan"),
+                    ));
                 }
                 let p = mdir.join(ms.path.get_ref());
                 let source = if p.is_dir() {
@@ -440,16 +550,29 @@ impl Plan {
                 } else if p.is_file() {
                     SeriesSource::Mbox { path: p }
                 } else {
-                    return Err(merr(Some(ms.path.span()), "series.path", format!("series `{name}`: {} does not exist", p.display())));
+                    return Err(merr(
+                        Some(ms.path.span()),
+                        "series.path",
+                        format!("series `{name}`: {} does not exist", p.display()),
+                    ));
                 };
-                series.push(SeriesSpec { name, source, kernels: kernels.iter().map(|k| k.name.clone()).collect(), configs: configs.iter().map(|c| c.name.clone()).collect() });
+                series.push(SeriesSpec {
+                    name,
+                    source,
+                    kernels: kernels.iter().map(|k| k.name.clone()).collect(),
+                    configs: configs.iter().map(|c| c.name.clone()).collect(),
+                });
             }
         }
         let suite = raw.suite.unwrap_or_default();
         // Written so that NaN is refused too (NaN >= 0.0 is false).
         let non_negative = |x: f64| x >= 0.0;
         if !non_negative(suite.ratio_tolerance) || !non_negative(suite.ratio_floor) {
-            return Err(err_at(None, "suite.ratio_tolerance", "ratio_tolerance and ratio_floor must be numbers ≥ 0".into()));
+            return Err(err_at(
+                None,
+                "suite.ratio_tolerance",
+                "ratio_tolerance and ratio_floor must be numbers ≥ 0".into(),
+            ));
         }
         Ok(Plan {
             file: path.to_path_buf(),
@@ -497,7 +620,12 @@ impl Plan {
 impl Job {
     pub fn new(series: &str, kernel: &str, config: &str) -> Job {
         Job {
-            id: format!("{}--{}--{}", safe_name(series), safe_name(kernel), safe_name(config)),
+            id: format!(
+                "{}--{}--{}",
+                safe_name(series),
+                safe_name(kernel),
+                safe_name(config)
+            ),
             series: series.into(),
             kernel: kernel.into(),
             config: config.into(),
@@ -519,7 +647,12 @@ mod tests {
     #[test]
     fn defaults() {
         let p = parse("").unwrap();
-        assert_eq!(p.kernels[0].source, KernelSource::Tree { tree: "debian:6.12".into() });
+        assert_eq!(
+            p.kernels[0].source,
+            KernelSource::Tree {
+                tree: "debian:6.12".into()
+            }
+        );
         assert_eq!(p.configs[0].fragments, vec!["virtme-base", "stall-debug"]);
         assert_eq!(p.jobs().len(), 1);
         assert!(p.jobs()[0].is_baseline());
@@ -527,9 +660,14 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_line_key() {
-        let e = parse("name = \"x\"\n\n[[kernel]]\nname = \"a\"\ntree = \"debian:6.12\"\nmood = 3\n").unwrap_err();
+        let e =
+            parse("name = \"x\"\n\n[[kernel]]\nname = \"a\"\ntree = \"debian:6.12\"\nmood = 3\n")
+                .unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (6, "mood"), "{e}");
-        assert!(e.to_string().starts_with("/nonexistent/plan.toml:6:"), "{e}");
+        assert!(
+            e.to_string().starts_with("/nonexistent/plan.toml:6:"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -559,10 +697,22 @@ mod tests {
         std::fs::create_dir_all(plan.parent().unwrap()).unwrap();
         let p = Plan::parse("manifest = \"../patches/manifest.toml\"\n", &plan).unwrap();
         assert_eq!(p.series.len(), 1);
-        assert_eq!(p.series[0].source, SeriesSource::Dir { path: d.path().join("ci/../patches/one") });
-        std::fs::write(d.path().join("patches/manifest.toml"), "[[series]]\nname = \"two\"\npath = \"two\"\n").unwrap();
+        assert_eq!(
+            p.series[0].source,
+            SeriesSource::Dir {
+                path: d.path().join("ci/../patches/one")
+            }
+        );
+        std::fs::write(
+            d.path().join("patches/manifest.toml"),
+            "[[series]]\nname = \"two\"\npath = \"two\"\n",
+        )
+        .unwrap();
         let e = Plan::parse("manifest = \"../patches/manifest.toml\"\n", &plan).unwrap_err();
-        assert!(e.file.ends_with("manifest.toml") && e.line == 3 && e.key == "series.path", "{e}");
+        assert!(
+            e.file.ends_with("manifest.toml") && e.line == 3 && e.key == "series.path",
+            "{e}"
+        );
         let e = Plan::parse("\nmanifest = \"../nope.toml\"\n", &plan).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (2, "manifest"), "{e}");
     }

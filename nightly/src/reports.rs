@@ -22,13 +22,22 @@ pub fn write_all(dir: &Path, results: &[JobResult], title: &str) -> std::io::Res
     };
     put(SUMMARY, markdown(results, title))?;
     put(JUNIT, junit(results, title))?;
-    put(KCIDB, serde_json::to_string_pretty(&kcidb(results)).map_err(std::io::Error::other)? + "\n")?;
-    put(SARIF, serde_json::to_string_pretty(&sarif(results)).map_err(std::io::Error::other)? + "\n")?;
+    put(
+        KCIDB,
+        serde_json::to_string_pretty(&kcidb(results)).map_err(std::io::Error::other)? + "\n",
+    )?;
+    put(
+        SARIF,
+        serde_json::to_string_pretty(&sarif(results)).map_err(std::io::Error::other)? + "\n",
+    )?;
     Ok(())
 }
 
 fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;").replace('\n', " ")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', " ")
 }
 
 fn ratio(r: Option<f64>) -> String {
@@ -54,12 +63,27 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
         n.dedup();
         n
     };
-    let _ = writeln!(o, "# mmstall nightly: {} ({})\n", md(title), if nights.is_empty() { "no results yet".into() } else { nights.join(", ") });
+    let _ = writeln!(
+        o,
+        "# mmstall nightly: {} ({})\n",
+        md(title),
+        if nights.is_empty() {
+            "no results yet".into()
+        } else {
+            nights.join(", ")
+        }
+    );
     let series: Vec<&JobResult> = results.iter().filter(|r| !r.is_baseline()).collect();
     let reg = series.iter().filter(|r| r.verdict.is_regression()).count();
     let infra = results.iter().filter(|r| r.verdict.is_infra()).count();
-    let pass = series.iter().filter(|r| matches!(r.verdict, Verdict::Pass { .. })).count();
-    let partial = results.iter().filter(|r| matches!(&r.verdict, Verdict::Pass { not_checked } if !not_checked.is_empty())).count();
+    let pass = series
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Pass { .. }))
+        .count();
+    let partial = results
+        .iter()
+        .filter(|r| matches!(&r.verdict, Verdict::Pass { not_checked } if !not_checked.is_empty()))
+        .count();
     let _ = writeln!(
         o,
         "**{} series job(s): {reg} regression(s), {pass} pass(es), {} infrastructure error(s).** {} job(s) ran with parts unchecked (listed below: an unchecked part is never counted as a pass).\n",
@@ -82,7 +106,11 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
             md(&r.config),
             md(&r.verdict.word()),
             st.unwrap_or_else(|| "–".into()),
-            if r.comparisons.is_empty() { "–".into() } else { format!("{dynm} of {}", r.comparisons.len()) },
+            if r.comparisons.is_empty() {
+                "–".into()
+            } else {
+                format!("{dynm} of {}", r.comparisons.len())
+            },
             r.job
         );
     };
@@ -98,21 +126,31 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
         let _ = writeln!(o, "## Infrastructure errors (not kernel regressions)\n\n| job | class | detail |\n|---|---|---|");
         for r in results.iter() {
             if let Verdict::InfraError { class, detail } = &r.verdict {
-                let _ = writeln!(o, "| {} | {} | {} |", md(&r.job), class.label(), md(&detail.chars().take(300).collect::<String>()));
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} |",
+                    md(&r.job),
+                    class.label(),
+                    md(&detail.chars().take(300).collect::<String>())
+                );
             }
         }
         o.push('\n');
     }
     if pass > 0 {
         let _ = writeln!(o, "## Passes\n\n{header}");
-        for r in series.iter().filter(|r| matches!(r.verdict, Verdict::Pass { .. })) {
+        for r in series
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Pass { .. }))
+        {
             row(&mut o, r);
         }
         o.push('\n');
     }
     let mut gaps: Vec<(String, String)> = Vec::new();
     for r in results {
-        if let Verdict::Pass { not_checked } | Verdict::Regression { not_checked, .. } = &r.verdict {
+        if let Verdict::Pass { not_checked } | Verdict::Regression { not_checked, .. } = &r.verdict
+        {
             for g in not_checked {
                 gaps.push((r.job.clone(), g.clone()));
             }
@@ -130,7 +168,11 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
     for r in results.iter().filter(|r| r.is_baseline()) {
         match &r.baseline {
             Some(b) => {
-                let tests: Vec<String> = b.tests.iter().map(|t| format!("{} {} {}", md(&t.name), t.status, ratio(t.ratio))).collect();
+                let tests: Vec<String> = b
+                    .tests
+                    .iter()
+                    .map(|t| format!("{} {} {}", md(&t.name), t.status, ratio(t.ratio)))
+                    .collect();
                 let _ = writeln!(
                     o,
                     "| {} | {} | {} | {} ({:.0} s) | {} | {} | {} |",
@@ -141,38 +183,78 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
                     b.build.duration_s,
                     step_word(&b.boot),
                     step_word(&b.suite),
-                    if tests.is_empty() { "–".into() } else { tests.join("<br>") }
+                    if tests.is_empty() {
+                        "–".into()
+                    } else {
+                        tests.join("<br>")
+                    }
                 );
             }
             None => {
-                let _ = writeln!(o, "| {} | {} | – | not built | – | – | {} |", md(&r.kernel), md(&r.config), md(&r.verdict.word()));
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | – | not built | – | – | {} |",
+                    md(&r.kernel),
+                    md(&r.config),
+                    md(&r.verdict.word())
+                );
             }
         }
     }
     o.push('\n');
 
     for r in &series {
-        let _ = writeln!(o, "## {} on {} / {}: {}\n", md(&r.series), md(&r.kernel), md(&r.config), md(&r.verdict.word()));
+        let _ = writeln!(
+            o,
+            "## {} on {} / {}: {}\n",
+            md(&r.series),
+            md(&r.kernel),
+            md(&r.config),
+            md(&r.verdict.word())
+        );
         if let Verdict::InfraError { detail, .. } = &r.verdict {
             let _ = writeln!(o, "```\n{}\n```\n", detail.replace("```", "'''"));
         }
         if let Some(s) = &r.static_ {
             if !s.patches.is_empty() {
-                let _ = writeln!(o, "| # | patch | status | new findings | fixed |\n|--:|---|---|--:|--:|");
+                let _ = writeln!(
+                    o,
+                    "| # | patch | status | new findings | fixed |\n|--:|---|---|--:|--:|"
+                );
                 for p in &s.patches {
-                    let _ = writeln!(o, "| {} | {} | {} | {} | {} |", p.index, md(&p.subject), md(&p.status), p.introduced, p.fixed);
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | {} | {} | {} |",
+                        p.index,
+                        md(&p.subject),
+                        md(&p.status),
+                        p.introduced,
+                        p.fixed
+                    );
                 }
                 o.push('\n');
             }
             for f in &s.introduced {
-                let _ = writeln!(o, "- new `{}` {}:{}:{} in `{}`: {}", f.code, md(&f.file), f.line, f.column, md(&f.function), md(&f.message));
+                let _ = writeln!(
+                    o,
+                    "- new `{}` {}:{}:{} in `{}`: {}",
+                    f.code,
+                    md(&f.file),
+                    f.line,
+                    f.column,
+                    md(&f.function),
+                    md(&f.message)
+                );
             }
             if !s.introduced.is_empty() {
                 o.push('\n');
             }
         }
         if !r.comparisons.is_empty() {
-            let _ = writeln!(o, "| test | baseline | patched | regression |\n|---|---|---|---|");
+            let _ = writeln!(
+                o,
+                "| test | baseline | patched | regression |\n|---|---|---|---|"
+            );
             for c in &r.comparisons {
                 let _ = writeln!(
                     o,
@@ -182,7 +264,11 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
                     ratio(c.baseline_ratio),
                     c.patched_status,
                     ratio(c.patched_ratio),
-                    if c.regression { format!("**yes**: {}", md(&c.reason)) } else { "no".into() }
+                    if c.regression {
+                        format!("**yes**: {}", md(&c.reason))
+                    } else {
+                        "no".into()
+                    }
                 );
             }
             o.push('\n');
@@ -218,7 +304,9 @@ enum Case {
 fn step_case(s: &StepRecord, failure_is_error: bool) -> Case {
     match &s.status {
         StepStatus::Ok => Case::Pass,
-        StepStatus::Failed { detail } if failure_is_error => Case::Error("infrastructure".into(), detail.clone()),
+        StepStatus::Failed { detail } if failure_is_error => {
+            Case::Error("infrastructure".into(), detail.clone())
+        }
         StepStatus::Failed { detail } => Case::Failure("failure".into(), detail.clone()),
         StepStatus::Unavailable { reason } => Case::Skipped(reason.clone()),
         StepStatus::Skipped { reason } => Case::Skipped(reason.clone()),
@@ -233,12 +321,20 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
     let mut time_all = 0.0;
     for r in results {
         let mut cases: Vec<(String, f64, Case)> = Vec::new();
-        cases.push(("checkout".into(), r.checkout.duration_s, step_case(&r.checkout, true)));
+        cases.push((
+            "checkout".into(),
+            r.checkout.duration_s,
+            step_case(&r.checkout, true),
+        ));
         if let Some(s) = &r.static_ {
             let case = match &s.step.status {
                 StepStatus::Ok if !s.introduced.is_empty() => Case::Failure(
                     "static-regression".into(),
-                    s.introduced.iter().map(|f| format!("{} {}:{}: {}", f.code, f.file, f.line, f.message)).collect::<Vec<_>>().join("\n"),
+                    s.introduced
+                        .iter()
+                        .map(|f| format!("{} {}:{}: {}", f.code, f.file, f.line, f.message))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
                 ),
                 _ => step_case(&s.step, true),
             };
@@ -246,10 +342,22 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
         }
         for (which, run) in [("baseline", &r.baseline), ("patched", &r.patched)] {
             let Some(k) = run else { continue };
-            cases.push((format!("{which} build"), k.build.duration_s, step_case(&k.build, true)));
-            cases.push((format!("{which} boot"), k.boot.duration_s, step_case(&k.boot, true)));
+            cases.push((
+                format!("{which} build"),
+                k.build.duration_s,
+                step_case(&k.build, true),
+            ));
+            cases.push((
+                format!("{which} boot"),
+                k.boot.duration_s,
+                step_case(&k.boot, true),
+            ));
             if !matches!(k.suite.status, StepStatus::Ok) {
-                cases.push((format!("{which} stall suite"), k.suite.duration_s, step_case(&k.suite, true)));
+                cases.push((
+                    format!("{which} stall suite"),
+                    k.suite.duration_s,
+                    step_case(&k.suite, true),
+                ));
             }
         }
         if r.is_baseline() {
@@ -258,7 +366,10 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
                     let case = match t.status.as_str() {
                         "pass" => Case::Pass,
                         "skip" => Case::Skipped(t.detail.clone()),
-                        "fail" => Case::Failure("stall".into(), format!("ratio {}: {}", ratio(t.ratio), t.detail)),
+                        "fail" => Case::Failure(
+                            "stall".into(),
+                            format!("ratio {}: {}", ratio(t.ratio), t.detail),
+                        ),
                         _ => Case::Error("test-error".into(), t.detail.clone()),
                     };
                     cases.push((format!("stall/{}", t.name), 0.0, case));
@@ -266,27 +377,49 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
             }
         } else {
             for c in &r.comparisons {
-                let case = if c.regression { Case::Failure("dynamic-regression".into(), c.reason.clone()) } else { Case::Pass };
+                let case = if c.regression {
+                    Case::Failure("dynamic-regression".into(), c.reason.clone())
+                } else {
+                    Case::Pass
+                };
                 cases.push((format!("stall/{}", c.test), 0.0, case));
             }
         }
         let verdict = match &r.verdict {
             Verdict::Pass { .. } => Case::Pass,
             Verdict::Regression { .. } => Case::Failure("regression".into(), r.verdict.word()),
-            Verdict::InfraError { class, detail } => Case::Error(format!("infrastructure:{}", class.label()), detail.clone()),
+            Verdict::InfraError { class, detail } => {
+                Case::Error(format!("infrastructure:{}", class.label()), detail.clone())
+            }
         };
         cases.push(("verdict".into(), r.duration_s, verdict));
 
         let (mut f, mut e, mut s) = (0, 0, 0);
         let mut body = String::new();
         let _ = writeln!(body, "    <properties>");
-        for (k, v) in [("series", &r.series), ("kernel", &r.kernel), ("kernel_source", &r.kernel_source), ("config", &r.config), ("night", &r.night), ("verdict", &r.verdict.word())] {
-            let _ = writeln!(body, "      <property name=\"{}\" value=\"{}\"/>", xml(k), xml(v));
+        for (k, v) in [
+            ("series", &r.series),
+            ("kernel", &r.kernel),
+            ("kernel_source", &r.kernel_source),
+            ("config", &r.config),
+            ("night", &r.night),
+            ("verdict", &r.verdict.word()),
+        ] {
+            let _ = writeln!(
+                body,
+                "      <property name=\"{}\" value=\"{}\"/>",
+                xml(k),
+                xml(v)
+            );
         }
         let _ = writeln!(body, "    </properties>");
         let classname = xml(&format!("{}.{}.{}", r.series, r.kernel, r.config));
         for (name, time, case) in &cases {
-            let open = format!("    <testcase classname=\"{classname}\" name=\"{}\" time=\"{:.1}\"", xml(name), time);
+            let open = format!(
+                "    <testcase classname=\"{classname}\" name=\"{}\" time=\"{:.1}\"",
+                xml(name),
+                time
+            );
             match case {
                 Case::Pass => {
                     let _ = writeln!(body, "{open}/>");
@@ -301,7 +434,11 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
                 }
                 Case::Skipped(msg) => {
                     s += 1;
-                    let _ = writeln!(body, "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>", xml(msg));
+                    let _ = writeln!(
+                        body,
+                        "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        xml(msg)
+                    );
                 }
             }
         }
@@ -420,7 +557,14 @@ pub struct KTest {
 const ORIGIN: &str = "mmstall";
 
 fn kid(parts: &[&str]) -> String {
-    format!("{ORIGIN}:{}", parts.iter().map(|p| crate::plan::safe_name(p)).collect::<Vec<_>>().join(":"))
+    format!(
+        "{ORIGIN}:{}",
+        parts
+            .iter()
+            .map(|p| crate::plan::safe_name(p))
+            .collect::<Vec<_>>()
+            .join(":")
+    )
 }
 
 fn status_of(s: &StepRecord) -> &'static str {
@@ -433,14 +577,23 @@ fn status_of(s: &StepRecord) -> &'static str {
 }
 
 pub fn kcidb(results: &[JobResult]) -> Kcidb {
-    let mut k = Kcidb { version: KcidbVersion { major: 4, minor: 3 }, checkouts: vec![], builds: vec![], tests: vec![] };
+    let mut k = Kcidb {
+        version: KcidbVersion { major: 4, minor: 3 },
+        checkouts: vec![],
+        builds: vec![],
+        tests: vec![],
+    };
     let push_checkout = |k: &mut Kcidb, c: KCheckout| {
         if !k.checkouts.iter().any(|x| x.id == c.id) {
             k.checkouts.push(c);
         }
     };
     for r in results {
-        let (repo, _) = r.kernel_source.split_once('@').map(|(a, b)| (Some(a.to_string()), Some(b))).unwrap_or((None, None));
+        let (repo, _) = r
+            .kernel_source
+            .split_once('@')
+            .map(|(a, b)| (Some(a.to_string()), Some(b)))
+            .unwrap_or((None, None));
         let base_co = kid(&[&r.night, &r.kernel, "baseline"]);
         push_checkout(
             &mut k,
@@ -457,7 +610,15 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
         );
         let patch_co = kid(&[&r.night, &r.kernel, &r.series]);
         if !r.is_baseline() {
-            let valid = !matches!(&r.verdict, Verdict::InfraError { class: InfraClass::PatchDoesNotApply | InfraClass::SeriesUnreadable | InfraClass::Checkout, .. });
+            let valid = !matches!(
+                &r.verdict,
+                Verdict::InfraError {
+                    class: InfraClass::PatchDoesNotApply
+                        | InfraClass::SeriesUnreadable
+                        | InfraClass::Checkout,
+                    ..
+                }
+            );
             push_checkout(
                 &mut k,
                 KCheckout {
@@ -466,7 +627,15 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                     tree_name: r.kernel.clone(),
                     git_repository_url: repo.clone(),
                     git_commit_hash: r.commit.clone(),
-                    patchset_files: r.subjects.iter().enumerate().map(|(i, s)| KFile { name: format!("{:04}-{}", i + 1, crate::plan::safe_name(s)), url: format!("series/{}", r.series) }).collect(),
+                    patchset_files: r
+                        .subjects
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| KFile {
+                            name: format!("{:04}-{}", i + 1, crate::plan::safe_name(s)),
+                            url: format!("series/{}", r.series),
+                        })
+                        .collect(),
                     valid: Some(valid),
                     misc: Some(serde_json::json!({"series": r.series, "night": r.night})),
                 },
@@ -502,9 +671,21 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                 });
             }
         }
-        for (which, run, co) in [("baseline", &r.baseline, &base_co), ("patched", &r.patched, &patch_co)] {
+        for (which, run, co) in [
+            ("baseline", &r.baseline, &base_co),
+            ("patched", &r.patched, &patch_co),
+        ] {
             let Some(run) = run else { continue };
-            let bid = kid(&[&r.night, &r.kernel, if which == "baseline" { "baseline" } else { &r.series }, &r.config]);
+            let bid = kid(&[
+                &r.night,
+                &r.kernel,
+                if which == "baseline" {
+                    "baseline"
+                } else {
+                    &r.series
+                },
+                &r.config,
+            ]);
             if k.builds.iter().any(|b| b.id == bid) {
                 continue; // the same baseline, seen from another job
             }
@@ -529,9 +710,14 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                 path: "mmstall.boot".into(),
                 status: status_of(&run.boot).into(),
                 duration: Some(run.boot.duration_s),
-                number: run.boot_secs.map(|s| KNumber { value: s, unit: "s".into(), prefix: Some("metric".into()) }),
+                number: run.boot_secs.map(|s| KNumber {
+                    value: s,
+                    unit: "s".into(),
+                    prefix: Some("metric".into()),
+                }),
                 log_url: run.boot.log.clone(),
-                misc: (!run.events.is_empty()).then(|| serde_json::json!({"kernel_events": run.events})),
+                misc: (!run.events.is_empty())
+                    .then(|| serde_json::json!({"kernel_events": run.events})),
             });
             if !matches!(run.suite.status, StepStatus::Ok) {
                 k.tests.push(KTest {
@@ -560,7 +746,11 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                     }
                     .into(),
                     duration: None,
-                    number: t.ratio.map(|v| KNumber { value: v, unit: t.unit.clone(), prefix: None }),
+                    number: t.ratio.map(|v| KNumber {
+                        value: v,
+                        unit: t.unit.clone(),
+                        prefix: None,
+                    }),
                     log_url: run.suite.log.clone(),
                     misc: (!t.detail.is_empty()).then(|| serde_json::json!({"detail": t.detail})),
                 });
@@ -579,7 +769,11 @@ pub fn sarif(results: &[JobResult]) -> serde_json::Value {
     for r in results {
         let Some(s) = &r.static_ else { continue };
         for f in &s.introduced {
-            let id = if f.code.is_empty() { f.rule.clone() } else { f.code.clone() };
+            let id = if f.code.is_empty() {
+                f.rule.clone()
+            } else {
+                f.code.clone()
+            };
             if !rules.iter().any(|(i, _)| *i == id) {
                 rules.push((id.clone(), f.rule.clone()));
             }

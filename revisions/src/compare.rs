@@ -57,5 +57,14 @@ pub fn compare(old: &[Finding], new: &[Finding]) -> FindingsDiff {
 }
 
 pub(crate) fn sort(list: &mut [Finding]) {
-    list.sort_by(|a, b| (&a.file, a.line, a.column, a.code, &a.holder, &a.fingerprint).cmp(&(&b.file, b.line, b.column, b.code, &b.holder, &b.fingerprint)));
+    list.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.code, &a.holder, &a.fingerprint).cmp(&(
+            &b.file,
+            b.line,
+            b.column,
+            b.code,
+            &b.holder,
+            &b.fingerprint,
+        ))
+    });
 }

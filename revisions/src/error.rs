@@ -27,7 +27,10 @@ pub enum RevisionsError {
     /// The path prefixes select nothing: most likely a typo, which would
     /// otherwise pass as "nothing introduced".
     #[error("no .c or .h file under {} in {}", paths.join(", "), revs.join(" or "))]
-    NothingSelected { paths: Vec<String>, revs: Vec<String> },
+    NothingSelected {
+        paths: Vec<String>,
+        revs: Vec<String>,
+    },
     #[error(transparent)]
     Series(#[from] mmstall_series::SeriesError),
     #[error("{}: {source}", path.display())]

@@ -47,7 +47,11 @@ impl PathFilter {
 
     /// Can the directory hold a selected file?
     fn may_contain(&self, dir: &str) -> bool {
-        self.prefixes.is_empty() || self.prefixes.iter().any(|p| within(dir, p) || within(p, dir))
+        self.prefixes.is_empty()
+            || self
+                .prefixes
+                .iter()
+                .any(|p| within(dir, p) || within(p, dir))
     }
 }
 
@@ -56,12 +60,19 @@ fn within(path: &str, prefix: &str) -> bool {
 }
 
 pub fn open_repo(path: &Path) -> Result<Repository, RevisionsError> {
-    Repository::open(path).map_err(|source| RevisionsError::Repo { path: path.to_path_buf(), source })
+    Repository::open(path).map_err(|source| RevisionsError::Repo {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The tree a revision names (`HEAD~2`, a branch, a commit or tree id).
 pub fn resolve_tree(repo: &Repository, rev: &str) -> Result<Oid, RevisionsError> {
-    let bad = |source| RevisionsError::BadRev { rev: rev.to_string(), repo: repo.path().to_path_buf(), source };
+    let bad = |source| RevisionsError::BadRev {
+        rev: rev.to_string(),
+        repo: repo.path().to_path_buf(),
+        source,
+    };
     let object = repo.revparse_single(rev).map_err(bad)?;
     let tree = object.peel(ObjectType::Tree).map_err(bad)?;
     Ok(tree.id())
@@ -78,19 +89,28 @@ pub struct BlobTree {
 impl BlobTree {
     /// Identifies the content: equal keys, equal analysis.
     pub fn key(&self) -> Vec<(String, Oid)> {
-        self.files.iter().map(|(p, (o, _))| (p.clone(), *o)).collect()
+        self.files
+            .iter()
+            .map(|(p, (o, _))| (p.clone(), *o))
+            .collect()
     }
 }
 
 impl SourceSet for BlobTree {
     fn list(&self) -> Vec<(String, u64)> {
-        self.files.iter().map(|(p, (_, b))| (p.clone(), b.len() as u64)).collect()
+        self.files
+            .iter()
+            .map(|(p, (_, b))| (p.clone(), b.len() as u64))
+            .collect()
     }
 
     fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
         match self.files.get(rel) {
             Some((_, bytes)) => decode(rel, bytes),
-            None => Err(Skipped { file: rel.to_string(), reason: "no such file".into() }),
+            None => Err(Skipped {
+                file: rel.to_string(),
+                reason: "no such file".into(),
+            }),
         }
     }
 
@@ -105,13 +125,26 @@ impl SourceSet for BlobTree {
 /// must be UTF-8 (the line of the first bad byte is named).
 fn decode(rel: &str, bytes: &[u8]) -> Result<SourceFile, Skipped> {
     if memchr::memchr(0, bytes).is_some() {
-        return Err(Skipped { file: rel.to_string(), reason: "binary file (contains NUL bytes)".into() });
+        return Err(Skipped {
+            file: rel.to_string(),
+            reason: "binary file (contains NUL bytes)".into(),
+        });
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(SourceFile { rel: rel.to_string(), text: text.to_string() }),
+        Ok(text) => Ok(SourceFile {
+            rel: rel.to_string(),
+            text: text.to_string(),
+        }),
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            Err(Skipped { file: rel.to_string(), reason: format!("not valid UTF-8 (line {line})") })
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            Err(Skipped {
+                file: rel.to_string(),
+                reason: format!("not valid UTF-8 (line {line})"),
+            })
         }
     }
 }
@@ -135,12 +168,21 @@ impl BlobStore {
 
     /// Lists the selected files of `tree` and reads the blobs not read yet
     /// (in parallel: one repository handle per worker).
-    pub fn load_tree(&self, repo: &Repository, tree: Oid, filter: &PathFilter) -> Result<BlobTree, RevisionsError> {
+    pub fn load_tree(
+        &self,
+        repo: &Repository,
+        tree: Oid,
+        filter: &PathFilter,
+    ) -> Result<BlobTree, RevisionsError> {
         let git_err = |what: String| move |source| RevisionsError::Git { what, source };
-        let t = repo.find_tree(tree).map_err(git_err(format!("tree {tree}")))?;
+        let t = repo
+            .find_tree(tree)
+            .map_err(git_err(format!("tree {tree}")))?;
         let mut entries: Vec<(String, Oid)> = Vec::new();
         t.walk(TreeWalkMode::PreOrder, |root, entry| {
-            let Some(name) = entry.name() else { return TreeWalkResult::Skip };
+            let Some(name) = entry.name() else {
+                return TreeWalkResult::Skip;
+            };
             let path = format!("{root}{name}");
             match entry.kind() {
                 Some(ObjectType::Tree) => {
@@ -153,7 +195,10 @@ impl BlobStore {
                 Some(ObjectType::Blob) => {
                     // Regular files only (no symlinks), as the analyzer reads a directory.
                     let regular = matches!(entry.filemode(), 0o100644 | 0o100755);
-                    if regular && (name.ends_with(".c") || name.ends_with(".h")) && filter.matches_file(&path) {
+                    if regular
+                        && (name.ends_with(".c") || name.ends_with(".h"))
+                        && filter.matches_file(&path)
+                    {
                         entries.push((path, entry.id()));
                     }
                     TreeWalkResult::Ok
@@ -165,7 +210,11 @@ impl BlobStore {
 
         let missing: Vec<Oid> = {
             let known = self.blobs.lock().expect("blob store lock");
-            let mut m: Vec<Oid> = entries.iter().map(|(_, o)| *o).filter(|o| !known.contains_key(o)).collect();
+            let mut m: Vec<Oid> = entries
+                .iter()
+                .map(|(_, o)| *o)
+                .filter(|o| !known.contains_key(o))
+                .collect();
             m.sort();
             m.dedup();
             m
@@ -180,7 +229,10 @@ impl BlobStore {
             self.blobs.lock().expect("blob store lock").extend(read);
         } else {
             let git_dir = repo.path().to_path_buf();
-            let chunk = missing.len().div_ceil(rayon::current_num_threads() * 4).max(1);
+            let chunk = missing
+                .len()
+                .div_ceil(rayon::current_num_threads() * 4)
+                .max(1);
             // Worker handles see the object database on disk; objects only in
             // the main handle's in-memory backend (trees a series wrote) are
             // read afterwards through it.
@@ -189,7 +241,10 @@ impl BlobStore {
             let read: Result<Vec<ChunkRead>, RevisionsError> = missing
                 .par_chunks(chunk)
                 .map(|oids| {
-                    let r = Repository::open(&git_dir).map_err(|source| RevisionsError::Repo { path: git_dir.clone(), source })?;
+                    let r = Repository::open(&git_dir).map_err(|source| RevisionsError::Repo {
+                        path: git_dir.clone(),
+                        source,
+                    })?;
                     let odb = r.odb().map_err(git_err("the object database".into()))?;
                     let mut found = Vec::with_capacity(oids.len());
                     let mut elsewhere = Vec::new();

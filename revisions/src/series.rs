@@ -21,7 +21,11 @@ pub enum PatchResult {
     Applied,
     /// Did not apply: the file and hunk named when known, and git-apply-like
     /// detail in `error`.
-    Failed { file: Option<String>, hunk: Option<usize>, error: String },
+    Failed {
+        file: Option<String>,
+        hunk: Option<usize>,
+        error: String,
+    },
     /// An earlier patch failed and `--keep-going` was off.
     NotAttempted,
 }
@@ -69,11 +73,17 @@ pub struct SeriesReport {
 
 impl SeriesReport {
     pub fn failed(&self) -> usize {
-        self.patches.iter().filter(|p| matches!(p.result, PatchResult::Failed { .. })).count()
+        self.patches
+            .iter()
+            .filter(|p| matches!(p.result, PatchResult::Failed { .. }))
+            .count()
     }
 
     pub fn applied(&self) -> usize {
-        self.patches.iter().filter(|p| matches!(p.result, PatchResult::Applied)).count()
+        self.patches
+            .iter()
+            .filter(|p| matches!(p.result, PatchResult::Applied))
+            .count()
     }
 
     /// 1: the series leaves findings the base did not have; 3: it introduces
@@ -89,11 +99,17 @@ impl SeriesReport {
     }
 }
 
-pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_going: bool) -> Result<SeriesReport, RevisionsError> {
+pub fn analyze_series(
+    ws: &mut Workspace,
+    base_rev: &str,
+    series: &Series,
+    keep_going: bool,
+) -> Result<SeriesReport, RevisionsError> {
     let base_tree = ws.resolve(base_rev)?;
     let base = ws.analyze(base_tree)?;
     // Files a series creates may be the only ones under PATH: checked at the end.
-    let application = apply_series_to_tree(ws.repo(), base_tree, series, ApplyOptions { keep_going });
+    let application =
+        apply_series_to_tree(ws.repo(), base_tree, series, ApplyOptions { keep_going });
     let mut patches = Vec::new();
     let mut last = base.clone();
     for outcome in application.outcomes {
@@ -111,7 +127,11 @@ pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_
             PatchStatus::Applied => {
                 let (Some(before), Some(after)) = (outcome.tree_before, outcome.tree_after) else {
                     // Trees always carry both; a directory application has none.
-                    report.result = PatchResult::Failed { file: None, hunk: None, error: "applied without a resulting tree".into() };
+                    report.result = PatchResult::Failed {
+                        file: None,
+                        hunk: None,
+                        error: "applied without a resulting tree".into(),
+                    };
                     patches.push(report);
                     continue;
                 };
@@ -135,7 +155,11 @@ pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_
                     Some(f) => format!("{f}: {}", error.reason),
                     None => error.reason.to_string(),
                 };
-                report.result = PatchResult::Failed { file: error.file.clone(), hunk, error: detail };
+                report.result = PatchResult::Failed {
+                    file: error.file.clone(),
+                    hunk,
+                    error: detail,
+                };
             }
             PatchStatus::NotAttempted => {}
         }
@@ -144,7 +168,12 @@ pub fn analyze_series(ws: &mut Workspace, base_rev: &str, series: &Series, keep_
     ws.check_selected(&[(base_rev, &base), ("the patched tree", &last)])?;
     let net = compare(&base.report.findings, &last.report.findings);
     let mut warnings = series.warnings.clone();
-    warnings.extend(series.ignored.iter().map(|i| format!("{}: ignored \"{}\": {}", i.source, i.subject, i.reason)));
+    warnings.extend(
+        series
+            .ignored
+            .iter()
+            .map(|i| format!("{}: ignored \"{}\": {}", i.source, i.subject, i.reason)),
+    );
     Ok(SeriesReport {
         series: series.source.display().to_string(),
         cover: series.cover.as_ref().map(|c| c.subject.clone()),

@@ -17,13 +17,26 @@ pub fn render(findings: &[Finding]) -> String {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by(|a, b| key(a).cmp(&key(b)));
     let mut out = String::from(HEADER);
-    let _ = writeln!(out, "# {} finding{}", sorted.len(), if sorted.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "# {} finding{}",
+        sorted.len(),
+        if sorted.len() == 1 { "" } else { "s" }
+    );
     for f in sorted {
         out.push('\n');
-        let _ = writeln!(out, "{} {} {} in `{}`, held by `{}`", f.code, f.rule, f.file, f.function, f.holder);
+        let _ = writeln!(
+            out,
+            "{} {} {} in `{}`, held by `{}`",
+            f.code, f.rule, f.file, f.function, f.holder
+        );
         let _ = writeln!(out, "  {}", f.message);
         let _ = writeln!(out, "  call: {}", f.call_text);
-        let _ = writeln!(out, "  lock taken in: {} (`{}`)", f.acquired_at.file, f.holder);
+        let _ = writeln!(
+            out,
+            "  lock taken in: {} (`{}`)",
+            f.acquired_at.file, f.holder
+        );
         if f.call_path.len() > 1 {
             let _ = writeln!(out, "  call path: {}", f.call_path.join(" → "));
         }
@@ -36,7 +49,14 @@ pub fn render(findings: &[Finding]) -> String {
 }
 
 fn key(f: &Finding) -> (&str, &str, &str, &str, &str, &str) {
-    (&f.file, &f.function, f.code, &f.holder, &f.call_text, &f.fingerprint)
+    (
+        &f.file,
+        &f.function,
+        f.code,
+        &f.holder,
+        &f.call_text,
+        &f.fingerprint,
+    )
 }
 
 /// The outcome of checking a stored snapshot.
@@ -55,8 +75,18 @@ pub fn check(stored_name: &str, stored: Option<&str>, current: &str) -> Check {
     }
     let diff = similar::TextDiff::from_lines(old, current);
     let mut out = String::new();
-    let stored_label = if stored.is_some() { format!("{stored_name} (stored)") } else { format!("{stored_name} (missing)") };
-    let _ = write!(out, "{}", diff.unified_diff().context_radius(3).header(&stored_label, "current findings"));
+    let stored_label = if stored.is_some() {
+        format!("{stored_name} (stored)")
+    } else {
+        format!("{stored_name} (missing)")
+    };
+    let _ = write!(
+        out,
+        "{}",
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&stored_label, "current findings")
+    );
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -72,7 +102,10 @@ mod tests {
         let current = render(&[]);
         assert_eq!(check("x.snap", Some(&current), &current), Check::Same);
         match check("x.snap", None, &current) {
-            Check::Changed(d) => assert!(d.contains("x.snap (missing)") && d.contains("+# 0 findings"), "{d}"),
+            Check::Changed(d) => assert!(
+                d.contains("x.snap (missing)") && d.contains("+# 0 findings"),
+                "{d}"
+            ),
             Check::Same => panic!("a missing file is a change"),
         }
     }

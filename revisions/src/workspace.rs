@@ -81,12 +81,20 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn open(repo: &Path, catalogue: Catalogue, filter: PathFilter) -> Result<Workspace, RevisionsError> {
+    pub fn open(
+        repo: &Path,
+        catalogue: Catalogue,
+        filter: PathFilter,
+    ) -> Result<Workspace, RevisionsError> {
         // libgit2 re-hashes (SHA-1 with collision detection) every object it
         // reads; git itself does not. On a whole kernel tree that is a large
         // part of the time spent reading blobs. Process-wide.
         git2::opts::strict_hash_verification(false);
-        Ok(Workspace::with_repo(git::open_repo(repo)?, catalogue, filter))
+        Ok(Workspace::with_repo(
+            git::open_repo(repo)?,
+            catalogue,
+            filter,
+        ))
     }
 
     /// Objects the run writes (blobs and trees of patched revisions) go to an
@@ -220,7 +228,11 @@ impl DiffReport {
     }
 }
 
-pub fn diff_revisions(ws: &mut Workspace, old_rev: &str, new_rev: &str) -> Result<DiffReport, RevisionsError> {
+pub fn diff_revisions(
+    ws: &mut Workspace,
+    old_rev: &str,
+    new_rev: &str,
+) -> Result<DiffReport, RevisionsError> {
     let old_tree = ws.resolve(old_rev)?;
     let new_tree = ws.resolve(new_rev)?;
     let old = ws.analyze(old_tree)?;
@@ -238,7 +250,10 @@ pub fn diff_revisions(ws: &mut Workspace, old_rev: &str, new_rev: &str) -> Resul
     })
 }
 
-pub(crate) fn changed_files(old: &BTreeMap<String, Oid>, new: &BTreeMap<String, Oid>) -> Vec<String> {
+pub(crate) fn changed_files(
+    old: &BTreeMap<String, Oid>,
+    new: &BTreeMap<String, Oid>,
+) -> Vec<String> {
     let mut out: Vec<String> = old
         .iter()
         .filter(|(p, o)| new.get(*p) != Some(o))

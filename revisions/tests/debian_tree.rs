@@ -13,21 +13,30 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use mmstall_analyzer::Catalogue;
-use mmstall_revisions::{analyze_series, diff_revisions, DiffReport, PathFilter, PatchResult, Workspace};
+use mmstall_revisions::{
+    analyze_series, diff_revisions, DiffReport, PatchResult, PathFilter, Workspace,
+};
 
 fn debian_tree() -> Option<PathBuf> {
-    let cache = std::env::var_os("MMSTALL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"))
-            .join("mmstall")
-    });
+    let cache = std::env::var_os("MMSTALL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                })
+                .join("mmstall")
+        });
     let tree = cache.join("src/linux-source-6.12");
     if tree.join("mm/mlock.c").is_file() {
         return Some(tree);
     }
     if std::env::var("MMSTALL_REQUIRE_TREE").as_deref() == Ok("1") {
-        panic!("{} is missing and MMSTALL_REQUIRE_TREE=1; run scripts/setup.sh", tree.display());
+        panic!(
+            "{} is missing and MMSTALL_REQUIRE_TREE=1; run scripts/setup.sh",
+            tree.display()
+        );
     }
     eprintln!("skipped: {} is missing (run scripts/setup.sh; MMSTALL_REQUIRE_TREE=1 makes this a failure)", tree.display());
     None
@@ -41,7 +50,11 @@ fn read_dir_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) 
         if ft.is_dir() {
             read_dir_files(root, &p, out);
         } else if ft.is_file() {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read(&p).unwrap());
         }
     }
@@ -49,7 +62,19 @@ fn read_dir_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) 
 
 /// The findings a diff introduced: (rule, file, holder, function, long call).
 fn introduced(r: &DiffReport) -> Vec<(&str, &str, &str, &str, &str)> {
-    r.diff.introduced.iter().map(|f| (f.code, f.file.as_str(), f.holder.as_str(), f.function.as_str(), f.operation.as_str())).collect()
+    r.diff
+        .introduced
+        .iter()
+        .map(|f| {
+            (
+                f.code,
+                f.file.as_str(),
+                f.holder.as_str(),
+                f.function.as_str(),
+                f.operation.as_str(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -60,43 +85,87 @@ fn the_diff_names_exactly_the_reintroduced_mlock_stall() {
     let mut files = BTreeMap::new();
     read_dir_files(&tree, &tree.join("mm"), &mut files);
     assert!(files.len() > 100, "mm/ has {} files", files.len());
-    let base = commit(&repo, "refs/heads/base", write_tree(&repo, &files), None, "mm/ of linux-source-6.12");
+    let base = commit(
+        &repo,
+        "refs/heads/base",
+        write_tree(&repo, &files),
+        None,
+        "mm/ of linux-source-6.12",
+    );
     commit_patch(&repo, base, "e2e-mlock-populate-under-write.patch", "stall");
 
-    let mut ws = Workspace::open(repo.path(), Catalogue::builtin(), PathFilter::new(&["mm"])).unwrap();
+    let mut ws =
+        Workspace::open(repo.path(), Catalogue::builtin(), PathFilter::new(&["mm"])).unwrap();
     let r = diff_revisions(&mut ws, "base", "stall").unwrap();
     assert_eq!(r.changed_files, vec!["mm/mlock.c"]);
     let named = introduced(&r);
-    assert_eq!(named, vec![("MMS001", "mm/mlock.c", "do_mlock", "do_mlock", "__mm_populate")], "{}", mmstall_revisions::render::diff_text(&r));
+    assert_eq!(
+        named,
+        vec![(
+            "MMS001",
+            "mm/mlock.c",
+            "do_mlock",
+            "do_mlock",
+            "__mm_populate"
+        )],
+        "{}",
+        mmstall_revisions::render::diff_text(&r)
+    );
     assert!(r.diff.fixed.is_empty(), "{:#?}", r.diff.fixed);
     assert_eq!(r.diff.unchanged.len(), r.old.report.findings.len());
     // The second analysis read only the changed file and re-parsed only the
     // changed chunk(s); every other file came from the scan cache.
-    assert!(r.new.timing.parse_misses <= 2 && r.new.timing.files_scanned == 1, "{:?}", r.new.timing);
+    assert!(
+        r.new.timing.parse_misses <= 2 && r.new.timing.files_scanned == 1,
+        "{:?}",
+        r.new.timing
+    );
     assert!(r.new.timing.files_from_cache > 100, "{:?}", r.new.timing);
     // Only the summaries of functions that reach the changed one were
     // recomputed (do_mlock, in each context it is analyzed in).
     let t = &r.new.timing;
-    assert!(t.summaries_computed >= 1 && t.summaries_computed <= 4 && t.summaries_reused > 500, "{t:?}");
+    assert!(
+        t.summaries_computed >= 1 && t.summaries_computed <= 4 && t.summaries_reused > 500,
+        "{t:?}"
+    );
 
     // The same patch as a series onto the base: credited to patch 1.
-    let series = mmstall_series::load_series(&fixtures().join("e2e-mlock-populate-under-write.patch")).unwrap();
+    let series =
+        mmstall_series::load_series(&fixtures().join("e2e-mlock-populate-under-write.patch"))
+            .unwrap();
     let s = analyze_series(&mut ws, "base", &series, false).unwrap();
     assert!(matches!(s.patches[0].result, PatchResult::Applied));
     assert_eq!(s.patches[0].introduced.len(), 1);
-    assert_eq!(s.patches[0].introduced[0].fingerprint, r.diff.introduced[0].fingerprint);
-    assert!(s.patches[0].timing.as_ref().unwrap().reused, "the patched tree was analyzed by the diff already");
+    assert_eq!(
+        s.patches[0].introduced[0].fingerprint,
+        r.diff.introduced[0].fingerprint
+    );
+    assert!(
+        s.patches[0].timing.as_ref().unwrap().reused,
+        "the patched tree was analyzed by the diff already"
+    );
     assert_eq!(s.exit_code(), 1);
 
     // The fault-wait regression series of patches/ (MMS004: the fault waits
     // for the folio before dropping the lock; the retry marker comes after
     // the wait, so the finding rests on lines the caches must move right).
-    commit_patch(&repo, base, "../../../patches/fault-wait-under-mmap-lock", "fault-wait");
+    commit_patch(
+        &repo,
+        base,
+        "../../../patches/fault-wait-under-mmap-lock",
+        "fault-wait",
+    );
     let r = diff_revisions(&mut ws, "base", "fault-wait").unwrap();
     let named = introduced(&r);
     assert_eq!(
         named,
-        vec![("MMS004", "mm/filemap.c", "filemap_fault", "lock_folio_maybe_drop_mmap", "__folio_lock_killable")],
+        vec![(
+            "MMS004",
+            "mm/filemap.c",
+            "filemap_fault",
+            "lock_folio_maybe_drop_mmap",
+            "__folio_lock_killable"
+        )],
         "{}",
         mmstall_revisions::render::diff_text(&r)
     );

@@ -7,7 +7,10 @@ mod common;
 
 use common::*;
 use mmstall_analyzer::Catalogue;
-use mmstall_revisions::{analyze_series, diff_revisions, render, snapshot, PathFilter, PatchResult, RevisionsError, Workspace};
+use mmstall_revisions::{
+    analyze_series, diff_revisions, render, snapshot, PatchResult, PathFilter, RevisionsError,
+    Workspace,
+};
 
 fn workspace(repo: &git2::Repository, paths: &[&str]) -> Workspace {
     Workspace::open(repo.path(), Catalogue::builtin(), PathFilter::new(paths)).unwrap()
@@ -22,10 +25,26 @@ fn removing_a_downgrade_introduces_a_write_hold_zap() {
     assert_eq!(r.changed_files, vec!["mm/munmap.c"]);
     assert_eq!(r.diff.introduced.len(), 1, "{:#?}", r.diff.introduced);
     let f = &r.diff.introduced[0];
-    assert_eq!((f.code, f.file.as_str(), f.function.as_str(), f.operation.as_str()), ("MMS002", "mm/munmap.c", "do_munmap_downgrade", "unmap_region"));
+    assert_eq!(
+        (
+            f.code,
+            f.file.as_str(),
+            f.function.as_str(),
+            f.operation.as_str()
+        ),
+        (
+            "MMS002",
+            "mm/munmap.c",
+            "do_munmap_downgrade",
+            "unmap_region"
+        )
+    );
     assert!(r.diff.fixed.is_empty());
     assert!(r.introduced_anything());
-    insta::assert_snapshot!("diff_remove_downgrade", redact(&render::diff_text(&r), dir.path()));
+    insta::assert_snapshot!(
+        "diff_remove_downgrade",
+        redact(&render::diff_text(&r), dir.path())
+    );
 }
 
 #[test]
@@ -37,7 +56,10 @@ fn populating_after_the_unlock_fixes_a_write_hold_populate() {
     assert!(r.diff.introduced.is_empty(), "{:#?}", r.diff.introduced);
     assert_eq!(r.diff.fixed.len(), 1);
     let f = &r.diff.fixed[0];
-    assert_eq!((f.code, f.holder.as_str(), f.operation.as_str()), ("MMS001", "old_do_mlock", "make_pages_present"));
+    assert_eq!(
+        (f.code, f.holder.as_str(), f.operation.as_str()),
+        ("MMS001", "old_do_mlock", "make_pages_present")
+    );
     assert!(!r.introduced_anything());
     insta::assert_snapshot!("diff_populate_after_unlock", render::diff_text(&r));
     // The SARIF holds the introduced findings only: none here.
@@ -54,7 +76,14 @@ fn moving_code_changes_no_finding() {
     assert!(r.diff.is_empty(), "{}", render::diff_text(&r));
     assert_eq!(r.diff.unchanged.len(), r.old.report.findings.len());
     // The lines did move: the fingerprints ignore them.
-    let lines = |a: &mmstall_revisions::Analysis| a.report.findings.iter().filter(|f| f.file == "mm/mlock.c").map(|f| f.line).collect::<Vec<_>>();
+    let lines = |a: &mmstall_revisions::Analysis| {
+        a.report
+            .findings
+            .iter()
+            .filter(|f| f.file == "mm/mlock.c")
+            .map(|f| f.line)
+            .collect::<Vec<_>>()
+    };
     assert_ne!(lines(&r.old), lines(&r.new));
     insta::assert_snapshot!("diff_move_only_json", {
         let mut v: serde_json::Value = serde_json::from_str(&render::diff_json(&r)).unwrap();
@@ -81,7 +110,10 @@ fn path_prefixes_selecting_nothing_are_an_error() {
     let (_dir, repo, _) = seed_repo();
     let mut ws = workspace(&repo, &["mmm", "kernel/"]);
     let err = diff_revisions(&mut ws, "base", "base").unwrap_err();
-    assert_eq!(err.to_string(), "no .c or .h file under kernel, mmm in base or base");
+    assert_eq!(
+        err.to_string(),
+        "no .c or .h file under kernel, mmm in base or base"
+    );
 }
 
 #[test]
@@ -89,9 +121,22 @@ fn a_bad_revision_is_named() {
     let (_dir, repo, _) = seed_repo();
     let mut ws = workspace(&repo, &[]);
     let err = diff_revisions(&mut ws, "base", "no-such-branch").unwrap_err();
-    assert!(matches!(err, RevisionsError::BadRev { ref rev, .. } if rev == "no-such-branch"), "{err}");
-    assert!(err.to_string().starts_with("revision `no-such-branch` does not name a commit or tree in "), "{err}");
-    let err = Workspace::open(std::path::Path::new("/no/such/repo"), Catalogue::builtin(), PathFilter::default()).err().unwrap();
+    assert!(
+        matches!(err, RevisionsError::BadRev { ref rev, .. } if rev == "no-such-branch"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("revision `no-such-branch` does not name a commit or tree in "),
+        "{err}"
+    );
+    let err = Workspace::open(
+        std::path::Path::new("/no/such/repo"),
+        Catalogue::builtin(),
+        PathFilter::default(),
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("/no/such/repo"), "{err}");
 }
 
@@ -103,7 +148,11 @@ fn series_credits_each_patch() {
     let mut ws = workspace(&repo, &[]);
     let r = analyze_series(&mut ws, "base", &series, false).unwrap();
     assert_eq!(r.patches.len(), 3);
-    let counts: Vec<(usize, usize)> = r.patches.iter().map(|p| (p.introduced.len(), p.fixed.len())).collect();
+    let counts: Vec<(usize, usize)> = r
+        .patches
+        .iter()
+        .map(|p| (p.introduced.len(), p.fixed.len()))
+        .collect();
     assert_eq!(counts, vec![(1, 0), (0, 1), (0, 0)]);
     assert_eq!(r.patches[0].introduced[0].code, "MMS002");
     assert_eq!(r.patches[1].fixed[0].code, "MMS001");
@@ -111,10 +160,17 @@ fn series_credits_each_patch() {
     // The move-only patch changed mlock.c but no finding.
     assert_eq!(r.patches[2].changed_files, vec!["mm/mlock.c"]);
     insta::assert_snapshot!("series_text", redact(&render::series_text(&r), dir.path()));
-    insta::assert_snapshot!("series_markdown", redact(&render::series_markdown(&r), dir.path()));
+    insta::assert_snapshot!(
+        "series_markdown",
+        redact(&render::series_markdown(&r), dir.path())
+    );
     // Objects only: the branch, HEAD and the (empty) work tree are untouched.
     assert_eq!(repo.refname_to_id("refs/heads/base").unwrap(), head_before);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only .git in the work tree");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only .git in the work tree"
+    );
     assert!(repo.index().unwrap().is_empty());
 }
 
@@ -124,11 +180,15 @@ fn a_patch_that_does_not_apply_stops_the_run_or_is_skipped() {
     let series = mmstall_series::load_series(&fixtures().join("failing.mbox")).unwrap();
     let mut ws = workspace(&repo, &[]);
     let r = analyze_series(&mut ws, "base", &series, false).unwrap();
-    let status: Vec<&str> = r.patches.iter().map(|p| match p.result {
-        PatchResult::Applied => "applied",
-        PatchResult::Failed { .. } => "failed",
-        PatchResult::NotAttempted => "not attempted",
-    }).collect();
+    let status: Vec<&str> = r
+        .patches
+        .iter()
+        .map(|p| match p.result {
+            PatchResult::Applied => "applied",
+            PatchResult::Failed { .. } => "failed",
+            PatchResult::NotAttempted => "not attempted",
+        })
+        .collect();
     assert_eq!(status, vec!["applied", "failed", "not attempted"]);
     match &r.patches[1].result {
         PatchResult::Failed { file, hunk, error } => {
@@ -162,7 +222,11 @@ fn a_patch_that_does_not_apply_stops_the_run_or_is_skipped() {
 #[test]
 fn a_malformed_mbox_is_an_input_error() {
     let err = mmstall_series::load_series(&fixtures().join("malformed.mbox")).unwrap_err();
-    insta::assert_snapshot!("malformed_mbox", err.to_string().replace(&fixtures().display().to_string(), "[fixtures]"));
+    insta::assert_snapshot!(
+        "malformed_mbox",
+        err.to_string()
+            .replace(&fixtures().display().to_string(), "[fixtures]")
+    );
 }
 
 #[test]
@@ -171,7 +235,8 @@ fn unchanged_trees_are_analyzed_once() {
     // A commit that changes only the README: the C files are the same.
     let tree = repo.find_commit(base).unwrap().tree().unwrap();
     let mut tb = repo.treebuilder(Some(&tree)).unwrap();
-    tb.insert("README", repo.blob(b"changed\n").unwrap(), 0o100644).unwrap();
+    tb.insert("README", repo.blob(b"changed\n").unwrap(), 0o100644)
+        .unwrap();
     let t = tb.write().unwrap();
     commit(&repo, "refs/heads/docs", t, Some(base), "docs");
     let mut ws = workspace(&repo, &[]);
@@ -191,8 +256,17 @@ fn snapshots_are_line_insensitive_and_sorted() {
         snapshot::render(&ws.analyze(t).unwrap().report.findings)
     };
     let base_snap = snap(&mut ws, "base");
-    assert_eq!(base_snap, snap(&mut ws, "moved"), "moving code does not change the snapshot");
-    let mut reversed = ws.analyze(ws.resolve("base").unwrap()).unwrap().report.findings.clone();
+    assert_eq!(
+        base_snap,
+        snap(&mut ws, "moved"),
+        "moving code does not change the snapshot"
+    );
+    let mut reversed = ws
+        .analyze(ws.resolve("base").unwrap())
+        .unwrap()
+        .report
+        .findings
+        .clone();
     reversed.reverse();
     assert_eq!(snapshot::render(&reversed), base_snap);
     insta::assert_snapshot!("snapshot_base", base_snap);
@@ -204,7 +278,19 @@ fn snapshots_are_line_insensitive_and_sorted() {
 
 fn object_files(repo: &git2::Repository) -> usize {
     fn count(p: &std::path::Path) -> usize {
-        std::fs::read_dir(p).map(|d| d.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum()).unwrap_or(0)
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            count(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
     }
     count(&repo.path().join("objects"))
 }
@@ -215,18 +301,29 @@ fn a_series_writes_nothing_into_the_repository() {
     let before = object_files(&repo);
     // 70 new files: more than the serial read path, so the parallel readers
     // (which see the disk only) must find them through the in-memory backend.
-    let mut patch = String::from("From: T <t@mmstall.invalid>\nSubject: [PATCH] mm: many new files\n\n---\n");
+    let mut patch =
+        String::from("From: T <t@mmstall.invalid>\nSubject: [PATCH] mm: many new files\n\n---\n");
     for i in 0..70 {
         patch.push_str(&format!(
             "diff --git a/mm/new{i}.c b/mm/new{i}.c\nnew file mode 100644\n--- /dev/null\n+++ b/mm/new{i}.c\n@@ -0,0 +1,6 @@\n+void new{i}(struct mm_struct *mm)\n+{{\n+\tmmap_write_lock(mm);\n+\tzap_page_range_single(0, 0, 0, 0);\n+\tmmap_write_unlock(mm);\n+}}\n"
         ));
     }
-    let series = mmstall_series::parse_series(patch.as_bytes(), std::path::Path::new("many.patch")).unwrap();
+    let series =
+        mmstall_series::parse_series(patch.as_bytes(), std::path::Path::new("many.patch")).unwrap();
     let mut ws = workspace(&repo, &[]);
     let r = analyze_series(&mut ws, "base", &series, false).unwrap();
-    assert!(matches!(r.patches[0].result, PatchResult::Applied), "{:?}", r.patches[0].result);
+    assert!(
+        matches!(r.patches[0].result, PatchResult::Applied),
+        "{:?}",
+        r.patches[0].result
+    );
     assert_eq!(r.patches[0].changed_files.len(), 70);
-    assert_eq!(r.patches[0].introduced.len(), 70, "{}", render::series_text(&r));
+    assert_eq!(
+        r.patches[0].introduced.len(),
+        70,
+        "{}",
+        render::series_text(&r)
+    );
     drop(ws);
     assert_eq!(object_files(&repo), before, "objects were written to disk");
 }

@@ -13,7 +13,12 @@ use mmstall_analyzer::Catalogue;
 use mmstall_revisions::{analyze_series, diff_revisions, Analysis, PathFilter, Workspace};
 
 fn workspace(repo: &git2::Repository) -> Workspace {
-    Workspace::open(repo.path(), Catalogue::builtin(), PathFilter::new::<&str>(&[])).unwrap()
+    Workspace::open(
+        repo.path(),
+        Catalogue::builtin(),
+        PathFilter::new::<&str>(&[]),
+    )
+    .unwrap()
 }
 
 /// Everything an analysis reports but its timing.
@@ -31,14 +36,21 @@ fn cold(repo: &git2::Repository, tree: Oid) -> String {
 #[test]
 fn diffs_with_warm_caches_equal_cold_runs() {
     let (_dir, repo, base) = seed_repo();
-    let patches = ["remove-downgrade.patch", "populate-after-unlock.patch", "move-only.patch"];
+    let patches = [
+        "remove-downgrade.patch",
+        "populate-after-unlock.patch",
+        "move-only.patch",
+    ];
     for (i, p) in patches.iter().enumerate() {
         commit_patch(&repo, base, p, &format!("p{i}"));
     }
     // One workspace for every diff: later ones start with everything cached.
     let mut ws = workspace(&repo);
     for i in 0..patches.len() {
-        for (old, new) in [("base".to_string(), format!("p{i}")), (format!("p{i}"), "base".to_string())] {
+        for (old, new) in [
+            ("base".to_string(), format!("p{i}")),
+            (format!("p{i}"), "base".to_string()),
+        ] {
             let r = diff_revisions(&mut ws, &old, &new).unwrap();
             assert_eq!(outcome(&r.old), cold(&repo, r.old.tree), "{old}");
             assert_eq!(outcome(&r.new), cold(&repo, r.new.tree), "{new}");
@@ -57,7 +69,12 @@ fn a_series_with_warm_caches_equals_cold_runs_of_each_patched_tree() {
     assert_eq!(outcome(&ws.analyze(tree).unwrap()), cold(&repo, tree));
     for patch in &series.patches {
         tree = mmstall_series::apply_to_tree(&repo, tree, patch).unwrap();
-        assert_eq!(outcome(&ws.analyze(tree).unwrap()), cold(&repo, tree), "after {}", patch.subject);
+        assert_eq!(
+            outcome(&ws.analyze(tree).unwrap()),
+            cold(&repo, tree),
+            "after {}",
+            patch.subject
+        );
     }
 }
 
@@ -67,7 +84,10 @@ fn chain_tree(repo: &git2::Repository, leaf: &str) -> Oid {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(seeds()).unwrap() {
         let p = entry.unwrap().path();
-        files.insert(format!("mm/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
+        files.insert(
+            format!("mm/{}", p.file_name().unwrap().to_string_lossy()),
+            std::fs::read(&p).unwrap(),
+        );
     }
     let chain = [
         ("mm/chain_holder.c", "void chain_holder(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tchain_step_one(mm);\n\tmmap_write_unlock(mm);\n}\n".to_string()),
@@ -94,9 +114,24 @@ fn a_changed_callee_deep_in_a_chain_changes_a_finding_in_an_unchanged_file() {
         .diff
         .introduced
         .iter()
-        .map(|f| (f.acquired_at.file.as_str(), f.holder.as_str(), f.file.as_str(), f.operation.as_str()))
+        .map(|f| {
+            (
+                f.acquired_at.file.as_str(),
+                f.holder.as_str(),
+                f.file.as_str(),
+                f.operation.as_str(),
+            )
+        })
         .collect();
-    assert_eq!(introduced, vec![("mm/chain_holder.c", "chain_holder", "mm/chain_three.c", "unmap_vmas")]);
+    assert_eq!(
+        introduced,
+        vec![(
+            "mm/chain_holder.c",
+            "chain_holder",
+            "mm/chain_three.c",
+            "unmap_vmas"
+        )]
+    );
     assert_eq!(r.new.timing.files_scanned, 1, "{:?}", r.new.timing);
     assert_eq!(outcome(&r.new), cold(&repo, long));
     // And back: the finding is fixed.

@@ -224,7 +224,11 @@ struct Source {
 }
 
 impl Source {
-    fn open(req: &BuildRequest, cache: &Cache, rep: &mut dyn Reporter) -> Result<Source, BuildError> {
+    fn open(
+        req: &BuildRequest,
+        cache: &Cache,
+        rep: &mut dyn Reporter,
+    ) -> Result<Source, BuildError> {
         let tree = tree::resolve(&req.tree, cache)?;
         let fragments = config::resolve_fragments(&req.config)?;
         let merged = config::merge(&fragments);

@@ -20,6 +20,6 @@ pub mod doctor;
 pub mod kvm;
 pub mod logscan;
 pub mod patches;
-pub mod suites;
 pub mod stall;
+pub mod suites;
 pub mod tree;

@@ -118,7 +118,9 @@ fn stall_tests_pass_on_baseline_and_fail_on_their_regressions() {
     // rmap-skip-mlock.
     assert!(v.checks.len() >= 12, "{:?}", v.checks);
     assert!(
-        v.kernels.iter().any(|k| k.kernel == "fault-wait-under-mmap-lock@no-per-vma-lock"),
+        v.kernels
+            .iter()
+            .any(|k| k.kernel == "fault-wait-under-mmap-lock@no-per-vma-lock"),
         "the no-per-vma-lock kernels ran"
     );
     for c in &v.checks {

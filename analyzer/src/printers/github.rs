@@ -3,7 +3,9 @@
 use crate::finding::Finding;
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -19,7 +21,11 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
             crate::rules::Severity::Warning => "warning",
             crate::rules::Severity::Note => "notice",
         };
-        let file = if prefix.is_empty() { f.file.clone() } else { format!("{}/{}", prefix.trim_end_matches('/'), f.file) };
+        let file = if prefix.is_empty() {
+            f.file.clone()
+        } else {
+            format!("{}/{}", prefix.trim_end_matches('/'), f.file)
+        };
         let mut message = f.message.clone();
         if f.call_path.len() > 1 {
             message.push_str(&format!("\ncall path: {}", f.call_path.join(" → ")));

@@ -51,11 +51,16 @@ pub const ALL: &[&Rule] = &[
 
 /// Finds a rule by id or code (case-insensitive).
 pub fn find(name: &str) -> Option<&'static Rule> {
-    ALL.iter().copied().find(|r| r.id.eq_ignore_ascii_case(name) || r.code.eq_ignore_ascii_case(name))
+    ALL.iter()
+        .copied()
+        .find(|r| r.id.eq_ignore_ascii_case(name) || r.code.eq_ignore_ascii_case(name))
 }
 
 pub fn for_class(class: LongClass) -> &'static Rule {
-    ALL.iter().copied().find(|r| r.long_class == Some(class)).expect("every long class has a rule")
+    ALL.iter()
+        .copied()
+        .find(|r| r.long_class == Some(class))
+        .expect("every long class has a rule")
 }
 
 #[cfg(test)]
@@ -69,7 +74,12 @@ mod tests {
                 assert_ne!(a.id, b.id);
                 assert_ne!(a.code, b.code);
             }
-            for section in ["## What it finds", "## Why it matters", "## Example", "## Known limits"] {
+            for section in [
+                "## What it finds",
+                "## Why it matters",
+                "## Example",
+                "## Known limits",
+            ] {
                 assert!(a.doc.contains(section), "{} lacks {section}", a.id);
             }
         }

@@ -17,7 +17,9 @@ pub struct IdTree {
 
 impl IdTree {
     fn memory(&self) -> MemoryTree {
-        MemoryTree { files: self.files.clone() }
+        MemoryTree {
+            files: self.files.clone(),
+        }
     }
 }
 
@@ -38,11 +40,16 @@ impl SourceSet for IdTree {
 
 /// The files of a fixture directory (`tests/fixtures/NAME`) under `mm/`.
 pub fn fixture_tree(name: &str) -> IdTree {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let mut tree = IdTree::default();
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
-        tree.files.insert(format!("mm/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
+        tree.files.insert(
+            format!("mm/{}", p.file_name().unwrap().to_string_lossy()),
+            std::fs::read(&p).unwrap(),
+        );
     }
     tree
 }

@@ -24,11 +24,17 @@ pub struct Fake {
 }
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
 }
 
 fn stem(p: &str) -> String {
-    Path::new(p).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    Path::new(p)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn finding(code: &str, file: &str, line: u64, fp: &str) -> serde_json::Value {
@@ -39,7 +45,11 @@ pub fn finding(code: &str, file: &str, line: u64, fp: &str) -> serde_json::Value
     })
 }
 
-fn run_result(status: serde_json::Value, events: Vec<serde_json::Value>, boot: Option<f64>) -> String {
+fn run_result(
+    status: serde_json::Value,
+    events: Vec<serde_json::Value>,
+    boot: Option<f64>,
+) -> String {
     serde_json::to_string_pretty(&json!({
         "outcome": status, "label": "exec", "kernel": "/cache/builds/k/bzImage", "accel": "tcg", "accel_reason": "probe",
         "stdout": "", "stderr": "", "events": events, "boot_secs": boot, "command_secs": 0.1, "total_secs": 30.0,
@@ -53,12 +63,22 @@ impl Executor for Fake {
         self.calls.push(format!("mmstall {}", args.join(" ")));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         match a.as_slice() {
-            ["series", "--help"] if self.with_series => CmdOutput::ok("Apply a patch series in memory ..."),
+            ["series", "--help"] if self.with_series => {
+                CmdOutput::ok("Apply a patch series in memory ...")
+            }
             ["series", ..] if !self.with_series => CmdOutput::fail(2, UNKNOWN_SERIES),
             ["series", ..] => {
-                let series = args.iter().find(|x| x.ends_with(".mbox")).map(|s| stem(s)).unwrap_or_default();
+                let series = args
+                    .iter()
+                    .find(|x| x.ends_with(".mbox"))
+                    .map(|s| stem(s))
+                    .unwrap_or_default();
                 let (intro, status1, code) = match series.as_str() {
-                    "regress" => (vec![finding("MMS001", "mm/util.c", 12, "fp-new")], "applied", 1),
+                    "regress" => (
+                        vec![finding("MMS001", "mm/util.c", 12, "fp-new")],
+                        "applied",
+                        1,
+                    ),
                     "noapply" => (vec![], "failed", 3),
                     _ => (vec![], "applied", 0),
                 };
@@ -69,7 +89,12 @@ impl Executor for Fake {
                 }
                 let out = json!({"version": 1, "exit_code": code, "series": series, "base_rev": "HEAD", "base_tree": "0".repeat(40), "paths": ["mm"], "keep_going": true,
                     "patches": [p], "net": {"introduced": intro, "fixed": [], "unchanged": [finding("MMS002", "mm/vma.c", 1164, "fp-old")]}});
-                CmdOutput { exit: Some(code), stdout: serde_json::to_string_pretty(&out).unwrap(), stderr: String::new(), secs: 1.0 }
+                CmdOutput {
+                    exit: Some(code),
+                    stdout: serde_json::to_string_pretty(&out).unwrap(),
+                    stderr: String::new(),
+                    secs: 1.0,
+                }
             }
             ["vm", "build", ..] => {
                 let config = arg(args, "--config").unwrap_or("");
@@ -83,10 +108,16 @@ impl Executor for Fake {
                     Some(s) => CmdOutput { exit: Some(0), stdout: meta(&format!("p{s}"), Some(&s)), stderr: String::new(), secs: 40.0 },
                 }
             }
-            ["vm", "run", ..] if arg(args, "--exec").is_some_and(|e| e.contains("suite --json")) => {
+            ["vm", "run", ..]
+                if arg(args, "--exec").is_some_and(|e| e.contains("suite --json")) =>
+            {
                 assert!(self.with_suite, "no suite without a guest program");
                 let k = arg(args, "--kernel").unwrap_or("");
-                let (r1, st1) = if k == "pregress" { (9.5, "fail") } else { (1.2, "pass") };
+                let (r1, st1) = if k == "pregress" {
+                    (9.5, "fail")
+                } else {
+                    (1.2, "pass")
+                };
                 // mmstall-guest's report, as the guest command's stdout inside `vm run --json`.
                 let report = json!({"version": 1, "kernel_release": "6.12.57", "thresholds_source": "built-in", "thp": "never", "tests": [
                     {"name": "mlock-20g", "verdict": {"verdict": st1}, "variants": [
@@ -98,11 +129,25 @@ impl Executor for Fake {
                 ]});
                 // The guest writes its report into the run directory (`--json {out}/stall.json`).
                 let exec = arg(args, "--exec").unwrap();
-                let file = exec.split_whitespace().skip_while(|w| *w != "--json").nth(1).unwrap().trim_matches('\'');
+                let file = exec
+                    .split_whitespace()
+                    .skip_while(|w| *w != "--json")
+                    .nth(1)
+                    .unwrap()
+                    .trim_matches('\'');
                 std::fs::create_dir_all(Path::new(file).parent().unwrap()).unwrap();
                 std::fs::write(file, report.to_string()).unwrap();
-                let rr = run_result(json!({"status": "exited", "code": if st1 == "fail" { 1 } else { 0 }}), vec![], Some(20.0));
-                CmdOutput { exit: Some(if st1 == "fail" { 1 } else { 0 }), stdout: rr, stderr: String::new(), secs: 120.0 }
+                let rr = run_result(
+                    json!({"status": "exited", "code": if st1 == "fail" { 1 } else { 0 }}),
+                    vec![],
+                    Some(20.0),
+                );
+                CmdOutput {
+                    exit: Some(if st1 == "fail" { 1 } else { 0 }),
+                    stdout: rr,
+                    stderr: String::new(),
+                    secs: 120.0,
+                }
             }
             ["vm", "run", ..] => {
                 let k = arg(args, "--kernel").unwrap_or("");
@@ -117,13 +162,24 @@ impl Executor for Fake {
                         exit: Some(1),
                         stdout: run_result(
                             json!({"status": "exited", "code": 0}),
-                            vec![json!({"kind": "lockdep", "first_line": "WARNING: possible circular locking dependency detected", "line": 80, "functions": ["mmap_write_lock"], "fingerprint": "lockdep:mmap_write_lock,do_thing"})],
+                            vec![
+                                json!({"kind": "lockdep", "first_line": "WARNING: possible circular locking dependency detected", "line": 80, "functions": ["mmap_write_lock"], "fingerprint": "lockdep:mmap_write_lock,do_thing"}),
+                            ],
                             Some(20.0),
                         ),
                         stderr: String::new(),
                         secs: 25.0,
                     },
-                    _ => CmdOutput { exit: Some(0), stdout: run_result(json!({"status": "exited", "code": 0}), vec![], Some(20.0)), stderr: String::new(), secs: 25.0 },
+                    _ => CmdOutput {
+                        exit: Some(0),
+                        stdout: run_result(
+                            json!({"status": "exited", "code": 0}),
+                            vec![],
+                            Some(20.0),
+                        ),
+                        stderr: String::new(),
+                        secs: 25.0,
+                    },
                 }
             }
             _ => CmdOutput::fail(2, format!("error: unexpected call {}", args.join(" "))),
@@ -140,7 +196,8 @@ impl Executor for Fake {
     }
 
     fn apply_check(&mut self, tree: &str, series: &Path) -> CmdOutput {
-        self.calls.push(format!("apply-check {tree} {}", series.display()));
+        self.calls
+            .push(format!("apply-check {tree} {}", series.display()));
         apply_check_in_process(&tree_dir(&self.cache, tree), series)
     }
 
@@ -149,7 +206,8 @@ impl Executor for Fake {
     }
 
     fn guest_program(&self) -> Option<PathBuf> {
-        self.with_suite.then(|| PathBuf::from("/opt/mmstall/mmstall-guest"))
+        self.with_suite
+            .then(|| PathBuf::from("/opt/mmstall/mmstall-guest"))
     }
 }
 
@@ -168,7 +226,10 @@ pub const UTIL_C: &str = "// SPDX-License-Identifier: GPL-2.0\n#include <linux/m
 /// A mail with one patch of mm/util.c replacing `old` by `new` (one line).
 pub fn patch_mail(subject: &str, old: &str, new: &str) -> String {
     let lines: Vec<&str> = UTIL_C.lines().collect();
-    let i = lines.iter().position(|l| *l == old).expect("line in UTIL_C");
+    let i = lines
+        .iter()
+        .position(|l| *l == old)
+        .expect("line in UTIL_C");
     let from = i.saturating_sub(3);
     let to = (i + 4).min(lines.len());
     let mut hunk = String::new();
@@ -204,15 +265,30 @@ pub fn world(series: &[&str], extra_plan: &str) -> World {
     let mut plan = format!("name = \"test plan\"\n\n[[kernel]]\nname = \"k612\"\ntree = \"{}\"\n\n[[config]]\nname = \"default\"\nfragments = [\"virtme-base\", \"stall-debug\"]\n\n", tree.display());
     for s in series {
         let mail = match *s {
-            "noapply" => patch_mail("mm: against another tree", "\tlen = strlen(s) + 1;", "\tlen = strnlen(s, 64) + 1;").replace("-\tlen = strlen(s) + 1;", "-\tlen = strlen(s) + 2;"),
+            "noapply" => patch_mail(
+                "mm: against another tree",
+                "\tlen = strlen(s) + 1;",
+                "\tlen = strnlen(s, 64) + 1;",
+            )
+            .replace("-\tlen = strlen(s) + 1;", "-\tlen = strlen(s) + 2;"),
             "buildfail" => patch_mail("mm: oops", "\treturn buf;", "\treturn buf"),
-            _ => patch_mail(&format!("mm: {s}"), "\tbuf = kmalloc(len);", &format!("\tbuf = kmalloc(len); /* {s} */")),
+            _ => patch_mail(
+                &format!("mm: {s}"),
+                "\tbuf = kmalloc(len);",
+                &format!("\tbuf = kmalloc(len); /* {s} */"),
+            ),
         };
         std::fs::write(sdir.join(format!("{s}.mbox")), mail).unwrap();
-        plan.push_str(&format!("[[series]]\nname = \"{s}\"\nmbox = \"patches/{s}.mbox\"\n\n"));
+        plan.push_str(&format!(
+            "[[series]]\nname = \"{s}\"\nmbox = \"patches/{s}.mbox\"\n\n"
+        ));
     }
     plan.push_str(extra_plan);
     let plan_path = dir.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
-    World { tree, plan: plan_path, dir }
+    World {
+        tree,
+        plan: plan_path,
+        dir,
+    }
 }

@@ -17,7 +17,12 @@ pub fn seeds() -> PathBuf {
 }
 
 fn sig() -> Signature<'static> {
-    Signature::new("Mmstall Tests", "tests@mmstall.invalid", &Time::new(1_767_225_600, 0)).unwrap()
+    Signature::new(
+        "Mmstall Tests",
+        "tests@mmstall.invalid",
+        &Time::new(1_767_225_600, 0),
+    )
+    .unwrap()
 }
 
 /// Writes a tree of nested directories from `path -> content`.
@@ -27,7 +32,9 @@ pub fn write_tree(repo: &Repository, files: &BTreeMap<String, Vec<u8>>) -> Oid {
     for (path, content) in files {
         match path.split_once('/') {
             Some((dir, rest)) => {
-                dirs.entry(dir.to_string()).or_default().insert(rest.to_string(), content.clone());
+                dirs.entry(dir.to_string())
+                    .or_default()
+                    .insert(rest.to_string(), content.clone());
             }
             None => {
                 let blob = repo.blob(content).unwrap();
@@ -42,11 +49,21 @@ pub fn write_tree(repo: &Repository, files: &BTreeMap<String, Vec<u8>>) -> Oid {
     tb.write().unwrap()
 }
 
-pub fn commit(repo: &Repository, refname: &str, tree: Oid, parent: Option<Oid>, message: &str) -> Oid {
+pub fn commit(
+    repo: &Repository,
+    refname: &str,
+    tree: Oid,
+    parent: Option<Oid>,
+    message: &str,
+) -> Oid {
     let tree = repo.find_tree(tree).unwrap();
-    let parents: Vec<git2::Commit> = parent.map(|p| repo.find_commit(p).unwrap()).into_iter().collect();
+    let parents: Vec<git2::Commit> = parent
+        .map(|p| repo.find_commit(p).unwrap())
+        .into_iter()
+        .collect();
     let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some(refname), &sig(), &sig(), message, &tree, &parents).unwrap()
+    repo.commit(Some(refname), &sig(), &sig(), message, &tree, &parents)
+        .unwrap()
 }
 
 /// A repository (with a work tree, left empty) whose `base` branch holds
@@ -60,7 +77,10 @@ pub fn seed_repo() -> (tempfile::TempDir, Repository, Oid) {
         let name = p.file_name().unwrap().to_string_lossy().to_string();
         files.insert(format!("mm/{name}"), std::fs::read(&p).unwrap());
     }
-    files.insert("README".into(), b"seed fixtures for mmstall's revision tests\n".to_vec());
+    files.insert(
+        "README".into(),
+        b"seed fixtures for mmstall's revision tests\n".to_vec(),
+    );
     let tree = write_tree(&repo, &files);
     let base = commit(&repo, "refs/heads/base", tree, None, "base");
     (dir, repo, base)
@@ -74,10 +94,17 @@ pub fn commit_patch(repo: &Repository, parent: Oid, fixture: &str, name: &str) -
     for patch in &series.patches {
         tree = mmstall_series::apply_to_tree(repo, tree, patch).unwrap();
     }
-    commit(repo, &format!("refs/heads/{name}"), tree, Some(parent), fixture)
+    commit(
+        repo,
+        &format!("refs/heads/{name}"),
+        tree,
+        Some(parent),
+        fixture,
+    )
 }
 
 /// The fixture path with the machine-dependent prefix cut, for snapshots.
 pub fn redact(text: &str, dir: &Path) -> String {
-    text.replace(&fixtures().display().to_string(), "[fixtures]").replace(&dir.display().to_string(), "[repo]")
+    text.replace(&fixtures().display().to_string(), "[fixtures]")
+        .replace(&dir.display().to_string(), "[repo]")
 }

@@ -60,7 +60,9 @@ pub struct Tmpfs {
 impl Tmpfs {
     pub fn mount(tag: &str, size_mib: u64) -> Result<Tmpfs, Setup> {
         if !filesystem_supported("tmpfs") {
-            return Err(Setup::Missing("the kernel has no tmpfs (CONFIG_TMPFS)".into()));
+            return Err(Setup::Missing(
+                "the kernel has no tmpfs (CONFIG_TMPFS)".into(),
+            ));
         }
         // /tmp may be the host's (virtme-ng shares it) or a guest tmpfs:
         // either way a directory made there and mounted over stays private.
@@ -111,7 +113,11 @@ pub fn allocated_file(path: &Path, size: u64) -> Result<File, Setup> {
         .open(path)
         .map_err(|e| Setup::Failed(format!("creating {}: {e}", path.display())))?;
     if unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, size as libc::off_t) } != 0 {
-        return Err(failed(format!("fallocate {} ({} MiB)", path.display(), size >> 20)));
+        return Err(failed(format!(
+            "fallocate {} ({} MiB)",
+            path.display(),
+            size >> 20
+        )));
     }
     Ok(f)
 }
@@ -124,10 +130,17 @@ fn device_node(name: &str, major: u32, minor: u32, dir: &Path) -> Result<PathBuf
     }
     let node = dir.join(name.replace('/', "-"));
     let r = unsafe {
-        libc::mknod(cstr(&node)?.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(major, minor))
+        libc::mknod(
+            cstr(&node)?.as_ptr(),
+            libc::S_IFBLK | 0o600,
+            libc::makedev(major, minor),
+        )
     };
     if r != 0 {
-        return Err(failed(format!("mknod {} ({major}:{minor})", node.display())));
+        return Err(failed(format!(
+            "mknod {} ({major}:{minor})",
+            node.display()
+        )));
     }
     Ok(node)
 }
@@ -141,15 +154,19 @@ pub struct LoopDev {
 impl LoopDev {
     /// `nodes`: where to make the device node when /dev has none.
     pub fn attach(backing: &File, nodes: &Path) -> Result<LoopDev, Setup> {
-        let ctl = match File::options().read(true).write(true).open("/dev/loop-control") {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Setup::Missing(
-                    "no /dev/loop-control: the kernel has no loop devices (CONFIG_BLK_DEV_LOOP)".into(),
-                ))
-            }
-            Err(e) => return Err(Setup::Failed(format!("open /dev/loop-control: {e}"))),
-        };
+        let ctl =
+            match File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/loop-control")
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Setup::Missing(
+                    "no /dev/loop-control: the kernel has no loop devices (CONFIG_BLK_DEV_LOOP)"
+                        .into(),
+                )),
+                Err(e) => return Err(Setup::Failed(format!("open /dev/loop-control: {e}"))),
+            };
         let n = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_GET_FREE) };
         if n < 0 {
             return Err(failed("ioctl(/dev/loop-control, LOOP_CTL_GET_FREE)"));
@@ -177,11 +194,16 @@ impl Drop for LoopDev {
 /// dmsetup from the host (virtme-ng shares its filesystem; Debian package
 /// `dmsetup`, installed by scripts/setup.sh).
 fn dmsetup() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().map(PathBuf::from).collect();
+    let mut dirs: Vec<PathBuf> = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }
-    dirs.into_iter().map(|d| d.join("dmsetup")).find(|p| p.is_file())
+    dirs.into_iter()
+        .map(|d| d.join("dmsetup"))
+        .find(|p| p.is_file())
 }
 
 fn run_dmsetup(tool: &Path, args: &[&str]) -> Result<String, String> {
@@ -212,34 +234,68 @@ pub struct DelayDev {
 }
 
 impl DelayDev {
-    pub fn create(name: &str, over: &Path, bytes: u64, delay_ms: u64, nodes: &Path) -> Result<DelayDev, Setup> {
+    pub fn create(
+        name: &str,
+        over: &Path,
+        bytes: u64,
+        delay_ms: u64,
+        nodes: &Path,
+    ) -> Result<DelayDev, Setup> {
         let tool = dmsetup().ok_or_else(|| {
-            Setup::Missing("dmsetup is not installed (Debian package dmsetup; scripts/setup.sh installs it)".into())
+            Setup::Missing(
+                "dmsetup is not installed (Debian package dmsetup; scripts/setup.sh installs it)"
+                    .into(),
+            )
         })?;
-        if !Path::new("/dev/mapper/control").exists() && !Path::new("/sys/class/misc/device-mapper").exists() {
-            return Err(Setup::Missing("no device-mapper in this kernel (CONFIG_BLK_DEV_DM)".into()));
+        if !Path::new("/dev/mapper/control").exists()
+            && !Path::new("/sys/class/misc/device-mapper").exists()
+        {
+            return Err(Setup::Missing(
+                "no device-mapper in this kernel (CONFIG_BLK_DEV_DM)".into(),
+            ));
         }
         let targets = run_dmsetup(&tool, &["targets"]).map_err(Setup::Failed)?;
-        if !targets.lines().any(|l| l.split_whitespace().next() == Some("delay")) {
+        if !targets
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("delay"))
+        {
             return Err(Setup::Missing(format!(
                 "no dm-delay target in this kernel (CONFIG_DM_DELAY); targets: {}",
-                targets.split_whitespace().step_by(2).collect::<Vec<_>>().join(", ")
+                targets
+                    .split_whitespace()
+                    .step_by(2)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let table = format!("0 {} delay {} 0 {}", bytes / 512, over.display(), delay_ms);
         run_dmsetup(&tool, &["create", name, "--table", &table]).map_err(Setup::Failed)?;
-        let mut d = DelayDev { name: name.to_string(), dev: PathBuf::new(), tool };
+        let mut d = DelayDev {
+            name: name.to_string(),
+            dev: PathBuf::new(),
+            tool,
+        };
         // The node: /dev/mapper/NAME when libdevmapper made it, else dm-N.
         let mapper = PathBuf::from("/dev/mapper").join(name);
         d.dev = if mapper.exists() {
             mapper
         } else {
-            let info = run_dmsetup(&d.tool, &["info", "-c", "--noheadings", "-o", "major,minor", name])
-                .map_err(Setup::Failed)?;
+            let info = run_dmsetup(
+                &d.tool,
+                &["info", "-c", "--noheadings", "-o", "major,minor", name],
+            )
+            .map_err(Setup::Failed)?;
             let mut it = info.trim().split(':').map(|s| s.trim().parse::<u32>());
             match (it.next(), it.next()) {
-                (Some(Ok(major)), Some(Ok(minor))) => device_node(&format!("dm-{minor}"), major, minor, nodes)?,
-                _ => return Err(Setup::Failed(format!("dmsetup info {name}: unexpected output `{}`", info.trim()))),
+                (Some(Ok(major)), Some(Ok(minor))) => {
+                    device_node(&format!("dm-{minor}"), major, minor, nodes)?
+                }
+                _ => {
+                    return Err(Setup::Failed(format!(
+                        "dmsetup info {name}: unexpected output `{}`",
+                        info.trim()
+                    )))
+                }
             }
         };
         Ok(d)
@@ -257,7 +313,9 @@ impl Drop for DelayDev {
 pub fn write_swap_header(f: &File, size: u64, page: usize) -> Result<(), Setup> {
     let pages = size / page as u64;
     if pages < 10 {
-        return Err(Setup::Failed(format!("swap area of {pages} pages is too small")));
+        return Err(Setup::Failed(format!(
+            "swap area of {pages} pages is too small"
+        )));
     }
     let mut hdr = vec![0u8; page];
     // union swap_header: bootbits[1024], then version, last_page, nr_badpages.
@@ -290,7 +348,9 @@ impl SwapOn {
                 Setup::Failed(format!("swapon {}: {e}", dev.display()))
             });
         }
-        Ok(SwapOn { dev: dev.to_path_buf() })
+        Ok(SwapOn {
+            dev: dev.to_path_buf(),
+        })
     }
 }
 
@@ -320,7 +380,9 @@ fn cgroup2_mounted() -> Option<PathBuf> {
 impl MemCgroup {
     pub fn create(tag: &str, max_bytes: u64) -> Result<MemCgroup, Setup> {
         if !filesystem_supported("cgroup2") {
-            return Err(Setup::Missing("the kernel has no cgroup v2 (CONFIG_CGROUPS)".into()));
+            return Err(Setup::Missing(
+                "the kernel has no cgroup v2 (CONFIG_CGROUPS)".into(),
+            ));
         }
         let (root, mount) = match cgroup2_mounted() {
             Some(r) => (r, None),
@@ -329,9 +391,16 @@ impl MemCgroup {
                 // cgroup2 mount goes on a subdirectory of it.
                 let holder = Tmpfs::mount(&format!("{tag}-cg"), 1)?;
                 let dir = holder.dir.join("cgroup2");
-                std::fs::create_dir(&dir).map_err(|e| Setup::Failed(format!("mkdir {}: {e}", dir.display())))?;
+                std::fs::create_dir(&dir)
+                    .map_err(|e| Setup::Failed(format!("mkdir {}: {e}", dir.display())))?;
                 let r = unsafe {
-                    libc::mount(c"cgroup2".as_ptr(), cstr(&dir)?.as_ptr(), c"cgroup2".as_ptr(), 0, std::ptr::null())
+                    libc::mount(
+                        c"cgroup2".as_ptr(),
+                        cstr(&dir)?.as_ptr(),
+                        c"cgroup2".as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    )
                 };
                 if r != 0 {
                     return Err(failed(format!("mount cgroup2 on {}", dir.display())));
@@ -339,7 +408,8 @@ impl MemCgroup {
                 (dir, Some(holder))
             }
         };
-        let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        let controllers =
+            std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
         if !controllers.split_whitespace().any(|c| c == "memory") {
             return Err(Setup::Missing(format!(
                 "no memory controller in {} (CONFIG_MEMCG); controllers: `{}`",
@@ -347,10 +417,15 @@ impl MemCgroup {
                 controllers.trim()
             )));
         }
-        std::fs::write(root.join("cgroup.subtree_control"), "+memory")
-            .map_err(|e| Setup::Failed(format!("enabling +memory in {}/cgroup.subtree_control: {e}", root.display())))?;
+        std::fs::write(root.join("cgroup.subtree_control"), "+memory").map_err(|e| {
+            Setup::Failed(format!(
+                "enabling +memory in {}/cgroup.subtree_control: {e}",
+                root.display()
+            ))
+        })?;
         let dir = root.join(format!("mmstall-{tag}-{}", std::process::id()));
-        std::fs::create_dir(&dir).map_err(|e| Setup::Failed(format!("mkdir {}: {e}", dir.display())))?;
+        std::fs::create_dir(&dir)
+            .map_err(|e| Setup::Failed(format!("mkdir {}: {e}", dir.display())))?;
         let cg = MemCgroup { dir, _mount: mount };
         cg.write("memory.max", &max_bytes.to_string())?;
         Ok(cg)
@@ -358,7 +433,8 @@ impl MemCgroup {
 
     pub fn write(&self, file: &str, value: &str) -> Result<(), Setup> {
         let p = self.dir.join(file);
-        std::fs::write(&p, value).map_err(|e| Setup::Failed(format!("writing `{value}` to {}: {e}", p.display())))
+        std::fs::write(&p, value)
+            .map_err(|e| Setup::Failed(format!("writing `{value}` to {}: {e}", p.display())))
     }
 
     pub fn read(&self, file: &str) -> String {
@@ -407,7 +483,13 @@ pub fn kernel_log() -> Result<String, String> {
         return Err(format!("klogctl(SIZE_BUFFER): {}", errno_str()));
     }
     let mut buf = vec![0u8; size as usize];
-    let n = unsafe { libc::klogctl(SYSLOG_ACTION_READ_ALL, buf.as_mut_ptr() as *mut libc::c_char, size) };
+    let n = unsafe {
+        libc::klogctl(
+            SYSLOG_ACTION_READ_ALL,
+            buf.as_mut_ptr() as *mut libc::c_char,
+            size,
+        )
+    };
     if n < 0 {
         return Err(format!("klogctl(READ_ALL): {}", errno_str()));
     }
@@ -424,13 +506,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mmstall-swaphdr-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("swap");
-        let f = File::options().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
         write_swap_header(&f, 1 << 20, 4096).unwrap();
         let b = std::fs::read(&p).unwrap();
         assert_eq!(&b[4086..4096], b"SWAPSPACE2");
         assert_eq!(u32::from_ne_bytes(b[1024..1028].try_into().unwrap()), 1);
         assert_eq!(u32::from_ne_bytes(b[1028..1032].try_into().unwrap()), 255);
-        assert!(write_swap_header(&f, 4096 * 4, 4096).is_err(), "a 4-page swap area is refused");
+        assert!(
+            write_swap_header(&f, 4096 * 4, 4096).is_err(),
+            "a 4-page swap area is refused"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -439,7 +530,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mmstall-counters-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("c");
-        std::fs::write(&p, "Mlocked:        1024 kB\nUnevictable:     2048 kB\nunevictable_pgs_mlocked 7\nbogus\n").unwrap();
+        std::fs::write(
+            &p,
+            "Mlocked:        1024 kB\nUnevictable:     2048 kB\nunevictable_pgs_mlocked 7\nbogus\n",
+        )
+        .unwrap();
         let c = read_counters(p.to_str().unwrap());
         assert_eq!(c.get("Mlocked"), Some(&1024));
         assert_eq!(c.get("Unevictable"), Some(&2048));

@@ -14,7 +14,10 @@
 //!   ratio = worst writer call overlapping the faults / median cold fault
 
 use crate::devices::{allocated_file, DelayDev, LoopDev, Setup, Tmpfs};
-use crate::{errno_str, every_variant, fork_child, now_ns, reap_rep, sleep_us, wait_flag, Sample, Shared, SharedPtr};
+use crate::{
+    errno_str, every_variant, fork_child, now_ns, reap_rep, sleep_us, wait_flag, Sample, Shared,
+    SharedPtr,
+};
 use mmstall_vm::stall::judge::{self, Interval, Rep};
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::stall::thresholds::TestConfig;
@@ -48,12 +51,20 @@ fn slow_device(size_mib: u64, delay_ms: u64) -> Result<SlowDevice, Setup> {
     let lo = LoopDev::attach(&backing, &tmp.dir)?;
     let name = format!("mmstall-slow-{}", std::process::id());
     let delay = DelayDev::create(&name, &lo.dev, bytes, delay_ms, &tmp.dir)?;
-    Ok(SlowDevice { delay, lo, _tmp: tmp, bytes: bytes as usize })
+    Ok(SlowDevice {
+        delay,
+        lo,
+        _tmp: tmp,
+        bytes: bytes as usize,
+    })
 }
 
 /// The writer thread: mmap()+munmap() of one page in a loop, each timed.
 fn writer(sp: SharedPtr) {
-    let sh = std::mem::ManuallyDrop::new(Shared { base: sp.0, len: sp.1 });
+    let sh = std::mem::ManuallyDrop::new(Shared {
+        base: sp.0,
+        len: sp.1,
+    });
     let h = sh.hdr();
     h.reader_ready.store(1, Ordering::Release);
     while h.stop.load(Ordering::Acquire) == 0 {
@@ -71,7 +82,11 @@ fn writer(sp: SharedPtr) {
         if p != libc::MAP_FAILED {
             unsafe { libc::munmap(p, 4096) };
         }
-        sh.push_read(Sample { start: t0, end: now_ns(), kind: WRITER });
+        sh.push_read(Sample {
+            start: t0,
+            end: now_ns(),
+            kind: WRITER,
+        });
         sleep_us(1000);
     }
 }
@@ -80,7 +95,8 @@ fn writer(sp: SharedPtr) {
 /// writer, faults the pages cold.
 fn target(sh: &Shared, dev: &Path, bytes: usize) -> i32 {
     let result = (|| -> Result<(), String> {
-        let c = CString::new(dev.as_os_str().as_encoded_bytes()).map_err(|_| "device path has a NUL".to_string())?;
+        let c = CString::new(dev.as_os_str().as_encoded_bytes())
+            .map_err(|_| "device path has a NUL".to_string())?;
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(format!("open {}: {}", dev.display(), errno_str()));
@@ -90,10 +106,24 @@ fn target(sh: &Shared, dev: &Path, bytes: usize) -> i32 {
             libc::ioctl(fd, BLKFLSBUF, 0);
             libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED);
         }
-        let p = unsafe { libc::mmap(ptr::null_mut(), bytes, libc::PROT_READ, libc::MAP_SHARED, fd, 0) };
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                bytes,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
         unsafe { libc::close(fd) };
         if p == libc::MAP_FAILED {
-            return Err(format!("mmap of {} ({} MiB): {}", dev.display(), bytes >> 20, errno_str()));
+            return Err(format!(
+                "mmap of {} ({} MiB): {}",
+                dev.display(),
+                bytes >> 20,
+                errno_str()
+            ));
         }
         let base = p as *const u8;
         let sp = SharedPtr(sh.base, sh.len);
@@ -109,7 +139,11 @@ fn target(sh: &Shared, dev: &Path, bytes: usize) -> i32 {
         for off in (0..bytes).step_by(STRIDE) {
             let t0 = now_ns();
             unsafe { ptr::read_volatile(base.add(off)) };
-            sh.push_fault(Sample { start: t0, end: now_ns(), kind: 0 });
+            sh.push_fault(Sample {
+                start: t0,
+                end: now_ns(),
+                kind: 0,
+            });
         }
         h.op_end.store(now_ns(), Ordering::Release);
         // A writer call blocked until the last fault ends is recorded too.
@@ -130,7 +164,10 @@ fn target(sh: &Shared, dev: &Path, bytes: usize) -> i32 {
 
 /// One repetition in a fresh process.
 fn run_rep(dev: &Path, bytes: usize, rep: u32) -> Rep {
-    let mut r = Rep { rep, ..Default::default() };
+    let mut r = Rep {
+        rep,
+        ..Default::default()
+    };
     let sh = match Shared::new() {
         Ok(s) => s,
         Err(e) => {
@@ -150,7 +187,10 @@ fn run_rep(dev: &Path, bytes: usize, rep: u32) -> Rep {
         return r;
     }
     let h = sh.hdr();
-    let window = Interval { start: h.op_start.load(Ordering::Acquire), end: h.op_end.load(Ordering::Acquire) };
+    let window = Interval {
+        start: h.op_start.load(Ordering::Acquire),
+        end: h.op_end.load(Ordering::Acquire),
+    };
     let nf = (h.n_faults.load(Ordering::Acquire) as usize).min(crate::FAULT_CAP);
     let nr = (h.n_reads.load(Ordering::Acquire) as usize).min(crate::READ_CAP);
     let faults = unsafe { std::slice::from_raw_parts(sh.faults(), nf) };
@@ -166,13 +206,22 @@ fn measure(r: &mut Rep, window: Interval, faults: &[Sample], calls: &[Sample]) {
         r.error = Some("the faults did not run".into());
         return;
     }
-    let durations: Vec<f64> = faults.iter().map(|s| (s.end - s.start) as f64 / 1e6).collect();
+    let durations: Vec<f64> = faults
+        .iter()
+        .map(|s| (s.end - s.start) as f64 / 1e6)
+        .collect();
     let spread = judge::spread(&durations).expect("faults is not empty");
     r.op_ms = spread.median;
     r.faults = faults.len() as u64;
     r.fault_worst_ms = spread.max;
-    let writer: Vec<Interval> =
-        calls.iter().filter(|s| s.kind == WRITER).map(|s| Interval { start: s.start, end: s.end }).collect();
+    let writer: Vec<Interval> = calls
+        .iter()
+        .filter(|s| s.kind == WRITER)
+        .map(|s| Interval {
+            start: s.start,
+            end: s.end,
+        })
+        .collect();
     let (n, worst) = judge::worst_overlapping(&writer, &window);
     r.writer_calls = n;
     r.writer_worst_ms = worst.map(|i| i.len() as f64 / 1e6).unwrap_or(0.0);
@@ -214,7 +263,11 @@ pub fn run(t: &TestConfig, repeat: Option<u32>) -> TestReport {
         variants.push(res);
     }
     let verdict = judge::judge_test(&variants);
-    TestReport { name: t.name.clone(), verdict, variants }
+    TestReport {
+        name: t.name.clone(),
+        verdict,
+        variants,
+    }
 }
 
 #[cfg(test)]
@@ -231,15 +284,38 @@ mod tests {
         // Three 100 ms faults; the writer waited 90 ms during the second,
         // and 500 ms outside the window (does not count).
         let t = 1000 * ms;
-        let faults = [s(t, t + 100 * ms, 0), s(t + 100 * ms, t + 200 * ms, 0), s(t + 200 * ms, t + 300 * ms, 0)];
-        let calls = [s(t + 110 * ms, t + 200 * ms, WRITER), s(t + 400 * ms, t + 900 * ms, WRITER), s(t + 50 * ms, t + 51 * ms, 0)];
-        let mut r = Rep { rep: 1, ..Default::default() };
-        measure(&mut r, Interval { start: t, end: t + 300 * ms }, &faults, &calls);
+        let faults = [
+            s(t, t + 100 * ms, 0),
+            s(t + 100 * ms, t + 200 * ms, 0),
+            s(t + 200 * ms, t + 300 * ms, 0),
+        ];
+        let calls = [
+            s(t + 110 * ms, t + 200 * ms, WRITER),
+            s(t + 400 * ms, t + 900 * ms, WRITER),
+            s(t + 50 * ms, t + 51 * ms, 0),
+        ];
+        let mut r = Rep {
+            rep: 1,
+            ..Default::default()
+        };
+        measure(
+            &mut r,
+            Interval {
+                start: t,
+                end: t + 300 * ms,
+            },
+            &faults,
+            &calls,
+        );
         assert_eq!(r.faults, 3);
         assert_eq!(r.writer_calls, 1, "only writer samples in the window count");
         assert!((r.op_ms - 100.0).abs() < 1e-9);
         assert!((r.ratio().unwrap() - 0.9).abs() < 1e-9, "{r:?}");
-        assert!(r.describe().contains("cold fault median 100.0 ms"), "{}", r.describe());
+        assert!(
+            r.describe().contains("cold fault median 100.0 ms"),
+            "{}",
+            r.describe()
+        );
     }
 
     #[test]

@@ -445,8 +445,14 @@ fn vmas_in(a: usize, b: usize) -> Result<Vec<SmapsVma>, String> {
     for l in text.lines() {
         let first = l.split_whitespace().next().unwrap_or("");
         if let Some((s, e)) = first.split_once('-') {
-            if let (Ok(start), Ok(end)) = (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)) {
-                cur = Some(SmapsVma { start, end, ..Default::default() });
+            if let (Ok(start), Ok(end)) =
+                (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16))
+            {
+                cur = Some(SmapsVma {
+                    start,
+                    end,
+                    ..Default::default()
+                });
                 continue;
             }
         }
@@ -604,14 +610,23 @@ fn posix_case(case: &str) -> Result<Atomicity, String> {
         // mlockall(MCL_CURRENT | MCL_FUTURE) over RLIMIT_MEMLOCK without
         // CAP_IPC_LOCK: must fail, lock no VMA, and not lock later mappings.
         "mlockall-rlimit" => {
-            let lim = libc::rlimit { rlim_cur: (2 * pg) as libc::rlim_t, rlim_max: (2 * pg) as libc::rlim_t };
+            let lim = libc::rlimit {
+                rlim_cur: (2 * pg) as libc::rlim_t,
+                rlim_max: (2 * pg) as libc::rlim_t,
+            };
             if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
                 return Err(format!("setrlimit(RLIMIT_MEMLOCK): {}", errno_str()));
             }
             if unsafe { libc::setgid(65534) } != 0 || unsafe { libc::setuid(65534) } != 0 {
-                return Err(format!("dropping privileges (setuid 65534): {}", errno_str()));
+                return Err(format!(
+                    "dropping privileges (setuid 65534): {}",
+                    errno_str()
+                ));
             }
-            mlockall_case(libc::MCL_CURRENT | libc::MCL_FUTURE, "mlockall(MCL_CURRENT|MCL_FUTURE) over a 2-page RLIMIT_MEMLOCK")
+            mlockall_case(
+                libc::MCL_CURRENT | libc::MCL_FUTURE,
+                "mlockall(MCL_CURRENT|MCL_FUTURE) over a 2-page RLIMIT_MEMLOCK",
+            )
         }
         // MCL_ONFAULT alone is invalid: EINVAL, nothing locked now or later.
         "mlockall-bad-flags" => mlockall_case(libc::MCL_ONFAULT, "mlockall(MCL_ONFAULT)"),
@@ -641,7 +656,11 @@ fn mlockall_case(flags: libc::c_int, what: &str) -> Result<Atomicity, String> {
         Ok(Atomicity::Partial(format!(
             "{what} failed ({err}) but left {n} of {} VMA(s) locked (Locked: {kb} kB){}",
             all.len(),
-            if later_locked > 0 { " and locked a later mapping (MCL_FUTURE applied)" } else { "" }
+            if later_locked > 0 {
+                " and locked a later mapping (MCL_FUTURE applied)"
+            } else {
+                ""
+            }
         )))
     } else {
         Ok(Atomicity::Atomic(format!(
@@ -739,7 +758,11 @@ fn every_variant(t: &TestConfig, verdict: Verdict, why: &str) -> TestReport {
             numbers: Default::default(),
         })
         .collect();
-    TestReport { name: t.name.clone(), verdict, variants }
+    TestReport {
+        name: t.name.clone(),
+        verdict,
+        variants,
+    }
 }
 
 /// Waits for a repetition's processes, then takes the error one of them

@@ -23,8 +23,13 @@
 //! shmem pages faulted into a locked VMA are marked): they stay on the
 //! evictable LRU, uncounted, and reclaim relies on luck.
 
-use crate::devices::{allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup, SwapOn, Tmpfs};
-use crate::{child_output, errno_str, every_variant, map_anon, no_thp, page, sleep_us, touch, vmas_in};
+use crate::devices::{
+    allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup,
+    SwapOn, Tmpfs,
+};
+use crate::{
+    child_output, errno_str, every_variant, map_anon, no_thp, page, sleep_us, touch, vmas_in,
+};
 use mmstall_vm::stall::judge::VariantResult;
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::stall::thresholds::TestConfig;
@@ -96,7 +101,12 @@ impl Contenders {
                 }
             }));
         }
-        Contenders { stop, ops, mlocked_pages, threads }
+        Contenders {
+            stop,
+            ops,
+            mlocked_pages,
+            threads,
+        }
     }
 
     /// Stops the threads: (operations, pages they mlocked).
@@ -105,14 +115,23 @@ impl Contenders {
         for t in self.threads {
             let _ = t.join();
         }
-        (self.ops.load(Ordering::Relaxed), self.mlocked_pages.load(Ordering::Relaxed))
+        (
+            self.ops.load(Ordering::Relaxed),
+            self.mlocked_pages.load(Ordering::Relaxed),
+        )
     }
 }
 
 /// The child's scenario. Returns the numbers and the failed checks (empty:
 /// pass), or a setup error.
-fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec<String>, Option<String>), String> {
-    let log_before = kernel_log().map(|l| l.matches(BAD_PAGE).count()).unwrap_or(0);
+fn scenario(
+    variant: &str,
+    size: usize,
+    pressure: usize,
+) -> Result<(Numbers, Vec<String>, Option<String>), String> {
+    let log_before = kernel_log()
+        .map(|l| l.matches(BAD_PAGE).count())
+        .unwrap_or(0);
     let mem0 = read_counters("/proc/meminfo");
     let vm0 = read_counters("/proc/vmstat");
     let flags = match variant {
@@ -151,14 +170,18 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
     // Pressure: the hog touches more than the cgroup may hold, twice (the
     // second pass swaps the first one's pages back in and out again).
     let swap_used = |m: &BTreeMap<String, u64>| {
-        m.get("SwapTotal").copied().unwrap_or(0).saturating_sub(m.get("SwapFree").copied().unwrap_or(0))
+        m.get("SwapTotal")
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(m.get("SwapFree").copied().unwrap_or(0))
     };
     let mut swap_peak_kb = 0;
     for _ in 0..2 {
         let h = map_anon(pressure, 0)?;
         let _ = no_thp(h, pressure);
         touch(h, pressure);
-        swap_peak_kb = swap_peak_kb.max(swap_used(&read_counters("/proc/meminfo")).saturating_sub(swap_used(&mem0)));
+        swap_peak_kb = swap_peak_kb
+            .max(swap_used(&read_counters("/proc/meminfo")).saturating_sub(swap_used(&mem0)));
         unsafe { libc::munmap(h as *mut libc::c_void, pressure) };
     }
     let (ops, contender_mlocked_pages) = contenders.stop();
@@ -178,17 +201,35 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
     n.insert("region_swap_kb".into(), swap as f64);
     n.insert("region_locked_kb".into(), locked as f64);
     n.insert("mlocked_delta_kb".into(), delta(&mem1, &mem0, "Mlocked"));
-    n.insert("mlocked_after_mlock_delta_kb".into(), delta(&mem_locked, &mem0, "Mlocked"));
-    n.insert("unevictable_delta_kb".into(), delta(&mem1, &mem0, "Unevictable"));
+    n.insert(
+        "mlocked_after_mlock_delta_kb".into(),
+        delta(&mem_locked, &mem0, "Mlocked"),
+    );
+    n.insert(
+        "unevictable_delta_kb".into(),
+        delta(&mem1, &mem0, "Unevictable"),
+    );
     // The contender's own mlock()s count in unevictable_pgs_mlocked too.
     n.insert(
         "unevictable_pgs_mlocked_delta".into(),
         delta(&vm1, &vm0, "unevictable_pgs_mlocked") - contender_mlocked_pages as f64,
     );
-    n.insert("contender_mlocked_pages".into(), contender_mlocked_pages as f64);
-    n.insert("unevictable_pgs_culled_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_culled"));
-    n.insert("unevictable_pgs_rescued_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_rescued"));
-    n.insert("unevictable_pgs_munlocked_delta".into(), delta(&vm1, &vm0, "unevictable_pgs_munlocked"));
+    n.insert(
+        "contender_mlocked_pages".into(),
+        contender_mlocked_pages as f64,
+    );
+    n.insert(
+        "unevictable_pgs_culled_delta".into(),
+        delta(&vm1, &vm0, "unevictable_pgs_culled"),
+    );
+    n.insert(
+        "unevictable_pgs_rescued_delta".into(),
+        delta(&vm1, &vm0, "unevictable_pgs_rescued"),
+    );
+    n.insert(
+        "unevictable_pgs_munlocked_delta".into(),
+        delta(&vm1, &vm0, "unevictable_pgs_munlocked"),
+    );
     n.insert("pswpout_delta".into(), delta(&vm1, &vm0, "pswpout"));
     n.insert("pswpin_delta".into(), delta(&vm1, &vm0, "pswpin"));
     n.insert("swap_used_peak_kb".into(), swap_peak_kb as f64);
@@ -208,15 +249,26 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
         failed.push(format!("{swap} kB of the mlocked region was swapped out"));
     }
     if (rss as f64) < size_kb {
-        failed.push(format!("only {rss} of {size_kb} kB of the mlocked region is resident"));
+        failed.push(format!(
+            "only {rss} of {size_kb} kB of the mlocked region is resident"
+        ));
     }
-    for (key, what) in [("mlocked_delta_kb", "Mlocked"), ("unevictable_delta_kb", "Unevictable")] {
+    for (key, what) in [
+        ("mlocked_delta_kb", "Mlocked"),
+        ("unevictable_delta_kb", "Unevictable"),
+    ] {
         if n[key] + allowance_kb < size_kb {
-            failed.push(format!("{what} grew by {} kB for {size_kb} kB locked", n[key]));
+            failed.push(format!(
+                "{what} grew by {} kB for {size_kb} kB locked",
+                n[key]
+            ));
         }
     }
     if !events {
-        failed.push("/proc/vmstat has no unevictable_pgs_* counters (CONFIG_VM_EVENT_COUNTERS is off)".into());
+        failed.push(
+            "/proc/vmstat has no unevictable_pgs_* counters (CONFIG_VM_EVENT_COUNTERS is off)"
+                .into(),
+        );
     } else if n["unevictable_pgs_mlocked_delta"] + (BATCH_ALLOWANCE_PAGES as f64) < pages {
         failed.push(format!(
             "unevictable_pgs_mlocked grew by {} for {pages} pages locked",
@@ -225,7 +277,12 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
     }
     match log_after {
         Ok(l) if l.matches(BAD_PAGE).count() > log_before => {
-            let line = l.lines().find(|x| x.contains(BAD_PAGE)).unwrap_or(BAD_PAGE).trim().to_string();
+            let line = l
+                .lines()
+                .find(|x| x.contains(BAD_PAGE))
+                .unwrap_or(BAD_PAGE)
+                .trim()
+                .to_string();
             failed.push(format!("the kernel log has a new `{BAD_PAGE}`: {line}"));
         }
         Ok(_) => {}
@@ -237,7 +294,11 @@ fn scenario(variant: &str, size: usize, pressure: usize) -> Result<(Numbers, Vec
 /// Result line from the child: JSON of (numbers, failed checks, skip reason) or an error.
 #[derive(serde::Serialize, serde::Deserialize)]
 enum ChildResult {
-    Measured { numbers: Numbers, failed: Vec<String>, skip: Option<String> },
+    Measured {
+        numbers: Numbers,
+        failed: Vec<String>,
+        skip: Option<String>,
+    },
     Error(String),
 }
 
@@ -246,9 +307,15 @@ fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> V
     let output = child_output(
         move || {
             let res = match cg.enter() {
-                Err(e) => ChildResult::Error(format!("entering {}: {}", cg.dir.display(), e.text())),
+                Err(e) => {
+                    ChildResult::Error(format!("entering {}: {}", cg.dir.display(), e.text()))
+                }
                 Ok(()) => match scenario(&v, size, pressure) {
-                    Ok((numbers, failed, skip)) => ChildResult::Measured { numbers, failed, skip },
+                    Ok((numbers, failed, skip)) => ChildResult::Measured {
+                        numbers,
+                        failed,
+                        skip,
+                    },
                     Err(e) => ChildResult::Error(e),
                 },
             };
@@ -258,14 +325,26 @@ fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> V
     );
     let outcome: Result<ChildResult, String> = output.and_then(|s: String| {
         serde_json::from_str(&s).map_err(|_| {
-            let events = cg.read("memory.events").split_whitespace().collect::<Vec<_>>().join(" ");
+            let events = cg
+                .read("memory.events")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             format!("the {variant} child died without a result (cgroup memory.events: {events})")
         })
     });
     let (verdict, summary, numbers) = match outcome {
         Err(e) | Ok(ChildResult::Error(e)) => (Verdict::Error(e.clone()), e, Numbers::new()),
-        Ok(ChildResult::Measured { numbers, skip: Some(why), .. }) => (Verdict::Skip(why.clone()), why, numbers),
-        Ok(ChildResult::Measured { numbers, failed, skip: None }) => {
+        Ok(ChildResult::Measured {
+            numbers,
+            skip: Some(why),
+            ..
+        }) => (Verdict::Skip(why.clone()), why, numbers),
+        Ok(ChildResult::Measured {
+            numbers,
+            failed,
+            skip: None,
+        }) => {
             let facts = format!(
                 "{} kB locked: Mlocked +{} kB, Unevictable +{} kB, unevictable_pgs_mlocked +{} (besides the contender's), region swap {} kB, rss {} kB; swap used up to {} kB, pswpout +{}, {} contender ops",
                 numbers["locked_region_kb"],
@@ -281,11 +360,22 @@ fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> V
             if failed.is_empty() {
                 (Verdict::Pass, facts, numbers)
             } else {
-                (Verdict::Fail, format!("{}; {facts}", failed.join("; ")), numbers)
+                (
+                    Verdict::Fail,
+                    format!("{}; {facts}", failed.join("; ")),
+                    numbers,
+                )
             }
         }
     };
-    VariantResult { variant: variant.to_string(), verdict, reps: vec![], ratio: None, summary: format!("{variant}: {summary}"), numbers }
+    VariantResult {
+        variant: variant.to_string(),
+        verdict,
+        reps: vec![],
+        ratio: None,
+        summary: format!("{variant}: {summary}"),
+        numbers,
+    }
 }
 
 /// Swap for the test: a loop device over a preallocated file on a private
@@ -302,14 +392,19 @@ fn swap(mib: u64) -> Result<Swap, Setup> {
     write_swap_header(&f, mib << 20, page())?;
     let lo = LoopDev::attach(&f, &tmp.dir)?;
     let on = SwapOn::enable(&lo.dev)?;
-    Ok(Swap { on, _lo: lo, _tmp: tmp })
+    Ok(Swap {
+        on,
+        _lo: lo,
+        _tmp: tmp,
+    })
 }
 
 pub fn run(t: &TestConfig) -> TestReport {
     let size = (t.size_mib as usize) << 20;
     let max = t.param("memory_max_mib", 64);
     let pressure = (t.param("pressure_mib", 112) as usize) << 20;
-    let setup = swap(t.param("swap_mib", 256)).and_then(|s| MemCgroup::create("reclaim", max << 20).map(|c| (s, c)));
+    let setup = swap(t.param("swap_mib", 256))
+        .and_then(|s| MemCgroup::create("reclaim", max << 20).map(|c| (s, c)));
     let (sw, cg) = match setup {
         Ok(x) => x,
         Err(Setup::Missing(why)) => return every_variant(t, Verdict::Skip(why.clone()), &why),
@@ -318,7 +413,12 @@ pub fn run(t: &TestConfig) -> TestReport {
             return every_variant(t, Verdict::Error(why.clone()), &why);
         }
     };
-    eprintln!("# {}: swap on {}, cgroup {} (memory.max {max} MiB)", t.name, sw.on.dev.display(), cg.dir.display());
+    eprintln!(
+        "# {}: swap on {}, cgroup {} (memory.max {max} MiB)",
+        t.name,
+        sw.on.dev.display(),
+        cg.dir.display()
+    );
     let variants: Vec<VariantResult> = t
         .variants
         .iter()
@@ -331,7 +431,11 @@ pub fn run(t: &TestConfig) -> TestReport {
     drop(cg);
     drop(sw);
     let verdict = mmstall_vm::stall::judge::judge_test(&variants);
-    TestReport { name: t.name.clone(), verdict, variants }
+    TestReport {
+        name: t.name.clone(),
+        verdict,
+        variants,
+    }
 }
 
 #[cfg(test)]
@@ -357,9 +461,16 @@ mod tests {
     fn child_results_round_trip() {
         let mut n = Numbers::new();
         n.insert("pswpout_delta".into(), 3.0);
-        let s = serde_json::to_string(&ChildResult::Measured { numbers: n, failed: vec!["x".into()], skip: None }).unwrap();
+        let s = serde_json::to_string(&ChildResult::Measured {
+            numbers: n,
+            failed: vec!["x".into()],
+            skip: None,
+        })
+        .unwrap();
         match serde_json::from_str::<ChildResult>(&s).unwrap() {
-            ChildResult::Measured { numbers, failed, .. } => {
+            ChildResult::Measured {
+                numbers, failed, ..
+            } => {
                 assert_eq!(numbers["pswpout_delta"], 3.0);
                 assert_eq!(failed, ["x"]);
             }

@@ -77,7 +77,9 @@ pub struct Rep {
 impl Rep {
     /// The worst wait of the other users (readers of /proc/PID, writer thread).
     pub fn reader_worst_ms(&self) -> f64 {
-        self.cmdline_worst_ms.max(self.status_worst_ms).max(self.writer_worst_ms)
+        self.cmdline_worst_ms
+            .max(self.status_worst_ms)
+            .max(self.writer_worst_ms)
     }
     pub fn reads(&self) -> u64 {
         self.cmdline_reads + self.status_reads + self.writer_calls
@@ -199,7 +201,9 @@ pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResul
             } else {
                 (
                     Verdict::Fail,
-                    format!("{text}: readers waited for the operation (the lock was held across it)"),
+                    format!(
+                        "{text}: readers waited for the operation (the lock was held across it)"
+                    ),
                 )
             }
         }

@@ -109,7 +109,10 @@ impl Manifest {
             for e in &s.expect {
                 if let Some(c) = &e.config {
                     if c.split(',').any(|f| f.trim().is_empty()) {
-                        return Err(err(format!("{at}: expect `{}` config = \"{c}\": an empty fragment name", e.test)));
+                        return Err(err(format!(
+                            "{at}: expect `{}` config = \"{c}\": an empty fragment name",
+                            e.test
+                        )));
                     }
                 }
                 for (k, v) in [("baseline", &e.baseline), ("patched", &e.patched)] {
@@ -195,7 +198,10 @@ mod tests {
             ),
             (format!("{ok}{ok}"), "series[1] (a): duplicate name"),
             (ok.replace("base =", "bass ="), "unknown field `bass`"),
-            (format!("{ok}config = \"virtme-base,,lockdep\"\n"), "an empty fragment name"),
+            (
+                format!("{ok}config = \"virtme-base,,lockdep\"\n"),
+                "an empty fragment name",
+            ),
         ];
         for (text, want) in cases {
             let e = Manifest::parse(&text, &p).unwrap_err().to_string();

@@ -180,18 +180,33 @@ impl Thresholds {
             check(&judging, &format!("[tests.{name}]")).map_err(err)?;
             let mut params = BTreeMap::new();
             for (key, value) in &t.params {
-                let Some((_, _, max)) = KNOWN_PARAMS.iter().find(|(k, test, _)| k == key && *test == name) else {
-                    let known: Vec<&str> = KNOWN_PARAMS.iter().filter(|(_, test, _)| *test == name).map(|(k, _, _)| *k).collect();
+                let Some((_, _, max)) = KNOWN_PARAMS
+                    .iter()
+                    .find(|(k, test, _)| k == key && *test == name)
+                else {
+                    let known: Vec<&str> = KNOWN_PARAMS
+                        .iter()
+                        .filter(|(_, test, _)| *test == name)
+                        .map(|(k, _, _)| *k)
+                        .collect();
                     return Err(err(format!(
                         "[tests.{name}] {key}: unknown key (known besides size/judging: {})",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     )));
                 };
                 match value.as_integer() {
                     Some(v) if v >= 1 && v as u64 <= *max => {
                         params.insert(key.clone(), v as u64);
                     }
-                    _ => return Err(err(format!("[tests.{name}] {key}: `{value}` must be an integer in 1..={max}"))),
+                    _ => {
+                        return Err(err(format!(
+                            "[tests.{name}] {key}: `{value}` must be an integer in 1..={max}"
+                        )))
+                    }
                 }
             }
             tests.push(TestConfig {
@@ -258,7 +273,11 @@ mod tests {
                 "mlock-reclaim"
             ]
         );
-        assert!(t.test("fault-io-stall").unwrap().params.contains_key("delay_ms"));
+        assert!(t
+            .test("fault-io-stall")
+            .unwrap()
+            .params
+            .contains_key("delay_ms"));
         let m = t.test("munmap-zap-stall").unwrap();
         assert!(m.judging.max_ratio > 0.0 && m.judging.max_ratio < 1.0);
         assert!(m.judging.min_valid <= m.judging.repeat);

@@ -141,13 +141,21 @@ pub fn guest_script(
 /// the whole list. None for the default config.
 pub fn config_label(default: &str, config: Option<&str>) -> Option<String> {
     let config = config?;
-    let norm = |c: &str| c.split(',').map(|f| f.trim().to_string()).collect::<Vec<_>>();
+    let norm = |c: &str| {
+        c.split(',')
+            .map(|f| f.trim().to_string())
+            .collect::<Vec<_>>()
+    };
     let (d, c) = (norm(default), norm(config));
     if d == c {
         return None;
     }
     let added: Vec<String> = c.iter().filter(|f| !d.contains(f)).cloned().collect();
-    Some(if added.is_empty() || c.len() != d.len() + added.len() { c.join("+") } else { added.join("+") })
+    Some(if added.is_empty() || c.len() != d.len() + added.len() {
+        c.join("+")
+    } else {
+        added.join("+")
+    })
 }
 
 /// A kernel's name in the table: the series (or `baseline`), `@config` when
@@ -269,7 +277,11 @@ fn verdict_in(run: &SuiteRun, test: &str) -> String {
 
 /// Expectations → checks against the kernels' runs. `default_config`: the
 /// config of kernels named without `@label`.
-pub fn checks(manifest_series: &[Series], kernels: &[KernelResult], default_config: &str) -> Vec<Check> {
+pub fn checks(
+    manifest_series: &[Series],
+    kernels: &[KernelResult],
+    default_config: &str,
+) -> Vec<Check> {
     let mut out = Vec::new();
     for s in manifest_series {
         for e in &s.expect {
@@ -516,7 +528,10 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
     }
     let mut configs: Vec<Option<String>> = vec![None];
     for e in series.iter().flat_map(|s| &s.expect) {
-        let c = e.config.clone().filter(|c| config_label(&o.config, Some(c)).is_some());
+        let c = e
+            .config
+            .clone()
+            .filter(|c| config_label(&o.config, Some(c)).is_some());
         if !configs.contains(&c) {
             configs.push(c);
         }
@@ -524,7 +539,8 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
     let mut plan: Vec<Planned> = Vec::new();
     for c in &configs {
         let label = config_label(&o.config, c.as_deref());
-        let on_c = |e: &&super::manifest::Expect| config_label(&o.config, e.config.as_deref()) == label;
+        let on_c =
+            |e: &&super::manifest::Expect| config_label(&o.config, e.config.as_deref()) == label;
         let mut tests: Vec<String> = Vec::new();
         for e in series.iter().flat_map(|s| s.expect.iter().filter(on_c)) {
             if !tests.contains(&e.test) {
@@ -551,7 +567,14 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
         }
     }
     let mut kernels = Vec::new();
-    for Planned { name, series: path, runs, config, tests } in plan {
+    for Planned {
+        name,
+        series: path,
+        runs,
+        config,
+        tests,
+    } in plan
+    {
         eprintln!("vm validate: kernel {name}: building (config {config})");
         let mut req = BuildRequest::new(tree.clone());
         req.series = path.clone();
@@ -561,7 +584,10 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
         }
         req.progress = ProgressMode::Quiet;
         let b = build::build(&req, cache, &mut Note).map_err(|e| match &path {
-            Some(p) => format!("building series {name} ({}, config {config}): {e}", p.display()),
+            Some(p) => format!(
+                "building series {name} ({}, config {config}): {e}",
+                p.display()
+            ),
             None => format!("building the baseline {base} (config {config}): {e}"),
         })?;
         let mut k = KernelResult {
@@ -573,7 +599,9 @@ pub fn validate(o: &Options, cache: &Cache) -> Result<Validation, String> {
             runs: Vec::new(),
         };
         for i in 1..=runs.max(1) {
-            let dir = o.out.join(format!("{}-run{i}", name.replace(['@', '+'], "_")));
+            let dir = o
+                .out
+                .join(format!("{}-run{i}", name.replace(['@', '+'], "_")));
             eprintln!(
                 "vm validate: kernel {name}: suite run {i}/{} ({})",
                 runs.max(1),
@@ -805,9 +833,18 @@ mod tests {
     fn configs_other_than_the_default_get_a_label() {
         assert_eq!(config_label(D, None), None);
         assert_eq!(config_label(D, Some("virtme-base, stall-debug")), None);
-        assert_eq!(config_label(D, Some("virtme-base,stall-debug,no-per-vma-lock")).as_deref(), Some("no-per-vma-lock"));
-        assert_eq!(config_label(D, Some("virtme-base,lockdep")).as_deref(), Some("virtme-base+lockdep"));
-        assert_eq!(kernel_name("baseline", Some("no-per-vma-lock")), "baseline@no-per-vma-lock");
+        assert_eq!(
+            config_label(D, Some("virtme-base,stall-debug,no-per-vma-lock")).as_deref(),
+            Some("no-per-vma-lock")
+        );
+        assert_eq!(
+            config_label(D, Some("virtme-base,lockdep")).as_deref(),
+            Some("virtme-base+lockdep")
+        );
+        assert_eq!(
+            kernel_name("baseline", Some("no-per-vma-lock")),
+            "baseline@no-per-vma-lock"
+        );
     }
 
     #[test]
