@@ -1,13 +1,16 @@
-//! `mmstall nightly` on Debian's 6.12 with real builds and boots: the
-//! baseline, the munmap-zap-under-write regression series of patches/
-//! (static + dynamic regression), a harmless series (pass), a series with a syntax error (build
-//! failure, incremental build), a series whose kernel hangs in an initcall
-//! (boot failure), a series that does not apply. Every verdict and every
-//! report is checked.
+//! `mmstall nightly` on Debian's 6.12 with real builds and boots.
+//!
+//! CI tier (scripts/test.sh): the baseline, the munmap-zap-under-write
+//! regression series of patches/ (static + dynamic regression, both steps
+//! required to run) and a series that does not apply. Full tier
+//! (scripts/validate.sh, MMSTALL_FULL_VALIDATION=1) adds a harmless series
+//! (pass, incremental build), a series with a syntax error (build failure) and
+//! a series whose kernel hangs in an initcall (boot failure). Every verdict
+//! and every report is checked.
 //!
 //! Gated: runs only with MMSTALL_KERNEL_TESTS=1 (as vm-tests/tests/kernel.rs;
-//! a cold baseline build takes ~15 min on 2 cores, each series then builds
-//! mm/util.c and links: ~2 min, the hang costs its boot timeout).
+//! a cold baseline build takes ~15 min on 2 cores, each series then builds a
+//! few files and links: ~2 min, the hang costs its boot timeout).
 //!
 //!     MMSTALL_KERNEL_TESTS=1 cargo test --release -p mmstall --test nightly_kernel -- --nocapture
 
@@ -90,14 +93,25 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
             " EXPORT_SYMBOL(not_in_this_tree);",
         ),
     );
-    write(
-        "plan.toml",
-        "name = \"kernel test\"\n[[kernel]]\nname = \"debian-6.12\"\ntree = \"debian:6.12\"\n[[config]]\nname = \"default\"\nfragments = [\"virtme-base\", \"stall-debug\"]\n[boot]\ntimeout_secs = 150\ncommand_timeout_secs = 60\n\
+    // The CI tier (scripts/test.sh) runs one nightly job on real kernels: the
+    // baseline, the munmap regression series of patches/ and a series that
+    // does not apply (no build). The full validation (scripts/validate.sh,
+    // MMSTALL_FULL_VALIDATION=1) adds a harmless series, a build failure and
+    // a boot hang (each an incremental build; the hang costs its boot timeout).
+    let full = std::env::var("MMSTALL_FULL_VALIDATION").as_deref() == Ok("1");
+    let regress = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../patches/munmap-zap-under-write")
+        .display()
+        .to_string();
+    let mut plan = "name = \"kernel test\"\n[[kernel]]\nname = \"debian-6.12\"\ntree = \"debian:6.12\"\n[[config]]\nname = \"default\"\nfragments = [\"virtme-base\", \"stall-debug\"]\n[boot]\ntimeout_secs = 150\ncommand_timeout_secs = 60\n\
          [suite]\nargs = [\"vm\", \"run\", \"--kernel\", \"{kernel}\", \"--exec\", \"{guest} suite --json {out}/stall.json --tests munmap-zap-stall --repeat 1\", \"--memory\", \"2G\", \"--cpus\", \"2\", \"--timeout\", \"600\", \"--out\", \"{out}\", \"--json\"]\n\
          [[series]]\nname = \"munmap-zap-under-write\"\ndir = \"{regress}\"\n\
-         [[series]]\nname = \"benign\"\nmbox = \"benign.mbox\"\n[[series]]\nname = \"syntax\"\nmbox = \"syntax.mbox\"\n[[series]]\nname = \"hang\"\nmbox = \"hang.mbox\"\n[[series]]\nname = \"noapply\"\nmbox = \"noapply.mbox\"\n"
-            .replace("{regress}", &Path::new(env!("CARGO_MANIFEST_DIR")).join("../patches/munmap-zap-under-write").display().to_string()),
-    );
+         [[series]]\nname = \"noapply\"\nmbox = \"noapply.mbox\"\n"
+        .replace("{regress}", &regress);
+    if full {
+        plan.push_str("[[series]]\nname = \"benign\"\nmbox = \"benign.mbox\"\n[[series]]\nname = \"syntax\"\nmbox = \"syntax.mbox\"\n[[series]]\nname = \"hang\"\nmbox = \"hang.mbox\"\n");
+    }
+    write("plan.toml", plan);
     let out = p.join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_mmstall"))
         .args(["nightly", "--plan"])
@@ -123,10 +137,14 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
             .unwrap_or_else(|| panic!("{s}"))
     };
     assert_eq!(get("baseline")["verdict"], "pass", "{}", get("baseline"));
-    assert_eq!(get("benign")["verdict"], "pass", "{}", get("benign"));
-    // What could not be checked here (no mmstall-guest next to the test binary, ...) is listed, never hidden.
-    eprintln!("benign: not checked: {}", get("benign")["not_checked"]);
-    if get("benign")["static"]["step"]["status"] == "ok" {
+    if full {
+        assert_eq!(get("benign")["verdict"], "pass", "{}", get("benign"));
+        assert_eq!(
+            get("benign")["static"]["step"]["status"],
+            "ok",
+            "{}",
+            get("benign")
+        );
         assert_eq!(
             get("benign")["static"]["introduced"]
                 .as_array()
@@ -138,15 +156,17 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
         );
     }
     // The regression series of patches/ (zaps under the write lock): static
-    // (mmstall series, when present) and dynamic (munmap-zap-stall flips, when
-    // mmstall-guest is next to mmstall).
+    // (mmstall series) and dynamic (munmap-zap-stall flips). Both steps must
+    // have run: the test command builds mmstall-guest next to mmstall.
     let reg = get("munmap-zap-under-write");
     eprintln!(
         "munmap-zap-under-write: {} static={} dynamic={} not checked: {}",
         reg["verdict"], reg["static_regression"], reg["dynamic_regression"], reg["not_checked"]
     );
     assert_eq!(reg["verdict"], "regression", "{reg}");
-    if reg["static"]["step"]["status"] == "ok" {
+    assert_eq!(reg["static"]["step"]["status"], "ok", "{reg}");
+    assert_eq!(reg["patched"]["suite"]["status"], "ok", "{reg}");
+    {
         assert_eq!(reg["static_regression"], true, "{reg}");
         assert!(
             reg["static"]["introduced"]
@@ -157,7 +177,7 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
             "{reg}"
         );
     }
-    if reg["patched"]["suite"]["status"] == "ok" {
+    {
         assert_eq!(reg["dynamic_regression"], true, "{reg}");
         assert!(
             reg["comparisons"]
@@ -168,36 +188,47 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
             "{reg}"
         );
     }
-    for (s, class) in [
-        ("syntax", "build-failure"),
-        ("hang", "boot-failure"),
-        ("noapply", "patch-does-not-apply"),
-    ] {
+    let failures: &[(&str, &str)] = if full {
+        &[
+            ("syntax", "build-failure"),
+            ("hang", "boot-failure"),
+            ("noapply", "patch-does-not-apply"),
+        ]
+    } else {
+        &[("noapply", "patch-does-not-apply")]
+    };
+    for &(s, class) in failures {
         assert_eq!(get(s)["verdict"], "infra-error", "{s}: {}", get(s));
         assert_eq!(get(s)["class"], class, "{s}: {}", get(s));
     }
     assert!(
-        get("syntax")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("mmstall_nightly_broken")
+        !full
+            || get("syntax")["detail"]
+                .as_str()
+                .unwrap()
+                .contains("mmstall_nightly_broken")
             || get("syntax")["detail"].as_str().unwrap().contains("error"),
         "{}",
         get("syntax")
     );
     // Incremental: the patched build compiled a handful of files.
-    let compiled = get("benign")["patched"]["compiled"].as_u64().unwrap();
+    let compiled = reg["patched"]["compiled"].as_u64().unwrap();
     assert!(
         compiled < 50,
         "{compiled} files compiled for a one-file patch"
     );
     // Reports.
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
-    for t in [
-        "infrastructure:build failure",
-        "infrastructure:boot failure",
-        "infrastructure:patch does not apply",
-    ] {
+    let infra: &[&str] = if full {
+        &[
+            "infrastructure:build failure",
+            "infrastructure:boot failure",
+            "infrastructure:patch does not apply",
+        ]
+    } else {
+        &["infrastructure:patch does not apply"]
+    };
+    for t in infra {
         assert!(junit.contains(&format!("<error type=\"{t}\"")), "{t}");
     }
     let k: serde_json::Value =
@@ -216,8 +247,10 @@ fn nightly_on_debian_6_12_with_builds_and_boots() {
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("## Infrastructure errors"), "{md}");
     assert!(
-        out.join("logs/hang--debian-6.12--default/patched-boot/console.log")
-            .is_file()
+        !full
+            || out
+                .join("logs/hang--debian-6.12--default/patched-boot/console.log")
+                .is_file()
             || out
                 .join("logs/hang--debian-6.12--default/patched-boot.log")
                 .is_file()

@@ -257,6 +257,9 @@ pub fn run(t: &TestConfig, repeat: Option<u32>) -> TestReport {
             let r = run_rep(&dev.delay.dev, dev.bytes, i);
             eprintln!("# {} {v}: {}", t.name, r.describe());
             reps.push(r);
+            if judge::decided_early(&reps, &judging) {
+                break;
+            }
         }
         let mut res = judge::judge_variant(v, reps, &judging);
         res.numbers.insert("delay_ms".into(), delay_ms as f64);

@@ -994,6 +994,9 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
             let r = run_rep(v, size, i);
             eprintln!("# {} {}: {}", t.name, v, r.describe());
             reps.push(r);
+            if judge::decided_early(&reps, &judging) {
+                break;
+            }
         }
         variants.push(judge::judge_variant(v, reps, &judging));
     }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The full validation (the README's second tier; the nightly workflow runs it):
+# every regression series of patches/manifest.toml on every config it names
+# (the no-per-vma-lock kernels are a second cold build), every repetition,
+# and the nightly job with every failure class (harmless series, build
+# failure, boot hang, series that does not apply) on real kernels. The test
+# command (scripts/test.sh) runs the CI tier of the same tests.
+#
+# Prints a timing table and a closing "N passed, N failed" line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export MMSTALL_KERNEL_TESTS=1
+export MMSTALL_REQUIRE_TREE=1
+export MMSTALL_FULL_VALIDATION=1
+
+source scripts/lib/steps.sh
+
+step "setup (scripts/setup.sh)" bash scripts/setup.sh || finish
+step "cargo build (release, bins + tests)" \
+  bash -c 'cargo build --release --workspace --bins && cargo test --workspace --release --no-run' || finish
+step "kernel: build, boot, patch (vm-tests kernel)" \
+  cargo test --workspace --release --test kernel -- --nocapture
+step "kernel: stall validation, every series and config" \
+  cargo test --workspace --release --test stall -- --nocapture
+step "kernel: nightly, every failure class" \
+  cargo test --workspace --release --test nightly_kernel -- --nocapture
+finish
