@@ -44,6 +44,7 @@ cat <<'TABLE'
 4.19|git|maxiangpan/linux-4.19|6f30a1bc9f99d4dabe3011a83be3ceb3f3a14fbd||import commit of 4.19.304 (stable; Makefile); not verified against upstream
 4.20|git|a4913994/linux-4.20|89eafd3ccb447ccd556066b1884086530d7f8e6c||import commit "first commit" of 4.20.0 (Makefile); later commits touch no mm/ file; not verified against upstream
 5.4|git|BoKyoungHan/linux-5.4.59-vanilla|5b62582439bdadc8decffe4b4266cf4e6a871f3c|linux-5.4.59|import commit of 5.4.59 ("vanilla"), tree under linux-5.4.59/
+5.10|git|ejga2001/linux-5.10.7|d71d8a76749740865a4c09adc1efaa81e89104a5||import commit "Initial commit" of 5.10.7 (Makefile); later commits (perf events on RISC-V) touch no mm/ file; not verified against upstream
 6.1|deb|linux-source-6.1|linux-source-6.1.tar.xz|linux-source-6.1|Debian 12 package linux-source-6.1 (6.1.192-3 when labelled)
 6.12|deb|linux-source-6.12|linux-source-6.12.tar.xz|linux-source-6.12|Debian 12 package linux-source-6.12 (the tree scripts/setup.sh unpacks)
 TABLE
