@@ -19,7 +19,7 @@ fn workflow() -> PathBuf {
 #[test]
 fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
     let text = std::fs::read_to_string(workflow()).unwrap();
-    let y: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    let y: serde_norway::Value = serde_norway::from_str(&text).expect("the workflow is YAML");
     let on = &y["on"];
     assert!(on["schedule"][0]["cron"].as_str().is_some(), "scheduled");
     assert!(on.get("workflow_dispatch").is_some(), "manual");
@@ -27,13 +27,13 @@ fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
     for name in ["nightly", "plan", "job", "merge"] {
         assert!(jobs.contains_key(name), "job {name}");
     }
-    let steps = |job: &str| -> Vec<serde_yaml::Value> {
+    let steps = |job: &str| -> Vec<serde_norway::Value> {
         y["jobs"][job]["steps"].as_sequence().unwrap().clone()
     };
-    let has = |job: &str, f: &dyn Fn(&serde_yaml::Value) -> bool| steps(job).iter().any(f);
+    let has = |job: &str, f: &dyn Fn(&serde_norway::Value) -> bool| steps(job).iter().any(f);
     let uses =
-        |s: &serde_yaml::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
-    let runs = |s: &serde_yaml::Value, c: &str| s["run"].as_str().is_some_and(|r| r.contains(c));
+        |s: &serde_norway::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
+    let runs = |s: &serde_norway::Value, c: &str| s["run"].as_str().is_some_and(|r| r.contains(c));
     for job in ["nightly", "job"] {
         assert!(
             has(job, &|s| uses(s, "actions/cache@")
