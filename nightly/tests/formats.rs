@@ -2,10 +2,11 @@
 //! `kcidb.json` by kcidb-io (the KCIDB project's validator, exactly the schema
 //! version the file claims), `junit.xml` by junitparser plus the attribute set
 //! of the common JUnit schema (Jenkins xunit's junit-10.xsd), the `--emit k8s`
-//! Jobs by kubernetes-validate (strict). Each consumer is also shown a broken
-//! sample and must reject it (the check has teeth).
+//! Jobs by kubernetes-validate (strict), `new-findings.sarif` by the SARIF
+//! 2.1.0 JSON schema (ci/sarif-validate.py). Each consumer is also shown a
+//! broken sample and must reject it (the check has teeth).
 //!
-//! The consumers come from PyPI (scripts/setup.sh installs them). A missing
+//! The consumers come from PyPI and npm (scripts/setup.sh installs them). A missing
 //! one skips its test with the reason printed, unless MMSTALL_REQUIRE_TREE=1
 //! (scripts/test.sh sets it): then it fails.
 
@@ -530,4 +531,59 @@ fn kubernetes_validate_accepts_each_emitted_job() {
         assert_ne!(code, 0, "{text}");
         assert!(text.contains(want), "{want}: {text}");
     }
+}
+
+// ---- SARIF ----
+
+/// `python3 ci/sarif-validate.py FILE`: (exit code, output); 2 = not installed.
+fn sarif_validate(file: &Path) -> (i32, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/sarif-validate.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(file)
+        .output()
+        .expect("python3 runs");
+    (
+        o.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn sarif_schema_accepts_new_findings_sarif() {
+    let (_w, out, _) = night();
+    let path = out.join(reports::SARIF);
+    let (code, text) = sarif_validate(&path);
+    if code == 2 {
+        assert!(
+            !required(),
+            "the SARIF 2.1.0 validator cannot run and MMSTALL_REQUIRE_TREE=1 (scripts/setup.sh installs it): {text}"
+        );
+        println!("SKIPPED sarif_schema_accepts_new_findings_sarif: {text}");
+        return;
+    }
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 1);
+    // Teeth: an invalid level and a result without a message are rejected.
+    let mut bad = v.clone();
+    bad["runs"][0]["results"][0]["level"] = "loud".into();
+    bad["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.sarif");
+    std::fs::write(&f, bad.to_string()).unwrap();
+    let (code, text) = sarif_validate(&f);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("'loud' is not one of") && text.contains("'message' is a required property"),
+        "{text}"
+    );
 }
