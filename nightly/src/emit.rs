@@ -53,19 +53,42 @@ fn label(s: &str) -> String {
     }
 }
 
-/// A `v1/List` of `batch/v1` Jobs (`kubectl apply -f` takes JSON).
+/// A Job's name: `mmstall-NIGHT-ID` cut so that the index suffix `-I` still
+/// fits in 63 characters (a Job's name is also its pods' `job-name` label
+/// value): the suffix keeps names unique when two ids share a long prefix or
+/// map to the same label.
+pub fn job_name(night: &str, id: &str, index: usize) -> String {
+    let suffix = format!("-{index}");
+    let stem: String = format!("mmstall-{}-{}", label(night), label(id))
+        .chars()
+        .take(63 - suffix.len())
+        .collect();
+    format!("{}{suffix}", stem.trim_end_matches('-'))
+}
+
+/// Retries of a failed pod: each runs with `--resume`, so it keeps what the
+/// previous attempt measured (the results and steps files on the results volume).
+pub const BACKOFF_LIMIT: u32 = 2;
+
+/// The cache directory of a job inside the cache volume: one per kernel ×
+/// config, so jobs of other kernels/configs never serialize on one tree lock,
+/// while the series of one kernel × config share its baseline build.
+pub fn cache_dir(kernel: &str, config: &str) -> String {
+    format!(
+        "/cache/{}--{}",
+        crate::plan::safe_name(kernel),
+        crate::plan::safe_name(config)
+    )
+}
+
+/// A `v1/List` of `batch/v1` Jobs (`kubectl apply -f` takes JSON). Each job
+/// writes only its own `/results/ID` and no history (`--history none`): the
+/// merge step appends the night to the history once.
 pub fn k8s(plan: &Plan, o: &K8sOptions) -> Value {
     let jobs = plan.jobs();
     let mut items = Vec::new();
     for (i, j) in jobs.iter().enumerate() {
-        // Unique even if two ids map to the same label.
-        let name = format!("mmstall-{}-{}-{i}", label(&o.night), label(&j.id));
-        let name: String = name
-            .chars()
-            .take(63)
-            .collect::<String>()
-            .trim_end_matches('-')
-            .to_string();
+        let name = job_name(&o.night, &j.id, i);
         let mut metadata = json!({
             "name": name,
             "labels": {"app": "mmstall-nightly", "mmstall/night": label(&o.night)},
@@ -79,7 +102,7 @@ pub fn k8s(plan: &Plan, o: &K8sOptions) -> Value {
             "kind": "Job",
             "metadata": metadata,
             "spec": {
-                "backoffLimit": 0,
+                "backoffLimit": BACKOFF_LIMIT,
                 "activeDeadlineSeconds": 4 * 3600,
                 "template": {
                     "metadata": {"labels": {"app": "mmstall-nightly"}},
@@ -89,8 +112,8 @@ pub fn k8s(plan: &Plan, o: &K8sOptions) -> Value {
                             "name": "nightly",
                             "image": o.image,
                             "workingDir": o.workdir,
-                            "command": ["mmstall", "nightly", "--plan", o.plan_path, "--job", j.id, "--night", o.night, "--out", format!("/results/{}", j.id), "--resume"],
-                            "env": [{"name": "MMSTALL_CACHE", "value": "/cache"}],
+                            "command": ["mmstall", "nightly", "--plan", o.plan_path, "--job", j.id, "--night", o.night, "--out", format!("/results/{}", j.id), "--history", "none", "--resume"],
+                            "env": [{"name": "MMSTALL_CACHE", "value": cache_dir(&j.kernel, &j.config)}],
                             "resources": {"requests": {"cpu": "4", "memory": "8Gi"}},
                             "volumeMounts": [
                                 {"name": "results", "mountPath": "/results"},

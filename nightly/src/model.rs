@@ -166,6 +166,9 @@ pub struct SuiteTest {
     pub ratio: Option<f64>,
     pub unit: String,
     pub detail: String,
+    /// Seconds the test ran (the guest's `duration_s`), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,6 +222,13 @@ pub struct JobResult {
     #[serde(flatten)]
     pub verdict: Verdict,
     pub duration_s: f64,
+    /// When the job started, UTC (`YYYY-MM-DDTHH:MM:SS`): JUnit's `timestamp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// The machine that ran the job: JUnit's `hostname` (jobs of one night
+    /// may run on several machines and be merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl JobResult {

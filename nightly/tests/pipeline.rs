@@ -59,7 +59,8 @@ pub fn check_junit(path: &Path) -> roxmltree::Document<'static> {
         assert_eq!(attr("skipped"), count("skipped"));
         for c in &cases {
             assert!(!c.attribute("name").unwrap().is_empty());
-            assert!(c.attribute("time").unwrap().parse::<f64>().is_ok());
+            // No time when it was not measured (a stall test of an older guest).
+            assert!(c.attribute("time").is_none_or(|t| t.parse::<f64>().is_ok()));
         }
         total.0 += attr("tests");
         total.1 += attr("failures");
@@ -67,13 +68,10 @@ pub fn check_junit(path: &Path) -> roxmltree::Document<'static> {
         total.3 += attr("skipped");
     }
     let attr = |a: &str| root.attribute(a).unwrap().parse::<usize>().unwrap();
+    // The common schema has no `skipped` on <testsuites>.
+    assert_eq!(root.attribute("skipped"), None);
     assert_eq!(
-        (
-            attr("tests"),
-            attr("failures"),
-            attr("errors"),
-            attr("skipped")
-        ),
+        (attr("tests"), attr("failures"), attr("errors"), total.3),
         total
     );
     doc

@@ -120,11 +120,11 @@ impl Executor for Fake {
                 };
                 // mmstall-guest's report, as the guest command's stdout inside `vm run --json`.
                 let report = json!({"version": 1, "kernel_release": "6.12.57", "thresholds_source": "built-in", "thp": "never", "tests": [
-                    {"name": "mlock-20g", "verdict": {"verdict": st1}, "variants": [
+                    {"name": "mlock-20g", "verdict": {"verdict": st1}, "duration_s": 41.5, "variants": [
                         {"variant": "fault", "verdict": {"verdict": st1}, "reps": [], "ratio": {"n": 3, "median": r1, "min": r1, "max": r1}, "summary": format!("fault: ratio median {r1}")},
                         {"variant": "gup", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.0, "min": 1.0, "max": 1.0}, "summary": "gup: ratio median 1.0"}
                     ]},
-                    {"name": "munmap-zap", "verdict": {"verdict": "pass"}, "variants": [{"variant": "read", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.05, "min": 1.0, "max": 1.1}, "summary": "read"}]},
+                    {"name": "munmap-zap", "verdict": {"verdict": "pass"}, "duration_s": 12.25, "variants": [{"variant": "read", "verdict": {"verdict": "pass"}, "reps": [], "ratio": {"n": 3, "median": 1.05, "min": 1.0, "max": 1.1}, "summary": "read"}]},
                     {"name": "uffd-hold", "verdict": {"verdict": "skip", "reason": "no userfaultfd"}, "variants": []}
                 ]});
                 // The guest writes its report into the run directory (`--json {out}/stall.json`).

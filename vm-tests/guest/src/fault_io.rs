@@ -270,6 +270,7 @@ pub fn run(t: &TestConfig, repeat: Option<u32>) -> TestReport {
         name: t.name.clone(),
         verdict,
         variants,
+        duration_s: None,
     }
 }
 

@@ -738,6 +738,7 @@ fn run_posix(t: &TestConfig) -> TestReport {
         name: t.name.clone(),
         verdict,
         variants,
+        duration_s: None,
     }
 }
 
@@ -762,6 +763,7 @@ fn every_variant(t: &TestConfig, verdict: Verdict, why: &str) -> TestReport {
         name: t.name.clone(),
         verdict,
         variants,
+        duration_s: None,
     }
 }
 
@@ -1005,6 +1007,7 @@ fn run_test(t: &TestConfig, repeat: Option<u32>, thp_ok: bool) -> TestReport {
         name: t.name.clone(),
         verdict,
         variants,
+        duration_s: None,
     }
 }
 
@@ -1108,12 +1111,14 @@ fn main() {
     let _ = out.flush();
     let mut reports = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let rep = match t.name.as_str() {
+        let started = std::time::Instant::now();
+        let mut rep = match t.name.as_str() {
             "mlock-posix-atomicity" => run_posix(t),
             "fault-io-stall" => fault_io::run(t, repeat),
             "mlock-reclaim" => reclaim::run(t),
             _ => run_test(t, repeat, thp_ok),
         };
+        rep.duration_s = Some(started.elapsed().as_secs_f64());
         let _ = write!(
             out,
             "{}",

@@ -435,6 +435,7 @@ pub fn run(t: &TestConfig) -> TestReport {
         name: t.name.clone(),
         verdict,
         variants,
+        duration_s: None,
     }
 }
 

@@ -263,6 +263,7 @@ pub fn judge_variant(variant: &str, reps: Vec<Rep>, j: &Judging) -> VariantResul
 }
 
 /// The verdict of a test from its variants: any FAIL or ERROR fails it; it
+/// is XFAIL when a variant failed as expected (and none failed otherwise); it
 /// passes when at least one variant passed and the others were skipped with a
 /// reason; all skipped is SKIP.
 pub fn judge_test(variants: &[VariantResult]) -> Verdict {
@@ -275,6 +276,18 @@ pub fn judge_test(variants: &[VariantResult]) -> Verdict {
         .find(|v| matches!(v, Verdict::Error(_)))
     {
         return Verdict::Error(e.clone());
+    }
+    // An expected failure of any variant makes the test an expected failure
+    // (kselftest's XFAIL: written `ok`, counted as expected), not a skip.
+    let expected: Vec<String> = variants
+        .iter()
+        .filter_map(|v| match &v.verdict {
+            Verdict::Xfail(w) => Some(format!("{}: {w}", v.variant)),
+            _ => None,
+        })
+        .collect();
+    if !expected.is_empty() {
+        return Verdict::Xfail(expected.join("; "));
     }
     if variants.iter().any(|v| v.verdict == Verdict::Pass) {
         return Verdict::Pass;
@@ -496,6 +509,26 @@ mod tests {
             matches!(judge_test(std::slice::from_ref(&skip)), Verdict::Skip(w) if w.starts_with("c: 0 valid"))
         );
         assert!(matches!(judge_test(&[]), Verdict::Skip(w) if w == "no variants configured"));
+    }
+
+    #[test]
+    fn an_expected_failure_is_xfail_not_skip_or_pass() {
+        let pass = judge_variant(
+            "a",
+            vec![rep(1, 100.0, 1.0, 1.0), rep(2, 100.0, 1.0, 1.0)],
+            &j(),
+        );
+        let skip = judge_variant("c", vec![], &j());
+        let mut xfail = skip.clone();
+        xfail.variant = "hole".into();
+        xfail.verdict = Verdict::Xfail("left 1 of 2 VMA(s) locked".into());
+        let want = Verdict::Xfail("hole: left 1 of 2 VMA(s) locked".into());
+        assert_eq!(judge_test(std::slice::from_ref(&xfail)), want);
+        assert_eq!(judge_test(&[skip, xfail.clone()]), want);
+        assert_eq!(judge_test(&[pass, xfail.clone()]), want);
+        let mut fail = xfail.clone();
+        fail.verdict = Verdict::Fail;
+        assert_eq!(judge_test(&[xfail, fail]), Verdict::Fail);
     }
 
     #[test]

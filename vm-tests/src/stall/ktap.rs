@@ -1,5 +1,8 @@
 //! KTAP v1 (Documentation/dev-tools/ktap.rst): a writer for the guest program
-//! and a parser for the host. Nested subtests are indented by two spaces per
+//! and a parser for the host. Expected failures are written the kselftest way,
+//! `ok N name # XFAIL reason` (the kernel's kunit.py counts any `not ok` as a
+//! failure); the parser also reads the older `not ok N name # XFAIL reason`
+//! as XFAIL. Nested subtests are indented by two spaces per
 //! level; diagnostic lines (`# ...`) before a result line belong to it.
 
 use serde::{Deserialize, Serialize};
@@ -60,7 +63,7 @@ fn result_line(n: usize, r: &TestResult) -> String {
         Verdict::Pass => format!("ok {n} {name}"),
         Verdict::Fail => format!("not ok {n} {name}"),
         Verdict::Skip(why) => format!("ok {n} {name} # SKIP {}", clean(why)),
-        Verdict::Xfail(why) => format!("not ok {n} {name} # XFAIL {}", clean(why)),
+        Verdict::Xfail(why) => format!("ok {n} {name} # XFAIL {}", clean(why)),
         Verdict::Error(why) => format!("not ok {n} {name} # ERROR {}", clean(why)),
     }
 }
@@ -325,7 +328,7 @@ mod tests {
         let t = write(&sample());
         assert_eq!(
             t,
-            "KTAP version 1\n1..4\n  KTAP version 1\n  1..2\n  # rep 1: op 231.0 ms, worst reader 229.8 ms, ratio 0.995\n  not ok 1 munmap\n  ok 2 brk-shrink # SKIP no brk\n# 1 of 2 variants failed\nnot ok 1 munmap-zap-stall\nnot ok 2 mlock-posix-atomicity # XFAIL locked 4 of 8 pages   partly\nok 3 x\nnot ok 4 y # ERROR mmap failed\n"
+            "KTAP version 1\n1..4\n  KTAP version 1\n  1..2\n  # rep 1: op 231.0 ms, worst reader 229.8 ms, ratio 0.995\n  not ok 1 munmap\n  ok 2 brk-shrink # SKIP no brk\n# 1 of 2 variants failed\nnot ok 1 munmap-zap-stall\nok 2 mlock-posix-atomicity # XFAIL locked 4 of 8 pages   partly\nok 3 x\nnot ok 4 y # ERROR mmap failed\n"
         );
     }
 
@@ -344,6 +347,17 @@ mod tests {
             streamed.push_str(&write_one(i + 1, r));
         }
         assert_eq!(streamed, write(&s));
+    }
+
+    #[test]
+    fn reads_both_xfail_forms() {
+        // kselftest's `ok ... # XFAIL` (what the writer emits) and the older
+        // `not ok ... # XFAIL` of stored outputs are both an expected failure.
+        let p =
+            parse("KTAP version 1\n1..2\nok 1 a # XFAIL partial\nnot ok 2 b # XFAIL older form\n")
+                .unwrap();
+        assert_eq!(p.results[0].verdict, Verdict::Xfail("partial".into()));
+        assert_eq!(p.results[1].verdict, Verdict::Xfail("older form".into()));
     }
 
     #[test]

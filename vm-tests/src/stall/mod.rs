@@ -35,4 +35,8 @@ pub struct TestReport {
     pub name: String,
     pub verdict: ktap::Verdict,
     pub variants: Vec<judge::VariantResult>,
+    /// Wall-clock seconds the test took in the guest (all variants and
+    /// repetitions); JUnit's `time` of its test case. Absent in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
 }

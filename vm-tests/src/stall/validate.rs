@@ -759,6 +759,7 @@ mod tests {
             name: "munmap-zap-stall".into(),
             verdict: judge::judge_test(std::slice::from_ref(&v)),
             variants: vec![v],
+            duration_s: None,
         };
         let report = GuestReport {
             version: 1,
