@@ -8,7 +8,6 @@ use crate::plan::{safe_name, Job, KernelSource, Plan, SeriesSource};
 use crate::reports;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -28,39 +27,73 @@ pub const RESULTS: &str = "results.jsonl";
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 pub const STEPS: &str = "steps.jsonl";
 
-/// Appends one JSON line and syncs it: what is measured stays measured.
-pub fn append_jsonl<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p)?;
-    }
-    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
-    line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(line.as_bytes())?;
-    f.sync_data()
+/// Appends one JSON line and syncs it: what is measured stays measured. A
+/// torn last line (an interrupted write) is terminated first, so the record
+/// is never glued to the fragment ([`mmstall_fsio::append_jsonl`]).
+pub fn append_jsonl<T: serde::Serialize>(
+    path: &Path,
+    value: &T,
+) -> std::io::Result<mmstall_fsio::Appended> {
+    Ok(mmstall_fsio::append_jsonl(path, value)?)
 }
 
-/// Reads a JSON-lines file of job results; a torn or foreign line (an
-/// interrupted write) is reported and skipped, never fatal.
+/// Reads a JSON-lines file of job results line by line: a torn, foreign or
+/// undecodable line (invalid UTF-8 too) is reported with its file and line
+/// and skipped, the other lines are kept. A missing file is no results; an
+/// unreadable one is a warning.
 pub fn read_results(path: &Path) -> (Vec<JobResult>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut bad = Vec::new();
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (out, bad);
-    };
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    match mmstall_fsio::read_jsonl::<JobResult>(path) {
+        Ok(lines) => {
+            let bad = lines.skipped.iter().map(|b| b.to_string()).collect();
+            (lines.into_records(), bad)
+        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => (vec![], vec![]),
+        Err(e) => (vec![], vec![e.to_string()]),
+    }
+}
+
+/// Keeps the last result of each (night, job): a re-run replaces the earlier
+/// measurement, in the order the results were read.
+pub fn last_per_job(results: Vec<JobResult>) -> Vec<JobResult> {
+    let mut out: Vec<JobResult> = Vec::with_capacity(results.len());
+    for r in results {
+        out.retain(|x| !(x.night == r.night && x.job == r.job));
+        out.push(r);
+    }
+    out
+}
+
+/// Appends to the history store the results it does not already hold: a
+/// result whose (night, job) is in the history with the same content is not
+/// appended again (`merge --history` twice adds nothing); a different result
+/// for the same (night, job) is a re-run and is appended (readers keep the
+/// last). Returns (appended, already there, warnings about the history).
+pub fn append_history(
+    path: &Path,
+    results: &[JobResult],
+) -> std::io::Result<(usize, usize, Vec<String>)> {
+    let (known, mut warnings) = read_results(path);
+    let known = last_per_job(known);
+    let (mut appended, mut already) = (0, 0);
+    for r in results {
+        let same = known.iter().any(|k| {
+            k.night == r.night
+                && k.job == r.job
+                && serde_json::to_value(k).ok() == serde_json::to_value(r).ok()
+        });
+        if same {
+            already += 1;
             continue;
         }
-        match serde_json::from_str::<JobResult>(line) {
-            Ok(r) => out.push(r),
-            Err(e) => bad.push(format!("{}:{}: skipped: {e}", path.display(), i + 1)),
+        if append_jsonl(path, r)? == mmstall_fsio::Appended::AfterTornLine {
+            warnings.push(format!(
+                "{}: its last line was torn (an interrupted write); it was terminated before appending",
+                path.display()
+            ));
         }
+        appended += 1;
     }
-    (out, bad)
+    Ok((appended, already, warnings))
 }
 
 struct Checkout {
@@ -269,7 +302,7 @@ impl Ctx<'_> {
                 if o.stdout.trim().is_empty() {
                     return Err(format!("git range {range} in {repo} has no commits"));
                 }
-                std::fs::write(&out, &o.stdout).map_err(|e| format!("{}: {e}", out.display()))?;
+                mmstall_fsio::write_atomic(&out, o.stdout.as_bytes()).map_err(|e| e.to_string())?;
                 Ok(out)
             }
         }
@@ -1278,6 +1311,38 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
     Ok(out)
 }
 
+/// A fresh run into a directory that holds results: `results.jsonl` and
+/// `steps.jsonl` become generation N (`results.jsonl.N`, `steps.jsonl.N`,
+/// N one more than any kept generation), so every earlier run stays.
+fn keep_previous_generation(out: &Path, progress: &mut dyn FnMut(&str)) -> std::io::Result<()> {
+    let names = [RESULTS, STEPS];
+    if !names.iter().any(|n| out.join(n).exists()) {
+        return Ok(());
+    }
+    let gen = mmstall_fsio::next_generation(out, &names)?;
+    for n in names {
+        let from = out.join(n);
+        if from.exists() {
+            let to = out.join(format!("{n}.{gen}"));
+            std::fs::rename(&from, &to).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "keeping the previous {} as {}: {e}",
+                        from.display(),
+                        to.display()
+                    ),
+                )
+            })?;
+        }
+    }
+    progress(&format!(
+        "earlier results of {} kept as {RESULTS}.{gen} (a fresh run; --resume continues one)",
+        out.display()
+    ));
+    Ok(())
+}
+
 /// Runs the plan. Returns every job's result (also those skipped by
 /// `--resume`, read back from `results.jsonl`).
 pub fn run(
@@ -1304,10 +1369,8 @@ pub fn run(
             progress(&b);
         }
         results.extend(prev.into_iter().filter(|r| r.night == opts.night));
-    } else if results_path.exists() {
-        // A fresh run: earlier results of this directory are kept aside, not lost.
-        let _ = std::fs::rename(&results_path, opts.out.join(format!("{RESULTS}.previous")));
-        let _ = std::fs::remove_file(opts.out.join(STEPS));
+    } else {
+        keep_previous_generation(&opts.out, progress)?;
     }
     let mut ctx = Ctx {
         plan,
@@ -1339,11 +1402,11 @@ pub fn run(
     }
     if opts.resume {
         // Baselines measured by jobs that did not finish.
-        if let Ok(text) = std::fs::read_to_string(opts.out.join(STEPS)) {
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<Value>(line) else {
-                    continue;
-                };
+        if let Ok(lines) = mmstall_fsio::read_jsonl::<Value>(&opts.out.join(STEPS)) {
+            for b in &lines.skipped {
+                progress(&b.to_string());
+            }
+            for (_, v) in lines.records {
                 if v.get("kernel_run").and_then(Value::as_str) != Some("baseline")
                     || v.get("night").and_then(Value::as_str) != Some(opts.night.as_str())
                 {
@@ -1387,10 +1450,16 @@ pub fn run(
             r.verdict.word(),
             r.duration_s
         ));
-        append_jsonl(&results_path, &r)?;
+        if append_jsonl(&results_path, &r)? == mmstall_fsio::Appended::AfterTornLine {
+            progress(&format!(
+                "{}: its last line was torn (an interrupted write); it was terminated before appending",
+                results_path.display()
+            ));
+        }
         if let Some(h) = &opts.history {
-            if let Err(e) = append_jsonl(h, &r) {
-                progress(&format!("history {}: {e}", h.display()));
+            match append_history(h, std::slice::from_ref(&r)) {
+                Ok((_, _, warnings)) => warnings.iter().for_each(|w| progress(w)),
+                Err(e) => progress(&format!("history {}: {e}", h.display())),
             }
         }
         results.push(r);
