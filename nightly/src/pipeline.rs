@@ -112,6 +112,10 @@ struct Ctx<'a> {
     static_repos: HashMap<String, Result<(PathBuf, String), String>>,
     baselines: HashMap<(String, String), (KernelRun, Option<InfraClass>)>,
     series_available: Option<Result<(), String>>,
+    /// Cache repositories rebuilt during this run (each at most once).
+    rebuilt_repos: Vec<PathBuf>,
+    /// What the run did on its own (a rebuilt cache), for the progress output.
+    notes: Vec<String>,
 }
 
 fn step(name: &str, status: StepStatus, secs: f64, log: Option<String>) -> StepRecord {
@@ -336,6 +340,80 @@ impl Ctx<'_> {
             .join("nightly/git")
             .join(format!("{}.git", safe_name(kernel)));
         let g = gitdir.display().to_string();
+        if gitdir.exists() {
+            // A damaged cache repository (a killed import, a bad disk, a
+            // partial copy of the cache) would fail every later night too:
+            // it is only a cache, so it is rebuilt.
+            if let Err(why) = self.cache_repo_health(&g) {
+                self.rebuild_cache_repo(&gitdir, kernel, &why)?;
+            }
+        }
+        match self.import_tree(&gitdir, &tree, &work) {
+            Err(e) if !self.rebuilt_repos.contains(&gitdir) => {
+                self.rebuild_cache_repo(&gitdir, kernel, &e)?;
+                self.import_tree(&gitdir, &tree, &work)
+            }
+            r => r,
+        }
+    }
+
+    /// The cache repository has a commit and every object reachable from it.
+    fn cache_repo_health(&mut self, g: &str) -> Result<(), String> {
+        let o = self.git(
+            &[
+                "--git-dir",
+                g,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "HEAD^{tree}",
+            ],
+            None,
+        );
+        if !o.success() {
+            return Err(format!("no readable HEAD: {}", first_lines(&o.stderr, 2)));
+        }
+        let o = self.git(
+            &[
+                "--git-dir",
+                g,
+                "fsck",
+                "--connectivity-only",
+                "--no-progress",
+            ],
+            None,
+        );
+        if !o.success() {
+            return Err(format!("git fsck: {}", first_lines(&o.stderr, 2)));
+        }
+        Ok(())
+    }
+
+    /// Removes a damaged cache repository (ours: never the user's) so the
+    /// next import starts from scratch, with a note.
+    fn rebuild_cache_repo(&mut self, gitdir: &Path, kernel: &str, why: &str) -> Result<(), String> {
+        self.rebuilt_repos.push(gitdir.to_path_buf());
+        self.notes.push(format!(
+            "cache repository {} of kernel `{kernel}` is damaged ({}); rebuilding it",
+            gitdir.display(),
+            first_lines(why, 1)
+        ));
+        std::fs::remove_dir_all(gitdir).map_err(|e| {
+            format!(
+                "cannot remove the damaged cache repository {}: {e}",
+                gitdir.display()
+            )
+        })
+    }
+
+    /// Commits the tree into the cache repository (created when missing).
+    fn import_tree(
+        &mut self,
+        gitdir: &Path,
+        tree: &str,
+        work: &Path,
+    ) -> Result<(PathBuf, String), String> {
+        let g = gitdir.display().to_string();
         let w = work.display().to_string();
         if !gitdir.exists() {
             let o = self.git(&["init", "--quiet", "--bare", &g], None);
@@ -353,7 +431,7 @@ impl Ctx<'_> {
             add.push("--force");
         }
         add.push(".");
-        let o = self.git(&add, Some(&work));
+        let o = self.git(&add, Some(work));
         if !o.success() {
             return Err(format!(
                 "importing {w} into {g}: {}",
@@ -376,7 +454,7 @@ impl Ctx<'_> {
                 "-m",
                 "mmstall nightly import",
             ],
-            Some(&work),
+            Some(work),
         );
         if !o.success() {
             return Err(format!(
@@ -393,7 +471,7 @@ impl Ctx<'_> {
         if ids.next() == Some(EMPTY_TREE) {
             return Err(format!("importing {w} into {g}: nothing was added (is everything ignored by a .gitignore?)"));
         }
-        Ok((gitdir, commit))
+        Ok((gitdir.to_path_buf(), commit))
     }
 
     fn series_available(&mut self) -> Result<(), String> {
@@ -415,7 +493,35 @@ impl Ctx<'_> {
         r
     }
 
+    /// The static step. When `mmstall series` fails on a cache repository
+    /// (not the user's), the repository is checked in full (`git fsck`); a
+    /// damaged one is rebuilt and the step runs once more.
     fn run_static(&mut self, job: &Job, series: &Path) -> StaticResult {
+        let st = self.run_static_once(job, series);
+        if !matches!(st.step.status, StepStatus::Failed { .. }) {
+            return st;
+        }
+        let cache = self.exec.cache_root().join("nightly/git");
+        let Some(Ok((repo, _))) = self.static_repos.get(&job.kernel).cloned() else {
+            return st;
+        };
+        if !repo.starts_with(&cache) || self.rebuilt_repos.contains(&repo) {
+            return st;
+        }
+        let g = repo.display().to_string();
+        let o = self.git(&["--git-dir", &g, "fsck", "--no-progress"], None);
+        if o.success()
+            || self
+                .rebuild_cache_repo(&repo, &job.kernel, &o.stderr)
+                .is_err()
+        {
+            return st;
+        }
+        self.static_repos.remove(&job.kernel);
+        self.run_static_once(job, series)
+    }
+
+    fn run_static_once(&mut self, job: &Job, series: &Path) -> StaticResult {
         let empty = |rec: StepRecord| StaticResult {
             step: rec,
             patches: vec![],
@@ -458,6 +564,8 @@ impl Ctx<'_> {
         let o = self.exec.mmstall(&args);
         let log = self.log(job, "static", &format!("mmstall {}", args.join(" ")), &o);
         let secs = start.elapsed().as_secs_f64();
+        // 0 and 1: every patch analyzed; 3: a patch did not apply (its
+        // report is read, and the failed patch makes the step fail below).
         let parsed = if matches!(o.exit, Some(0) | Some(1) | Some(3)) {
             parse_series_json(&o.stdout)
         } else {
@@ -466,6 +574,15 @@ impl Ctx<'_> {
         match parsed {
             Ok(mut r) => {
                 r.step = step("static", StepStatus::Ok, secs, log);
+                if o.exit == Some(3) && !r.patches.iter().any(|p| p.status == "failed") {
+                    r.step.status = StepStatus::Failed {
+                        detail: format!(
+                            "mmstall series exited 3 (incomplete): {}",
+                            first_lines(&o.stderr, 3)
+                        ),
+                    };
+                    r.introduced.clear();
+                }
                 r
             }
             Err(e) => {
@@ -852,7 +969,6 @@ impl Ctx<'_> {
             }
         };
 
-        let mut not_checked = Vec::new();
         if let Some(s) = &series {
             // Applies at all? (cheap, before any build)
             let o = self.exec.apply_check(&tree, s);
@@ -909,31 +1025,11 @@ impl Ctx<'_> {
                 .as_ref()
                 .map(|s| !s.introduced.is_empty())
                 .unwrap_or(false);
-            if let Some(st) = &r.static_ {
-                match &st.step.status {
-                    StepStatus::Ok => {}
-                    StepStatus::Unavailable { reason } => {
-                        not_checked.push(format!("static analysis unavailable: {reason}"))
-                    }
-                    StepStatus::Failed { detail } => not_checked.push(format!(
-                        "static analysis failed: {}",
-                        first_lines(detail, 1)
-                    )),
-                    StepStatus::Skipped { reason } => {
-                        not_checked.push(format!("static analysis skipped: {reason}"))
-                    }
-                }
-            }
-            not_checked.push("kernel builds disabled in the plan (static only)".into());
-            r.verdict = if static_ {
-                Verdict::Regression {
-                    static_,
-                    dynamic: false,
-                    not_checked,
-                }
-            } else {
-                Verdict::Pass { not_checked }
-            };
+            let mut gaps = Gaps::default();
+            gaps.static_step(r.static_.as_ref(), self.plan);
+            gaps.disabled
+                .push("kernel builds disabled in the plan (static only)".into());
+            r.verdict = gaps.verdict(static_, false);
             return finish(r, start);
         }
         let (base, bfail) = self.baseline(job, &tree);
@@ -945,8 +1041,9 @@ impl Ctx<'_> {
         }
         let Some(s) = series else {
             // The baseline job: the kernel's own measurements.
-            not_checked.extend(gaps(&base, self.plan));
-            r.verdict = Verdict::Pass { not_checked };
+            let mut gaps = Gaps::default();
+            gaps.kernel_run(&base);
+            r.verdict = gaps.verdict(false, false);
             return finish(r, start);
         };
 
@@ -976,32 +1073,18 @@ impl Ctx<'_> {
             .as_ref()
             .map(|s| !s.introduced.is_empty())
             .unwrap_or(false);
-        match r.static_.as_ref().map(|s| &s.step.status) {
-            None if self.plan.static_.enabled => {}
-            None => not_checked.push("static analysis disabled in the plan".into()),
-            Some(StepStatus::Ok) => {}
-            Some(StepStatus::Unavailable { reason }) => {
-                not_checked.push(format!("static analysis unavailable: {reason}"))
-            }
-            Some(StepStatus::Failed { detail }) => not_checked.push(format!(
-                "static analysis failed: {}",
-                first_lines(detail, 1)
-            )),
-            Some(StepStatus::Skipped { reason }) => {
-                not_checked.push(format!("static analysis skipped: {reason}"))
+        let mut gaps = Gaps::default();
+        gaps.static_step(r.static_.as_ref(), self.plan);
+        gaps.kernel_run(&patched);
+        for b in &base.tests {
+            if !patched.tests.iter().any(|p| p.name == b.name) {
+                gaps.requested.push(format!(
+                    "stall test `{}` ran on the baseline but not on the patched kernel",
+                    b.name
+                ));
             }
         }
-        not_checked.extend(gaps(&patched, self.plan));
-        not_checked.dedup();
-        r.verdict = if static_ || dynamic {
-            Verdict::Regression {
-                static_,
-                dynamic,
-                not_checked,
-            }
-        } else {
-            Verdict::Pass { not_checked }
-        };
+        r.verdict = gaps.verdict(static_, dynamic);
         finish(r, start)
     }
 }
@@ -1022,24 +1105,95 @@ fn finish(mut r: JobResult, start: Instant) -> JobResult {
     r
 }
 
-fn gaps(run: &KernelRun, plan: &Plan) -> Vec<String> {
-    let mut g = Vec::new();
-    for s in [&run.boot, &run.suite] {
-        match &s.status {
-            StepStatus::Unavailable { reason } => g.push(reason.clone()),
-            StepStatus::Failed { detail } => g.push(format!(
-                "{}: {}",
-                s.name.split(' ').skip(1).collect::<Vec<_>>().join(" "),
+/// What a job could not check. `requested`: checks the plan asks for that
+/// did not run or did not finish; `disabled`: checks the plan turned off.
+/// The verdict rules (docs/nightly.md): a regression stays a regression
+/// (with every gap listed); otherwise any requested gap makes the job
+/// `not checked` (an infrastructure error, exit 3), never a pass; only
+/// checks the plan disabled leave a `pass (partial)`.
+#[derive(Default)]
+struct Gaps {
+    requested: Vec<String>,
+    disabled: Vec<String>,
+}
+
+impl Gaps {
+    fn static_step(&mut self, st: Option<&StaticResult>, plan: &Plan) {
+        match st.map(|s| &s.step.status) {
+            None if plan.static_.enabled => {}
+            None => self
+                .disabled
+                .push("static analysis disabled in the plan".into()),
+            Some(StepStatus::Ok) => {}
+            Some(StepStatus::Unavailable { reason }) => self
+                .requested
+                .push(format!("static analysis unavailable: {reason}")),
+            Some(StepStatus::Failed { detail }) => self.requested.push(format!(
+                "static analysis failed: {}",
                 first_lines(detail, 1)
             )),
-            StepStatus::Skipped { reason } => g.push(reason.clone()),
-            StepStatus::Ok => {}
+            Some(StepStatus::Skipped { reason }) => self
+                .requested
+                .push(format!("static analysis skipped: {reason}")),
         }
     }
-    let _ = plan;
-    g.into_iter()
-        .map(|s| s.replace("baseline ", "").replace("patched ", ""))
-        .collect()
+
+    fn kernel_run(&mut self, run: &KernelRun) {
+        for s in [&run.boot, &run.suite] {
+            let what = s.name.split(' ').skip(1).collect::<Vec<_>>().join(" ");
+            match &s.status {
+                StepStatus::Ok => {}
+                StepStatus::Skipped { reason } if reason.contains("disabled in the plan") => {
+                    self.disabled.push(reason.clone())
+                }
+                StepStatus::Unavailable { reason } | StepStatus::Skipped { reason } => {
+                    self.requested.push(reason.clone())
+                }
+                StepStatus::Failed { detail } => self
+                    .requested
+                    .push(format!("{what}: {}", first_lines(detail, 1))),
+            }
+        }
+        if matches!(run.suite.status, StepStatus::Ok) && run.tests.is_empty() {
+            self.requested
+                .push("stall suite: it reported no tests".to_string());
+        }
+    }
+
+    fn verdict(self, static_: bool, dynamic: bool) -> Verdict {
+        let clean = |v: Vec<String>| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for g in v {
+                let g = g.replace("baseline ", "").replace("patched ", "");
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            out
+        };
+        let requested = clean(self.requested);
+        let disabled = clean(self.disabled);
+        if static_ || dynamic {
+            Verdict::Regression {
+                static_,
+                dynamic,
+                not_checked: requested.into_iter().chain(disabled).collect(),
+            }
+        } else if !requested.is_empty() {
+            let mut detail = requested.join("; ");
+            if !disabled.is_empty() {
+                detail.push_str(&format!(" (also not checked: {})", disabled.join("; ")));
+            }
+            Verdict::InfraError {
+                class: InfraClass::NotChecked,
+                detail,
+            }
+        } else {
+            Verdict::Pass {
+                not_checked: disabled,
+            }
+        }
+    }
 }
 
 fn baseline_failure(r: &KernelRun) -> Option<InfraClass> {
@@ -1380,6 +1534,8 @@ pub fn run(
         static_repos: HashMap::new(),
         baselines: HashMap::new(),
         series_available: None,
+        rebuilt_repos: Vec::new(),
+        notes: Vec::new(),
     };
     let jobs: Vec<Job> = plan
         .jobs()
@@ -1442,6 +1598,9 @@ pub fn run(
         }
         progress(&format!("[{}/{}] {}: running", i + 1, jobs.len(), job.id));
         let r = ctx.run_job(job);
+        for n in ctx.notes.drain(..) {
+            progress(&format!("note: {n}"));
+        }
         progress(&format!(
             "[{}/{}] {}: {} ({:.0} s)",
             i + 1,

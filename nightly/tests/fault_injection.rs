@@ -1,4 +1,5 @@
-//! Fault injection into the nightly pipeline (issue 12): bad bytes and torn lines in the stored JSON lines, a merge of
+//! Fault injection into the nightly pipeline (issue 12): a crashing static
+//! step, bad bytes and torn lines in the stored JSON lines, a merge of
 //! nothing, repeated fresh runs into one directory. The executor is the test
 //! one of `common` (answers like the real commands); files are real.
 //!
@@ -48,6 +49,38 @@ fn verdict(rs: &[JobResult], series: &str) -> serde_json::Value {
 fn append_bytes(path: &Path, bytes: &[u8]) {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(bytes).unwrap();
+}
+
+/// Item 2: the analyzer dies on the series (no JSON, killed by a signal).
+/// A clean series is then "not checked" (an infrastructure error), never a
+/// pass; a series with a dynamic regression stays a regression and lists
+/// the static gap.
+#[test]
+fn crashed_static_step_is_not_checked_never_a_pass() {
+    let w = world(&["clean", "regress"], "");
+    let out = w.dir.path().join("out");
+    let mut f = fake(&w);
+    f.series_crashes = true;
+    let rs = run(&w, &mut f, &opts(&out, "2026-11-25"));
+    let clean = verdict(&rs, "clean");
+    assert_eq!(clean["verdict"], "infra-error", "{clean}");
+    assert_eq!(clean["class"], "not-checked", "{clean}");
+    assert!(
+        clean["detail"]
+            .as_str()
+            .unwrap()
+            .contains("static analysis failed"),
+        "{clean}"
+    );
+    let regress = verdict(&rs, "regress");
+    assert_eq!(regress["verdict"], "regression", "{regress}");
+    assert_eq!(regress["dynamic_regression"], true, "{regress}");
+    assert!(
+        regress["not_checked"]
+            .to_string()
+            .contains("static analysis failed"),
+        "{regress}"
+    );
 }
 
 /// Item 3: one invalid UTF-8 byte in results.jsonl. Every other line is

@@ -20,6 +20,9 @@ pub struct Fake {
     pub with_series: bool,
     /// The stall suite command exists.
     pub with_suite: bool,
+    /// `mmstall series` (not `--help`) dies like a crashed analyzer: killed
+    /// by SIGABRT after "stack overflow", no JSON.
+    pub series_crashes: bool,
     pub calls: Vec<String>,
 }
 
@@ -67,6 +70,12 @@ impl Executor for Fake {
                 CmdOutput::ok("Apply a patch series in memory ...")
             }
             ["series", ..] if !self.with_series => CmdOutput::fail(2, UNKNOWN_SERIES),
+            ["series", ..] if self.series_crashes => CmdOutput {
+                exit: None,
+                stdout: String::new(),
+                stderr: "\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow\n".into(),
+                secs: 0.5,
+            },
             ["series", ..] => {
                 let series = args
                     .iter()
