@@ -1076,6 +1076,7 @@ impl Ctx<'_> {
         let mut gaps = Gaps::default();
         gaps.static_step(r.static_.as_ref(), self.plan);
         gaps.kernel_run(&patched);
+        gaps.test_errors(&base);
         for b in &base.tests {
             if !patched.tests.iter().any(|p| p.name == b.name) {
                 gaps.requested.push(format!(
@@ -1157,6 +1158,23 @@ impl Gaps {
         if matches!(run.suite.status, StepStatus::Ok) && run.tests.is_empty() {
             self.requested
                 .push("stall suite: it reported no tests".to_string());
+        }
+        if !run.tests.is_empty() && run.tests.iter().all(|t| t.status == "skip") {
+            self.requested
+                .push("stall suite: every test was skipped".to_string());
+        }
+        self.test_errors(run);
+    }
+
+    /// A stall test that could not run (`error`) on either kernel leaves its
+    /// comparison unchecked.
+    fn test_errors(&mut self, run: &KernelRun) {
+        for t in run.tests.iter().filter(|t| t.status == "error") {
+            self.requested.push(format!(
+                "stall test `{}` could not run: {}",
+                t.name,
+                first_lines(&t.detail, 1)
+            ));
         }
     }
 

@@ -83,6 +83,26 @@ fn crashed_static_step_is_not_checked_never_a_pass() {
     );
 }
 
+/// Item 2, the audit: a stall test that could not run on the patched
+/// kernel (`error`) is not a pass: its comparison was never made.
+#[test]
+fn a_stall_test_that_errored_is_not_checked() {
+    let w = world(&["suiteerror", "clean"], "");
+    let out = w.dir.path().join("out");
+    let mut f = fake(&w);
+    let rs = run(&w, &mut f, &opts(&out, "2026-11-25"));
+    let v = verdict(&rs, "suiteerror");
+    assert_eq!(v["class"], "not-checked", "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stall test `mlock-20g` could not run"),
+        "{v}"
+    );
+    assert_eq!(verdict(&rs, "clean")["verdict"], "pass");
+}
+
 /// Item 3: one invalid UTF-8 byte in results.jsonl. Every other line is
 /// still read (and the bad one named with its line number); `--resume`
 /// does not run the measured jobs again.
