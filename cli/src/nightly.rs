@@ -3,7 +3,9 @@
 //!
 //! Exit codes: `nightly`/`merge`: 0 every series passed, 1 a regression, 3 an
 //! infrastructure error and no regression, 2 bad input (plan: file, line and
-//! key named). `report`: 0, or 2 on bad input.
+//! key named; `merge` of nothing readable: 2 when no directory exists, else
+//! 3, and --out is left as it was). `report`: 0, or 2 on bad input (no
+//! history, or nothing readable in it: --out is left as it was).
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -177,6 +179,15 @@ pub fn report(a: ReportArgs) -> anyhow::Result<i32> {
     let (results, bad) = pipeline::read_results(&path);
     for b in &bad {
         eprintln!("warning: {b}");
+    }
+    if results.is_empty() {
+        // Nothing readable: earlier trends in --out stay as they were.
+        eprintln!(
+            "error: history {}: no readable job results; {} left unchanged",
+            path.display(),
+            a.out.display()
+        );
+        return Ok(2);
     }
     // A re-run of a night's job counts once: its last result.
     let results = pipeline::last_per_job(results);

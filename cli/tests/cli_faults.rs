@@ -282,6 +282,23 @@ fn history_bad_bytes_and_repeated_merges() {
         md.contains("| 2026-11-25 | bad |") && md.contains("| 2026-11-25 | ok |"),
         "{md}"
     );
+
+    // A history with nothing readable leaves the earlier report as it was.
+    let garbage = d.path().join("garbage.jsonl");
+    std::fs::write(&garbage, b"\xff\xfe\n{\"night\":\n").unwrap();
+    let o = mmstall(&cache)
+        .arg("report")
+        .arg("--history")
+        .arg(&garbage)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(report.join("trends.md")).unwrap(),
+        md
+    );
 }
 
 /// A tree with `n` findings (each function populates under the write lock).
