@@ -381,3 +381,58 @@ fn baseline_on_a_full_disk_keeps_the_old_file() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), old);
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", text(&o));
+}
+
+/// Item 2 (the audit): a git kernel's checkout in the cache is damaged (its
+/// HEAD and object alternates overwritten). The next night clones it again,
+/// with a note, and still finds the regression; the user's repository is
+/// not written.
+#[test]
+fn damaged_cache_checkout_is_cloned_again() {
+    let d = tempfile::tempdir().unwrap();
+    static_world(d.path());
+    let repo = d.path().join("repo");
+    std::fs::create_dir_all(repo.join("mm")).unwrap();
+    std::fs::write(repo.join("mm/thing.c"), CLEAN).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "base"]);
+    let plan = std::fs::read_to_string(d.path().join("plan.toml"))
+        .unwrap()
+        .replace(
+            "name = \"small\"\ntree = \"linux\"",
+            "name = \"gitk\"\nrepo = \"repo\"\nref = \"main\"",
+        );
+    std::fs::write(d.path().join("plan.toml"), plan).unwrap();
+    let repo_head = std::fs::read(repo.join(".git/HEAD")).unwrap();
+    let o = nightly_in(d.path(), "2026-11-24", "out1", "none");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let checkout = d.path().join("cache/nightly/checkouts/gitk/.git");
+    std::fs::write(checkout.join("HEAD"), "garbage\n").unwrap();
+    std::fs::write(checkout.join("objects/info/alternates"), "/nonexistent\n").unwrap();
+    let o = nightly_in(d.path(), "2026-11-25", "out2", "none");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is damaged"),
+        "{}",
+        text(&o)
+    );
+    let rs = results(&d.path().join("out2/results.jsonl"));
+    assert_eq!(
+        get(&rs, "bad")["verdict"],
+        "regression",
+        "{}",
+        get(&rs, "bad")
+    );
+    assert_eq!(std::fs::read(repo.join(".git/HEAD")).unwrap(), repo_head);
+}

@@ -206,68 +206,109 @@ impl Ctx<'_> {
                     .cache_root()
                     .join("nightly/checkouts")
                     .join(safe_name(&k.name));
-                let d = dir.display().to_string();
-                if !dir.join(".git").exists() {
-                    let _ = std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("/")));
-                    let local = !repo.contains("://") && !repo.starts_with("git@");
-                    let mut args = vec!["clone", "--quiet", "--no-checkout"];
-                    if local {
-                        args.push("--shared");
+                match self.git_checkout(&dir, repo, git_ref) {
+                    // A damaged checkout in the cache (ours, not the user's)
+                    // would fail every later night too: it is cloned again.
+                    Err(e) if dir.join(".git").exists() && !self.checkout_healthy(&dir) => {
+                        self.notes.push(format!(
+                            "cache checkout {} of kernel `{}` is damaged ({}); cloning it again",
+                            dir.display(),
+                            k.name,
+                            first_lines(&e, 1)
+                        ));
+                        std::fs::remove_dir_all(&dir).map_err(|e| {
+                            format!("cannot remove the damaged checkout {}: {e}", dir.display())
+                        })?;
+                        self.git_checkout(&dir, repo, git_ref)
                     }
-                    args.push(repo);
-                    args.push(&d);
-                    let o = self.git(&args, None);
-                    if !o.success() {
-                        return Err(format!("git clone {repo}: {}", first_lines(&o.stderr, 5)));
-                    }
-                } else {
-                    let o = self.git(
-                        &[
-                            "-C",
-                            &d,
-                            "fetch",
-                            "--quiet",
-                            "--tags",
-                            "origin",
-                            "+refs/heads/*:refs/remotes/origin/*",
-                        ],
-                        None,
-                    );
-                    if !o.success() {
-                        return Err(format!("git fetch {repo}: {}", first_lines(&o.stderr, 5)));
-                    }
+                    r => r,
                 }
-                let mut commit = None;
-                for cand in [
-                    format!("{git_ref}^{{commit}}"),
-                    format!("origin/{git_ref}^{{commit}}"),
-                ] {
-                    let o = self.git(&["-C", &d, "rev-parse", "--verify", "--quiet", &cand], None);
-                    if o.success() {
-                        commit = Some(o.stdout.trim().to_string());
-                        break;
-                    }
-                }
-                let commit = commit.ok_or_else(|| format!("{repo}: no commit `{git_ref}`"))?;
-                let o = self.git(
-                    &[
-                        "-C", &d, "checkout", "--quiet", "--force", "--detach", &commit,
-                    ],
-                    None,
-                );
-                if !o.success() {
-                    return Err(format!(
-                        "git checkout {commit}: {}",
-                        first_lines(&o.stderr, 5)
-                    ));
-                }
-                Ok(Checkout {
-                    tree: d.clone(),
-                    commit: Some(commit.clone()),
-                    git: Some((dir, commit)),
-                })
             }
         }
+    }
+
+    /// The repository of a cache checkout opens and its HEAD commit reads
+    /// (a failed fetch of a healthy checkout is the network's or the
+    /// remote's problem: cloning again would not help).
+    fn checkout_healthy(&mut self, dir: &Path) -> bool {
+        let d = dir.display().to_string();
+        self.git(
+            &[
+                "-C",
+                &d,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "HEAD^{commit}",
+            ],
+            None,
+        )
+        .success()
+    }
+
+    /// Clone (shared, for a local repository) or fetch into `dir`, resolve
+    /// the ref, detached checkout.
+    fn git_checkout(&mut self, dir: &Path, repo: &str, git_ref: &str) -> Result<Checkout, String> {
+        let d = dir.display().to_string();
+        if !dir.join(".git").exists() {
+            let _ = std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("/")));
+            let local = !repo.contains("://") && !repo.starts_with("git@");
+            let mut args = vec!["clone", "--quiet", "--no-checkout"];
+            if local {
+                args.push("--shared");
+            }
+            args.push(repo);
+            args.push(&d);
+            let o = self.git(&args, None);
+            if !o.success() {
+                return Err(format!("git clone {repo}: {}", first_lines(&o.stderr, 5)));
+            }
+        } else {
+            let o = self.git(
+                &[
+                    "-C",
+                    &d,
+                    "fetch",
+                    "--quiet",
+                    "--tags",
+                    "origin",
+                    "+refs/heads/*:refs/remotes/origin/*",
+                ],
+                None,
+            );
+            if !o.success() {
+                return Err(format!("git fetch {repo}: {}", first_lines(&o.stderr, 5)));
+            }
+        }
+        let mut commit = None;
+        for cand in [
+            format!("{git_ref}^{{commit}}"),
+            format!("origin/{git_ref}^{{commit}}"),
+        ] {
+            let o = self.git(&["-C", &d, "rev-parse", "--verify", "--quiet", &cand], None);
+            if o.success() {
+                commit = Some(o.stdout.trim().to_string());
+                break;
+            }
+        }
+        let commit = commit.ok_or_else(|| format!("{repo}: no commit `{git_ref}`"))?;
+        let o = self.git(
+            &[
+                "-C", &d, "checkout", "--quiet", "--force", "--detach", &commit,
+            ],
+            None,
+        );
+        if !o.success() {
+            return Err(format!(
+                "git checkout {commit}: {}",
+                first_lines(&o.stderr, 5)
+            ));
+        }
+        Ok(Checkout {
+            tree: d.clone(),
+            commit: Some(commit.clone()),
+            git: Some((dir.to_path_buf(), commit)),
+        })
     }
 
     /// The series as a file or directory `vm build --series` reads.
