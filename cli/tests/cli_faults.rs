@@ -283,6 +283,28 @@ fn history_bad_bytes_and_repeated_merges() {
         "{md}"
     );
 
+    // A full disk under `report`: the earlier trends survive whole.
+    let svg = std::fs::read(report.join("trends.svg")).unwrap();
+    assert!(svg.len() > 512, "{} bytes", svg.len());
+    let o = mmstall_small_disk(
+        &cache,
+        1,
+        &[
+            "report",
+            "--history",
+            history.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("trends.svg"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(report.join("trends.svg")).unwrap(), svg);
+
     // A history with nothing readable leaves the earlier report as it was.
     let garbage = d.path().join("garbage.jsonl");
     std::fs::write(&garbage, b"\xff\xfe\n{\"night\":\n").unwrap();
