@@ -55,12 +55,15 @@ pub fn read_results(path: &Path) -> (Vec<JobResult>, Vec<String>) {
 /// Keeps the last result of each (night, job): a re-run replaces the earlier
 /// measurement, in the order the results were read.
 pub fn last_per_job(results: Vec<JobResult>) -> Vec<JobResult> {
-    let mut out: Vec<JobResult> = Vec::with_capacity(results.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut out: Vec<Option<JobResult>> = Vec::with_capacity(results.len());
     for r in results {
-        out.retain(|x| !(x.night == r.night && x.job == r.job));
-        out.push(r);
+        if let Some(i) = index.insert((r.night.clone(), r.job.clone()), out.len()) {
+            out[i] = None;
+        }
+        out.push(Some(r));
     }
-    out
+    out.into_iter().flatten().collect()
 }
 
 /// Appends to the history store the results it does not already hold: a
@@ -73,14 +76,15 @@ pub fn append_history(
     results: &[JobResult],
 ) -> std::io::Result<(usize, usize, Vec<String>)> {
     let (known, mut warnings) = read_results(path);
-    let known = last_per_job(known);
+    let known: HashMap<(String, String), JobResult> = last_per_job(known)
+        .into_iter()
+        .map(|k| ((k.night.clone(), k.job.clone()), k))
+        .collect();
     let (mut appended, mut already) = (0, 0);
     for r in results {
-        let same = known.iter().any(|k| {
-            k.night == r.night
-                && k.job == r.job
-                && serde_json::to_value(k).ok() == serde_json::to_value(r).ok()
-        });
+        let same = known
+            .get(&(r.night.clone(), r.job.clone()))
+            .is_some_and(|k| serde_json::to_value(k).ok() == serde_json::to_value(r).ok());
         if same {
             already += 1;
             continue;
@@ -1675,8 +1679,14 @@ pub fn run(
             ));
         }
         if let Some(h) = &opts.history {
-            match append_history(h, std::slice::from_ref(&r)) {
-                Ok((_, _, warnings)) => warnings.iter().for_each(|w| progress(w)),
+            // A job that just ran is new to the history: appended without
+            // reading the whole store (`merge --history` dedupes).
+            match append_jsonl(h, &r) {
+                Ok(mmstall_fsio::Appended::Clean) => {}
+                Ok(mmstall_fsio::Appended::AfterTornLine) => progress(&format!(
+                    "{}: its last line was torn (an interrupted write); it was terminated before appending",
+                    h.display()
+                )),
                 Err(e) => progress(&format!("history {}: {e}", h.display())),
             }
         }
@@ -1743,6 +1753,55 @@ mod tests {
             c(2, "error: unrecognized subcommand 'build'"),
             InfraClass::Machine
         );
+    }
+
+    fn result(night: &str, job: &str, secs: f64) -> JobResult {
+        JobResult {
+            night: night.into(),
+            plan: "p".into(),
+            job: job.into(),
+            series: job.into(),
+            kernel: "k".into(),
+            kernel_source: "t".into(),
+            commit: None,
+            config: "c".into(),
+            fragments: vec![],
+            subjects: vec![],
+            checkout: step("checkout", StepStatus::Ok, 0.0, None),
+            static_: None,
+            baseline: None,
+            patched: None,
+            comparisons: vec![],
+            verdict: Verdict::Pass {
+                not_checked: vec![],
+            },
+            duration_s: secs,
+        }
+    }
+
+    /// A re-run replaces the earlier result of its night and job; the
+    /// history takes a result once, and a different one (a re-run) again.
+    #[test]
+    fn history_keeps_one_result_per_night_and_job() {
+        let rs = vec![
+            result("n1", "a", 1.0),
+            result("n1", "b", 1.0),
+            result("n1", "a", 2.0),
+            result("n2", "a", 1.0),
+        ];
+        let last = last_per_job(rs.clone());
+        let got: Vec<(&str, &str, f64)> = last
+            .iter()
+            .map(|r| (r.night.as_str(), r.job.as_str(), r.duration_s))
+            .collect();
+        assert_eq!(got, [("n1", "b", 1.0), ("n1", "a", 2.0), ("n2", "a", 1.0)]);
+        let d = tempfile::tempdir().unwrap();
+        let h = d.path().join("h.jsonl");
+        assert_eq!(append_history(&h, &last).unwrap().0, 3);
+        assert_eq!(append_history(&h, &last).unwrap().0, 0);
+        let rerun = [result("n2", "a", 5.0)];
+        assert_eq!(append_history(&h, &rerun).unwrap().0, 1);
+        assert_eq!(read_results(&h).0.len(), 4);
     }
 
     #[test]
