@@ -93,11 +93,19 @@ pub fn merge(
     }
     let results_path = out.join(pipeline::RESULTS);
     if !out_is_input && results_path.is_file() {
-        let old = std::fs::read(&results_path)?;
+        let named = |e: std::io::Error, what: &str, p: &Path| {
+            std::io::Error::new(e.kind(), format!("{}: {what}: {e}", p.display()))
+        };
+        let old =
+            std::fs::read(&results_path).map_err(|e| named(e, "cannot read", &results_path))?;
         if old != text.as_bytes() {
             let gen = mmstall_fsio::next_generation(out, &[pipeline::RESULTS])?;
             let kept = out.join(format!("{}.{gen}", pipeline::RESULTS));
-            std::fs::rename(&results_path, &kept)?;
+            // A second name, not a rename: if the new file cannot be
+            // written below, results.jsonl is still the earlier one.
+            std::fs::hard_link(&results_path, &kept)
+                .or_else(|_| std::fs::copy(&results_path, &kept).map(|_| ()))
+                .map_err(|e| named(e, "cannot keep a copy", &kept))?;
             warnings.push(format!(
                 "{}: the earlier merged results are kept as {}",
                 results_path.display(),

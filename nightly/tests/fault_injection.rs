@@ -239,3 +239,26 @@ fn fresh_runs_keep_every_earlier_generation() {
     assert_eq!(nights("results.jsonl.2"), ["2026-11-24"]);
     assert!(out.join("steps.jsonl.1").is_file() && out.join("steps.jsonl.2").is_file());
 }
+
+/// Item 6: merging other jobs into an existing merged directory keeps its
+/// earlier results as a generation; merging the same jobs again keeps none.
+#[test]
+fn merge_keeps_the_earlier_merged_results() {
+    let w = world(&["clean"], "");
+    let (a, b) = (w.dir.path().join("a"), w.dir.path().join("b"));
+    run(&w, &mut fake(&w), &opts(&a, "2026-11-24"));
+    run(&w, &mut fake(&w), &opts(&b, "2026-11-25"));
+    let merged = w.dir.path().join("merged");
+    for d in [&a, &a, &b] {
+        mmstall_nightly::merge(std::slice::from_ref(d), &merged).unwrap();
+    }
+    let nights = |name: &str| -> Vec<String> {
+        let (rs, _) = pipeline::read_results(&merged.join(name));
+        let mut n: Vec<String> = rs.into_iter().map(|r| r.night).collect();
+        n.dedup();
+        n
+    };
+    assert_eq!(nights(pipeline::RESULTS), ["2026-11-25"]);
+    assert_eq!(nights("results.jsonl.1"), ["2026-11-24"]);
+    assert!(!merged.join("results.jsonl.2").exists());
+}
