@@ -1185,19 +1185,22 @@ impl Gaps {
     }
 
     fn kernel_run(&mut self, run: &KernelRun) {
+        // One wording for both kernels: "stall suite: ..." (the step names
+        // are "baseline stall suite", "patched boot").
+        let plain = |s: &str| s.replace("baseline ", "").replace("patched ", "");
         for s in [&run.boot, &run.suite] {
             let what = s.name.split(' ').skip(1).collect::<Vec<_>>().join(" ");
             match &s.status {
                 StepStatus::Ok => {}
                 StepStatus::Skipped { reason } if reason.contains("disabled in the plan") => {
-                    self.disabled.push(reason.clone())
+                    self.disabled.push(plain(reason))
                 }
                 StepStatus::Unavailable { reason } | StepStatus::Skipped { reason } => {
-                    self.requested.push(reason.clone())
+                    self.requested.push(plain(reason))
                 }
                 StepStatus::Failed { detail } => self
                     .requested
-                    .push(format!("{what}: {}", first_lines(detail, 1))),
+                    .push(plain(&format!("{what}: {}", first_lines(detail, 1)))),
             }
         }
         if matches!(run.suite.status, StepStatus::Ok) && run.tests.is_empty() {
@@ -1227,7 +1230,6 @@ impl Gaps {
         let clean = |v: Vec<String>| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
             for g in v {
-                let g = g.replace("baseline ", "").replace("patched ", "");
                 if !out.contains(&g) {
                     out.push(g);
                 }
