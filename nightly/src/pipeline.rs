@@ -1081,7 +1081,7 @@ impl Ctx<'_> {
         r.baseline = Some(base.clone());
         if let Some(class) = bfail {
             let detail = failure_detail(&base).unwrap_or_default();
-            r.verdict = infra(class, format!("baseline kernel: {detail}"));
+            r.verdict = infra_or_static_regression(&r, class, format!("baseline kernel: {detail}"));
             return finish(r, start);
         }
         let Some(s) = series else {
@@ -1102,7 +1102,7 @@ impl Ctx<'_> {
             } else {
                 format!("patched kernel: {detail}")
             };
-            r.verdict = infra(class, detail);
+            r.verdict = infra_or_static_regression(&r, class, detail);
             return finish(r, start);
         }
 
@@ -1143,6 +1143,26 @@ pub fn sh_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// A kernel that did not build or boot leaves the dynamic part unchecked,
+/// but findings the static analysis introduced are still a regression (exit
+/// 1, the infrastructure failure listed as not checked), never hidden
+/// behind an infrastructure error.
+fn infra_or_static_regression(r: &JobResult, class: InfraClass, detail: String) -> Verdict {
+    let static_found = r
+        .static_
+        .as_ref()
+        .is_some_and(|s| s.step.status == StepStatus::Ok && !s.introduced.is_empty());
+    if static_found {
+        Verdict::Regression {
+            static_: true,
+            dynamic: false,
+            not_checked: vec![format!("{}: {}", class.label(), first_lines(&detail, 1))],
+        }
+    } else {
+        Verdict::InfraError { class, detail }
     }
 }
 

@@ -103,6 +103,35 @@ fn a_stall_test_that_errored_is_not_checked() {
     assert_eq!(verdict(&rs, "clean")["verdict"], "pass");
 }
 
+/// Item 2: a kernel that does not build hides nothing the static analysis
+/// found: a series introducing findings is a regression (exit 1), the build
+/// failure listed as not checked; a clean series stays an infrastructure
+/// error.
+#[test]
+fn a_build_failure_does_not_hide_a_static_regression() {
+    let w = world(&["regress", "clean"], "");
+    let plan = std::fs::read_to_string(&w.plan).unwrap().replace(
+        "fragments = [\"virtme-base\", \"stall-debug\"]",
+        "fragments = [\"virtme-base\", \"broken\"]",
+    );
+    std::fs::write(&w.plan, plan).unwrap();
+    let out = w.dir.path().join("out");
+    let rs = run(&w, &mut fake(&w), &opts(&out, "2026-11-25"));
+    let v = verdict(&rs, "regress");
+    assert_eq!(v["verdict"], "regression", "{v}");
+    assert_eq!(v["static_regression"], true, "{v}");
+    assert!(
+        v["not_checked"].to_string().contains("build failure"),
+        "{v}"
+    );
+    let v = verdict(&rs, "clean");
+    assert_eq!(
+        (v["verdict"].as_str(), v["class"].as_str()),
+        (Some("infra-error"), Some("build-failure")),
+        "{v}"
+    );
+}
+
 /// Item 3: one invalid UTF-8 byte in results.jsonl. Every other line is
 /// still read (and the bad one named with its line number); `--resume`
 /// does not run the measured jobs again.
