@@ -52,6 +52,12 @@ impl Baseline {
         serde_json::to_string_pretty(self).expect("a baseline serializes") + "\n"
     }
 
+    /// Writes the baseline to `path` atomically: on any error (a full disk)
+    /// an existing baseline is left intact and the error names the file.
+    pub fn write(&self, path: &Path) -> Result<(), mmstall_fsio::FsError> {
+        mmstall_fsio::write_atomic(path, self.to_json().as_bytes())
+    }
+
     pub fn load(path: &Path) -> Result<Baseline, AnalyzerError> {
         let text = std::fs::read_to_string(path).map_err(|source| AnalyzerError::Io {
             path: path.to_path_buf(),

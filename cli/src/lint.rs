@@ -155,8 +155,7 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
     let run = mmstall_analyzer::lint_path(&root, &catalogue, &LintOptions::default())?;
     let b = Baseline::from_findings(&run.report.findings);
-    std::fs::write(&args.output, b.to_json())
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    b.write(&args.output)?;
     eprintln!(
         "wrote {} finding(s) to {}",
         b.findings.len(),

@@ -3,8 +3,11 @@
 //!
 //! Exit codes: `nightly`/`merge`: 0 every series passed, 1 a regression, 3 an
 //! infrastructure error and no regression, 2 bad input (plan: file, line and
-//! key named). `report`: 0, or 2 on bad input.
+//! key named; `merge` of nothing readable: 2 when no directory exists, else
+//! 3, and --out is left as it was). `report`: 0, or 2 on bad input (no
+//! history, or nothing readable in it: --out is left as it was).
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use mmstall_nightly::exec::RealExecutor;
 use mmstall_nightly::model::JobResult;
@@ -177,14 +180,25 @@ pub fn report(a: ReportArgs) -> anyhow::Result<i32> {
     for b in &bad {
         eprintln!("warning: {b}");
     }
-    std::fs::create_dir_all(&a.out)?;
+    if results.is_empty() {
+        // Nothing readable: earlier trends in --out stay as they were.
+        eprintln!(
+            "error: history {}: no readable job results; {} left unchanged",
+            path.display(),
+            a.out.display()
+        );
+        return Ok(2);
+    }
+    // A re-run of a night's job counts once: its last result.
+    let results = pipeline::last_per_job(results);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let trends = history::trends(&results);
-    std::fs::write(a.out.join("trends.svg"), history::svg(&trends))?;
+    mmstall_fsio::write_atomic(&a.out.join("trends.svg"), history::svg(&trends).as_bytes())?;
     let md = format!(
         "# mmstall nightly trends\n\n![stall ratios](trends.svg)\n\n{}",
         history::findings_table(&results)
     );
-    std::fs::write(a.out.join("trends.md"), md)?;
+    mmstall_fsio::write_atomic(&a.out.join("trends.md"), md.as_bytes())?;
     println!("{}", a.out.join("trends.md").display());
     eprintln!(
         "report: {} job results, {} stall trends → {}",
@@ -200,19 +214,32 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    if results.is_empty() {
+        // Nothing readable: --out (and the history) stay as they were.
+        let missing = a.dirs.iter().all(|d| !d.is_dir());
+        eprintln!(
+            "error: no readable results in {} director{} ({}); {} left unchanged",
+            a.dirs.len(),
+            if a.dirs.len() == 1 { "y" } else { "ies" },
+            if missing {
+                "none of them exists: a pattern that matched nothing?"
+            } else {
+                "the jobs did not finish or their results are unreadable"
+            },
+            a.out.display()
+        );
+        return Ok(if missing { 2 } else { 3 });
+    }
     if let Some(h) = &a.history {
-        for r in &results {
-            pipeline::append_jsonl(h, r)?;
+        let (appended, already, hw) = pipeline::append_history(h, &results)?;
+        for w in &hw {
+            eprintln!("warning: {w}");
         }
+        eprintln!(
+            "merge: history {}: {appended} appended, {already} already there",
+            h.display()
+        );
     }
     eprintln!("merge: {} job results → {}", results.len(), a.out.display());
-    if results.is_empty() {
-        eprintln!(
-            "error: no results in {} director{}",
-            a.dirs.len(),
-            if a.dirs.len() == 1 { "y" } else { "ies" }
-        );
-        return Ok(3);
-    }
     Ok(exit_code(&results))
 }

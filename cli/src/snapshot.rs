@@ -70,8 +70,7 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<i32> {
                 snapshot::Check::Changed(diff) => {
                     print!("{diff}");
                     if args.accept {
-                        std::fs::write(file, &text)
-                            .with_context(|| format!("writing {}", file.display()))?;
+                        mmstall_fsio::write_atomic(file, text.as_bytes())?;
                         eprintln!("accepted: {} rewritten", file.display());
                         0
                     } else {
@@ -83,9 +82,7 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<i32> {
         );
     }
     match &args.output {
-        Some(file) => {
-            std::fs::write(file, &text).with_context(|| format!("writing {}", file.display()))?
-        }
+        Some(file) => mmstall_fsio::write_atomic(file, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(0)

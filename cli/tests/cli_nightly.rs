@@ -81,10 +81,27 @@ fn plan_errors_name_file_line_and_key() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(&format!(
-            "{}:5:1: branch: unknown field `branch`",
+            "{}:5:1: kernel[0].branch: unknown field `branch`",
             plan.display()
         )),
         "{err}"
+    );
+    // An empty plan (a truncated file) is refused, not run as the default
+    // Debian build job.
+    std::fs::write(&plan, "# nothing yet\n").unwrap();
+    let o = mmstall(dir.path())
+        .args(["nightly", "--emit", "github-matrix", "--plan"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!(
+            "{}:1:1: (file): the plan is empty",
+            plan.display()
+        )),
+        "{}",
+        text(&o)
     );
     let o = mmstall(dir.path())
         .args(["nightly", "--plan"])

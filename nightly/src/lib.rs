@@ -21,15 +21,24 @@ use std::path::{Path, PathBuf};
 
 /// Combines per-job result directories into `out`: results (the last
 /// measurement of a night's job wins), logs, reports. Returns the results and
-/// warnings (a directory without results, a torn line).
+/// warnings (a missing directory, a directory without results, a bad line).
+///
+/// With nothing readable in any directory (e.g. a glob that matched
+/// nothing) `out` is left exactly as it was and no results are returned. An
+/// existing `out/results.jsonl` that is not itself merged is kept as a
+/// generation (`results.jsonl.N`), and every file is replaced atomically.
 pub fn merge(
     dirs: &[PathBuf],
     out: &Path,
 ) -> std::io::Result<(Vec<model::JobResult>, Vec<String>)> {
     let mut all: Vec<model::JobResult> = Vec::new();
     let mut warnings = Vec::new();
-    std::fs::create_dir_all(out)?;
+    let mut read: Vec<(&PathBuf, Vec<model::JobResult>)> = Vec::new();
     for d in dirs {
+        if !d.is_dir() {
+            warnings.push(format!("{}: no such directory", d.display()));
+            continue;
+        }
         let path = d.join(pipeline::RESULTS);
         if !path.is_file() {
             warnings.push(format!(
@@ -41,6 +50,19 @@ pub fn merge(
         }
         let (rs, bad) = pipeline::read_results(&path);
         warnings.extend(bad);
+        if rs.is_empty() {
+            warnings.push(format!("{}: no readable results", path.display()));
+        }
+        read.push((d, rs));
+    }
+    if read.iter().all(|(_, rs)| rs.is_empty()) {
+        return Ok((all, warnings));
+    }
+    std::fs::create_dir_all(out)?;
+    let out_is_input = read
+        .iter()
+        .any(|(d, _)| d.canonicalize().ok() == out.canonicalize().ok());
+    for (d, rs) in read {
         let same_dir = d.canonicalize().ok() == out.canonicalize().ok();
         for r in rs {
             if !same_dir {
@@ -64,14 +86,34 @@ pub fn merge(
             b.job.as_str(),
         ))
     });
-    let tmp = out.join(format!(".{}.tmp", pipeline::RESULTS));
     let mut text = String::new();
     for r in &all {
         text.push_str(&serde_json::to_string(r).map_err(std::io::Error::other)?);
         text.push('\n');
     }
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, out.join(pipeline::RESULTS))?;
+    let results_path = out.join(pipeline::RESULTS);
+    if !out_is_input && results_path.is_file() {
+        let named = |e: std::io::Error, what: &str, p: &Path| {
+            std::io::Error::new(e.kind(), format!("{}: {what}: {e}", p.display()))
+        };
+        let old =
+            std::fs::read(&results_path).map_err(|e| named(e, "cannot read", &results_path))?;
+        if old != text.as_bytes() {
+            let gen = mmstall_fsio::next_generation(out, &[pipeline::RESULTS])?;
+            let kept = out.join(format!("{}.{gen}", pipeline::RESULTS));
+            // A second name, not a rename: if the new file cannot be
+            // written below, results.jsonl is still the earlier one.
+            std::fs::hard_link(&results_path, &kept)
+                .or_else(|_| std::fs::copy(&results_path, &kept).map(|_| ()))
+                .map_err(|e| named(e, "cannot keep a copy", &kept))?;
+            warnings.push(format!(
+                "{}: the earlier merged results are kept as {}",
+                results_path.display(),
+                kept.display()
+            ));
+        }
+    }
+    mmstall_fsio::write_atomic(&results_path, text.as_bytes())?;
     let title = all
         .first()
         .map(|r| r.plan.clone())

@@ -20,6 +20,11 @@ pub enum InfraClass {
     BootFailure,
     /// Anything else on the machine (missing tools, I/O, a step that crashed).
     Machine,
+    /// A check the plan asks for did not run or did not finish (static
+    /// analysis failed or unavailable, the stall suite failed, missing or
+    /// reported no tests) and nothing else went wrong: the series was not
+    /// fully checked, so it is not a pass.
+    NotChecked,
 }
 
 impl InfraClass {
@@ -31,6 +36,7 @@ impl InfraClass {
             InfraClass::BuildFailure => "build failure",
             InfraClass::BootFailure => "boot failure",
             InfraClass::Machine => "machine error",
+            InfraClass::NotChecked => "not checked",
         }
     }
 }

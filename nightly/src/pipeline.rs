@@ -8,7 +8,6 @@ use crate::plan::{safe_name, Job, KernelSource, Plan, SeriesSource};
 use crate::reports;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -28,39 +27,77 @@ pub const RESULTS: &str = "results.jsonl";
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 pub const STEPS: &str = "steps.jsonl";
 
-/// Appends one JSON line and syncs it: what is measured stays measured.
-pub fn append_jsonl<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p)?;
-    }
-    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
-    line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(line.as_bytes())?;
-    f.sync_data()
+/// Appends one JSON line and syncs it: what is measured stays measured. A
+/// torn last line (an interrupted write) is terminated first, so the record
+/// is never glued to the fragment ([`mmstall_fsio::append_jsonl`]).
+pub fn append_jsonl<T: serde::Serialize>(
+    path: &Path,
+    value: &T,
+) -> std::io::Result<mmstall_fsio::Appended> {
+    Ok(mmstall_fsio::append_jsonl(path, value)?)
 }
 
-/// Reads a JSON-lines file of job results; a torn or foreign line (an
-/// interrupted write) is reported and skipped, never fatal.
+/// Reads a JSON-lines file of job results line by line: a torn, foreign or
+/// undecodable line (invalid UTF-8 too) is reported with its file and line
+/// and skipped, the other lines are kept. A missing file is no results; an
+/// unreadable one is a warning.
 pub fn read_results(path: &Path) -> (Vec<JobResult>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut bad = Vec::new();
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (out, bad);
-    };
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    match mmstall_fsio::read_jsonl::<JobResult>(path) {
+        Ok(lines) => {
+            let bad = lines.skipped.iter().map(|b| b.to_string()).collect();
+            (lines.into_records(), bad)
+        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => (vec![], vec![]),
+        Err(e) => (vec![], vec![e.to_string()]),
+    }
+}
+
+/// Keeps the last result of each (night, job): a re-run replaces the earlier
+/// measurement, in the order the results were read.
+pub fn last_per_job(results: Vec<JobResult>) -> Vec<JobResult> {
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut out: Vec<Option<JobResult>> = Vec::with_capacity(results.len());
+    for r in results {
+        if let Some(i) = index.insert((r.night.clone(), r.job.clone()), out.len()) {
+            out[i] = None;
+        }
+        out.push(Some(r));
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// Appends to the history store the results it does not already hold: a
+/// result whose (night, job) is in the history with the same content is not
+/// appended again (`merge --history` twice adds nothing); a different result
+/// for the same (night, job) is a re-run and is appended (readers keep the
+/// last). Returns (appended, already there, warnings about the history).
+pub fn append_history(
+    path: &Path,
+    results: &[JobResult],
+) -> std::io::Result<(usize, usize, Vec<String>)> {
+    let (known, mut warnings) = read_results(path);
+    let known: HashMap<(String, String), JobResult> = last_per_job(known)
+        .into_iter()
+        .map(|k| ((k.night.clone(), k.job.clone()), k))
+        .collect();
+    let (mut appended, mut already) = (0, 0);
+    for r in results {
+        let same = known
+            .get(&(r.night.clone(), r.job.clone()))
+            .is_some_and(|k| serde_json::to_value(k).ok() == serde_json::to_value(r).ok());
+        if same {
+            already += 1;
             continue;
         }
-        match serde_json::from_str::<JobResult>(line) {
-            Ok(r) => out.push(r),
-            Err(e) => bad.push(format!("{}:{}: skipped: {e}", path.display(), i + 1)),
+        if append_jsonl(path, r)? == mmstall_fsio::Appended::AfterTornLine {
+            warnings.push(format!(
+                "{}: its last line was torn (an interrupted write); it was terminated before appending",
+                path.display()
+            ));
         }
+        appended += 1;
     }
-    (out, bad)
+    Ok((appended, already, warnings))
 }
 
 struct Checkout {
@@ -79,6 +116,10 @@ struct Ctx<'a> {
     static_repos: HashMap<String, Result<(PathBuf, String), String>>,
     baselines: HashMap<(String, String), (KernelRun, Option<InfraClass>)>,
     series_available: Option<Result<(), String>>,
+    /// Cache repositories rebuilt during this run (each at most once).
+    rebuilt_repos: Vec<PathBuf>,
+    /// What the run did on its own (a rebuilt cache), for the progress output.
+    notes: Vec<String>,
 }
 
 fn step(name: &str, status: StepStatus, secs: f64, log: Option<String>) -> StepRecord {
@@ -169,68 +210,109 @@ impl Ctx<'_> {
                     .cache_root()
                     .join("nightly/checkouts")
                     .join(safe_name(&k.name));
-                let d = dir.display().to_string();
-                if !dir.join(".git").exists() {
-                    let _ = std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("/")));
-                    let local = !repo.contains("://") && !repo.starts_with("git@");
-                    let mut args = vec!["clone", "--quiet", "--no-checkout"];
-                    if local {
-                        args.push("--shared");
+                match self.git_checkout(&dir, repo, git_ref) {
+                    // A damaged checkout in the cache (ours, not the user's)
+                    // would fail every later night too: it is cloned again.
+                    Err(e) if dir.join(".git").exists() && !self.checkout_healthy(&dir) => {
+                        self.notes.push(format!(
+                            "cache checkout {} of kernel `{}` is damaged ({}); cloning it again",
+                            dir.display(),
+                            k.name,
+                            first_lines(&e, 1)
+                        ));
+                        std::fs::remove_dir_all(&dir).map_err(|e| {
+                            format!("cannot remove the damaged checkout {}: {e}", dir.display())
+                        })?;
+                        self.git_checkout(&dir, repo, git_ref)
                     }
-                    args.push(repo);
-                    args.push(&d);
-                    let o = self.git(&args, None);
-                    if !o.success() {
-                        return Err(format!("git clone {repo}: {}", first_lines(&o.stderr, 5)));
-                    }
-                } else {
-                    let o = self.git(
-                        &[
-                            "-C",
-                            &d,
-                            "fetch",
-                            "--quiet",
-                            "--tags",
-                            "origin",
-                            "+refs/heads/*:refs/remotes/origin/*",
-                        ],
-                        None,
-                    );
-                    if !o.success() {
-                        return Err(format!("git fetch {repo}: {}", first_lines(&o.stderr, 5)));
-                    }
+                    r => r,
                 }
-                let mut commit = None;
-                for cand in [
-                    format!("{git_ref}^{{commit}}"),
-                    format!("origin/{git_ref}^{{commit}}"),
-                ] {
-                    let o = self.git(&["-C", &d, "rev-parse", "--verify", "--quiet", &cand], None);
-                    if o.success() {
-                        commit = Some(o.stdout.trim().to_string());
-                        break;
-                    }
-                }
-                let commit = commit.ok_or_else(|| format!("{repo}: no commit `{git_ref}`"))?;
-                let o = self.git(
-                    &[
-                        "-C", &d, "checkout", "--quiet", "--force", "--detach", &commit,
-                    ],
-                    None,
-                );
-                if !o.success() {
-                    return Err(format!(
-                        "git checkout {commit}: {}",
-                        first_lines(&o.stderr, 5)
-                    ));
-                }
-                Ok(Checkout {
-                    tree: d.clone(),
-                    commit: Some(commit.clone()),
-                    git: Some((dir, commit)),
-                })
             }
         }
+    }
+
+    /// The repository of a cache checkout opens and its HEAD commit reads
+    /// (a failed fetch of a healthy checkout is the network's or the
+    /// remote's problem: cloning again would not help).
+    fn checkout_healthy(&mut self, dir: &Path) -> bool {
+        let d = dir.display().to_string();
+        self.git(
+            &[
+                "-C",
+                &d,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "HEAD^{commit}",
+            ],
+            None,
+        )
+        .success()
+    }
+
+    /// Clone (shared, for a local repository) or fetch into `dir`, resolve
+    /// the ref, detached checkout.
+    fn git_checkout(&mut self, dir: &Path, repo: &str, git_ref: &str) -> Result<Checkout, String> {
+        let d = dir.display().to_string();
+        if !dir.join(".git").exists() {
+            let _ = std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("/")));
+            let local = !repo.contains("://") && !repo.starts_with("git@");
+            let mut args = vec!["clone", "--quiet", "--no-checkout"];
+            if local {
+                args.push("--shared");
+            }
+            args.push(repo);
+            args.push(&d);
+            let o = self.git(&args, None);
+            if !o.success() {
+                return Err(format!("git clone {repo}: {}", first_lines(&o.stderr, 5)));
+            }
+        } else {
+            let o = self.git(
+                &[
+                    "-C",
+                    &d,
+                    "fetch",
+                    "--quiet",
+                    "--tags",
+                    "origin",
+                    "+refs/heads/*:refs/remotes/origin/*",
+                ],
+                None,
+            );
+            if !o.success() {
+                return Err(format!("git fetch {repo}: {}", first_lines(&o.stderr, 5)));
+            }
+        }
+        let mut commit = None;
+        for cand in [
+            format!("{git_ref}^{{commit}}"),
+            format!("origin/{git_ref}^{{commit}}"),
+        ] {
+            let o = self.git(&["-C", &d, "rev-parse", "--verify", "--quiet", &cand], None);
+            if o.success() {
+                commit = Some(o.stdout.trim().to_string());
+                break;
+            }
+        }
+        let commit = commit.ok_or_else(|| format!("{repo}: no commit `{git_ref}`"))?;
+        let o = self.git(
+            &[
+                "-C", &d, "checkout", "--quiet", "--force", "--detach", &commit,
+            ],
+            None,
+        );
+        if !o.success() {
+            return Err(format!(
+                "git checkout {commit}: {}",
+                first_lines(&o.stderr, 5)
+            ));
+        }
+        Ok(Checkout {
+            tree: d.clone(),
+            commit: Some(commit.clone()),
+            git: Some((dir.to_path_buf(), commit)),
+        })
     }
 
     /// The series as a file or directory `vm build --series` reads.
@@ -274,7 +356,7 @@ impl Ctx<'_> {
                 if o.stdout.trim().is_empty() {
                     return Err(format!("git range {range} in {repo} has no commits"));
                 }
-                std::fs::write(&out, &o.stdout).map_err(|e| format!("{}: {e}", out.display()))?;
+                mmstall_fsio::write_atomic(&out, o.stdout.as_bytes()).map_err(|e| e.to_string())?;
                 Ok(out)
             }
         }
@@ -308,6 +390,80 @@ impl Ctx<'_> {
             .join("nightly/git")
             .join(format!("{}.git", safe_name(kernel)));
         let g = gitdir.display().to_string();
+        if gitdir.exists() {
+            // A damaged cache repository (a killed import, a bad disk, a
+            // partial copy of the cache) would fail every later night too:
+            // it is only a cache, so it is rebuilt.
+            if let Err(why) = self.cache_repo_health(&g) {
+                self.rebuild_cache_repo(&gitdir, kernel, &why)?;
+            }
+        }
+        match self.import_tree(&gitdir, &tree, &work) {
+            Err(e) if !self.rebuilt_repos.contains(&gitdir) => {
+                self.rebuild_cache_repo(&gitdir, kernel, &e)?;
+                self.import_tree(&gitdir, &tree, &work)
+            }
+            r => r,
+        }
+    }
+
+    /// The cache repository has a commit and every object reachable from it.
+    fn cache_repo_health(&mut self, g: &str) -> Result<(), String> {
+        let o = self.git(
+            &[
+                "--git-dir",
+                g,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "HEAD^{tree}",
+            ],
+            None,
+        );
+        if !o.success() {
+            return Err(format!("no readable HEAD: {}", first_lines(&o.stderr, 2)));
+        }
+        let o = self.git(
+            &[
+                "--git-dir",
+                g,
+                "fsck",
+                "--connectivity-only",
+                "--no-progress",
+            ],
+            None,
+        );
+        if !o.success() {
+            return Err(format!("git fsck: {}", first_lines(&o.stderr, 2)));
+        }
+        Ok(())
+    }
+
+    /// Removes a damaged cache repository (ours: never the user's) so the
+    /// next import starts from scratch, with a note.
+    fn rebuild_cache_repo(&mut self, gitdir: &Path, kernel: &str, why: &str) -> Result<(), String> {
+        self.rebuilt_repos.push(gitdir.to_path_buf());
+        self.notes.push(format!(
+            "cache repository {} of kernel `{kernel}` is damaged ({}); rebuilding it",
+            gitdir.display(),
+            first_lines(why, 1)
+        ));
+        std::fs::remove_dir_all(gitdir).map_err(|e| {
+            format!(
+                "cannot remove the damaged cache repository {}: {e}",
+                gitdir.display()
+            )
+        })
+    }
+
+    /// Commits the tree into the cache repository (created when missing).
+    fn import_tree(
+        &mut self,
+        gitdir: &Path,
+        tree: &str,
+        work: &Path,
+    ) -> Result<(PathBuf, String), String> {
+        let g = gitdir.display().to_string();
         let w = work.display().to_string();
         if !gitdir.exists() {
             let o = self.git(&["init", "--quiet", "--bare", &g], None);
@@ -325,7 +481,7 @@ impl Ctx<'_> {
             add.push("--force");
         }
         add.push(".");
-        let o = self.git(&add, Some(&work));
+        let o = self.git(&add, Some(work));
         if !o.success() {
             return Err(format!(
                 "importing {w} into {g}: {}",
@@ -348,7 +504,7 @@ impl Ctx<'_> {
                 "-m",
                 "mmstall nightly import",
             ],
-            Some(&work),
+            Some(work),
         );
         if !o.success() {
             return Err(format!(
@@ -365,7 +521,7 @@ impl Ctx<'_> {
         if ids.next() == Some(EMPTY_TREE) {
             return Err(format!("importing {w} into {g}: nothing was added (is everything ignored by a .gitignore?)"));
         }
-        Ok((gitdir, commit))
+        Ok((gitdir.to_path_buf(), commit))
     }
 
     fn series_available(&mut self) -> Result<(), String> {
@@ -387,7 +543,35 @@ impl Ctx<'_> {
         r
     }
 
+    /// The static step. When `mmstall series` fails on a cache repository
+    /// (not the user's), the repository is checked in full (`git fsck`); a
+    /// damaged one is rebuilt and the step runs once more.
     fn run_static(&mut self, job: &Job, series: &Path) -> StaticResult {
+        let st = self.run_static_once(job, series);
+        if !matches!(st.step.status, StepStatus::Failed { .. }) {
+            return st;
+        }
+        let cache = self.exec.cache_root().join("nightly/git");
+        let Some(Ok((repo, _))) = self.static_repos.get(&job.kernel).cloned() else {
+            return st;
+        };
+        if !repo.starts_with(&cache) || self.rebuilt_repos.contains(&repo) {
+            return st;
+        }
+        let g = repo.display().to_string();
+        let o = self.git(&["--git-dir", &g, "fsck", "--no-progress"], None);
+        if o.success()
+            || self
+                .rebuild_cache_repo(&repo, &job.kernel, &o.stderr)
+                .is_err()
+        {
+            return st;
+        }
+        self.static_repos.remove(&job.kernel);
+        self.run_static_once(job, series)
+    }
+
+    fn run_static_once(&mut self, job: &Job, series: &Path) -> StaticResult {
         let empty = |rec: StepRecord| StaticResult {
             step: rec,
             patches: vec![],
@@ -430,6 +614,8 @@ impl Ctx<'_> {
         let o = self.exec.mmstall(&args);
         let log = self.log(job, "static", &format!("mmstall {}", args.join(" ")), &o);
         let secs = start.elapsed().as_secs_f64();
+        // 0 and 1: every patch analyzed; 3: a patch did not apply (its
+        // report is read, and the failed patch makes the step fail below).
         let parsed = if matches!(o.exit, Some(0) | Some(1) | Some(3)) {
             parse_series_json(&o.stdout)
         } else {
@@ -438,6 +624,15 @@ impl Ctx<'_> {
         match parsed {
             Ok(mut r) => {
                 r.step = step("static", StepStatus::Ok, secs, log);
+                if o.exit == Some(3) && !r.patches.iter().any(|p| p.status == "failed") {
+                    r.step.status = StepStatus::Failed {
+                        detail: format!(
+                            "mmstall series exited 3 (incomplete): {}",
+                            first_lines(&o.stderr, 3)
+                        ),
+                    };
+                    r.introduced.clear();
+                }
                 r
             }
             Err(e) => {
@@ -826,7 +1021,6 @@ impl Ctx<'_> {
             }
         };
 
-        let mut not_checked = Vec::new();
         if let Some(s) = &series {
             // Applies at all? (cheap, before any build)
             let o = self.exec.apply_check(&tree, s);
@@ -883,44 +1077,25 @@ impl Ctx<'_> {
                 .as_ref()
                 .map(|s| !s.introduced.is_empty())
                 .unwrap_or(false);
-            if let Some(st) = &r.static_ {
-                match &st.step.status {
-                    StepStatus::Ok => {}
-                    StepStatus::Unavailable { reason } => {
-                        not_checked.push(format!("static analysis unavailable: {reason}"))
-                    }
-                    StepStatus::Failed { detail } => not_checked.push(format!(
-                        "static analysis failed: {}",
-                        first_lines(detail, 1)
-                    )),
-                    StepStatus::Skipped { reason } => {
-                        not_checked.push(format!("static analysis skipped: {reason}"))
-                    }
-                }
-            }
-            not_checked.push("kernel builds disabled in the plan (static only)".into());
-            r.verdict = if static_ {
-                Verdict::Regression {
-                    static_,
-                    dynamic: false,
-                    not_checked,
-                }
-            } else {
-                Verdict::Pass { not_checked }
-            };
+            let mut gaps = Gaps::default();
+            gaps.static_step(r.static_.as_ref(), self.plan);
+            gaps.disabled
+                .push("kernel builds disabled in the plan (static only)".into());
+            r.verdict = gaps.verdict(static_, false);
             return finish(r, start);
         }
         let (base, bfail) = self.baseline(job, &tree);
         r.baseline = Some(base.clone());
         if let Some(class) = bfail {
             let detail = failure_detail(&base).unwrap_or_default();
-            r.verdict = infra(class, format!("baseline kernel: {detail}"));
+            r.verdict = infra_or_static_regression(&r, class, format!("baseline kernel: {detail}"));
             return finish(r, start);
         }
         let Some(s) = series else {
             // The baseline job: the kernel's own measurements.
-            not_checked.extend(gaps(&base, self.plan));
-            r.verdict = Verdict::Pass { not_checked };
+            let mut gaps = Gaps::default();
+            gaps.kernel_run(&base);
+            r.verdict = gaps.verdict(false, false);
             return finish(r, start);
         };
 
@@ -934,7 +1109,7 @@ impl Ctx<'_> {
             } else {
                 format!("patched kernel: {detail}")
             };
-            r.verdict = infra(class, detail);
+            r.verdict = infra_or_static_regression(&r, class, detail);
             return finish(r, start);
         }
 
@@ -950,32 +1125,19 @@ impl Ctx<'_> {
             .as_ref()
             .map(|s| !s.introduced.is_empty())
             .unwrap_or(false);
-        match r.static_.as_ref().map(|s| &s.step.status) {
-            None if self.plan.static_.enabled => {}
-            None => not_checked.push("static analysis disabled in the plan".into()),
-            Some(StepStatus::Ok) => {}
-            Some(StepStatus::Unavailable { reason }) => {
-                not_checked.push(format!("static analysis unavailable: {reason}"))
-            }
-            Some(StepStatus::Failed { detail }) => not_checked.push(format!(
-                "static analysis failed: {}",
-                first_lines(detail, 1)
-            )),
-            Some(StepStatus::Skipped { reason }) => {
-                not_checked.push(format!("static analysis skipped: {reason}"))
+        let mut gaps = Gaps::default();
+        gaps.static_step(r.static_.as_ref(), self.plan);
+        gaps.kernel_run(&patched);
+        gaps.test_errors(&base);
+        for b in &base.tests {
+            if !patched.tests.iter().any(|p| p.name == b.name) {
+                gaps.requested.push(format!(
+                    "stall test `{}` ran on the baseline but not on the patched kernel",
+                    b.name
+                ));
             }
         }
-        not_checked.extend(gaps(&patched, self.plan));
-        not_checked.dedup();
-        r.verdict = if static_ || dynamic {
-            Verdict::Regression {
-                static_,
-                dynamic,
-                not_checked,
-            }
-        } else {
-            Verdict::Pass { not_checked }
-        };
+        r.verdict = gaps.verdict(static_, dynamic);
         finish(r, start)
     }
 }
@@ -991,29 +1153,139 @@ pub fn sh_quote(s: &str) -> String {
     }
 }
 
+/// A kernel that did not build or boot leaves the dynamic part unchecked,
+/// but findings the static analysis introduced are still a regression (exit
+/// 1, the infrastructure failure listed as not checked), never hidden
+/// behind an infrastructure error.
+fn infra_or_static_regression(r: &JobResult, class: InfraClass, detail: String) -> Verdict {
+    let static_found = r
+        .static_
+        .as_ref()
+        .is_some_and(|s| s.step.status == StepStatus::Ok && !s.introduced.is_empty());
+    if static_found {
+        Verdict::Regression {
+            static_: true,
+            dynamic: false,
+            not_checked: vec![format!("{}: {}", class.label(), first_lines(&detail, 1))],
+        }
+    } else {
+        Verdict::InfraError { class, detail }
+    }
+}
+
 fn finish(mut r: JobResult, start: Instant) -> JobResult {
     r.duration_s = (start.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     r
 }
 
-fn gaps(run: &KernelRun, plan: &Plan) -> Vec<String> {
-    let mut g = Vec::new();
-    for s in [&run.boot, &run.suite] {
-        match &s.status {
-            StepStatus::Unavailable { reason } => g.push(reason.clone()),
-            StepStatus::Failed { detail } => g.push(format!(
-                "{}: {}",
-                s.name.split(' ').skip(1).collect::<Vec<_>>().join(" "),
+/// What a job could not check. `requested`: checks the plan asks for that
+/// did not run or did not finish; `disabled`: checks the plan turned off.
+/// The verdict rules (docs/nightly.md): a regression stays a regression
+/// (with every gap listed); otherwise any requested gap makes the job
+/// `not checked` (an infrastructure error, exit 3), never a pass; only
+/// checks the plan disabled leave a `pass (partial)`.
+#[derive(Default)]
+struct Gaps {
+    requested: Vec<String>,
+    disabled: Vec<String>,
+}
+
+impl Gaps {
+    fn static_step(&mut self, st: Option<&StaticResult>, plan: &Plan) {
+        match st.map(|s| &s.step.status) {
+            None if plan.static_.enabled => {}
+            None => self
+                .disabled
+                .push("static analysis disabled in the plan".into()),
+            Some(StepStatus::Ok) => {}
+            Some(StepStatus::Unavailable { reason }) => self
+                .requested
+                .push(format!("static analysis unavailable: {reason}")),
+            Some(StepStatus::Failed { detail }) => self.requested.push(format!(
+                "static analysis failed: {}",
                 first_lines(detail, 1)
             )),
-            StepStatus::Skipped { reason } => g.push(reason.clone()),
-            StepStatus::Ok => {}
+            Some(StepStatus::Skipped { reason }) => self
+                .requested
+                .push(format!("static analysis skipped: {reason}")),
         }
     }
-    let _ = plan;
-    g.into_iter()
-        .map(|s| s.replace("baseline ", "").replace("patched ", ""))
-        .collect()
+
+    fn kernel_run(&mut self, run: &KernelRun) {
+        // One wording for both kernels: "stall suite: ..." (the step names
+        // are "baseline stall suite", "patched boot").
+        let plain = |s: &str| s.replace("baseline ", "").replace("patched ", "");
+        for s in [&run.boot, &run.suite] {
+            let what = s.name.split(' ').skip(1).collect::<Vec<_>>().join(" ");
+            match &s.status {
+                StepStatus::Ok => {}
+                StepStatus::Skipped { reason } if reason.contains("disabled in the plan") => {
+                    self.disabled.push(plain(reason))
+                }
+                StepStatus::Unavailable { reason } | StepStatus::Skipped { reason } => {
+                    self.requested.push(plain(reason))
+                }
+                StepStatus::Failed { detail } => self
+                    .requested
+                    .push(plain(&format!("{what}: {}", first_lines(detail, 1)))),
+            }
+        }
+        if matches!(run.suite.status, StepStatus::Ok) && run.tests.is_empty() {
+            self.requested
+                .push("stall suite: it reported no tests".to_string());
+        }
+        if !run.tests.is_empty() && run.tests.iter().all(|t| t.status == "skip") {
+            self.requested
+                .push("stall suite: every test was skipped".to_string());
+        }
+        self.test_errors(run);
+    }
+
+    /// A stall test that could not run (`error`) on either kernel leaves its
+    /// comparison unchecked.
+    fn test_errors(&mut self, run: &KernelRun) {
+        for t in run.tests.iter().filter(|t| t.status == "error") {
+            self.requested.push(format!(
+                "stall test `{}` could not run: {}",
+                t.name,
+                first_lines(&t.detail, 1)
+            ));
+        }
+    }
+
+    fn verdict(self, static_: bool, dynamic: bool) -> Verdict {
+        let clean = |v: Vec<String>| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for g in v {
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            out
+        };
+        let requested = clean(self.requested);
+        let disabled = clean(self.disabled);
+        if static_ || dynamic {
+            Verdict::Regression {
+                static_,
+                dynamic,
+                not_checked: requested.into_iter().chain(disabled).collect(),
+            }
+        } else if !requested.is_empty() {
+            let mut detail = requested.join("; ");
+            if !disabled.is_empty() {
+                detail.push_str(&format!(" (also not checked: {})", disabled.join("; ")));
+            }
+            Verdict::InfraError {
+                class: InfraClass::NotChecked,
+                detail,
+            }
+        } else {
+            Verdict::Pass {
+                not_checked: disabled,
+            }
+        }
+    }
 }
 
 fn baseline_failure(r: &KernelRun) -> Option<InfraClass> {
@@ -1289,6 +1561,38 @@ pub fn parse_suite_json(text: &str) -> Result<Vec<SuiteTest>, String> {
     Ok(out)
 }
 
+/// A fresh run into a directory that holds results: `results.jsonl` and
+/// `steps.jsonl` become generation N (`results.jsonl.N`, `steps.jsonl.N`,
+/// N one more than any kept generation), so every earlier run stays.
+fn keep_previous_generation(out: &Path, progress: &mut dyn FnMut(&str)) -> std::io::Result<()> {
+    let names = [RESULTS, STEPS];
+    if !names.iter().any(|n| out.join(n).exists()) {
+        return Ok(());
+    }
+    let gen = mmstall_fsio::next_generation(out, &names)?;
+    for n in names {
+        let from = out.join(n);
+        if from.exists() {
+            let to = out.join(format!("{n}.{gen}"));
+            std::fs::rename(&from, &to).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "keeping the previous {} as {}: {e}",
+                        from.display(),
+                        to.display()
+                    ),
+                )
+            })?;
+        }
+    }
+    progress(&format!(
+        "earlier results of {} kept as {RESULTS}.{gen} (a fresh run; --resume continues one)",
+        out.display()
+    ));
+    Ok(())
+}
+
 /// Runs the plan. Returns every job's result (also those skipped by
 /// `--resume`, read back from `results.jsonl`).
 pub fn run(
@@ -1315,10 +1619,8 @@ pub fn run(
             progress(&b);
         }
         results.extend(prev.into_iter().filter(|r| r.night == opts.night));
-    } else if results_path.exists() {
-        // A fresh run: earlier results of this directory are kept aside, not lost.
-        let _ = std::fs::rename(&results_path, opts.out.join(format!("{RESULTS}.previous")));
-        let _ = std::fs::remove_file(opts.out.join(STEPS));
+    } else {
+        keep_previous_generation(&opts.out, progress)?;
     }
     let mut ctx = Ctx {
         plan,
@@ -1328,6 +1630,8 @@ pub fn run(
         static_repos: HashMap::new(),
         baselines: HashMap::new(),
         series_available: None,
+        rebuilt_repos: Vec::new(),
+        notes: Vec::new(),
     };
     let jobs: Vec<Job> = plan
         .jobs()
@@ -1350,11 +1654,11 @@ pub fn run(
     }
     if opts.resume {
         // Baselines measured by jobs that did not finish.
-        if let Ok(text) = std::fs::read_to_string(opts.out.join(STEPS)) {
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<Value>(line) else {
-                    continue;
-                };
+        if let Ok(lines) = mmstall_fsio::read_jsonl::<Value>(&opts.out.join(STEPS)) {
+            for b in &lines.skipped {
+                progress(&b.to_string());
+            }
+            for (_, v) in lines.records {
                 if v.get("kernel_run").and_then(Value::as_str) != Some("baseline")
                     || v.get("night").and_then(Value::as_str) != Some(opts.night.as_str())
                 {
@@ -1390,6 +1694,9 @@ pub fn run(
         }
         progress(&format!("[{}/{}] {}: running", i + 1, jobs.len(), job.id));
         let r = ctx.run_job(job);
+        for n in ctx.notes.drain(..) {
+            progress(&format!("note: {n}"));
+        }
         progress(&format!(
             "[{}/{}] {}: {} ({:.0} s)",
             i + 1,
@@ -1398,10 +1705,22 @@ pub fn run(
             r.verdict.word(),
             r.duration_s
         ));
-        append_jsonl(&results_path, &r)?;
+        if append_jsonl(&results_path, &r)? == mmstall_fsio::Appended::AfterTornLine {
+            progress(&format!(
+                "{}: its last line was torn (an interrupted write); it was terminated before appending",
+                results_path.display()
+            ));
+        }
         if let Some(h) = &opts.history {
-            if let Err(e) = append_jsonl(h, &r) {
-                progress(&format!("history {}: {e}", h.display()));
+            // A job that just ran is new to the history: appended without
+            // reading the whole store (`merge --history` dedupes).
+            match append_jsonl(h, &r) {
+                Ok(mmstall_fsio::Appended::Clean) => {}
+                Ok(mmstall_fsio::Appended::AfterTornLine) => progress(&format!(
+                    "{}: its last line was torn (an interrupted write); it was terminated before appending",
+                    h.display()
+                )),
+                Err(e) => progress(&format!("history {}: {e}", h.display())),
             }
         }
         results.push(r);
@@ -1467,6 +1786,57 @@ mod tests {
             c(2, "error: unrecognized subcommand 'build'"),
             InfraClass::Machine
         );
+    }
+
+    fn result(night: &str, job: &str, secs: f64) -> JobResult {
+        JobResult {
+            night: night.into(),
+            plan: "p".into(),
+            job: job.into(),
+            series: job.into(),
+            kernel: "k".into(),
+            kernel_source: "t".into(),
+            commit: None,
+            config: "c".into(),
+            fragments: vec![],
+            subjects: vec![],
+            checkout: step("checkout", StepStatus::Ok, 0.0, None),
+            static_: None,
+            baseline: None,
+            patched: None,
+            comparisons: vec![],
+            verdict: Verdict::Pass {
+                not_checked: vec![],
+            },
+            duration_s: secs,
+            started: None,
+            host: None,
+        }
+    }
+
+    /// A re-run replaces the earlier result of its night and job; the
+    /// history takes a result once, and a different one (a re-run) again.
+    #[test]
+    fn history_keeps_one_result_per_night_and_job() {
+        let rs = vec![
+            result("n1", "a", 1.0),
+            result("n1", "b", 1.0),
+            result("n1", "a", 2.0),
+            result("n2", "a", 1.0),
+        ];
+        let last = last_per_job(rs.clone());
+        let got: Vec<(&str, &str, f64)> = last
+            .iter()
+            .map(|r| (r.night.as_str(), r.job.as_str(), r.duration_s))
+            .collect();
+        assert_eq!(got, [("n1", "b", 1.0), ("n1", "a", 2.0), ("n2", "a", 1.0)]);
+        let d = tempfile::tempdir().unwrap();
+        let h = d.path().join("h.jsonl");
+        assert_eq!(append_history(&h, &last).unwrap().0, 3);
+        assert_eq!(append_history(&h, &last).unwrap().0, 0);
+        let rerun = [result("n2", "a", 5.0)];
+        assert_eq!(append_history(&h, &rerun).unwrap().0, 1);
+        assert_eq!(read_results(&h).0.len(), 4);
     }
 
     #[test]

@@ -41,6 +41,113 @@ struct RawPlan {
     boot: Option<BootSettings>,
 }
 
+impl RawPlan {
+    /// No key at all (an empty file, or only comments).
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.kernels.is_empty()
+            && self.configs.is_empty()
+            && self.series.is_empty()
+            && self.manifest.is_none()
+            && self.static_.is_none()
+            && self.suite.is_none()
+            && self.build.is_none()
+            && self.boot.is_none()
+    }
+}
+
+/// The key an error at byte `offset` of a TOML document is about, as the
+/// user writes it: `series[2].mbox`, `kernel[0].tree`, `series[0].git.repo`.
+/// From the tables opened before it (`[[series]]` counted per name,
+/// `[static]`), the keys of inline tables open on its line, and the key
+/// being assigned. `unknown field`/`missing field` errors add the field the
+/// message names. Line-based: a value spread over several lines is named by
+/// its table.
+fn key_path_at(text: &str, offset: usize, message: &str) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map(|p| p + 1).unwrap_or(0);
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|p| offset + p)
+        .unwrap_or(text.len());
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    let mut table = String::new();
+    let mut on_header = false;
+    for l in text[..line_end].lines() {
+        let t = l.trim();
+        on_header = false;
+        if let Some(rest) = t.strip_prefix("[[") {
+            let name = rest.split("]]").next().unwrap_or("").trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+            on_header = true;
+        } else if let Some(rest) = t.strip_prefix('[') {
+            let name = rest.split(']').next().unwrap_or("").trim().to_string();
+            // `[series.git]` after `[[series]]`: a sub-table of the last entry.
+            table = match name.split_once('.') {
+                Some((head, tail)) if counts.contains_key(head) => {
+                    format!("{head}[{}].{tail}", counts[head] - 1)
+                }
+                _ => name,
+            };
+            on_header = true;
+        }
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if !table.is_empty() {
+        parts.push(table);
+    }
+    if !on_header {
+        // Inline tables opened before the offset on this line, then the key
+        // assigned last (`git = { repo = 5` → git.repo).
+        let prefix = &text[line_start..offset];
+        let mut stack: Vec<String> = Vec::new();
+        let mut pending: Option<String> = None;
+        let mut seg_start = 0;
+        let mut in_str = false;
+        for (i, ch) in prefix.char_indices() {
+            match ch {
+                '"' | '\'' => in_str = !in_str,
+                _ if in_str => {}
+                '=' => {
+                    pending = Some(prefix[seg_start..i].trim().trim_matches('"').to_string());
+                }
+                '{' => {
+                    if let Some(k) = pending.take() {
+                        stack.push(k);
+                    }
+                    seg_start = i + 1;
+                }
+                '}' => {
+                    stack.pop();
+                    seg_start = i + 1;
+                    pending = None;
+                }
+                ',' => {
+                    seg_start = i + 1;
+                    pending = None;
+                }
+                _ => {}
+            }
+        }
+        parts.extend(stack);
+        parts.extend(pending.filter(|k| !k.is_empty()));
+    }
+    if message.starts_with("unknown field") || message.starts_with("missing field") {
+        if let Some(field) = message.split('`').nth(1) {
+            if parts.last().map(String::as_str) != Some(field) {
+                parts.push(field.to_string());
+            }
+        }
+    }
+    if parts.is_empty() {
+        "(syntax)".into()
+    } else {
+        parts.join(".")
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKernel {
@@ -329,12 +436,30 @@ impl Plan {
             }
         };
         let raw: RawPlan = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            // toml names the key in "unknown field `x`" / "missing field `x`".
-            let key = msg.split('`').nth(1).unwrap_or("(syntax)").to_string();
+            let msg = e.message().trim().to_string();
+            let key = e
+                .span()
+                .map(|sp| key_path_at(text, sp.start, &msg))
+                .unwrap_or_else(|| "(syntax)".into());
             err_at(e.span(), &key, msg)
         })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if raw.is_empty() {
+            // An empty plan would run the built-in default (a Debian 6.12
+            // build and boot): a truncated or wrong file must not do that.
+            return Err(err_at(
+                None,
+                "(file)",
+                "the plan is empty: name at least the plan (`name = ...`), its kernels or its series".into(),
+            ));
+        }
+        // Every path of the plan is resolved here, once, against the plan
+        // file's directory made absolute: later steps run git and the
+        // subcommands in other working directories (`--plan plan.toml` with
+        // `tree = "linux"` must not become `linux/linux`).
+        let base = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
+            None => std::env::current_dir().unwrap_or_default(),
+        };
         let resolve = |p: &str| -> PathBuf {
             let pb = PathBuf::from(p);
             if pb.is_absolute() {
@@ -345,12 +470,13 @@ impl Plan {
         };
 
         let mut kernels = Vec::new();
-        for k in &raw.kernels {
+        for (ki, k) in raw.kernels.iter().enumerate() {
+            let key = |field: &str| format!("kernel[{ki}].{field}");
             let name = k.name.get_ref().clone();
             if name.is_empty() || kernels.iter().any(|x: &Kernel| x.name == name) {
                 return Err(err_at(
                     Some(k.name.span()),
-                    "kernel.name",
+                    &key("name"),
                     format!("kernel name `{name}` is empty or used twice"),
                 ));
             }
@@ -368,11 +494,11 @@ impl Plan {
                     let repo = if r.contains("://") || r.starts_with("git@") { r.clone() } else { resolve(r).display().to_string() };
                     KernelSource::Git { repo, git_ref: g.get_ref().clone() }
                 }
-                (None, Some(r), None) => return Err(err_at(Some(r.span()), "kernel.ref", format!("kernel `{name}`: `repo` needs a `ref`"))),
+                (None, Some(r), None) => return Err(err_at(Some(r.span()), &key("ref"), format!("kernel `{name}`: `repo` needs a `ref`"))),
                 _ => {
                     return Err(err_at(
                         Some(k.name.span()),
-                        "kernel.tree",
+                        &key("tree"),
                         format!("kernel `{name}`: give either `tree` (debian:6.12 or a directory) or `repo` and `ref`"),
                     ))
                 }
@@ -389,19 +515,20 @@ impl Plan {
         }
 
         let mut configs = Vec::new();
-        for c in &raw.configs {
+        for (ci, c) in raw.configs.iter().enumerate() {
+            let key = |field: &str| format!("config[{ci}].{field}");
             let name = c.name.get_ref().clone();
             if name.is_empty() || configs.iter().any(|x: &ConfigSet| x.name == name) {
                 return Err(err_at(
                     Some(c.name.span()),
-                    "config.name",
+                    &key("name"),
                     format!("config name `{name}` is empty or used twice"),
                 ));
             }
             if c.fragments.is_empty() {
                 return Err(err_at(
                     Some(c.name.span()),
-                    "config.fragments",
+                    &key("fragments"),
                     format!("config `{name}`: no fragments"),
                 ));
             }
@@ -418,7 +545,8 @@ impl Plan {
         }
 
         let mut series = Vec::new();
-        for s in &raw.series {
+        for (si, s) in raw.series.iter().enumerate() {
+            let key = |field: &str| format!("series[{si}].{field}");
             let name = s.name.get_ref().clone();
             if name.is_empty()
                 || name == "baseline"
@@ -426,7 +554,7 @@ impl Plan {
             {
                 return Err(err_at(
                     Some(s.name.span()),
-                    "series.name",
+                    &key("name"),
                     format!("series name `{name}` is empty, reserved or used twice"),
                 ));
             }
@@ -434,21 +562,21 @@ impl Plan {
                 (Some(m), None, None) => {
                     let p = resolve(m.get_ref());
                     if !p.is_file() {
-                        return Err(err_at(Some(m.span()), "series.mbox", format!("series `{name}`: {} is not a file", p.display())));
+                        return Err(err_at(Some(m.span()), &key("mbox"), format!("series `{name}`: {} is not a file", p.display())));
                     }
                     SeriesSource::Mbox { path: p }
                 }
                 (None, Some(d), None) => {
                     let p = resolve(d.get_ref());
                     if !p.is_dir() {
-                        return Err(err_at(Some(d.span()), "series.dir", format!("series `{name}`: {} is not a directory", p.display())));
+                        return Err(err_at(Some(d.span()), &key("dir"), format!("series `{name}`: {} is not a directory", p.display())));
                     }
                     SeriesSource::Dir { path: p }
                 }
                 (None, None, Some(g)) => {
                     let gr = g.get_ref();
                     if !gr.range.contains("..") {
-                        return Err(err_at(Some(g.span()), "series.git.range", format!("series `{name}`: range `{}` is not A..B", gr.range)));
+                        return Err(err_at(Some(g.span()), &key("git.range"), format!("series `{name}`: range `{}` is not A..B", gr.range)));
                     }
                     let repo = if gr.repo.contains("://") { gr.repo.clone() } else { resolve(&gr.repo).display().to_string() };
                     SeriesSource::Git { repo, range: gr.range.clone() }
@@ -456,7 +584,7 @@ impl Plan {
                 _ => {
                     return Err(err_at(
                         Some(s.name.span()),
-                        "series.mbox",
+                        &key("mbox"),
                         format!("series `{name}`: give exactly one of `mbox`, `dir` or `git = {{ repo, range }}`"),
                     ))
                 }
@@ -472,10 +600,10 @@ impl Plan {
                             if !known.contains(n) {
                                 return Err(err_at(
                                     Some(l.span()),
-                                    key,
+                                    &format!("series[{si}].{key}"),
                                     format!(
                                         "series `{name}`: no {} named `{n}` (known: {})",
-                                        key.trim_start_matches("series."),
+                                        key,
                                         known.join(", ")
                                     ),
                                 ));
@@ -487,8 +615,8 @@ impl Plan {
             };
             let knames: Vec<String> = kernels.iter().map(|k| k.name.clone()).collect();
             let cnames: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
-            let ks = pick(&s.kernels, &knames, "series.kernels")?;
-            let cs = pick(&s.configs, &cnames, "series.configs")?;
+            let ks = pick(&s.kernels, &knames, "kernels")?;
+            let cs = pick(&s.configs, &cnames, "configs")?;
             series.push(SeriesSpec {
                 name,
                 source,
@@ -527,12 +655,15 @@ impl Plan {
                 path: Spanned<String>,
             }
             let man: Manifest = toml::from_str(&mtext).map_err(|e| {
-                let msg = e.message().to_string();
-                let key = msg.split('`').nth(1).unwrap_or("(syntax)").to_string();
+                let msg = e.message().trim().to_string();
+                let key = e
+                    .span()
+                    .map(|sp| key_path_at(&mtext, sp.start, &msg))
+                    .unwrap_or_else(|| "(syntax)".into());
                 merr(e.span(), &key, msg)
             })?;
             let mdir = mpath.parent().map(Path::to_path_buf).unwrap_or_default();
-            for ms in man.series {
+            for (mi, ms) in man.series.into_iter().enumerate() {
                 let name = ms.name.get_ref().clone();
                 if name.is_empty()
                     || name == "baseline"
@@ -540,7 +671,7 @@ impl Plan {
                 {
                     return Err(merr(
                         Some(ms.name.span()),
-                        "series.name",
+                        &format!("series[{mi}].name"),
                         format!("series name `{name}` is empty, reserved or already in the plan"),
                     ));
                 }
@@ -552,7 +683,7 @@ impl Plan {
                 } else {
                     return Err(merr(
                         Some(ms.path.span()),
-                        "series.path",
+                        &format!("series[{mi}].path"),
                         format!("series `{name}`: {} does not exist", p.display()),
                     ));
                 };
@@ -646,7 +777,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let p = parse("").unwrap();
+        let p = parse("name = \"n\"\n").unwrap();
         assert_eq!(
             p.kernels[0].source,
             KernelSource::Tree {
@@ -663,7 +794,7 @@ mod tests {
         let e =
             parse("name = \"x\"\n\n[[kernel]]\nname = \"a\"\ntree = \"debian:6.12\"\nmood = 3\n")
                 .unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (6, "mood"), "{e}");
+        assert_eq!((e.line, e.key.as_str()), (6, "kernel[0].mood"), "{e}");
         assert!(
             e.to_string().starts_with("/nonexistent/plan.toml:6:"),
             "{e}"
@@ -673,13 +804,13 @@ mod tests {
     #[test]
     fn missing_series_file_points_at_its_line() {
         let e = parse("[[series]]\nname = \"s\"\nmbox = \"nope.mbox\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (3, "series.mbox"), "{e}");
+        assert_eq!((e.line, e.key.as_str()), (3, "series[0].mbox"), "{e}");
     }
 
     #[test]
     fn unknown_kernel_in_series() {
         let e = parse("[[kernel]]\nname = \"a\"\ntree = \"debian:6.12\"\n[[series]]\nname = \"s\"\ngit = { repo = \".\", range = \"a..b\" }\nkernels = [\"b\"]\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (7, "series.kernels"), "{e}");
+        assert_eq!((e.line, e.key.as_str()), (7, "series[0].kernels"), "{e}");
     }
 
     #[test]
@@ -710,17 +841,75 @@ mod tests {
         .unwrap();
         let e = Plan::parse("manifest = \"../patches/manifest.toml\"\n", &plan).unwrap_err();
         assert!(
-            e.file.ends_with("manifest.toml") && e.line == 3 && e.key == "series.path",
+            e.file.ends_with("manifest.toml") && e.line == 3 && e.key == "series[0].path",
             "{e}"
         );
         let e = Plan::parse("\nmanifest = \"../nope.toml\"\n", &plan).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (2, "manifest"), "{e}");
     }
 
+    /// Item 1: `--plan plan.toml` (no directory) with `tree = "linux"`:
+    /// every path comes out absolute, so git and the subcommands get the
+    /// same tree whatever their working directory.
+    #[test]
+    fn a_relative_plan_gives_absolute_paths() {
+        let cwd = std::env::current_dir().unwrap();
+        let p = Plan::parse(
+            "[[kernel]]\nname = \"k\"\ntree = \"linux\"\n[[kernel]]\nname = \"g\"\nrepo = \"repo\"\nref = \"main\"\n[[series]]\nname = \"s\"\ngit = { repo = \"repo\", range = \"a..b\" }\n",
+            Path::new("plan.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            p.kernels[0].source,
+            KernelSource::Tree {
+                tree: cwd.join("linux").display().to_string()
+            }
+        );
+        assert_eq!(
+            p.kernels[1].source,
+            KernelSource::Git {
+                repo: cwd.join("repo").display().to_string(),
+                git_ref: "main".into()
+            }
+        );
+    }
+
+    #[test]
+    fn empty_plans_are_refused() {
+        for text in ["", "\n\n", "# only a comment\n"] {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.line, e.key.as_str()), (1, "(file)"), "{e}");
+            assert!(e.to_string().contains("the plan is empty"), "{e}");
+        }
+    }
+
+    /// Keys in errors as the user wrote them, at the key's or value's line
+    /// (toml's own messages used to leave `5` or `.` as the key).
+    #[test]
+    fn keys_are_named_with_their_index() {
+        let k = |t: &str| {
+            let e = parse(t).unwrap_err();
+            (e.line, e.key.clone(), e.to_string())
+        };
+        let (line, key, msg) = k("name = \"x\"\n[[kernel]]\nname = \"a\"\ntree = \"debian:6.12\"\n[[kernel]]\nname = 5\n");
+        assert_eq!((line, key.as_str()), (6, "kernel[1].name"), "{msg}");
+        let (line, key, msg) = k("[[series]]\nname = \"a\"\nmbox = \"/dev/null\"\n\n[[series]]\nname = \"b\"\ngit = { repo = 5, range = \"a..b\" }\n");
+        assert_eq!((line, key.as_str()), (7, "series[1].git.repo"), "{msg}");
+        let (line, key, msg) = k("[static]\npaths = \"mm\"\n");
+        assert_eq!((line, key.as_str()), (2, "static.paths"), "{msg}");
+        let (line, key, msg) = k("[[config]]\nname = \"c\"\nfragments = [\"a\"]\nmood = 1\n");
+        assert_eq!((line, key.as_str()), (4, "config[0].mood"), "{msg}");
+        let (_, key, msg) = k("[[kernel]]\ntree = \"debian:6.12\"\n");
+        assert_eq!(key, "kernel[0].name", "{msg}");
+        let (line, key, msg) = k("[[series]]\nname = \"a\"\nmbox = \"a\"\n[[series]]\nname = \"b\"\nmbox = \"nope.mbox\"\n");
+        assert_eq!((line, key.as_str()), (3, "series[0].mbox"), "{msg}");
+        assert!(msg.contains("plan.toml:3:8: series[0].mbox:"), "{msg}");
+    }
+
     #[test]
     fn repo_needs_ref() {
         let e = parse("[[kernel]]\nname = \"a\"\nrepo = \"/x\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (3, "kernel.ref"));
+        assert_eq!((e.line, e.key.as_str()), (3, "kernel[0].ref"));
     }
 
     #[test]

@@ -16,9 +16,10 @@ pub const SARIF: &str = "new-findings.sarif";
 pub fn write_all(dir: &Path, results: &[JobResult], title: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let put = |name: &str, text: String| -> std::io::Result<()> {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, dir.join(name))
+        Ok(mmstall_fsio::write_atomic(
+            &dir.join(name),
+            text.as_bytes(),
+        )?)
     };
     put(SUMMARY, markdown(results, title))?;
     put(JUNIT, junit(results, title))?;

@@ -20,6 +20,9 @@ pub struct Fake {
     pub with_series: bool,
     /// The stall suite command exists.
     pub with_suite: bool,
+    /// `mmstall series` (not `--help`) dies like a crashed analyzer: killed
+    /// by SIGABRT after "stack overflow", no JSON.
+    pub series_crashes: bool,
     pub calls: Vec<String>,
 }
 
@@ -67,6 +70,12 @@ impl Executor for Fake {
                 CmdOutput::ok("Apply a patch series in memory ...")
             }
             ["series", ..] if !self.with_series => CmdOutput::fail(2, UNKNOWN_SERIES),
+            ["series", ..] if self.series_crashes => CmdOutput {
+                exit: None,
+                stdout: String::new(),
+                stderr: "\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow\n".into(),
+                secs: 0.5,
+            },
             ["series", ..] => {
                 let series = args
                     .iter()
@@ -113,10 +122,11 @@ impl Executor for Fake {
             {
                 assert!(self.with_suite, "no suite without a guest program");
                 let k = arg(args, "--kernel").unwrap_or("");
-                let (r1, st1) = if k == "pregress" {
-                    (9.5, "fail")
-                } else {
-                    (1.2, "pass")
+                let (r1, st1) = match k {
+                    "pregress" => (9.5, "fail"),
+                    // The test could not run on this kernel (e.g. its setup failed).
+                    "psuiteerror" => (1.2, "error"),
+                    _ => (1.2, "pass"),
                 };
                 // mmstall-guest's report, as the guest command's stdout inside `vm run --json`.
                 let report = json!({"version": 1, "kernel_release": "6.12.57", "thresholds_source": "built-in", "thp": "never", "tests": [
