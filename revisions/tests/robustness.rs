@@ -1,0 +1,155 @@
+//! The user's repository is input: `diff` and `series` write nothing into
+//! it (nor into the repository a `--shared` clone borrows objects from).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use mmstall_analyzer::Catalogue;
+use mmstall_revisions::{
+    analyze_series, diff_revisions, render, PatchResult, PathFilter, Workspace,
+};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "gc.auto=0", "-c", "maintenance.auto=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git is needed by these tests (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn workspace(repo: &Path, paths: &[&str]) -> Workspace {
+    Workspace::open(repo, Catalogue::builtin(), PathFilter::new(paths)).unwrap()
+}
+
+/// Every file and directory under `root`: its mtime and (files) content.
+fn states(root: &Path) -> BTreeMap<PathBuf, (SystemTime, Option<Vec<u8>>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let meta = std::fs::metadata(&dir).unwrap();
+        out.insert(dir.clone(), (meta.modified().unwrap(), None));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                let content = std::fs::read(&path).unwrap();
+                out.insert(path, (meta.modified().unwrap(), Some(content)));
+            }
+        }
+    }
+    out
+}
+
+/// Sets every mtime under `root` to 2001: a touch by the run shows as a
+/// change whatever the clock's granularity.
+fn age(root: &Path) {
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(978_307_200);
+    for path in states(root).into_keys() {
+        let file = std::fs::File::open(&path).unwrap();
+        file.set_modified(old).unwrap();
+    }
+}
+
+fn differences(
+    before: &BTreeMap<PathBuf, (SystemTime, Option<Vec<u8>>)>,
+    after: &BTreeMap<PathBuf, (SystemTime, Option<Vec<u8>>)>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, state) in before {
+        match after.get(path) {
+            None => out.push(format!("removed {}", path.display())),
+            Some(now) if now.0 != state.0 => out.push(format!("mtime of {}", path.display())),
+            Some(now) if now.1 != state.1 => out.push(format!("content of {}", path.display())),
+            _ => {}
+        }
+    }
+    for path in after.keys().filter(|p| !before.contains_key(*p)) {
+        out.push(format!("created {}", path.display()));
+    }
+    out
+}
+
+/// `diff` and `series` (whose patches recreate blobs and trees the
+/// repository has: a branch holds the same change) leave every file and
+/// directory of the repository, packed and loose, and of the repository a
+/// `--shared` clone borrows from, as they were: content and mtime.
+#[test]
+fn diff_and_series_leave_the_repository_and_its_alternates_untouched() {
+    let (dir, repo, base) = seed_repo();
+    commit_patch(&repo, base, "remove-downgrade.patch", "regress");
+    drop(repo);
+    // Half packed, half loose: the base in a pack, the later objects loose.
+    git(dir.path(), &["repack", "-a", "-d", "-q"]);
+    git(dir.path(), &["prune-packed"]);
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    commit_patch(&repo, base, "move-only.patch", "moved");
+    drop(repo);
+    let clone_parent = tempfile::tempdir().unwrap();
+    let clone = clone_parent.path().join("clone.git");
+    git(
+        clone_parent.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--shared",
+            dir.path().to_str().unwrap(),
+            "clone.git",
+        ],
+    );
+    assert!(clone.join("objects/info/alternates").is_file());
+    let git_dir = dir.path().join(".git");
+    assert!(
+        std::fs::read_dir(git_dir.join("objects/pack"))
+            .unwrap()
+            .count()
+            >= 2,
+        "the repository has a pack"
+    );
+    age(&git_dir);
+    age(&clone);
+    let before = (states(&git_dir), states(&clone));
+
+    let regress = mmstall_series::load_series(&fixtures().join("remove-downgrade.patch")).unwrap();
+    let moved = mmstall_series::load_series(&fixtures().join("move-only.patch")).unwrap();
+    let mbox = mmstall_series::load_series(&fixtures().join("series.mbox")).unwrap();
+    for repo_dir in [git_dir.as_path(), clone.as_path()] {
+        let mut ws = workspace(repo_dir, &[]);
+        let d = diff_revisions(&mut ws, "base", "regress").unwrap();
+        assert_eq!(d.diff.introduced.len(), 1);
+        for series in [&regress, &moved, &mbox] {
+            let r = analyze_series(&mut ws, "base", series, false).unwrap();
+            assert!(
+                r.patches
+                    .iter()
+                    .all(|p| matches!(p.result, PatchResult::Applied)),
+                "{}",
+                render::series_text(&r)
+            );
+        }
+        // The patched tree is the branch's: the same objects were made.
+        let r = analyze_series(&mut ws, "base", &regress, false).unwrap();
+        assert_eq!(
+            r.last.tree,
+            ws.resolve("regress").unwrap(),
+            "the series recreates the branch's tree"
+        );
+    }
+    let after = (states(&git_dir), states(&clone));
+    let mut changed = differences(&before.0, &after.0);
+    changed.extend(differences(&before.1, &after.1));
+    assert!(changed.is_empty(), "the run wrote: {changed:#?}");
+}
