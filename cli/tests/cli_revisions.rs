@@ -333,3 +333,78 @@ fn snapshot_write_check_accept() {
     let (code, _, err) = run(&["snapshot", "/no/such/tree"], &r);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `diff A..B` means `diff A B` (a PATH may follow); `A...B` is explained.
+#[test]
+fn diff_accepts_a_range() {
+    let (_d, r) = repo();
+    let (code, pair, _) = run(&["diff", "--repo", "REPO", "base", "regress", "mm"], &r);
+    let (code2, range, err) = run(&["diff", "--repo", "REPO", "base..regress", "mm"], &r);
+    assert_eq!((code, code2), (1, 1), "{err}");
+    assert_eq!(pair, range);
+    let (code, _, err) = run(&["diff", "--repo", "REPO", "base...regress"], &r);
+    assert_eq!(code, 2);
+    assert!(err.contains("git merge-base base regress"), "{err}");
+    let (code, _, err) = run(&["diff", "--repo", "REPO", "base"], &r);
+    assert_eq!(code, 2);
+    assert!(err.contains("NEW is missing"), "{err}");
+}
+
+/// libgit2's and the OS's error texts are printed once (not once per level
+/// of the error chain), without libgit2's `class=`/`code=` suffix.
+#[test]
+fn error_causes_are_printed_once() {
+    let (_d, r) = repo();
+    let (code, _, err) = run(&["diff", "--repo", "/no/such/repo", "a", "b"], &r);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(!err.contains("class="), "{err}");
+    let (code, _, err) = run(&["diff", "--repo", "REPO", "base", "nope~1"], &r);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("class="), "{err}");
+    let (code, _, err) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            "/no/such.mbox",
+        ],
+        &r,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+/// A blob missing from the repository (a partial clone) is a warning on
+/// stderr whatever the format, and the other files' findings still come.
+#[test]
+fn a_missing_blob_is_a_warning_and_the_run_goes_on() {
+    let (_d, r) = repo();
+    let repo = Repository::open(&r).unwrap();
+    let base = repo
+        .revparse_single("base")
+        .unwrap()
+        .peel_to_tree()
+        .unwrap();
+    let oid = base.get_path(Path::new("mm/mlock.c")).unwrap().id();
+    let hex = oid.to_string();
+    std::fs::remove_file(r.join("objects").join(&hex[..2]).join(&hex[2..])).unwrap();
+    let (code, out, err) = run(
+        &[
+            "diff", "--repo", "REPO", "base", "regress", "--format", "json",
+        ],
+        &r,
+    );
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["introduced"][0]["file"], "mm/munmap.c");
+    assert!(
+        err.contains(&format!(
+            "warning: skipped: mm/mlock.c: blob {oid} missing (partial clone?)"
+        )),
+        "{err}"
+    );
+}

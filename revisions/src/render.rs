@@ -242,6 +242,12 @@ pub fn series_text(r: &SeriesReport) -> String {
             let _ = writeln!(out, "  - {}", one_line(f));
         }
     }
+    if !r.skipped.is_empty() {
+        let _ = writeln!(out);
+    }
+    for s in &r.skipped {
+        let _ = writeln!(out, "skipped: {}: {}", s.file, s.reason);
+    }
     let _ = writeln!(
         out,
         "\n{} of {} applied{}; series: {} introduced, {} fixed ({} findings after the last applied patch)",

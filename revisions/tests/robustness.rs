@@ -1,5 +1,7 @@
 //! The user's repository is input: `diff` and `series` write nothing into
-//! it (nor into the repository a `--shared` clone borrows objects from).
+//! it (nor into the repository a `--shared` clone borrows objects from), a
+//! blob missing from a partial clone skips that file only, and a shallow
+//! clone's missing history is named as such.
 
 mod common;
 
@@ -11,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use common::*;
 use mmstall_analyzer::Catalogue;
 use mmstall_revisions::{
-    analyze_series, diff_revisions, render, PatchResult, PathFilter, Workspace,
+    analyze_series, diff_revisions, render, PatchResult, PathFilter, RevisionsError, Workspace,
 };
 
 fn git(dir: &Path, args: &[&str]) {
@@ -152,4 +154,99 @@ fn diff_and_series_leave_the_repository_and_its_alternates_untouched() {
     let mut changed = differences(&before.0, &after.0);
     changed.extend(differences(&before.1, &after.1));
     assert!(changed.is_empty(), "the run wrote: {changed:#?}");
+}
+
+/// The loose object of `path` in the `base` commit, deleted: what a partial
+/// clone (`--filter=blob:none`) that never fetched it looks like to libgit2.
+fn delete_blob(dir: &Path, repo: &git2::Repository, base: git2::Oid, path: &str) -> git2::Oid {
+    let tree = repo.find_commit(base).unwrap().tree().unwrap();
+    let oid = tree.get_path(Path::new(path)).unwrap().id();
+    let hex = oid.to_string();
+    std::fs::remove_file(dir.join(".git/objects").join(&hex[..2]).join(&hex[2..])).unwrap();
+    oid
+}
+
+/// A missing blob skips its file, named with the blob, and the run goes on:
+/// the other files' findings still come, in `diff` and in `series`.
+#[test]
+fn a_missing_blob_skips_its_file_only() {
+    let (dir, repo, base) = seed_repo();
+    commit_patch(&repo, base, "remove-downgrade.patch", "regress");
+    let oid = delete_blob(dir.path(), &repo, base, "mm/mlock.c");
+    drop(repo);
+    let reason = format!("blob {oid} missing (partial clone?)");
+    let mut ws = workspace(dir.path(), &[]);
+    let d = diff_revisions(&mut ws, "base", "regress").unwrap();
+    assert_eq!(d.diff.introduced.len(), 1, "munmap.c is still analyzed");
+    assert_eq!(d.diff.introduced[0].file, "mm/munmap.c");
+    assert!(
+        d.old.report.findings.iter().all(|f| f.file != "mm/mlock.c"),
+        "mlock.c was not analyzed"
+    );
+    let missing = d.missing_blobs();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(
+        (missing[0].file.as_str(), missing[0].reason.as_str()),
+        ("mm/mlock.c", reason.as_str())
+    );
+    assert!(
+        render::diff_text(&d).contains(&format!("skipped (regress): mm/mlock.c: {reason}")),
+        "{}",
+        render::diff_text(&d)
+    );
+
+    // The series' patch 2 edits the missing file: it fails naming it; the
+    // others apply and patch 1's finding is reported.
+    let series = mmstall_series::load_series(&fixtures().join("series.mbox")).unwrap();
+    let r = analyze_series(&mut ws, "base", &series, true).unwrap();
+    assert_eq!(r.patches[0].introduced.len(), 1);
+    match &r.patches[1].result {
+        PatchResult::Failed { file, .. } => assert_eq!(file.as_deref(), Some("mm/mlock.c")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.missing_blobs.len(), 1);
+    let text = render::series_text(&r);
+    assert!(
+        text.contains(&format!("skipped: mm/mlock.c: {reason}")),
+        "{text}"
+    );
+}
+
+/// `HEAD~1` of a `--depth 1` clone: the error says the history is not
+/// there, naming the commit whose parent is missing.
+#[test]
+fn a_shallow_clone_names_the_missing_history() {
+    let (dir, repo, base) = seed_repo();
+    let regress = commit_patch(&repo, base, "remove-downgrade.patch", "regress");
+    drop(repo);
+    let parent = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    git(
+        parent.path(),
+        &[
+            "clone", "-q", "--depth", "1", "--branch", "regress", &url, "shallow",
+        ],
+    );
+    let shallow = parent.path().join("shallow");
+    let mut ws = workspace(&shallow, &[]);
+    let err = diff_revisions(&mut ws, "HEAD~1", "HEAD").unwrap_err();
+    assert!(
+        matches!(&err, RevisionsError::ShallowHistory { rev, commit } if rev == "HEAD~1" && *commit == regress.to_string()),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("HEAD~1: not in this shallow clone (parent of {regress} is missing; fetch more history, e.g. `git fetch --deepen=N`)")
+    );
+    // `^` and `~N` too; a revision that does not exist at all is not blamed
+    // on the shallow history.
+    for rev in ["HEAD^", "HEAD~2", "regress^1"] {
+        let err = ws.resolve(rev).unwrap_err();
+        assert!(
+            matches!(err, RevisionsError::ShallowHistory { .. }),
+            "{rev}: {err:?}"
+        );
+    }
+    let err = ws.resolve("no-such-branch~1").unwrap_err();
+    assert!(matches!(err, RevisionsError::BadRev { .. }), "{err:?}");
 }
