@@ -63,7 +63,7 @@ pub fn apply_to_tree_reporting_offsets(
     let mut offsets = Vec::new();
     let plan = plan_patch(patch, &TreeSource { repo, tree: &tree }, &mut offsets)?;
     let odb = repo.odb().map_err(git_error)?;
-    let mut changes: BTreeMap<&str, Option<(Oid, u32)>> = BTreeMap::new();
+    let mut changes = Changes::new();
     for (path, state) in &plan {
         let fail = |error: git2::Error| apply_error(patch, Some(path), error.into());
         match state {
@@ -145,6 +145,10 @@ fn write_object(odb: &Odb, kind: ObjectType, data: &[u8]) -> Result<Oid, git2::E
 
 const MODE_TREE: u32 = 0o040000;
 
+/// Paths (relative to a directory) mapped to a new blob and its mode, or to
+/// `None` for a removal.
+type Changes<'a> = BTreeMap<&'a str, Option<(Oid, u32)>>;
+
 /// `tree` (`None`: no such directory yet) with `changes` applied: paths
 /// relative to it mapped to a new blob and mode, or to `None` for a removal.
 /// Returns `None` when nothing is left, as git keeps no empty directory.
@@ -152,7 +156,7 @@ fn updated_tree(
     repo: &Repository,
     odb: &Odb,
     tree: Option<&Tree>,
-    changes: &BTreeMap<&str, Option<(Oid, u32)>>,
+    changes: &Changes,
 ) -> Result<Option<Oid>, git2::Error> {
     // Entries by name (bytes: git allows names that are not UTF-8).
     let mut entries: BTreeMap<Vec<u8>, (u32, Oid)> = BTreeMap::new();
@@ -165,7 +169,7 @@ fn updated_tree(
         }
     }
     let mut files: Vec<(&str, Option<(Oid, u32)>)> = Vec::new();
-    let mut dirs: BTreeMap<&str, BTreeMap<&str, Option<(Oid, u32)>>> = BTreeMap::new();
+    let mut dirs: BTreeMap<&str, Changes> = BTreeMap::new();
     for (path, change) in changes {
         match path.split_once('/') {
             Some((dir, rest)) => {
