@@ -184,6 +184,9 @@ pub struct BlobTree {
     /// clone fetched without it, a damaged repository): left out of the
     /// analysis and reported as skipped, so the other files still count.
     pub missing: BTreeMap<String, Oid>,
+    /// Directories that may hold selected files but whose tree object is
+    /// missing (a partial clone without trees): skipped the same way.
+    pub missing_trees: BTreeMap<String, Oid>,
 }
 
 impl BlobTree {
@@ -195,20 +198,28 @@ impl BlobTree {
             .iter()
             .map(|(p, (o, _))| (p.clone(), *o))
             .chain(self.missing.iter().map(|(p, o)| (p.clone(), *o)))
+            .chain(
+                self.missing_trees
+                    .iter()
+                    .map(|(p, o)| (format!("{p}/"), *o)),
+            )
             .collect();
         key.sort();
         key
     }
 
-    /// The skipped-file entries of the missing blobs.
+    /// The skipped-file entries of the missing blobs and trees (a
+    /// directory is named with a trailing `/`).
     pub fn missing_skips(&self) -> Vec<Skipped> {
-        self.missing
-            .iter()
-            .map(|(path, oid)| Skipped {
-                file: path.clone(),
-                reason: format!("blob {oid} missing (partial clone?)"),
-            })
-            .collect()
+        let blobs = self.missing.iter().map(|(path, oid)| Skipped {
+            file: path.clone(),
+            reason: format!("blob {oid} missing (partial clone?)"),
+        });
+        let trees = self.missing_trees.iter().map(|(path, oid)| Skipped {
+            file: format!("{path}/"),
+            reason: format!("tree {oid} missing (partial clone?)"),
+        });
+        blobs.chain(trees).collect()
     }
 }
 
@@ -294,7 +305,9 @@ impl BlobStore {
         let t = repo
             .find_tree(tree)
             .map_err(git_err(format!("tree {tree}")))?;
+        let odb = repo.odb().map_err(git_err("the object database".into()))?;
         let mut entries: Vec<(String, Oid)> = Vec::new();
+        let mut missing_trees: BTreeMap<String, Oid> = BTreeMap::new();
         t.walk(TreeWalkMode::PreOrder, |root, entry| {
             let Some(name) = entry.name() else {
                 return TreeWalkResult::Skip;
@@ -302,10 +315,15 @@ impl BlobStore {
             let path = format!("{root}{name}");
             match entry.kind() {
                 Some(ObjectType::Tree) => {
-                    if filter.may_contain(&path) {
-                        TreeWalkResult::Ok
-                    } else {
+                    if !filter.may_contain(&path) {
                         TreeWalkResult::Skip
+                    } else if !odb.exists(entry.id()) {
+                        // A partial clone without trees (`--filter=tree:0`):
+                        // libgit2's walk would abort the whole tree here.
+                        missing_trees.insert(path, entry.id());
+                        TreeWalkResult::Skip
+                    } else {
+                        TreeWalkResult::Ok
                     }
                 }
                 Some(ObjectType::Blob) => {
@@ -393,7 +411,10 @@ impl BlobStore {
         }
         // A blob not found (NotFound above) is a missing file, not an error.
         let known = self.blobs.lock().expect("blob store lock");
-        let mut tree = BlobTree::default();
+        let mut tree = BlobTree {
+            missing_trees,
+            ..BlobTree::default()
+        };
         for (path, oid) in entries {
             match known.get(&oid) {
                 Some(bytes) => {

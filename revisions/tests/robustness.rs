@@ -250,3 +250,47 @@ fn a_shallow_clone_names_the_missing_history() {
     let err = ws.resolve("no-such-branch~1").unwrap_err();
     assert!(matches!(err, RevisionsError::BadRev { .. }), "{err:?}");
 }
+
+/// A partial clone without trees (`--filter=tree:0`) misses directories:
+/// the directory is skipped and named, the rest is analyzed (libgit2's tree
+/// walk used to abort the whole revision).
+#[test]
+fn a_missing_tree_skips_its_directory_only() {
+    let (dir, repo, base) = seed_repo();
+    let regress = commit_patch(&repo, base, "remove-downgrade.patch", "regress");
+    let mut drivers = BTreeMap::new();
+    drivers.insert(
+        "demo.c".to_string(),
+        b"void demo(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tzap_page_range_single(0, 0, 0, 0);\n\tmmap_write_unlock(mm);\n}\n".to_vec(),
+    );
+    let drivers_tree = write_tree(&repo, &drivers);
+    let mut root = repo
+        .treebuilder(Some(&repo.find_commit(regress).unwrap().tree().unwrap()))
+        .unwrap();
+    root.insert("drivers", drivers_tree, 0o040000).unwrap();
+    let tree = root.write().unwrap();
+    drop(root);
+    commit(&repo, "refs/heads/drivers", tree, Some(regress), "drivers");
+    let hex = drivers_tree.to_string();
+    std::fs::remove_file(
+        dir.path()
+            .join(".git/objects")
+            .join(&hex[..2])
+            .join(&hex[2..]),
+    )
+    .unwrap();
+    drop(repo);
+    let mut ws = workspace(dir.path(), &[]);
+    let d = diff_revisions(&mut ws, "base", "drivers").unwrap();
+    assert_eq!(d.diff.introduced.len(), 1, "mm/ is still analyzed");
+    assert_eq!(d.diff.introduced[0].file, "mm/munmap.c");
+    let missing = d.missing_blobs();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(
+        (missing[0].file.as_str(), missing[0].reason.as_str()),
+        (
+            "drivers/",
+            format!("tree {drivers_tree} missing (partial clone?)").as_str()
+        )
+    );
+}
