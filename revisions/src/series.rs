@@ -76,7 +76,8 @@ pub struct SeriesReport {
     /// each once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
-    /// The missing blobs among them: a repository problem (partial clone).
+    /// The missing blobs and trees among them: a repository problem
+    /// (partial clone).
     #[serde(skip)]
     pub missing_blobs: Vec<Skipped>,
     #[serde(skip)]

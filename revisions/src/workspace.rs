@@ -27,8 +27,9 @@ pub struct Analysis {
     /// Files analyzed and their blob ids.
     #[serde(skip)]
     pub files: BTreeMap<String, Oid>,
-    /// Selected files whose blob is not in the object database (also in
-    /// `report.skipped`): a repository problem the user is warned about.
+    /// Selected files (directories) whose blob (tree) is not in the object
+    /// database (also in `report.skipped`): a repository problem the user is
+    /// warned about.
     #[serde(skip)]
     pub missing: Vec<Skipped>,
     pub timing: Timing,
@@ -242,7 +243,8 @@ impl DiffReport {
         !self.diff.introduced.is_empty()
     }
 
-    /// Files left out of either side because their blob is missing.
+    /// Files (and directories) left out of either side because their blob
+    /// (tree) is missing.
     pub fn missing_blobs(&self) -> Vec<Skipped> {
         union_of_skipped([&self.old.missing, &self.new.missing])
     }
