@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use mmstall_analyzer::Catalogue;
-use mmstall_revisions::{diff_revisions, render, PathFilter, Workspace};
+use mmstall_revisions::{diff_revisions, render, split_revisions, PathFilter, Workspace};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum DiffFormat {
@@ -21,10 +21,11 @@ pub struct DiffArgs {
     /// its object database is read).
     #[arg(long)]
     pub repo: PathBuf,
-    /// The revision before (branch, tag, commit or tree id, `HEAD~3`...).
+    /// The revision before (branch, tag, commit or tree id, `HEAD~3`...),
+    /// or `OLD..NEW` (as `git diff`: the same as `OLD NEW`).
     pub old: String,
-    /// The revision after.
-    pub new: String,
+    /// The revision after (not given with `OLD..NEW`).
+    pub new: Option<String>,
     /// Restrict the analysis to these path prefixes (`mm`, `include/linux/mm.h`).
     pub paths: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
@@ -46,9 +47,15 @@ pub fn catalogue(config: Option<&Path>) -> anyhow::Result<Catalogue> {
 }
 
 pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
+    let (old, new, first_path) = split_revisions(&args.old, args.new.as_deref())?;
+    let paths: Vec<String> = first_path.into_iter().chain(args.paths).collect();
     let cat = catalogue(args.config.as_deref())?;
-    let mut ws = Workspace::open(&args.repo, cat, PathFilter::new(&args.paths))?;
-    let report = diff_revisions(&mut ws, &args.old, &args.new)?;
+    let mut ws = Workspace::open(&args.repo, cat, PathFilter::new(&paths))?;
+    let report = diff_revisions(&mut ws, &old, &new)?;
+    // Whatever the format: a file left out is a hole in the verdict.
+    for s in report.missing_blobs() {
+        eprintln!("warning: skipped: {}: {}", s.file, s.reason);
+    }
     let out = match args.format {
         DiffFormat::Text => render::diff_text(&report),
         DiffFormat::Json => render::diff_json(&report),

@@ -1,7 +1,9 @@
 //! `mmstall series`: thin layer over `mmstall_revisions::analyze_series`.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use mmstall_revisions::{analyze_series, render, PathFilter, Workspace};
 
@@ -11,19 +13,22 @@ pub enum SeriesFormat {
     Json,
     /// For a CI comment.
     Markdown,
+    /// SARIF 2.1.0 of the findings the series introduces (base against the
+    /// tree after the last applied patch), each naming its patch.
+    Sarif,
 }
 
 #[derive(Args)]
 pub struct SeriesArgs {
-    /// The kernel's git repository (only its object database is used: new
-    /// blobs and trees are written there, nothing else changes).
+    /// The kernel's git repository (only its object database is read; the
+    /// patched trees' objects are kept in memory: nothing is written).
     #[arg(long)]
     pub repo: PathBuf,
     /// The revision the series applies onto.
     #[arg(long)]
     pub base: String,
-    /// An mbox (`git format-patch --stdout`, `b4 am`), one patch, or a
-    /// directory of `*.patch` files.
+    /// An mbox (`git format-patch --stdout`, `b4 am`), one patch, a
+    /// directory of `*.patch` files, or `-`: an mbox or patch on stdin.
     pub series: PathBuf,
     /// Restrict the analysis to these path prefixes.
     pub paths: Vec<String>,
@@ -42,13 +47,26 @@ pub struct SeriesArgs {
 
 pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
     let cat = crate::diff::catalogue(args.config.as_deref())?;
-    let series = mmstall_series::load_series(&args.series)?;
+    let series = if args.series.as_os_str() == "-" {
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .context("reading the series from stdin")?;
+        mmstall_series::parse_series(&input, Path::new("<stdin>"))?
+    } else {
+        mmstall_series::load_series(&args.series)?
+    };
     let mut ws = Workspace::open(&args.repo, cat, PathFilter::new(&args.paths))?;
     let report = analyze_series(&mut ws, &args.base, &series, args.keep_going)?;
+    // Whatever the format: a file left out is a hole in the verdict.
+    for s in &report.missing_blobs {
+        eprintln!("warning: skipped: {}: {}", s.file, s.reason);
+    }
     let out = match args.format {
         SeriesFormat::Text => render::series_text(&report),
         SeriesFormat::Json => render::series_json(&report),
         SeriesFormat::Markdown => render::series_markdown(&report),
+        SeriesFormat::Sarif => render::series_sarif(&report),
     };
     print!("{out}");
     if args.stats {

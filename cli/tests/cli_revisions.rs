@@ -333,3 +333,203 @@ fn snapshot_write_check_accept() {
     let (code, _, err) = run(&["snapshot", "/no/such/tree"], &r);
     assert_eq!(code, 2, "{err}");
 }
+
+/// Text output: every finding line starts with `file:line:col:` (compilers'
+/// form, for quickfix and CI matchers), the status after the rule code;
+/// nothing starts with the old `+ `/`- `/`= ` marks.
+#[test]
+fn diff_and_series_text_lines_start_with_file_line_col() {
+    let (_d, r) = repo();
+    let (_, out, _) = run(&["diff", "--repo", "REPO", "base", "regress"], &r);
+    assert!(
+        out.lines().any(|l| l.starts_with("mm/munmap.c:")
+            && l.contains(": warning[MMS002]: introduced: `sys_munmap` holds")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("mm/")
+            && l.contains(": note[MMS00")
+            && l.contains("]: unchanged: ")),
+        "{out}"
+    );
+    let (_, out, _) = run(&["diff", "--repo", "REPO", "base", "fix"], &r);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("mm/mlock.c:") && l.contains(": note[MMS001]: fixed: ")),
+        "{out}"
+    );
+    let mbox = fixtures().join("series.mbox");
+    let (_, series, _) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            mbox.to_str().unwrap(),
+        ],
+        &r,
+    );
+    assert!(
+        series.lines().any(|l| l.starts_with("mm/munmap.c:")
+            && l.contains(": warning[MMS002]: introduced by patch 1: ")),
+        "{series}"
+    );
+    assert!(
+        series
+            .lines()
+            .any(|l| l.starts_with("mm/mlock.c:")
+                && l.contains(": note[MMS001]: fixed by patch 2: ")),
+        "{series}"
+    );
+    for text in [&out, &series] {
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("+ mm/")
+                || l.trim_start().starts_with("- mm/")
+                || l.starts_with("= ")),
+            "{text}"
+        );
+    }
+}
+
+/// `series --format sarif`: the introduced findings, each naming its patch;
+/// `-` reads the mbox from stdin.
+#[test]
+fn series_sarif_from_stdin_names_the_patch() {
+    let (_d, r) = repo();
+    let mbox = std::fs::File::open(fixtures().join("series.mbox")).unwrap();
+    let out = mmstall()
+        .args(["series", "--repo", r.to_str().unwrap(), "--base", "base"])
+        .args(["--format", "sarif", "-"])
+        .stdin(mbox)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "the one finding the series introduces");
+    assert_eq!(results[0]["ruleId"], "MMS002");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "mm/munmap.c"
+    );
+    assert_eq!(results[0]["properties"]["patch"]["index"], 1);
+    assert_eq!(
+        results[0]["properties"]["patch"]["subject"],
+        "mm/munmap: zap before downgrading"
+    );
+    // Text from stdin names it `<stdin>`; a malformed one names its line.
+    let out = mmstall()
+        .args([
+            "series",
+            "--repo",
+            r.to_str().unwrap(),
+            "--base",
+            "base",
+            "-",
+        ])
+        .stdin(std::fs::File::open(fixtures().join("series.mbox")).unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("mmstall series <stdin> onto base"),
+        "{text}"
+    );
+    let out = mmstall()
+        .args([
+            "series",
+            "--repo",
+            r.to_str().unwrap(),
+            "--base",
+            "base",
+            "-",
+        ])
+        .stdin(std::fs::File::open(fixtures().join("malformed.mbox")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("<stdin>:29: hunk #1"), "{err}");
+}
+
+/// `diff A..B` means `diff A B` (a PATH may follow); `A...B` is explained.
+#[test]
+fn diff_accepts_a_range() {
+    let (_d, r) = repo();
+    let (code, pair, _) = run(&["diff", "--repo", "REPO", "base", "regress", "mm"], &r);
+    let (code2, range, err) = run(&["diff", "--repo", "REPO", "base..regress", "mm"], &r);
+    assert_eq!((code, code2), (1, 1), "{err}");
+    assert_eq!(pair, range);
+    let (code, _, err) = run(&["diff", "--repo", "REPO", "base...regress"], &r);
+    assert_eq!(code, 2);
+    assert!(err.contains("git merge-base base regress"), "{err}");
+    let (code, _, err) = run(&["diff", "--repo", "REPO", "base"], &r);
+    assert_eq!(code, 2);
+    assert!(err.contains("NEW is missing"), "{err}");
+}
+
+/// libgit2's and the OS's error texts are printed once (not once per level
+/// of the error chain), without libgit2's `class=`/`code=` suffix.
+#[test]
+fn error_causes_are_printed_once() {
+    let (_d, r) = repo();
+    let (code, _, err) = run(&["diff", "--repo", "/no/such/repo", "a", "b"], &r);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(!err.contains("class="), "{err}");
+    let (code, _, err) = run(&["diff", "--repo", "REPO", "base", "nope~1"], &r);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("class="), "{err}");
+    let (code, _, err) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            "/no/such.mbox",
+        ],
+        &r,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+/// A blob missing from the repository (a partial clone) is a warning on
+/// stderr whatever the format, and the other files' findings still come.
+#[test]
+fn a_missing_blob_is_a_warning_and_the_run_goes_on() {
+    let (_d, r) = repo();
+    let repo = Repository::open(&r).unwrap();
+    let base = repo
+        .revparse_single("base")
+        .unwrap()
+        .peel_to_tree()
+        .unwrap();
+    let oid = base.get_path(Path::new("mm/mlock.c")).unwrap().id();
+    let hex = oid.to_string();
+    std::fs::remove_file(r.join("objects").join(&hex[..2]).join(&hex[2..])).unwrap();
+    let (code, out, err) = run(
+        &[
+            "diff", "--repo", "REPO", "base", "regress", "--format", "json",
+        ],
+        &r,
+    );
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["introduced"][0]["file"], "mm/munmap.c");
+    assert!(
+        err.contains(&format!(
+            "warning: skipped: mm/mlock.c: blob {oid} missing (partial clone?)"
+        )),
+        "{err}"
+    );
+}

@@ -25,6 +25,6 @@ mod workspace;
 
 pub use compare::{compare, FindingsDiff};
 pub use error::RevisionsError;
-pub use git::{BlobStore, BlobTree, PathFilter};
+pub use git::{split_revisions, BlobStore, BlobTree, PathFilter};
 pub use series::{analyze_series, PatchReport, PatchResult, SeriesReport};
 pub use workspace::{diff_revisions, Analysis, DiffReport, Timing, Workspace};

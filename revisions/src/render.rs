@@ -6,25 +6,65 @@ use std::fmt::Write;
 
 use mmstall_analyzer::{printers, Finding};
 
-use crate::series::{PatchResult, SeriesReport};
+use crate::series::{PatchReport, PatchResult, SeriesReport};
 use crate::workspace::DiffReport;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// A finding as rustc-like lines, with the source line when known.
-fn finding_block(out: &mut String, mark: &str, f: &Finding, sources: &HashMap<String, String>) {
-    let _ = writeln!(
-        out,
-        "{mark} {}:{}:{}: {}[{}]: {}",
+/// How a finding stands between two trees; printed after the rule code, so
+/// that every finding line starts with `file:line:col:` as a compiler's does
+/// (vim's quickfix, editors and CI problem matchers read it).
+#[derive(Clone, Copy)]
+enum Status {
+    Introduced,
+    Fixed,
+    Unchanged,
+    IntroducedBy(usize),
+    FixedBy(usize),
+}
+
+impl Status {
+    fn word(self) -> String {
+        match self {
+            Status::Introduced => "introduced".into(),
+            Status::Fixed => "fixed".into(),
+            Status::Unchanged => "unchanged".into(),
+            Status::IntroducedBy(n) => format!("introduced by patch {n}"),
+            Status::FixedBy(n) => format!("fixed by patch {n}"),
+        }
+    }
+
+    /// Introduced findings keep their severity; fixed and unchanged ones are
+    /// notes, so a matcher that flags `warning`/`error` lines flags only
+    /// what a change introduced.
+    fn severity(self, f: &Finding) -> &'static str {
+        match self {
+            Status::Introduced | Status::IntroducedBy(_) => f.severity.as_str(),
+            _ => "note",
+        }
+    }
+}
+
+/// The `file:line:col: severity[CODE]: status: message` line of a finding.
+fn head_line(status: Status, f: &Finding) -> String {
+    format!(
+        "{}:{}:{}: {}[{}]: {}: {}",
         f.file,
         f.line,
         f.column,
-        f.severity.as_str(),
+        status.severity(f),
         f.code,
+        status.word(),
         f.message
-    );
+    )
+}
+
+/// A finding as rustc-like lines, with the source line when known (from
+/// `sources`: the files of the tree the finding is located in).
+fn finding_block(out: &mut String, status: Status, f: &Finding, sources: &HashMap<String, String>) {
+    let _ = writeln!(out, "{}", head_line(status, f));
     if let Some(line) = sources
         .get(&f.file)
         .and_then(|s| s.lines().nth((f.line as usize).saturating_sub(1)))
@@ -64,18 +104,6 @@ fn finding_block(out: &mut String, mark: &str, f: &Finding, sources: &HashMap<St
     }
 }
 
-fn one_line(f: &Finding) -> String {
-    format!(
-        "{}:{}:{}: {}[{}]: {}",
-        f.file,
-        f.line,
-        f.column,
-        f.severity.as_str(),
-        f.code,
-        f.message
-    )
-}
-
 pub fn diff_text(r: &DiffReport) -> String {
     let mut out = String::new();
     let scope = if r.paths.is_empty() {
@@ -93,15 +121,15 @@ pub fn diff_text(r: &DiffReport) -> String {
     let d = &r.diff;
     let _ = writeln!(out, "\nintroduced ({}):", d.introduced.len());
     for f in &d.introduced {
-        finding_block(&mut out, "+", f, &r.new.sources);
+        finding_block(&mut out, Status::Introduced, f, &r.new.sources);
     }
     let _ = writeln!(out, "\nfixed ({}):", d.fixed.len());
     for f in &d.fixed {
-        finding_block(&mut out, "-", f, &r.old.sources);
+        finding_block(&mut out, Status::Fixed, f, &r.old.sources);
     }
     let _ = writeln!(out, "\nunchanged ({}):", d.unchanged.len());
     for f in &d.unchanged {
-        let _ = writeln!(out, "= {}", one_line(f));
+        let _ = writeln!(out, "{}", head_line(Status::Unchanged, f));
     }
     for s in &r.new.report.skipped {
         let _ = writeln!(out, "skipped ({}): {}: {}", r.new_rev, s.file, s.reason);
@@ -135,6 +163,37 @@ pub fn diff_json(r: &DiffReport) -> String {
 /// for a branch should flag).
 pub fn diff_sarif(r: &DiffReport) -> String {
     printers::sarif::render(&r.diff.introduced)
+}
+
+/// SARIF 2.1.0 of the findings the series introduces (base against the
+/// tree after the last applied patch, located there), as `diff`'s: each
+/// result names, in its properties, the patch that introduced it.
+pub fn series_sarif(r: &SeriesReport) -> String {
+    let sarif = printers::sarif::render(&r.net.introduced);
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&sarif) else {
+        return sarif;
+    };
+    if let Some(results) = doc["runs"][0]["results"].as_array_mut() {
+        // The printer writes one result per finding, in order.
+        for (result, f) in results.iter_mut().zip(&r.net.introduced) {
+            if let Some(p) = introducing_patch(r, f) {
+                result["properties"]["patch"] = serde_json::json!({
+                    "index": p.index,
+                    "subject": p.subject,
+                });
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("a report serializes") + "\n"
+}
+
+/// The last applied patch that introduced `f` (by fingerprint): a finding
+/// introduced, fixed and introduced again is credited to the last one.
+fn introducing_patch<'a>(r: &'a SeriesReport, f: &Finding) -> Option<&'a PatchReport> {
+    r.patches
+        .iter()
+        .rev()
+        .find(|p| p.introduced.iter().any(|i| i.fingerprint == f.fingerprint))
 }
 
 /// Timing of both sides, for `--stats` (stderr).
@@ -235,12 +294,23 @@ pub fn series_text(r: &SeriesReport) -> String {
         for o in &p.offsets {
             let _ = writeln!(out, "  note: {o}");
         }
+        let no_sources = HashMap::new();
+        let (before, after) = match &p.trees {
+            Some((before, after)) => (&before.sources, &after.sources),
+            None => (&no_sources, &no_sources),
+        };
         for f in &p.introduced {
-            finding_block(&mut out, "  +", f, &r.last.sources);
+            finding_block(&mut out, Status::IntroducedBy(p.index), f, after);
         }
         for f in &p.fixed {
-            let _ = writeln!(out, "  - {}", one_line(f));
+            finding_block(&mut out, Status::FixedBy(p.index), f, before);
         }
+    }
+    if !r.skipped.is_empty() {
+        let _ = writeln!(out);
+    }
+    for s in &r.skipped {
+        let _ = writeln!(out, "skipped: {}: {}", s.file, s.reason);
     }
     let _ = writeln!(
         out,

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use git2::Oid;
+use mmstall_analyzer::source::Skipped;
 use mmstall_analyzer::Finding;
 use mmstall_series::{apply_series_to_tree, ApplyFailure, ApplyOptions, PatchStatus, Series};
 use serde::Serialize;
 
 use crate::compare::{compare, FindingsDiff};
 use crate::error::RevisionsError;
-use crate::workspace::{changed_files, ser_oid, Analysis, Timing, Workspace};
+use crate::workspace::{changed_files, ser_oid, union_of_skipped, Analysis, Timing, Workspace};
 
 /// What happened to one patch.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +48,12 @@ pub struct PatchReport {
     pub fixed: Vec<Finding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// The analyses of the tree the patch applied onto and of the tree it
+    /// produced (applied patches only): a fixed finding is shown with the
+    /// source before the patch, an introduced one with the source after it,
+    /// never with a later patch's lines.
+    #[serde(skip)]
+    pub trees: Option<(Arc<Analysis>, Arc<Analysis>)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,6 +72,14 @@ pub struct SeriesReport {
     /// Load warnings (a missing patch of a numbered series) and ignored mails.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Files left out of any analyzed tree (binary, not UTF-8, blob missing),
+    /// each once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// The missing blobs and trees among them: a repository problem
+    /// (partial clone).
+    #[serde(skip)]
+    pub missing_blobs: Vec<Skipped>,
     #[serde(skip)]
     pub base: Arc<Analysis>,
     #[serde(skip)]
@@ -112,6 +127,7 @@ pub fn analyze_series(
         apply_series_to_tree(ws.repo(), base_tree, series, ApplyOptions { keep_going });
     let mut patches = Vec::new();
     let mut last = base.clone();
+    let mut analyzed = vec![base.clone()];
     for outcome in application.outcomes {
         let mut report = PatchReport {
             index: outcome.index,
@@ -122,6 +138,7 @@ pub fn analyze_series(
             introduced: Vec::new(),
             fixed: Vec::new(),
             timing: None,
+            trees: None,
         };
         match outcome.status {
             PatchStatus::Applied => {
@@ -143,6 +160,8 @@ pub fn analyze_series(
                 report.introduced = diff.introduced;
                 report.fixed = diff.fixed;
                 report.timing = Some(after.timing.clone());
+                report.trees = Some((before, after.clone()));
+                analyzed.push(after.clone());
                 last = after;
             }
             PatchStatus::Failed(error) => {
@@ -174,6 +193,8 @@ pub fn analyze_series(
             .iter()
             .map(|i| format!("{}: ignored \"{}\": {}", i.source, i.subject, i.reason)),
     );
+    let skipped = union_of_skipped(analyzed.iter().map(|a| &a.report.skipped));
+    let missing_blobs = union_of_skipped(analyzed.iter().map(|a| &a.missing));
     Ok(SeriesReport {
         series: series.source.display().to_string(),
         cover: series.cover.as_ref().map(|c| c.subject.clone()),
@@ -184,6 +205,8 @@ pub fn analyze_series(
         patches,
         net,
         warnings,
+        skipped,
+        missing_blobs,
         base,
         last,
     })

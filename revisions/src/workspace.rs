@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use git2::{Oid, Repository};
+use mmstall_analyzer::source::Skipped;
 use mmstall_analyzer::{Catalogue, LintOptions, ParseCache, Report, ScanCache};
 use serde::Serialize;
 
@@ -26,6 +27,11 @@ pub struct Analysis {
     /// Files analyzed and their blob ids.
     #[serde(skip)]
     pub files: BTreeMap<String, Oid>,
+    /// Selected files (directories) whose blob (tree) is not in the object
+    /// database (also in `report.skipped`): a repository problem the user is
+    /// warned about.
+    #[serde(skip)]
+    pub missing: Vec<Skipped>,
     pub timing: Timing,
 }
 
@@ -90,22 +96,25 @@ impl Workspace {
         // reads; git itself does not. On a whole kernel tree that is a large
         // part of the time spent reading blobs. Process-wide.
         git2::opts::strict_hash_verification(false);
-        Ok(Workspace::with_repo(
-            git::open_repo(repo)?,
-            catalogue,
-            filter,
-        ))
+        Workspace::with_repo(git::open_repo(repo)?, catalogue, filter)
     }
 
     /// Objects the run writes (blobs and trees of patched revisions) go to an
-    /// in-memory backend of this handle: the repository on disk gets nothing.
-    pub fn with_repo(repo: Repository, catalogue: Catalogue, filter: PathFilter) -> Workspace {
-        if let Ok(odb) = repo.odb() {
-            // Highest priority: libgit2 writes to the first writable backend.
-            // Without it (it cannot fail short of memory) objects go to disk.
-            let _ = odb.add_new_mempack_backend(1000);
-        }
-        Workspace {
+    /// in-memory backend of this handle, and objects the repository has are
+    /// never written again (`mmstall_series` looks first: libgit2 would
+    /// touch their files): the repository on disk, and any repository it
+    /// borrows objects from (alternates), get nothing, not even an mtime.
+    pub fn with_repo(
+        repo: Repository,
+        catalogue: Catalogue,
+        filter: PathFilter,
+    ) -> Result<Workspace, RevisionsError> {
+        // Highest priority: libgit2 writes to the first writable backend.
+        // Without it objects would go to disk: an error, not a fallback.
+        repo.odb()
+            .and_then(|odb| odb.add_new_mempack_backend(1000).map(|_| ()))
+            .map_err(|error| RevisionsError::InMemoryBackend { error })?;
+        Ok(Workspace {
             repo,
             catalogue,
             filter,
@@ -113,7 +122,7 @@ impl Workspace {
             scan_cache: Arc::new(ScanCache::default()),
             blobs: BlobStore::default(),
             analyses: HashMap::new(),
-        }
+        })
     }
 
     pub fn repo(&self) -> &Repository {
@@ -165,6 +174,7 @@ impl Workspace {
                 report: done.report.clone(),
                 sources: done.sources.clone(),
                 files: done.files.clone(),
+                missing: done.missing.clone(),
                 timing,
             }));
         }
@@ -180,7 +190,12 @@ impl Workspace {
             whole_scan_limit: None,
             pull_rounds: None,
         };
-        let run = mmstall_analyzer::lint_set(&set, &self.catalogue, &options);
+        let mut run = mmstall_analyzer::lint_set(&set, &self.catalogue, &options);
+        let missing = set.missing_skips();
+        if !missing.is_empty() {
+            run.report.skipped.extend(missing.iter().cloned());
+            run.report.skipped.sort_by(|a, b| a.file.cmp(&b.file));
+        }
         let timing = Timing {
             load_ms,
             analyze_ms: t1.elapsed().as_millis() as u64,
@@ -198,6 +213,7 @@ impl Workspace {
             report: run.report,
             sources: run.sources,
             files: key.iter().cloned().collect(),
+            missing,
             timing,
         });
         self.analyses.insert(key, analysis.clone());
@@ -226,6 +242,22 @@ impl DiffReport {
     pub fn introduced_anything(&self) -> bool {
         !self.diff.introduced.is_empty()
     }
+
+    /// Files (and directories) left out of either side because their blob
+    /// (tree) is missing.
+    pub fn missing_blobs(&self) -> Vec<Skipped> {
+        union_of_skipped([&self.old.missing, &self.new.missing])
+    }
+}
+
+/// The skipped files of several analyses, each once, sorted by file.
+pub(crate) fn union_of_skipped<'a>(
+    lists: impl IntoIterator<Item = &'a Vec<Skipped>>,
+) -> Vec<Skipped> {
+    let mut all: Vec<Skipped> = lists.into_iter().flatten().cloned().collect();
+    all.sort_by(|a, b| (&a.file, &a.reason).cmp(&(&b.file, &b.reason)));
+    all.dedup();
+    all
 }
 
 pub fn diff_revisions(

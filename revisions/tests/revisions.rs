@@ -327,3 +327,69 @@ fn a_series_writes_nothing_into_the_repository() {
     drop(ws);
     assert_eq!(object_files(&repo), before, "objects were written to disk");
 }
+
+/// A patch inserting four comment lines after line 1 of `mm/NAME`: every
+/// finding of the file moves four lines down.
+fn move_down_patch(name: &str) -> mmstall_series::Patch {
+    let text = std::fs::read_to_string(seeds().join(name)).unwrap();
+    let first: Vec<&str> = text.lines().take(3).collect();
+    let mail = format!(
+        "From: T <t@mmstall.invalid>\nSubject: [PATCH] mm/{name}: move everything down\n\n---\n\
+         diff --git a/mm/{name} b/mm/{name}\n--- a/mm/{name}\n+++ b/mm/{name}\n\
+         @@ -1,3 +1,7 @@\n {}\n+/*\n+ * Four lines that move\n+ * every finding down.\n+ */\n {}\n {}\n",
+        first[0], first[1], first[2]
+    );
+    let series =
+        mmstall_series::parse_series(mail.as_bytes(), std::path::Path::new("move.patch")).unwrap();
+    series.patches.into_iter().next().unwrap()
+}
+
+/// The source line shown under each finding of a patch is the line of the
+/// tree that finding belongs to (introduced: after the patch; fixed: before
+/// it), not the line of the same number after the last patch.
+#[test]
+fn series_excerpts_come_from_each_patch_tree() {
+    let (_dir, repo, _) = seed_repo();
+    let loaded = mmstall_series::load_series(&fixtures().join("series.mbox")).unwrap();
+    let (regress, fix) = (loaded.patches[0].clone(), loaded.patches[1].clone());
+    let mut series = loaded.clone();
+    series.patches = vec![
+        regress,
+        move_down_patch("munmap.c"),
+        fix,
+        move_down_patch("mlock.c"),
+    ];
+    for (i, p) in series.patches.iter_mut().enumerate() {
+        p.index = i + 1;
+    }
+    let mut ws = workspace(&repo, &[]);
+    let r = analyze_series(&mut ws, "base", &series, false).unwrap();
+    let counts: Vec<(usize, usize)> = r
+        .patches
+        .iter()
+        .map(|p| (p.introduced.len(), p.fixed.len()))
+        .collect();
+    assert_eq!(counts, vec![(1, 0), (0, 0), (0, 1), (0, 0)]);
+    let text = render::series_text(&r);
+    let lines: Vec<&str> = text.lines().collect();
+    let shown = r.patches[0]
+        .introduced
+        .iter()
+        .chain(&r.patches[2].fixed)
+        .collect::<Vec<_>>();
+    assert_eq!(shown.len(), 2);
+    for f in shown {
+        let head = format!("{}:{}:{}:", f.file, f.line, f.column);
+        let at = lines
+            .iter()
+            .position(|l| l.contains(&head))
+            .unwrap_or_else(|| panic!("no line for {head} in\n{text}"));
+        // Heading, empty gutter, then `LINE | source`.
+        let excerpt = lines.get(at + 2).copied().unwrap_or("");
+        assert!(
+            excerpt.contains(&format!("{} |", f.line)) && excerpt.contains(&f.operation),
+            "excerpt of {head} (`{}`) is not its line: {excerpt:?}\n{text}",
+            f.operation
+        );
+    }
+}

@@ -9,11 +9,12 @@ use crate::model::SourceLocation;
 /// A series could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum SeriesError {
-    #[error("cannot read {}: {source}", path.display())]
+    /// The OS error's text is in the message; the error is not exposed as
+    /// `source()`, so a chain printer (`anyhow`'s `{:#}`) prints it once.
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The input is not a well-formed mbox/patch at this place.
     #[error("{location}: {message}")]
@@ -99,10 +100,25 @@ pub enum ApplyFailure {
     UnsupportedMode(u32),
     #[error("unsafe path {0:?} (absolute, empty, or with `..`/`.git` components)")]
     UnsafePath(String),
+    // The cause's text is in the message and the cause is not `source()`
+    // (see `SeriesError::Io`); libgit2's message only, without its
+    // `; class=..; code=..` suffix.
     #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("git error: {0}")]
-    Git(#[from] git2::Error),
+    Io(std::io::Error),
+    #[error("git error: {}", .0.message())]
+    Git(git2::Error),
+}
+
+impl From<std::io::Error> for ApplyFailure {
+    fn from(error: std::io::Error) -> Self {
+        ApplyFailure::Io(error)
+    }
+}
+
+impl From<git2::Error> for ApplyFailure {
+    fn from(error: git2::Error) -> Self {
+        ApplyFailure::Git(error)
+    }
 }
 
 /// A line as Rust string literal (tabs visible), or "end of file".

@@ -15,9 +15,9 @@ use crate::model::{CoverLetter, IgnoredMessage, Patch, Series, SourceLocation, S
 /// single patch (mail or bare diff) or a directory of `*.patch` files
 /// (applied in file name order, `0000-cover-letter.patch` as the cover).
 pub fn load_series(path: &Path) -> Result<Series, SeriesError> {
-    let io_error = |source| SeriesError::Io {
+    let io_error = |error| SeriesError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let metadata = fs::metadata(path).map_err(io_error)?;
     let mut collected = Collected::default();
@@ -40,9 +40,9 @@ pub fn load_series(path: &Path) -> Result<Series, SeriesError> {
             });
         }
         for file_path in &patch_files {
-            let bytes = fs::read(file_path).map_err(|source| SeriesError::Io {
+            let bytes = fs::read(file_path).map_err(|error| SeriesError::Io {
                 path: file_path.clone(),
-                source,
+                error,
             })?;
             collect_file(&bytes, file_path, &mut collected)?;
         }
