@@ -940,6 +940,22 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
+    // Functions whose body was not analyzed (nesting too deep) are named:
+    // the rest of their file and run keeps its findings.
+    for p in &parsed {
+        for (f, shift) in p.functions() {
+            if let Some(reason) = &f.skipped {
+                skipped.push(Skipped {
+                    file: p.rel.clone(),
+                    reason: format!(
+                        "function `{}` (line {}) skipped: {reason}",
+                        f.name,
+                        f.line + shift
+                    ),
+                });
+            }
+        }
+    }
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
     let shown: HashSet<&str> = findings
         .iter()
