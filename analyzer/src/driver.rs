@@ -706,12 +706,38 @@ pub fn lint_path(
     cat: &Catalogue,
     options: &LintOptions,
 ) -> Result<LintRun, AnalyzerError> {
-    if !root.exists() {
-        return Err(AnalyzerError::MissingPath {
+    check_root(root)?;
+    Ok(lint_set(&source::FsTree::new(root), cat, options))
+}
+
+/// PATH must be a directory that can be listed or a regular file that can
+/// be opened: anything else is an input error naming it, not "0 files"
+/// (a FIFO or a device is never opened: a read could block or never end).
+fn check_root(root: &Path) -> Result<(), AnalyzerError> {
+    let io = |source: std::io::Error| AnalyzerError::Io {
+        path: root.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AnalyzerError::MissingPath {
+                path: root.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if meta.is_dir() {
+        std::fs::read_dir(root).map_err(io)?;
+    } else if meta.is_file() {
+        std::fs::File::open(root).map_err(io)?;
+    } else {
+        return Err(AnalyzerError::NotAFileOrDirectory {
             path: root.to_path_buf(),
+            kind: source::special_file_kind(&meta.file_type()).unwrap_or("not a regular file"),
         });
     }
-    Ok(lint_set(&source::FsTree::new(root), cat, options))
+    Ok(())
 }
 
 /// Lints a set of sources (a directory, or a git tree in memory).
@@ -744,7 +770,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .par_iter()
         .map(|p| scanning.load(p, options.parse_all, scan_all))
         .collect();
-    let mut skipped = Vec::new();
+    let mut skipped = set.unlisted();
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut unloaded: Vec<&str> = Vec::new();
     for (r, p) in read.into_iter().zip(&paths) {
