@@ -854,13 +854,14 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             program.rmap_callbacks = rmap_callbacks.clone();
             let t_program = t0.elapsed() - t_parse;
             let findings = run_rules(&program);
+            let cut = cut_notes(&program);
             let missing = program.unresolved_under_write.borrow().clone();
             if tracing {
                 let (groups, largest, members) = program.cycle_group_sizes();
                 eprintln!("  cycle groups {groups} (largest {largest}, {members} functions), {} analyses inside cycles, entry depth {}", program.cycle_analyses.get(), program.max_entry_depth.get());
             }
             (
-                findings,
+                (findings, cut),
                 missing,
                 program.functions.len(),
                 program.depth_cuts.get(),
@@ -950,6 +951,8 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         select_long_reaching_callees(&mut files, &index, &reach_long, cat);
     };
 
+    let (findings, cut) = findings;
+    skipped.extend(cut);
     let parsed: Vec<&LoadedFile> = files
         .iter()
         .filter(|f| f.selected.iter().any(|s| *s))
@@ -1292,7 +1295,7 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
     let retry_aware = |hit: &Hit| {
         hit.chain
             .iter()
-            .any(|(f, c)| program.function(*f).retry_protocol_before(*c))
+            .any(|(f, c)| program.function(f).retry_protocol_before(c))
     };
     let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
     let roots = program.roots();
@@ -1343,6 +1346,40 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
             .cmp(&(&b.file, b.line, b.column, b.code, &b.holder))
     });
     findings
+}
+
+/// A note per holder (root) whose results a bound of the analysis cut:
+/// findings behind the bound are missing, and the output says so.
+pub fn cut_notes(program: &Program) -> Vec<Skipped> {
+    let mut notes = Vec::new();
+    for root in program.roots() {
+        let mut cuts = 0;
+        let hinted = program.function(root).entry_hint.is_some();
+        for env in program.contexts(root, 0).iter() {
+            let result = program.analyze(root, env);
+            cuts |= result.local_cut;
+            if hinted {
+                cuts |= result.entry_cut;
+            }
+        }
+        if cuts != 0 {
+            let f = program.function(root);
+            notes.push(Skipped {
+                file: program
+                    .files
+                    .get(f.file as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                reason: format!(
+                    "holder `{}` (line {}): results cut: {}; findings past the bound are not reported",
+                    f.name,
+                    f.line,
+                    crate::summary::describe_cuts(cuts)
+                ),
+            });
+        }
+    }
+    notes
 }
 
 /// `[rules.<id or code>]`: `enabled = false` drops a rule's findings,
