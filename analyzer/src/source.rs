@@ -161,7 +161,8 @@ pub struct FsTree {
     root: PathBuf,
     base: PathBuf,
     files: Vec<(String, u64)>,
-    /// The path on disk of each listed name (names escape non-UTF-8 bytes).
+    /// The path on disk of each listed name that is not `base/name` (names
+    /// escape non-UTF-8 bytes); most trees have none.
     paths: std::collections::HashMap<String, PathBuf>,
     unlisted: Vec<Skipped>,
 }
@@ -175,12 +176,14 @@ impl FsTree {
         };
         let (found, unlisted) = discover_reporting(root);
         let mut files = Vec::with_capacity(found.len());
-        let mut paths = std::collections::HashMap::with_capacity(found.len());
+        let mut paths = std::collections::HashMap::new();
         for p in found {
             let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
             let rel = relative(root, &p);
-            files.push((rel.clone(), size));
-            paths.insert(rel, p);
+            if base.join(&rel) != p {
+                paths.insert(rel.clone(), p);
+            }
+            files.push((rel, size));
         }
         FsTree {
             root: root.to_path_buf(),
