@@ -266,6 +266,10 @@ impl Catalogue {
         let mut base: toml::Value = toml::from_str(BUILTIN_CATALOGUE).expect("builtin parses");
         let overlay: toml::Value =
             toml::from_str(user).map_err(|e| config_error(origin, user, e))?;
+        // Typed on its own first: a wrong type is then reported at the key's
+        // value in the user's file (the merged text has other lines, and
+        // flattened tables lose positions).
+        toml::from_str::<UserOverlay>(user).map_err(|e| config_error(origin, user, e))?;
         merge_toml(&mut base, overlay);
         let text = toml::to_string(&base).expect("a parsed value serializes");
         let cat =
@@ -448,8 +452,112 @@ fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError 
         path: origin.to_path_buf(),
         line,
         column,
-        message: e.message().to_string(),
+        message: in_user_terms(e.message()),
     }
+}
+
+/// A user's `mmstall.toml` as it may be written: every key optional (it is
+/// merged over the built-in catalogue), with the built-in's types, so type
+/// errors point into the user's text. Unknown top-level tables are left to
+/// the merged catalogue (other tools' sections).
+#[derive(Deserialize)]
+#[allow(dead_code)] // read for its errors only
+struct UserOverlay {
+    #[serde(default)]
+    lock_api: BTreeMap<String, LockApiOverlay>,
+    #[serde(default)]
+    lock_names: Option<LockNamesOverlay>,
+    #[serde(default)]
+    assertions: BTreeMap<String, AssertionOverlay>,
+    #[serde(default)]
+    long_ops: BTreeMap<LongClass, LongOpList>,
+    #[serde(default)]
+    macros: MacroHints,
+    #[serde(default)]
+    fault_path: FaultPath,
+    #[serde(default)]
+    rmap: RmapWalkers,
+    #[serde(default)]
+    rules: BTreeMap<String, RuleOverlay>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct LockApiOverlay {
+    op: Option<LockOp>,
+    mode: Option<LockMode>,
+    cond: Option<AcquireCond>,
+    match_arg: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct LockNamesOverlay {
+    fields: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AssertionOverlay {
+    mode: Option<LockMode>,
+    match_arg: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RuleOverlay {
+    enabled: Option<bool>,
+    severity: Option<SeverityName>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SeverityName {
+    Error,
+    Warning,
+    Note,
+}
+
+/// serde's messages say what was expected in Rust's terms (`a sequence`,
+/// `usize`, `` `read` or `write` ``): said in the file's terms instead.
+fn in_user_terms(message: &str) -> String {
+    let message = message.trim_end();
+    let Some((found, expected)) = message.split_once(", expected ") else {
+        return message.to_string();
+    };
+    // Unknown keys keep serde's message (it lists the known ones).
+    if found.starts_with("unknown field") || found.starts_with("missing field") {
+        return message.to_string();
+    }
+    let found = match found.strip_prefix("unknown variant ") {
+        Some(value) => format!("unknown value {}", value.replace('`', "\"")),
+        None => found
+            .replace("invalid type: ", "wrong type: ")
+            .replace('`', ""),
+    };
+    let expected = match expected {
+        "a sequence" => "a list of strings".to_string(),
+        "a string" => "a string".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a map" => "a table".to_string(),
+        "usize" | "u32" | "u64" | "i64" => "a whole number".to_string(),
+        e if e.starts_with("struct ") => "a table".to_string(),
+        e if e.starts_with("one of ") || e.contains('`') => {
+            let values: Vec<String> = e
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|v| format!("\"{v}\""))
+                .collect();
+            format!("one of {}", values.join(", "))
+        }
+        e => e.to_string(),
+    };
+    format!("{found}, expected {expected}")
 }
 
 /// An error found in the merged catalogue, placed at the user's line: the
@@ -550,8 +658,59 @@ mode = "write"
             Catalogue::with_user_str("[rules.MMS001]\nseverity = \"loud\"\n", Path::new("m.toml"))
                 .unwrap_err();
         assert!(
-            err.to_string().starts_with("m.toml:2:1: ") && err.to_string().contains("loud"),
+            err.to_string().starts_with("m.toml:2:12: ") && err.to_string().contains("loud"),
             "{err}"
         );
+    }
+
+    /// Type errors name the offending value's line and column in the user's
+    /// file (not 0:0, not the table header) and what was expected in the
+    /// file's terms, without Rust type names.
+    #[test]
+    fn type_errors_name_the_value_in_user_terms() {
+        let cases: [(&str, &str, &str); 6] = [
+            (
+                "[rules.MMS001]\nenabled = true\nseverity = \"loud\"\n",
+                "m.toml:3:12: ",
+                "expected one of \"error\", \"warning\", \"note\"",
+            ),
+            (
+                "[rules.MMS002]\nenabled = \"no\"\n",
+                "m.toml:2:11: ",
+                "expected true or false",
+            ),
+            (
+                "# zap helpers\n[long_ops.zap]\nalways = \"my_zap\"\n",
+                "m.toml:3:10: ",
+                "expected a list of strings",
+            ),
+            (
+                "[lock_api.my_lock]\nop = \"acquire\"\nmode = \"writ\"\n",
+                "m.toml:3:8: ",
+                "expected one of \"read\", \"write\"",
+            ),
+            (
+                "[macros]\nloop_macros = [\"a\", 3]\n",
+                "m.toml:2:21: ",
+                "expected a string",
+            ),
+            (
+                "[macros.declaration_macro_arg]\nDEFINE_X = \"one\"\n",
+                "m.toml:2:12: ",
+                "expected a whole number",
+            ),
+        ];
+        for (user, place, expected) in cases {
+            let err = Catalogue::with_user_str(user, Path::new("m.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(place), "{user:?}: {err}");
+            assert!(err.contains(expected), "{user:?}: {err}");
+            for rust in [
+                "usize", "sequence", "struct ", "enum ", "variant", "Vec<", "`",
+            ] {
+                assert!(!err.contains(rust), "{user:?}: {err}");
+            }
+        }
     }
 }

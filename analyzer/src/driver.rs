@@ -706,12 +706,38 @@ pub fn lint_path(
     cat: &Catalogue,
     options: &LintOptions,
 ) -> Result<LintRun, AnalyzerError> {
-    if !root.exists() {
-        return Err(AnalyzerError::MissingPath {
+    check_root(root)?;
+    Ok(lint_set(&source::FsTree::new(root), cat, options))
+}
+
+/// PATH must be a directory that can be listed or a regular file that can
+/// be opened: anything else is an input error naming it, not "0 files"
+/// (a FIFO or a device is never opened: a read could block or never end).
+fn check_root(root: &Path) -> Result<(), AnalyzerError> {
+    let io = |source: std::io::Error| AnalyzerError::Io {
+        path: root.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AnalyzerError::MissingPath {
+                path: root.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if meta.is_dir() {
+        std::fs::read_dir(root).map_err(io)?;
+    } else if meta.is_file() {
+        std::fs::File::open(root).map_err(io)?;
+    } else {
+        return Err(AnalyzerError::NotAFileOrDirectory {
             path: root.to_path_buf(),
+            kind: source::special_file_kind(&meta.file_type()).unwrap_or("not a regular file"),
         });
     }
-    Ok(lint_set(&source::FsTree::new(root), cat, options))
+    Ok(())
 }
 
 /// Lints a set of sources (a directory, or a git tree in memory).
@@ -744,7 +770,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .par_iter()
         .map(|p| scanning.load(p, options.parse_all, scan_all))
         .collect();
-    let mut skipped = Vec::new();
+    let mut skipped = set.unlisted();
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut unloaded: Vec<&str> = Vec::new();
     for (r, p) in read.into_iter().zip(&paths) {
@@ -828,13 +854,14 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             program.rmap_callbacks = rmap_callbacks.clone();
             let t_program = t0.elapsed() - t_parse;
             let findings = run_rules(&program);
+            let cut = cut_notes(&program);
             let missing = program.unresolved_under_write.borrow().clone();
             if tracing {
                 let (groups, largest, members) = program.cycle_group_sizes();
                 eprintln!("  cycle groups {groups} (largest {largest}, {members} functions), {} analyses inside cycles, entry depth {}", program.cycle_analyses.get(), program.max_entry_depth.get());
             }
             (
-                findings,
+                (findings, cut),
                 missing,
                 program.functions.len(),
                 program.depth_cuts.get(),
@@ -924,6 +951,8 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         select_long_reaching_callees(&mut files, &index, &reach_long, cat);
     };
 
+    let (findings, cut) = findings;
+    skipped.extend(cut);
     let parsed: Vec<&LoadedFile> = files
         .iter()
         .filter(|f| f.selected.iter().any(|s| *s))
@@ -940,6 +969,22 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
+    // Functions whose body was not analyzed (nesting too deep) are named:
+    // the rest of their file and run keeps its findings.
+    for p in &parsed {
+        for (f, shift) in p.functions() {
+            if let Some(reason) = &f.skipped {
+                skipped.push(Skipped {
+                    file: p.rel.clone(),
+                    reason: format!(
+                        "function `{}` (line {}) skipped: {reason}",
+                        f.name,
+                        f.line + shift
+                    ),
+                });
+            }
+        }
+    }
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
     let shown: HashSet<&str> = findings
         .iter()
@@ -1250,7 +1295,7 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
     let retry_aware = |hit: &Hit| {
         hit.chain
             .iter()
-            .any(|(f, c)| program.function(*f).retry_protocol_before(*c))
+            .any(|(f, c)| program.function(f).retry_protocol_before(c))
     };
     let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
     let roots = program.roots();
@@ -1301,6 +1346,40 @@ pub fn run_rules(program: &Program) -> Vec<Finding> {
             .cmp(&(&b.file, b.line, b.column, b.code, &b.holder))
     });
     findings
+}
+
+/// A note per holder (root) whose results a bound of the analysis cut:
+/// findings behind the bound are missing, and the output says so.
+pub fn cut_notes(program: &Program) -> Vec<Skipped> {
+    let mut notes = Vec::new();
+    for root in program.roots() {
+        let mut cuts = 0;
+        let hinted = program.function(root).entry_hint.is_some();
+        for env in program.contexts(root, 0).iter() {
+            let result = program.analyze(root, env);
+            cuts |= result.local_cut;
+            if hinted {
+                cuts |= result.entry_cut;
+            }
+        }
+        if cuts != 0 {
+            let f = program.function(root);
+            notes.push(Skipped {
+                file: program
+                    .files
+                    .get(f.file as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                reason: format!(
+                    "holder `{}` (line {}): results cut: {}; findings past the bound are not reported",
+                    f.name,
+                    f.line,
+                    crate::summary::describe_cuts(cuts)
+                ),
+            });
+        }
+    }
+    notes
 }
 
 /// `[rules.<id or code>]`: `enabled = false` drops a rule's findings,

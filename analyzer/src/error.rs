@@ -19,6 +19,8 @@ pub enum AnalyzerError {
     },
     #[error("{}: no such file or directory", path.display())]
     MissingPath { path: PathBuf },
+    #[error("{}: is {kind}, not a source file or directory", path.display())]
+    NotAFileOrDirectory { path: PathBuf, kind: &'static str },
     #[error("tree-sitter: {0}")]
     Parser(String),
 }

@@ -71,16 +71,16 @@ pub fn finding_from_hit(
     hit: &Hit,
     context: &crate::lockstate::ConstMap,
 ) -> Finding {
-    let (holder_id, _) = hit.chain[0];
+    let (holder_id, _) = hit.chain.first();
     let holder = program.function(holder_id);
-    let &(site_id, site_call) = hit.chain.last().expect("non-empty chain");
+    let (site_id, site_call) = hit.chain.last();
     let site = program.function(site_id);
     let call = &site.calls[site_call as usize];
     let rule = rules::for_class(hit.class);
     let call_path: Vec<String> = hit
         .chain
         .iter()
-        .map(|(f, _)| program.function(*f).name.clone())
+        .map(|(f, _)| program.function(f).name.clone())
         .collect();
     let acquired_at = if hit.acquired == ORIGIN_ENTRY {
         Location {

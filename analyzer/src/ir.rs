@@ -153,6 +153,10 @@ pub struct Function {
     /// promise it: equal for a function moved by lines but not changed, so
     /// its summary can be reused (see `summary_store`).
     pub content_key: u64,
+    /// Why the body was not analyzed (nesting too deep for the recursive
+    /// stages); the function is then a no-op with no calls, and the driver
+    /// reports it as skipped.
+    pub skipped: Option<String>,
 }
 
 impl Function {

@@ -6,6 +6,7 @@
 pub mod baseline;
 pub mod catalogue;
 pub mod cfg;
+pub mod chain;
 pub mod driver;
 pub mod error;
 pub mod finding;

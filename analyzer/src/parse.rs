@@ -87,6 +87,42 @@ fn parse_normalized(
     })
 }
 
+/// Syntax nesting (tree-sitter node depth) above which a function is not
+/// analyzed: the CFG builder, condition expressions and their evaluation
+/// recurse along the syntax tree, and a worker thread's stack (2 MiB) must
+/// hold the deepest walk in a debug build (`tests/deep_input.rs` checks a
+/// function just under it). Kernel functions nest far less: every finding on
+/// the 6.12 tree is the same with the limit.
+pub const MAX_SYNTAX_DEPTH: usize = 600;
+
+/// The depth of the syntax tree under `n` (`n` is depth 0), counted without
+/// recursion, stopping as soon as it exceeds `limit`.
+pub fn syntax_depth(n: TsNode, limit: usize) -> usize {
+    let mut cursor = n.walk();
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    loop {
+        if cursor.goto_first_child() {
+            depth += 1;
+            deepest = deepest.max(depth);
+            if deepest > limit {
+                return deepest;
+            }
+            continue;
+        }
+        loop {
+            if depth == 0 {
+                return deepest;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            cursor.goto_parent();
+            depth -= 1;
+        }
+    }
+}
+
 fn collect_functions(
     n: TsNode,
     src: &[u8],
@@ -96,17 +132,28 @@ fn collect_functions(
     line_offset: u32,
     out: &mut Vec<Function>,
 ) {
-    let mut cursor = n.walk();
-    for child in n.named_children(&mut cursor) {
+    // Error recovery and linkage blocks can wrap definitions, nested as deep
+    // as the input goes: walked in order with an explicit stack.
+    fn named<'t>(node: TsNode<'t>) -> std::vec::IntoIter<TsNode<'t>> {
+        let mut cursor = node.walk();
+        node.named_children(&mut cursor)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+    let mut stack = vec![named(n)];
+    while let Some(children) = stack.last_mut() {
+        let Some(child) = children.next() else {
+            stack.pop();
+            continue;
+        };
         match child.kind() {
             "function_definition" => {
                 if let Some(f) = function_ir(child, src, file, cat, hints, line_offset) {
                     out.push(f);
                 }
             }
-            // Error recovery and linkage blocks can wrap definitions.
             "ERROR" | "linkage_specification" | "declaration_list" | "translation_unit" => {
-                collect_functions(child, src, file, cat, hints, line_offset, out)
+                stack.push(named(child))
             }
             _ => {}
         }
@@ -121,6 +168,10 @@ fn function_ir(
     hints: &[Hint],
     line_offset: u32,
 ) -> Option<Function> {
+    let depth = syntax_depth(def, MAX_SYNTAX_DEPTH);
+    if depth > MAX_SYNTAX_DEPTH {
+        return too_deep_function(def, src, file, hints, line_offset);
+    }
     let declarator = def.child_by_field_name("declarator")?;
     let func_decl = find_function_declarator(declarator)?;
     let name_node = func_decl.child_by_field_name("declarator")?;
@@ -240,6 +291,57 @@ fn function_ir(
         entry_hint,
         field_stores,
         content_key: content_key(def, src, hints),
+        skipped: None,
+    })
+}
+
+/// A function too deeply nested to analyze: named (from the text before its
+/// body, read lexically: the declarator may be as deep as the rest), with an
+/// empty body, and the reason it is skipped.
+fn too_deep_function(
+    def: TsNode,
+    src: &[u8],
+    file: u32,
+    hints: &[Hint],
+    line_offset: u32,
+) -> Option<Function> {
+    let head_end = def
+        .child_by_field_name("body")
+        .map_or(def.end_byte(), |b| b.start_byte());
+    let head = std::str::from_utf8(&src[def.start_byte()..head_end]).ok()?;
+    let paren = head.find('(')?;
+    let name_start = head[..paren]
+        .trim_end()
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |k| k + 1);
+    let name = head[name_start..paren].trim_end().to_string();
+    if name.is_empty() {
+        return None;
+    }
+    let line = line_offset + line_of(src, def.start_byte() + name_start);
+    let mut cfg = Cfg {
+        nodes: vec![Node::default(), Node::default()],
+        entry: 0,
+        exit: 1,
+    };
+    cfg.nodes[0].succ.push(1);
+    Some(Function {
+        retry_marker_lines: Vec::new(),
+        name,
+        file,
+        line,
+        params: Vec::new(),
+        is_static: false,
+        has_parse_error: def.has_error(),
+        cfg,
+        calls: Vec::new(),
+        vars: Vec::new(),
+        entry_hint: None,
+        field_stores: Vec::new(),
+        content_key: content_key(def, src, hints),
+        skipped: Some(format!(
+            "nesting too deep (more than {MAX_SYNTAX_DEPTH} levels of syntax)"
+        )),
     })
 }
 

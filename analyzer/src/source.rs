@@ -23,20 +23,105 @@ pub struct SourceFile {
 /// Lists `.c` and `.h` files under `root` (or `root` itself when it is a
 /// file), sorted, skipping hidden directories.
 pub fn discover(root: &Path) -> Vec<PathBuf> {
+    discover_reporting(root).0
+}
+
+/// [`discover`], with what could not be listed: directories that cannot be
+/// read, and `.c`/`.h` entries that are not regular files (FIFOs, devices,
+/// sockets: never opened, a read could block or never end). Symbolic links
+/// are not followed (as before).
+pub fn discover_reporting(root: &Path) -> (Vec<PathBuf>, Vec<Skipped>) {
     if root.is_file() {
-        return vec![root.to_path_buf()];
+        return (vec![root.to_path_buf()], Vec::new());
     }
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let is_source = |p: &Path| matches!(p.extension().and_then(|x| x.to_str()), Some("c" | "h"));
+    let walk = walkdir::WalkDir::new(root)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("c" | "h")))
-        .collect();
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                if is_source(e.path()) {
+                    files.push(e.into_path());
+                }
+            }
+            Ok(e) => {
+                if let Some(kind) = special_file_kind(&e.file_type()) {
+                    if is_source(e.path()) {
+                        skipped.push(Skipped {
+                            file: relative(root, e.path()),
+                            reason: format!("not a regular file ({kind}): not read"),
+                        });
+                    }
+                }
+            }
+            Err(err) => {
+                let file = err
+                    .path()
+                    .map(|p| relative(root, p))
+                    .unwrap_or_else(|| display_path(root));
+                let what = match err.io_error() {
+                    Some(io) => io.to_string(),
+                    None => err.to_string(),
+                };
+                skipped.push(Skipped {
+                    file,
+                    reason: format!("cannot read directory: {what}"),
+                });
+            }
+        }
+    }
     files.sort();
-    files
+    (files, skipped)
+}
+
+/// What a file that is neither regular, a directory nor a link is.
+pub fn special_file_kind(t: &std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO");
+        }
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    if t.is_file() || t.is_dir() || t.is_symlink() {
+        None
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// A path as text: UTF-8 as is, any other byte escaped as `\xNN` (names
+/// stay distinct and readable, and JSON stays valid).
+pub fn display_path(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_string_lossy().replace('\\', "/")
+    }
 }
 
 pub fn relative(root: &Path, path: &Path) -> String {
@@ -46,7 +131,7 @@ pub fn relative(root: &Path, path: &Path) -> String {
         root
     };
     let rel = path.strip_prefix(base).unwrap_or(path);
-    rel.to_string_lossy().replace('\\', "/")
+    display_path(rel)
 }
 
 /// A set of source files to analyze: a directory on disk, or blobs of a git
@@ -55,6 +140,11 @@ pub trait SourceSet: Sync {
     /// Relative paths (`/`-separated, sorted) and sizes in bytes.
     fn list(&self) -> Vec<(String, u64)>;
     fn read(&self, rel: &str) -> Result<SourceFile, Skipped>;
+    /// What listing could not include (unreadable directories, special
+    /// files): reported with the run's skipped files.
+    fn unlisted(&self) -> Vec<Skipped> {
+        Vec::new()
+    }
     /// An id of the file's content (a git blob id): equal ids, equal bytes.
     /// With one, what the analyzer derives from the content alone is kept in
     /// a [`crate::driver::ScanCache`] and the file is not read again.
@@ -71,6 +161,10 @@ pub struct FsTree {
     root: PathBuf,
     base: PathBuf,
     files: Vec<(String, u64)>,
+    /// The path on disk of each listed name that is not `base/name` (names
+    /// escape non-UTF-8 bytes); most trees have none.
+    paths: std::collections::HashMap<String, PathBuf>,
+    unlisted: Vec<Skipped>,
 }
 
 impl FsTree {
@@ -80,17 +174,23 @@ impl FsTree {
         } else {
             root.to_path_buf()
         };
-        let files = discover(root)
-            .into_iter()
-            .map(|p| {
-                let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-                (relative(root, &p), size)
-            })
-            .collect();
+        let (found, unlisted) = discover_reporting(root);
+        let mut files = Vec::with_capacity(found.len());
+        let mut paths = std::collections::HashMap::new();
+        for p in found {
+            let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            let rel = relative(root, &p);
+            if base.join(&rel) != p {
+                paths.insert(rel.clone(), p);
+            }
+            files.push((rel, size));
+        }
         FsTree {
             root: root.to_path_buf(),
             base,
             files,
+            paths,
+            unlisted,
         }
     }
 
@@ -104,8 +204,16 @@ impl SourceSet for FsTree {
         self.files.clone()
     }
 
+    fn unlisted(&self) -> Vec<Skipped> {
+        self.unlisted.clone()
+    }
+
     fn read(&self, rel: &str) -> Result<SourceFile, Skipped> {
-        let bytes = std::fs::read(self.base.join(rel)).map_err(|e| Skipped {
+        let path = match self.paths.get(rel) {
+            Some(p) => p.clone(),
+            None => self.base.join(rel),
+        };
+        let bytes = std::fs::read(path).map_err(|e| Skipped {
             file: rel.to_string(),
             reason: format!("cannot read: {e}"),
         })?;

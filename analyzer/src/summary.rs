@@ -31,8 +31,9 @@ use crate::summary_store::{
 };
 
 pub type FnId = u32;
-/// Call sites from a holder down to a long call.
-pub type Chain = Vec<(FnId, CallId)>;
+/// Call sites from a holder down to a long call (tails shared with the
+/// callees' hits: see [`crate::chain`]).
+pub type Chain = crate::chain::Chain<(FnId, CallId)>;
 
 /// A long operation reached under a write hold: the chain of call sites from
 /// the holder down to the long call.
@@ -41,7 +42,7 @@ pub struct Hit {
     pub class: LongClass,
     /// The lock mode held at the long call (for entry hits: the entry mode).
     pub held: Held,
-    pub chain: Vec<(FnId, CallId)>,
+    pub chain: Chain,
     /// Where the holder took the lock (a call in `chain[0].0`), or entry.
     pub acquired: Origin,
 }
@@ -53,6 +54,37 @@ pub struct FnResult {
     /// is still in force (`held` says which entry mode).
     pub entry_hits: Vec<Hit>,
     pub local_hits: Vec<Hit>,
+    /// Bounds of the analysis that cut what `entry_hits` (and the effect)
+    /// could hold ([`Cuts`]); `local_cut` likewise for `local_hits`. Carried
+    /// up to the holders, which the output names.
+    pub entry_cut: Cuts,
+    pub local_cut: Cuts,
+}
+
+/// Which bounds cut a result (bit set of `CUT_*`).
+pub type Cuts = u8;
+/// A call chain of more than [`MAX_ENTRY_DEPTH`] entries.
+pub const CUT_CHAIN_DEPTH: Cuts = 1;
+/// A call more than [`MAX_DEPTH`] calls into a call cycle.
+pub const CUT_CYCLE_DEPTH: Cuts = 2;
+/// More than [`MAX_HITS_PER_FUNCTION`] long call sites behind one function.
+pub const CUT_HITS: Cuts = 4;
+
+/// What the bounds in `cuts` mean, for the output.
+pub fn describe_cuts(cuts: Cuts) -> String {
+    let mut what = Vec::new();
+    if cuts & CUT_CHAIN_DEPTH != 0 {
+        what.push(format!("call chain deeper than {MAX_ENTRY_DEPTH} calls"));
+    }
+    if cuts & CUT_CYCLE_DEPTH != 0 {
+        what.push(format!("more than {MAX_DEPTH} calls into a call cycle"));
+    }
+    if cuts & CUT_HITS != 0 {
+        what.push(format!(
+            "more than {MAX_HITS_PER_FUNCTION} long operations reached through one function"
+        ));
+    }
+    what.join("; ")
 }
 
 /// The hasher of the analysis's lookup tables (never iterated: their
@@ -67,11 +99,11 @@ pub const MAX_DEPTH: u32 = 40;
 /// above what a kernel call graph needs; a cut here is counted in
 /// [`Program::depth_cuts`], and the summaries it reaches into are not stored
 /// (a cut result depends on the path that asked for it).
-const MAX_ENTRY_DEPTH: usize = 3000;
+pub const MAX_ENTRY_DEPTH: usize = 3000;
 /// The stack of the thread the analysis runs on.
 pub const ANALYSIS_STACK: usize = 256 << 20;
 const MAX_CONTEXTS: usize = 8;
-const MAX_HITS_PER_FUNCTION: usize = 64;
+pub const MAX_HITS_PER_FUNCTION: usize = 64;
 
 pub struct Program<'c> {
     pub cat: &'c Catalogue,
@@ -113,7 +145,13 @@ pub struct Program<'c> {
     pub unresolved_under_write: RefCell<BTreeSet<String>>,
     /// Functions passed as rmap_walk callbacks (`.rmap_one = f`), found lexically.
     pub rmap_callbacks: Vec<String>,
+    /// Chains converted to and from their stored form, by link: a summary's
+    /// chains share their tails with its callees' (see [`crate::chain`]).
+    stored_chains: RefCell<ChainCache<(FnId, CallId), (StableKey, CallId)>>,
+    restored_chains: RefCell<ChainCache<(StableKey, CallId), (FnId, CallId)>>,
 }
+
+type ChainCache<T, U> = HashMap<usize, (crate::chain::Chain<T>, crate::chain::Chain<U>), Fast>;
 
 impl<'c> Program<'c> {
     pub fn new(
@@ -215,6 +253,8 @@ impl<'c> Program<'c> {
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
             rmap_callbacks: Vec::new(),
+            stored_chains: Default::default(),
+            restored_chains: Default::default(),
         }
     }
 
@@ -434,6 +474,7 @@ impl<'c> Program<'c> {
             self.depth_cuts.set(self.depth_cuts.get() + 1);
             return Rc::new(FnResult {
                 effect: Effect::identity(),
+                entry_cut: CUT_CHAIN_DEPTH,
                 ..Default::default()
             });
         }
@@ -470,22 +511,33 @@ impl<'c> Program<'c> {
     /// A call inside the cycle group being analyzed from its entry.
     fn analyze_in_cycle(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
         let key = (fid, env_key(env));
-        let cut = || {
+        let cut = |entry_cut| {
             Rc::new(FnResult {
                 effect: Effect::identity(),
+                entry_cut,
                 ..Default::default()
             })
         };
         {
             let entries = self.entries.borrow();
             let Some(session) = entries.last().and_then(|e| e.cycle.as_ref()) else {
-                return cut();
+                return cut(0);
             };
             if let Some(r) = session.memo.get(&key) {
                 return r.clone();
             }
-            if session.depth >= MAX_DEPTH || session.in_progress.contains(&key) {
-                return cut();
+            // A call back to a function in progress is the cycle closing (its
+            // hits are those of the analysis in progress); a call past the
+            // depth bound loses what lies beyond, if it can reach anything.
+            if session.in_progress.contains(&key) {
+                return cut(0);
+            }
+            if session.depth >= MAX_DEPTH {
+                return cut(if self.may_reach_long[fid as usize] {
+                    CUT_CYCLE_DEPTH
+                } else {
+                    0
+                });
             }
         }
         self.cycle_analyses.set(self.cycle_analyses.get() + 1);
@@ -535,14 +587,14 @@ impl<'c> Program<'c> {
     }
 
     fn to_stored(&self, result: &FnResult, frame: EntryFrame) -> StoredSummary {
-        let hit = |h: &Hit| StoredHit {
+        let mut done = self.stored_chains.borrow_mut();
+        let mut hit = |h: &Hit| StoredHit {
             class: h.class,
             held: h.held,
             chain: h
                 .chain
-                .iter()
-                .map(|&(f, c)| (self.stable[f as usize], c))
-                .collect(),
+                .map_shared(&mut *done, |(f, c)| Some((self.stable[f as usize], c)))
+                .expect("every function has a stable key"),
             acquired: h.acquired,
         };
         let EntryFrame {
@@ -556,22 +608,23 @@ impl<'c> Program<'c> {
         children.dedup();
         StoredSummary {
             effect: result.effect.clone(),
-            entry_hits: result.entry_hits.iter().map(hit).collect(),
-            local_hits: result.local_hits.iter().map(hit).collect(),
+            entry_hits: result.entry_hits.iter().map(&mut hit).collect(),
+            local_hits: result.local_hits.iter().map(&mut hit).collect(),
+            entry_cut: result.entry_cut,
+            local_cut: result.local_cut,
             noted,
             children,
         }
     }
 
     fn restore(&self, stored: &StoredSummary) -> Option<FnResult> {
-        let hits = |hs: &[StoredHit]| -> Option<Vec<Hit>> {
+        let mut done = self.restored_chains.borrow_mut();
+        let mut hits = |hs: &[StoredHit]| -> Option<Vec<Hit>> {
             hs.iter()
                 .map(|h| {
                     let chain = h
                         .chain
-                        .iter()
-                        .map(|(k, c)| self.by_stable.get(k).map(|&f| (f, *c)))
-                        .collect::<Option<Chain>>()?;
+                        .map_shared(&mut *done, |(k, c)| self.by_stable.get(&k).map(|&f| (f, c)))?;
                     Some(Hit {
                         class: h.class,
                         held: h.held,
@@ -585,6 +638,8 @@ impl<'c> Program<'c> {
             effect: stored.effect.clone(),
             entry_hits: hits(&stored.entry_hits)?,
             local_hits: hits(&stored.local_hits)?,
+            entry_cut: stored.entry_cut,
+            local_cut: stored.local_cut,
         })
     }
 
@@ -664,6 +719,8 @@ impl<'c> Program<'c> {
             effect: effect_of_exit(&in_states[f.cfg.exit as usize], f.var_id(RETURN_VAR)),
             entry_hits: hits.entry.into_values().collect(),
             local_hits: hits.local.into_values().collect(),
+            entry_cut: hits.entry_cut,
+            local_cut: hits.local_cut,
         }
     }
 
@@ -801,7 +858,7 @@ impl<'c> Program<'c> {
             // A wait on an object this function has just allocated cannot block.
             let fresh_wait = op.class == LongClass::IoWait && call.on_fresh_object;
             if (!op.in_loop || call.in_loop) && !fresh_wait {
-                reached.push((op.class, vec![(fid, cid)], None));
+                reached.push((op.class, Chain::single((fid, cid)), None));
             }
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
             // Only asked of functions promised a hold on entry (is a caller
@@ -814,14 +871,23 @@ impl<'c> Program<'c> {
             }
             if self.may_reach_long[g as usize] {
                 let r = self.callee_result(fid, cid, g, facts, callees);
+                // What was cut below is cut for the holders here.
+                if r.entry_cut != 0 {
+                    for e in &holders {
+                        if e.origin == ORIGIN_ENTRY {
+                            hits.entry_cut |= r.entry_cut;
+                        } else {
+                            hits.local_cut |= r.entry_cut;
+                        }
+                    }
+                }
                 let may_wait = self.cat.fault_path.call_may_wait(&call.callee, &call.args);
                 for h in r
                     .entry_hits
                     .iter()
                     .filter(|h| may_wait || h.class != LongClass::IoWait)
                 {
-                    let mut chain = vec![(fid, cid)];
-                    chain.extend_from_slice(&h.chain);
+                    let chain = Chain::prepend((fid, cid), &h.chain);
                     reached.push((h.class, chain, Some(h.held)));
                 }
             }
@@ -836,19 +902,20 @@ impl<'c> Program<'c> {
                 if needs_entry.is_some_and(|m| m != e.held) {
                     continue;
                 }
-                let target = if e.origin == ORIGIN_ENTRY {
+                let (target, cut) = if e.origin == ORIGIN_ENTRY {
                     if e.entry != e.held {
                         continue;
                     }
-                    &mut hits.entry
+                    (&mut hits.entry, &mut hits.entry_cut)
                 } else {
-                    &mut hits.local
+                    (&mut hits.local, &mut hits.local_cut)
                 };
-                let site = *chain.last().expect("a chain has its long call");
+                let site = chain.last();
                 // Keyed by stable key, not id: the order of a result's hits
                 // is then the same in every program that has the function.
                 let key = ((self.stable[site.0 as usize], site.1), e.origin, e.held);
                 if target.len() >= MAX_HITS_PER_FUNCTION && !target.contains_key(&key) {
+                    *cut |= CUT_HITS;
                     continue;
                 }
                 let hit = Hit {
@@ -887,6 +954,8 @@ type HitKey = ((StableKey, CallId), Origin, Held);
 struct HitCollector {
     entry: std::collections::BTreeMap<HitKey, Hit>,
     local: std::collections::BTreeMap<HitKey, Hit>,
+    entry_cut: Cuts,
+    local_cut: Cuts,
 }
 
 /// An entry being analyzed: its cycle session if its group has a cycle,

@@ -40,7 +40,7 @@ pub type SummaryKey = (ClosureKey, EnvKey);
 pub struct StoredHit {
     pub class: LongClass,
     pub held: Held,
-    pub chain: Vec<(StableKey, CallId)>,
+    pub chain: crate::chain::Chain<(StableKey, CallId)>,
     pub acquired: Origin,
 }
 
@@ -58,6 +58,8 @@ pub struct StoredSummary {
     pub effect: Effect,
     pub entry_hits: Vec<StoredHit>,
     pub local_hits: Vec<StoredHit>,
+    pub entry_cut: crate::summary::Cuts,
+    pub local_cut: crate::summary::Cuts,
     /// What the analysis noted (including that of the calls inside its cycle).
     pub noted: Vec<Noted>,
     /// The summaries it asked for, whose notes belong to a program using it.

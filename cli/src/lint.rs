@@ -133,6 +133,14 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         suppressed = known.len();
         run.report.findings = new;
     }
+    // In text, what was skipped (files, directories, functions nested too
+    // deep, holders whose results a bound cut) goes to stderr, apart from
+    // the findings; the other formats carry it in the document.
+    if matches!(args.format, Format::Text) {
+        for s in std::mem::take(&mut run.report.skipped) {
+            eprintln!("skipped: {}: {}", s.file, s.reason);
+        }
+    }
     let report = &run.report;
     let out = match args.format {
         Format::Text => printers::text::render(report, &run.sources),
@@ -154,6 +162,9 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
     let root = resolve_tree(&args.path)?;
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
     let run = mmstall_analyzer::lint_path(&root, &catalogue, &LintOptions::default())?;
+    for s in &run.report.skipped {
+        eprintln!("skipped: {}: {}", s.file, s.reason);
+    }
     let b = Baseline::from_findings(&run.report.findings);
     b.write(&args.output)?;
     eprintln!(

@@ -209,3 +209,134 @@ fn baseline_explain_rules_catalogue() {
         .iter()
         .any(|v| v.as_str() == Some("unmap_vmas")));
 }
+
+/// Issue 12, item 7: 4,000 nested `if`s (stack overflow, exit 134 before)
+/// become a note on stderr; the other function's finding is printed, in
+/// `lint` and in `baseline`.
+#[test]
+fn deep_nesting_is_a_note_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("int deep(struct mm_struct *mm, int x)\n{\n");
+    text.push_str(&"\tif (x) {\n".repeat(4000));
+    // Naming the lock gets the function parsed (the prefilter).
+    text.push_str("\tmmap_write_lock(mm);\n\tmmap_write_unlock(mm);\n");
+    text.push_str(&"\t}\n".repeat(4000));
+    text.push_str("return 0;\n}\n\nint kept(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tzap_page_range_single(vma, 0, 4096, NULL);\n\tmmap_write_unlock(mm);\n\treturn 0;\n}\n");
+    std::fs::write(dir.path().join("deep.c"), &text).unwrap();
+    let out = mmstall().arg("lint").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("`kept` holds the mmap lock for write"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("skipped: deep.c: function `deep` (line 1) skipped: nesting too deep"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("skipped:"), "{stdout}");
+    let out = mmstall()
+        .args(["lint", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["skipped"][0]["file"], "deep.c");
+    let baseline = dir.path().join("baseline.json");
+    let out = mmstall()
+        .arg("baseline")
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("nesting too deep"), "{stderr}");
+    assert!(stderr.contains("wrote 1 finding(s)"), "{stderr}");
+}
+
+/// Issue 12, item 9: PATH that cannot be listed or read, or that is not a
+/// regular file or directory, is an input error naming it (exit 2), not
+/// "0 files". The tests run as root, for whom permission bits do not stop a
+/// read: a path through a regular file (ENOTDIR) is unreadable for anyone.
+#[test]
+fn unusable_path_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain.c");
+    std::fs::write(&file, "int x;\n").unwrap();
+    let through_file = file.join("sub");
+    let fifo = dir.path().join("pipe.c");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (path, says) in [
+        (through_file.as_path(), "Not a directory"),
+        (fifo.as_path(), "is a FIFO"),
+        (std::path::Path::new("/dev/zero"), "is a character device"),
+    ] {
+        let out = mmstall().arg("lint").arg(path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        assert!(stderr.contains(&*path.to_string_lossy()), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
+/// Issue 12, item 9: inside a tree, a FIFO named `.c` is reported, never
+/// opened (the run would hang on it); a name with a backslash and one with a
+/// non-UTF-8 byte keep their findings, the latter printed with `\xNN`, and
+/// the JSON stays valid.
+#[test]
+fn special_files_and_odd_names_in_a_tree() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let holder = |name: &str| {
+        format!("int {name}(struct mm_struct *mm)\n{{\n\tmmap_write_lock(mm);\n\tzap_page_range_single(vma, 0, 4096, NULL);\n\tmmap_write_unlock(mm);\n\treturn 0;\n}}\n")
+    };
+    std::fs::write(dir.path().join("back\\slash.c"), holder("in_backslash")).unwrap();
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.c");
+    std::fs::write(dir.path().join(latin1), holder("in_latin1")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("pipe.c"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = mmstall()
+        .args(["lint", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut files: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["file"].as_str().unwrap(),
+                f["holder"].as_str().unwrap()
+            )
+        })
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["back\\slash.c in_backslash", "caf\\xe9.c in_latin1"]
+    );
+    assert_eq!(v["skipped"][0]["file"], "pipe.c");
+    assert!(
+        v["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file (a FIFO)"),
+        "{}",
+        v["skipped"]
+    );
+}
