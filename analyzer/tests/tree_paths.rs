@@ -1,10 +1,11 @@
 //! Files are named relative to the tree's root whatever PATH is linted, so
 //! `lint .`, `lint mm` and `lint mm/mmap.c` name and fingerprint a finding
-//! alike.
+//! alike; the SARIF and coloured text printers built on those names.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use mmstall_analyzer::printers::{sarif, text};
 use mmstall_analyzer::source::{is_kernel_top, tree_root};
 use mmstall_analyzer::{lint_path, Catalogue, LintOptions, LintRun};
 
@@ -145,4 +146,125 @@ fn whole_tree_subdirectory_and_file_name_and_fingerprint_findings_alike() {
         .findings
         .iter()
         .all(|f| !f.file.starts_with("mm/")));
+}
+
+#[test]
+fn sarif_names_srcroot_and_spans_the_long_call() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let run = lint_in(root, &root.join("mm"));
+    let out = sarif::render_run(
+        &run.report.findings,
+        &sarif::SarifRun {
+            root: Some(root),
+            sources: Some(&run.sources),
+        },
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &v["runs"][0];
+    let base = r["originalUriBaseIds"]["SRCROOT"]["uri"].as_str().unwrap();
+    assert!(
+        base.starts_with("file:///") && base.ends_with('/'),
+        "{base}"
+    );
+    assert_eq!(base, sarif::file_uri_of_dir(root));
+    let driver = &r["tool"]["driver"];
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(driver["semanticVersion"], env!("CARGO_PKG_VERSION"));
+    for rule in driver["rules"].as_array().unwrap() {
+        let full = rule["fullDescription"]["text"].as_str().unwrap();
+        assert_ne!(full, rule["shortDescription"]["text"].as_str().unwrap());
+        assert!(!full.contains("**") && !full.contains('\n'), "{full}");
+        let help = rule["help"]["markdown"].as_str().unwrap();
+        assert!(help.contains("## Why it matters"), "{help}");
+        assert!(rule["help"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("## Known limits"));
+    }
+    let populate = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["ruleId"] == "MMS001")
+        .expect("the populate finding");
+    let location = &populate["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "mm/mmap.c");
+    assert_eq!(location["artifactLocation"]["uriBaseId"], "SRCROOT");
+    // `__mm_populate(start,\n\t\t\t    len, 0)` from line 8, column 8 to the
+    // character after `)` on line 9.
+    assert_eq!(
+        location["region"],
+        serde_json::json!({"startLine": 8, "startColumn": 8, "endLine": 9, "endColumn": 15})
+    );
+    assert_eq!(r["columnKind"], "unicodeCodePoints");
+}
+
+#[test]
+fn call_extent_skips_strings_comments_and_checks_the_name() {
+    let text = "x\n\tf(a, \")\", /* ) */ g(b), ')'\n\t  );\n";
+    assert_eq!(sarif::call_extent(text, 2, 2, "f"), Some((2, 3, 5)));
+    // Not the callee at that place, no call, unbalanced: no extent.
+    assert_eq!(sarif::call_extent(text, 2, 2, "g"), None);
+    assert_eq!(sarif::call_extent("\tf;\n", 1, 2, "f"), None);
+    assert_eq!(sarif::call_extent("\tf(a\n", 1, 2, "f"), None);
+    assert_eq!(sarif::call_extent("f()", 7, 1, "f"), None);
+    // Columns count characters: `é` is two bytes, one column.
+    assert_eq!(sarif::call_extent("é f(x)", 1, 4, "f"), Some((3, 1, 7)));
+    assert_eq!(sarif::uri_path("mm/a b#.c"), "mm/a%20b%23.c");
+    assert_eq!(
+        sarif::file_uri_of_dir(Path::new("/src/linux 6/")),
+        "file:///src/linux%206/"
+    );
+}
+
+#[test]
+fn colour_is_rustc_like_and_changes_nothing_else() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let run = lint_in(root, root);
+    let plain = text::render(&run.report, &run.sources);
+    let coloured = text::render_styled(&run.report, &run.sources, true);
+    assert!(!plain.contains('\x1b'));
+    assert!(
+        coloured.contains("\x1b[1;33mwarning[MMS001]\x1b[0m"),
+        "{coloured}"
+    );
+    assert!(coloured.contains("\x1b[1;34m"), "blue gutters: {coloured}");
+    assert_eq!(strip_ansi(&coloured), plain);
+    assert!(plain.contains("mm/mmap.c:8:8: warning[MMS001]"), "{plain}");
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn rule_full_descriptions_keep_code_and_drop_emphasis() {
+    let out = sarif::render(&[]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let zap = rules.iter().find(|r| r["id"] == "MMS002").unwrap();
+    let text = zap["fullDescription"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("for write while") && text.contains("`zap_page_range*`"),
+        "{text}"
+    );
+    let markdown = zap["fullDescription"]["markdown"].as_str().unwrap();
+    assert!(markdown.contains("**write**"), "{markdown}");
+    // Without a tree root: no base URI to give (diff and series' SARIF).
+    assert!(v["runs"][0].get("originalUriBaseIds").is_none());
 }
