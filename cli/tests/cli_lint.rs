@@ -538,3 +538,60 @@ fn sarif_has_srcroot_region_ends_versions_and_rule_help() {
         serde_json::json!({"startLine": 6, "startColumn": 8, "endLine": 6, "endColumn": 32})
     );
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let out = mmstall().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let bash = String::from_utf8(out.stdout).unwrap();
+    assert!(bash.contains("complete -F _mmstall"), "{bash}");
+    for sub in [
+        "lint",
+        "baseline",
+        "diff",
+        "series",
+        "nightly",
+        "completions",
+        "man",
+    ] {
+        assert!(bash.contains(sub), "{sub} in the bash completion");
+    }
+    assert!(bash.contains("--annotation-prefix") && bash.contains("--color"));
+    let out = mmstall().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let man = String::from_utf8(out.stdout).unwrap();
+    assert!(man.contains(".TH mmstall 1"), "{man}");
+    assert!(man.contains(".SH SUBCOMMANDS"), "{man}");
+    for sub in [
+        "lint",
+        "baseline",
+        "diff",
+        "series",
+        "snapshot",
+        "nightly",
+        "doctor",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            man.contains(&format!("mmstall\\-{sub}(1)")),
+            "{sub} in the man page: {man}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = mmstall()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lint = std::fs::read_to_string(dir.path().join("mmstall-lint.1")).unwrap();
+    assert!(lint.contains(".TH mmstall-lint 1"), "{lint}");
+    assert!(lint.contains("annotation\\-prefix"), "{lint}");
+    assert!(dir.path().join("mmstall.1").is_file());
+    let out = mmstall()
+        .args(["completions", "nosuchshell"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
