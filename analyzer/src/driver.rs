@@ -15,6 +15,7 @@ use crate::finding::{finding_from_hit, Finding, Report, Stats};
 use crate::ir::Function;
 use crate::lockstate::{Held, ORIGIN_ENTRY};
 use crate::parse;
+use crate::progress::Stage;
 use crate::source::{self, Chunk, ContentId, Prefilter, Skipped, SourceSet};
 use crate::summary::{FnId, Hit, Program};
 
@@ -36,6 +37,12 @@ pub struct LintOptions {
     /// (default [`MAX_PULL_ROUNDS`]). On 6.12 the findings no longer change
     /// from 12 rounds on (checked up to 40); 8 keeps a warm `diff` fast.
     pub pull_rounds: Option<usize>,
+    /// The tree's root (see [`source::tree_root`]): files under PATH are
+    /// named relative to it, so `lint mm` and `lint .` name (and
+    /// fingerprint) a finding alike. Default: relative to PATH.
+    pub tree_root: Option<std::path::PathBuf>,
+    /// Where the stages of the run are reported (nowhere by default).
+    pub progress: crate::progress::Progress,
 }
 
 /// Chunk parses keyed by the chunk's (preprocessed) text; lines are stored
@@ -707,7 +714,8 @@ pub fn lint_path(
     options: &LintOptions,
 ) -> Result<LintRun, AnalyzerError> {
     check_root(root)?;
-    Ok(lint_set(&source::FsTree::new(root), cat, options))
+    let set = source::FsTree::within(root, options.tree_root.as_deref());
+    Ok(lint_set(&set, cat, options))
 }
 
 /// PATH must be a directory that can be listed or a regular file that can
@@ -752,6 +760,8 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     // sees every helper; a whole kernel tree scans only files naming the lock
     // and looks further definitions up on demand.
     let total_bytes: u64 = listing.iter().map(|(_, n)| n).sum();
+    let progress = &options.progress;
+    progress.report(Stage::Scanning { files: paths.len() });
     let scan_all = total_bytes <= options.whole_scan_limit.unwrap_or(WHOLE_SCAN_LIMIT);
     let designated_fields: Vec<String> = cat
         .fault_path
@@ -827,6 +837,8 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let findings = loop {
         round += 1;
         let t0 = Instant::now();
+        let selected = files.iter().filter(|f| f.selected.contains(&true)).count();
+        progress.report(Stage::Parsing { files: selected });
         parse_selected(
             &mut files,
             set,
@@ -849,6 +861,10 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             .flat_map(|f| f.placed.iter().flatten().flatten().cloned())
             .collect();
         let (reused, computed) = (summaries.reused(), summaries.computed());
+        progress.report(Stage::Analysis {
+            round,
+            rounds: options.pull_rounds.unwrap_or(MAX_PULL_ROUNDS).max(1),
+        });
         let analyzed = analyze_program(|| {
             let mut program = Program::new(cat, rels.clone(), functions, summaries);
             program.rmap_callbacks = rmap_callbacks.clone();

@@ -19,7 +19,9 @@ pub struct Finding {
     pub rule: &'static str,
     pub code: &'static str,
     pub severity: Severity,
-    /// Relative to the analyzed PATH.
+    /// Relative to the tree's root ([`crate::LintOptions::tree_root`]; the
+    /// repository's root for revisions), else to the analyzed PATH. Part of
+    /// the fingerprint: `lint .` and `lint mm` fingerprint a finding alike.
     pub file: String,
     pub line: u32,
     pub column: u32,

@@ -16,6 +16,7 @@ pub mod lockstate;
 pub mod normalize;
 pub mod parse;
 pub mod printers;
+pub mod progress;
 pub mod rules;
 pub mod source;
 pub mod summary;

@@ -134,6 +134,49 @@ pub fn relative(root: &Path, path: &Path) -> String {
     display_path(rel)
 }
 
+/// The root of the tree `path` belongs to, which findings are named
+/// relative to (as gcc, sparse and checkpatch name them, and as code scanning
+/// places them): the git work tree holding `path`, or else the nearest
+/// ancestor that is a kernel's top-level directory ([`is_kernel_top`]).
+/// `None` when neither exists. `path` should be absolute (canonical).
+pub fn tree_root(path: &Path) -> Option<PathBuf> {
+    let start = if path.is_dir() { path } else { path.parent()? };
+    // `.git` is a directory, or a file in linked work trees and submodules.
+    if let Some(git) = start.ancestors().find(|d| d.join(".git").exists()) {
+        return Some(git.to_path_buf());
+    }
+    start
+        .ancestors()
+        .find(|d| is_kernel_top(d))
+        .map(Path::to_path_buf)
+}
+
+/// A kernel's top-level directory: a `Kbuild` next to a `Makefile` that sets
+/// `VERSION` and `PATCHLEVEL`. A Makefile and a Kbuild alone are not enough:
+/// `arch/x86/` and the other architectures have both.
+pub fn is_kernel_top(dir: &Path) -> bool {
+    use std::io::Read;
+    if !dir.join("Kbuild").is_file() {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(dir.join("Makefile")) else {
+        return false;
+    };
+    // The version lines open the Makefile (after the SPDX line).
+    let mut bytes = Vec::new();
+    if file.take(4096).read_to_end(&mut bytes).is_err() {
+        return false;
+    }
+    let head = String::from_utf8_lossy(&bytes);
+    let sets = |var: &str| {
+        head.lines().any(|l| {
+            l.strip_prefix(var)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+    };
+    sets("VERSION") && sets("PATCHLEVEL")
+}
+
 /// A set of source files to analyze: a directory on disk, or blobs of a git
 /// tree held in memory (revisions are analyzed without a checkout).
 pub trait SourceSet: Sync {
@@ -169,17 +212,27 @@ pub struct FsTree {
 
 impl FsTree {
     pub fn new(root: &Path) -> FsTree {
-        let base = if root.is_file() {
-            root.parent().unwrap_or(Path::new("")).to_path_buf()
-        } else {
-            root.to_path_buf()
+        FsTree::within(root, None)
+    }
+
+    /// The files under `root` (a directory or a file), named relative to
+    /// `tree_root` when given (see [`tree_root`]): `lint mm` then names
+    /// `mm/mmap.c` as `lint .` does. Without it, relative to `root`.
+    pub fn within(root: &Path, tree_root: Option<&Path>) -> FsTree {
+        let base = match tree_root {
+            Some(t) => t.to_path_buf(),
+            None if root.is_file() => root.parent().unwrap_or(Path::new("")).to_path_buf(),
+            None => root.to_path_buf(),
         };
         let (found, unlisted) = discover_reporting(root);
         let mut files = Vec::with_capacity(found.len());
         let mut paths = std::collections::HashMap::new();
         for p in found {
             let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-            let rel = relative(root, &p);
+            let rel = match tree_root.and_then(|t| p.strip_prefix(t).ok()) {
+                Some(r) => display_path(r),
+                None => relative(root, &p),
+            };
             if base.join(&rel) != p {
                 paths.insert(rel.clone(), p);
             }

@@ -34,12 +34,12 @@ fn debian_tree() -> Option<PathBuf> {
 #[test]
 fn debian_6_12_mm_findings() {
     let Some(tree) = debian_tree() else { return };
-    let run = lint_path(
-        &tree.join("mm"),
-        &Catalogue::builtin(),
-        &LintOptions::default(),
-    )
-    .expect("lint runs");
+    // Named as `mmstall lint debian:6.12/mm` names them: from the tree's root.
+    let options = LintOptions {
+        tree_root: Some(tree.clone()),
+        ..Default::default()
+    };
+    let run = lint_path(&tree.join("mm"), &Catalogue::builtin(), &options).expect("lint runs");
     let lines: Vec<String> = run
         .report
         .findings

@@ -1,11 +1,13 @@
 //! `mmstall lint`: thin layer over `mmstall_analyzer`.
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use mmstall_analyzer::baseline::Baseline;
-use mmstall_analyzer::{printers, rules, Catalogue, LintOptions};
+use mmstall_analyzer::progress::{Progress, Stage};
+use mmstall_analyzer::{printers, rules, source, Catalogue, LintOptions};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -14,6 +16,27 @@ pub enum Format {
     Sarif,
     /// GitHub Actions annotations.
     Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Colour or not, for output going to a terminal or not (`NO_COLOR`
+    /// set and not empty turns `auto` off, as no-color.org asks).
+    pub fn enabled(self, to_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
 }
 
 #[derive(Args)]
@@ -29,15 +52,31 @@ pub struct LintArgs {
     /// Parse every file (no prefilter), e.g. to measure parse quality.
     #[arg(long)]
     pub parse_all: bool,
-    /// Catalogue extension (default: mmstall.toml at the tree root, if present).
+    /// Catalogue extension (default: the nearest mmstall.toml from PATH up to
+    /// the tree's root, if any).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Report (and fail on) only findings whose fingerprint is not in FILE.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// With --format github: path of PATH relative to the repository root.
+    /// With --format github: prepended to every file. Files are already
+    /// named relative to the tree's root (the git work tree, else the kernel's
+    /// top-level directory), so this is needed only when the repository's
+    /// root is above a tree root found without git (a copy without `.git`).
     #[arg(long, default_value = "")]
     pub annotation_prefix: String,
+    /// Write the output to FILE (atomically: a temporary file renamed over it).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress and, in text, only the summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Colour the text output: `auto` on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Show the stages of the run on stderr (default: only when stderr is a terminal).
+    #[arg(long)]
+    pub progress: bool,
     /// Rounds of pulling in the definitions of callees reached under a write
     /// hold, on a whole tree (default 8). On 6.12 the findings stop changing
     /// at 12, for about twice the time.
@@ -99,11 +138,55 @@ pub fn resolve_tree(spec: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(spec))
 }
 
+/// PATH made absolute, and the root of its tree (see
+/// [`source::tree_root`]; PATH itself, or a file's directory, when it is in
+/// no git work tree and no kernel tree). Files are named relative to it.
+pub struct Tree {
+    pub path: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Tree {
+    pub fn locate(path: &Path) -> Tree {
+        // A missing PATH stays as given: the analyzer reports it.
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let root = source::tree_root(&path).unwrap_or_else(|| {
+            if path.is_file() {
+                path.parent().unwrap_or(Path::new("")).to_path_buf()
+            } else {
+                path.clone()
+            }
+        });
+        Tree { path, root }
+    }
+}
+
+/// The `mmstall.toml` nearest to PATH, looking upward to the tree's root
+/// (like ruff, clippy and git): one at the root of a kernel tree applies to
+/// `lint mm` too.
+pub fn find_config(path: &Path) -> Option<PathBuf> {
+    let tree = Tree::locate(path);
+    let start = if tree.path.is_dir() {
+        tree.path.as_path()
+    } else {
+        tree.path.parent()?
+    };
+    for dir in start.ancestors() {
+        let candidate = dir.join("mmstall.toml");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir == tree.root {
+            break;
+        }
+    }
+    None
+}
+
 pub fn load_catalogue(root: &Path, config: Option<&Path>) -> anyhow::Result<Catalogue> {
-    let default = root.join("mmstall.toml");
     let path = match config {
         Some(p) => Some(p.to_path_buf()),
-        None => default.is_file().then_some(default),
+        None => find_config(root),
     };
     match path {
         Some(p) => {
@@ -120,12 +203,19 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         Some(p) => Some(Baseline::load(p)?),
         None => None,
     };
+    let tree = Tree::locate(&root);
+    let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
+    let progress_line = ProgressLine::new(show_progress, std::io::stderr().is_terminal());
     let options = LintOptions {
         parse_all: args.parse_all,
         pull_rounds: args.pull_rounds,
+        tree_root: Some(tree.root.clone()),
+        progress: progress_line.sink(),
         ..Default::default()
     };
-    let mut run = mmstall_analyzer::lint_path(&root, &catalogue, &options)?;
+    let run = mmstall_analyzer::lint_path(&tree.path, &catalogue, &options);
+    progress_line.finish();
+    let mut run = run?;
     let mut suppressed = 0;
     if let Some(b) = &baseline {
         let findings = std::mem::take(&mut run.report.findings);
@@ -142,14 +232,27 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         }
     }
     let report = &run.report;
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let out = match args.format {
-        Format::Text => printers::text::render(report, &run.sources),
+        Format::Text if args.quiet => printers::text::summary(report) + "\n",
+        Format::Text => {
+            printers::text::render_styled(report, &run.sources, args.color.enabled(to_terminal))
+        }
         Format::Json => printers::json::render(report),
-        Format::Sarif => printers::sarif::render(&report.findings),
+        Format::Sarif => printers::sarif::render_run(
+            &report.findings,
+            &printers::sarif::SarifRun {
+                root: tree.root.is_absolute().then_some(tree.root.as_path()),
+                sources: Some(&run.sources),
+            },
+        ),
         Format::Github => printers::github::render(&report.findings, &args.annotation_prefix),
     };
-    print!("{out}");
-    if suppressed > 0 {
+    match &args.output {
+        Some(file) => write_atomically(file, out.as_bytes())?,
+        None => print!("{out}"),
+    }
+    if suppressed > 0 && !args.quiet {
         eprintln!("{suppressed} finding(s) suppressed by the baseline");
     }
     if args.stats {
@@ -161,7 +264,12 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
 pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
     let root = resolve_tree(&args.path)?;
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
-    let run = mmstall_analyzer::lint_path(&root, &catalogue, &LintOptions::default())?;
+    let tree = Tree::locate(&root);
+    let options = LintOptions {
+        tree_root: Some(tree.root.clone()),
+        ..Default::default()
+    };
+    let run = mmstall_analyzer::lint_path(&tree.path, &catalogue, &options)?;
     for s in &run.report.skipped {
         eprintln!("skipped: {}: {}", s.file, s.reason);
     }
@@ -173,6 +281,82 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
         args.output.display()
     );
     Ok(0)
+}
+
+/// Writes `bytes` to `file` through a temporary file in the same directory
+/// renamed over it: a reader never sees half a report, and a failed run
+/// leaves the previous file as it was.
+pub fn write_atomically(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("writing {}", temp.path().display()))?;
+    temp.persist(file)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
+/// The stage line on stderr: rewritten in place on a terminal, one line per
+/// stage otherwise (`--progress` into a log). Never on stdout.
+struct ProgressLine {
+    shown: bool,
+    in_place: bool,
+}
+
+impl ProgressLine {
+    fn new(shown: bool, in_place: bool) -> ProgressLine {
+        ProgressLine { shown, in_place }
+    }
+
+    fn sink(&self) -> Progress {
+        if !self.shown {
+            return Progress::default();
+        }
+        let in_place = self.in_place;
+        Progress::new(move |stage| {
+            let text = stage_text(stage);
+            let mut err = std::io::stderr().lock();
+            let _ = if in_place {
+                write!(err, "\r\x1b[K{text}")
+            } else {
+                writeln!(err, "{text}")
+            };
+            let _ = err.flush();
+        })
+    }
+
+    /// Clears the in-place line before the results are printed.
+    fn finish(&self) {
+        if self.shown && self.in_place {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// `scanning 59,932 files`, `parsing 1,844 files`, `analysis round 3/8`.
+pub fn stage_text(stage: Stage) -> String {
+    match stage {
+        Stage::Scanning { files } => format!("scanning {} files", thousands(files)),
+        Stage::Parsing { files } => format!("parsing {} files", thousands(files)),
+        Stage::Analysis { round, rounds } => format!("analysis round {round}/{rounds}"),
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|group| std::str::from_utf8(group).unwrap_or_default())
+        .collect();
+    groups.join(",")
 }
 
 pub fn explain(args: ExplainArgs) -> anyhow::Result<i32> {
@@ -212,4 +396,29 @@ pub fn catalogue(args: CatalogueArgs) -> anyhow::Result<i32> {
     let cat = load_catalogue(&root, args.config.as_deref())?;
     print!("{}", toml::to_string_pretty(&cat.merged_toml)?);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_844), "1,844");
+        assert_eq!(thousands(59_932), "59,932");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(
+            stage_text(Stage::Scanning { files: 59_932 }),
+            "scanning 59,932 files"
+        );
+        assert_eq!(
+            stage_text(Stage::Analysis {
+                round: 3,
+                rounds: 8
+            }),
+            "analysis round 3/8"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! thin layer over a library crate; exit codes are documented in the README:
 //! 0 clean, 1 findings/regressions, 2 usage or input error, 3 infrastructure error.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod diff;
 mod lint;
@@ -52,6 +52,63 @@ enum Command {
     Report(nightly::ReportArgs),
     /// Combine per-job nightly result directories into one report.
     Merge(nightly::MergeArgs),
+    /// Print a shell completion script (e.g. `mmstall completions bash > /etc/bash_completion.d/mmstall`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with --dir.
+    Man(ManArgs),
+}
+
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+struct ManArgs {
+    /// Write mmstall.1 and mmstall-COMMAND.1 for each command into DIR.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
+
+/// The completion script for `shell`, generated from the command definition.
+fn completions(args: CompletionsArgs) -> anyhow::Result<i32> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "mmstall", &mut std::io::stdout());
+    Ok(0)
+}
+
+/// The man pages, generated from the command definition.
+fn man(args: ManArgs) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let cmd = Cli::command();
+    let Some(dir) = args.dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page)?;
+        std::io::Write::write_all(&mut std::io::stdout(), &page)?;
+        return Ok(0);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Built, the subcommands carry the global parts (help, version) the
+    // parent gives them.
+    let mut cmd = cmd;
+    cmd.build();
+    let mut pages = vec![cmd.clone()];
+    pages.extend(cmd.get_subcommands().cloned());
+    for (i, page_cmd) in pages.into_iter().enumerate() {
+        let name = if i == 0 {
+            "mmstall".to_string()
+        } else {
+            format!("mmstall-{}", page_cmd.get_name())
+        };
+        let page_cmd = page_cmd.name(name.clone());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(page_cmd).render(&mut page)?;
+        let file = dir.join(format!("{name}.1"));
+        lint::write_atomically(&file, &page)?;
+    }
+    Ok(0)
 }
 
 /// The analysis allocates and frees many small objects, and a whole-tree
@@ -76,6 +133,8 @@ fn main() {
         Command::Nightly(args) => nightly::nightly(args),
         Command::Report(args) => nightly::report(args),
         Command::Merge(args) => nightly::merge(args),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

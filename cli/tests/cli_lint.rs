@@ -340,3 +340,388 @@ fn special_files_and_odd_names_in_a_tree() {
         v["skipped"]
     );
 }
+/// A kernel-shaped tree: a top-level Makefile with the version lines and a
+/// Kbuild, mm/ with a finding inside mm/mmap.c and one across two files.
+fn kernel_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("Makefile", "VERSION = 6\nPATCHLEVEL = 12\n");
+    write("Kbuild", "obj-y += mm/\n");
+    write(
+        "mm/mmap.c",
+        "static int demo_mlock(struct mm_struct *mm, unsigned long len)\n{\n\tint ret;\n\n\tmmap_write_lock(mm);\n\tret = __mm_populate(0, len, 0);\n\tmmap_write_unlock(mm);\n\treturn ret;\n}\n\nstatic void demo_unmap(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tdemo_zap_helper(mm);\n\tmmap_write_unlock(mm);\n}\n",
+    );
+    write(
+        "mm/memory.c",
+        "void demo_zap_helper(struct mm_struct *mm)\n{\n\tunmap_vmas(NULL, NULL, 0, 1, 0);\n}\n",
+    );
+    write(
+        "mm/slow.c",
+        "static void demo_slow(struct mm_struct *mm)\n{\n\tmmap_write_lock(mm);\n\tmy_slow_zapper(mm);\n\tmmap_write_unlock(mm);\n}\n",
+    );
+    dir
+}
+
+fn json_findings(out: &std::process::Output) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    v["findings"].as_array().unwrap().clone()
+}
+
+fn file_fingerprints(findings: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                f["fingerprint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn paths_are_relative_to_the_tree_root_whatever_path_and_cwd() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let lint_json = |cwd: &std::path::Path, path: &str| {
+        let out = mmstall()
+            .current_dir(cwd)
+            .args(["lint", "--format", "json", path])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{path} from {cwd:?}");
+        file_fingerprints(&json_findings(&out))
+    };
+    let whole = lint_json(root, ".");
+    let mm = lint_json(root, "mm");
+    let mm_from_inside = lint_json(&root.join("mm"), ".");
+    let file = lint_json(&root.join("mm"), "mmap.c");
+    let file_from_elsewhere = lint_json(
+        std::path::Path::new("/"),
+        root.join("mm/mmap.c").to_str().unwrap(),
+    );
+    assert!(whole.iter().all(|(f, _)| f.starts_with("mm/")), "{whole:?}");
+    assert!(whole.iter().any(|(f, _)| f == "mm/memory.c"), "{whole:?}");
+    assert_eq!(mm, whole);
+    assert_eq!(mm_from_inside, whole);
+    assert_eq!(file, file_from_elsewhere);
+    assert!(!file.is_empty() && file.iter().all(|x| whole.contains(x)));
+    assert!(file.iter().all(|(f, _)| f == "mm/mmap.c"));
+
+    // Text (and so quickfix) names files the same way.
+    let out = mmstall()
+        .current_dir(root.join("mm"))
+        .args(["lint", "--color", "never", "."])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\nmm/mmap.c:6:8: warning[MMS001]"), "{text}");
+    // GitHub annotations too, without a prefix.
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "--format", "github", "mm/mmap.c"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("file=mm/mmap.c,line=6,col=8"), "{text}");
+}
+
+#[test]
+fn a_whole_tree_baseline_filters_a_subdirectory_run() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let base = root.join("baseline.json");
+    let out = mmstall()
+        .current_dir(root)
+        .args(["baseline", ".", "-o"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    for path in ["mm", "mm/mmap.c"] {
+        let out = mmstall()
+            .current_dir(root)
+            .args(["lint", path, "--baseline"])
+            .arg(&base)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // And the other way round: a baseline of mm/mmap.c leaves mm/memory.c's.
+    let out = mmstall()
+        .current_dir(root)
+        .args(["baseline", "mm/mmap.c", "-o"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "--format", "json", ".", "--baseline"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    let left = file_fingerprints(&json_findings(&out));
+    assert_eq!(
+        left.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+        ["mm/memory.c"]
+    );
+}
+
+#[test]
+fn mmstall_toml_is_found_upward_to_the_tree_root() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let slow = |path: &str| {
+        let out = mmstall()
+            .current_dir(root)
+            .args(["lint", "--format", "json", path])
+            .output()
+            .unwrap();
+        json_findings(&out)
+            .iter()
+            .any(|f| f["holder"] == "demo_slow")
+    };
+    assert!(!slow("mm"));
+    std::fs::write(
+        root.join("mmstall.toml"),
+        "[long_ops.zap]\nalways = [\"my_slow_zapper\"]\n",
+    )
+    .unwrap();
+    assert!(slow("mm"), "the root's mmstall.toml applies to mm/");
+    assert!(slow("mm/slow.c"));
+    // The nearest wins: one in mm/ that turns the rule off.
+    std::fs::write(
+        root.join("mm/mmstall.toml"),
+        "[rules.MMS002]\nenabled = false\n",
+    )
+    .unwrap();
+    assert!(!slow("mm"));
+    assert!(slow("."));
+    // Not above the tree's root.
+    std::fs::remove_file(root.join("mmstall.toml")).unwrap();
+    std::fs::remove_file(root.join("mm/mmstall.toml")).unwrap();
+    let sub = root.join("inner");
+    std::fs::create_dir_all(sub.join("mm")).unwrap();
+    std::fs::write(sub.join("Makefile"), "VERSION = 6\nPATCHLEVEL = 12\n").unwrap();
+    std::fs::write(sub.join("Kbuild"), "").unwrap();
+    std::fs::copy(root.join("mm/slow.c"), sub.join("mm/slow.c")).unwrap();
+    std::fs::write(
+        root.join("mmstall.toml"),
+        "[long_ops.zap]\nalways = [\"my_slow_zapper\"]\n",
+    )
+    .unwrap();
+    assert!(
+        !slow("inner/mm"),
+        "mmstall.toml above the tree root is not read"
+    );
+}
+
+#[test]
+fn output_file_quiet_colour_and_progress() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let report = root.join("out/report.txt");
+    std::fs::create_dir_all(report.parent().unwrap()).unwrap();
+    std::fs::write(&report, "old").unwrap();
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "mm", "-o"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        written.contains("mm/mmap.c:6:8: warning[MMS001]"),
+        "{written}"
+    );
+    assert!(!written.contains('\x1b'), "auto: no colour into a file");
+    // Only the report is left in the directory (the temporary file was renamed).
+    assert_eq!(
+        std::fs::read_dir(report.parent().unwrap()).unwrap().count(),
+        1
+    );
+
+    // -q: the summary line only, nothing on stderr.
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "-q", "--progress", "mm"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("2 findings in 3 files"), "{text}");
+    assert!(out.stderr.is_empty());
+
+    // --color always colours even with NO_COLOR; auto (not a terminal) and
+    // never do not.
+    let colour = |args: &[&str], no_color: bool| {
+        let mut cmd = mmstall();
+        cmd.current_dir(root).arg("lint").args(args).arg("mm");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+    };
+    let always = colour(&["--color", "always"], true);
+    assert!(
+        always.contains("\x1b[1;33mwarning[MMS001]\x1b[0m"),
+        "{always}"
+    );
+    assert!(!colour(&["--color", "never"], false).contains('\x1b'));
+    assert!(!colour(&[], false).contains('\x1b'));
+
+    // --progress: the stages on stderr, one line each off a terminal;
+    // stdout holds the report alone.
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "--progress", "--format", "json", "."])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("scanning 3 files\n"), "{err}");
+    assert!(err.contains("parsing 3 files\n"), "{err}");
+    assert!(err.contains("analysis round 1/8\n"), "{err}");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("stdout is the JSON alone");
+    // Without --progress and off a terminal: silent.
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "."])
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sarif_has_srcroot_region_ends_versions_and_rule_help() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let out = mmstall()
+        .current_dir(root.join("mm"))
+        .args(["lint", "--format", "sarif", "."])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The required properties of SARIF 2.1.0 at each level we write.
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().contains("sarif"));
+    let run = &v["runs"][0];
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["name"], "mmstall");
+    assert!(driver["version"].is_string() && driver["semanticVersion"].is_string());
+    let canonical = std::fs::canonicalize(root).unwrap();
+    assert_eq!(
+        run["originalUriBaseIds"]["SRCROOT"]["uri"],
+        format!("file://{}/", canonical.display())
+    );
+    let rules = driver["rules"].as_array().unwrap();
+    for rule in rules {
+        assert!(rule["id"].as_str().unwrap().starts_with("MMS"));
+        assert!(rule["fullDescription"]["text"].is_string());
+        assert!(rule["help"]["text"].is_string() && rule["help"]["markdown"].is_string());
+    }
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert!(r["message"]["text"].is_string());
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"]);
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uriBaseId"], "SRCROOT");
+        let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.starts_with("mm/"), "{uri}");
+        assert!(
+            canonical.join(uri).is_file(),
+            "{uri} resolves under SRCROOT"
+        );
+        let region = &loc["region"];
+        for key in ["startLine", "startColumn", "endLine", "endColumn"] {
+            assert!(region[key].as_u64().unwrap() >= 1, "{key}: {region}");
+        }
+    }
+    let populate = results.iter().find(|r| r["ruleId"] == "MMS001").unwrap();
+    // `__mm_populate(0, len, 0)` on line 6 from column 8.
+    assert_eq!(
+        populate["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 6, "startColumn": 8, "endLine": 6, "endColumn": 32})
+    );
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let out = mmstall().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let bash = String::from_utf8(out.stdout).unwrap();
+    assert!(bash.contains("complete -F _mmstall"), "{bash}");
+    for sub in [
+        "lint",
+        "baseline",
+        "diff",
+        "series",
+        "nightly",
+        "completions",
+        "man",
+    ] {
+        assert!(bash.contains(sub), "{sub} in the bash completion");
+    }
+    assert!(bash.contains("--annotation-prefix") && bash.contains("--color"));
+    let out = mmstall().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let man = String::from_utf8(out.stdout).unwrap();
+    assert!(man.contains(".TH mmstall 1"), "{man}");
+    assert!(man.contains(".SH SUBCOMMANDS"), "{man}");
+    for sub in [
+        "lint",
+        "baseline",
+        "diff",
+        "series",
+        "snapshot",
+        "nightly",
+        "doctor",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            man.contains(&format!("mmstall\\-{sub}(1)")),
+            "{sub} in the man page: {man}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = mmstall()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lint = std::fs::read_to_string(dir.path().join("mmstall-lint.1")).unwrap();
+    assert!(lint.contains(".TH mmstall-lint 1"), "{lint}");
+    assert!(lint.contains("annotation\\-prefix"), "{lint}");
+    assert!(dir.path().join("mmstall.1").is_file());
+    let out = mmstall()
+        .args(["completions", "nosuchshell"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

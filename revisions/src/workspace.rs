@@ -189,6 +189,7 @@ impl Workspace {
             scan_cache: Some(self.scan_cache.clone()),
             whole_scan_limit: None,
             pull_rounds: None,
+            ..LintOptions::default()
         };
         let mut run = mmstall_analyzer::lint_set(&set, &self.catalogue, &options);
         let missing = set.missing_skips();

@@ -1,29 +1,44 @@
-//! `--format sarif`: SARIF 2.1.0, one run, rule metadata from the rule docs,
-//! `partialFingerprints` from the line-insensitive fingerprint.
+//! `--format sarif`: SARIF 2.1.0, one run. Rule metadata comes from the rule
+//! docs, `partialFingerprints` from the line-insensitive fingerprint.
+//! Result URIs are relative to `SRCROOT`, the tree's root, which
+//! `originalUriBaseIds` gives as a `file://` URI when it is known; regions
+//! span the long call, from its callee name to its closing parenthesis.
 
-use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
 
 use crate::finding::Finding;
-use crate::rules;
+use crate::rules::{self, Rule};
+
+/// Where the findings come from, for what SARIF can say beyond them.
+#[derive(Default, Clone, Copy)]
+pub struct SarifRun<'a> {
+    /// The tree's root (absolute): `SRCROOT` in `originalUriBaseIds`.
+    pub root: Option<&'a Path>,
+    /// The texts of the files with findings (a lint run's `sources`): with
+    /// them, regions end where the long call ends, and columns count
+    /// characters, not bytes.
+    pub sources: Option<&'a HashMap<String, String>>,
+}
+
+/// The project's home page (`homepage` in the package manifest), for
+/// `informationUri` and the rules' `helpUri`; SARIF wants absolute URIs
+/// there, so both are left out while the manifest names none.
+const HOMEPAGE: &str = env!("CARGO_PKG_HOMEPAGE");
 
 pub fn render(findings: &[Finding]) -> String {
-    let rules_meta: Vec<Value> = rules::ALL
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.code,
-                "name": r.id,
-                "shortDescription": { "text": r.summary },
-                "fullDescription": { "text": r.summary },
-                "help": { "text": r.doc, "markdown": r.doc },
-                "defaultConfiguration": { "level": r.default_severity.as_str() },
-            })
-        })
-        .collect();
+    render_run(findings, &SarifRun::default())
+}
+
+pub fn render_run(findings: &[Finding], run: &SarifRun) -> String {
+    let rules_meta: Vec<Value> = rules::ALL.iter().map(|r| rule_metadata(r)).collect();
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
             let rule_index = rules::ALL.iter().position(|r| r.code == f.code).unwrap_or(0);
+            let source = run.sources.and_then(|s| s.get(&f.file));
             json!({
                 "ruleId": f.code,
                 "ruleIndex": rule_index,
@@ -31,35 +46,204 @@ pub fn render(findings: &[Finding]) -> String {
                 "message": { "text": f.message },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": f.file, "uriBaseId": "SRCROOT" },
-                        "region": { "startLine": f.line, "startColumn": f.column }
+                        "artifactLocation": { "uri": uri_path(&f.file), "uriBaseId": "SRCROOT" },
+                        "region": call_region(source.map(String::as_str), f)
                     },
                     "logicalLocations": [{ "name": f.function, "kind": "function" }]
                 }],
                 "relatedLocations": [{
                     "id": 1,
                     "physicalLocation": {
-                        "artifactLocation": { "uri": f.acquired_at.file, "uriBaseId": "SRCROOT" },
+                        "artifactLocation": { "uri": uri_path(&f.acquired_at.file), "uriBaseId": "SRCROOT" },
                         "region": { "startLine": f.acquired_at.line }
                     },
-                    "message": { "text": format!("lock taken for write in `{}`", f.holder) }
+                    "message": { "text": format!("lock taken for {} in `{}`", f.lock_mode, f.holder) }
                 }],
                 "partialFingerprints": { "mmstall/v1": f.fingerprint },
                 "properties": { "holder": f.holder, "callPath": f.call_path, "operation": f.operation }
             })
         })
         .collect();
+    let mut driver = Map::new();
+    driver.insert("name".into(), json!("mmstall"));
+    driver.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    driver.insert("semanticVersion".into(), json!(env!("CARGO_PKG_VERSION")));
+    if !HOMEPAGE.is_empty() {
+        driver.insert("informationUri".into(), json!(HOMEPAGE));
+    }
+    driver.insert("rules".into(), Value::Array(rules_meta));
+    let mut sarif_run = Map::new();
+    sarif_run.insert("tool".into(), json!({ "driver": driver }));
+    if let Some(root) = run.root {
+        sarif_run.insert(
+            "originalUriBaseIds".into(),
+            json!({ "SRCROOT": { "uri": file_uri_of_dir(root) } }),
+        );
+    }
+    if run.sources.is_some() {
+        sarif_run.insert("columnKind".into(), json!("unicodeCodePoints"));
+    }
+    sarif_run.insert("results".into(), Value::Array(results));
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "mmstall",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules_meta
-            }},
-            "results": results
-        }]
+        "runs": [sarif_run]
     });
     serde_json::to_string_pretty(&doc).expect("serializes") + "\n"
+}
+
+fn rule_metadata(r: &Rule) -> Value {
+    let mut meta = json!({
+        "id": r.code,
+        "name": r.id,
+        "shortDescription": { "text": r.summary },
+        "fullDescription": what_it_finds(r.doc).map_or_else(
+            || json!({ "text": r.summary }),
+            |paragraph| json!({ "text": without_emphasis(&paragraph), "markdown": paragraph })
+        ),
+        "help": { "text": r.doc, "markdown": r.doc },
+        "defaultConfiguration": { "level": r.default_severity.as_str() },
+    });
+    if !HOMEPAGE.is_empty() {
+        meta["helpUri"] = json!(format!(
+            "{}#{}",
+            HOMEPAGE.trim_end_matches('/'),
+            r.code.to_ascii_lowercase()
+        ));
+    }
+    meta
+}
+
+/// The first paragraph of the doc's "What it finds" section (Markdown), on
+/// one line.
+fn what_it_finds(doc: &str) -> Option<String> {
+    let after = doc.split_once("## What it finds\n")?.1;
+    let paragraph: Vec<&str> = after
+        .lines()
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::trim)
+        .collect();
+    (!paragraph.is_empty()).then(|| paragraph.join(" "))
+}
+
+/// Markdown emphasis (`*`, `**`) dropped outside code spans, where a `*`
+/// is C (`zap_page_range*`).
+fn without_emphasis(markdown: &str) -> String {
+    let mut in_code = false;
+    markdown
+        .chars()
+        .filter(|&c| {
+            if c == '`' {
+                in_code = !in_code;
+            }
+            c != '*' || in_code
+        })
+        .collect()
+}
+
+/// The long call's region: from its callee name to its closing parenthesis,
+/// in characters, when the source is at hand and shows the call there;
+/// otherwise the callee name (columns in bytes, which kernel names are).
+fn call_region(source: Option<&str>, f: &Finding) -> Value {
+    if let Some((start_column, end_line, end_column)) =
+        source.and_then(|text| call_extent(text, f.line, f.column, &f.operation))
+    {
+        return json!({
+            "startLine": f.line,
+            "startColumn": start_column,
+            "endLine": end_line,
+            "endColumn": end_column
+        });
+    }
+    json!({
+        "startLine": f.line,
+        "startColumn": f.column,
+        "endLine": f.line,
+        "endColumn": f.column as usize + f.operation.len()
+    })
+}
+
+/// Longest call text followed to its closing parenthesis.
+const MAX_CALL_BYTES: usize = 64 * 1024;
+
+/// `(start column, end line, end column)` of the call whose callee `name`
+/// starts at 1-based `line` and byte `column`, in characters (SARIF's end
+/// column is that of the character after the region), or `None` if the
+/// text does not show such a call there.
+pub fn call_extent(text: &str, line: u32, column: u32, name: &str) -> Option<(u32, u32, u32)> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        memchr::memchr_iter(b'\n', text.as_bytes()).nth(line as usize - 2)? + 1
+    };
+    let start = line_start + column.checked_sub(1)? as usize;
+    if !text.get(start..)?.starts_with(name) {
+        return None;
+    }
+    let b = text.as_bytes();
+    let limit = b.len().min(start + MAX_CALL_BYTES);
+    let mut i = start + name.len();
+    while i < limit && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let end = loop {
+        if i >= limit {
+            return None;
+        }
+        match b[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break i + 1;
+                }
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < limit && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = memchr::memmem::find(&b[i + 2..limit], b"*/").map(|k| i + 3 + k)?;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr::memchr(b'\n', &b[i..limit]).map(|k| i + k)?;
+            }
+            _ => {}
+        }
+        i += 1;
+    };
+    let chars = |from: usize, to: usize| text.get(from..to).map(|s| s.chars().count() as u32);
+    let start_column = chars(line_start, start)? + 1;
+    let newlines = memchr::memchr_iter(b'\n', &b[start..end]).count() as u32;
+    let end_line_start = memchr::memrchr(b'\n', &b[..end]).map_or(0, |k| k + 1);
+    let end_column = chars(end_line_start, end)? + 1;
+    Some((start_column, line + newlines, end_column))
+}
+
+/// A relative path as a URI reference: bytes outside the unreserved set and
+/// `/` percent-encoded (a file named `a b.c` is `a%20b.c`).
+pub fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &byte in path.as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `file:///abs/dir/` for a directory (SARIF base URIs end with `/`).
+pub fn file_uri_of_dir(dir: &Path) -> String {
+    let path = dir.to_string_lossy().replace('\\', "/");
+    let path = path.trim_end_matches('/');
+    let lead = if path.starts_with('/') { "" } else { "/" };
+    format!("file://{lead}{}/", uri_path(path))
 }

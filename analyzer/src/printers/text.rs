@@ -6,8 +6,49 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::finding::Report;
+use crate::rules::Severity;
+
+/// ANSI styles like rustc's: the level and its carets in the level's colour,
+/// the message bold, gutters bold blue. Without colour every style is empty,
+/// so the text is the same once the escapes are stripped.
+struct Palette {
+    color: bool,
+}
+
+impl Palette {
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color && !text.is_empty() {
+            format!("\x1b[{style}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn level(&self, severity: Severity, text: &str) -> String {
+        let style = match severity {
+            Severity::Error => "1;31",
+            Severity::Warning => "1;33",
+            Severity::Note => "1;32",
+        };
+        self.paint(style, text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn gutter(&self, text: &str) -> String {
+        self.paint("1;34", text)
+    }
+}
 
 pub fn render(report: &Report, sources: &HashMap<String, String>) -> String {
+    render_styled(report, sources, false)
+}
+
+/// [`render`], coloured with ANSI escapes when `color` (a terminal).
+pub fn render_styled(report: &Report, sources: &HashMap<String, String>, color: bool) -> String {
+    let p = Palette { color };
     let mut out = String::new();
     let mut current_file: Option<&str> = None;
     for f in &report.findings {
@@ -18,22 +59,22 @@ pub fn render(report: &Report, sources: &HashMap<String, String>) -> String {
             let n = report.findings.iter().filter(|g| g.file == f.file).count();
             let _ = writeln!(
                 out,
-                "── {} ({} finding{})",
-                f.file,
-                n,
-                if n == 1 { "" } else { "s" }
+                "{}",
+                p.bold(&format!(
+                    "── {} ({} finding{})",
+                    f.file,
+                    n,
+                    if n == 1 { "" } else { "s" }
+                ))
             );
             current_file = Some(f.file.as_str());
         }
         let _ = writeln!(
             out,
-            "{}:{}:{}: {}[{}]: {}",
-            f.file,
-            f.line,
-            f.column,
-            f.severity.as_str(),
-            f.code,
-            f.message
+            "{}: {}: {}",
+            p.bold(&format!("{}:{}:{}", f.file, f.line, f.column)),
+            p.level(f.severity, &format!("{}[{}]", f.severity.as_str(), f.code)),
+            p.bold(&f.message)
         );
         if let Some(line) = sources
             .get(&f.file)
@@ -47,39 +88,47 @@ pub fn render(report: &Report, sources: &HashMap<String, String>) -> String {
                 .chars()
                 .map(|c| if c == '\t' { 4 } else { 1 })
                 .sum::<usize>();
-            let _ = writeln!(out, "{:>gutter$} |", "");
-            let _ = writeln!(out, "{} | {}", f.line, shown);
+            let blank = p.gutter(&format!("{:>gutter$} |", ""));
+            let _ = writeln!(out, "{blank}");
+            let _ = writeln!(out, "{} {}", p.gutter(&format!("{} |", f.line)), shown);
             let _ = writeln!(
                 out,
-                "{:>gutter$} | {}{}",
-                "",
+                "{blank} {}{}",
                 " ".repeat(pad),
-                "^".repeat(f.operation.len())
+                p.level(f.severity, &"^".repeat(f.operation.len()))
             );
         }
+        let note = p.bold("note");
         let _ = writeln!(
             out,
-            "  = note: lock taken for write at {}:{} in `{}`",
-            f.acquired_at.file, f.acquired_at.line, f.holder
+            "  = {note}: lock taken for {} at {}:{} in `{}`",
+            f.lock_mode, f.acquired_at.file, f.acquired_at.line, f.holder
         );
         if f.call_path.len() > 1 {
-            let _ = writeln!(out, "  = note: call path: {}", f.call_path.join(" → "));
+            let _ = writeln!(out, "  = {note}: call path: {}", f.call_path.join(" → "));
         }
         if !f.context.is_empty() {
             let _ = writeln!(
                 out,
-                "  = note: with constant arguments {}",
+                "  = {note}: with constant arguments {}",
                 f.context.join(", ")
             );
         }
-        let _ = writeln!(out, "  = help: `mmstall explain {}`", f.rule);
+        let _ = writeln!(out, "  = {}: `mmstall explain {}`", p.bold("help"), f.rule);
     }
     for s in &report.skipped {
         let _ = writeln!(out, "skipped: {}: {}", s.file, s.reason);
     }
+    out.push_str(&p.bold(&summary(report)));
+    out.push('\n');
+    out
+}
+
+/// The closing line: `3 findings in 5 files (4 parsed, 31 functions) in 12 ms`
+/// (all that `lint -q` prints in text).
+pub fn summary(report: &Report) -> String {
     let st = &report.stats;
-    let _ = writeln!(
-        out,
+    format!(
         "{} finding{} in {} files ({} parsed, {} functions) in {} ms",
         report.findings.len(),
         if report.findings.len() == 1 { "" } else { "s" },
@@ -87,8 +136,7 @@ pub fn render(report: &Report, sources: &HashMap<String, String>) -> String {
         st.files_parsed,
         st.functions,
         st.elapsed_ms
-    );
-    out
+    )
 }
 
 /// `--stats`: the parse-quality and speed figures.
