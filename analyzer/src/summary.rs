@@ -803,6 +803,9 @@ impl<'c> Program<'c> {
             if (!op.in_loop || call.in_loop) && !fresh_wait {
                 reached.push((op.class, vec![(fid, cid)], None));
             }
+        } else if self.cat.not_followed.contains_key(&call.callee) {
+            // What the callee does under the lock is bounded or cannot
+            // happen there (catalogue `[not_followed]`): nothing is reached.
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
             // Only asked of functions promised a hold on entry (is a caller
             // their holder?): only those are noted, which keeps replays short.

@@ -407,3 +407,21 @@ fn a_wait_on_a_folio_just_allocated_on_every_path_is_no_wait() {
     // Locked only where it was allocated a moment ago.
     assert!(holder_clean(&run, "demo_fault_fresh"));
 }
+
+#[test]
+fn uprobe_mmap_is_not_followed_but_registration_is() {
+    let run = lint("precision_uprobe");
+    // The split reaches get_user_pages_remote only through uprobe_mmap().
+    assert!(
+        holder_clean(&run, "demo_split_munmap"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // Registration installs the breakpoint directly: still a finding.
+    assert!(has(
+        &run,
+        "MMS001",
+        "demo_register_for_each_vma",
+        "get_user_pages_remote"
+    ));
+}
