@@ -425,3 +425,21 @@ fn uprobe_mmap_is_not_followed_but_registration_is() {
         "get_user_pages_remote"
     ));
 }
+
+#[test]
+fn task_death_is_not_a_wait_under_the_fault_lock() {
+    let run = lint("precision_trap");
+    // die → make_task_dead → do_exit: never entered with the mmap lock held.
+    assert!(
+        holder_clean(&run, "demo_do_page_fault"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // The same folio_lock through a helper that returns: under the read lock.
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_do_page_fault_flush",
+        "folio_lock"
+    ));
+}
