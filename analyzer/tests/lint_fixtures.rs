@@ -443,3 +443,20 @@ fn task_death_is_not_a_wait_under_the_fault_lock() {
         "folio_lock"
     ));
 }
+
+#[test]
+fn deferred_teardown_is_not_followed_but_direct_truncation_is() {
+    let run = lint("precision_teardown");
+    // fput (task_work), iput of an internal inode, mmput that is not the last.
+    assert!(
+        holder_clean(&run, "demo_vma_merge"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    assert!(has(
+        &run,
+        "MMS002",
+        "demo_vma_truncate",
+        "unmap_mapping_range"
+    ));
+}
