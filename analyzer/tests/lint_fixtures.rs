@@ -460,3 +460,23 @@ fn deferred_teardown_is_not_followed_but_direct_truncation_is() {
         "unmap_mapping_range"
     ));
 }
+
+#[test]
+fn lock_mode_picked_by_a_predicate_follows_the_behavior() {
+    let run = lint("precision_madvise");
+    // MADV_POPULATE_* take the read lock: populating under it is no finding.
+    assert!(
+        !has(&run, "MMS001", "demo_do_madvise", "faultin_page_range"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // Any other behavior (MADV_UNMERGEABLE) walks under the write lock.
+    let unmerge = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.holder == "demo_do_madvise" && f.operation == "walk_page_range")
+        .expect("the write-locked walk is reported");
+    assert_eq!(unmerge.code, "MMS003");
+    assert_eq!(unmerge.context, ["behavior=other"]);
+}
