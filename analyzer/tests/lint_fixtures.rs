@@ -480,3 +480,21 @@ fn lock_mode_picked_by_a_predicate_follows_the_behavior() {
     assert_eq!(unmerge.code, "MMS003");
     assert_eq!(unmerge.context, ["behavior=other"]);
 }
+
+#[test]
+fn waits_that_cannot_block_are_not_findings() {
+    let run = lint("precision_nowait");
+    for clean in ["demo_swapin_fault", "demo_hugetlb_fault"] {
+        assert!(
+            holder_clean(&run, clean),
+            "{clean}: {:#?}",
+            holders_ops(&run)
+        );
+    }
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_swapcache_fault",
+        "folio_wait_writeback"
+    ));
+}
