@@ -409,7 +409,7 @@ impl<'c> Program<'c> {
             let Some(g) = self.resolved[fid as usize][cid] else {
                 continue;
             };
-            if !self.is_pure_predicate(g) {
+            if !self.is_local_predicate(fid, g) {
                 continue;
             }
             for (j, arg) in call.arg_values.iter().enumerate() {
@@ -442,6 +442,14 @@ impl<'c> Program<'c> {
     /// unresolved call): what it returns is all a caller learns from it.
     fn is_pure_predicate(&self, g: FnId) -> bool {
         !self.may_touch_lock[g as usize] && !self.may_reach_long[g as usize]
+    }
+
+    /// A pure predicate defined in the caller's file: a name defined in many
+    /// places (`test_bit`, config stubs returning a constant) may resolve to
+    /// a definition the caller does not use, and its constant result would
+    /// prune the caller's real paths; a same-file definition is the one used.
+    fn is_local_predicate(&self, caller: FnId, g: FnId) -> bool {
+        self.is_pure_predicate(g) && self.function(g).file == self.function(caller).file
     }
 
     fn caller_contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
@@ -849,7 +857,8 @@ impl<'c> Program<'c> {
                 if !r.effect.is_identity() {
                     return apply_effect(s, &r.effect, cid, call.result_var);
                 }
-            } else if self.is_pure_predicate(g) && !self.callee_env(call, g, facts).is_empty() {
+            } else if self.is_local_predicate(fid, g) && !self.callee_env(call, g, facts).is_empty()
+            {
                 // A predicate of constant arguments returns a constant the
                 // caller can branch on (`if (write)` after
                 // `write = madvise_need_mmap_write(behavior)`).

@@ -498,3 +498,15 @@ fn waits_that_cannot_block_are_not_findings() {
         "folio_wait_writeback"
     ));
 }
+
+#[test]
+fn a_predicate_defined_in_another_file_decides_nothing() {
+    // stub.c's demo_test_flag() returns 1 for a constant argument; the
+    // caller may use another definition: its flush stays reachable.
+    let run = lint("precision_predicate_elsewhere");
+    assert!(
+        has(&run, "MMS004", "demo_mkwrite_flush", "folio_lock"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+}
