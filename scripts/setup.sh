@@ -95,3 +95,20 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$tarball" ]; then
   echo "$tarball" > "$stamp"
 fi
 echo "setup: ok (kernel tree: $src/linux-source-6.12)"
+
+# Opt-in (MMSTALL_SETUP_CORPUS=1): Debian's linux-source-6.1 as the second tree of the
+# precision corpus (corpus/precision/, scripts/score-precision.sh), unpacked like 6.12.
+if [ "${MMSTALL_SETUP_CORPUS:-0}" = 1 ]; then
+  [ -n "$(ls /usr/src/linux-source-6.1*.tar.xz 2>/dev/null)" ] || {
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends linux-source-6.1 >/dev/null; }
+  tarball61=$(ls /usr/src/linux-source-6.1*.tar.xz 2>/dev/null | sort -V | tail -n1)
+  [ -n "$tarball61" ] || { echo "setup: linux-source-6.1 tarball not found under /usr/src" >&2; exit 1; }
+  if [ "$(cat "$src/linux-source-6.1/.mmstall-unpacked" 2>/dev/null)" != "$tarball61" ]; then
+    echo "setup: unpacking $tarball61 into $src"
+    rm -rf "$src/linux-source-6.1.tmp" && mkdir -p "$src/linux-source-6.1.tmp"
+    tar -xJf "$tarball61" -C "$src/linux-source-6.1.tmp" --strip-components=1
+    rm -rf "$src/linux-source-6.1" && mv "$src/linux-source-6.1.tmp" "$src/linux-source-6.1"
+    echo "$tarball61" > "$src/linux-source-6.1/.mmstall-unpacked"
+  fi
+  echo "setup: ok (corpus tree: $src/linux-source-6.1)"
+fi

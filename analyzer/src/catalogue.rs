@@ -146,6 +146,8 @@ struct RawCatalogue {
     rmap: RmapWalkers,
     #[serde(default)]
     rules: BTreeMap<String, RuleConfig>,
+    #[serde(default)]
+    not_followed: BTreeMap<String, String>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -245,6 +247,10 @@ pub struct Catalogue {
     pub fault_path: FaultPath,
     pub rmap: RmapWalkers,
     pub rules: BTreeMap<String, RuleConfig>,
+    /// Callees whose long operations are not reported through the call,
+    /// with the fact about the kernel API that makes them bounded or
+    /// impossible under the mmap lock (`[not_followed]`).
+    pub not_followed: HashMap<String, String>,
 }
 
 impl Catalogue {
@@ -347,6 +353,7 @@ impl Catalogue {
             fault_path: raw.fault_path,
             rmap: raw.rmap,
             rules: raw.rules,
+            not_followed: raw.not_followed.into_iter().collect(),
         })
     }
 

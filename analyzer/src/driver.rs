@@ -1124,6 +1124,19 @@ fn select_long_reaching_callees(
             let wanted = |&(f, k): &(usize, usize)| {
                 reach.contains(c)
                     || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
+                    // A short leaf helper of the same file switching on a
+                    // value: a predicate the caller may branch on
+                    // (`madvise_need_mmap_write()`).
+                    || (f == fi
+                        && files[f].lines(k) <= SHORT_CHUNK_LINES
+                        && files[f].scan.calls[k]
+                            .iter()
+                            .all(|n| files[f].scan.defs[k].iter().any(|d| **d == **n))
+                        && files[f].text.as_deref().is_some_and(|t| {
+                            let chunk = &files[f].scan.chunks[k];
+                            t.get(chunk.start..chunk.end)
+                                .is_some_and(|body| body.contains("switch"))
+                        }))
             };
             if defs.len() > MAX_HOMONYMS {
                 targets.extend(

@@ -136,7 +136,13 @@ pub fn finding_from_hit(
         .filter(|c| c.callee == call.callee && c.args == call.args)
         .count();
     let file = program.files[site.file as usize].clone();
-    let mut context: Vec<String> = context.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut context: Vec<String> = context
+        .iter()
+        .map(|(k, v)| match *v {
+            crate::lockstate::OTHER_VALUE => format!("{k}=other"),
+            v => format!("{k}={v}"),
+        })
+        .collect();
     context.sort();
     let fingerprint = fingerprint(&[
         rule.id,

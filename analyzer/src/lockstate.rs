@@ -514,6 +514,11 @@ pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
     Effect { exits }
 }
 
+/// The value of a parameter split on by case (`behavior` in a context that
+/// stands for every value none of its comparisons names): printed as
+/// `other`, passed only to the predicates it was split for.
+pub const OTHER_VALUE: i64 = i64::MIN + 0x4d4d_5331_3400;
+
 /// Constants by variable or field path. Iterated only into sets and sorted
 /// lists, so its (hasher-dependent) order reaches no result.
 pub type ConstMap = HashMap<String, i64, foldhash::fast::RandomState>;

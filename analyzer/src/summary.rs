@@ -103,6 +103,8 @@ pub const MAX_ENTRY_DEPTH: usize = 3000;
 /// The stack of the thread the analysis runs on.
 pub const ANALYSIS_STACK: usize = 256 << 20;
 const MAX_CONTEXTS: usize = 8;
+/// Values a root is split on by [`Program::case_split`].
+const MAX_CASE_SPLIT: usize = 40;
 pub const MAX_HITS_PER_FUNCTION: usize = 64;
 
 pub struct Program<'c> {
@@ -398,13 +400,99 @@ impl<'c> Program<'c> {
                 _ => {}
             }
         }
+        // "Any other value" holds only for the comparisons it was split on:
+        // the function's own and its predicates'.
+        if !self.is_pure_predicate(callee) {
+            env.retain(|_, v| *v != OTHER_VALUE);
+        }
         env
     }
 
     /// The contexts a root function is analyzed in: the constants its callers
     /// pass, plus the unknown context when a caller passes no constant or
-    /// there is no caller in the analyzed files.
+    /// there is no caller in the analyzed files. At the root (`depth` 0) an
+    /// unknown context is split by [`Program::case_split`].
     pub fn contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
+        let contexts = self.caller_contexts(fid, depth);
+        if depth > 0 {
+            return contexts;
+        }
+        let Some((param, values)) = self.case_split(fid) else {
+            return contexts;
+        };
+        let mut out: Vec<ConstMap> = Vec::new();
+        for env in contexts.iter() {
+            if env.contains_key(&param) {
+                out.push(env.clone());
+                continue;
+            }
+            for &v in values.iter().chain([&OTHER_VALUE]) {
+                let mut split = env.clone();
+                split.insert(param.clone(), v);
+                out.push(split);
+            }
+        }
+        Rc::new(out)
+    }
+
+    /// A parameter that a side-effect-free predicate callee decides on
+    /// (`write = madvise_need_mmap_write(behavior)`), with every constant it
+    /// is compared with there and in the function itself: the function is
+    /// then analyzed once per value and once for any other value
+    /// ([`OTHER_VALUE`]), so the lock mode the predicate picks follows the
+    /// parameter into the function's own `switch (behavior)`. None when a
+    /// comparison is not an equality with a constant, or there are more than
+    /// [`MAX_CASE_SPLIT`] values.
+    fn case_split(&self, fid: FnId) -> Option<(String, Vec<i64>)> {
+        let f = self.function(fid);
+        for (cid, call) in f.calls.iter().enumerate() {
+            let Some(g) = self.resolved[fid as usize][cid] else {
+                continue;
+            };
+            if !self.is_local_predicate(fid, g) {
+                continue;
+            }
+            for (j, arg) in call.arg_values.iter().enumerate() {
+                let Value::Path(p) = arg else { continue };
+                if !f.params.iter().any(|q| q == p) {
+                    continue;
+                }
+                let gf = self.function(g);
+                let Some(gp) = gf.params.get(j).filter(|q| !q.is_empty()) else {
+                    continue;
+                };
+                let mut values = Vec::new();
+                if !compared_constants(gf, gp, &mut values) || values.is_empty() {
+                    continue;
+                }
+                if !compared_constants(f, p, &mut values) {
+                    continue;
+                }
+                values.sort_unstable();
+                values.dedup();
+                if values.len() <= MAX_CASE_SPLIT && !values.contains(&OTHER_VALUE) {
+                    return Some((p.clone(), values));
+                }
+            }
+        }
+        None
+    }
+
+    /// Neither touches the lock nor reaches a long operation (nor an
+    /// unresolved call): what it returns is all a caller learns from it.
+    fn is_pure_predicate(&self, g: FnId) -> bool {
+        !self.may_touch_lock[g as usize] && !self.may_reach_long[g as usize]
+    }
+
+    /// A pure predicate defined in the caller's file: a name defined in many
+    /// places (`test_bit`, config stubs returning a constant) may resolve to
+    /// a definition the caller does not use, and its constant result would
+    /// prune the caller's real paths; a same-file definition is the one used.
+    fn is_local_predicate(&self, caller: FnId, g: FnId) -> bool {
+        self.is_pure_predicate(g) && self.function(g).file == self.function(caller).file
+    }
+
+    fn caller_contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
         if let Some(c) = self.contexts_memo.borrow().get(&fid) {
             return c.clone();
         }
@@ -417,7 +505,7 @@ impl<'c> Program<'c> {
         let mut out: Vec<ConstMap> = Vec::new();
         let mut has_unknown = false;
         for &(g, cid) in &self.callers[fid as usize] {
-            for genv in self.contexts(g, depth + 1).iter() {
+            for genv in self.caller_contexts(g, depth + 1).iter() {
                 let facts = self.memo_facts(g, genv);
                 let env = self.callee_env(&self.function(g).calls[cid as usize], fid, &facts);
                 if env.is_empty() {
@@ -826,6 +914,21 @@ impl<'c> Program<'c> {
                 if !r.effect.is_identity() {
                     return apply_effect(s, &r.effect, cid, call.result_var);
                 }
+            } else if self.is_local_predicate(fid, g) && !self.callee_env(call, g, facts).is_empty()
+            {
+                // A predicate of constant arguments returns a constant the
+                // caller can branch on (`if (write)` after
+                // `write = madvise_need_mmap_write(behavior)`).
+                let r = self.callee_result(fid, cid, g, facts, callees);
+                if let [(_, _, Some(value))] = r.effect.exits[Held::None.index()].as_slice() {
+                    return s
+                        .iter()
+                        .map(|e| Elem {
+                            guard: Some((call.result_var, *value)),
+                            ..*e
+                        })
+                        .collect();
+                }
             }
         }
         s.clone()
@@ -860,6 +963,9 @@ impl<'c> Program<'c> {
             if (!op.in_loop || call.in_loop) && !fresh_wait {
                 reached.push((op.class, Chain::single((fid, cid)), None));
             }
+        } else if self.cat.not_followed.contains_key(&call.callee) {
+            // What the callee does under the lock is bounded or cannot
+            // happen there (catalogue `[not_followed]`): nothing is reached.
         } else if let Some(g) = self.resolved[fid as usize][cid as usize] {
             // Only asked of functions promised a hold on entry (is a caller
             // their holder?): only those are noted, which keeps replays short.
@@ -1131,4 +1237,46 @@ fn propagate(direct: &[bool], callers: &[Vec<(FnId, CallId)>]) -> Vec<bool> {
         }
     }
     marked
+}
+
+/// Adds to `out` every constant `param` is compared with for equality in
+/// `f` (`switch` cases, `==`, `!=`); false when it is compared otherwise
+/// (`<`, a case that is not a constant), where "any other value" would not
+/// be one answer.
+fn compared_constants(f: &Function, param: &str, out: &mut Vec<i64>) -> bool {
+    let Some(var) = f.var_id(param) else {
+        return true;
+    };
+    fn walk(e: &Expr, var: VarId, out: &mut Vec<i64>) -> bool {
+        match e {
+            Expr::Not(a) => walk(a, var, out),
+            Expr::And(a, b) | Expr::Or(a, b) => walk(a, var, out) && walk(b, var, out),
+            Expr::Cmp(op, a, b) => match (a.as_ref(), b.as_ref()) {
+                (Expr::Var(v), Expr::Const(c)) | (Expr::Const(c), Expr::Var(v)) if *v == var => {
+                    out.push(*c);
+                    matches!(op, CmpOp::Eq | CmpOp::Ne)
+                }
+                _ => walk(a, var, out) && walk(b, var, out),
+            },
+            Expr::Var(_) | Expr::Const(_) | Expr::Unknown => true,
+        }
+    }
+    for node in &f.cfg.nodes {
+        if let Some(cond) = &node.branch {
+            if !walk(cond, var, out) {
+                return false;
+            }
+        }
+        if let Some((Expr::Var(v), cases)) = &node.switch {
+            if *v == var {
+                for case in cases.iter().flatten() {
+                    match case {
+                        Expr::Const(c) => out.push(*c),
+                        _ => return false,
+                    }
+                }
+            }
+        }
+    }
+    true
 }

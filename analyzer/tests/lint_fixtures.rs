@@ -415,3 +415,106 @@ fn a_wait_on_a_folio_just_allocated_on_every_path_is_no_wait() {
     // Locked only where it was allocated a moment ago.
     assert!(holder_clean(&run, "demo_fault_fresh"));
 }
+
+#[test]
+fn uprobe_mmap_is_not_followed_but_registration_is() {
+    let run = lint("precision_uprobe");
+    // The split reaches get_user_pages_remote only through uprobe_mmap().
+    assert!(
+        holder_clean(&run, "demo_split_munmap"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // Registration installs the breakpoint directly: still a finding.
+    assert!(has(
+        &run,
+        "MMS001",
+        "demo_register_for_each_vma",
+        "get_user_pages_remote"
+    ));
+}
+
+#[test]
+fn task_death_is_not_a_wait_under_the_fault_lock() {
+    let run = lint("precision_trap");
+    // die → make_task_dead → do_exit: never entered with the mmap lock held.
+    assert!(
+        holder_clean(&run, "demo_do_page_fault"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // The same folio_lock through a helper that returns: under the read lock.
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_do_page_fault_flush",
+        "folio_lock"
+    ));
+}
+
+#[test]
+fn deferred_teardown_is_not_followed_but_direct_truncation_is() {
+    let run = lint("precision_teardown");
+    // fput (task_work), iput of an internal inode, mmput that is not the last.
+    assert!(
+        holder_clean(&run, "demo_vma_merge"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    assert!(has(
+        &run,
+        "MMS002",
+        "demo_vma_truncate",
+        "unmap_mapping_range"
+    ));
+}
+
+#[test]
+fn lock_mode_picked_by_a_predicate_follows_the_behavior() {
+    let run = lint("precision_madvise");
+    // MADV_POPULATE_* take the read lock: populating under it is no finding.
+    assert!(
+        !has(&run, "MMS001", "demo_do_madvise", "faultin_page_range"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // Any other behavior (MADV_UNMERGEABLE) walks under the write lock.
+    let unmerge = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.holder == "demo_do_madvise" && f.operation == "walk_page_range")
+        .expect("the write-locked walk is reported");
+    assert_eq!(unmerge.code, "MMS003");
+    assert_eq!(unmerge.context, ["behavior=other"]);
+}
+
+#[test]
+fn waits_that_cannot_block_are_not_findings() {
+    let run = lint("precision_nowait");
+    for clean in ["demo_swapin_fault", "demo_hugetlb_fault"] {
+        assert!(
+            holder_clean(&run, clean),
+            "{clean}: {:#?}",
+            holders_ops(&run)
+        );
+    }
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_swapcache_fault",
+        "folio_wait_writeback"
+    ));
+}
+
+#[test]
+fn a_predicate_defined_in_another_file_decides_nothing() {
+    // stub.c's demo_test_flag() returns 1 for a constant argument; the
+    // caller may use another definition: its flush stays reachable.
+    let run = lint("precision_predicate_elsewhere");
+    assert!(
+        has(&run, "MMS004", "demo_mkwrite_flush", "folio_lock"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+}
