@@ -37,6 +37,11 @@ pub struct Finding {
     /// The mode held at the long call: "write", or "read" for MMS004/MMS005.
     pub lock_mode: &'static str,
     pub acquired_at: Location,
+    /// The hold comes from the holder's entry state (a fault handler is
+    /// entered with the lock held): `acquired_at` is then the holder's
+    /// definition, not a lock call.
+    #[serde(skip)]
+    pub held_on_entry: bool,
     /// Constants the holder was analyzed with (`unlock=0`), when any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
@@ -166,10 +171,29 @@ pub fn finding_from_hit(
         operation: call.callee.clone(),
         lock_mode: mode,
         acquired_at,
+        held_on_entry: hit.acquired == ORIGIN_ENTRY,
         context,
         message,
         fingerprint,
         call_text,
+    }
+}
+
+impl Finding {
+    /// Where the hold comes from, for the printers' note: the lock call, or
+    /// the entry of a function entered with the lock held.
+    pub fn lock_origin(&self) -> String {
+        if self.held_on_entry {
+            format!(
+                "lock held for {} on entry to `{}` at {}:{}",
+                self.lock_mode, self.holder, self.acquired_at.file, self.acquired_at.line
+            )
+        } else {
+            format!(
+                "lock taken for {} at {}:{} in `{}`",
+                self.lock_mode, self.acquired_at.file, self.acquired_at.line, self.holder
+            )
+        }
     }
 }
 
@@ -227,6 +251,7 @@ pub fn rmap_trylock_finding(
         operation: call.callee.clone(),
         lock_mode: "read",
         acquired_at: Location { file, line: call.line },
+        held_on_entry: false,
         context: Vec::new(),
         fingerprint,
         call_text,

@@ -87,11 +87,7 @@ fn finding_block(out: &mut String, status: Status, f: &Finding, sources: &HashMa
             "^".repeat(f.operation.len().max(1))
         );
     }
-    let _ = writeln!(
-        out,
-        "    = note: lock taken for write at {}:{} in `{}`",
-        f.acquired_at.file, f.acquired_at.line, f.holder
-    );
+    let _ = writeln!(out, "    = note: {}", f.lock_origin());
     if f.call_path.len() > 1 {
         let _ = writeln!(out, "    = note: call path: {}", f.call_path.join(" → "));
     }

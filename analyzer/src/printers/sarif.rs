@@ -57,7 +57,11 @@ pub fn render_run(findings: &[Finding], run: &SarifRun) -> String {
                         "artifactLocation": { "uri": uri_path(&f.acquired_at.file), "uriBaseId": "SRCROOT" },
                         "region": { "startLine": f.acquired_at.line }
                     },
-                    "message": { "text": format!("lock taken for {} in `{}`", f.lock_mode, f.holder) }
+                    "message": { "text": if f.held_on_entry {
+                        format!("lock held for {} on entry to `{}`", f.lock_mode, f.holder)
+                    } else {
+                        format!("lock taken for {} in `{}`", f.lock_mode, f.holder)
+                    } }
                 }],
                 "partialFingerprints": { "mmstall/v1": f.fingerprint },
                 "properties": { "holder": f.holder, "callPath": f.call_path, "operation": f.operation }

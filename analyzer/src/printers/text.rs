@@ -99,11 +99,7 @@ pub fn render_styled(report: &Report, sources: &HashMap<String, String>, color: 
             );
         }
         let note = p.bold("note");
-        let _ = writeln!(
-            out,
-            "  = {note}: lock taken for {} at {}:{} in `{}`",
-            f.lock_mode, f.acquired_at.file, f.acquired_at.line, f.holder
-        );
+        let _ = writeln!(out, "  = {note}: {}", f.lock_origin());
         if f.call_path.len() > 1 {
             let _ = writeln!(out, "  = {note}: call path: {}", f.call_path.join(" → "));
         }
