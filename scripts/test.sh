@@ -35,6 +35,10 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D war
 # below, one binary at a time, so each shows in the timing table).
 step "tests (unit, snapshot, real tree, faults)" \
   env MMSTALL_KERNEL_TESTS=0 cargo test --workspace --release
+# The recall corpus's scorer and replay check (matching, label errors, exit
+# codes); the corpora themselves are scored by scripts/score-*.sh.
+step "corpus scorer tests (python)" \
+  python3 -B -m unittest discover -s corpus/recall -p 'test_*.py'
 
 if [ "$MMSTALL_KERNEL_TESTS" = 1 ]; then
   # --workspace (not -p): the same feature set as the build above, so nothing
