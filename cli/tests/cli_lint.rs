@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+
 fn mmstall() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mmstall"))
 }
@@ -724,4 +726,25 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Issue 16: lint's SARIF passes the SARIF 2.1.0 schema (the validator the
+/// nightly's SARIF goes through); a copy with an invalid level does not.
+#[test]
+fn lint_sarif_passes_the_sarif_schema() {
+    let out = mmstall()
+        .args(["lint", "--format", "sarif"])
+        .arg(seeds())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let Some((code, text)) = common::sarif_validate("lint_sarif", &out.stdout) else {
+        return;
+    };
+    assert_eq!(code, 0, "{text}");
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["runs"][0]["results"].as_array().unwrap().len() > 1);
+    v["runs"][0]["results"][0]["level"] = "loud".into();
+    let (code, text) = common::sarif_validate("lint_sarif_bad", v.to_string().as_bytes()).unwrap();
+    assert_eq!(code, 1, "{text}");
 }

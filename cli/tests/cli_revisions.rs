@@ -7,6 +7,8 @@ use std::process::Command;
 
 use git2::{Oid, Repository, Signature, Time};
 
+mod common;
+
 fn mmstall() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mmstall"))
 }
@@ -532,4 +534,45 @@ fn a_missing_blob_is_a_warning_and_the_run_goes_on() {
         )),
         "{err}"
     );
+}
+
+/// Issue 16: the SARIF of `diff` and of `series` passes the SARIF 2.1.0
+/// schema (the validator the nightly's SARIF goes through).
+#[test]
+fn diff_and_series_sarif_pass_the_sarif_schema() {
+    let (_d, r) = repo();
+    let (code, diff, _) = run(
+        &[
+            "diff", "--repo", "REPO", "base", "regress", "--format", "sarif",
+        ],
+        &r,
+    );
+    assert_eq!(code, 1);
+    let series = fixtures().join("series.mbox");
+    let (code, series, err) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            "--format",
+            "sarif",
+            series.to_str().unwrap(),
+        ],
+        &r,
+    );
+    assert_eq!(code, 1, "{err}");
+    for (name, sarif) in [("diff_sarif", diff), ("series_sarif", series)] {
+        let Some((code, text)) = common::sarif_validate(name, sarif.as_bytes()) else {
+            return;
+        };
+        assert_eq!(code, 0, "{name}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+        assert_eq!(
+            v["runs"][0]["results"].as_array().unwrap().len(),
+            1,
+            "{name}"
+        );
+    }
 }
