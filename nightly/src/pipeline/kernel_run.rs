@@ -3,11 +3,10 @@
 //! baseline is measured once per kernel × config and reused.
 
 use super::context::{first_lines, step, strs, Ctx};
-use super::wire::parse_suite_json;
+use super::wire::{parse_suite_json, BuildMeta, GuestOutcome, VmRunJson};
 use crate::exec::CmdOutput;
 use crate::model::*;
 use crate::plan::Job;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 impl Ctx<'_> {
@@ -99,32 +98,21 @@ impl Ctx<'_> {
         };
         run.boot.name = format!("{which} boot");
         run.suite.name = format!("{which} stall suite");
-        let meta: Option<Value> = if o.success() {
+        let meta: Option<BuildMeta> = if o.success() {
             serde_json::from_str(&o.stdout).ok()
         } else {
             None
         };
-        let key = meta
-            .as_ref()
-            .and_then(|m| m.get("key"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let key = match key {
-            Some(k) => k,
-            None => {
-                let (class, detail) = classify_build(&o);
-                run.build.status = StepStatus::Failed { detail };
-                self.record_step(job, &run.build);
-                return (run, Err(class));
-            }
+        let Some(meta) = meta else {
+            let (class, detail) = classify_build(&o);
+            run.build.status = StepStatus::Failed { detail };
+            self.record_step(job, &run.build);
+            return (run, Err(class));
         };
-        let m = meta.unwrap_or(Value::Null);
+        let key = meta.key;
         run.build_dir = Some(key.clone());
-        run.kernel_release = m
-            .get("kernel_release")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        run.compiled = m.get("compiled").and_then(Value::as_u64);
+        run.kernel_release = Some(meta.kernel_release);
+        run.compiled = Some(meta.compiled as u64);
         self.record_step(job, &run.build);
         (run, Ok(key))
     }
@@ -166,44 +154,25 @@ impl Ctx<'_> {
             &format!("mmstall {}", args.join(" ")),
             &o,
         );
-        let v: Option<Value> = serde_json::from_str(&o.stdout).ok();
-        let status = v
+        let v = VmRunJson::parse(&o.stdout);
+        let outcome = v
             .as_ref()
-            .and_then(|v| v.pointer("/outcome/status"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        run.boot_secs = v
-            .as_ref()
-            .and_then(|v| v.get("boot_secs"))
-            .and_then(Value::as_f64);
+            .map(VmRunJson::outcome)
+            .unwrap_or(GuestOutcome::Missing);
+        run.boot_secs = v.as_ref().and_then(VmRunJson::boot_secs);
         run.events = v
             .as_ref()
-            .and_then(|v| v.get("events"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| {
-                        e.get("fingerprint")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
+            .map(VmRunJson::event_fingerprints)
             .unwrap_or_default();
         let booted = matches!(o.exit, Some(0) | Some(1))
-            && (status == "exited" || status == "command-timeout");
+            && matches!(outcome, GuestOutcome::Exited | GuestOutcome::CommandTimeout);
         run.boot = step(&format!("{which} boot"), StepStatus::Ok, o.secs, log);
         if !booted {
-            let why = match status.as_str() {
-                "boot-timeout" => "boot timeout: the guest never ran the command".to_string(),
-                "guest-died" => format!(
-                    "the guest died: {}",
-                    v.as_ref()
-                        .and_then(|v| v.pointer("/outcome/reason"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                ),
+            let why = match &outcome {
+                GuestOutcome::BootTimeout => {
+                    "boot timeout: the guest never ran the command".to_string()
+                }
+                GuestOutcome::GuestDied { reason } => format!("the guest died: {reason}"),
                 _ => format!("vm run exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)),
             };
             let ev = if run.events.is_empty() {
@@ -275,11 +244,8 @@ impl Ctx<'_> {
             Some(p) => match std::fs::read_to_string(p) {
                 Ok(text) => CmdOutput { stdout: text, ..o },
                 Err(e) if o.exit == Some(0) || o.exit == Some(1) => {
-                    let guest_err = serde_json::from_str::<Value>(&o.stdout).ok().and_then(|v| {
-                        v.get("stderr")
-                            .and_then(Value::as_str)
-                            .map(|s| first_lines(s, 3))
-                    });
+                    let guest_err = VmRunJson::parse(&o.stdout)
+                        .and_then(|v| v.stderr().map(|s| first_lines(s, 3)));
                     CmdOutput {
                         exit: Some(4),
                         stderr: format!(

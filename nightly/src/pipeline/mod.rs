@@ -42,6 +42,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 use verdict::baseline_failure;
+use wire::KernelRunLine;
 
 /// A fresh run into a directory that holds results: `results.jsonl` and
 /// `steps.jsonl` become generation N (`results.jsonl.N`, `steps.jsonl.N`,
@@ -141,24 +142,13 @@ pub fn run(
                 progress(&b.to_string());
             }
             for (_, v) in lines.records {
-                if v.get("kernel_run").and_then(Value::as_str) != Some("baseline")
-                    || v.get("night").and_then(Value::as_str) != Some(opts.night.as_str())
-                {
-                    continue;
-                }
-                let (Some(k), Some(c)) = (
-                    v.get("kernel").and_then(Value::as_str),
-                    v.get("config").and_then(Value::as_str),
-                ) else {
+                let Some((kernel, config, run, class)) =
+                    KernelRunLine::from_value(v).and_then(|l| l.baseline_of(&opts.night))
+                else {
                     continue;
                 };
-                let Ok(run) = serde_json::from_value::<KernelRun>(v["run"].clone()) else {
-                    continue;
-                };
-                let class = serde_json::from_value::<Option<InfraClass>>(v["class"].clone())
-                    .unwrap_or(None);
                 ctx.baselines
-                    .entry((k.to_string(), c.to_string()))
+                    .entry((kernel, config))
                     .or_insert((run, class));
             }
         }
