@@ -240,34 +240,14 @@ impl Ctx<'_> {
             let _ = std::fs::create_dir_all(&out);
         }
         let o = self.exec.mmstall(&args);
-        let o = match &report_path {
-            Some(p) => match std::fs::read_to_string(p) {
-                Ok(text) => CmdOutput { stdout: text, ..o },
-                Err(e) if o.exit == Some(0) || o.exit == Some(1) => {
-                    let guest_err = VmRunJson::parse(&o.stdout)
-                        .and_then(|v| v.stderr().map(|s| first_lines(s, 3)));
-                    CmdOutput {
-                        exit: Some(4),
-                        stderr: format!(
-                            "the suite wrote no report {}: {e}{}",
-                            p.display(),
-                            guest_err
-                                .map(|g| format!(" (guest: {g})"))
-                                .unwrap_or_default()
-                        ),
-                        ..o
-                    }
-                }
-                Err(_) => o,
-            },
-            None => o,
-        };
+        let output = read_suite_report(o, report_path.as_deref());
         let log = self.log(
             job,
             &format!("{which}-suite"),
             &format!("mmstall {}", args.join(" ")),
-            &o,
+            &output.log_output(),
         );
+        let o = output.ran();
         run.suite = step(&format!("{which} stall suite"), StepStatus::Ok, o.secs, log);
         if o.unknown_subcommand() {
             run.suite.status = StepStatus::Unavailable {
@@ -284,24 +264,28 @@ impl Ctx<'_> {
                 ),
             };
         } else {
-            match (o.exit, parse_suite_json(&o.stdout)) {
-                (Some(0) | Some(1), Ok(tests)) => run.tests = tests,
-                (_, Err(e)) if o.exit == Some(0) || o.exit == Some(1) => {
-                    run.suite.status = StepStatus::Failed {
+            run.suite.status = match &output {
+                SuiteOutput::NoReport { why, .. } => StepStatus::Failed {
+                    detail: first_lines(why, 5),
+                },
+                SuiteOutput::Ran(o) => match (o.exit, parse_suite_json(&o.stdout)) {
+                    (Some(0) | Some(1), Ok(tests)) => {
+                        run.tests = tests;
+                        StepStatus::Ok
+                    }
+                    (Some(0) | Some(1), Err(e)) => StepStatus::Failed {
                         detail: format!("unreadable suite JSON: {e}"),
-                    }
-                }
-                (Some(4), _) => {
-                    run.suite.status = StepStatus::Failed {
+                    },
+                    // A plan's suite command that itself exits 4: its
+                    // stderr as it is (`vm run` never exits 4).
+                    (Some(4), _) => StepStatus::Failed {
                         detail: first_lines(&o.stderr, 5),
-                    }
-                }
-                _ => {
-                    run.suite.status = StepStatus::Failed {
+                    },
+                    _ => StepStatus::Failed {
                         detail: format!("suite exited {:?}: {}", o.exit, first_lines(&o.stderr, 5)),
-                    }
-                }
-            }
+                    },
+                },
+            };
         }
         self.record_step(job, &run.suite);
     }
@@ -315,6 +299,60 @@ impl Ctx<'_> {
         self.record_kernel_run(job, "baseline", &r, c);
         self.baselines.insert(key, (r.clone(), c));
         (r, c)
+    }
+}
+
+/// What the suite command left: its output (with a report file, the report
+/// as its stdout), or no report although it exited 0 or 1.
+enum SuiteOutput {
+    Ran(CmdOutput),
+    NoReport { ran: CmdOutput, why: String },
+}
+
+impl SuiteOutput {
+    fn ran(&self) -> &CmdOutput {
+        match self {
+            SuiteOutput::Ran(o) | SuiteOutput::NoReport { ran: o, .. } => o,
+        }
+    }
+
+    /// What the step's log shows: a missing report is logged as exit 4 with
+    /// the reason as stderr (the log format of earlier versions).
+    fn log_output(&self) -> CmdOutput {
+        match self {
+            SuiteOutput::Ran(o) => o.clone(),
+            SuiteOutput::NoReport { ran, why } => CmdOutput {
+                exit: Some(4),
+                stderr: why.clone(),
+                ..ran.clone()
+            },
+        }
+    }
+}
+
+/// The suite's report: the file the plan names (when it names one), else
+/// the command's stdout. A command that exited 0 or 1 without writing the
+/// file is a missing report (with the guest's stderr when `vm run --json`
+/// printed it); a failed command's missing file is only its failure.
+fn read_suite_report(o: CmdOutput, report_path: Option<&Path>) -> SuiteOutput {
+    let Some(p) = report_path else {
+        return SuiteOutput::Ran(o);
+    };
+    match std::fs::read_to_string(p) {
+        Ok(text) => SuiteOutput::Ran(CmdOutput { stdout: text, ..o }),
+        Err(e) if o.exit == Some(0) || o.exit == Some(1) => {
+            let guest_err =
+                VmRunJson::parse(&o.stdout).and_then(|v| v.stderr().map(|s| first_lines(s, 3)));
+            let why = format!(
+                "the suite wrote no report {}: {e}{}",
+                p.display(),
+                guest_err
+                    .map(|g| format!(" (guest: {g})"))
+                    .unwrap_or_default()
+            );
+            SuiteOutput::NoReport { ran: o, why }
+        }
+        Err(_) => SuiteOutput::Ran(o),
     }
 }
 
