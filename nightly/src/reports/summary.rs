@@ -114,6 +114,16 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
         }
         o.push('\n');
     }
+    not_checked(&mut o, results);
+    kernels(&mut o, results);
+    for r in &series {
+        series_detail(&mut o, r);
+    }
+    o
+}
+
+/// What each job could not check (gaps of passes and regressions).
+fn not_checked(o: &mut String, results: &[JobResult]) {
     let mut gaps: Vec<(String, String)> = Vec::new();
     for r in results {
         if let Verdict::Pass { not_checked } | Verdict::Regression { not_checked, .. } = &r.verdict
@@ -130,7 +140,10 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
         }
         o.push('\n');
     }
+}
 
+/// The baseline of each kernel × config: release, steps, stall tests.
+fn kernels(o: &mut String, results: &[JobResult]) {
     let _ = writeln!(o, "## Kernels\n\n| kernel | config | release | build | boot | stall suite | tests |\n|---|---|---|---|---|---|---|");
     for r in results.iter().filter(|r| r.is_baseline()) {
         match &r.baseline {
@@ -169,77 +182,77 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
         }
     }
     o.push('\n');
+}
 
-    for r in &series {
-        let _ = writeln!(
-            o,
-            "## {} on {} / {}: {}\n",
-            md(&r.series),
-            md(&r.kernel),
-            md(&r.config),
-            md(&r.verdict.word())
-        );
-        if let Verdict::InfraError { detail, .. } = &r.verdict {
-            let _ = writeln!(o, "```\n{}\n```\n", detail.replace("```", "'''"));
-        }
-        if let Some(s) = &r.static_ {
-            if !s.patches.is_empty() {
-                let _ = writeln!(
-                    o,
-                    "| # | patch | status | new findings | fixed |\n|--:|---|---|--:|--:|"
-                );
-                for p in &s.patches {
-                    let _ = writeln!(
-                        o,
-                        "| {} | {} | {} | {} | {} |",
-                        p.index,
-                        md(&p.subject),
-                        md(&p.status),
-                        p.introduced,
-                        p.fixed
-                    );
-                }
-                o.push('\n');
-            }
-            for f in &s.introduced {
-                let _ = writeln!(
-                    o,
-                    "- new `{}` {}:{}:{} in `{}`: {}",
-                    f.code,
-                    md(&f.file),
-                    f.line,
-                    f.column,
-                    md(&f.function),
-                    md(&f.message)
-                );
-            }
-            if !s.introduced.is_empty() {
-                o.push('\n');
-            }
-        }
-        if !r.comparisons.is_empty() {
+/// One series job: its verdict, patches, new findings and comparisons.
+fn series_detail(o: &mut String, r: &JobResult) {
+    let _ = writeln!(
+        o,
+        "## {} on {} / {}: {}\n",
+        md(&r.series),
+        md(&r.kernel),
+        md(&r.config),
+        md(&r.verdict.word())
+    );
+    if let Verdict::InfraError { detail, .. } = &r.verdict {
+        let _ = writeln!(o, "```\n{}\n```\n", detail.replace("```", "'''"));
+    }
+    if let Some(s) = &r.static_ {
+        if !s.patches.is_empty() {
             let _ = writeln!(
                 o,
-                "| test | baseline | patched | regression |\n|---|---|---|---|"
+                "| # | patch | status | new findings | fixed |\n|--:|---|---|--:|--:|"
             );
-            for c in &r.comparisons {
+            for p in &s.patches {
                 let _ = writeln!(
                     o,
-                    "| {} | {} {} | {} {} | {} |",
-                    md(&c.test),
-                    c.baseline_status,
-                    ratio(c.baseline_ratio),
-                    c.patched_status,
-                    ratio(c.patched_ratio),
-                    if c.regression {
-                        format!("**yes**: {}", md(&c.reason))
-                    } else {
-                        "no".into()
-                    }
+                    "| {} | {} | {} | {} | {} |",
+                    p.index,
+                    md(&p.subject),
+                    md(&p.status),
+                    p.introduced,
+                    p.fixed
                 );
             }
             o.push('\n');
         }
+        for f in &s.introduced {
+            let _ = writeln!(
+                o,
+                "- new `{}` {}:{}:{} in `{}`: {}",
+                f.code,
+                md(&f.file),
+                f.line,
+                f.column,
+                md(&f.function),
+                md(&f.message)
+            );
+        }
+        if !s.introduced.is_empty() {
+            o.push('\n');
+        }
     }
-    o
+    if !r.comparisons.is_empty() {
+        let _ = writeln!(
+            o,
+            "| test | baseline | patched | regression |\n|---|---|---|---|"
+        );
+        for c in &r.comparisons {
+            let _ = writeln!(
+                o,
+                "| {} | {} {} | {} {} | {} |",
+                md(&c.test),
+                c.baseline_status,
+                ratio(c.baseline_ratio),
+                c.patched_status,
+                ratio(c.patched_ratio),
+                if c.regression {
+                    format!("**yes**: {}", md(&c.reason))
+                } else {
+                    "no".into()
+                }
+            );
+        }
+        o.push('\n');
+    }
 }
