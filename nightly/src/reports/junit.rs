@@ -55,190 +55,9 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
     let (mut t_all, mut f_all, mut e_all) = (0, 0, 0);
     let mut time_all = 0.0;
     for r in results {
-        let mut cases: Vec<(String, Option<f64>, Case)> = Vec::new();
-        cases.push((
-            "checkout".into(),
-            Some(r.checkout.duration_s),
-            step_case(&r.checkout, true),
-        ));
-        let not_applied = match &r.verdict {
-            Verdict::InfraError {
-                class: class @ (InfraClass::PatchDoesNotApply | InfraClass::SeriesUnreadable),
-                detail,
-            } => Some((format!("infrastructure:{}", class.label()), detail.clone())),
-            _ => None,
-        };
-        if let Some(s) = &r.static_ {
-            let case = match (&s.step.status, &not_applied) {
-                // Findings of a series that does not apply are of a partial tree: not a pass.
-                (_, Some((ty, detail))) => Case::Error(ty.clone(), detail.clone()),
-                (StepStatus::Ok, None) if !s.introduced.is_empty() => Case::Failure(
-                    "static-regression".into(),
-                    s.introduced
-                        .iter()
-                        .map(|f| format!("{} {}:{}: {}", f.code, f.file, f.line, f.message))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-                _ => step_case(&s.step, true),
-            };
-            cases.push(("static analysis".into(), Some(s.step.duration_s), case));
-        }
-        for (which, run) in [("baseline", &r.baseline), ("patched", &r.patched)] {
-            let Some(k) = run else { continue };
-            cases.push((
-                format!("{which} build"),
-                Some(k.build.duration_s),
-                step_case(&k.build, true),
-            ));
-            cases.push((
-                format!("{which} boot"),
-                Some(k.boot.duration_s),
-                step_case(&k.boot, true),
-            ));
-            if !matches!(k.suite.status, StepStatus::Ok) {
-                cases.push((
-                    format!("{which} stall suite"),
-                    Some(k.suite.duration_s),
-                    step_case(&k.suite, true),
-                ));
-            }
-        }
-        if r.is_baseline() {
-            if let Some(b) = &r.baseline {
-                for t in &b.tests {
-                    let case = match t.status.as_str() {
-                        "pass" => Case::Pass,
-                        "skip" => Case::Skipped(t.detail.clone()),
-                        "fail" => Case::Failure(
-                            "stall".into(),
-                            format!("ratio {}: {}", ratio(t.ratio), t.detail),
-                        ),
-                        _ => Case::Error("test-error".into(), t.detail.clone()),
-                    };
-                    cases.push((format!("stall/{}", t.name), t.duration_s, case));
-                }
-            }
-        } else {
-            let patched_time = |name: &str| {
-                r.patched
-                    .as_ref()
-                    .and_then(|p| p.tests.iter().find(|t| t.name == name))
-                    .and_then(|t| t.duration_s)
-            };
-            for c in &r.comparisons {
-                let case = if c.regression {
-                    Case::Failure("dynamic-regression".into(), c.reason.clone())
-                } else {
-                    Case::Pass
-                };
-                // A new kernel event is compared as `kernel-event:FINGERPRINT`.
-                let name = if c.test.starts_with("kernel-event:") {
-                    c.test.clone()
-                } else {
-                    format!("stall/{}", c.test)
-                };
-                cases.push((name, patched_time(&c.test), case));
-            }
-        }
-        // A failed step of an infrastructure error is typed with its class.
-        if let Verdict::InfraError { class, .. } = &r.verdict {
-            for (_, _, c) in cases.iter_mut() {
-                if let Case::Error(ty, _) = c {
-                    if ty == "infrastructure" {
-                        *ty = format!("infrastructure:{}", class.label());
-                    }
-                }
-            }
-        }
-        let carried = |want_failure: bool| {
-            cases.iter().any(|(_, _, c)| {
-                if want_failure {
-                    matches!(c, Case::Failure(..))
-                } else {
-                    matches!(c, Case::Error(..))
-                }
-            })
-        };
-        match &r.verdict {
-            Verdict::Pass { .. } => {}
-            Verdict::Regression { .. } if !carried(true) => cases.push((
-                "verdict".into(),
-                None,
-                Case::Failure("regression".into(), r.verdict.word()),
-            )),
-            Verdict::InfraError { class, detail } if !carried(false) => cases.push((
-                "verdict".into(),
-                None,
-                Case::Error(format!("infrastructure:{}", class.label()), detail.clone()),
-            )),
-            _ => {}
-        }
-
-        let (mut f, mut e, mut s) = (0, 0, 0);
-        let mut body = String::new();
-        let _ = writeln!(body, "    <properties>");
-        for (k, v) in [
-            ("series", &r.series),
-            ("kernel", &r.kernel),
-            ("kernel_source", &r.kernel_source),
-            ("config", &r.config),
-            ("night", &r.night),
-            ("verdict", &r.verdict.word()),
-        ] {
-            let _ = writeln!(
-                body,
-                "      <property name=\"{}\" value=\"{}\"/>",
-                xml(k),
-                xml(v)
-            );
-        }
-        let _ = writeln!(body, "    </properties>");
-        let classname = xml(&format!("{}.{}.{}", r.series, r.kernel, r.config));
-        for (name, time, case) in &cases {
-            let time = time
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .map(|t| format!(" time=\"{t:.3}\""))
-                .unwrap_or_default();
-            let open = format!(
-                "    <testcase classname=\"{classname}\" name=\"{}\"{time}",
-                xml(name)
-            );
-            match case {
-                Case::Pass => {
-                    let _ = writeln!(body, "{open}/>");
-                }
-                Case::Failure(ty, msg) => {
-                    f += 1;
-                    let _ = writeln!(body, "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>", xml(ty), xml(msg.lines().next().unwrap_or("")), xml(msg));
-                }
-                Case::Error(ty, msg) => {
-                    e += 1;
-                    let _ = writeln!(body, "{open}>\n      <error type=\"{}\" message=\"{}\">{}</error>\n    </testcase>", xml(ty), xml(msg.lines().next().unwrap_or("")), xml(msg));
-                }
-                Case::Skipped(msg) => {
-                    s += 1;
-                    let _ = writeln!(
-                        body,
-                        "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        xml(msg)
-                    );
-                }
-            }
-        }
-        let timestamp = r
-            .started
-            .clone()
-            .unwrap_or_else(|| format!("{}T00:00:00", r.night));
-        let _ = writeln!(
-            suites,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{:.1}\" timestamp=\"{}\" hostname=\"{}\">\n{body}  </testsuite>",
-            xml(&r.job),
-            cases.len(),
-            r.duration_s,
-            xml(&timestamp),
-            xml(r.host.as_deref().unwrap_or("unknown"))
-        );
+        let cases = job_cases(r);
+        let (suite, f, e) = testsuite(r, &cases);
+        suites.push_str(&suite);
         t_all += cases.len();
         f_all += f;
         e_all += e;
@@ -248,4 +67,205 @@ pub fn junit(results: &[JobResult], title: &str) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{}\" tests=\"{t_all}\" failures=\"{f_all}\" errors=\"{e_all}\" time=\"{time_all:.1}\">\n{suites}</testsuites>\n",
         xml(&format!("mmstall nightly: {title}"))
     )
+}
+
+/// A job's test cases: its steps, its stall tests (or their comparisons),
+/// and a `verdict` case when no other case carries the verdict.
+fn job_cases(r: &JobResult) -> Vec<(String, Option<f64>, Case)> {
+    let mut cases: Vec<(String, Option<f64>, Case)> = Vec::new();
+    cases.push((
+        "checkout".into(),
+        Some(r.checkout.duration_s),
+        step_case(&r.checkout, true),
+    ));
+    let not_applied = match &r.verdict {
+        Verdict::InfraError {
+            class: class @ (InfraClass::PatchDoesNotApply | InfraClass::SeriesUnreadable),
+            detail,
+        } => Some((format!("infrastructure:{}", class.label()), detail.clone())),
+        _ => None,
+    };
+    if let Some(s) = &r.static_ {
+        let case = match (&s.step.status, &not_applied) {
+            // Findings of a series that does not apply are of a partial tree: not a pass.
+            (_, Some((ty, detail))) => Case::Error(ty.clone(), detail.clone()),
+            (StepStatus::Ok, None) if !s.introduced.is_empty() => Case::Failure(
+                "static-regression".into(),
+                s.introduced
+                    .iter()
+                    .map(|f| format!("{} {}:{}: {}", f.code, f.file, f.line, f.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            _ => step_case(&s.step, true),
+        };
+        cases.push(("static analysis".into(), Some(s.step.duration_s), case));
+    }
+    for (which, run) in [("baseline", &r.baseline), ("patched", &r.patched)] {
+        let Some(k) = run else { continue };
+        cases.push((
+            format!("{which} build"),
+            Some(k.build.duration_s),
+            step_case(&k.build, true),
+        ));
+        cases.push((
+            format!("{which} boot"),
+            Some(k.boot.duration_s),
+            step_case(&k.boot, true),
+        ));
+        if !matches!(k.suite.status, StepStatus::Ok) {
+            cases.push((
+                format!("{which} stall suite"),
+                Some(k.suite.duration_s),
+                step_case(&k.suite, true),
+            ));
+        }
+    }
+    if r.is_baseline() {
+        if let Some(b) = &r.baseline {
+            for t in &b.tests {
+                let case = match t.status.as_str() {
+                    "pass" => Case::Pass,
+                    "skip" => Case::Skipped(t.detail.clone()),
+                    "fail" => Case::Failure(
+                        "stall".into(),
+                        format!("ratio {}: {}", ratio(t.ratio), t.detail),
+                    ),
+                    _ => Case::Error("test-error".into(), t.detail.clone()),
+                };
+                cases.push((format!("stall/{}", t.name), t.duration_s, case));
+            }
+        }
+    } else {
+        let patched_time = |name: &str| {
+            r.patched
+                .as_ref()
+                .and_then(|p| p.tests.iter().find(|t| t.name == name))
+                .and_then(|t| t.duration_s)
+        };
+        for c in &r.comparisons {
+            let case = if c.regression {
+                Case::Failure("dynamic-regression".into(), c.reason.clone())
+            } else {
+                Case::Pass
+            };
+            // A new kernel event is compared as `kernel-event:FINGERPRINT`.
+            let name = if c.test.starts_with("kernel-event:") {
+                c.test.clone()
+            } else {
+                format!("stall/{}", c.test)
+            };
+            cases.push((name, patched_time(&c.test), case));
+        }
+    }
+    // A failed step of an infrastructure error is typed with its class.
+    if let Verdict::InfraError { class, .. } = &r.verdict {
+        for (_, _, c) in cases.iter_mut() {
+            if let Case::Error(ty, _) = c {
+                if ty == "infrastructure" {
+                    *ty = format!("infrastructure:{}", class.label());
+                }
+            }
+        }
+    }
+    let carried = |want_failure: bool| {
+        cases.iter().any(|(_, _, c)| {
+            if want_failure {
+                matches!(c, Case::Failure(..))
+            } else {
+                matches!(c, Case::Error(..))
+            }
+        })
+    };
+    match &r.verdict {
+        Verdict::Pass { .. } => {}
+        Verdict::Regression { .. } if !carried(true) => cases.push((
+            "verdict".into(),
+            None,
+            Case::Failure("regression".into(), r.verdict.word()),
+        )),
+        Verdict::InfraError { class, detail } if !carried(false) => cases.push((
+            "verdict".into(),
+            None,
+            Case::Error(format!("infrastructure:{}", class.label()), detail.clone()),
+        )),
+        _ => {}
+    }
+    cases
+}
+
+/// A job's `<testsuite>` element and its failure and error counts.
+fn testsuite(r: &JobResult, cases: &[(String, Option<f64>, Case)]) -> (String, usize, usize) {
+    let mut suite = String::new();
+    let (mut f, mut e, mut s) = (0, 0, 0);
+    let mut body = String::new();
+    let _ = writeln!(body, "    <properties>");
+    for (k, v) in [
+        ("series", &r.series),
+        ("kernel", &r.kernel),
+        ("kernel_source", &r.kernel_source),
+        ("config", &r.config),
+        ("night", &r.night),
+        ("verdict", &r.verdict.word()),
+    ] {
+        let _ = writeln!(
+            body,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            xml(k),
+            xml(v)
+        );
+    }
+    let _ = writeln!(body, "    </properties>");
+    let classname = xml(&format!("{}.{}.{}", r.series, r.kernel, r.config));
+    for (name, time, case) in cases {
+        let time = time
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| format!(" time=\"{t:.3}\""))
+            .unwrap_or_default();
+        let open = format!(
+            "    <testcase classname=\"{classname}\" name=\"{}\"{time}",
+            xml(name)
+        );
+        match case {
+            Case::Pass => {
+                let _ = writeln!(body, "{open}/>");
+            }
+            Case::Failure(ty, msg) => {
+                f += 1;
+                let _ = writeln!(body, "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>", xml(ty), xml(msg.lines().next().unwrap_or("")), xml(msg));
+            }
+            Case::Error(ty, msg) => {
+                e += 1;
+                let _ = writeln!(
+                    body,
+                    "{open}>\n      <error type=\"{}\" message=\"{}\">{}</error>\n    </testcase>",
+                    xml(ty),
+                    xml(msg.lines().next().unwrap_or("")),
+                    xml(msg)
+                );
+            }
+            Case::Skipped(msg) => {
+                s += 1;
+                let _ = writeln!(
+                    body,
+                    "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    xml(msg)
+                );
+            }
+        }
+    }
+    let timestamp = r
+        .started
+        .clone()
+        .unwrap_or_else(|| format!("{}T00:00:00", r.night));
+    let _ = writeln!(
+        suite,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{:.1}\" timestamp=\"{}\" hostname=\"{}\">\n{body}  </testsuite>",
+        xml(&r.job),
+        cases.len(),
+        r.duration_s,
+        xml(&timestamp),
+        xml(r.host.as_deref().unwrap_or("unknown"))
+    );
+    (suite, f, e)
 }

@@ -130,7 +130,6 @@ fn status_of(s: &StepRecord) -> &'static str {
 /// The KCIDB report of `results`; `base` is the result directory's URI
 /// ([`url_base`]), ending in `/`.
 pub fn kcidb(results: &[JobResult], base: &str) -> Kcidb {
-    let url = |rel: &Option<String>| rel.as_deref().map(|r| url_of(base, r));
     let mut k = Kcidb {
         version: KcidbVersion {
             major: KCIDB_VERSION.0,
@@ -140,179 +139,194 @@ pub fn kcidb(results: &[JobResult], base: &str) -> Kcidb {
         builds: vec![],
         tests: vec![],
     };
+    for r in results {
+        let (base_co, patch_co) = job_checkouts(&mut k, r, base);
+        job_builds_and_tests(&mut k, r, base, &base_co, &patch_co);
+    }
+    k
+}
+
+/// A job's checkouts (the kernel, and the kernel with the series: its
+/// patches and the static analysis as a test of it); returns their ids.
+fn job_checkouts(k: &mut Kcidb, r: &JobResult, base: &str) -> (String, String) {
+    let url = |rel: &Option<String>| rel.as_deref().map(|r| url_of(base, r));
     let push_checkout = |k: &mut Kcidb, c: KCheckout| {
         if !k.checkouts.iter().any(|x| x.id == c.id) {
             k.checkouts.push(c);
         }
     };
-    for r in results {
-        let (repo, _) = r
-            .kernel_source
-            .split_once('@')
-            .map(|(a, b)| (Some(a.to_string()), Some(b)))
-            .unwrap_or((None, None));
-        let base_co = kid(&[&r.night, &r.kernel, "baseline"]);
+    let (repo, _) = r
+        .kernel_source
+        .split_once('@')
+        .map(|(a, b)| (Some(a.to_string()), Some(b)))
+        .unwrap_or((None, None));
+    let base_co = kid(&[&r.night, &r.kernel, "baseline"]);
+    push_checkout(
+        k,
+        KCheckout {
+            id: base_co.clone(),
+            origin: ORIGIN.into(),
+            tree_name: r.kernel.clone(),
+            git_repository_url: repo.clone(),
+            git_commit_hash: r.commit.clone(),
+            patchset_files: vec![],
+            valid: Some(!matches!(r.checkout.status, StepStatus::Failed { .. })),
+            misc: Some(serde_json::json!({"source": r.kernel_source, "night": r.night})),
+        },
+    );
+    let patch_co = kid(&[&r.night, &r.kernel, &r.series]);
+    if !r.is_baseline() {
+        let valid = !matches!(
+            &r.verdict,
+            Verdict::InfraError {
+                class: InfraClass::PatchDoesNotApply
+                    | InfraClass::SeriesUnreadable
+                    | InfraClass::Checkout,
+                ..
+            }
+        );
         push_checkout(
-            &mut k,
+            k,
             KCheckout {
-                id: base_co.clone(),
+                id: patch_co.clone(),
                 origin: ORIGIN.into(),
                 tree_name: r.kernel.clone(),
                 git_repository_url: repo.clone(),
                 git_commit_hash: r.commit.clone(),
-                patchset_files: vec![],
-                valid: Some(!matches!(r.checkout.status, StepStatus::Failed { .. })),
-                misc: Some(serde_json::json!({"source": r.kernel_source, "night": r.night})),
+                patchset_files: r
+                    .subjects
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| KFile {
+                        name: format!("{:04}-{}", i + 1, crate::plan::safe_name(s)),
+                        url: url_of(base, &series_file(&r.series)),
+                    })
+                    .collect(),
+                valid: Some(valid),
+                misc: Some(serde_json::json!({"series": r.series, "night": r.night})),
             },
         );
-        let patch_co = kid(&[&r.night, &r.kernel, &r.series]);
-        if !r.is_baseline() {
-            let valid = !matches!(
-                &r.verdict,
-                Verdict::InfraError {
-                    class: InfraClass::PatchDoesNotApply
-                        | InfraClass::SeriesUnreadable
-                        | InfraClass::Checkout,
-                    ..
-                }
-            );
-            push_checkout(
-                &mut k,
-                KCheckout {
-                    id: patch_co.clone(),
-                    origin: ORIGIN.into(),
-                    tree_name: r.kernel.clone(),
-                    git_repository_url: repo.clone(),
-                    git_commit_hash: r.commit.clone(),
-                    patchset_files: r
-                        .subjects
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| KFile {
-                            name: format!("{:04}-{}", i + 1, crate::plan::safe_name(s)),
-                            url: url_of(base, &series_file(&r.series)),
-                        })
-                        .collect(),
-                    valid: Some(valid),
-                    misc: Some(serde_json::json!({"series": r.series, "night": r.night})),
-                },
-            );
-            if let Some(s) = &r.static_ {
-                // Static findings belong to the patched sources; KCIDB hangs tests off builds, so a pseudo "source" build carries them.
-                let bid = kid(&[&r.night, &r.kernel, &r.series, "static"]);
-                k.builds.push(KBuild {
-                    id: bid.clone(),
-                    checkout_id: patch_co.clone(),
-                    origin: ORIGIN.into(),
-                    architecture: "source".into(),
-                    config_name: "static-analysis".into(),
-                    valid: Some(matches!(s.step.status, StepStatus::Ok)),
-                    duration: Some(s.step.duration_s),
-                    log_url: url(&s.step.log),
-                    misc: None,
-                });
-                k.tests.push(KTest {
-                    id: format!("{bid}:new-findings"),
-                    build_id: bid,
-                    origin: ORIGIN.into(),
-                    path: "mmstall.static.new_findings".into(),
-                    status: match s.step.status {
-                        StepStatus::Ok if s.introduced.is_empty() => "PASS".into(),
-                        StepStatus::Ok => "FAIL".into(),
-                        _ => status_of(&s.step).into(),
-                    },
-                    duration: Some(s.step.duration_s),
-                    number: matches!(s.step.status, StepStatus::Ok).then(|| KNumber { value: s.introduced.len() as f64, unit: "findings".into(), prefix: None }),
-                    log_url: url(&s.step.log),
-                    misc: Some(serde_json::json!({"fingerprints": s.introduced.iter().map(|f| f.fingerprint.clone()).collect::<Vec<_>>()})),
-                });
-            }
-        }
-        for (which, run, co) in [
-            ("baseline", &r.baseline, &base_co),
-            ("patched", &r.patched, &patch_co),
-        ] {
-            let Some(run) = run else { continue };
-            let bid = kid(&[
-                &r.night,
-                &r.kernel,
-                if which == "baseline" {
-                    "baseline"
-                } else {
-                    &r.series
-                },
-                &r.config,
-            ]);
-            if k.builds.iter().any(|b| b.id == bid) {
-                continue; // the same baseline, seen from another job
-            }
+        if let Some(s) = &r.static_ {
+            // Static findings belong to the patched sources; KCIDB hangs tests off builds, so a pseudo "source" build carries them.
+            let bid = kid(&[&r.night, &r.kernel, &r.series, "static"]);
             k.builds.push(KBuild {
                 id: bid.clone(),
-                checkout_id: co.clone(),
+                checkout_id: patch_co.clone(),
                 origin: ORIGIN.into(),
-                architecture: "x86_64".into(),
-                config_name: format!("{} ({})", r.config, r.fragments.join(",")),
-                valid: Some(matches!(run.build.status, StepStatus::Ok)),
-                duration: Some(run.build.duration_s),
-                log_url: url(&run.build.log),
-                misc: Some(serde_json::json!({"kernel_release": run.kernel_release, "build_key": run.build_dir, "files_compiled": run.compiled})),
+                architecture: "source".into(),
+                config_name: "static-analysis".into(),
+                valid: Some(matches!(s.step.status, StepStatus::Ok)),
+                duration: Some(s.step.duration_s),
+                log_url: url(&s.step.log),
+                misc: None,
             });
-            if !matches!(run.build.status, StepStatus::Ok) {
-                continue;
-            }
             k.tests.push(KTest {
-                id: format!("{bid}:boot"),
-                build_id: bid.clone(),
+                id: format!("{bid}:new-findings"),
+                build_id: bid,
                 origin: ORIGIN.into(),
-                path: "mmstall.boot".into(),
-                status: status_of(&run.boot).into(),
-                duration: Some(run.boot.duration_s),
-                number: run.boot_secs.map(|s| KNumber {
-                    value: s,
-                    unit: "s".into(),
-                    prefix: Some("metric".into()),
-                }),
-                log_url: url(&run.boot.log),
-                misc: (!run.events.is_empty())
-                    .then(|| serde_json::json!({"kernel_events": run.events})),
+                path: "mmstall.static.new_findings".into(),
+                status: match s.step.status {
+                    StepStatus::Ok if s.introduced.is_empty() => "PASS".into(),
+                    StepStatus::Ok => "FAIL".into(),
+                    _ => status_of(&s.step).into(),
+                },
+                duration: Some(s.step.duration_s),
+                number: matches!(s.step.status, StepStatus::Ok).then(|| KNumber { value: s.introduced.len() as f64, unit: "findings".into(), prefix: None }),
+                log_url: url(&s.step.log),
+                misc: Some(serde_json::json!({"fingerprints": s.introduced.iter().map(|f| f.fingerprint.clone()).collect::<Vec<_>>()})),
             });
-            if !matches!(run.suite.status, StepStatus::Ok) {
-                k.tests.push(KTest {
-                    id: format!("{bid}:stall"),
-                    build_id: bid.clone(),
-                    origin: ORIGIN.into(),
-                    path: "mmstall.stall".into(),
-                    status: status_of(&run.suite).into(),
-                    duration: None,
-                    number: None,
-                    log_url: url(&run.suite.log),
-                    misc: Some(serde_json::json!({"why": match &run.suite.status { StepStatus::Failed{detail} => detail.clone(), StepStatus::Unavailable{reason} | StepStatus::Skipped{reason} => reason.clone(), StepStatus::Ok => String::new() }})),
-                });
-            }
-            for t in &run.tests {
-                k.tests.push(KTest {
-                    id: format!("{bid}:stall:{}", crate::plan::safe_name(&t.name)),
-                    build_id: bid.clone(),
-                    origin: ORIGIN.into(),
-                    path: format!("mmstall.stall.{}", t.name),
-                    status: match t.status.as_str() {
-                        "pass" => "PASS",
-                        "fail" => "FAIL",
-                        "skip" => "SKIP",
-                        _ => "ERROR",
-                    }
-                    .into(),
-                    duration: None,
-                    number: t.ratio.map(|v| KNumber {
-                        value: v,
-                        unit: t.unit.clone(),
-                        prefix: None,
-                    }),
-                    log_url: url(&run.suite.log),
-                    misc: (!t.detail.is_empty()).then(|| serde_json::json!({"detail": t.detail})),
-                });
-            }
         }
     }
-    k
+    (base_co, patch_co)
+}
+
+/// A job's kernel builds (baseline and patched, each once) with their
+/// boot, suite and stall-test results.
+fn job_builds_and_tests(k: &mut Kcidb, r: &JobResult, base: &str, base_co: &str, patch_co: &str) {
+    let url = |rel: &Option<String>| rel.as_deref().map(|r| url_of(base, r));
+    for (which, run, co) in [
+        ("baseline", &r.baseline, &base_co),
+        ("patched", &r.patched, &patch_co),
+    ] {
+        let Some(run) = run else { continue };
+        let bid = kid(&[
+            &r.night,
+            &r.kernel,
+            if which == "baseline" {
+                "baseline"
+            } else {
+                &r.series
+            },
+            &r.config,
+        ]);
+        if k.builds.iter().any(|b| b.id == bid) {
+            continue; // the same baseline, seen from another job
+        }
+        k.builds.push(KBuild {
+            id: bid.clone(),
+            checkout_id: co.to_string(),
+            origin: ORIGIN.into(),
+            architecture: "x86_64".into(),
+            config_name: format!("{} ({})", r.config, r.fragments.join(",")),
+            valid: Some(matches!(run.build.status, StepStatus::Ok)),
+            duration: Some(run.build.duration_s),
+            log_url: url(&run.build.log),
+            misc: Some(serde_json::json!({"kernel_release": run.kernel_release, "build_key": run.build_dir, "files_compiled": run.compiled})),
+        });
+        if !matches!(run.build.status, StepStatus::Ok) {
+            continue;
+        }
+        k.tests.push(KTest {
+            id: format!("{bid}:boot"),
+            build_id: bid.clone(),
+            origin: ORIGIN.into(),
+            path: "mmstall.boot".into(),
+            status: status_of(&run.boot).into(),
+            duration: Some(run.boot.duration_s),
+            number: run.boot_secs.map(|s| KNumber {
+                value: s,
+                unit: "s".into(),
+                prefix: Some("metric".into()),
+            }),
+            log_url: url(&run.boot.log),
+            misc: (!run.events.is_empty())
+                .then(|| serde_json::json!({"kernel_events": run.events})),
+        });
+        if !matches!(run.suite.status, StepStatus::Ok) {
+            k.tests.push(KTest {
+                id: format!("{bid}:stall"),
+                build_id: bid.clone(),
+                origin: ORIGIN.into(),
+                path: "mmstall.stall".into(),
+                status: status_of(&run.suite).into(),
+                duration: None,
+                number: None,
+                log_url: url(&run.suite.log),
+                misc: Some(serde_json::json!({"why": match &run.suite.status { StepStatus::Failed{detail} => detail.clone(), StepStatus::Unavailable{reason} | StepStatus::Skipped{reason} => reason.clone(), StepStatus::Ok => String::new() }})),
+            });
+        }
+        for t in &run.tests {
+            k.tests.push(KTest {
+                id: format!("{bid}:stall:{}", crate::plan::safe_name(&t.name)),
+                build_id: bid.clone(),
+                origin: ORIGIN.into(),
+                path: format!("mmstall.stall.{}", t.name),
+                status: match t.status.as_str() {
+                    "pass" => "PASS",
+                    "fail" => "FAIL",
+                    "skip" => "SKIP",
+                    _ => "ERROR",
+                }
+                .into(),
+                duration: None,
+                number: t.ratio.map(|v| KNumber {
+                    value: v,
+                    unit: t.unit.clone(),
+                    prefix: None,
+                }),
+                log_url: url(&run.suite.log),
+                misc: (!t.detail.is_empty()).then(|| serde_json::json!({"detail": t.detail})),
+            });
+        }
+    }
 }
