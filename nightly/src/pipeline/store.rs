@@ -85,7 +85,6 @@ pub fn append_history(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::context::step;
 
     fn result(night: &str, job: &str, secs: f64) -> JobResult {
         JobResult {
@@ -99,7 +98,12 @@ mod tests {
             config: "c".into(),
             fragments: vec![],
             subjects: vec![],
-            checkout: step("checkout", StepStatus::Ok, 0.0, None),
+            checkout: StepRecord {
+                name: "checkout".into(),
+                status: StepStatus::Ok,
+                duration_s: 0.0,
+                log: None,
+            },
             static_: None,
             baseline: None,
             patched: None,

@@ -190,7 +190,9 @@ fn series(
     serde_json::from_slice(&out.stdout).map_err(|e| format!("{} series output: {e}", bin.display()))
 }
 
-/// Compares findings before and after the series (by fingerprint).
+/// Compares findings before and after the series (by fingerprint, each
+/// counted once). [`check`] takes the series' `net` diff from `mmstall
+/// series` instead, which gave the same findings on every regression series.
 pub fn new_findings(
     before: &[(String, NewFinding)],
     after: &[(String, NewFinding)],
