@@ -105,7 +105,7 @@ fn marker(shape: &str, x: f64, y: f64, color: &str, extra: &str) -> String {
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` night (None if it is not one).
 pub fn night_day(night: &str) -> Option<i64> {
-    if !crate::valid_night(night) {
+    if !crate::clock::valid_night(night) {
         return None;
     }
     let y: i64 = night[0..4].parse().ok()?;
@@ -114,7 +114,7 @@ pub fn night_day(night: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    // Inverse of crate::civil_date (H. Hinnant's days_from_civil).
+    // Inverse of crate::clock::civil_date (H. Hinnant's days_from_civil).
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -309,7 +309,7 @@ pub fn svg_with(trends: &[Trend], thresholds: &BTreeMap<String, f64>) -> String 
         let step = (span / 10).max(1);
         let mut d = d0;
         while d <= d1 {
-            let night = crate::civil_date(d.max(0) as u64);
+            let night = crate::clock::civil_date(d.max(0) as u64);
             if let Some(px) = x(&night) {
                 let _ = writeln!(o, "<line class=\"day-tick\" x1=\"{px:.1}\" y1=\"{axis_bottom}\" x2=\"{px:.1}\" y2=\"{}\" stroke=\"#333\"/><text x=\"{px:.1}\" y=\"{}\" text-anchor=\"end\" transform=\"rotate(-40 {px:.1} {})\">{}</text>", axis_bottom + 4.0, axis_bottom + 14.0, axis_bottom + 14.0, esc(&night));
             }

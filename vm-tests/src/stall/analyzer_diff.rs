@@ -1,10 +1,15 @@
-//! The static analyzer as a diff over a regression series: lint the touched
-//! top-level directories (e.g. `mm/`) of the tree before and after applying
-//! the series, and report the findings that are new. A series whose manifest
-//! entry names an `analyzer_rule` must produce a new finding of that rule.
+//! The static analyzer as a diff over a regression series: the findings the
+//! series introduces into the touched top-level directories (e.g. `mm/`) of
+//! the tree. A series whose manifest entry names an `analyzer_rule` must
+//! produce a new finding of that rule.
 //!
-//! The analyzer runs as `LINT lint DIR --format json` (the `mmstall` binary),
-//! so this module does not depend on the analyzer crate.
+//! One way to compute what a series introduces, shared with `mmstall series`
+//! and the nightly: the touched directories are committed into a scratch git
+//! repository (`git --work-tree`: the tree itself is never written) and
+//! `LINT series --repo ... --format json` (the `mmstall` binary, the revisions
+//! crate in-process) applies the series onto in-memory trees and matches the
+//! findings by fingerprint; its `net` diff is the check. So this module does
+//! not depend on the analyzer crate.
 
 use crate::patches;
 use serde::{Deserialize, Serialize};
@@ -80,59 +85,114 @@ pub fn touched_dirs(series_path: &Path) -> Result<BTreeSet<String>, String> {
     Ok(dirs)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let t = e.file_type()?;
-        let dst = to.join(e.file_name());
-        if t.is_dir() {
-            copy_dir(&e.path(), &dst)?;
-        } else if t.is_file() {
-            std::fs::copy(e.path(), &dst)?;
-        }
+/// `git ARGS`: its stdout, or the first line of its error.
+fn git(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running git: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "git {}: {}",
+            args.iter().find(|a| !a.starts_with('-')).unwrap_or(&""),
+            err.lines().next().unwrap_or("failed")
+        ));
     }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Commits `dirs` of `origin` into a new bare repository `repo` (objects
+/// only: `origin` is read, never written). Everything is added, ignored files
+/// too, as the directories were copied before (Debian's tree ignores `/*`).
+fn import_dirs(origin: &Path, dirs: &BTreeSet<String>, repo: &Path) -> Result<(), String> {
+    let (r, o) = (repo.display().to_string(), origin.display().to_string());
+    git(&["init", "--quiet", "--bare", &r])?;
+    let mut add = vec!["--git-dir", &r, "--work-tree", &o, "add", "--force", "--"];
+    add.extend(dirs.iter().map(String::as_str));
+    git(&add)?;
+    git(&[
+        "--git-dir",
+        &r,
+        "--work-tree",
+        &o,
+        "-c",
+        "user.name=mmstall",
+        "-c",
+        "user.email=mmstall@localhost",
+        "commit",
+        "--quiet",
+        "-m",
+        "mmstall validate: the unpatched tree",
+    ])?;
     Ok(())
 }
 
+/// `mmstall series --format json`: the parts this check reads.
 #[derive(Deserialize)]
-struct LintOut {
-    findings: Vec<LintFinding>,
+struct SeriesOut {
+    patches: Vec<SeriesPatch>,
+    net: SeriesNet,
 }
 
 #[derive(Deserialize)]
-struct LintFinding {
+struct SeriesPatch {
+    index: usize,
+    subject: String,
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SeriesNet {
+    introduced: Vec<SeriesFinding>,
+    fixed: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct SeriesFinding {
     code: String,
     file: String,
     line: u64,
     function: String,
     holder: String,
-    fingerprint: String,
 }
 
-fn lint(bin: &Path, dir: &Path) -> Result<Vec<LintFinding>, String> {
+/// The series over `dirs` of the scratch repository: its report, or why it
+/// could not run.
+fn series(
+    bin: &Path,
+    repo: &Path,
+    series_path: &Path,
+    dirs: &BTreeSet<String>,
+) -> Result<SeriesOut, String> {
     let out = Command::new(bin)
-        .arg("lint")
-        .arg(dir)
-        .args(["--format", "json"])
+        .arg("series")
+        .arg("--repo")
+        .arg(repo)
+        .args(["--base", "HEAD", "--format", "json"])
+        .arg(series_path)
+        .args(dirs)
         .output()
-        .map_err(|e| format!("running {} lint: {e}", bin.display()))?;
-    // Exit 0: no findings, 1: findings; anything else is an error.
-    if !matches!(out.status.code(), Some(0) | Some(1)) {
+        .map_err(|e| format!("running {} series: {e}", bin.display()))?;
+    // 0: nothing new, 1: new findings, 3: a patch did not apply (the report
+    // says which); anything else is an error.
+    if !matches!(out.status.code(), Some(0) | Some(1) | Some(3)) {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(format!(
-            "{} lint {} --format json: {}",
+            "{} series {} --format json: {}",
             bin.display(),
-            dir.display(),
+            series_path.display(),
             err.lines().next().unwrap_or("failed")
         ));
     }
-    let o: LintOut = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("{} lint output: {e}", bin.display()))?;
-    Ok(o.findings)
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{} series output: {e}", bin.display()))
 }
 
-/// Compares findings before and after the series (by fingerprint).
+/// Compares findings before and after the series (by fingerprint, each
+/// counted once). [`check`] takes the series' `net` diff from `mmstall
+/// series` instead, which gave the same findings on every regression series.
 pub fn new_findings(
     before: &[(String, NewFinding)],
     after: &[(String, NewFinding)],
@@ -182,40 +242,40 @@ pub fn check(
         Err(e) => return unavailable(format!("series {name}: {e}")),
     };
     let _ = std::fs::remove_dir_all(work);
-    let (a, b) = (work.join("a"), work.join("b"));
-    for d in &dirs {
-        for root in [&a, &b] {
-            if let Err(e) = copy_dir(&origin.join(d), &root.join(d)) {
-                return unavailable(format!("copying {}: {e}", origin.join(d).display()));
-            }
-        }
+    let repo = work.join("tree.git");
+    if let Err(e) = import_dirs(origin, &dirs, &repo) {
+        return unavailable(format!("importing {}: {e}", origin.display()));
     }
-    if let Err(e) = patches::apply_all(&loaded, &b) {
-        return unavailable(format!("series {name}: {e}"));
-    }
-    let mut before = Vec::new();
-    let mut after = Vec::new();
-    for d in &dirs {
-        for (root, acc) in [(&a, &mut before), (&b, &mut after)] {
-            match lint(lint_bin, &root.join(d)) {
-                Ok(f) => acc.extend(f.into_iter().map(|f| {
-                    (
-                        f.fingerprint,
-                        NewFinding {
-                            code: f.code,
-                            file: format!("{d}/{}", f.file),
-                            line: f.line,
-                            function: f.function,
-                            holder: f.holder,
-                        },
-                    )
-                })),
-                Err(e) => return unavailable(e),
-            }
-        }
+    let report = match series(lint_bin, &repo, series_path, &dirs) {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    // The first patch that did not apply, worded as when the series was
+    // applied to a copy of the directories.
+    let total = loaded.series.patches.len();
+    if let Some(p) = report.patches.iter().find(|p| p.status == "failed") {
+        return unavailable(format!(
+            "series {name}: patch {}/{total} does not apply: patch {} {:?}: {}",
+            p.index,
+            p.index,
+            p.subject,
+            p.error.as_deref().unwrap_or("")
+        ));
     }
     let _ = std::fs::remove_dir_all(work);
-    let (new, gone) = new_findings(&before, &after);
+    let new: Vec<NewFinding> = report
+        .net
+        .introduced
+        .into_iter()
+        .map(|f| NewFinding {
+            code: f.code,
+            file: f.file,
+            line: f.line,
+            function: f.function,
+            holder: f.holder,
+        })
+        .collect();
+    let gone = report.net.fixed.len();
     let status = if new.iter().any(|n| n.code == rule) {
         AnalyzerStatus::Found
     } else {
