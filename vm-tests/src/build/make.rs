@@ -3,7 +3,7 @@
 //! pumped into the log with a progress line, and the first compiler errors
 //! of a failed build.
 
-use super::{io_err, BuildError, Ctx, ProgressMode, Reporter, ARCH};
+use super::model::{io_err, BuildError, Ctx, ProgressMode, Reporter, ARCH};
 use crate::process;
 use std::fs;
 use std::io::{IsTerminal, Write};

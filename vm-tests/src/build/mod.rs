@@ -13,31 +13,36 @@
 //! recompiles. The scratch copy is restored afterwards (files get their
 //! pre-patch content and mtime back), and at the start of every build.
 //!
-//! Stages: this file (requests, keys, the cache, errors and their exit
-//! codes) → [`one`] (one build: sync, patch, objects, config, compile,
-//! record) → [`make`] (make's command line, log and errors) and [`objects`]
-//! (live object tree and baseline snapshots).
+//! Stages: this file (cache keys, the cache, the baseline a series needs,
+//! `--config-only`) → [`one`] (one build: sync, patch, objects, config,
+//! compile, record) → [`make`] (make's command line, log and errors) and
+//! [`objects`] (live object tree and baseline snapshots); the types they
+//! share (request, result, errors with their exit codes) are in [`model`].
 
 mod make;
+mod model;
 mod objects;
 mod one;
 
 pub use make::first_errors;
+pub use model::{
+    Build, BuildError, BuildMeta, BuildRequest, ProgressMode, Reporter, SeriesMeta, StageSecs,
+    StderrReporter, ARCH, BASE_CONFIG,
+};
 pub use objects::LiveState;
+
+use model::{io_err, write_meta, Ctx};
 
 use crate::cache::Cache;
 use crate::config::{self, Dropped, Merged};
 use crate::patches;
 use crate::process;
-use crate::tree::{self, Tree, TreeSpec};
-use serde::{Deserialize, Serialize};
+use crate::tree::{self, Tree};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub const ARCH: &str = "x86_64";
-pub const BASE_CONFIG: &str = "tinyconfig";
 /// Bumped when the build recipe changes in a way that makes old builds unusable.
 const RECIPE: &str = "mmstall-build-v2";
 
@@ -57,167 +62,6 @@ pub fn cache_key(tree_identity: &str, series_hash: Option<&str>, config_hash: &s
         h.update(b"\0");
     }
     hex::encode(h.finalize())[..20].to_string()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressMode {
-    /// Status line on a terminal, nothing otherwise.
-    Auto,
-    /// A status line (redrawn in place).
-    Tty,
-    /// Only a line when a step starts and ends.
-    Quiet,
-}
-
-#[derive(Debug, Clone)]
-pub struct BuildRequest {
-    pub tree: TreeSpec,
-    pub series: Option<PathBuf>,
-    /// `--config a,b,c`
-    pub config: String,
-    pub jobs: usize,
-    /// Build even when olddefconfig dropped requested options (they are listed in
-    /// the result).
-    pub allow_dropped: bool,
-    /// Ignore a cached result and run make again.
-    pub rebuild: bool,
-    pub progress: ProgressMode,
-}
-
-impl BuildRequest {
-    pub fn new(tree: TreeSpec) -> BuildRequest {
-        BuildRequest {
-            tree,
-            series: None,
-            config: config::DEFAULT_FRAGMENTS.to_string(),
-            jobs: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            allow_dropped: false,
-            rebuild: false,
-            progress: ProgressMode::Auto,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct StageSecs {
-    pub sync: f64,
-    pub patch: f64,
-    pub copy_baseline: f64,
-    pub config: f64,
-    pub make: f64,
-    pub total: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SeriesMeta {
-    pub path: PathBuf,
-    pub hash: String,
-    pub subjects: Vec<String>,
-}
-
-/// `builds/<key>/meta.json`, written when a build succeeds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BuildMeta {
-    pub key: String,
-    pub tree: String,
-    pub tree_origin: PathBuf,
-    pub tree_identity: String,
-    pub kernel_version: String,
-    pub kernel_release: String,
-    pub series: Option<SeriesMeta>,
-    pub fragments: Vec<String>,
-    pub config_hash: String,
-    /// Key of the unpatched build this one started from.
-    pub baseline: Option<String>,
-    /// Files make compiled (`CC` lines).
-    pub compiled: usize,
-    pub ccache: bool,
-    pub jobs: usize,
-    pub dropped: Vec<Dropped>,
-    pub secs: StageSecs,
-    pub finished_unix: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Build {
-    pub dir: PathBuf,
-    pub bzimage: PathBuf,
-    pub meta: BuildMeta,
-    /// Taken from the cache without running make.
-    pub cached: bool,
-    /// The baseline built on the way (for a series whose baseline was missing).
-    pub baseline_built: Option<Box<Build>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error(transparent)]
-    Tree(#[from] tree::TreeError),
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error(transparent)]
-    Series(#[from] patches::SeriesLoadError),
-    #[error("{0}\n(the scratch copy was restored; nothing was built)")]
-    PatchFailed(patches::PatchFailure),
-    #[error("olddefconfig dropped {} requested option(s):\n  {}\n(config: {}; pass --allow-dropped to build anyway)", .dropped.len(), .dropped.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n  "), .config.display())]
-    Dropped {
-        dropped: Vec<Dropped>,
-        config: PathBuf,
-    },
-    #[error("`{tool}` not found: {hint}")]
-    ToolMissing { tool: String, hint: String },
-    #[error("make {target} failed (exit {status}); log: {}\n{}", .log.display(), .first_errors.join("\n"))]
-    Make {
-        target: String,
-        status: String,
-        log: PathBuf,
-        first_errors: Vec<String>,
-    },
-    #[error("{context}: {error}")]
-    Io {
-        context: String,
-        error: std::io::Error,
-    },
-    #[error("{0}")]
-    Cache(String),
-}
-
-impl BuildError {
-    /// Exit code for the CLI: 1 the kernel does not compile, 2 bad input (tree,
-    /// fragment, series, patch that does not apply, dropped options), 3 the
-    /// machine (missing tools, I/O, make failing outside compilation).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            BuildError::Tree(tree::TreeError::Io { .. })
-            | BuildError::Tree(tree::TreeError::LockTimeout { .. }) => 3,
-            BuildError::Tree(_) | BuildError::Config(_) | BuildError::Series(_) => 2,
-            BuildError::PatchFailed(_) | BuildError::Dropped { .. } => 2,
-            BuildError::Make { target, .. } if target == "bzImage" => 1,
-            BuildError::Make { .. }
-            | BuildError::ToolMissing { .. }
-            | BuildError::Io { .. }
-            | BuildError::Cache(_) => 3,
-        }
-    }
-}
-
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
-    let context = context.into();
-    move |error| BuildError::Io { context, error }
-}
-
-/// Where build messages go (stderr by default; tests collect them).
-pub trait Reporter {
-    fn note(&mut self, msg: &str);
-}
-
-pub struct StderrReporter;
-impl Reporter for StderrReporter {
-    fn note(&mut self, msg: &str) {
-        eprintln!("{msg}");
-    }
 }
 
 /// A request's tree and merged config, with the tree's scratch lock held
@@ -460,26 +304,6 @@ pub fn locate_kernel(
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok());
     Ok((bz, meta))
-}
-
-fn write_meta(dir: &Path, meta: &BuildMeta) -> Result<(), BuildError> {
-    let path = dir.join("meta.json");
-    let tmp = dir.join("meta.json.tmp");
-    let text = serde_json::to_string_pretty(meta).expect("meta serializes");
-    fs::write(&tmp, text + "\n").map_err(io_err(format!("writing {}", tmp.display())))?;
-    fs::rename(&tmp, &path).map_err(io_err(format!("writing {}", path.display())))
-}
-
-/// What one build of a request works with (the request, the cache, the
-/// resolved tree and its walk, the merged config).
-struct Ctx<'a> {
-    req: &'a BuildRequest,
-    cache: &'a Cache,
-    tree: &'a Tree,
-    origin_walk: &'a [(PathBuf, tree::Meta)],
-    identity: &'a str,
-    merged: &'a Merged,
-    config_hash: &'a str,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! baseline snapshots a patched build starts from (copied with timestamps
 //! kept, so make only rebuilds what the patches touch).
 
-use super::{io_err, BuildError};
+use super::model::{io_err, BuildError};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,11 +3,11 @@
 //! tree in place, configure, compile, and record the result (a baseline's
 //! objects are snapshotted for the patched builds that start from it).
 
-use super::objects::{restore_snapshot, take_snapshot, LiveState};
-use super::{
+use super::model::{
     io_err, write_meta, Build, BuildError, BuildMeta, Ctx, ProgressMode, Reporter, SeriesMeta,
     StageSecs, BASE_CONFIG,
 };
+use super::objects::{restore_snapshot, take_snapshot, LiveState};
 use crate::config::{self, Dropped};
 use crate::patches::{self, LoadedSeries};
 use crate::process;

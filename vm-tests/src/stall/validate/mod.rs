@@ -14,131 +14,18 @@
 //! tables, the printed text). [`validate`] strings them together; a failure
 //! that stops it is a [`ValidateError`], which carries the CLI's exit code.
 
+mod model;
 mod plan;
 mod report;
 mod run;
 
+pub use model::{Check, KernelResult, Options, SuiteRun, ValidateError, Validation, VariantSpread};
 pub use plan::{config_label, kernel_name};
 pub use report::{checks, render, spread_table, spreads, table, word};
 pub use run::{guest_script, suite_run_from};
 
-use super::analyzer_diff::{self, AnalyzerCheck, AnalyzerStatus};
-use super::judge::Spread;
-use super::GuestReport;
-use crate::boot::Outcome;
 use crate::cache::Cache;
-use crate::kvm::AccelChoice;
-use serde::Serialize;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
-
-/// Why a validation could not run to its verdict (a failed expectation is
-/// not an error: it is in [`Validation::ok`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ValidateError {
-    /// The manifest, `--series`, the guest program: exit 2.
-    #[error("{0}")]
-    Input(String),
-    /// A build, a boot, the tree, writing results: exit 3.
-    #[error("{0}")]
-    Infra(String),
-}
-
-impl ValidateError {
-    /// `mmstall vm validate`'s exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ValidateError::Input(_) => 2,
-            ValidateError::Infra(_) => 3,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub manifest: PathBuf,
-    /// Passed to the guest (`--thresholds`); None: the guest's built-in copy.
-    pub thresholds: Option<PathBuf>,
-    pub guest: PathBuf,
-    /// Only these series (names); None: all.
-    pub only: Option<Vec<String>>,
-    /// Suite runs (boots) on the baseline and on each regression kernel.
-    pub baseline_runs: u32,
-    pub runs: u32,
-    /// Override of every test's repetitions.
-    pub repeat: Option<u32>,
-    pub config: String,
-    pub jobs: Option<usize>,
-    pub memory: String,
-    pub cpus: u32,
-    pub boot_timeout: Duration,
-    pub cmd_timeout: Duration,
-    pub kvm: AccelChoice,
-    /// Run directories and validation.json go here.
-    pub out: PathBuf,
-    /// `mmstall` binary whose `lint --format json` diffs each series with an
-    /// `analyzer_rule`; None: no analyzer check.
-    pub lint: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SuiteRun {
-    pub dir: PathBuf,
-    pub outcome: Outcome,
-    pub boot_secs: Option<f64>,
-    pub command_secs: Option<f64>,
-    /// Test name → verdict word (from the KTAP output).
-    pub verdicts: BTreeMap<String, String>,
-    pub report: Option<GuestReport>,
-    /// Kernel reports found in the console log (kind: first line).
-    pub events: Vec<String>,
-    pub problems: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct KernelResult {
-    /// `baseline` or the series name.
-    pub kernel: String,
-    pub build_dir: PathBuf,
-    pub build_secs: f64,
-    pub build_cached: bool,
-    pub files_compiled: usize,
-    pub runs: Vec<SuiteRun>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub series: String,
-    pub test: String,
-    pub kernel: String,
-    pub expected: String,
-    /// The verdict in each run.
-    pub got: Vec<String>,
-    pub ok: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VariantSpread {
-    pub kernel: String,
-    pub test: String,
-    pub variant: String,
-    /// Over every valid repetition of every run.
-    pub ratio: Option<Spread>,
-    /// The median ratio of each run.
-    pub run_medians: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Validation {
-    pub version: u32,
-    pub manifest: PathBuf,
-    pub kernels: Vec<KernelResult>,
-    pub checks: Vec<Check>,
-    pub spreads: Vec<VariantSpread>,
-    pub analyzer: Vec<AnalyzerCheck>,
-    pub ok: bool,
-}
+use crate::stall::analyzer_diff::{self, AnalyzerCheck, AnalyzerStatus};
 
 /// Runs the whole validation. Errors: the manifest, the guest binary, a
 /// build (named by series). Test failures are in the result (`ok`).
@@ -189,7 +76,7 @@ fn analyzer_checks(
     cache: &Cache,
     tree: &crate::tree::TreeSpec,
     base: &str,
-    series: &[super::manifest::Series],
+    series: &[crate::stall::manifest::Series],
     lint: &std::path::Path,
 ) -> Result<Vec<AnalyzerCheck>, ValidateError> {
     let origin = crate::tree::resolve(tree, cache)

@@ -2,7 +2,7 @@
 //! base tree, and per config (the default first) the baseline and each
 //! series with an expectation on that config, with the tests to run there.
 
-use super::{Options, ValidateError};
+use super::model::{Options, ValidateError};
 use crate::stall::manifest::{Expect, Manifest, Series};
 use crate::tree::TreeSpec;
 use std::path::PathBuf;

@@ -2,13 +2,13 @@
 //! expectations checked against every run, the ratio spreads, the markdown
 //! tables and the text `mmstall vm validate` prints.
 
-use super::{Check, KernelResult, SuiteRun, Validation, VariantSpread};
+use super::model::{Check, KernelResult, SuiteRun, Validation, VariantSpread};
+use super::plan::{config_label, kernel_name};
 use crate::boot::Outcome;
 use crate::stall::analyzer_diff::AnalyzerStatus;
-use crate::stall::judge;
-use crate::stall::ktap::Verdict;
 use crate::stall::manifest::Series;
-use crate::stall::validate::plan::{config_label, kernel_name};
+use mmstall_stall_judge::judge;
+use mmstall_stall_judge::ktap::Verdict;
 use std::collections::BTreeMap;
 
 /// The verdict a run gave a test: the KTAP verdict, or what went wrong.

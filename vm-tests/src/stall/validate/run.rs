@@ -2,16 +2,16 @@
 //! command line, one boot (through [`crate::boot`], accelerator from
 //! [`crate::kvm::choose`]), verdicts from KTAP and numbers from the JSON.
 
+use super::model::{KernelResult, Options, SuiteRun, ValidateError};
 use super::plan::Planned;
-use super::{KernelResult, Options, SuiteRun, ValidateError};
 use crate::boot::{self, Outcome, RunOptions};
 use crate::build::{self, BuildRequest, ProgressMode, Reporter};
 use crate::cache::Cache;
 use crate::kvm;
 use crate::process;
-use crate::stall::ktap;
-use crate::stall::GuestReport;
 use crate::tree::TreeSpec;
+use mmstall_stall_judge::ktap;
+use mmstall_stall_judge::GuestReport;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,11 @@
 //! Unit tests of the validation's plan, checks and report.
 use super::report::verdict_in;
 use super::*;
+use crate::boot::Outcome;
 use crate::stall::judge;
 use crate::stall::judge::{Rep, VariantResult};
 use crate::stall::manifest::{Expect, Series};
-use crate::stall::TestReport;
+use crate::stall::{GuestReport, TestReport};
 use std::path::Path;
 
 fn rep(n: u32, op: f64, worst: f64) -> Rep {
