@@ -112,28 +112,22 @@ pub struct CatalogueArgs {
 
 /// The cache directory shared with the harness and setup script.
 pub fn cache_dir() -> PathBuf {
-    if let Some(c) = std::env::var_os("MMSTALL_CACHE") {
-        return PathBuf::from(c);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-        });
-    base.join("mmstall")
+    mmstall_vm::cache::root_or_default()
 }
 
 /// Resolves `debian:6.12[/sub]` to the unpacked Debian tree.
 pub fn resolve_tree(spec: &str) -> anyhow::Result<PathBuf> {
-    if let Some(rest) = spec.strip_prefix("debian:") {
-        let (version, sub) = rest.split_once('/').unwrap_or((rest, ""));
-        let tree = cache_dir()
-            .join("src")
-            .join(format!("linux-source-{version}"));
+    if let Some(d) = mmstall_vm::tree::DebianRef::parse(spec) {
+        let cache = mmstall_vm::cache::Cache::at(&cache_dir());
+        let tree = cache.debian_src(d.version);
         if !tree.is_dir() {
-            anyhow::bail!("{spec}: {} is missing; run scripts/setup.sh to install and unpack linux-source-{version}", tree.display());
+            anyhow::bail!(
+                "{spec}: {} is missing; run scripts/setup.sh to install and unpack linux-source-{}",
+                tree.display(),
+                d.version
+            );
         }
-        return Ok(if sub.is_empty() { tree } else { tree.join(sub) });
+        return Ok(d.dir(&cache));
     }
     Ok(PathBuf::from(spec))
 }

@@ -277,19 +277,9 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    let dev = kvm::dev_kvm_usable();
-    let probe = if choice == AccelChoice::Auto && dev {
-        match kvm::probe_cached(&cache, &kernel, Duration::from_secs(20), false) {
-            Ok(r) => Some(r.verdict),
-            Err(e) => {
-                eprintln!("vm run: KVM probe could not run: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let (accel, accel_reason) = kvm::decide(choice, dev, probe.as_ref());
+    let (accel, accel_reason) = kvm::choose(choice, &cache, &kernel, |e| {
+        eprintln!("vm run: KVM probe could not run: {e}")
+    });
     let kconfig = kernel
         .parent()
         .and_then(|d| std::fs::read_to_string(d.join("config")).ok());

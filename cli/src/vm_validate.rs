@@ -143,11 +143,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            let input = e.contains("manifest")
-                || e.contains("--series")
-                || e.contains("guest program")
-                || e.contains(".toml");
-            Ok(if input { 2 } else { 3 })
+            Ok(e.exit_code())
         }
     }
 }

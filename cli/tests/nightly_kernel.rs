@@ -18,13 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn cache() -> PathBuf {
-    if let Some(c) = std::env::var_os("MMSTALL_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(c);
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("mmstall");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mmstall")
+    mmstall_vm::cache::root_from_env().expect("MMSTALL_CACHE or HOME")
 }
 
 /// A patch appending `added` after the last lines of `rel` (context: its last

@@ -7,9 +7,8 @@
 //! `git`: no dependency on the other crates' internal APIs, only on their
 //! documented JSON.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,21 +78,12 @@ pub trait Executor {
 }
 
 pub fn cache_root_from_env() -> PathBuf {
-    if let Some(c) = std::env::var_os("MMSTALL_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(c);
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("mmstall");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/mmstall")
+    mmstall_vm::cache::root_or_default()
 }
 
 /// `debian:6.12` → the unpacked tree in the cache; a directory as is.
 pub fn tree_dir(cache: &Path, tree: &str) -> PathBuf {
-    match tree.strip_prefix("debian:") {
-        Some(v) => cache.join("src").join(format!("linux-source-{v}")),
-        None => PathBuf::from(tree),
-    }
+    mmstall_vm::tree::spec_dir(&mmstall_vm::cache::Cache::at(cache), tree)
 }
 
 pub struct RealExecutor {
@@ -109,42 +99,22 @@ impl RealExecutor {
     }
 }
 
+/// Runs a command with both pipes drained (`mmstall_vm::process::output`).
 pub fn run_command(mut cmd: Command) -> CmdOutput {
     let start = Instant::now();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return CmdOutput {
-                exit: None,
-                stdout: String::new(),
-                stderr: format!("cannot start {:?}: {e}", cmd.get_program()),
-                secs: 0.0,
-            }
-        }
-    };
-    // Read both pipes concurrently (a full stderr pipe must not block stdout).
-    let mut err_pipe = child.stderr.take();
-    let err_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(p) = err_pipe.as_mut() {
-            let _ = p.read_to_end(&mut s);
-        }
-        s
-    });
-    let mut out = Vec::new();
-    if let Some(mut p) = child.stdout.take() {
-        let _ = p.read_to_end(&mut out);
-    }
-    let err = err_thread.join().unwrap_or_default();
-    let status = child.wait();
-    CmdOutput {
-        exit: status.ok().and_then(|s| s.code()),
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
-        secs: start.elapsed().as_secs_f64(),
+    match mmstall_vm::process::output(&mut cmd) {
+        Ok(c) => CmdOutput {
+            exit: c.status.and_then(|s| s.code()),
+            stdout: c.stdout,
+            stderr: c.stderr,
+            secs: start.elapsed().as_secs_f64(),
+        },
+        Err(e) => CmdOutput {
+            exit: None,
+            stdout: String::new(),
+            stderr: format!("cannot start {:?}: {e}", cmd.get_program()),
+            secs: 0.0,
+        },
     }
 }
 

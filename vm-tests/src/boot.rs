@@ -11,11 +11,12 @@
 
 use crate::kvm::Accel;
 use crate::logscan::{self, Event, EventKind};
+use crate::process::{self, kill_tree, sh_quote, which, Line};
 use serde::Serialize;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -105,11 +106,6 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BootErro
     move |error| BootError::Io { context, error }
 }
 
-/// Single-quotes a string for /bin/sh.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 /// The wrapper script the guest runs.
 pub fn guest_wrapper(dir: &Path, nonce: &str) -> String {
     let d = sh_quote(&dir.display().to_string());
@@ -185,105 +181,27 @@ pub fn virtiofsd_version() -> Option<String> {
         "/usr/bin/virtiofsd",
     ] {
         if Path::new(p).is_file() {
-            let out = Command::new(p)
-                .arg("--version")
-                .stdin(Stdio::null())
-                .output()
-                .ok()?;
-            let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-            s.push_str(&String::from_utf8_lossy(&out.stderr));
+            let out = process::output(Command::new(p).arg("--version")).ok()?;
+            let mut s = out.stdout;
+            s.push_str(&out.stderr);
             return Some(s.lines().next().unwrap_or("").to_string());
         }
     }
     None
 }
 
-/// Parent pid of every process, from /proc/<pid>/stat.
-fn ppids() -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) {
-            if let Some(pp) = parse_ppid(&stat) {
-                out.push((pid, pp));
-            }
-        }
-    }
-    out
-}
-
-/// The ppid field of /proc/<pid>/stat (after the parenthesized command name,
-/// which may itself contain spaces and parentheses).
-fn parse_ppid(stat: &str) -> Option<u32> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// `root` and all its descendants, children first.
-fn descendants(root: u32, table: &[(u32, u32)]) -> Vec<u32> {
-    let mut out = vec![root];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        out.extend(
-            table
-                .iter()
-                .filter(|(pid, pp)| *pp == p && !out.contains(pid))
-                .map(|(pid, _)| *pid)
-                .collect::<Vec<_>>(),
-        );
-        i += 1;
-    }
-    out.reverse();
-    out
-}
-
-/// Kills vng and everything it started (QEMU). vng stays in our process group
-/// so that Ctrl-C on the terminal reaches it and QEMU too.
-fn kill_tree(root: u32) {
-    let pids: Vec<String> = descendants(root, &ppids())
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    let _ = Command::new("kill")
-        .arg("-KILL")
-        .args(&pids)
-        .stderr(Stdio::null())
-        .status();
-}
-
-enum Msg {
-    Out(String),
-    Err(String),
-    OutClosed,
-    ErrClosed,
-}
-
 /// Boots and runs. Returns an error only when the run could not be attempted
 /// (missing vng or kernel, I/O); hangs, timeouts and crashes are results.
+///
+/// Steps: prepare the run directory and the guest's scripts, start vng,
+/// [`watch`] it until the command ends or a deadline passes, then read what
+/// the guest left in the run directory ([`collect`]).
 pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
     if !o.kernel.is_file() {
         return Err(BootError::NoKernel(o.kernel.clone()));
     }
     let vng = which("vng").ok_or(BootError::VngMissing)?;
-    fs::create_dir_all(&o.dir).map_err(io_err(format!("creating {}", o.dir.display())))?;
-    // The guest sees the host's filesystem: the run directory must be absolute.
-    let abs = o
-        .dir
-        .canonicalize()
-        .map_err(io_err(format!("resolving {}", o.dir.display())))?;
-    let o = &RunOptions {
-        dir: abs,
-        ..o.clone()
-    };
-    for f in ["exit", "stdout", "stderr", "dmesg.txt", "console.log"] {
-        let _ = fs::remove_file(o.dir.join(f));
-    }
+    let o = &prepare_run_dir(o)?;
     let nonce = format!(
         "{:x}{:x}",
         std::process::id(),
@@ -292,86 +210,135 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     );
+    let args = write_guest_files(o, &nonce)?;
+    let mut logs = Logs::create(&o.dir)?;
+
+    let start = Instant::now();
+    let mut child = process::spawn_piped(Command::new(&vng).args(&args).current_dir(&o.dir))
+        .map_err(io_err("starting vng"))?;
+    let vng_pid = child.id();
+    let lines = process::pump(&mut child);
+    let watched = watch(o, &mut child, &lines, &mut logs, &nonce, start);
+    // Make sure nothing is left behind in the group.
+    kill_tree(vng_pid);
+    let status = child.wait().ok();
+    let total = start.elapsed();
+    let _ = logs.console.flush();
+    let result = collect(o, args, logs, watched, status, start, total);
+    let _ = fs::write(
+        o.dir.join("result.json"),
+        serde_json::to_string_pretty(&result).expect("serializes") + "\n",
+    );
+    Ok(result)
+}
+
+/// Creates the run directory, makes its path absolute (the guest sees the
+/// host's filesystem) and removes what an earlier run left in it.
+fn prepare_run_dir(o: &RunOptions) -> Result<RunOptions, BootError> {
+    fs::create_dir_all(&o.dir).map_err(io_err(format!("creating {}", o.dir.display())))?;
+    let abs = o
+        .dir
+        .canonicalize()
+        .map_err(io_err(format!("resolving {}", o.dir.display())))?;
+    for f in ["exit", "stdout", "stderr", "dmesg.txt", "console.log"] {
+        let _ = fs::remove_file(abs.join(f));
+    }
+    Ok(RunOptions {
+        dir: abs,
+        ..o.clone()
+    })
+}
+
+/// Writes the wrapper, the command and vng's arguments into the run
+/// directory; returns the arguments.
+fn write_guest_files(o: &RunOptions, nonce: &str) -> Result<Vec<String>, BootError> {
     let wrapper = o.dir.join("guest.sh");
-    fs::write(&wrapper, guest_wrapper(&o.dir, &nonce)).map_err(io_err("writing guest.sh"))?;
+    fs::write(&wrapper, guest_wrapper(&o.dir, nonce)).map_err(io_err("writing guest.sh"))?;
     fs::write(o.dir.join("command.sh"), &o.script).map_err(io_err("writing command.sh"))?;
     let args = vng_args(o, &wrapper);
     fs::write(o.dir.join("vng-args.txt"), args.join("\n") + "\n")
         .map_err(io_err("writing vng-args.txt"))?;
+    Ok(args)
+}
 
-    let console_path = o.dir.join("console.log");
-    let mut console = fs::File::create(&console_path).map_err(io_err("creating console.log"))?;
-    let mut vng_out = fs::File::create(o.dir.join("vng-stdout.log"))
-        .map_err(io_err("creating vng-stdout.log"))?;
+/// Where vng's output goes: stderr (the serial console) to `console.log`
+/// and into memory for the log scan, stdout (the wrapper's markers) to
+/// `vng-stdout.log`.
+struct Logs {
+    console_path: PathBuf,
+    console: fs::File,
+    console_text: String,
+    vng_out: fs::File,
+}
 
-    let start = Instant::now();
-    let mut child = Command::new(&vng)
-        .args(&args)
-        .current_dir(&o.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io_err("starting vng"))?;
+impl Logs {
+    fn create(dir: &Path) -> Result<Logs, BootError> {
+        let console_path = dir.join("console.log");
+        let console = fs::File::create(&console_path).map_err(io_err("creating console.log"))?;
+        let vng_out = fs::File::create(dir.join("vng-stdout.log"))
+            .map_err(io_err("creating vng-stdout.log"))?;
+        Ok(Logs {
+            console_path,
+            console,
+            console_text: String::new(),
+            vng_out,
+        })
+    }
+
+    fn console_line(&mut self, l: &str) {
+        let _ = writeln!(self.console, "{l}");
+        self.console_text.push_str(l);
+        self.console_text.push('\n');
+    }
+}
+
+/// What watching vng showed.
+struct Watched {
+    /// When the wrapper's "booted" marker came.
+    booted_at: Option<Instant>,
+    /// The deadline that ended the run, if one did.
+    timeout: Option<Outcome>,
+}
+
+/// Follows vng's output until it exits with both pipes closed, or a deadline
+/// passes (boot, command, the grace period after a panic, or pipes held open
+/// after vng exited); on a deadline, vng and QEMU are killed.
+fn watch(
+    o: &RunOptions,
+    child: &mut std::process::Child,
+    rx: &mpsc::Receiver<Line>,
+    logs: &mut Logs,
+    nonce: &str,
+    start: Instant,
+) -> Watched {
     let vng_pid = child.id();
-    let (tx, rx) = mpsc::channel::<Msg>();
-    let out = child.stdout.take().expect("piped");
-    let err = child.stderr.take().expect("piped");
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            if tx
-                .send(Msg::Out(String::from_utf8_lossy(&l).into_owned()))
-                .is_err()
-            {
-                return;
-            }
-        }
-        let _ = tx.send(Msg::OutClosed);
-    });
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).split(b'\n').map_while(Result::ok) {
-            if tx2
-                .send(Msg::Err(String::from_utf8_lossy(&l).into_owned()))
-                .is_err()
-            {
-                return;
-            }
-        }
-        let _ = tx2.send(Msg::ErrClosed);
-    });
-
     let booted_marker = format!("mmstall-booted-{nonce}");
     let mut booted_at: Option<Instant> = None;
-    let mut console_text = String::new();
     let mut panic_at: Option<Instant> = None;
     let mut closed = (false, false);
-    let mut timeout: Option<Outcome> = None;
     let mut closed_at: Option<Instant> = None;
     // After a panic the guest reboots and QEMU (-no-reboot) exits; if it does
     // not within this grace period, it is killed.
     let panic_grace = Duration::from_secs(20);
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(Msg::Out(l)) => {
-                let _ = writeln!(vng_out, "{l}");
+            Ok(Line::Out(l)) => {
+                let _ = writeln!(logs.vng_out, "{l}");
                 if booted_at.is_none() && l.trim() == booted_marker {
                     booted_at = Some(Instant::now());
                 }
             }
-            Ok(Msg::Err(l)) => {
-                let _ = writeln!(console, "{l}");
+            Ok(Line::Err(l)) => {
                 if o.echo_console {
                     eprintln!("{l}");
                 }
                 if panic_at.is_none() && l.contains("Kernel panic - not syncing") {
                     panic_at = Some(Instant::now());
                 }
-                console_text.push_str(&l);
-                console_text.push('\n');
+                logs.console_line(&l);
             }
-            Ok(Msg::OutClosed) => closed.0 = true,
-            Ok(Msg::ErrClosed) => closed.1 = true,
+            Ok(Line::OutClosed) => closed.0 = true,
+            Ok(Line::ErrClosed) => closed.1 = true,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => closed = (true, true),
         }
@@ -407,25 +374,39 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         if let Some(oc) = over {
             kill_tree(vng_pid);
             let _ = child.kill();
-            timeout = Some(oc);
             // Collect what is still in the pipes, briefly.
             let deadline = Instant::now() + Duration::from_secs(2);
             while let Ok(m) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                if let Msg::Err(l) = m {
-                    let _ = writeln!(console, "{l}");
-                    console_text.push_str(&l);
-                    console_text.push('\n');
+                if let Line::Err(l) = m {
+                    logs.console_line(&l);
                 }
             }
-            break;
+            return Watched {
+                booted_at,
+                timeout: Some(oc),
+            };
         }
     }
-    // Make sure nothing is left behind in the group.
-    kill_tree(vng_pid);
-    let status = child.wait().ok();
-    let total = start.elapsed();
-    let _ = console.flush();
+    Watched {
+        booted_at,
+        timeout: None,
+    }
+}
 
+/// The result of a finished run: the exit status, output and dmesg the
+/// wrapper left in the run directory, and the kernel's reports.
+fn collect(
+    o: &RunOptions,
+    args: Vec<String>,
+    logs: Logs,
+    watched: Watched,
+    status: Option<std::process::ExitStatus>,
+    start: Instant,
+    total: Duration,
+) -> RunResult {
+    let Watched { booted_at, timeout } = watched;
+    let console_text = logs.console_text;
+    let console_path = logs.console_path;
     let read = |f: &str| fs::read_to_string(o.dir.join(f)).ok();
     let exit = read("exit").and_then(|s| s.trim().parse::<i32>().ok());
     let dmesg_path = o.dir.join("dmesg.txt");
@@ -466,7 +447,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         Some(_) => (start + total).saturating_duration_since(b).as_secs_f64(),
         None => b.elapsed().as_secs_f64(),
     });
-    let result = RunResult {
+    RunResult {
         outcome,
         label: o.label.clone(),
         kernel: o.kernel.clone(),
@@ -483,19 +464,7 @@ pub fn run(o: &RunOptions) -> Result<RunResult, BootError> {
         console_log: console_path,
         dmesg: dmesg.map(|_| dmesg_path),
         vng_args: args,
-    };
-    let _ = fs::write(
-        o.dir.join("result.json"),
-        serde_json::to_string_pretty(&result).expect("serializes") + "\n",
-    );
-    Ok(result)
-}
-
-pub fn which(name: &str) -> Option<PathBuf> {
-    let p = std::env::var_os("PATH")?;
-    std::env::split_paths(&p)
-        .map(|d| d.join(name))
-        .find(|c| c.is_file())
+    }
 }
 
 #[cfg(test)]
@@ -568,16 +537,6 @@ mod tests {
         assert!(w.contains("D='/runs/it'\\''s here'\n"), "{w}");
         assert!(w.contains("echo mmstall-booted-abc\n"));
         assert_eq!(sh_quote("a b"), "'a b'");
-    }
-
-    #[test]
-    fn process_tree() {
-        assert_eq!(parse_ppid("123 (qemu-system-x86) S 77 123 1 0"), Some(77));
-        assert_eq!(parse_ppid("5 (a) b) c) R 9 5"), Some(9));
-        assert_eq!(parse_ppid("garbage"), None);
-        let table = [(10, 1), (11, 10), (12, 11), (13, 10), (20, 1)];
-        assert_eq!(descendants(10, &table), vec![12, 13, 11, 10]);
-        assert_eq!(descendants(20, &table), vec![20]);
     }
 
     #[test]

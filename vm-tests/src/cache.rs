@@ -23,9 +23,46 @@ pub struct Cache {
     pub root: PathBuf,
 }
 
+/// The cache root from the three variables, the rule of scripts/setup.sh
+/// (`${MMSTALL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmstall}`): an empty
+/// variable counts as unset. None when none of them is set.
+///
+/// The one resolver of the workspace: the harness ([`Cache::from_env`]), the
+/// CLI (`debian:` trees of `lint`) and nightly all go through it.
+pub fn root_from_vars(
+    mmstall: Option<PathBuf>,
+    xdg: Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> Option<PathBuf> {
+    let nonempty = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
+    if let Some(p) = nonempty(mmstall) {
+        Some(p)
+    } else if let Some(x) = nonempty(xdg) {
+        Some(x.join("mmstall"))
+    } else {
+        nonempty(home).map(|h| h.join(".cache").join("mmstall"))
+    }
+}
+
+/// [`root_from_vars`] over this process's environment.
+pub fn root_from_env() -> Option<PathBuf> {
+    root_from_vars(
+        std::env::var_os("MMSTALL_CACHE").map(PathBuf::from),
+        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
+/// The cache root for callers that only need a path (the CLI's `debian:`
+/// trees, nightly): [`root_from_env`], or `.cache/mmstall` under the current
+/// directory when not even HOME is set.
+pub fn root_or_default() -> PathBuf {
+    root_from_env().unwrap_or_else(|| PathBuf::from(".cache").join("mmstall"))
+}
+
 impl Cache {
     /// `MMSTALL_CACHE`, else `$XDG_CACHE_HOME/mmstall`, else `$HOME/.cache/mmstall`
-    /// (the same rule as scripts/setup.sh).
+    /// (the same rule as scripts/setup.sh; see [`root_from_vars`]).
     pub fn from_env() -> Result<Cache, String> {
         Self::from_vars(
             std::env::var_os("MMSTALL_CACHE").map(PathBuf::from),
@@ -34,19 +71,13 @@ impl Cache {
         )
     }
 
+    /// [`root_from_vars`], which must give an absolute path.
     pub fn from_vars(
         mmstall: Option<PathBuf>,
         xdg: Option<PathBuf>,
         home: Option<PathBuf>,
     ) -> Result<Cache, String> {
-        let nonempty = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
-        let root = if let Some(p) = nonempty(mmstall) {
-            p
-        } else if let Some(x) = nonempty(xdg) {
-            x.join("mmstall")
-        } else if let Some(h) = nonempty(home) {
-            h.join(".cache").join("mmstall")
-        } else {
+        let Some(root) = root_from_vars(mmstall, xdg, home) else {
             return Err("cannot find a cache directory: set MMSTALL_CACHE or HOME".into());
         };
         if !root.is_absolute() {
@@ -136,5 +167,24 @@ mod tests {
             PathBuf::from("/c/work/debian-6.12/src")
         );
         assert_eq!(c.build_dir("k"), PathBuf::from("/c/builds/k"));
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_unset() {
+        let p = |s: &str| Some(PathBuf::from(s));
+        // Empty MMSTALL_CACHE: the default, as scripts/setup.sh's `${MMSTALL_CACHE:-...}`.
+        assert_eq!(root_from_vars(p(""), None, p("/h")), p("/h/.cache/mmstall"));
+        assert_eq!(root_from_vars(p(""), p("/x"), p("/h")), p("/x/mmstall"));
+        // Empty XDG_CACHE_HOME too.
+        assert_eq!(root_from_vars(None, p(""), p("/h")), p("/h/.cache/mmstall"));
+        assert_eq!(root_from_vars(p(""), p(""), p("")), None);
+        assert_eq!(root_from_vars(None, None, None), None);
+        assert!(Cache::from_vars(p(""), p(""), p("")).is_err());
+        // Set: MMSTALL_CACHE wins, as is.
+        assert_eq!(root_from_vars(p("/c"), p("/x"), p("/h")), p("/c"));
+        assert_eq!(
+            Cache::from_vars(p(""), None, p("/h")).unwrap().root,
+            PathBuf::from("/h/.cache/mmstall")
+        );
     }
 }

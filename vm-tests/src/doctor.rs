@@ -1,12 +1,13 @@
 //! `mmstall doctor`: what the harness needs, what is installed (with
 //! versions), whether KVM really runs guests, and disk space in the cache.
 
-use crate::boot::{virtiofsd_version, which};
+use crate::boot::virtiofsd_version;
 use crate::cache::Cache;
 use crate::kvm;
+use crate::process::{self, which};
 use serde::Serialize;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,14 +33,10 @@ impl Report {
 }
 
 fn first_line_of(cmd: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    let out = process::output(Command::new(cmd).args(args)).ok()?;
+    let mut s = out.stdout;
     if s.trim().is_empty() {
-        s = String::from_utf8_lossy(&out.stderr).into_owned();
+        s = out.stderr;
     }
     s.lines()
         .map(str::trim)
@@ -74,9 +71,8 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     while !p.exists() {
         p = p.parent()?.to_path_buf();
     }
-    let out = Command::new("df").args(["-Pk"]).arg(&p).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_df_avail_kb(&text).map(|kb| kb * 1024)
+    let out = process::output(Command::new("df").args(["-Pk"]).arg(&p)).ok()?;
+    parse_df_avail_kb(&out.stdout).map(|kb| kb * 1024)
 }
 
 /// The "Available" column (KiB) of `df -Pk` output.
@@ -96,8 +92,46 @@ pub fn newest_kernel(cache: &Cache) -> Option<std::path::PathBuf> {
 
 /// Runs every check. `probe_timeout` bounds the KVM probe boot.
 pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) -> Report {
-    let hint = "run scripts/setup.sh";
-    let mut checks = vec![
+    let mut checks = tool_checks();
+    checks.extend(header_checks());
+    checks.push(virtiofsd_check());
+    checks.push(tree_check(cache));
+    checks.push(disk_check(cache));
+    let dev = kvm::dev_kvm_usable();
+    checks.push(Check {
+        name: "/dev/kvm".into(),
+        ok: dev,
+        required: false,
+        detail: if dev {
+            "present and writable".into()
+        } else {
+            "missing or not writable: guests run under TCG (slower)".into()
+        },
+    });
+    let mut probe_rec = None;
+    if dev {
+        let (check, rec) = kvm_probe_check(cache, probe_kernel, probe_timeout);
+        checks.push(check);
+        probe_rec = rec;
+    }
+    let (accel, why) = kvm::decide(
+        kvm::AccelChoice::Auto,
+        dev,
+        probe_rec.as_ref().map(|r| &r.verdict),
+    );
+    Report {
+        checks,
+        kvm_probe: probe_rec,
+        accel: format!("{accel:?}: {why}"),
+    }
+}
+
+const SETUP_HINT: &str = "run scripts/setup.sh";
+
+/// The programs builds and boots run, with their versions.
+fn tool_checks() -> Vec<Check> {
+    let hint = SETUP_HINT;
+    vec![
         tool("make", &["--version"], true, hint),
         tool("gcc", &["--version"], true, hint),
         tool("flex", &["--version"], true, hint),
@@ -135,25 +169,36 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
             false,
             "busybox-static (used by virtme-ng's fallback init)",
         ),
-    ];
-    for (h, pkg) in [
+    ]
+}
+
+/// The development headers a kernel build needs.
+fn header_checks() -> Vec<Check> {
+    [
         ("/usr/include/libelf.h", "libelf-dev"),
         ("/usr/include/openssl/ssl.h", "libssl-dev"),
-    ] {
+    ]
+    .into_iter()
+    .map(|(h, pkg)| {
         let ok = Path::new(h).is_file();
-        checks.push(Check {
+        Check {
             name: pkg.into(),
             ok,
             required: true,
             detail: if ok {
                 format!("{h} present")
             } else {
-                format!("{h} missing: {hint}")
+                format!("{h} missing: {SETUP_HINT}")
             },
-        });
-    }
+        }
+    })
+    .collect()
+}
+
+/// Whether runs can use virtio-fs (never required: 9p otherwise).
+fn virtiofsd_check() -> Check {
     let vfs = virtiofsd_version();
-    checks.push(Check {
+    Check {
         name: "virtiofsd".into(),
         ok: true,
         required: false,
@@ -169,10 +214,14 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
             Some(v) => format!("{v}: not accepted by vng, runs use --force-9p"),
             None => "absent: runs use --force-9p".into(),
         },
-    });
+    }
+}
+
+/// Debian's 6.12 tree in the cache.
+fn tree_check(cache: &Cache) -> Check {
     let src = cache.debian_src("6.12");
     let src_ok = src.join("Makefile").is_file();
-    checks.push(Check {
+    Check {
         name: "debian:6.12 tree".into(),
         ok: src_ok,
         required: false,
@@ -183,12 +232,16 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
                 crate::tree::kernel_version(&src).unwrap_or_else(|e| e.to_string())
             )
         } else {
-            format!("{} missing: {hint}", src.display())
+            format!("{} missing: {SETUP_HINT}", src.display())
         },
-    });
+    }
+}
+
+/// Free space under the cache root.
+fn disk_check(cache: &Cache) -> Check {
     let free = free_bytes(&cache.root);
     let need = 8u64 << 30;
-    checks.push(Check {
+    Check {
         name: "disk space".into(),
         ok: free.is_some_and(|f| f >= need),
         required: true,
@@ -196,59 +249,42 @@ pub fn run(cache: &Cache, probe_kernel: Option<&Path>, probe_timeout: Duration) 
             Some(f) => format!("{:.1} GiB free under {} (a baseline build + scratch copy + ccache take ~3 GiB; 8 GiB wanted)", f as f64 / (1u64 << 30) as f64, cache.root.display()),
             None => format!("cannot tell free space under {}", cache.root.display()),
         },
-    });
-
-    let dev = kvm::dev_kvm_usable();
-    checks.push(Check {
-        name: "/dev/kvm".into(),
-        ok: dev,
-        required: false,
-        detail: if dev {
-            "present and writable".into()
-        } else {
-            "missing or not writable: guests run under TCG (slower)".into()
-        },
-    });
-    let mut probe_rec = None;
-    if dev {
-        let kernel = probe_kernel
-            .map(Path::to_path_buf)
-            .or_else(|| newest_kernel(cache));
-        match kernel {
-            Some(k) => match kvm::probe_cached(cache, &k, probe_timeout, true) {
-                Ok(r) => {
-                    checks.push(Check {
-                        name: "KVM probe boot".into(),
-                        ok: r.verdict == kvm::Verdict::Works,
-                        required: false,
-                        detail: format!("{} ({:.1} s, {})", r.verdict, r.secs, k.display()),
-                    });
-                    probe_rec = Some(r);
-                }
-                Err(e) => checks.push(Check {
-                    name: "KVM probe boot".into(),
-                    ok: false,
-                    required: false,
-                    detail: e,
-                }),
-            },
-            None => checks.push(Check {
-                name: "KVM probe boot".into(),
-                ok: false,
-                required: false,
-                detail: "no kernel built yet to probe with (mmstall vm build first)".into(),
-            }),
-        }
     }
-    let (accel, why) = kvm::decide(
-        kvm::AccelChoice::Auto,
-        dev,
-        probe_rec.as_ref().map(|r| &r.verdict),
-    );
-    Report {
-        checks,
-        kvm_probe: probe_rec,
-        accel: format!("{accel:?}: {why}"),
+}
+
+/// A forced KVM probe boot of `probe_kernel` (or the newest build).
+fn kvm_probe_check(
+    cache: &Cache,
+    probe_kernel: Option<&Path>,
+    probe_timeout: Duration,
+) -> (Check, Option<kvm::ProbeRecord>) {
+    let kernel = probe_kernel
+        .map(Path::to_path_buf)
+        .or_else(|| newest_kernel(cache));
+    let check = |ok, detail| Check {
+        name: "KVM probe boot".into(),
+        ok,
+        required: false,
+        detail,
+    };
+    match kernel {
+        Some(k) => match kvm::probe_cached(cache, &k, probe_timeout, true) {
+            Ok(r) => {
+                let c = check(
+                    r.verdict == kvm::Verdict::Works,
+                    format!("{} ({:.1} s, {})", r.verdict, r.secs, k.display()),
+                );
+                (c, Some(r))
+            }
+            Err(e) => (check(false, e), None),
+        },
+        None => (
+            check(
+                false,
+                "no kernel built yet to probe with (mmstall vm build first)".into(),
+            ),
+            None,
+        ),
     }
 }
 

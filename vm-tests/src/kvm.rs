@@ -5,10 +5,10 @@
 //! root" panic, or init). The verdict is cached per host boot.
 
 use crate::cache::Cache;
+use crate::process;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +159,31 @@ pub fn decide(choice: AccelChoice, dev_kvm: bool, probe: Option<&Verdict>) -> (A
     }
 }
 
+/// The one KVM-or-TCG choice every boot makes: with `auto` and a usable
+/// `/dev/kvm`, the cached probe of this host boot (or a new probe boot of
+/// `kernel`, at most 20 s) decides. A probe that cannot run is reported to
+/// `on_probe_error` and counts as no probe (TCG).
+pub fn choose(
+    choice: AccelChoice,
+    cache: &Cache,
+    kernel: &Path,
+    mut on_probe_error: impl FnMut(&str),
+) -> (Accel, String) {
+    let dev = dev_kvm_usable();
+    let probe = if choice == AccelChoice::Auto && dev {
+        match probe_cached(cache, kernel, Duration::from_secs(20), false) {
+            Ok(r) => Some(r.verdict),
+            Err(e) => {
+                on_probe_error(&e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    decide(choice, dev, probe.as_ref())
+}
+
 fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .map(|s| s.trim().to_string())
@@ -168,63 +193,33 @@ fn boot_id() -> String {
 /// Boots `kernel` under KVM with no root filesystem and waits up to `timeout`.
 pub fn probe(kernel: &Path, timeout: Duration) -> Result<ProbeRecord, String> {
     let start = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
-        .args([
-            "-machine",
-            "q35,accel=kvm",
-            "-cpu",
-            "host",
-            "-m",
-            "256",
-            "-smp",
-            "1",
-            "-nodefaults",
-            "-display",
-            "none",
-        ])
-        .args([
-            "-no-reboot",
-            "-serial",
-            "stdio",
-            "-monitor",
-            "none",
-            "-kernel",
-        ])
-        .arg(kernel)
-        .args(["-append", "console=ttyS0 panic=-1 loglevel=7"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args([
+        "-machine",
+        "q35,accel=kvm",
+        "-cpu",
+        "host",
+        "-m",
+        "256",
+        "-smp",
+        "1",
+        "-nodefaults",
+        "-display",
+        "none",
+    ])
+    .args([
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+        "-kernel",
+    ])
+    .arg(kernel)
+    .args(["-append", "console=ttyS0 panic=-1 loglevel=7"]);
+    let run = process::output_with_deadline(&mut cmd, timeout)
         .map_err(|e| format!("cannot run qemu-system-x86_64: {e}"))?;
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let t_out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let mut timed_out = false;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() >= timeout => {
-                timed_out = true;
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("waiting for qemu: {e}")),
-        }
-    }
-    let console = t_out.join().unwrap_or_default();
-    let stderr = t_err.join().unwrap_or_default();
+    let (console, stderr, timed_out) = (run.stdout, run.stderr, run.timed_out);
     Ok(ProbeRecord {
         verdict: verdict(&console, &stderr, timed_out),
         secs: start.elapsed().as_secs_f64(),

@@ -316,6 +316,120 @@ impl Open {
 /// Reports with no stack trace end after this many lines.
 const MAX_REPORT_LINES: usize = 400;
 
+/// What a line did to the open report.
+enum Step {
+    /// Part of the report.
+    Keep,
+    /// The report's last line.
+    End,
+    /// The report ended before this line, which may start another one.
+    EndBefore,
+}
+
+impl Open {
+    fn new(kind: EventKind, first_line: &str, line: usize) -> Open {
+        Open {
+            kind,
+            first_line: first_line.to_string(),
+            line,
+            functions: Vec::new(),
+            rip: None,
+            in_trace: false,
+            trace_done: false,
+            lines: 0,
+            saw_trace: false,
+        }
+    }
+
+    /// A bare `Call Trace:` (a warning without a header): a report of its own.
+    fn call_trace(line: usize) -> Open {
+        Open {
+            in_trace: true,
+            saw_trace: true,
+            ..Open::new(EventKind::CallTrace, "Call Trace:", line)
+        }
+    }
+
+    /// Reads the next line `s` of the log (`header`: the report it starts).
+    fn step(&mut self, s: &str, header: Option<EventKind>) -> Step {
+        self.lines += 1;
+        // A header inside a report that has not printed its stack yet is part
+        // of the same report (`BUG: kernel NULL pointer dereference` followed
+        // by `Oops: 0000 [#1]`), except a panic, which is its own event.
+        if let Some(k) = header {
+            let absorb = !self.saw_trace
+                && k != EventKind::Panic
+                && self.kind != EventKind::Panic
+                && self.lines < 40;
+            if absorb {
+                if k == EventKind::Oops && self.kind == EventKind::Bug {
+                    self.kind = EventKind::Oops;
+                }
+                return Step::Keep;
+            }
+            return Step::EndBefore;
+        }
+        let t = s.trim();
+        if t.starts_with("---[ end") {
+            return Step::End;
+        }
+        if let Some(rest) = t.strip_prefix("RIP: ") {
+            // `RIP: 0010:func+0x12/0x30`
+            if self.rip.is_none() && !self.saw_trace {
+                if let Some(sym) = rest.split_once(':').map(|(_, s)| s) {
+                    if let Some((name, _)) = parse_frame(sym) {
+                        self.rip = Some(name);
+                    }
+                }
+            }
+            return Step::Keep;
+        }
+        if t == "Call Trace:" {
+            self.in_trace = true;
+            self.trace_done = false;
+            self.saw_trace = true;
+            return Step::Keep;
+        }
+        if self.in_trace && self.trace_line(t) {
+            return Step::Keep;
+        }
+        if self.trace_done || self.lines >= MAX_REPORT_LINES {
+            // This line may start something else.
+            return Step::EndBefore;
+        }
+        Step::Keep
+    }
+
+    /// A line inside a call trace: true when it belongs to the trace (a
+    /// frame, a marker, a register dump); otherwise the trace has ended (a
+    /// trace without `</TASK>`, the old format).
+    fn trace_line(&mut self, t: &str) -> bool {
+        match t {
+            "<TASK>" | "<IRQ>" | "</IRQ>" | "<NMI>" | "</NMI>" => return true,
+            "</TASK>" => {
+                self.in_trace = false;
+                self.trace_done = true;
+                return true;
+            }
+            _ => {}
+        }
+        if let Some((name, reliable)) = parse_frame(t) {
+            if reliable {
+                self.functions.push(name);
+            }
+            return true;
+        }
+        // Register dumps inside a trace (`RIP: ...`, `RSP: ...`) and
+        // other noise: keep reading until the trace ends.
+        if t.is_empty() || looks_like_register_dump(t) {
+            return true;
+        }
+        self.in_trace = false;
+        self.trace_done = true;
+        false
+    }
+}
+
 /// Scans a log. Never fails: unknown or garbled lines are skipped.
 pub fn scan(log: &str) -> Vec<Event> {
     let mut events = Vec::new();
@@ -324,107 +438,20 @@ pub fn scan(log: &str) -> Vec<Event> {
         let lineno = i + 1;
         let s = strip_prefix(raw);
         let header = classify_header(s);
-
         if let Some(cur) = open.as_mut() {
-            cur.lines += 1;
-            // A header inside a report that has not printed its stack yet is part
-            // of the same report (`BUG: kernel NULL pointer dereference` followed
-            // by `Oops: 0000 [#1]`), except a panic, which is its own event.
-            if let Some(k) = header {
-                let absorb = !cur.saw_trace
-                    && k != EventKind::Panic
-                    && cur.kind != EventKind::Panic
-                    && cur.lines < 40;
-                if absorb {
-                    if k == EventKind::Oops && cur.kind == EventKind::Bug {
-                        cur.kind = EventKind::Oops;
-                    }
-                    continue;
-                }
-                events.push(open.take().expect("open").finish());
-            } else {
-                let t = s.trim();
-                if t.starts_with("---[ end") {
+            match cur.step(s, header) {
+                Step::Keep => continue,
+                Step::End => {
                     events.push(open.take().expect("open").finish());
                     continue;
                 }
-                if let Some(rest) = t.strip_prefix("RIP: ") {
-                    // `RIP: 0010:func+0x12/0x30`
-                    if cur.rip.is_none() && !cur.saw_trace {
-                        if let Some(sym) = rest.split_once(':').map(|(_, s)| s) {
-                            if let Some((name, _)) = parse_frame(sym) {
-                                cur.rip = Some(name);
-                            }
-                        }
-                    }
-                    continue;
-                }
-                if t == "Call Trace:" {
-                    cur.in_trace = true;
-                    cur.trace_done = false;
-                    cur.saw_trace = true;
-                    continue;
-                }
-                if cur.in_trace {
-                    match t {
-                        "<TASK>" | "<IRQ>" | "</IRQ>" | "<NMI>" | "</NMI>" => continue,
-                        "</TASK>" => {
-                            cur.in_trace = false;
-                            cur.trace_done = true;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                    if let Some((name, reliable)) = parse_frame(t) {
-                        if reliable {
-                            cur.functions.push(name);
-                        }
-                        continue;
-                    }
-                    // Register dumps inside a trace (`RIP: ...`, `RSP: ...`) and
-                    // other noise: keep reading until the trace ends.
-                    if t.is_empty() || looks_like_register_dump(t) {
-                        continue;
-                    }
-                    // Anything else ends a trace that has no </TASK> (old format).
-                    cur.in_trace = false;
-                    cur.trace_done = true;
-                }
-                if cur.trace_done {
-                    events.push(open.take().expect("open").finish());
-                    // fall through: this line may start something else
-                } else if cur.lines >= MAX_REPORT_LINES {
-                    events.push(open.take().expect("open").finish());
-                } else {
-                    continue;
-                }
+                Step::EndBefore => events.push(open.take().expect("open").finish()),
             }
         }
-
         if let Some(kind) = header {
-            open = Some(Open {
-                kind,
-                first_line: s.trim().to_string(),
-                line: lineno,
-                functions: Vec::new(),
-                rip: None,
-                in_trace: false,
-                trace_done: false,
-                lines: 0,
-                saw_trace: false,
-            });
+            open = Some(Open::new(kind, s.trim(), lineno));
         } else if s.trim() == "Call Trace:" {
-            open = Some(Open {
-                kind: EventKind::CallTrace,
-                first_line: "Call Trace:".to_string(),
-                line: lineno,
-                functions: Vec::new(),
-                rip: None,
-                in_trace: true,
-                trace_done: false,
-                lines: 0,
-                saw_trace: true,
-            });
+            open = Some(Open::call_trace(lineno));
         }
     }
     if let Some(cur) = open.take() {

@@ -24,18 +24,68 @@ pub enum TreeSpec {
     Path(PathBuf),
 }
 
+/// `debian:VERSION[/SUB]`: Debian's `linux-source-VERSION` unpacked into the
+/// cache by scripts/setup.sh, optionally a path inside it (`lint
+/// debian:6.12/mm`). The one parser of the form, shared by the harness
+/// (`--tree`), the CLI's `lint` and nightly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebianRef<'a> {
+    pub version: &'a str,
+    /// Path inside the tree; empty for the tree itself.
+    pub sub: &'a str,
+}
+
+impl<'a> DebianRef<'a> {
+    /// None when `spec` does not start with `debian:`.
+    pub fn parse(spec: &'a str) -> Option<DebianRef<'a>> {
+        let rest = spec.strip_prefix("debian:")?;
+        let (version, sub) = rest.split_once('/').unwrap_or((rest, ""));
+        Some(DebianRef { version, sub })
+    }
+
+    /// A version is digits and dots (`6.12`): nothing that leaves `src/`.
+    pub fn version_ok(&self) -> bool {
+        !self.version.is_empty()
+            && self
+                .version
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.')
+    }
+
+    /// The tree (or the path inside it) in `cache`.
+    pub fn dir(&self, cache: &Cache) -> PathBuf {
+        let tree = cache.debian_src(self.version);
+        if self.sub.is_empty() {
+            tree
+        } else {
+            tree.join(self.sub)
+        }
+    }
+}
+
+/// `debian:6.12[/sub]` → its directory in the cache; anything else is a
+/// directory given as is.
+pub fn spec_dir(cache: &Cache, spec: &str) -> PathBuf {
+    match DebianRef::parse(spec) {
+        Some(d) => d.dir(cache),
+        None => PathBuf::from(spec),
+    }
+}
+
 impl TreeSpec {
+    /// A `--tree`: `debian:VERSION` (no path inside it: a build needs the
+    /// whole tree) or a directory.
     pub fn parse(s: &str) -> Result<TreeSpec, TreeError> {
         let s = s.trim();
         if s.is_empty() {
             return Err(TreeError::Empty);
         }
-        if let Some(v) = s.strip_prefix("debian:") {
-            let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            if !ok {
+        if let Some(d) = DebianRef::parse(s) {
+            if !d.sub.is_empty() || !d.version_ok() {
+                let v = &s["debian:".len()..];
                 return Err(TreeError::BadDebianVersion(v.to_string()));
             }
-            return Ok(TreeSpec::Debian(v.to_string()));
+            return Ok(TreeSpec::Debian(d.version.to_string()));
         }
         Ok(TreeSpec::Path(PathBuf::from(s)))
     }
@@ -378,29 +428,7 @@ pub fn sync(
     let have = walk(scratch)?;
     let want: HashMap<&Path, &Meta> = origin_walk.iter().map(|(p, m)| (p.as_path(), m)).collect();
     let have_map: HashMap<&Path, &Meta> = have.iter().map(|(p, m)| (p.as_path(), m)).collect();
-
-    // Remove what the origin does not have (or has as another kind), deepest first.
-    for (p, m) in have.iter().rev() {
-        let keep = matches!(
-            (want.get(p.as_path()), m),
-            (Some(Meta::Dir), Meta::Dir)
-                | (Some(Meta::File { .. }), Meta::File { .. })
-                | (Some(Meta::Symlink(_)), Meta::Symlink(_))
-        );
-        if !keep {
-            let full = scratch.join(p);
-            let r = if matches!(m, Meta::Dir) {
-                fs::remove_dir_all(&full)
-            } else {
-                fs::remove_file(&full)
-            };
-            match r {
-                Ok(()) => stats.removed += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // inside a removed dir
-                Err(e) => return Err(io_err(format!("removing {}", full.display()))(e)),
-            }
-        }
-    }
+    remove_extra(scratch, &have, &want, &mut stats)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -427,29 +455,14 @@ pub fn sync(
             Meta::File { .. } => {
                 let om = FileMeta::of(m).expect("file");
                 let cur = have_map.get(p.as_path()).and_then(|c| FileMeta::of(c));
-                let (mtime, mtime_ns) = match old.files.get(p) {
-                    Some((o, sc)) if *o == om => {
-                        if cur == Some(*sc) {
-                            stats.unchanged += 1;
-                            new.files.insert(p.clone(), (om, *sc));
-                            continue;
-                        }
-                        stats.restored += 1;
-                        (sc.mtime, sc.mtime_ns)
-                    }
-                    _ if initial => {
-                        if cur == Some(om) {
-                            stats.unchanged += 1;
-                            new.files.insert(p.clone(), (om, om));
-                            continue;
-                        }
-                        stats.copied += 1;
-                        (om.mtime, om.mtime_ns)
-                    }
-                    _ => {
-                        stats.copied += 1;
-                        (now.as_secs() as i64, now.subsec_nanos() as i64)
-                    }
+                let Some((mtime, mtime_ns)) =
+                    file_mtime(old.files.get(p), om, cur, initial, now, &mut stats)
+                else {
+                    // Unchanged: the manifest keeps the scratch file's metadata
+                    // (on the first sync, with no manifest, the origin's).
+                    let sc = old.files.get(p).map(|(_, sc)| *sc).unwrap_or(om);
+                    new.files.insert(p.clone(), (om, sc));
+                    continue;
                 };
                 copy_file(&origin.join(p), &dst, mtime, mtime_ns, om.mode)?;
                 let sc = FileMeta {
@@ -464,6 +477,75 @@ pub fn sync(
     }
     new.save(manifest)?;
     Ok(stats)
+}
+
+/// Removes what the scratch copy has and the origin does not (or has as
+/// another kind), deepest first.
+fn remove_extra(
+    scratch: &Path,
+    have: &[(PathBuf, Meta)],
+    want: &HashMap<&Path, &Meta>,
+    stats: &mut SyncStats,
+) -> Result<(), TreeError> {
+    for (p, m) in have.iter().rev() {
+        let keep = matches!(
+            (want.get(p.as_path()), m),
+            (Some(Meta::Dir), Meta::Dir)
+                | (Some(Meta::File { .. }), Meta::File { .. })
+                | (Some(Meta::Symlink(_)), Meta::Symlink(_))
+        );
+        if !keep {
+            let full = scratch.join(p);
+            let r = if matches!(m, Meta::Dir) {
+                fs::remove_dir_all(&full)
+            } else {
+                fs::remove_file(&full)
+            };
+            match r {
+                Ok(()) => stats.removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // inside a removed dir
+                Err(e) => return Err(io_err(format!("removing {}", full.display()))(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mtime a file of the origin gets in the scratch copy, or None when
+/// it is unchanged there (nothing to copy). Counts it in `stats`.
+fn file_mtime(
+    last: Option<&(FileMeta, FileMeta)>,
+    om: FileMeta,
+    cur: Option<FileMeta>,
+    initial: bool,
+    now: Duration,
+    stats: &mut SyncStats,
+) -> Option<(i64, i64)> {
+    match last {
+        // The origin's file is as it was at the last sync.
+        Some((o, sc)) if *o == om => {
+            if cur == Some(*sc) {
+                stats.unchanged += 1;
+                return None;
+            }
+            // Changed in the scratch copy (patched): back to its old mtime.
+            stats.restored += 1;
+            Some((sc.mtime, sc.mtime_ns))
+        }
+        _ if initial => {
+            if cur == Some(om) {
+                stats.unchanged += 1;
+                return None;
+            }
+            stats.copied += 1;
+            Some((om.mtime, om.mtime_ns))
+        }
+        // New or changed in the origin: newer than any object built before.
+        _ => {
+            stats.copied += 1;
+            Some((now.as_secs() as i64, now.subsec_nanos() as i64))
+        }
+    }
 }
 
 fn copy_file(
@@ -621,6 +703,31 @@ mod tests {
             Err(TreeError::BadDebianVersion(_))
         ));
         assert!(matches!(TreeSpec::parse(" "), Err(TreeError::Empty)));
+    }
+
+    #[test]
+    fn debian_refs_and_their_directories() {
+        let d = DebianRef::parse("debian:6.12/mm/vma.c").unwrap();
+        assert_eq!((d.version, d.sub), ("6.12", "mm/vma.c"));
+        assert!(d.version_ok());
+        assert_eq!(DebianRef::parse("/x/linux"), None);
+        assert!(!DebianRef::parse("debian:6.x").unwrap().version_ok());
+        assert!(!DebianRef::parse("debian:").unwrap().version_ok());
+        let cache = Cache::at(Path::new("/c"));
+        assert_eq!(
+            spec_dir(&cache, "debian:6.12"),
+            PathBuf::from("/c/src/linux-source-6.12")
+        );
+        assert_eq!(
+            spec_dir(&cache, "debian:6.12/mm"),
+            PathBuf::from("/c/src/linux-source-6.12/mm")
+        );
+        assert_eq!(spec_dir(&cache, "/x/linux"), PathBuf::from("/x/linux"));
+        // `--tree` wants the whole tree.
+        assert!(matches!(
+            TreeSpec::parse("debian:6.12/mm"),
+            Err(TreeError::BadDebianVersion(v)) if v == "6.12/mm"
+        ));
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn build_boot_and_patch_debian_6_12() {
         cache.debian_src("6.12").display()
     );
     assert!(
-        boot::which("vng").is_some(),
+        mmstall_vm::process::which("vng").is_some(),
         "MMSTALL_KERNEL_TESTS=1 but vng is missing: run scripts/setup.sh"
     );
 

@@ -26,16 +26,7 @@ fn fixture() -> String {
 }
 
 fn kunit_py() -> Option<PathBuf> {
-    let cache = std::env::var_os("MMSTALL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-                })
-                .join("mmstall")
-        });
+    let cache = mmstall_vm::cache::root_or_default();
     let script = cache.join("src/linux-source-6.12/tools/testing/kunit/kunit.py");
     if script.is_file() {
         return Some(script);

@@ -7,7 +7,7 @@
 //! with the reason); a failing call on something that exists is
 //! [`Setup::Failed`] (ERROR, with the call named).
 
-use crate::errno_str;
+use crate::sys::errno_str;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;

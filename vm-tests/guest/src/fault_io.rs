@@ -14,14 +14,14 @@
 //!   ratio = worst writer call overlapping the faults / median cold fault
 
 use crate::devices::{allocated_file, DelayDev, LoopDev, Setup, Tmpfs};
-use crate::{
-    errno_str, every_variant, fork_child, now_ns, reap_rep, sleep_us, wait_flag, Sample, Shared,
-    SharedPtr,
-};
-use mmstall_vm::stall::judge::{self, Interval, Rep};
-use mmstall_vm::stall::ktap::Verdict;
-use mmstall_vm::stall::thresholds::TestConfig;
-use mmstall_vm::stall::TestReport;
+use crate::procs::{fork_child, reap_rep};
+use crate::report::every_variant;
+use crate::shared::{Sample, Shared, SharedPtr, FAULT_CAP, READ_CAP};
+use crate::sys::{errno_str, now_ns, sleep_us, wait_flag};
+use mmstall_stall_judge::judge::{self, Interval, Rep};
+use mmstall_stall_judge::ktap::Verdict;
+use mmstall_stall_judge::thresholds::TestConfig;
+use mmstall_stall_judge::TestReport;
 use std::ffi::CString;
 use std::path::Path;
 use std::ptr;
@@ -61,10 +61,7 @@ fn slow_device(size_mib: u64, delay_ms: u64) -> Result<SlowDevice, Setup> {
 
 /// The writer thread: mmap()+munmap() of one page in a loop, each timed.
 fn writer(sp: SharedPtr) {
-    let sh = std::mem::ManuallyDrop::new(Shared {
-        base: sp.0,
-        len: sp.1,
-    });
+    let sh = sp.shared();
     let h = sh.hdr();
     h.reader_ready.store(1, Ordering::Release);
     while h.stop.load(Ordering::Acquire) == 0 {
@@ -126,7 +123,7 @@ fn target(sh: &Shared, dev: &Path, bytes: usize) -> i32 {
             ));
         }
         let base = p as *const u8;
-        let sp = SharedPtr(sh.base, sh.len);
+        let sp = sh.ptr();
         let th = std::thread::spawn(move || writer(sp));
         let h = sh.hdr();
         if !wait_flag(&h.reader_ready, Duration::from_secs(30)) {
@@ -191,8 +188,8 @@ fn run_rep(dev: &Path, bytes: usize, rep: u32) -> Rep {
         start: h.op_start.load(Ordering::Acquire),
         end: h.op_end.load(Ordering::Acquire),
     };
-    let nf = (h.n_faults.load(Ordering::Acquire) as usize).min(crate::FAULT_CAP);
-    let nr = (h.n_reads.load(Ordering::Acquire) as usize).min(crate::READ_CAP);
+    let nf = (h.n_faults.load(Ordering::Acquire) as usize).min(FAULT_CAP);
+    let nr = (h.n_reads.load(Ordering::Acquire) as usize).min(READ_CAP);
     let faults = unsafe { std::slice::from_raw_parts(sh.faults(), nf) };
     let calls = unsafe { std::slice::from_raw_parts(sh.reads(), nr) };
     measure(&mut r, window, faults, calls);

@@ -27,13 +27,14 @@ use crate::devices::{
     allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup,
     SwapOn, Tmpfs,
 };
-use crate::{
-    child_output, errno_str, every_variant, map_anon, no_thp, page, sleep_us, touch, vmas_in,
-};
-use mmstall_vm::stall::judge::VariantResult;
-use mmstall_vm::stall::ktap::Verdict;
-use mmstall_vm::stall::thresholds::TestConfig;
-use mmstall_vm::stall::TestReport;
+use crate::procs::child_output;
+use crate::report::every_variant;
+use crate::smaps::vmas_in;
+use crate::sys::{errno_str, map_anon, no_thp, page, sleep_us, touch};
+use mmstall_stall_judge::judge::VariantResult;
+use mmstall_stall_judge::ktap::Verdict;
+use mmstall_stall_judge::thresholds::TestConfig;
+use mmstall_stall_judge::TestReport;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -124,6 +125,10 @@ impl Contenders {
 
 /// The child's scenario. Returns the numbers and the failed checks (empty:
 /// pass), or a setup error.
+///
+/// Steps: map and mlock the region under contention ([`map_region`], under [`Contenders`]),
+/// put the cgroup under pressure ([`pressure_peak_swap_kb`]), read the
+/// counters back ([`Readings`]) into numbers and checks.
 fn scenario(
     variant: &str,
     size: usize,
@@ -134,29 +139,7 @@ fn scenario(
         .unwrap_or(0);
     let mem0 = read_counters("/proc/meminfo");
     let vm0 = read_counters("/proc/vmstat");
-    let flags = match variant {
-        "anon" => 0,
-        "shmem" => libc::MAP_SHARED,
-        other => return Err(format!("unknown variant {other}")),
-    };
-    let p = if flags == 0 {
-        map_anon(size, 0)?
-    } else {
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mmap shared {} MiB: {}", size >> 20, errno_str()));
-        }
-        p as *mut u8
-    };
+    let p = map_region(variant, size)?;
     no_thp(p, size)?;
     let contenders = Contenders::start();
     if unsafe { libc::mlock(p as *const libc::c_void, size) } != 0 {
@@ -167,23 +150,7 @@ fn scenario(
     // Write to every page (shmem pages get content worth keeping).
     touch(p, size);
     let mem_locked = read_counters("/proc/meminfo");
-    // Pressure: the hog touches more than the cgroup may hold, twice (the
-    // second pass swaps the first one's pages back in and out again).
-    let swap_used = |m: &BTreeMap<String, u64>| {
-        m.get("SwapTotal")
-            .copied()
-            .unwrap_or(0)
-            .saturating_sub(m.get("SwapFree").copied().unwrap_or(0))
-    };
-    let mut swap_peak_kb = 0;
-    for _ in 0..2 {
-        let h = map_anon(pressure, 0)?;
-        let _ = no_thp(h, pressure);
-        touch(h, pressure);
-        swap_peak_kb = swap_peak_kb
-            .max(swap_used(&read_counters("/proc/meminfo")).saturating_sub(swap_used(&mem0)));
-        unsafe { libc::munmap(h as *mut libc::c_void, pressure) };
-    }
+    let swap_peak_kb = pressure_peak_swap_kb(pressure, &mem0)?;
     let (ops, contender_mlocked_pages) = contenders.stop();
     let mem1 = read_counters("/proc/meminfo");
     let vm1 = read_counters("/proc/vmstat");
@@ -192,51 +159,21 @@ fn scenario(
     unsafe { libc::munlock(p as *const libc::c_void, size) };
     unsafe { libc::munmap(p as *mut libc::c_void, size) };
 
-    let size_kb = (size >> 10) as f64;
-    let pages = (size / page()) as f64;
-    let allowance_kb = (BATCH_ALLOWANCE_PAGES * (page() as u64 >> 10)) as f64;
-    let mut n = Numbers::new();
-    n.insert("locked_region_kb".into(), size_kb);
-    n.insert("region_rss_kb".into(), rss as f64);
-    n.insert("region_swap_kb".into(), swap as f64);
-    n.insert("region_locked_kb".into(), locked as f64);
-    n.insert("mlocked_delta_kb".into(), delta(&mem1, &mem0, "Mlocked"));
-    n.insert(
-        "mlocked_after_mlock_delta_kb".into(),
-        delta(&mem_locked, &mem0, "Mlocked"),
-    );
-    n.insert(
-        "unevictable_delta_kb".into(),
-        delta(&mem1, &mem0, "Unevictable"),
-    );
-    // The contender's own mlock()s count in unevictable_pgs_mlocked too.
-    n.insert(
-        "unevictable_pgs_mlocked_delta".into(),
-        delta(&vm1, &vm0, "unevictable_pgs_mlocked") - contender_mlocked_pages as f64,
-    );
-    n.insert(
-        "contender_mlocked_pages".into(),
-        contender_mlocked_pages as f64,
-    );
-    n.insert(
-        "unevictable_pgs_culled_delta".into(),
-        delta(&vm1, &vm0, "unevictable_pgs_culled"),
-    );
-    n.insert(
-        "unevictable_pgs_rescued_delta".into(),
-        delta(&vm1, &vm0, "unevictable_pgs_rescued"),
-    );
-    n.insert(
-        "unevictable_pgs_munlocked_delta".into(),
-        delta(&vm1, &vm0, "unevictable_pgs_munlocked"),
-    );
-    n.insert("pswpout_delta".into(), delta(&vm1, &vm0, "pswpout"));
-    n.insert("pswpin_delta".into(), delta(&vm1, &vm0, "pswpin"));
-    n.insert("swap_used_peak_kb".into(), swap_peak_kb as f64);
-    n.insert("contender_ops".into(), ops as f64);
-    // Event counters exist only with CONFIG_VM_EVENT_COUNTERS.
-    let events = vm1.contains_key("unevictable_pgs_mlocked");
-
+    let r = Readings {
+        size,
+        mem0,
+        mem_locked,
+        mem1,
+        vm0,
+        vm1,
+        rss,
+        swap,
+        locked,
+        swap_peak_kb,
+        ops,
+        contender_mlocked_pages,
+    };
+    let n = r.numbers();
     if n["pswpout_delta"] <= 0.0 && swap_peak_kb == 0 {
         let why = format!(
             "no page was swapped out (pswpout +0, swap use stayed 0): the pressure ({} MiB) did not reach reclaim",
@@ -244,37 +181,7 @@ fn scenario(
         );
         return Ok((n, vec![], Some(why)));
     }
-    let mut failed = Vec::new();
-    if swap > 0 {
-        failed.push(format!("{swap} kB of the mlocked region was swapped out"));
-    }
-    if (rss as f64) < size_kb {
-        failed.push(format!(
-            "only {rss} of {size_kb} kB of the mlocked region is resident"
-        ));
-    }
-    for (key, what) in [
-        ("mlocked_delta_kb", "Mlocked"),
-        ("unevictable_delta_kb", "Unevictable"),
-    ] {
-        if n[key] + allowance_kb < size_kb {
-            failed.push(format!(
-                "{what} grew by {} kB for {size_kb} kB locked",
-                n[key]
-            ));
-        }
-    }
-    if !events {
-        failed.push(
-            "/proc/vmstat has no unevictable_pgs_* counters (CONFIG_VM_EVENT_COUNTERS is off)"
-                .into(),
-        );
-    } else if n["unevictable_pgs_mlocked_delta"] + (BATCH_ALLOWANCE_PAGES as f64) < pages {
-        failed.push(format!(
-            "unevictable_pgs_mlocked grew by {} for {pages} pages locked",
-            n["unevictable_pgs_mlocked_delta"]
-        ));
-    }
+    let mut failed = r.failed_checks(&n);
     match log_after {
         Ok(l) if l.matches(BAD_PAGE).count() > log_before => {
             let line = l
@@ -289,6 +196,163 @@ fn scenario(
         Err(e) => failed.push(format!("the kernel log could not be read: {e}")),
     }
     Ok((n, failed, None))
+}
+
+/// The region to lock: private anonymous (`anon`) or shared (`shmem`).
+fn map_region(variant: &str, size: usize) -> Result<*mut u8, String> {
+    let flags = match variant {
+        "anon" => 0,
+        "shmem" => libc::MAP_SHARED,
+        other => return Err(format!("unknown variant {other}")),
+    };
+    if flags == 0 {
+        return map_anon(size, 0);
+    }
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(format!("mmap shared {} MiB: {}", size >> 20, errno_str()));
+    }
+    Ok(p as *mut u8)
+}
+
+/// Pressure: a hog touches more than the cgroup may hold, twice (the second
+/// pass swaps the first one's pages back in and out again). Returns the peak
+/// swap use over `mem0`'s (kB).
+fn pressure_peak_swap_kb(pressure: usize, mem0: &BTreeMap<String, u64>) -> Result<u64, String> {
+    let swap_used = |m: &BTreeMap<String, u64>| {
+        m.get("SwapTotal")
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(m.get("SwapFree").copied().unwrap_or(0))
+    };
+    let mut swap_peak_kb = 0;
+    for _ in 0..2 {
+        let h = map_anon(pressure, 0)?;
+        let _ = no_thp(h, pressure);
+        touch(h, pressure);
+        swap_peak_kb = swap_peak_kb
+            .max(swap_used(&read_counters("/proc/meminfo")).saturating_sub(swap_used(mem0)));
+        unsafe { libc::munmap(h as *mut libc::c_void, pressure) };
+    }
+    Ok(swap_peak_kb)
+}
+
+/// What the scenario read: /proc/meminfo before, after mlock and after the
+/// pressure, /proc/vmstat before and after, the region's smaps, the swap
+/// peak and the contenders' counts.
+struct Readings {
+    size: usize,
+    mem0: BTreeMap<String, u64>,
+    mem_locked: BTreeMap<String, u64>,
+    mem1: BTreeMap<String, u64>,
+    vm0: BTreeMap<String, u64>,
+    vm1: BTreeMap<String, u64>,
+    rss: u64,
+    swap: u64,
+    locked: u64,
+    swap_peak_kb: u64,
+    ops: u64,
+    contender_mlocked_pages: u64,
+}
+
+impl Readings {
+    /// The numbers the report shows.
+    fn numbers(&self) -> Numbers {
+        let (mem0, mem1, vm0, vm1) = (&self.mem0, &self.mem1, &self.vm0, &self.vm1);
+        let size_kb = (self.size >> 10) as f64;
+        let mut n = Numbers::new();
+        n.insert("locked_region_kb".into(), size_kb);
+        n.insert("region_rss_kb".into(), self.rss as f64);
+        n.insert("region_swap_kb".into(), self.swap as f64);
+        n.insert("region_locked_kb".into(), self.locked as f64);
+        n.insert("mlocked_delta_kb".into(), delta(mem1, mem0, "Mlocked"));
+        n.insert(
+            "mlocked_after_mlock_delta_kb".into(),
+            delta(&self.mem_locked, mem0, "Mlocked"),
+        );
+        n.insert(
+            "unevictable_delta_kb".into(),
+            delta(mem1, mem0, "Unevictable"),
+        );
+        // The contender's own mlock()s count in unevictable_pgs_mlocked too.
+        n.insert(
+            "unevictable_pgs_mlocked_delta".into(),
+            delta(vm1, vm0, "unevictable_pgs_mlocked") - self.contender_mlocked_pages as f64,
+        );
+        n.insert(
+            "contender_mlocked_pages".into(),
+            self.contender_mlocked_pages as f64,
+        );
+        n.insert(
+            "unevictable_pgs_culled_delta".into(),
+            delta(vm1, vm0, "unevictable_pgs_culled"),
+        );
+        n.insert(
+            "unevictable_pgs_rescued_delta".into(),
+            delta(vm1, vm0, "unevictable_pgs_rescued"),
+        );
+        n.insert(
+            "unevictable_pgs_munlocked_delta".into(),
+            delta(vm1, vm0, "unevictable_pgs_munlocked"),
+        );
+        n.insert("pswpout_delta".into(), delta(vm1, vm0, "pswpout"));
+        n.insert("pswpin_delta".into(), delta(vm1, vm0, "pswpin"));
+        n.insert("swap_used_peak_kb".into(), self.swap_peak_kb as f64);
+        n.insert("contender_ops".into(), self.ops as f64);
+        n
+    }
+
+    /// The checks of a locked region under reclaim that failed (the kernel
+    /// log is checked by the caller).
+    fn failed_checks(&self, n: &Numbers) -> Vec<String> {
+        let (rss, swap) = (self.rss, self.swap);
+        let size_kb = (self.size >> 10) as f64;
+        let pages = (self.size / page()) as f64;
+        let allowance_kb = (BATCH_ALLOWANCE_PAGES * (page() as u64 >> 10)) as f64;
+        // Event counters exist only with CONFIG_VM_EVENT_COUNTERS.
+        let events = self.vm1.contains_key("unevictable_pgs_mlocked");
+        let mut failed = Vec::new();
+        if swap > 0 {
+            failed.push(format!("{swap} kB of the mlocked region was swapped out"));
+        }
+        if (rss as f64) < size_kb {
+            failed.push(format!(
+                "only {rss} of {size_kb} kB of the mlocked region is resident"
+            ));
+        }
+        for (key, what) in [
+            ("mlocked_delta_kb", "Mlocked"),
+            ("unevictable_delta_kb", "Unevictable"),
+        ] {
+            if n[key] + allowance_kb < size_kb {
+                failed.push(format!(
+                    "{what} grew by {} kB for {size_kb} kB locked",
+                    n[key]
+                ));
+            }
+        }
+        if !events {
+            failed.push(
+                "/proc/vmstat has no unevictable_pgs_* counters (CONFIG_VM_EVENT_COUNTERS is off)"
+                    .into(),
+            );
+        } else if n["unevictable_pgs_mlocked_delta"] + (BATCH_ALLOWANCE_PAGES as f64) < pages {
+            failed.push(format!(
+                "unevictable_pgs_mlocked grew by {} for {pages} pages locked",
+                n["unevictable_pgs_mlocked_delta"]
+            ));
+        }
+        failed
+    }
 }
 
 /// Result line from the child: JSON of (numbers, failed checks, skip reason) or an error.
@@ -430,7 +494,7 @@ pub fn run(t: &TestConfig) -> TestReport {
         .collect();
     drop(cg);
     drop(sw);
-    let verdict = mmstall_vm::stall::judge::judge_test(&variants);
+    let verdict = mmstall_stall_judge::judge::judge_test(&variants);
     TestReport {
         name: t.name.clone(),
         verdict,

@@ -7,8 +7,8 @@
 //!   ratio = worst overlapping reader latency / operation duration
 //! per repetition and the median over the valid repetitions.
 
-use super::ktap::Verdict;
-use super::thresholds::Judging;
+use crate::ktap::Verdict;
+use crate::thresholds::Judging;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -166,135 +166,164 @@ fn parse_result(body: &str) -> Option<ResultLine> {
 /// Parses KTAP v1 text; lines that are not KTAP (boot noise, program
 /// output) are ignored. Never panics on any input.
 pub fn parse(text: &str) -> Result<Parsed, KtapError> {
-    // Stack of open levels: (depth, results so far, pending diagnostics, plan).
-    struct Level {
-        depth: usize,
-        results: Vec<TestResult>,
-        diags: Vec<String>,
-        plan: Option<usize>,
-    }
-    let mut stack: Vec<Level> = Vec::new();
-    let mut warnings = Vec::new();
-    let mut top_plan = None;
-    let mut seen_header = false;
+    let mut p = Parser::default();
     for (i, raw) in text.lines().enumerate() {
-        let lineno = i + 1;
+        p.line(i + 1, raw)?;
+    }
+    p.finish()
+}
+
+/// One open level of (sub)tests.
+struct Level {
+    depth: usize,
+    results: Vec<TestResult>,
+    /// Diagnostics waiting for the next result line of this level.
+    diags: Vec<String>,
+    plan: Option<usize>,
+}
+
+/// [`parse`]'s state: the stack of open levels (the top level first) and
+/// what it warned about.
+#[derive(Default)]
+struct Parser {
+    stack: Vec<Level>,
+    warnings: Vec<String>,
+    seen_header: bool,
+}
+
+impl Parser {
+    fn line(&mut self, lineno: usize, raw: &str) -> Result<(), KtapError> {
         let line = raw.trim_end();
         let body = line.trim_start();
         let depth = indent_of(line);
         if body.starts_with("KTAP version ") || body.starts_with("TAP version ") {
-            if !body.ends_with(" 1") && !body.starts_with("TAP version 1") {
-                return Err(KtapError::Bad {
-                    line: lineno,
-                    msg: format!("unsupported version `{body}`"),
-                });
-            }
-            seen_header = true;
-            // A new level: it must be deeper than the current one (or the first).
-            while stack.last().is_some_and(|l| l.depth >= depth) && stack.len() > 1 {
-                let l = stack.pop().expect("non-empty");
-                warnings.push(format!(
-                    "line {lineno}: subtest block at depth {} ended without a result line",
-                    l.depth
-                ));
-            }
-            stack.push(Level {
-                depth,
-                results: Vec::new(),
-                diags: Vec::new(),
-                plan: None,
-            });
-            continue;
+            return self.header(lineno, body, depth);
         }
-        if stack.is_empty() {
-            continue;
+        if self.stack.is_empty() {
+            return Ok(());
         }
-        // Close levels deeper than this line when a result line at a lower depth arrives.
         if let Some(plan) = body.strip_prefix("1..") {
-            if let Some(l) = stack.iter_mut().rev().find(|l| l.depth == depth) {
-                l.plan = plan.trim().parse().ok();
-                if l.plan.is_none() {
-                    warnings.push(format!("line {lineno}: unreadable plan `{body}`"));
-                }
-            }
-            continue;
-        }
-        if let Some(d) = body.strip_prefix('#') {
-            if let Some(l) = stack.iter_mut().rev().find(|l| l.depth <= depth) {
+            self.plan(lineno, body, plan, depth);
+        } else if let Some(d) = body.strip_prefix('#') {
+            if let Some(l) = self.stack.iter_mut().rev().find(|l| l.depth <= depth) {
                 l.diags.push(d.strip_prefix(' ').unwrap_or(d).to_string());
             }
-            continue;
+        } else if let Some(r) = parse_result(body) {
+            self.result(lineno, depth, r);
         }
-        if let Some((ok, n, desc, directive)) = parse_result(body) {
-            // Subtest levels deeper than this result line belong to it.
-            let mut subtests = Vec::new();
-            while stack.len() > 1 && stack.last().is_some_and(|l| l.depth > depth) {
-                let l = stack.pop().expect("non-empty");
-                if let Some(p) = l.plan {
-                    if p != l.results.len() {
-                        warnings.push(format!(
-                            "line {lineno}: subtests of `{desc}` planned {p}, found {}",
-                            l.results.len()
-                        ));
-                    }
-                }
-                subtests = l.results;
-            }
-            let Some(level) = stack.iter_mut().rev().find(|l| l.depth == depth) else {
-                warnings.push(format!("line {lineno}: result at unexpected indentation"));
-                continue;
-            };
-            if n != level.results.len() + 1 {
-                warnings.push(format!(
-                    "line {lineno}: result number {n}, expected {}",
-                    level.results.len() + 1
-                ));
-            }
-            let verdict = match directive {
-                Some((w, why)) if w == "SKIP" => Verdict::Skip(why),
-                Some((w, why)) if w == "XFAIL" => Verdict::Xfail(why),
-                Some((w, why)) if w == "ERROR" || w == "TIMEOUT" => {
-                    Verdict::Error(if why.is_empty() { w } else { why })
-                }
-                _ if ok => Verdict::Pass,
-                _ => Verdict::Fail,
-            };
-            let diagnostics = std::mem::take(&mut level.diags);
-            level.results.push(TestResult {
-                name: desc,
-                verdict,
-                diagnostics,
-                subtests,
+        // Any other line: ignored (KTAP allows it).
+        Ok(())
+    }
+
+    /// A version line opens a level: it must be deeper than the current one
+    /// (or the first).
+    fn header(&mut self, lineno: usize, body: &str, depth: usize) -> Result<(), KtapError> {
+        if !body.ends_with(" 1") && !body.starts_with("TAP version 1") {
+            return Err(KtapError::Bad {
+                line: lineno,
+                msg: format!("unsupported version `{body}`"),
             });
-            continue;
         }
-        // Unknown line: ignored (KTAP allows it).
-    }
-    if !seen_header {
-        return Err(KtapError::NoHeader);
-    }
-    while stack.len() > 1 {
-        let l = stack.pop().expect("non-empty");
-        warnings.push(format!(
-            "subtest block at depth {} has no result line (the run stopped?)",
-            l.depth
-        ));
-    }
-    let top = stack.pop().expect("header seen");
-    if let Some(p) = top.plan {
-        top_plan = Some(p);
-        if p != top.results.len() {
-            warnings.push(format!(
-                "planned {p} tests, found {} results",
-                top.results.len()
+        self.seen_header = true;
+        while self.stack.last().is_some_and(|l| l.depth >= depth) && self.stack.len() > 1 {
+            let l = self.stack.pop().expect("non-empty");
+            self.warnings.push(format!(
+                "line {lineno}: subtest block at depth {} ended without a result line",
+                l.depth
             ));
         }
+        self.stack.push(Level {
+            depth,
+            results: Vec::new(),
+            diags: Vec::new(),
+            plan: None,
+        });
+        Ok(())
     }
-    Ok(Parsed {
-        results: top.results,
-        planned: top_plan,
-        warnings,
-    })
+
+    fn plan(&mut self, lineno: usize, body: &str, plan: &str, depth: usize) {
+        if let Some(l) = self.stack.iter_mut().rev().find(|l| l.depth == depth) {
+            l.plan = plan.trim().parse().ok();
+            if l.plan.is_none() {
+                self.warnings
+                    .push(format!("line {lineno}: unreadable plan `{body}`"));
+            }
+        }
+    }
+
+    /// A result line closes the deeper levels (its subtests) and is
+    /// recorded at its own level with the diagnostics before it.
+    fn result(&mut self, lineno: usize, depth: usize, (ok, n, desc, directive): ResultLine) {
+        let mut subtests = Vec::new();
+        while self.stack.len() > 1 && self.stack.last().is_some_and(|l| l.depth > depth) {
+            let l = self.stack.pop().expect("non-empty");
+            if let Some(p) = l.plan {
+                if p != l.results.len() {
+                    self.warnings.push(format!(
+                        "line {lineno}: subtests of `{desc}` planned {p}, found {}",
+                        l.results.len()
+                    ));
+                }
+            }
+            subtests = l.results;
+        }
+        let Some(level) = self.stack.iter_mut().rev().find(|l| l.depth == depth) else {
+            self.warnings
+                .push(format!("line {lineno}: result at unexpected indentation"));
+            return;
+        };
+        if n != level.results.len() + 1 {
+            self.warnings.push(format!(
+                "line {lineno}: result number {n}, expected {}",
+                level.results.len() + 1
+            ));
+        }
+        let verdict = match directive {
+            Some((w, why)) if w == "SKIP" => Verdict::Skip(why),
+            Some((w, why)) if w == "XFAIL" => Verdict::Xfail(why),
+            Some((w, why)) if w == "ERROR" || w == "TIMEOUT" => {
+                Verdict::Error(if why.is_empty() { w } else { why })
+            }
+            _ if ok => Verdict::Pass,
+            _ => Verdict::Fail,
+        };
+        let diagnostics = std::mem::take(&mut level.diags);
+        level.results.push(TestResult {
+            name: desc,
+            verdict,
+            diagnostics,
+            subtests,
+        });
+    }
+
+    /// The end of the text: open subtest levels are warned about, the top
+    /// level's plan checked.
+    fn finish(mut self) -> Result<Parsed, KtapError> {
+        if !self.seen_header {
+            return Err(KtapError::NoHeader);
+        }
+        while self.stack.len() > 1 {
+            let l = self.stack.pop().expect("non-empty");
+            self.warnings.push(format!(
+                "subtest block at depth {} has no result line (the run stopped?)",
+                l.depth
+            ));
+        }
+        let top = self.stack.pop().expect("header seen");
+        if let Some(p) = top.plan {
+            if p != top.results.len() {
+                self.warnings.push(format!(
+                    "planned {p} tests, found {} results",
+                    top.results.len()
+                ));
+            }
+        }
+        Ok(Parsed {
+            results: top.results,
+            planned: top.plan,
+            warnings: self.warnings,
+        })
+    }
 }
 
 #[cfg(test)]
