@@ -212,13 +212,7 @@ pub struct RmapWalkers {
     pub callback_fields: Vec<String>,
 }
 
-/// Per-rule settings from `[rules.<id or code>]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    pub enabled: Option<bool>,
-    pub severity: Option<String>,
-}
+pub use crate::settings::RuleConfig;
 
 /// How a callee counts as a long operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,21 +280,15 @@ impl Catalogue {
 
     /// `[rules.X]` must name a rule, and a severity must be one we know.
     fn validate_rules(&self, user: &str, origin: &Path) -> Result<(), AnalyzerError> {
-        for (name, cfg) in &self.rules {
-            let problem = if crate::rules::find(name).is_none() {
-                Some((
+        for name in self.rules.keys() {
+            // A severity is typed (`settings::Severity`): a wrong one fails
+            // to parse before this.
+            let problem = crate::rules::find(name).is_none().then(|| {
+                (
                     name.as_str(),
                     format!("unknown rule `{name}` in [rules] (see `mmstall rules`)"),
-                ))
-            } else {
-                match cfg.severity.as_deref() {
-                    Some("error" | "warning" | "note") | None => None,
-                    Some(other) => Some((
-                        "severity",
-                        format!("rules.{name}.severity: `{other}` is not error, warning or note"),
-                    )),
-                }
-            };
+                )
+            });
             if let Some((key, message)) = problem {
                 let (line, column) = find_key(user, key).unwrap_or((0, 0));
                 return Err(AnalyzerError::Config {
@@ -518,15 +506,7 @@ struct AssertionOverlay {
 #[allow(dead_code)]
 struct RuleOverlay {
     enabled: Option<bool>,
-    severity: Option<SeverityName>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum SeverityName {
-    Error,
-    Warning,
-    Note,
+    severity: Option<crate::settings::Severity>,
 }
 
 /// serde's messages say what was expected in Rust's terms (`a sequence`,

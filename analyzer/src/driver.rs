@@ -9,15 +9,15 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::catalogue::Catalogue;
-use crate::catalogue::{LockOp, LongClass};
+
 use crate::error::AnalyzerError;
-use crate::finding::{finding_from_hit, Finding, Report, Stats};
+use crate::finding::{Report, Stats};
 use crate::ir::Function;
-use crate::lockstate::{Held, ORIGIN_ENTRY};
+
 use crate::parse;
 use crate::progress::Stage;
 use crate::source::{self, Chunk, ContentId, Prefilter, Skipped, SourceSet};
-use crate::summary::{FnId, Hit, Program};
+use crate::summary::Program;
 
 #[derive(Debug, Clone, Default)]
 pub struct LintOptions {
@@ -869,7 +869,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
             let mut program = Program::new(cat, rels.clone(), functions, summaries);
             program.rmap_callbacks = rmap_callbacks.clone();
             let t_program = t0.elapsed() - t_parse;
-            let findings = run_rules(&program);
+            let findings = crate::rules::run(&program);
             let cut = cut_notes(&program);
             let missing = program.unresolved_under_write.borrow().clone();
             if tracing {
@@ -1306,77 +1306,6 @@ fn parse_selected(
     skipped.extend(errors);
 }
 
-/// Runs the rules over every root (function that takes the lock or is
-/// promised a hold on entry), then applies the rule configuration.
-pub fn run_rules(program: &Program) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut seen = HashSet::new();
-    let mut push = |f: Finding, findings: &mut Vec<Finding>| {
-        if seen.insert(f.fingerprint.clone()) {
-            findings.push(f);
-        }
-    };
-    // Hits through a function that uses the fault retry protocol before the
-    // call on the chain are not MMS004 findings: the wait happens after the
-    // lock was dropped (`maybe_unlock_mmap_for_io()`, `release_fault_lock()`,
-    // `lock_page_or_retry()`...). A marker only after the call does not count:
-    // a wait moved before the drop is the historical stall.
-    let retry_aware = |hit: &Hit| {
-        hit.chain
-            .iter()
-            .any(|(f, c)| program.function(f).retry_protocol_before(c))
-    };
-    let keep = |hit: &Hit| hit.class != LongClass::IoWait || !retry_aware(hit);
-    let roots = program.roots();
-    let mut hinted = Vec::new();
-    for &root in &roots {
-        for env in program.contexts(root, 0).iter() {
-            let result = program.analyze(root, env);
-            for hit in result.local_hits.iter().filter(|h| keep(h)) {
-                push(finding_from_hit(program, hit, env), &mut findings);
-            }
-            if program.function(root).entry_hint.is_some() {
-                hinted.push((root, result.clone(), env.clone()));
-            }
-        }
-    }
-    // A function promised a hold on entry is its own holder only when no
-    // analyzed caller holds the lock for it (those findings name the caller).
-    let under_write = program.called_under_write.borrow();
-    let under_lock = program.called_under_lock.borrow();
-    for (root, result, env) in hinted {
-        // Only the promised mode: a function asserting a read hold is not
-        // reported for what it would do if entered holding the lock for write.
-        let promised = match program.function(root).entry_hint.map(|h| h.mode) {
-            Some(crate::catalogue::LockMode::Write) => Held::Write,
-            _ => Held::Read,
-        };
-        for hit in result
-            .entry_hits
-            .iter()
-            .filter(|h| keep(h) && h.held == promised)
-        {
-            debug_assert_eq!(hit.acquired, ORIGIN_ENTRY);
-            let covered = match hit.held {
-                Held::Write => under_write.contains(&root),
-                _ => under_lock.contains(&root),
-            };
-            if !covered {
-                push(finding_from_hit(program, hit, &env), &mut findings);
-            }
-        }
-    }
-    for f in rmap_trylock_findings(program) {
-        push(f, &mut findings);
-    }
-    apply_rule_config(program.cat, &mut findings);
-    findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.code, &a.holder)
-            .cmp(&(&b.file, b.line, b.column, b.code, &b.holder))
-    });
-    findings
-}
-
 /// A note per holder (root) whose results a bound of the analysis cut:
 /// findings behind the bound are missing, and the output says so.
 pub fn cut_notes(program: &Program) -> Vec<Skipped> {
@@ -1409,75 +1338,6 @@ pub fn cut_notes(program: &Program) -> Vec<Skipped> {
         }
     }
     notes
-}
-
-/// `[rules.<id or code>]`: `enabled = false` drops a rule's findings,
-/// `severity` changes their level.
-fn apply_rule_config(cat: &Catalogue, findings: &mut Vec<Finding>) {
-    use crate::rules::{self, Severity};
-    for (name, cfg) in &cat.rules {
-        let Some(rule) = rules::find(name) else {
-            continue;
-        };
-        if cfg.enabled == Some(false) {
-            findings.retain(|f| f.code != rule.code);
-        }
-        let severity = match cfg.severity.as_deref() {
-            Some("error") => Some(Severity::Error),
-            Some("warning") => Some(Severity::Warning),
-            Some("note") => Some(Severity::Note),
-            _ => None,
-        };
-        if let Some(sev) = severity {
-            for f in findings.iter_mut().filter(|f| f.code == rule.code) {
-                f.severity = sev;
-            }
-        }
-    }
-}
-
-/// MMS005: a trylock of the mmap lock in a function reached from a reverse
-/// map walk (a catalogue walker, or a function passed as `.rmap_one`).
-fn rmap_trylock_findings(program: &Program) -> Vec<Finding> {
-    let cat = program.cat;
-    let mut walkers: Vec<FnId> = Vec::new();
-    for name in cat.rmap.walkers.iter().chain(program.rmap_callbacks.iter()) {
-        walkers.extend(program.find(name));
-    }
-    walkers.sort();
-    walkers.dedup();
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    for &walker in &walkers {
-        // Breadth-first over resolved calls, a few levels deep, keeping the path.
-        let mut queue = std::collections::VecDeque::from([(walker, vec![walker])]);
-        let mut visited = HashSet::from([walker]);
-        while let Some((fid, path)) = queue.pop_front() {
-            let f = program.function(fid);
-            for (cid, call) in f.calls.iter().enumerate() {
-                if let Some(entry) = crate::lockstate::lock_api(cat, call) {
-                    let is_trylock = entry.op == LockOp::Acquire
-                        && entry.cond == Some(crate::catalogue::AcquireCond::Nonzero);
-                    if is_trylock && seen.insert((fid, cid)) {
-                        out.push(crate::finding::rmap_trylock_finding(
-                            program, &path, fid, cid as u32,
-                        ));
-                    }
-                    continue;
-                }
-                if path.len() < 4 {
-                    if let Some(g) = program.callee(fid, cid as u32) {
-                        if visited.insert(g) {
-                            let mut p = path.clone();
-                            p.push(g);
-                            queue.push_back((g, p));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Names of functions a file defines, read lexically: a line starting at

@@ -18,6 +18,7 @@ pub mod parse;
 pub mod printers;
 pub mod progress;
 pub mod rules;
+pub mod settings;
 pub mod source;
 pub mod summary;
 pub mod summary_store;

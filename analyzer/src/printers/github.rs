@@ -17,9 +17,9 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
     let mut out = String::new();
     for f in findings {
         let level = match f.severity {
-            crate::rules::Severity::Error => "error",
-            crate::rules::Severity::Warning => "warning",
-            crate::rules::Severity::Note => "notice",
+            crate::settings::Severity::Error => "error",
+            crate::settings::Severity::Warning => "warning",
+            crate::settings::Severity::Note => "notice",
         };
         let file = if prefix.is_empty() {
             f.file.clone()

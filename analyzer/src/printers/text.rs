@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::finding::Report;
-use crate::rules::Severity;
+use crate::settings::Severity;
 
 /// ANSI styles like rustc's: the level and its carets in the level's colour,
 /// the message bold, gutters bold blue. Without colour every style is empty,
