@@ -4,6 +4,7 @@
 //! states (dataflow) → interprocedural summaries → rules → printers.
 
 pub mod baseline;
+pub mod callgraph;
 pub mod catalogue;
 pub mod cfg;
 pub mod chain;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod finding;
 pub mod fresh;
 pub mod ir;
+pub mod limits;
 pub mod lockstate;
 pub mod normalize;
 pub mod parse;

@@ -319,7 +319,7 @@ fn analyze_program<T: Send>(analysis: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
             .name("mmstall-analysis".into())
-            .stack_size(crate::summary::ANALYSIS_STACK);
+            .stack_size(crate::limits::ANALYSIS_STACK);
         let spawned = thread.spawn_scoped(scope, || take().map(|run| run()));
         let done = spawned.ok().and_then(|handle| {
             handle
@@ -361,7 +361,7 @@ pub fn cut_notes(program: &Program) -> Vec<Skipped> {
                     "holder `{}` (line {}): results cut: {}; findings past the bound are not reported",
                     f.name,
                     f.line,
-                    crate::summary::describe_cuts(cuts)
+                    crate::limits::describe_cuts(cuts)
                 ),
             });
         }
