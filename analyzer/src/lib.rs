@@ -40,6 +40,7 @@ pub use baseline::Baseline;
 pub use catalogue::Catalogue;
 pub use error::AnalyzerError;
 pub use finding::{Finding, Location, Report, Stats};
+pub use printers::{Output, Printer};
 pub use progress::{Progress, Stage};
 pub use rules::Rule;
 pub use run::{lint_path, lint_set, LintOptions, LintRun, ParseCache, ScanCache};

@@ -41,3 +41,15 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
     }
     out
 }
+
+/// The GitHub Actions printer (`--format github`).
+pub struct Github<'a> {
+    /// Prepended to each file (see [`render`]).
+    pub prefix: &'a str,
+}
+
+impl super::Printer for Github<'_> {
+    fn print(&self, output: &super::Output, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        w.write_all(render(&output.report.findings, self.prefix).as_bytes())
+    }
+}
