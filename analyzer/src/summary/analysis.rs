@@ -380,8 +380,22 @@ impl Program<'_> {
         } else if any_write && !call.catalogued.lock_call && !call.catalogued.assertion {
             self.note(Noted::UnresolvedUnderWrite(call.callee.clone()));
         }
+        self.record_hits(reached, &holders, hits);
+    }
+
+    /// Records what a call reached as hits of each holder it counts for:
+    /// a write-only class under a write hold, a callee's entry hit under the
+    /// mode it was found for, an entry hold only in its entry mode. One hit
+    /// per (long call, origin, mode), the shortest chain kept, at most
+    /// [`MAX_HITS_PER_FUNCTION`] per function.
+    fn record_hits(
+        &self,
+        reached: Vec<(LongClass, Chain, Option<Held>)>,
+        holders: &[&Elem],
+        hits: &mut HitCollector,
+    ) {
         for (class, chain, needs_entry) in reached {
-            for e in &holders {
+            for e in holders {
                 if class.needs_write() && e.held != Held::Write {
                     continue;
                 }
