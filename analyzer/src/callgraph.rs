@@ -78,7 +78,7 @@ impl CallGraph {
             .map(|f| f.calls.iter().any(|c| c.catalogued.lock_call))
             .collect();
         // A call to a function with no definition here may be long too: the
-        // analysis must descend to it so the driver can pull its definition.
+        // analysis must descend to it so the run can pull its definition.
         let direct_long: Vec<bool> = functions
             .iter()
             .zip(&resolved)

@@ -154,7 +154,7 @@ pub struct Function {
     /// its summary can be reused (see `summary_store`).
     pub content_key: u64,
     /// Why the body was not analyzed (nesting too deep for the recursive
-    /// stages); the function is then a no-op with no calls, and the driver
+    /// stages); the function is then a no-op with no calls, and the run
     /// reports it as skipped.
     pub skipped: Option<String>,
 }

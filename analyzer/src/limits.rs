@@ -31,7 +31,7 @@ pub fn describe_cuts(cuts: Cuts) -> String {
 /// Calls followed inside one cycle group from its entry.
 pub const MAX_DEPTH: u32 = 40;
 /// Cycle groups entered one inside another: a guard for the stack (the
-/// driver runs the analysis on a thread with [`ANALYSIS_STACK`] bytes), far
+/// run module runs the analysis on a thread with [`ANALYSIS_STACK`] bytes), far
 /// above what a kernel call graph needs; a cut here is counted in
 /// `Program::depth_cuts`, and the summaries it reaches into are not stored
 /// (a cut result depends on the path that asked for it).

@@ -54,6 +54,14 @@ pub enum Watch {
     RmapTrylock,
 }
 
+/// What the run found lexically besides the program, for the rules that
+/// look at it.
+pub struct Designated<'a> {
+    /// Functions passed as rmap_walk callbacks (`.rmap_one = f`), and the
+    /// catalogue's walkers.
+    pub rmap_callbacks: &'a [String],
+}
+
 /// A rule's logic.
 pub trait Check: Sync + std::fmt::Debug {
     fn watches(&self) -> Watch;
@@ -71,7 +79,7 @@ pub trait Check: Sync + std::fmt::Debug {
 
     /// For an event rule: its findings over the whole program (run after
     /// the hits' findings).
-    fn check_program(&self, _program: &Program) -> Vec<Finding> {
+    fn check_program(&self, _program: &Program, _designated: &Designated) -> Vec<Finding> {
         Vec::new()
     }
 }
@@ -119,7 +127,7 @@ pub fn for_class(class: LongClass) -> &'static Rule {
 /// Runs the rules over every root (function that takes the lock or is
 /// promised a hold on entry), then applies the rule configuration. The
 /// findings are sorted by place; one fingerprint is reported once.
-pub fn run(program: &Program) -> Vec<Finding> {
+pub fn run(program: &Program, designated: &Designated) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen = HashSet::new();
     let mut push = |f: Option<Finding>, findings: &mut Vec<Finding>| {
@@ -169,7 +177,7 @@ pub fn run(program: &Program) -> Vec<Finding> {
         }
     }
     for rule in ALL {
-        for f in rule.check.check_program(program) {
+        for f in rule.check.check_program(program, designated) {
             push(Some(f), &mut findings);
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use super::{Check, Rule, Severity, Watch};
+use super::{Check, Designated, Rule, Severity, Watch};
 use crate::catalogue::{AcquireCond, LockOp};
 use crate::finding::{fingerprint, Finding, Location};
 use crate::summary::{FnId, Program};
@@ -67,10 +67,10 @@ impl Check for RmapMmapTrylock {
 
     /// A trylock of the mmap lock in a function reached from a reverse map
     /// walk (a catalogue walker, or a function passed as `.rmap_one`).
-    fn check_program(&self, program: &Program) -> Vec<Finding> {
+    fn check_program(&self, program: &Program, designated: &Designated) -> Vec<Finding> {
         let cat = program.cat;
         let mut walkers: Vec<FnId> = Vec::new();
-        for name in cat.rmap.walkers.iter().chain(program.rmap_callbacks.iter()) {
+        for name in cat.rmap.walkers.iter().chain(designated.rmap_callbacks) {
             walkers.extend(program.find(name));
         }
         walkers.sort();

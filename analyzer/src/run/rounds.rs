@@ -14,6 +14,7 @@ use crate::catalogue::Catalogue;
 use crate::finding::Finding;
 use crate::ir::Function;
 use crate::progress::Stage;
+use crate::rules::Designated;
 use crate::source::{Skipped, SourceSet};
 use crate::summary::Program;
 use crate::summary_store::SummaryStore;
@@ -152,10 +153,14 @@ impl Rounds<'_> {
         t0: Instant,
         t_parse: std::time::Duration,
     ) -> Analyzed {
-        let mut program = Program::new(self.cat, rels, functions, self.summaries);
-        program.rmap_callbacks = self.rmap_callbacks.clone();
+        let program = Program::new(self.cat, rels, functions, self.summaries);
         let t_program = t0.elapsed() - t_parse;
-        let findings = crate::rules::run(&program);
+        let findings = crate::rules::run(
+            &program,
+            &Designated {
+                rmap_callbacks: &self.rmap_callbacks,
+            },
+        );
         let cut = super::cut_notes(&program);
         let missing = program.unresolved_under_write.borrow().clone();
         if self.trace.on {

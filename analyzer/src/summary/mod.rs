@@ -74,9 +74,9 @@ pub struct FnResult {
 
 pub struct Program<'c> {
     pub cat: &'c Catalogue,
-    /// Shared with the driver's other rounds.
+    /// Shared with the run's other rounds.
     pub files: std::sync::Arc<Vec<String>>,
-    /// Shared with the driver's other rounds (each round's program adds to them).
+    /// Shared with the run's other rounds (each round's program adds to them).
     pub functions: Vec<std::sync::Arc<Function>>,
     /// The resolved call graph and the keys derived from it.
     graph: CallGraph,
@@ -98,10 +98,8 @@ pub struct Program<'c> {
     /// Functions promised a hold on entry called with the lock held in any mode.
     pub called_under_lock: RefCell<HashSet<FnId, Fast>>,
     /// Callees reached under a write hold that have no definition in the
-    /// analyzed files (the driver looks for their definitions elsewhere).
+    /// analyzed files (the run looks for their definitions elsewhere).
     pub unresolved_under_write: RefCell<BTreeSet<String>>,
-    /// Functions passed as rmap_walk callbacks (`.rmap_one = f`), found lexically.
-    pub rmap_callbacks: Vec<String>,
     /// Chains converted to and from their stored form, by link: a summary's
     /// chains share their tails with its callees' (see [`crate::chain`]).
     stored_chains: RefCell<ChainCache<(FnId, CallId), (StableKey, CallId)>>,
@@ -134,7 +132,6 @@ impl<'c> Program<'c> {
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
-            rmap_callbacks: Vec::new(),
             stored_chains: Default::default(),
             restored_chains: Default::default(),
         }
