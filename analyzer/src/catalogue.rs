@@ -212,13 +212,7 @@ pub struct RmapWalkers {
     pub callback_fields: Vec<String>,
 }
 
-/// Per-rule settings from `[rules.<id or code>]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    pub enabled: Option<bool>,
-    pub severity: Option<String>,
-}
+pub use crate::settings::RuleConfig;
 
 /// How a callee counts as a long operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,62 +253,7 @@ impl Catalogue {
             .expect("the built-in catalogue is valid (tested)")
     }
 
-    /// The built-in catalogue extended by a user file.
-    pub fn with_user_file(path: &Path) -> Result<Catalogue, AnalyzerError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AnalyzerError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Catalogue::with_user_str(&text, path)
-    }
-
-    pub fn with_user_str(user: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
-        let mut base: toml::Value = toml::from_str(BUILTIN_CATALOGUE).expect("builtin parses");
-        let overlay: toml::Value =
-            toml::from_str(user).map_err(|e| config_error(origin, user, e))?;
-        // Typed on its own first: a wrong type is then reported at the key's
-        // value in the user's file (the merged text has other lines, and
-        // flattened tables lose positions).
-        toml::from_str::<UserOverlay>(user).map_err(|e| config_error(origin, user, e))?;
-        merge_toml(&mut base, overlay);
-        let text = toml::to_string(&base).expect("a parsed value serializes");
-        let cat =
-            Catalogue::from_toml_str(&text, origin).map_err(|e| locate_in_user_text(e, user))?;
-        cat.validate_rules(user, origin)?;
-        Ok(cat)
-    }
-
-    /// `[rules.X]` must name a rule, and a severity must be one we know.
-    fn validate_rules(&self, user: &str, origin: &Path) -> Result<(), AnalyzerError> {
-        for (name, cfg) in &self.rules {
-            let problem = if crate::rules::find(name).is_none() {
-                Some((
-                    name.as_str(),
-                    format!("unknown rule `{name}` in [rules] (see `mmstall rules`)"),
-                ))
-            } else {
-                match cfg.severity.as_deref() {
-                    Some("error" | "warning" | "note") | None => None,
-                    Some(other) => Some((
-                        "severity",
-                        format!("rules.{name}.severity: `{other}` is not error, warning or note"),
-                    )),
-                }
-            };
-            if let Some((key, message)) = problem {
-                let (line, column) = find_key(user, key).unwrap_or((0, 0));
-                return Err(AnalyzerError::Config {
-                    path: origin.to_path_buf(),
-                    line,
-                    column,
-                    message,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn from_toml_str(text: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
+    pub(crate) fn from_toml_str(text: &str, origin: &Path) -> Result<Catalogue, AnalyzerError> {
         let raw: RawCatalogue = toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
         let merged_toml: toml::Value =
             toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
@@ -355,6 +294,17 @@ impl Catalogue {
             rules: raw.rules,
             not_followed: raw.not_followed.into_iter().collect(),
         })
+    }
+
+    /// The lock API entry of a call to `callee` with these argument texts
+    /// when it is a call on the mmap lock (the name, and the first argument
+    /// when the entry requires it).
+    pub fn mmap_lock_call(&self, callee: &str, args: &[String]) -> Option<&LockApiEntry> {
+        let entry = self.lock_api.get(callee)?;
+        if entry.match_arg && !args.first().is_some_and(|a| self.names_mmap_lock(a)) {
+            return None;
+        }
+        Some(entry)
     }
 
     /// Does an argument's text name the mmap lock (`&mm->mmap_sem`, `&vma->vm_mm->mmap_lock`)?
@@ -429,31 +379,7 @@ pub fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Deep merge: tables key by key, arrays extended (without duplicates), scalars replaced.
-pub fn merge_toml(base: &mut toml::Value, overlay: toml::Value) {
-    match (base, overlay) {
-        (toml::Value::Table(b), toml::Value::Table(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(existing) => merge_toml(existing, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (toml::Value::Array(b), toml::Value::Array(o)) => {
-            for v in o {
-                if !b.contains(&v) {
-                    b.push(v);
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
-
-fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError {
+pub(crate) fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError {
     let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
     AnalyzerError::Config {
         path: origin.to_path_buf(),
@@ -463,75 +389,9 @@ fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError 
     }
 }
 
-/// A user's `mmstall.toml` as it may be written: every key optional (it is
-/// merged over the built-in catalogue), with the built-in's types, so type
-/// errors point into the user's text. Unknown top-level tables are left to
-/// the merged catalogue (other tools' sections).
-#[derive(Deserialize)]
-#[allow(dead_code)] // read for its errors only
-struct UserOverlay {
-    #[serde(default)]
-    lock_api: BTreeMap<String, LockApiOverlay>,
-    #[serde(default)]
-    lock_names: Option<LockNamesOverlay>,
-    #[serde(default)]
-    assertions: BTreeMap<String, AssertionOverlay>,
-    #[serde(default)]
-    long_ops: BTreeMap<LongClass, LongOpList>,
-    #[serde(default)]
-    macros: MacroHints,
-    #[serde(default)]
-    fault_path: FaultPath,
-    #[serde(default)]
-    rmap: RmapWalkers,
-    #[serde(default)]
-    rules: BTreeMap<String, RuleOverlay>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct LockApiOverlay {
-    op: Option<LockOp>,
-    mode: Option<LockMode>,
-    cond: Option<AcquireCond>,
-    match_arg: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct LockNamesOverlay {
-    fields: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct AssertionOverlay {
-    mode: Option<LockMode>,
-    match_arg: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct RuleOverlay {
-    enabled: Option<bool>,
-    severity: Option<SeverityName>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum SeverityName {
-    Error,
-    Warning,
-    Note,
-}
-
 /// serde's messages say what was expected in Rust's terms (`a sequence`,
 /// `usize`, `` `read` or `write` ``): said in the file's terms instead.
-fn in_user_terms(message: &str) -> String {
+pub(crate) fn in_user_terms(message: &str) -> String {
     let message = message.trim_end();
     let Some((found, expected)) = message.split_once(", expected ") else {
         return message.to_string();
@@ -567,37 +427,7 @@ fn in_user_terms(message: &str) -> String {
     format!("{found}, expected {expected}")
 }
 
-/// An error found in the merged catalogue, placed at the user's line: the
-/// key named in the message is looked up in the user's text.
-fn locate_in_user_text(e: AnalyzerError, user: &str) -> AnalyzerError {
-    match e {
-        AnalyzerError::Config { path, message, .. } => {
-            let key = message.split('`').nth(1).unwrap_or("");
-            let (line, column) = find_key(user, key).unwrap_or((0, 0));
-            AnalyzerError::Config {
-                path,
-                line,
-                column,
-                message,
-            }
-        }
-        other => other,
-    }
-}
-
-fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
-    if key.is_empty() {
-        return None;
-    }
-    text.lines().enumerate().find_map(|(i, l)| {
-        let t = l.trim_start();
-        let is_key = t.starts_with(key) && t[key.len()..].trim_start().starts_with('=');
-        let in_header = t.starts_with('[') && t.contains(key);
-        (is_key || in_header).then(|| (i + 1, l.len() - t.len() + 1))
-    })
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;

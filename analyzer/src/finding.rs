@@ -1,12 +1,12 @@
-//! Findings and the report of one run.
+//! Findings and the report of one run (what printers print). The rules
+//! build findings (`rules::hold` for the lock-hold rules); this module
+//! holds their shape and the fingerprint.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::lockstate::ORIGIN_ENTRY;
-use crate::rules::{self, Severity};
+use crate::settings::Severity;
 use crate::source::Skipped;
-use crate::summary::{Hit, Program};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
@@ -72,113 +72,6 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
 }
 
-/// Builds the finding for a hit whose chain starts at the holder.
-pub fn finding_from_hit(
-    program: &Program,
-    hit: &Hit,
-    context: &crate::lockstate::ConstMap,
-) -> Finding {
-    let (holder_id, _) = hit.chain.first();
-    let holder = program.function(holder_id);
-    let (site_id, site_call) = hit.chain.last();
-    let site = program.function(site_id);
-    let call = &site.calls[site_call as usize];
-    let rule = rules::for_class(hit.class);
-    let call_path: Vec<String> = hit
-        .chain
-        .iter()
-        .map(|(f, _)| program.function(f).name.clone())
-        .collect();
-    let acquired_at = if hit.acquired == ORIGIN_ENTRY {
-        Location {
-            file: program.files[holder.file as usize].clone(),
-            line: holder.entry_hint.map(|h| h.line).unwrap_or(holder.line),
-        }
-    } else {
-        Location {
-            file: program.files[holder.file as usize].clone(),
-            line: holder.calls[(hit.acquired - 1) as usize].line,
-        }
-    };
-    let mode = match hit.held {
-        crate::lockstate::Held::Write => "write",
-        _ => "read",
-    };
-    let how = if hit.acquired == ORIGIN_ENTRY {
-        format!("is entered with the mmap lock held for {mode} and keeps it")
-    } else {
-        format!(
-            "holds the mmap lock for {mode} (`{}`)",
-            holder.calls[(hit.acquired - 1) as usize].callee
-        )
-    };
-    let what = match hit.class {
-        crate::catalogue::LongClass::Populate => "page population",
-        crate::catalogue::LongClass::Zap => "page zapping",
-        crate::catalogue::LongClass::Walk => "a page-table walk",
-        crate::catalogue::LongClass::IoWait => {
-            "a wait for page I/O, without the fault retry protocol"
-        }
-    };
-    let in_loop = if call.in_loop
-        && program
-            .cat
-            .long_ops
-            .get(&call.callee)
-            .is_some_and(|o| o.in_loop)
-    {
-        " in a loop"
-    } else {
-        ""
-    };
-    let message = format!(
-        "`{}` {how} across {what}: `{}`{in_loop}",
-        holder.name, call.callee
-    );
-    let call_text = format!("{}({})", call.callee, call.args.join(", "));
-    let occurrence = site.calls[..site_call as usize]
-        .iter()
-        .filter(|c| c.callee == call.callee && c.args == call.args)
-        .count();
-    let file = program.files[site.file as usize].clone();
-    let mut context: Vec<String> = context
-        .iter()
-        .map(|(k, v)| match *v {
-            crate::lockstate::OTHER_VALUE => format!("{k}=other"),
-            v => format!("{k}={v}"),
-        })
-        .collect();
-    context.sort();
-    let fingerprint = fingerprint(&[
-        rule.id,
-        &file,
-        &holder.name,
-        &site.name,
-        &call_text,
-        &occurrence.to_string(),
-        &call_path.join(">"),
-    ]);
-    Finding {
-        rule: rule.id,
-        code: rule.code,
-        severity: rule.default_severity,
-        file,
-        line: call.line,
-        column: call.column,
-        function: site.name.clone(),
-        holder: holder.name.clone(),
-        call_path,
-        operation: call.callee.clone(),
-        lock_mode: mode,
-        acquired_at,
-        held_on_entry: hit.acquired == ORIGIN_ENTRY,
-        context,
-        message,
-        fingerprint,
-        call_text,
-    }
-}
-
 impl Finding {
     /// Where the hold comes from, for the printers' note: the lock call, or
     /// the entry of a function entered with the lock held.
@@ -204,56 +97,4 @@ pub fn fingerprint(parts: &[&str]) -> String {
         h.update([0u8]);
     }
     hex::encode(&h.finalize()[..8])
-}
-
-/// The MMS005 finding for a trylock at `(fid, cid)` reached by `path` from an rmap walker.
-pub fn rmap_trylock_finding(
-    program: &Program,
-    path: &[crate::summary::FnId],
-    fid: crate::summary::FnId,
-    cid: u32,
-) -> Finding {
-    let f = program.function(fid);
-    let call = &f.calls[cid as usize];
-    let rule = &rules::rmap_mmap_trylock::RULE;
-    let file = program.files[f.file as usize].clone();
-    let call_path: Vec<String> = path
-        .iter()
-        .map(|p| program.function(*p).name.clone())
-        .collect();
-    let call_text = format!("{}({})", call.callee, call.args.join(", "));
-    let occurrence = f.calls[..cid as usize]
-        .iter()
-        .filter(|c| c.callee == call.callee && c.args == call.args)
-        .count();
-    let fingerprint = fingerprint(&[
-        rule.id,
-        &file,
-        &f.name,
-        &call_text,
-        &occurrence.to_string(),
-        &call_path.join(">"),
-    ]);
-    Finding {
-        rule: rule.id,
-        code: rule.code,
-        severity: rule.default_severity,
-        file: file.clone(),
-        line: call.line,
-        column: call.column,
-        function: f.name.clone(),
-        holder: f.name.clone(),
-        message: format!(
-            "`{}` tries the mmap lock (`{}`) in a reverse-map walk (from `{}`): a failed trylock silently skips the work",
-            f.name, call.callee, call_path[0]
-        ),
-        call_path,
-        operation: call.callee.clone(),
-        lock_mode: "read",
-        acquired_at: Location { file, line: call.line },
-        held_on_entry: false,
-        context: Vec::new(),
-        fingerprint,
-        call_text,
-    }
 }

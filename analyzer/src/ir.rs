@@ -60,7 +60,7 @@ pub struct CallSite {
     /// (every round of a run builds a program over the same calls).
     pub catalogued: Catalogued,
     /// The first argument holds, on every path, an object this function has
-    /// just allocated (see [`crate::fresh`]): waiting on it cannot block.
+    /// just allocated (the `fresh` pass decides): waiting on it cannot block.
     pub on_fresh_object: bool,
 }
 
@@ -82,7 +82,7 @@ impl Catalogued {
         Catalogued {
             long_op: cat.long_ops.contains_key(&call.callee),
             lock_name: cat.lock_api.contains_key(&call.callee),
-            lock_call: crate::lockstate::lock_api(cat, call).is_some(),
+            lock_call: cat.mmap_lock_call(&call.callee, &call.args).is_some(),
             assertion: cat.assertions.contains_key(&call.callee),
         }
     }
@@ -154,7 +154,7 @@ pub struct Function {
     /// its summary can be reused (see `summary_store`).
     pub content_key: u64,
     /// Why the body was not analyzed (nesting too deep for the recursive
-    /// stages); the function is then a no-op with no calls, and the driver
+    /// stages); the function is then a no-op with no calls, and the run
     /// reports it as skipped.
     pub skipped: Option<String>,
 }

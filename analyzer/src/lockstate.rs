@@ -199,11 +199,7 @@ pub fn entry_state() -> State {
 
 /// The catalogue entry of a lock API call on the mmap lock, if it is one.
 pub fn lock_api<'c>(cat: &'c Catalogue, call: &CallSite) -> Option<&'c LockApiEntry> {
-    let entry = cat.lock_api.get(&call.callee)?;
-    if entry.match_arg && !call.args.first().is_some_and(|a| cat.names_mmap_lock(a)) {
-        return None;
-    }
-    Some(entry)
+    cat.mmap_lock_call(&call.callee, &call.args)
 }
 
 /// Applies a lock API call to a state.

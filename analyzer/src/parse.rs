@@ -177,19 +177,7 @@ fn function_ir(
     let name_node = func_decl.child_by_field_name("declarator")?;
     let name = declarator_name(name_node, src)?;
     let body = def.child_by_field_name("body")?;
-    let mut params = Vec::new();
-    if let Some(list) = func_decl.child_by_field_name("parameters") {
-        let mut c = list.walk();
-        for p in list.named_children(&mut c) {
-            if p.kind() == "parameter_declaration" {
-                params.push(
-                    p.child_by_field_name("declarator")
-                        .and_then(|d| declarator_name(d, src))
-                        .unwrap_or_default(),
-                );
-            }
-        }
-    }
+    let params = parameter_names(func_decl, src);
     let mut c = def.walk();
     let is_static = def.children(&mut c).any(|ch| {
         ch.kind() == "storage_class_specifier"
@@ -205,14 +193,65 @@ fn function_ir(
     }
     crate::fresh::mark_calls_on_fresh_objects(&cfg, &mut calls, &vars, cat);
 
-    // Entry promises: assertions in the body, lock annotations on the declarator.
+    let entry_hint = entry_hint(def, body, src, &calls, hints, cat, line_offset);
+
+    let field_stores = field_stores(&cfg, &vars, &params);
+
+    let retry_marker_lines = retry_marker_lines(body, src, cat, line_offset);
+    Some(Function {
+        retry_marker_lines,
+        name,
+        file,
+        line: line_offset + name_node.start_position().row as u32 + 1,
+        params,
+        is_static,
+        has_parse_error: def.has_error(),
+        cfg,
+        calls,
+        vars,
+        entry_hint,
+        field_stores,
+        content_key: content_key(def, src, hints),
+        skipped: None,
+    })
+}
+
+/// The names of a function's parameters, in order (empty for an unnamed one).
+fn parameter_names(func_decl: TsNode, src: &[u8]) -> Vec<String> {
+    let mut params = Vec::new();
+    if let Some(list) = func_decl.child_by_field_name("parameters") {
+        let mut c = list.walk();
+        for p in list.named_children(&mut c) {
+            if p.kind() == "parameter_declaration" {
+                params.push(
+                    p.child_by_field_name("declarator")
+                        .and_then(|d| declarator_name(d, src))
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    params
+}
+
+/// The strongest hold a function promises on entry: lock assertions in
+/// its body, lock annotations on its declarator (`hints`).
+fn entry_hint(
+    def: TsNode,
+    body: TsNode,
+    src: &[u8],
+    calls: &[CallSite],
+    hints: &[Hint],
+    cat: &Catalogue,
+    line_offset: u32,
+) -> Option<EntryHint> {
     let mut entry_hint: Option<EntryHint> = None;
     let mut promise = |mode: LockMode, line: u32| {
         if entry_hint.is_none_or(|h| mode > h.mode) {
             entry_hint = Some(EntryHint { mode, line });
         }
     };
-    for call in &calls {
+    for call in calls {
         if let Some(a) = cat.assertions.get(&call.callee) {
             if !a.match_arg || call.args.first().is_some_and(|t| cat.names_mmap_lock(t)) {
                 promise(a.mode, call.line);
@@ -230,7 +269,12 @@ fn function_ir(
             }
         }
     }
+    entry_hint
+}
 
+/// Stores into fields of struct parameters (`p->field = c` or `= param`),
+/// which callers follow as constants (init helpers).
+fn field_stores(cfg: &Cfg, vars: &[String], params: &[String]) -> Vec<FieldStore> {
     let mut field_stores = Vec::new();
     for node in &cfg.nodes {
         for ev in &node.events {
@@ -258,7 +302,13 @@ fn function_ir(
             }
         }
     }
+    field_stores
+}
 
+/// Lines of the body where a retry-protocol marker is named, in code only
+/// (a comment saying "VM_FAULT_RETRY" is not the protocol), as whole
+/// identifiers; sorted.
+fn retry_marker_lines(body: TsNode, src: &[u8], cat: &Catalogue, line_offset: u32) -> Vec<u32> {
     let body_text = std::str::from_utf8(&src[body.start_byte()..body.end_byte()]).unwrap_or("");
     let body_line = line_offset + body.start_position().row as u32 + 1;
     // Markers count in code only (a comment saying "VM_FAULT_RETRY" is not
@@ -277,22 +327,7 @@ fn function_ir(
     };
     retry_marker_lines.sort_unstable();
     retry_marker_lines.dedup();
-    Some(Function {
-        retry_marker_lines,
-        name,
-        file,
-        line: line_offset + name_node.start_position().row as u32 + 1,
-        params,
-        is_static,
-        has_parse_error: def.has_error(),
-        cfg,
-        calls,
-        vars,
-        entry_hint,
-        field_stores,
-        content_key: content_key(def, src, hints),
-        skipped: None,
-    })
+    retry_marker_lines
 }
 
 /// A function too deeply nested to analyze: named (from the text before its

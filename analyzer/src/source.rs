@@ -190,7 +190,7 @@ pub trait SourceSet: Sync {
     }
     /// An id of the file's content (a git blob id): equal ids, equal bytes.
     /// With one, what the analyzer derives from the content alone is kept in
-    /// a [`crate::driver::ScanCache`] and the file is not read again.
+    /// a scan cache (see the `run` module) and the file is not read again.
     fn content_id(&self, _rel: &str) -> Option<ContentId> {
         None
     }

@@ -2,10 +2,10 @@
 //! adds definitions) and the revisions of one tree (`mmstall diff`,
 //! `mmstall series`).
 //!
-//! A summary is the [`FnResult`] of one function in one context. It is a
+//! A summary is the `FnResult` (the `summary` module) of one function in one context. It is a
 //! pure function of what the function can reach: its own text and those of
 //! its transitive callees, and how each call resolves (see
-//! [`Program`](crate::summary::Program): a call cycle is cut the same way
+//! `Program` (the `summary` module): a call cycle is cut the same way
 //! whatever analysis order led to it). So a summary is stored under the
 //! function's *closure key*, a hash over that reach, and a program whose
 //! function has the same closure key takes the summary instead of
@@ -58,8 +58,8 @@ pub struct StoredSummary {
     pub effect: Effect,
     pub entry_hits: Vec<StoredHit>,
     pub local_hits: Vec<StoredHit>,
-    pub entry_cut: crate::summary::Cuts,
-    pub local_cut: crate::summary::Cuts,
+    pub entry_cut: crate::limits::Cuts,
+    pub local_cut: crate::limits::Cuts,
     /// What the analysis noted (including that of the calls inside its cycle).
     pub noted: Vec<Noted>,
     /// The summaries it asked for, whose notes belong to a program using it.

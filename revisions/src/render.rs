@@ -61,43 +61,17 @@ fn head_line(status: Status, f: &Finding) -> String {
     )
 }
 
-/// A finding as rustc-like lines, with the source line when known (from
-/// `sources`: the files of the tree the finding is located in).
+/// A finding as rustc-like lines: the head line with its status, then the
+/// analyzer's block (the source line when known, from `sources`: the files
+/// of the tree the finding is located in; the notes), indented.
 fn finding_block(out: &mut String, status: Status, f: &Finding, sources: &HashMap<String, String>) {
     let _ = writeln!(out, "{}", head_line(status, f));
-    if let Some(line) = sources
-        .get(&f.file)
-        .and_then(|s| s.lines().nth((f.line as usize).saturating_sub(1)))
-    {
-        let gutter = f.line.to_string().len();
-        let prefix = line
-            .get(..(f.column as usize).saturating_sub(1))
-            .unwrap_or("");
-        let pad = prefix
-            .chars()
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum::<usize>();
-        let _ = writeln!(out, "  {:>gutter$} |", "");
-        let _ = writeln!(out, "  {} | {}", f.line, line.replace('\t', "    "));
-        let _ = writeln!(
-            out,
-            "  {:>gutter$} | {}{}",
-            "",
-            " ".repeat(pad),
-            "^".repeat(f.operation.len().max(1))
-        );
-    }
-    let _ = writeln!(out, "    = note: {}", f.lock_origin());
-    if f.call_path.len() > 1 {
-        let _ = writeln!(out, "    = note: call path: {}", f.call_path.join(" → "));
-    }
-    if !f.context.is_empty() {
-        let _ = writeln!(
-            out,
-            "    = note: with constant arguments {}",
-            f.context.join(", ")
-        );
-    }
+    printers::text::write_finding_body(
+        out,
+        f,
+        sources.get(&f.file).map(String::as_str),
+        &printers::text::NESTED,
+    );
 }
 
 pub fn diff_text(r: &DiffReport) -> String {

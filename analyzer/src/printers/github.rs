@@ -17,9 +17,9 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
     let mut out = String::new();
     for f in findings {
         let level = match f.severity {
-            crate::rules::Severity::Error => "error",
-            crate::rules::Severity::Warning => "warning",
-            crate::rules::Severity::Note => "notice",
+            crate::settings::Severity::Error => "error",
+            crate::settings::Severity::Warning => "warning",
+            crate::settings::Severity::Note => "notice",
         };
         let file = if prefix.is_empty() {
             f.file.clone()
@@ -40,4 +40,16 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
         ));
     }
     out
+}
+
+/// The GitHub Actions printer (`--format github`).
+pub struct Github<'a> {
+    /// Prepended to each file (see [`render`]).
+    pub prefix: &'a str,
+}
+
+impl super::Printer for Github<'_> {
+    fn print(&self, output: &super::Output, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        w.write_all(render(&output.report.findings, self.prefix).as_bytes())
+    }
 }

@@ -96,6 +96,20 @@ pub fn render_run(findings: &[Finding], run: &SarifRun) -> String {
     serde_json::to_string_pretty(&doc).expect("serializes") + "\n"
 }
 
+/// The SARIF printer (`--format sarif`): the output's root and sources
+/// make its [`SarifRun`].
+pub struct Sarif;
+
+impl super::Printer for Sarif {
+    fn print(&self, output: &super::Output, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let run = SarifRun {
+            root: output.root,
+            sources: output.sources,
+        };
+        w.write_all(render_run(&output.report.findings, &run).as_bytes())
+    }
+}
+
 fn rule_metadata(r: &Rule) -> Value {
     let mut meta = json!({
         "id": r.code,

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::finding::Report;
-use crate::rules::Severity;
+use crate::finding::{Finding, Report};
+use crate::settings::Severity;
 
 /// ANSI styles like rustc's: the level and its carets in the level's colour,
 /// the message bold, gutters bold blue. Without colour every style is empty,
@@ -39,6 +39,93 @@ impl Palette {
 
     fn gutter(&self, text: &str) -> String {
         self.paint("1;34", text)
+    }
+}
+
+/// How a finding's block is laid out: at the margin with a help line
+/// (`lint`), or indented under a heading (`diff`, `series`).
+pub struct Layout {
+    /// Before the source lines' gutters.
+    pub indent: &'static str,
+    /// Before each `= note:` line.
+    pub note_indent: &'static str,
+    /// Ends with `= help: mmstall explain <rule>`.
+    pub help: bool,
+}
+
+/// `lint`'s layout.
+pub const LINT: Layout = Layout {
+    indent: "",
+    note_indent: "  ",
+    help: true,
+};
+
+/// The layout of a finding listed under a heading (`diff`, `series`).
+pub const NESTED: Layout = Layout {
+    indent: "  ",
+    note_indent: "    ",
+    help: false,
+};
+
+/// The lines under a finding's `file:line:col: ...` line, uncoloured: the
+/// source line (from `source`, the text of the finding's file, when known)
+/// with a caret under the call, then the notes.
+pub fn write_finding_body(out: &mut String, f: &Finding, source: Option<&str>, layout: &Layout) {
+    finding_body(out, f, source, layout, &Palette { color: false });
+}
+
+fn finding_body(out: &mut String, f: &Finding, source: Option<&str>, layout: &Layout, p: &Palette) {
+    let indent = layout.indent;
+    if let Some(line) = source.and_then(|s| s.lines().nth((f.line as usize).saturating_sub(1))) {
+        let gutter = f.line.to_string().len();
+        let shown = line.replace('\t', "    ");
+        // Column counts bytes; tabs before the call widen to 4 columns.
+        let prefix = line
+            .get(..(f.column as usize).saturating_sub(1).min(line.len()))
+            .unwrap_or("");
+        let pad = prefix
+            .chars()
+            .map(|c| if c == '\t' { 4 } else { 1 })
+            .sum::<usize>();
+        let blank = p.gutter(&format!("{:>gutter$} |", ""));
+        let _ = writeln!(out, "{indent}{blank}");
+        let _ = writeln!(
+            out,
+            "{indent}{} {}",
+            p.gutter(&format!("{} |", f.line)),
+            shown
+        );
+        let _ = writeln!(
+            out,
+            "{indent}{blank} {}{}",
+            " ".repeat(pad),
+            p.level(f.severity, &"^".repeat(f.operation.len().max(1)))
+        );
+    }
+    let notes = layout.note_indent;
+    let note = p.bold("note");
+    let _ = writeln!(out, "{notes}= {note}: {}", f.lock_origin());
+    if f.call_path.len() > 1 {
+        let _ = writeln!(
+            out,
+            "{notes}= {note}: call path: {}",
+            f.call_path.join(" → ")
+        );
+    }
+    if !f.context.is_empty() {
+        let _ = writeln!(
+            out,
+            "{notes}= {note}: with constant arguments {}",
+            f.context.join(", ")
+        );
+    }
+    if layout.help {
+        let _ = writeln!(
+            out,
+            "{notes}= {}: `mmstall explain {}`",
+            p.bold("help"),
+            f.rule
+        );
     }
 }
 
@@ -76,41 +163,13 @@ pub fn render_styled(report: &Report, sources: &HashMap<String, String>, color: 
             p.level(f.severity, &format!("{}[{}]", f.severity.as_str(), f.code)),
             p.bold(&f.message)
         );
-        if let Some(line) = sources
-            .get(&f.file)
-            .and_then(|s| s.lines().nth(f.line as usize - 1))
-        {
-            let gutter = f.line.to_string().len();
-            let shown = line.replace('\t', "    ");
-            // Column counts bytes; tabs before the call widen to 4 columns.
-            let prefix = &line[..(f.column as usize - 1).min(line.len())];
-            let pad = prefix
-                .chars()
-                .map(|c| if c == '\t' { 4 } else { 1 })
-                .sum::<usize>();
-            let blank = p.gutter(&format!("{:>gutter$} |", ""));
-            let _ = writeln!(out, "{blank}");
-            let _ = writeln!(out, "{} {}", p.gutter(&format!("{} |", f.line)), shown);
-            let _ = writeln!(
-                out,
-                "{blank} {}{}",
-                " ".repeat(pad),
-                p.level(f.severity, &"^".repeat(f.operation.len()))
-            );
-        }
-        let note = p.bold("note");
-        let _ = writeln!(out, "  = {note}: {}", f.lock_origin());
-        if f.call_path.len() > 1 {
-            let _ = writeln!(out, "  = {note}: call path: {}", f.call_path.join(" → "));
-        }
-        if !f.context.is_empty() {
-            let _ = writeln!(
-                out,
-                "  = {note}: with constant arguments {}",
-                f.context.join(", ")
-            );
-        }
-        let _ = writeln!(out, "  = {}: `mmstall explain {}`", p.bold("help"), f.rule);
+        finding_body(
+            &mut out,
+            f,
+            sources.get(&f.file).map(String::as_str),
+            &LINT,
+            &p,
+        );
     }
     for s in &report.skipped {
         let _ = writeln!(out, "skipped: {}: {}", s.file, s.reason);
@@ -147,4 +206,18 @@ pub fn render_stats(report: &Report) -> String {
         "files: {}\nfiles parsed: {}\nbytes parsed: {}\nfunctions: {}\nfunctions with parse errors: {} ({:.2}%)\nfindings: {}\nelapsed: {} ms\n",
         st.files, st.files_parsed, st.bytes_parsed, st.functions, st.functions_with_parse_errors, pct, report.findings.len(), st.elapsed_ms
     )
+}
+
+/// The text printer (`--format text`).
+pub struct Text {
+    /// ANSI colours (a terminal).
+    pub color: bool,
+}
+
+impl super::Printer for Text {
+    fn print(&self, output: &super::Output, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let no_sources = HashMap::new();
+        let sources = output.sources.unwrap_or(&no_sources);
+        w.write_all(render_styled(output.report, sources, self.color).as_bytes())
+    }
 }

@@ -1,12 +1,17 @@
-use super::{Rule, Severity};
+//! MMS004 (hold-across-io-wait): the mmap lock held across waits for page I/O.
+//! The analysis reports every `io_wait` long operation reached under a hold
+//! (any mode); this file says which are findings and how they read.
+
+use super::{Check, Rule, Severity, Watch};
 use crate::catalogue::LongClass;
+use crate::summary::{Hit, Program};
 
 pub const RULE: Rule = Rule {
     id: "hold-across-io-wait",
     code: "MMS004",
     summary: "mmap lock held (read or write) across a wait for page I/O in the fault path",
     default_severity: Severity::Warning,
-    long_class: Some(LongClass::IoWait),
+    check: &HoldAcrossIoWait,
     doc: r#"# hold-across-io-wait (MMS004)
 
 ## What it finds
@@ -63,3 +68,28 @@ or waiting only after `mmap_read_unlock()`.
   analyzed PATH are not seen unless named in the catalogue.
 "#,
 };
+
+#[derive(Debug)]
+pub struct HoldAcrossIoWait;
+
+impl Check for HoldAcrossIoWait {
+    fn watches(&self) -> Watch {
+        Watch::Long(LongClass::IoWait)
+    }
+
+    fn operation(&self) -> &'static str {
+        "a wait for page I/O, without the fault retry protocol"
+    }
+
+    /// Hits through a function that uses the fault retry protocol before
+    /// the call on the chain are not findings: the wait happens after the
+    /// lock was dropped (`maybe_unlock_mmap_for_io()`,
+    /// `release_fault_lock()`, `lock_page_or_retry()`...). A marker only
+    /// after the call does not count: a wait moved before the drop is the
+    /// historical stall.
+    fn reports(&self, program: &Program, hit: &Hit) -> bool {
+        !hit.chain
+            .iter()
+            .any(|(f, c)| program.function(f).retry_protocol_before(c))
+    }
+}

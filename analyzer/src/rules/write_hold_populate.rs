@@ -1,4 +1,8 @@
-use super::{Rule, Severity};
+//! MMS001 (write-hold-populate): the mmap lock held across page population.
+//! The analysis reports every `populate` long operation reached under a hold
+//! (write); this file says which are findings and how they read.
+
+use super::{Check, Rule, Severity, Watch};
 use crate::catalogue::LongClass;
 
 pub const RULE: Rule = Rule {
@@ -6,7 +10,7 @@ pub const RULE: Rule = Rule {
     code: "MMS001",
     summary: "mmap lock held for write across page population",
     default_severity: Severity::Warning,
-    long_class: Some(LongClass::Populate),
+    check: &WriteHoldPopulate,
     doc: r#"# write-hold-populate (MMS001)
 
 ## What it finds
@@ -48,3 +52,16 @@ if (!error)
   catalogue; add your helpers to `mmstall.toml`.
 "#,
 };
+
+#[derive(Debug)]
+pub struct WriteHoldPopulate;
+
+impl Check for WriteHoldPopulate {
+    fn watches(&self) -> Watch {
+        Watch::Long(LongClass::Populate)
+    }
+
+    fn operation(&self) -> &'static str {
+        "page population"
+    }
+}

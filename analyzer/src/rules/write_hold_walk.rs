@@ -1,4 +1,8 @@
-use super::{Rule, Severity};
+//! MMS003 (write-hold-walk): the mmap lock held across page-table walks.
+//! The analysis reports every `walk` long operation reached under a hold
+//! (write); this file says which are findings and how they read.
+
+use super::{Check, Rule, Severity, Watch};
 use crate::catalogue::LongClass;
 
 pub const RULE: Rule = Rule {
@@ -6,7 +10,7 @@ pub const RULE: Rule = Rule {
     code: "MMS003",
     summary: "mmap lock held for write across a page-table walk",
     default_severity: Severity::Warning,
-    long_class: Some(LongClass::Walk),
+    check: &WriteHoldWalk,
     doc: r#"# write-hold-walk (MMS003)
 
 ## What it finds
@@ -37,3 +41,16 @@ mmap_write_unlock(mm);
 - Walks through function pointers (`mm_walk_ops`) are not followed.
 "#,
 };
+
+#[derive(Debug)]
+pub struct WriteHoldWalk;
+
+impl Check for WriteHoldWalk {
+    fn watches(&self) -> Watch {
+        Watch::Long(LongClass::Walk)
+    }
+
+    fn operation(&self) -> &'static str {
+        "a page-table walk"
+    }
+}

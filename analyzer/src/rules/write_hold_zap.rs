@@ -1,4 +1,8 @@
-use super::{Rule, Severity};
+//! MMS002 (write-hold-zap): the mmap lock held across page zapping.
+//! The analysis reports every `zap` long operation reached under a hold
+//! (write); this file says which are findings and how they read.
+
+use super::{Check, Rule, Severity, Watch};
 use crate::catalogue::LongClass;
 
 pub const RULE: Rule = Rule {
@@ -6,7 +10,7 @@ pub const RULE: Rule = Rule {
     code: "MMS002",
     summary: "mmap lock held for write across page zapping",
     default_severity: Severity::Warning,
-    long_class: Some(LongClass::Zap),
+    check: &WriteHoldZap,
     doc: r#"# write-hold-zap (MMS002)
 
 ## What it finds
@@ -48,3 +52,16 @@ mmap_read_unlock(mm);
   catalogue for completeness, and a finding there is usually benign.
 "#,
 };
+
+#[derive(Debug)]
+pub struct WriteHoldZap;
+
+impl Check for WriteHoldZap {
+    fn watches(&self) -> Watch {
+        Watch::Long(LongClass::Zap)
+    }
+
+    fn operation(&self) -> &'static str {
+        "page zapping"
+    }
+}

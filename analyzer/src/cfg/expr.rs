@@ -1,0 +1,310 @@
+//! Expressions in a function body: the calls they make (in evaluation
+//! order), assignments and the constant values they carry, and branch
+//! conditions as [`Expr`] trees.
+
+use tree_sitter::Node as TsNode;
+
+use super::{is_statement_kind, CfgBuilder};
+use crate::ir::*;
+
+impl CfgBuilder<'_> {
+    /// Emits the calls and assignments of an expression, in evaluation order.
+    pub(super) fn expression(&mut self, n: TsNode) {
+        match n.kind() {
+            "call_expression" => {
+                if let Some(args) = n.child_by_field_name("arguments") {
+                    let mut c = args.walk();
+                    for a in args.named_children(&mut c) {
+                        self.expression(a);
+                    }
+                }
+                let func = n.child_by_field_name("function");
+                match func.filter(|f| f.kind() == "identifier") {
+                    Some(f) => {
+                        let callee = self.text(f).to_string();
+                        self.emit_call(n, f, callee);
+                    }
+                    None => {
+                        if let Some(f) = func {
+                            self.expression(f);
+                        }
+                    }
+                }
+            }
+            "assignment_expression" => {
+                let (Some(left), Some(right)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) else {
+                    return;
+                };
+                self.expression(right);
+                self.expression_without_calls_in_lvalue(left);
+                let op = n
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("=");
+                if let Some(path) = normalize_path(self.text(left)) {
+                    let value = if op == "=" {
+                        self.value_of(right)
+                    } else {
+                        Value::Unknown
+                    };
+                    let var = self.var(&path);
+                    let cur = self.current();
+                    self.nodes[cur as usize]
+                        .events
+                        .push(Event::Assign { var, value });
+                }
+            }
+            "conditional_expression"
+            | "binary_expression"
+            | "unary_expression"
+            | "parenthesized_expression"
+            | "comma_expression"
+            | "cast_expression"
+            | "pointer_expression"
+            | "field_expression"
+            | "subscript_expression"
+            | "update_expression"
+            | "argument_list"
+            | "initializer_list"
+            | "initializer_pair"
+            | "compound_literal_expression"
+            | "sizeof_expression"
+            | "ERROR"
+            | "expression_statement"
+            | "statement_expression"
+            | "compound_statement"
+            | "gnu_asm_expression"
+            | "init_declarator"
+            | "alignof_expression"
+            | "offsetof_expression"
+            | "generic_expression" => {
+                if n.kind() == "compound_statement" {
+                    // GNU statement expression `({ ... })`: statements in sequence.
+                    self.statement(n);
+                    return;
+                }
+                let mut c = n.walk();
+                for child in n.named_children(&mut c) {
+                    if n.kind() == "ERROR" && is_statement_kind(child.kind()) {
+                        self.statement(child);
+                    } else {
+                        self.expression(child);
+                    }
+                }
+            }
+            k if is_statement_kind(k) => self.statement(n),
+            _ => {}
+        }
+    }
+
+    pub(super) fn expression_without_calls_in_lvalue(&mut self, left: TsNode) {
+        // `*foo(x) = y` or `a[f(i)] = y`: calls in an lvalue still execute.
+        if left.kind() != "identifier" && left.kind() != "field_expression" {
+            self.expression(left);
+        }
+    }
+
+    pub(super) fn emit_call(&mut self, call: TsNode, name_node: TsNode, callee: String) {
+        let mut args = Vec::new();
+        let mut arg_values = Vec::new();
+        if let Some(list) = call.child_by_field_name("arguments") {
+            let mut c = list.walk();
+            for a in list.named_children(&mut c) {
+                if a.kind() == "comment" {
+                    continue;
+                }
+                args.push(collapse_ws(self.text(a)));
+                arg_values.push(self.value_of(a));
+            }
+        }
+        let id = self.calls.len() as CallId;
+        let result_var = self.var(&format!("${id}"));
+        let pos = name_node.start_position();
+        self.calls.push(CallSite {
+            callee,
+            args,
+            arg_values,
+            line: self.line_offset + pos.row as u32 + 1,
+            column: pos.column as u32 + 1,
+            in_loop: self.loop_depth > 0,
+            result_var,
+            catalogued: Default::default(),
+            on_fresh_object: false,
+        });
+        self.call_of_node.insert(call.id(), id);
+        let cur = self.current();
+        self.nodes[cur as usize].events.push(Event::Call(id));
+    }
+
+    pub(super) fn value_of(&self, n: TsNode) -> Value {
+        match n.kind() {
+            "number_literal" => parse_int(self.text(n))
+                .map(Value::Const)
+                .unwrap_or(Value::Unknown),
+            "true" => Value::Const(1),
+            "false" => Value::Const(0),
+            "null" => Value::Const(0),
+            "identifier" if self.text(n) == "NULL" => Value::Const(0),
+            "identifier" if is_symbolic_constant(self.text(n)) => {
+                Value::Const(symbol_value(self.text(n)))
+            }
+            "parenthesized_expression" => n
+                .named_child(0)
+                .map(|c| self.value_of(c))
+                .unwrap_or(Value::Unknown),
+            "call_expression" => match self.call_of_node.get(&n.id()) {
+                Some(id) if self.is_transparent(n) => {
+                    // likely(x): the value of x.
+                    let _ = id;
+                    n.child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .map(|c| self.value_of(c))
+                        .unwrap_or(Value::Unknown)
+                }
+                Some(id) => Value::CallResult(*id),
+                None => Value::Unknown,
+            },
+            "identifier" | "field_expression" | "pointer_expression" => {
+                normalize_path(self.text(n))
+                    .map(Value::Path)
+                    .unwrap_or(Value::Unknown)
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    pub(super) fn is_transparent(&self, call: TsNode) -> bool {
+        call.child_by_field_name("function").is_some_and(|f| {
+            matches!(
+                self.text(f),
+                "likely" | "unlikely" | "READ_ONCE" | "data_race"
+            )
+        })
+    }
+
+    /// Converts a condition into an expression over variables and call results.
+    pub(super) fn cond_expr(&mut self, n: TsNode) -> Expr {
+        match n.kind() {
+            "parenthesized_expression" => n
+                .named_child(0)
+                .map(|c| self.cond_expr(c))
+                .unwrap_or(Expr::Unknown),
+            "number_literal" => parse_int(self.text(n))
+                .map(Expr::Const)
+                .unwrap_or(Expr::Unknown),
+            "true" => Expr::Const(1),
+            "false" | "null" => Expr::Const(0),
+            "identifier" if self.text(n) == "NULL" => Expr::Const(0),
+            "identifier" if is_symbolic_constant(self.text(n)) => {
+                Expr::Const(symbol_value(self.text(n)))
+            }
+            "identifier" | "field_expression" => match normalize_path(self.text(n)) {
+                Some(p) => Expr::Var(self.var(&p)),
+                None => Expr::Unknown,
+            },
+            "unary_expression" => {
+                let op = n
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let arg = n
+                    .child_by_field_name("argument")
+                    .map(|a| self.cond_expr(a))
+                    .unwrap_or(Expr::Unknown);
+                match op {
+                    "!" => Expr::Not(Box::new(arg)),
+                    "-" => match arg {
+                        Expr::Const(v) => Expr::Const(-v),
+                        _ => Expr::Unknown,
+                    },
+                    _ => Expr::Unknown,
+                }
+            }
+            "binary_expression" => {
+                let op = n
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let l = n
+                    .child_by_field_name("left")
+                    .map(|a| self.cond_expr(a))
+                    .unwrap_or(Expr::Unknown);
+                let r = n
+                    .child_by_field_name("right")
+                    .map(|a| self.cond_expr(a))
+                    .unwrap_or(Expr::Unknown);
+                let cmp = |op| Expr::Cmp(op, Box::new(l.clone()), Box::new(r.clone()));
+                match op {
+                    "&&" => Expr::And(Box::new(l), Box::new(r)),
+                    "||" => Expr::Or(Box::new(l), Box::new(r)),
+                    "==" => cmp(CmpOp::Eq),
+                    "!=" => cmp(CmpOp::Ne),
+                    "<" => cmp(CmpOp::Lt),
+                    "<=" => cmp(CmpOp::Le),
+                    ">" => cmp(CmpOp::Gt),
+                    ">=" => cmp(CmpOp::Ge),
+                    _ => Expr::Unknown,
+                }
+            }
+            "call_expression" => {
+                if self.is_transparent(n) {
+                    return n
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .map(|c| self.cond_expr(c))
+                        .unwrap_or(Expr::Unknown);
+                }
+                match self.call_of_node.get(&n.id()) {
+                    Some(id) => Expr::Var(self.calls[*id as usize].result_var),
+                    None => Expr::Unknown,
+                }
+            }
+            "assignment_expression" => {
+                // `if ((err = f()))`: the value of the assignment.
+                n.child_by_field_name("left")
+                    .map(|l| self.cond_expr(l))
+                    .unwrap_or(Expr::Unknown)
+            }
+            _ => Expr::Unknown,
+        }
+    }
+}
+
+/// ALL_CAPS identifiers (enum constants, `#define`d values such as
+/// `MIGRATE_ASYNC`) are taken as distinct symbolic constants, so
+/// `if (mode == MIGRATE_ASYNC)` is decided when a caller passes one.
+fn is_symbolic_constant(name: &str) -> bool {
+    name.len() > 1
+        && name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !matches!(name, "NULL" | "EINTR")
+}
+
+/// A stable, non-zero value per symbolic constant, far from small integers.
+fn symbol_value(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    (1 << 40) | (h & 0x7fff_ffff_ffff) as i64
+}
+
+pub fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    let t = s.trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}

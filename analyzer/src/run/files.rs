@@ -1,0 +1,421 @@
+//! File loading: reading and scanning files (through the scan cache), the
+//! files outside the prefilter indexed for definition lookups, parsing the
+//! selected chunks in parallel, and placing their functions in the run.
+
+use std::collections::HashSet;
+
+use rayon::prelude::*;
+
+use super::caches::{CachedContent, OtherFiles, ParseCache, ParsedChunk, Placed, ScanCache};
+use super::name_index::defs_map;
+use super::scan::Scan;
+use crate::catalogue::Catalogue;
+use crate::ir::Function;
+use crate::parse;
+use crate::source::{Prefilter, Skipped, SourceSet};
+
+/// A file known to the run: its scan, which chunks are selected, and the
+/// parse of each selected chunk.
+pub(super) struct LoadedFile {
+    pub(super) rel: String,
+    /// The file names the lock (or every file is parsed): its chunks that do
+    /// are selected, and fault handlers and rmap callbacks it defines.
+    pub(super) names_lock: bool,
+    /// Read when needed (a selected chunk to parse, a finding to show).
+    pub(super) text: Option<String>,
+    /// The text with preprocessor groups resolved, made on first parse.
+    pub(super) pp_text: Option<String>,
+    pub(super) scan: std::sync::Arc<Scan>,
+    /// This content's entry in the run's [`ScanCache`].
+    pub(super) cached: Option<std::sync::Arc<CachedContent>>,
+    pub(super) selected: Vec<bool>,
+    pub(super) parsed: Vec<Option<ParsedChunk>>,
+    /// The parsed functions placed in the run: lines shifted, file index set.
+    pub(super) placed: Vec<Option<Vec<std::sync::Arc<Function>>>>,
+    /// Selected chunks whose wanted callees were selected, against an index
+    /// of generation `expanded_with` (see `select_long_reaching_callees`).
+    pub(super) expanded: Vec<bool>,
+    pub(super) expanded_with: usize,
+    /// Chunks were selected since the file was last parsed and placed (most
+    /// files of a whole tree never are: rounds skip them without a look).
+    pub(super) fresh: bool,
+    /// Some of its functions are placed in the run.
+    pub(super) has_placed: bool,
+}
+
+impl LoadedFile {
+    pub(super) fn new(
+        rel: String,
+        names_lock: bool,
+        text: Option<String>,
+        scan: std::sync::Arc<Scan>,
+        cached: Option<std::sync::Arc<CachedContent>>,
+    ) -> LoadedFile {
+        let n = scan.chunks.len();
+        LoadedFile {
+            rel,
+            names_lock,
+            text,
+            pp_text: None,
+            scan,
+            cached,
+            selected: vec![false; n],
+            parsed: vec![None; n],
+            placed: vec![None; n],
+            expanded: vec![false; n],
+            expanded_with: 0,
+            fresh: false,
+            has_placed: false,
+        }
+    }
+
+    pub(super) fn select(&mut self, ci: usize) {
+        self.selected[ci] = true;
+        self.fresh = true;
+    }
+
+    /// Places the functions of chunks parsed since the last call: lines of
+    /// the file, index `file`, and the fault path's entry contract (handlers
+    /// run with the lock held). A content placed alike by an earlier run (same
+    /// index, same handlers among its functions) gets those functions back.
+    pub(super) fn place(&mut self, file: u32, handlers: &HashSet<String>, cat: &Catalogue) {
+        if !self.fresh {
+            return;
+        }
+        // A chunk that failed to parse is tried again next round, as before.
+        self.fresh = self
+            .selected
+            .iter()
+            .zip(&self.parsed)
+            .any(|(s, p)| *s && p.is_none());
+        let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
+        for (ci, (parsed, placed)) in self.parsed.iter().zip(&mut self.placed).enumerate() {
+            let (Some((functions, shift)), None) = (parsed, &placed) else {
+                continue;
+            };
+            let as_handler: Vec<bool> = functions
+                .iter()
+                .map(|f| f.entry_hint.is_none() && handlers.contains(&f.name))
+                .collect();
+            if let Some(p) = known
+                .as_ref()
+                .and_then(|k| k.get(&ci))
+                .filter(|p| p.file == file && p.as_handler == as_handler)
+            {
+                *placed = Some(p.functions.clone());
+                self.has_placed = true;
+                continue;
+            }
+            let functions: Vec<std::sync::Arc<Function>> = functions
+                .iter()
+                .zip(&as_handler)
+                .map(|(f, &handler)| {
+                    let mut f = f.clone();
+                    f.shift_lines(*shift);
+                    f.file = file;
+                    if handler {
+                        let mode = cat
+                            .fault_path
+                            .entry_contracts
+                            .get(&f.name)
+                            .copied()
+                            .unwrap_or(crate::catalogue::LockMode::Read);
+                        f.entry_hint = Some(crate::ir::EntryHint { mode, line: f.line });
+                    }
+                    std::sync::Arc::new(f)
+                })
+                .collect();
+            if let Some(k) = known.as_mut() {
+                k.insert(
+                    ci,
+                    Placed {
+                        file,
+                        as_handler,
+                        functions: functions.clone(),
+                    },
+                );
+            }
+            *placed = Some(functions);
+            self.has_placed = true;
+        }
+    }
+
+    /// The parsed functions and the lines each must be shifted by.
+    pub(super) fn functions(&self) -> impl Iterator<Item = (&Function, u32)> {
+        self.parsed
+            .iter()
+            .flatten()
+            .flat_map(|(fs, shift)| fs.iter().map(move |f| (f, *shift)))
+    }
+
+    pub(super) fn lines(&self, ci: usize) -> usize {
+        let next = self
+            .scan
+            .line_starts
+            .get(ci + 1)
+            .copied()
+            .unwrap_or(u32::MAX);
+        next.saturating_sub(self.scan.line_starts[ci]) as usize
+    }
+
+    pub(super) fn bytes_selected(&self) -> usize {
+        self.scan
+            .chunks
+            .iter()
+            .zip(&self.selected)
+            .filter(|(_, s)| **s)
+            .map(|(c, _)| c.end - c.start)
+            .sum()
+    }
+}
+
+/// Reads and scans files, through the scan cache when the set gives content ids.
+pub(super) struct Scanning<'a> {
+    pub(super) set: &'a dyn SourceSet,
+    pub(super) cache: Option<&'a ScanCache>,
+    pub(super) prefilter: &'a Prefilter,
+    pub(super) fields: &'a [String],
+}
+
+impl Scanning<'_> {
+    /// The cache entry of a file's content, made (the file read) if new;
+    /// the text when it was read. `first_pass`: counted in the cache's figures.
+    pub(super) fn entry(
+        &self,
+        rel: &str,
+        first_pass: bool,
+    ) -> Result<(Option<std::sync::Arc<CachedContent>>, Option<String>), Skipped> {
+        let cache_id = self.cache.zip(self.set.content_id(rel));
+        if let Some(entry) = cache_id.and_then(|(cache, id)| cache.get(&id, first_pass)) {
+            return Ok((Some(entry), None));
+        }
+        let read = self.set.read(rel);
+        let names_lock = read
+            .as_ref()
+            .map(|sf| self.prefilter.matches(sf.text.as_bytes()))
+            .map_err(|s| s.reason.clone());
+        let entry = cache_id.map(|(cache, id)| cache.insert(id, CachedContent::new(names_lock)));
+        Ok((entry, Some(read?.text)))
+    }
+
+    /// A file of the first pass: scanned in full when it names the lock (its
+    /// chunks that do are selected) or every file is (`scan_all`); `None`
+    /// when it is left for definition lookups.
+    pub(super) fn load(
+        &self,
+        rel: &str,
+        parse_all: bool,
+        scan_all: bool,
+    ) -> Result<Option<LoadedFile>, Skipped> {
+        let (entry, mut text) = self.entry(rel, true)?;
+        let names_lock_text = match (&entry, &text) {
+            (Some(e), _) => e.names_lock.clone().map_err(|reason| Skipped {
+                file: rel.to_string(),
+                reason,
+            })?,
+            (None, Some(t)) => self.prefilter.matches(t.as_bytes()),
+            (None, None) => false,
+        };
+        let names_lock = parse_all || names_lock_text;
+        if !names_lock && !scan_all {
+            return Ok(None);
+        }
+        let scan = match entry.as_ref().and_then(|e| e.full.get()) {
+            Some(scan) => scan.clone(),
+            None => {
+                if text.is_none() {
+                    text = Some(self.set.read(rel)?.text);
+                }
+                let t = text.as_deref().unwrap_or("");
+                let scan = std::sync::Arc::new(Scan::new(
+                    t,
+                    self.fields,
+                    true,
+                    names_lock_text.then_some(self.prefilter),
+                ));
+                match &entry {
+                    Some(e) => e.full.get_or_init(|| scan).clone(),
+                    None => scan,
+                }
+            }
+        };
+        // The text of a file naming the lock is kept for parsing and printers
+        // (re-read on demand when the scan came from the cache).
+        let text = if names_lock { text } else { None };
+        let mut f = LoadedFile::new(rel.to_string(), names_lock, text, scan, entry);
+        if names_lock {
+            f.selected = f
+                .scan
+                .chunk_names_lock
+                .iter()
+                .map(|&m| parse_all || m)
+                .collect();
+            f.fresh = true;
+        }
+        Ok(Some(f))
+    }
+
+    /// A file outside the prefilter, indexed by the functions it defines.
+    pub(super) fn load_definitions_only(&self, rel: &str) -> Result<LoadedFile, Skipped> {
+        let (entry, text) = self.entry(rel, false)?;
+        if let Some(Err(reason)) = entry.as_ref().map(|e| &e.names_lock) {
+            return Err(Skipped {
+                file: rel.to_string(),
+                reason: reason.clone(),
+            });
+        }
+        let scan = match entry.as_ref().and_then(|e| e.defs_only.get()) {
+            Some(scan) => scan.clone(),
+            None => {
+                let text = match text {
+                    Some(t) => t,
+                    None => self.set.read(rel)?.text,
+                };
+                let scan = std::sync::Arc::new(Scan::new(&text, &[], false, None));
+                match &entry {
+                    Some(e) => e.defs_only.get_or_init(|| scan).clone(),
+                    None => scan,
+                }
+            }
+        };
+        Ok(LoadedFile::new(rel.to_string(), false, None, scan, entry))
+    }
+}
+
+/// The files outside the prefilter (`paths`), loaded after the first
+/// `first_new` files of the run; from the scan cache when an earlier run had
+/// the same files (same paths and contents) at the same position.
+pub(super) fn other_files(
+    scanning: &Scanning,
+    first_new: usize,
+    paths: &[&str],
+) -> std::sync::Arc<OtherFiles> {
+    let key = scanning.cache.and_then(|_| {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update((first_new as u64).to_le_bytes());
+        for p in paths {
+            h.update(p.as_bytes());
+            h.update([0]);
+            h.update(scanning.set.content_id(p)?);
+        }
+        Some(<[u8; 32]>::from(h.finalize()))
+    });
+    if let Some(found) = scanning.cache.zip(key).and_then(|(c, k)| c.other_files(&k)) {
+        return found;
+    }
+    let results: Vec<Result<LoadedFile, Skipped>> = paths
+        .par_iter()
+        .map(|p| scanning.load_definitions_only(p))
+        .collect();
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => files.push(f),
+            Err(s) => skipped.push(s),
+        }
+    }
+    let index = std::sync::Arc::new(defs_map(&scans(&files), first_new));
+    let others = std::sync::Arc::new(OtherFiles {
+        key,
+        files: files
+            .into_iter()
+            .map(|f| (f.rel, f.scan, f.cached))
+            .collect(),
+        skipped,
+        index,
+    });
+    if let Some(cache) = scanning.cache.filter(|_| key.is_some()) {
+        cache.keep_other_files(others.clone());
+    }
+    others
+}
+
+/// Parses every selected chunk not parsed yet, in parallel (a chunk the scan
+/// cache holds the parse of is taken from there, without reading the file).
+pub(super) fn parse_selected(
+    files: &mut [LoadedFile],
+    set: &dyn SourceSet,
+    cat: &Catalogue,
+    cache: Option<&ParseCache>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let errors: Vec<Skipped> = files
+        .par_iter_mut()
+        .filter(|f| {
+            f.fresh
+                && f.selected
+                    .iter()
+                    .zip(&f.parsed)
+                    .any(|(s, p)| *s && p.is_none())
+        })
+        .map_init(parse::new_parser, |parser, f| {
+            if let Some(entry) = &f.cached {
+                if let Ok(known) = entry.parsed.lock() {
+                    for ci in 0..f.scan.chunks.len() {
+                        if f.selected[ci] && f.parsed[ci].is_none() {
+                            f.parsed[ci] = known.get(&ci).cloned();
+                        }
+                    }
+                }
+            }
+            if f.selected
+                .iter()
+                .zip(&f.parsed)
+                .all(|(s, p)| !*s || p.is_some())
+            {
+                return Ok(());
+            }
+            let parser = parser.as_mut().map_err(|e| Skipped {
+                file: f.rel.clone(),
+                reason: e.to_string(),
+            })?;
+            if f.text.is_none() {
+                f.text = Some(set.read(&f.rel)?.text);
+            }
+            let text = f.text.as_deref().unwrap_or("");
+            let pp = f
+                .pp_text
+                .get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));
+            let mut made = Vec::new();
+            for ci in 0..f.scan.chunks.len() {
+                if !f.selected[ci] || f.parsed[ci].is_some() {
+                    continue;
+                }
+                let c = f.scan.chunks[ci];
+                let line_offset = f.scan.line_starts[ci];
+                let parsed = match cache {
+                    Some(cache) => cache
+                        .parse(parser, &pp[c.start..c.end], cat)
+                        .map(|fs| (fs, line_offset)),
+                    None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat)
+                        .map(|ir| (std::sync::Arc::new(ir.functions), 0)),
+                };
+                match parsed {
+                    Ok(p) => {
+                        made.push((ci, p.clone()));
+                        f.parsed[ci] = Some(p);
+                    }
+                    Err(e) => {
+                        return Err(Skipped {
+                            file: f.rel.clone(),
+                            reason: format!("failed to parse: {e}"),
+                        })
+                    }
+                }
+            }
+            if let Some(Ok(mut known)) = f.cached.as_ref().map(|e| e.parsed.lock()) {
+                known.extend(made);
+            }
+            Ok(())
+        })
+        .filter_map(Result::err)
+        .collect();
+    skipped.extend(errors);
+}
+
+/// The scans of `files`, for indexing.
+pub(super) fn scans(files: &[LoadedFile]) -> Vec<&Scan> {
+    files.iter().map(|f| &*f.scan).collect()
+}

@@ -1,0 +1,370 @@
+//! The whole-PATH run: discover, prefilter, parse in parallel, analyze, and
+//! pull in more files on demand (callees reached under a write hold whose
+//! definitions live in files the prefilter skipped). One job per module:
+//!
+//! - [`scan`]: the lexical scanner (chunks, definitions, calls);
+//! - [`name_index`]: where each name is defined;
+//! - [`caches`]: what runs share (parses, scans, summaries);
+//! - [`files`]: reading, scanning, parsing and placing files;
+//! - [`selection`]: which chunks are parsed, and what a round pulls in;
+//! - [`rounds`]: the pull-round loop (parse, analyze, run the rules, pull).
+//!
+//! This module holds the options and puts the steps together.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::catalogue::Catalogue;
+use crate::error::AnalyzerError;
+use crate::finding::{Finding, Report, Stats};
+use crate::progress::Stage;
+use crate::source::{self, Prefilter, Skipped, SourceSet};
+use crate::summary::Program;
+
+mod caches;
+mod files;
+mod name_index;
+mod rounds;
+mod scan;
+mod selection;
+
+pub use caches::{ParseCache, ScanCache};
+
+use files::{LoadedFile, Scanning};
+use name_index::NameIndex;
+use rounds::{Rounds, Trace};
+
+#[derive(Debug, Clone, Default)]
+pub struct LintOptions {
+    /// Parse every file, not only those the prefilter selects (for `--stats`).
+    pub parse_all: bool,
+    /// Parse results shared between runs (revisions of one tree): a chunk
+    /// whose text did not change is not parsed again, wherever it moved.
+    pub parse_cache: Option<std::sync::Arc<ParseCache>>,
+    /// Per-file results shared between runs, for sets that give content ids.
+    pub scan_cache: Option<std::sync::Arc<ScanCache>>,
+    /// Source size up to which every file is scanned up front (default
+    /// [`WHOLE_SCAN_LIMIT`]); above it only files naming the lock are, and
+    /// definitions are looked up on demand. Tests lower it to run the
+    /// whole-tree path on small fixtures.
+    pub whole_scan_limit: Option<u64>,
+    /// Rounds of pulling in missing callee definitions on a whole tree
+    /// (default [`MAX_PULL_ROUNDS`]). On 6.12 the findings no longer change
+    /// from 12 rounds on (checked up to 40); 8 keeps a warm `diff` fast.
+    pub pull_rounds: Option<usize>,
+    /// The tree's root (see [`source::tree_root`]): files under PATH are
+    /// named relative to it, so `lint mm` and `lint .` name (and
+    /// fingerprint) a finding alike. Default: relative to PATH.
+    pub tree_root: Option<std::path::PathBuf>,
+    /// Where the stages of the run are reported (nowhere by default).
+    pub progress: crate::progress::Progress,
+}
+
+pub struct LintRun {
+    pub report: Report,
+    /// Sources of files with findings, for printers that show code.
+    pub sources: HashMap<String, String>,
+}
+
+/// Each round pulls in definitions of callees reached under a write hold.
+pub const MAX_PULL_ROUNDS: usize = 8;
+/// Source size up to which every file is scanned lexically up front.
+pub const WHOLE_SCAN_LIMIT: u64 = 64 << 20;
+
+pub fn lint_path(
+    root: &Path,
+    cat: &Catalogue,
+    options: &LintOptions,
+) -> Result<LintRun, AnalyzerError> {
+    check_root(root)?;
+    let set = source::FsTree::within(root, options.tree_root.as_deref());
+    Ok(lint_set(&set, cat, options))
+}
+
+/// PATH must be a directory that can be listed or a regular file that can
+/// be opened: anything else is an input error naming it, not "0 files"
+/// (a FIFO or a device is never opened: a read could block or never end).
+fn check_root(root: &Path) -> Result<(), AnalyzerError> {
+    let io = |source: std::io::Error| AnalyzerError::Io {
+        path: root.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AnalyzerError::MissingPath {
+                path: root.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if meta.is_dir() {
+        std::fs::read_dir(root).map_err(io)?;
+    } else if meta.is_file() {
+        std::fs::File::open(root).map_err(io)?;
+    } else {
+        return Err(AnalyzerError::NotAFileOrDirectory {
+            path: root.to_path_buf(),
+            kind: source::special_file_kind(&meta.file_type()).unwrap_or("not a regular file"),
+        });
+    }
+    Ok(())
+}
+
+/// Lints a set of sources (a directory, or a git tree in memory): the first
+/// pass (read, prefilter, scan), the initial selection, the pull rounds,
+/// then the report.
+pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> LintRun {
+    let started = Instant::now();
+    let listing = set.list();
+    let paths: Vec<&str> = listing.iter().map(|(p, _)| p.as_str()).collect();
+    let prefilter = Prefilter::new(&cat.lock_tokens());
+    // Small trees (mm/) are scanned whole up front, so the lexical call index
+    // sees every helper; a whole kernel tree scans only files naming the lock
+    // and looks further definitions up on demand.
+    let total_bytes: u64 = listing.iter().map(|(_, n)| n).sum();
+    options
+        .progress
+        .report(Stage::Scanning { files: paths.len() });
+    let scan_all = total_bytes <= options.whole_scan_limit.unwrap_or(WHOLE_SCAN_LIMIT);
+    let designated_fields: Vec<String> = cat
+        .fault_path
+        .handler_fields
+        .iter()
+        .chain(&cat.rmap.callback_fields)
+        .cloned()
+        .collect();
+    let scanning = Scanning {
+        set,
+        cache: options.scan_cache.as_deref(),
+        prefilter: &prefilter,
+        fields: &designated_fields,
+    };
+    let mut skipped = set.unlisted();
+    let (mut files, mut unloaded) =
+        first_pass(&scanning, &paths, options.parse_all, scan_all, &mut skipped);
+    // Summaries are shared by the rounds of this run, and with other runs
+    // through the scan cache.
+    let run_summaries = crate::summary_store::SummaryStore::default();
+    let summaries = options
+        .scan_cache
+        .as_deref()
+        .map_or(&run_summaries, |c| &c.summaries);
+    let trace = Trace::from_env();
+    trace.time("read and scan", started);
+    let t = Instant::now();
+    let mut index = NameIndex::new(&files::scans(&files));
+    let (handlers, rmap_callbacks) = designated_functions(&files, cat);
+    // Fault handlers and rmap callbacks are analyzed whatever they mention.
+    for name in handlers.iter().chain(&rmap_callbacks) {
+        for &(fi, ci) in index.get(name) {
+            if files[fi].names_lock {
+                files[fi].select(ci);
+            }
+        }
+    }
+    let reach_long = selection::lexical_reach_long(&files, cat);
+    selection::select_long_reaching_callees(&mut files, &index, &reach_long, cat);
+    trace.time("index and selection", t);
+
+    let rounds = Rounds {
+        set,
+        cat,
+        options,
+        scanning: &scanning,
+        summaries,
+        handlers,
+        rmap_callbacks,
+        reach_long,
+        trace,
+    };
+    let (findings, cut) = rounds.run(&mut files, &mut index, &mut unloaded, &mut skipped);
+    skipped.extend(cut);
+    let report = report(&files, findings, skipped, paths.len(), started);
+    let sources = shown_sources(&mut files, &report.findings, set);
+    // Freeing a whole tree's files and index takes a while: not on the
+    // caller's time (a pool thread does it).
+    rayon::spawn(move || drop((files, index)));
+    LintRun { report, sources }
+}
+
+/// Reads and prefilters every file in parallel. Files naming the lock (all
+/// of a small tree) are kept and scanned; the others are only listed, for
+/// on-demand definition lookups; unreadable ones are added to `skipped`.
+fn first_pass<'p>(
+    scanning: &Scanning,
+    paths: &[&'p str],
+    parse_all: bool,
+    scan_all: bool,
+    skipped: &mut Vec<Skipped>,
+) -> (Vec<LoadedFile>, Vec<&'p str>) {
+    let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
+        .par_iter()
+        .map(|p| scanning.load(p, parse_all, scan_all))
+        .collect();
+    let mut files: Vec<LoadedFile> = Vec::new();
+    let mut unloaded: Vec<&str> = Vec::new();
+    for (r, p) in read.into_iter().zip(paths) {
+        match r {
+            Ok(Some(f)) => files.push(f),
+            Ok(None) => unloaded.push(p),
+            Err(s) => skipped.push(s),
+        }
+    }
+    (files, unloaded)
+}
+
+/// The fault handlers (`.fault = f`, the catalogue's entry contracts) and
+/// the rmap callbacks (`.rmap_one = f`, the catalogue's walkers) the
+/// scanned files name.
+fn designated_functions(files: &[LoadedFile], cat: &Catalogue) -> (HashSet<String>, Vec<String>) {
+    let handlers: HashSet<String> = files
+        .iter()
+        .flat_map(|f| &f.scan.designated)
+        .filter(|(field, _)| cat.fault_path.handler_fields.contains(field))
+        .map(|(_, name)| name.clone())
+        .chain(cat.fault_path.entry_contracts.keys().cloned())
+        .collect();
+    let rmap_callbacks: Vec<String> = files
+        .iter()
+        .flat_map(|f| &f.scan.designated)
+        .filter(|(field, _)| cat.rmap.callback_fields.contains(field))
+        .map(|(_, name)| name.clone())
+        .chain(cat.rmap.walkers.iter().cloned())
+        .collect();
+    (handlers, rmap_callbacks)
+}
+
+/// The report: findings, figures, and what was skipped (sorted by file).
+fn report(
+    files: &[LoadedFile],
+    findings: Vec<Finding>,
+    mut skipped: Vec<Skipped>,
+    file_count: usize,
+    started: Instant,
+) -> Report {
+    let parsed: Vec<&LoadedFile> = files
+        .iter()
+        .filter(|f| f.selected.iter().any(|s| *s))
+        .collect();
+    let stats = Stats {
+        files: file_count,
+        files_parsed: parsed.len(),
+        functions: parsed.iter().map(|p| p.functions().count()).sum(),
+        functions_with_parse_errors: parsed
+            .iter()
+            .flat_map(|p| p.functions())
+            .filter(|(f, _)| f.has_parse_error)
+            .count(),
+        bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    // Functions whose body was not analyzed (nesting too deep) are named:
+    // the rest of their file and run keeps its findings.
+    for p in &parsed {
+        for (f, shift) in p.functions() {
+            if let Some(reason) = &f.skipped {
+                skipped.push(Skipped {
+                    file: p.rel.clone(),
+                    reason: format!(
+                        "function `{}` (line {}) skipped: {reason}",
+                        f.name,
+                        f.line + shift
+                    ),
+                });
+            }
+        }
+    }
+    skipped.sort_by(|a, b| a.file.cmp(&b.file));
+    Report {
+        version: 1,
+        findings,
+        stats,
+        skipped,
+    }
+}
+
+/// The texts of the files findings point into, for printers that show
+/// code: those a run without caches holds (naming the lock, or a chunk
+/// parsed from them), re-read when a cache kept only their scan.
+fn shown_sources(
+    files: &mut [LoadedFile],
+    findings: &[Finding],
+    set: &dyn SourceSet,
+) -> HashMap<String, String> {
+    let shown: HashSet<&str> = findings
+        .iter()
+        .flat_map(|f| [f.file.as_str(), f.acquired_at.file.as_str()])
+        .collect();
+    files
+        .iter_mut()
+        .filter(|p| {
+            shown.contains(p.rel.as_str()) && (p.names_lock || p.selected.iter().any(|s| *s))
+        })
+        .filter_map(|p| match p.text.take() {
+            Some(t) => Some((p.rel.clone(), t)),
+            None => set.read(&p.rel).ok().map(|sf| (p.rel.clone(), sf.text)),
+        })
+        .collect()
+}
+
+/// Runs `analysis` on a thread with a deep stack (summaries recurse along
+/// call chains), or here if no thread can be made.
+fn analyze_program<T: Send>(analysis: impl FnOnce() -> T + Send) -> T {
+    let analysis = std::sync::Mutex::new(Some(analysis));
+    let take = || analysis.lock().ok().and_then(|mut a| a.take());
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("mmstall-analysis".into())
+            .stack_size(crate::limits::ANALYSIS_STACK);
+        let spawned = thread.spawn_scoped(scope, || take().map(|run| run()));
+        let done = spawned.ok().and_then(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        match done {
+            Some(result) => result,
+            None => take()
+                .map(|run| run())
+                .expect("the analysis runs on one thread or the other"),
+        }
+    })
+}
+
+/// A note per holder (root) whose results a bound of the analysis cut:
+/// findings behind the bound are missing, and the output says so.
+pub fn cut_notes(program: &Program) -> Vec<Skipped> {
+    let mut notes = Vec::new();
+    for root in program.roots() {
+        let mut cuts = 0;
+        let hinted = program.function(root).entry_hint.is_some();
+        for env in program.contexts(root, 0).iter() {
+            let result = program.analyze(root, env);
+            cuts |= result.local_cut;
+            if hinted {
+                cuts |= result.entry_cut;
+            }
+        }
+        if cuts != 0 {
+            let f = program.function(root);
+            notes.push(Skipped {
+                file: program
+                    .files
+                    .get(f.file as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                reason: format!(
+                    "holder `{}` (line {}): results cut: {}; findings past the bound are not reported",
+                    f.name,
+                    f.line,
+                    crate::limits::describe_cuts(cuts)
+                ),
+            });
+        }
+    }
+    notes
+}

@@ -1,0 +1,135 @@
+//! The lexical scanner: what a file's text yields without parsing (chunks,
+//! the names each defines and calls, designated initializers, whether it
+//! names the lock). Cheap enough for every file of a whole tree; the run
+//! selects from it what to parse.
+
+use std::collections::BTreeSet;
+
+use crate::source::{self, Chunk, Prefilter};
+
+/// What a file's text yields lexically: its chunks, what each defines and
+/// calls, and the prefilter's verdict per chunk. A function of the content
+/// (and the catalogue), so shared between runs through a [`ScanCache`].
+pub(super) struct Scan {
+    pub(super) chunks: Vec<Chunk>,
+    /// Per chunk, the names it defines (shared with the run's name index).
+    pub(super) defs: Vec<Vec<Name>>,
+    pub(super) calls: Vec<Vec<String>>,
+    /// The chunk assigns through a pointer (`p->field = ...`).
+    pub(super) stores_fields: Vec<bool>,
+    pub(super) has_loop: Vec<bool>,
+    pub(super) line_starts: Vec<u32>,
+    /// Scanned for definitions only: what its chunks call is unknown.
+    pub(super) calls_unknown: bool,
+    /// `(field, function)` of designated initializers (`.fault = f`, `.rmap_one = f`).
+    pub(super) designated: Vec<(String, String)>,
+    /// The chunk names the lock (all false unless the file does).
+    pub(super) chunk_names_lock: Vec<bool>,
+}
+
+impl Scan {
+    /// Scans a file's chunks. `scan_calls` = false indexes definitions only
+    /// (the cheap mode for files outside the prefilter in a whole tree).
+    pub(super) fn new(
+        text: &str,
+        fields: &[String],
+        scan_calls: bool,
+        prefilter: Option<&Prefilter>,
+    ) -> Scan {
+        let designated = source::designated_functions(text, fields);
+        let chunks = source::split_chunks(text);
+        let per_chunk = |f: &dyn Fn(&str) -> bool| -> Vec<bool> {
+            chunks
+                .iter()
+                .map(|c| scan_calls && f(&text[c.start..c.end]))
+                .collect()
+        };
+        let defs = chunks
+            .iter()
+            .map(|c| {
+                defined_names(&text[c.start..c.end])
+                    .into_iter()
+                    .map(Name::from)
+                    .collect()
+            })
+            .collect();
+        let calls = chunks
+            .iter()
+            .map(|c| {
+                if scan_calls {
+                    source::called_names(&text[c.start..c.end])
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let stores_fields = per_chunk(&source::stores_through_pointer);
+        let has_loop = per_chunk(&|t: &str| {
+            ["for (", "while (", "for_each", "foreach", "do {"]
+                .iter()
+                .any(|k| t.contains(k))
+        });
+        let chunk_names_lock = match prefilter {
+            Some(p) => chunks
+                .iter()
+                .map(|c| p.matches(&text.as_bytes()[c.start..c.end]))
+                .collect(),
+            None => vec![false; chunks.len()],
+        };
+        let mut line = 0u32;
+        let mut pos = 0usize;
+        let line_starts = chunks
+            .iter()
+            .map(|c| {
+                line += memchr::memchr_iter(b'\n', &text.as_bytes()[pos..c.start]).count() as u32;
+                pos = c.start;
+                line
+            })
+            .collect();
+        Scan {
+            chunks,
+            defs,
+            calls,
+            stores_fields,
+            has_loop,
+            line_starts,
+            calls_unknown: !scan_calls,
+            designated,
+            chunk_names_lock,
+        }
+    }
+}
+
+/// A function name as the lexical index knows it (shared, cheap to clone).
+pub(super) type Name = std::sync::Arc<str>;
+
+/// Names of functions a file defines, read lexically: a line starting at
+/// column 0 with an identifier, whose first `(` follows a name, and that is
+/// not a prototype. Cheap enough for every file of a whole tree.
+pub fn defined_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let Some(first) = line.bytes().next() else {
+            continue;
+        };
+        if !(first.is_ascii_alphabetic() || first == b'_') || line.trim_end().ends_with(';') {
+            continue;
+        }
+        let Some(paren) = line.find('(') else {
+            continue;
+        };
+        let head = line[..paren].trim_end();
+        let name: String = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !name.is_empty() && !name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            names.insert(name);
+        }
+    }
+    names
+}

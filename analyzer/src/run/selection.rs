@@ -1,0 +1,167 @@
+//! Selection: which chunks are parsed. From the chunks naming the lock
+//! (and fault handlers, rmap callbacks), the callees that can reach a long
+//! operation, lexically; each round then pulls in the definitions of
+//! callees the analysis reached under a write hold without a definition.
+
+use std::collections::HashSet;
+
+use super::files::LoadedFile;
+use super::name_index::NameIndex;
+use crate::catalogue::Catalogue;
+
+/// Callees reached under a write hold are pulled in when their chunk can
+/// reach a long operation (lexically) or is a short helper that stores into
+/// struct fields (init helpers that carry constants, like `init_vma_munmap`).
+const SHORT_CHUNK_LINES: usize = 40;
+/// A name defined in more places than this (static helpers of many drivers)
+/// is only followed to a definition in the caller's own file.
+const MAX_HOMONYMS: usize = 3;
+
+/// Names defined by chunks that can reach a long operation, following
+/// lexical calls between the known chunks.
+pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> {
+    let mut reach: HashSet<String> = HashSet::new();
+    loop {
+        let before = reach.len();
+        for f in files {
+            for ((defs, calls), &has_loop) in
+                f.scan.defs.iter().zip(&f.scan.calls).zip(&f.scan.has_loop)
+            {
+                // Most chunks call nothing known (definitions-only scans).
+                if calls.is_empty() || defs.iter().all(|d| reach.contains(&**d)) {
+                    continue;
+                }
+                let long_call = |c: &String| {
+                    cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c)
+                };
+                let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
+                if calls.iter().any(long_call) || (has_loop && calls.iter().any(loop_call)) {
+                    reach.extend(defs.iter().map(|d| d.to_string()));
+                }
+            }
+        }
+        if reach.len() == before {
+            return reach;
+        }
+    }
+}
+
+/// From the selected chunks, selects (transitively) the chunks defining the
+/// callees that can reach a long operation.
+pub(super) fn select_long_reaching_callees(
+    files: &mut [LoadedFile],
+    index: &NameIndex,
+    reach: &HashSet<String>,
+    cat: &Catalogue,
+) {
+    // Start from every selected chunk: write holders, and read holders or
+    // hinted functions whose callees run under a caller's write hold. A
+    // chunk expanded by an earlier call against the same index has its
+    // targets selected already: only the others are expanded (the result,
+    // a closure, does not depend on the order).
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for (fi, f) in files.iter_mut().enumerate() {
+        if f.expanded_with != index.generation {
+            f.expanded.iter_mut().for_each(|e| *e = false);
+            f.expanded_with = index.generation;
+        }
+        for (ci, s) in f.selected.iter().enumerate() {
+            if *s && !f.expanded[ci] {
+                stack.push((fi, ci));
+            }
+        }
+    }
+    while let Some((fi, ci)) = stack.pop() {
+        files[fi].expanded[ci] = true;
+        // Callees that can reach a long operation, and short helpers that
+        // store into struct fields (constants for the callees after them).
+        let callees: Vec<&String> = files[fi].scan.calls[ci]
+            .iter()
+            .filter(|c| !cat.long_ops.contains_key(*c))
+            .collect();
+        let mut targets = Vec::new();
+        for c in callees {
+            let defs = index.get(c);
+            let wanted = |&(f, k): &(usize, usize)| {
+                reach.contains(c)
+                    || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
+                    // A short leaf helper of the same file switching on a
+                    // value: a predicate the caller may branch on
+                    // (`madvise_need_mmap_write()`).
+                    || (f == fi
+                        && files[f].lines(k) <= SHORT_CHUNK_LINES
+                        && files[f].scan.calls[k]
+                            .iter()
+                            .all(|n| files[f].scan.defs[k].iter().any(|d| **d == **n))
+                        && files[f].text.as_deref().is_some_and(|t| {
+                            let chunk = &files[f].scan.chunks[k];
+                            t.get(chunk.start..chunk.end)
+                                .is_some_and(|body| body.contains("switch"))
+                        }))
+            };
+            if defs.len() > MAX_HOMONYMS {
+                targets.extend(
+                    defs.iter()
+                        .copied()
+                        .filter(|(f, _)| *f == fi)
+                        .filter(wanted),
+                );
+            } else {
+                targets.extend(defs.iter().copied().filter(wanted));
+            }
+        }
+        // Every selected chunk is expanded or on the stack: selected means visited.
+        for t in targets {
+            if !files[t.0].selected[t.1] {
+                files[t.0].select(t.1);
+                stack.push(t);
+            }
+        }
+    }
+}
+
+/// Selects the wanted definitions of `missing` callees (reached under a
+/// write hold without a definition), and lexically the wanted callees of
+/// what is selected, so few rounds are needed. False when nothing new was
+/// selected.
+pub(super) fn pull_missing(
+    files: &mut [LoadedFile],
+    index: &NameIndex,
+    missing: &std::collections::BTreeSet<String>,
+    reach_long: &HashSet<String>,
+) -> bool {
+    let wanted = |f: &LoadedFile, ci: usize| {
+        f.scan.calls_unknown
+            || f.scan.defs[ci].iter().any(|d| reach_long.contains(&**d))
+            || (f.scan.stores_fields[ci] && f.lines(ci) <= SHORT_CHUNK_LINES)
+    };
+    let mut pulled = false;
+    let mut queue: Vec<(usize, usize)> = Vec::new();
+    for name in missing {
+        let defs = index.get(name);
+        if defs.len() > MAX_HOMONYMS {
+            continue; // a common static name: no telling which one is meant
+        }
+        queue.extend(defs.iter().copied());
+    }
+    while let Some((fi, ci)) = queue.pop() {
+        if files[fi].selected[ci] || !wanted(&files[fi], ci) {
+            continue;
+        }
+        files[fi].select(ci);
+        pulled = true;
+        for callee in &files[fi].scan.calls[ci] {
+            let defs = index.get(callee);
+            if defs.len() <= MAX_HOMONYMS {
+                queue.extend(defs.iter().copied().filter(|&(f, c)| !files[f].selected[c]));
+            } else {
+                queue.extend(
+                    defs.iter()
+                        .copied()
+                        .filter(|&(f, c)| f == fi && !files[f].selected[c]),
+                );
+            }
+        }
+    }
+    pulled
+}

@@ -1,0 +1,280 @@
+//! The contexts a function is analyzed in: the constants its callers pass
+//! (and fields of struct arguments, set by init helpers), case splits on a
+//! parameter a local predicate decides on, and the constants a function's
+//! locals hold.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{env_key, Fast, FnId, Program};
+use crate::ir::*;
+use crate::limits::{MAX_CASE_SPLIT, MAX_CONTEXTS};
+use crate::lockstate::*;
+
+impl Program<'_> {
+    /// Constants a function's locals and struct fields hold in a context,
+    /// flow-insensitively: a variable is constant only if every assignment in
+    /// the function gives it the same constant.
+    pub fn local_facts<'p>(&'p self, fid: FnId, env: &ConstMap) -> ConstMap {
+        let f = self.function(fid);
+        // Keys borrow the function's variable names (most facts are about them).
+        let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
+            HashMap::default();
+        let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>| {
+            candidates
+                .entry(k)
+                .and_modify(|old| {
+                    if *old != v {
+                        *old = None
+                    }
+                })
+                .or_insert(v);
+        };
+        let value = |v: &Value| match v {
+            Value::Const(c) => Some(*c),
+            Value::Path(p) => env.get(p).copied(),
+            _ => None,
+        };
+        for node in &f.cfg.nodes {
+            for ev in &node.events {
+                match ev {
+                    Event::Assign { var, value: v } => merge(f.var_name(*var).into(), value(v)),
+                    Event::Call(cid) => {
+                        let call = &f.calls[*cid as usize];
+                        let Some(g) = self.graph.resolved[fid as usize][*cid as usize] else {
+                            continue;
+                        };
+                        for store in &self.function(g).field_stores {
+                            let Some(base) =
+                                call.args.get(store.param).and_then(|a| normalize_path(a))
+                            else {
+                                continue;
+                            };
+                            let v = match &store.source {
+                                StoreSource::Const(c) => Some(*c),
+                                StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
+                            };
+                            merge(format!("{base}.{}", store.field).into(), v);
+                        }
+                    }
+                }
+            }
+        }
+        let mut facts = env.clone();
+        for (k, v) in candidates {
+            match v {
+                Some(v) => facts.insert(k.into_owned(), v),
+                None => facts.remove(k.as_ref()),
+            };
+        }
+        facts
+    }
+
+    /// [`Program::local_facts`], memoized (a pure function of the program).
+    pub(super) fn memo_facts(&self, fid: FnId, env: &ConstMap) -> Rc<ConstMap> {
+        let key = (fid, env_key(env));
+        if let Some(f) = self.facts_memo.borrow().get(&key) {
+            return f.clone();
+        }
+        let facts = Rc::new(self.local_facts(fid, env));
+        self.facts_memo.borrow_mut().insert(key, facts.clone());
+        facts
+    }
+
+    /// The context a call gives its callee.
+    pub(super) fn callee_env(&self, call: &CallSite, callee: FnId, facts: &ConstMap) -> ConstMap {
+        let g = self.function(callee);
+        let mut env = ConstMap::default();
+        for (j, pname) in g.params.iter().enumerate() {
+            if pname.is_empty() {
+                continue;
+            }
+            match call.arg_values.get(j) {
+                Some(Value::Const(c)) => {
+                    env.insert(pname.clone(), *c);
+                }
+                Some(Value::Path(p)) => {
+                    if let Some(v) = facts.get(p) {
+                        env.insert(pname.clone(), *v);
+                    }
+                    // Fields of the argument: `p.rest` becomes `pname.rest`.
+                    for (k, v) in facts {
+                        if let Some(rest) =
+                            k.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.'))
+                        {
+                            env.insert(format!("{pname}.{rest}"), *v);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // "Any other value" holds only for the comparisons it was split on:
+        // the function's own and its predicates'.
+        if !self.is_pure_predicate(callee) {
+            env.retain(|_, v| *v != OTHER_VALUE);
+        }
+        env
+    }
+
+    /// The contexts a root function is analyzed in: the constants its callers
+    /// pass, plus the unknown context when a caller passes no constant or
+    /// there is no caller in the analyzed files. At the root (`depth` 0) an
+    /// unknown context is split by [`Program::case_split`].
+    pub fn contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
+        let contexts = self.caller_contexts(fid, depth);
+        if depth > 0 {
+            return contexts;
+        }
+        let Some((param, values)) = self.case_split(fid) else {
+            return contexts;
+        };
+        let mut out: Vec<ConstMap> = Vec::new();
+        for env in contexts.iter() {
+            if env.contains_key(&param) {
+                out.push(env.clone());
+                continue;
+            }
+            for &v in values.iter().chain([&OTHER_VALUE]) {
+                let mut split = env.clone();
+                split.insert(param.clone(), v);
+                out.push(split);
+            }
+        }
+        Rc::new(out)
+    }
+
+    /// A parameter that a side-effect-free predicate callee decides on
+    /// (`write = madvise_need_mmap_write(behavior)`), with every constant it
+    /// is compared with there and in the function itself: the function is
+    /// then analyzed once per value and once for any other value
+    /// ([`OTHER_VALUE`]), so the lock mode the predicate picks follows the
+    /// parameter into the function's own `switch (behavior)`. None when a
+    /// comparison is not an equality with a constant, or there are more than
+    /// [`MAX_CASE_SPLIT`] values.
+    pub(super) fn case_split(&self, fid: FnId) -> Option<(String, Vec<i64>)> {
+        let f = self.function(fid);
+        for (cid, call) in f.calls.iter().enumerate() {
+            let Some(g) = self.graph.resolved[fid as usize][cid] else {
+                continue;
+            };
+            if !self.is_local_predicate(fid, g) {
+                continue;
+            }
+            for (j, arg) in call.arg_values.iter().enumerate() {
+                let Value::Path(p) = arg else { continue };
+                if !f.params.iter().any(|q| q == p) {
+                    continue;
+                }
+                let gf = self.function(g);
+                let Some(gp) = gf.params.get(j).filter(|q| !q.is_empty()) else {
+                    continue;
+                };
+                let mut values = Vec::new();
+                if !compared_constants(gf, gp, &mut values) || values.is_empty() {
+                    continue;
+                }
+                if !compared_constants(f, p, &mut values) {
+                    continue;
+                }
+                values.sort_unstable();
+                values.dedup();
+                if values.len() <= MAX_CASE_SPLIT && !values.contains(&OTHER_VALUE) {
+                    return Some((p.clone(), values));
+                }
+            }
+        }
+        None
+    }
+
+    /// Neither touches the lock nor reaches a long operation (nor an
+    /// unresolved call): what it returns is all a caller learns from it.
+    pub(super) fn is_pure_predicate(&self, g: FnId) -> bool {
+        !self.graph.may_touch_lock[g as usize] && !self.graph.may_reach_long[g as usize]
+    }
+
+    /// A pure predicate defined in the caller's file: a name defined in many
+    /// places (`test_bit`, config stubs returning a constant) may resolve to
+    /// a definition the caller does not use, and its constant result would
+    /// prune the caller's real paths; a same-file definition is the one used.
+    pub(super) fn is_local_predicate(&self, caller: FnId, g: FnId) -> bool {
+        self.is_pure_predicate(g) && self.function(g).file == self.function(caller).file
+    }
+
+    pub(super) fn caller_contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
+        if let Some(c) = self.contexts_memo.borrow().get(&fid) {
+            return c.clone();
+        }
+        let unknown = Rc::new(vec![ConstMap::default()]);
+        if depth >= 3 || self.graph.callers[fid as usize].is_empty() {
+            return unknown;
+        }
+        // Cut cycles: while computing, this function has the unknown context.
+        self.contexts_memo.borrow_mut().insert(fid, unknown.clone());
+        let mut out: Vec<ConstMap> = Vec::new();
+        let mut has_unknown = false;
+        for &(g, cid) in &self.graph.callers[fid as usize] {
+            for genv in self.caller_contexts(g, depth + 1).iter() {
+                let facts = self.memo_facts(g, genv);
+                let env = self.callee_env(&self.function(g).calls[cid as usize], fid, &facts);
+                if env.is_empty() {
+                    has_unknown = true;
+                } else if !out.contains(&env) {
+                    out.push(env);
+                }
+            }
+        }
+        if has_unknown {
+            out.push(ConstMap::default());
+        }
+        let result = Rc::new(if out.len() > MAX_CONTEXTS {
+            vec![ConstMap::default()]
+        } else {
+            out
+        });
+        self.contexts_memo.borrow_mut().insert(fid, result.clone());
+        result
+    }
+}
+
+/// Adds to `out` every constant `param` is compared with for equality in
+/// `f` (`switch` cases, `==`, `!=`); false when it is compared otherwise
+/// (`<`, a case that is not a constant), where "any other value" would not
+/// be one answer.
+fn compared_constants(f: &Function, param: &str, out: &mut Vec<i64>) -> bool {
+    let Some(var) = f.var_id(param) else {
+        return true;
+    };
+    fn walk(e: &Expr, var: VarId, out: &mut Vec<i64>) -> bool {
+        match e {
+            Expr::Not(a) => walk(a, var, out),
+            Expr::And(a, b) | Expr::Or(a, b) => walk(a, var, out) && walk(b, var, out),
+            Expr::Cmp(op, a, b) => match (a.as_ref(), b.as_ref()) {
+                (Expr::Var(v), Expr::Const(c)) | (Expr::Const(c), Expr::Var(v)) if *v == var => {
+                    out.push(*c);
+                    matches!(op, CmpOp::Eq | CmpOp::Ne)
+                }
+                _ => walk(a, var, out) && walk(b, var, out),
+            },
+            Expr::Var(_) | Expr::Const(_) | Expr::Unknown => true,
+        }
+    }
+    for node in &f.cfg.nodes {
+        if let Some(cond) = &node.branch {
+            if !walk(cond, var, out) {
+                return false;
+            }
+        }
+        if let Some((Expr::Var(v), cases)) = &node.switch {
+            if *v == var {
+                for case in cases.iter().flatten() {
+                    match case {
+                        Expr::Const(c) => out.push(*c),
+                        _ => return false,
+                    }
+                }
+            }
+        }
+    }
+    true
+}

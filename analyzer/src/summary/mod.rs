@@ -1,0 +1,195 @@
+//! Interprocedural analysis over the whole PATH.
+//!
+//! Each function is analyzed per *context*: the constants its parameters (and
+//! fields of its struct parameters) hold at the call (`__vm_munmap(.., true)`
+//! versus `(.., false)`). An analysis yields a [`FnResult`]: the function's
+//! effect on the lock for each entry mode (releases, downgrades, re-takes), the
+//! long operations it reaches while a write hold from its entry is still in
+//! force, and the long operations reached under a write hold it takes itself.
+//! Results are memoized per (function, context).
+//!
+//! A result must not depend on the order functions happen to be analyzed in:
+//! summaries are reused between the rounds of a run and between revisions
+//! ([`crate::summary_store`]). So call cycles are handled per cycle group
+//! (strongly connected component of the call graph): a call into a group
+//! from outside *enters* it, and everything analyzed inside the group from
+//! that entry is memoized for that entry only; a call back to a function in
+//! progress, or deeper than [`MAX_DEPTH`] inside the group, is cut with the
+//! identity effect. A function's result is then a function of the function,
+//! its context and what it can reach, whoever asked first.
+
+//!
+//! The work is split by job: [`contexts`] (the constants a function is
+//! analyzed with), [`analysis`] (the dataflow per function, calls into
+//! callees and cycle groups, the hits), [`reuse`] (summaries to and from
+//! the [`SummaryStore`]); the call graph is [`crate::callgraph`], the
+//! bounds [`crate::limits`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+
+use crate::callgraph::CallGraph;
+pub use crate::callgraph::{Fast, FnId};
+use crate::catalogue::{Catalogue, LockOp, LongClass};
+use crate::ir::*;
+use crate::limits::Cuts;
+
+use crate::lockstate::*;
+use crate::summary_store::{EnvKey, Noted, StableKey, SummaryKey, SummaryStore};
+
+mod analysis;
+mod contexts;
+mod reuse;
+
+/// Call sites from a holder down to a long call (tails shared with the
+/// callees' hits: see [`crate::chain`]).
+pub type Chain = crate::chain::Chain<(FnId, CallId)>;
+
+/// A long operation reached under a write hold: the chain of call sites from
+/// the holder down to the long call.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub class: LongClass,
+    /// The lock mode held at the long call (for entry hits: the entry mode).
+    pub held: Held,
+    pub chain: Chain,
+    /// Where the holder took the lock (a call in `chain[0].0`), or entry.
+    pub acquired: Origin,
+}
+
+#[derive(Debug, Default)]
+pub struct FnResult {
+    pub effect: Effect,
+    /// Long operations reached while the hold the function was entered with
+    /// is still in force (`held` says which entry mode).
+    pub entry_hits: Vec<Hit>,
+    pub local_hits: Vec<Hit>,
+    /// Bounds of the analysis that cut what `entry_hits` (and the effect)
+    /// could hold ([`Cuts`]); `local_cut` likewise for `local_hits`. Carried
+    /// up to the holders, which the output names.
+    pub entry_cut: Cuts,
+    pub local_cut: Cuts,
+}
+
+pub struct Program<'c> {
+    pub cat: &'c Catalogue,
+    /// Shared with the run's other rounds.
+    pub files: std::sync::Arc<Vec<String>>,
+    /// Shared with the run's other rounds (each round's program adds to them).
+    pub functions: Vec<std::sync::Arc<Function>>,
+    /// The resolved call graph and the keys derived from it.
+    graph: CallGraph,
+    memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>>,
+    /// Summaries shared with other programs (rounds, revisions).
+    store: &'c SummaryStore,
+    /// The entries being analyzed, innermost last.
+    entries: RefCell<Vec<EntryFrame>>,
+    /// Entries cut by [`MAX_ENTRY_DEPTH`] (none expected).
+    pub depth_cuts: Cell<usize>,
+    /// Analyses inside cycle groups (recomputed per entry), for traces.
+    pub cycle_analyses: Cell<usize>,
+    pub max_entry_depth: Cell<usize>,
+    contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
+    /// [`Program::local_facts`] of callers, asked once per callee.
+    facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
+    /// Functions promised a hold on entry called with the lock held for write.
+    pub called_under_write: RefCell<HashSet<FnId, Fast>>,
+    /// Functions promised a hold on entry called with the lock held in any mode.
+    pub called_under_lock: RefCell<HashSet<FnId, Fast>>,
+    /// Callees reached under a write hold that have no definition in the
+    /// analyzed files (the run looks for their definitions elsewhere).
+    pub unresolved_under_write: RefCell<BTreeSet<String>>,
+    /// Chains converted to and from their stored form, by link: a summary's
+    /// chains share their tails with its callees' (see [`crate::chain`]).
+    stored_chains: RefCell<ChainCache<(FnId, CallId), (StableKey, CallId)>>,
+    restored_chains: RefCell<ChainCache<(StableKey, CallId), (FnId, CallId)>>,
+}
+
+type ChainCache<T, U> = HashMap<usize, (crate::chain::Chain<T>, crate::chain::Chain<U>), Fast>;
+
+impl<'c> Program<'c> {
+    pub fn new(
+        cat: &'c Catalogue,
+        files: std::sync::Arc<Vec<String>>,
+        functions: Vec<std::sync::Arc<Function>>,
+        store: &'c SummaryStore,
+    ) -> Program<'c> {
+        let graph = CallGraph::new(&files, &functions);
+        Program {
+            cat,
+            files,
+            functions,
+            graph,
+            memo: RefCell::default(),
+            store,
+            entries: RefCell::default(),
+            depth_cuts: Cell::new(0),
+            cycle_analyses: Cell::new(0),
+            max_entry_depth: Cell::new(0),
+            contexts_memo: RefCell::default(),
+            facts_memo: RefCell::default(),
+            called_under_write: RefCell::default(),
+            called_under_lock: RefCell::default(),
+            unresolved_under_write: RefCell::default(),
+            stored_chains: Default::default(),
+            restored_chains: Default::default(),
+        }
+    }
+
+    /// Cycle groups with more than one member: (count, largest, functions in them).
+    pub fn cycle_group_sizes(&self) -> (usize, usize, usize) {
+        self.graph.cycle_group_sizes()
+    }
+
+    pub fn function(&self, id: FnId) -> &Function {
+        &self.functions[id as usize]
+    }
+
+    /// Functions that take the mmap lock or are promised a hold on entry.
+    pub fn roots(&self) -> Vec<FnId> {
+        (0..self.functions.len() as FnId)
+            .filter(|&id| {
+                let f = self.function(id);
+                f.entry_hint.is_some()
+                    || f.calls.iter().any(|c| {
+                        c.catalogued.lock_call
+                            && lock_api(self.cat, c).is_some_and(|e| e.op == LockOp::Acquire)
+                    })
+            })
+            .collect()
+    }
+
+    /// The definition a call resolves to, if any.
+    pub fn callee(&self, fid: FnId, cid: CallId) -> Option<FnId> {
+        self.graph.resolved[fid as usize][cid as usize]
+    }
+
+    pub fn find(&self, name: &str) -> Vec<FnId> {
+        (0..self.functions.len() as FnId)
+            .filter(|&i| self.function(i).name == name)
+            .collect()
+    }
+}
+
+/// An entry being analyzed: its cycle session if its group has a cycle,
+/// and what its summary will record.
+struct EntryFrame {
+    cycle: Option<CycleSession>,
+    noted: Vec<Noted>,
+    children: Vec<SummaryKey>,
+}
+
+/// What is memoized inside a cycle group for one entry.
+struct CycleSession {
+    memo: HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>,
+    in_progress: HashSet<(FnId, EnvKey), Fast>,
+    depth: u32,
+}
+
+/// A context as a memo key: its constants, sorted.
+pub fn env_key(env: &ConstMap) -> EnvKey {
+    let mut key: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    key.sort();
+    key
+}
