@@ -227,20 +227,24 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     }
     let report = &run.report;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let output = printers::Output {
+        report,
+        sources: Some(&run.sources),
+        root: tree.root.is_absolute().then_some(tree.root.as_path()),
+    };
+    let printer: Box<dyn printers::Printer + '_> = match args.format {
+        Format::Text => Box::new(printers::text::Text {
+            color: args.color.enabled(to_terminal),
+        }),
+        Format::Json => Box::new(printers::json::Json),
+        Format::Sarif => Box::new(printers::sarif::Sarif),
+        Format::Github => Box::new(printers::github::Github {
+            prefix: &args.annotation_prefix,
+        }),
+    };
     let out = match args.format {
         Format::Text if args.quiet => printers::text::summary(report) + "\n",
-        Format::Text => {
-            printers::text::render_styled(report, &run.sources, args.color.enabled(to_terminal))
-        }
-        Format::Json => printers::json::render(report),
-        Format::Sarif => printers::sarif::render_run(
-            &report.findings,
-            &printers::sarif::SarifRun {
-                root: tree.root.is_absolute().then_some(tree.root.as_path()),
-                sources: Some(&run.sources),
-            },
-        ),
-        Format::Github => printers::github::render(&report.findings, &args.annotation_prefix),
+        _ => printer.to_string(&output),
     };
     match &args.output {
         Some(file) => write_atomically(file, out.as_bytes())?,
