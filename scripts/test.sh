@@ -31,6 +31,9 @@ step "cargo build (release, bins + tests)" \
   bash -c 'cargo build --release --workspace --bins && cargo test --workspace --release --no-run' || finish
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# ARCHITECTURE.md's layout rules: no module cycle inside a crate, no source
+# file over 700 lines before its tests.
+step "layout (scripts/check-layout.py)" python3 scripts/check-layout.py
 # Everything but the kernel builds and boots (those print SKIPPED here and run
 # below, one binary at a time, so each shows in the timing table).
 step "tests (unit, snapshot, real tree, faults)" \

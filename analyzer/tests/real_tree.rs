@@ -7,16 +7,7 @@ use std::path::PathBuf;
 use mmstall_analyzer::{lint_path, Catalogue, LintOptions};
 
 fn debian_tree() -> Option<PathBuf> {
-    let cache = std::env::var_os("MMSTALL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-                });
-            base.join("mmstall")
-        });
+    let cache = mmstall_vm::cache::root_or_default();
     let tree = cache.join("src/linux-source-6.12");
     if tree.join("mm/mmap.c").is_file() {
         Some(tree)
