@@ -748,3 +748,29 @@ fn lint_sarif_passes_the_sarif_schema() {
     let (code, text) = common::sarif_validate("lint_sarif_bad", v.to_string().as_bytes()).unwrap();
     assert_eq!(code, 1, "{text}");
 }
+
+/// Issue 14: a constant a finding holds under is printed as the source
+/// names it (`flags=VM_LOCKED`), not as the value standing for it.
+#[test]
+fn context_names_symbolic_constants() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ctx.c"),
+        "static int lock_it(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long flags)\n{\n\tmmap_write_lock(mm);\n\tif (flags == VM_LOCKED)\n\t\tzap_page_range_single(vma, 0, 4096, NULL);\n\tmmap_write_unlock(mm);\n\treturn 0;\n}\n\nint sys_lock_it(struct mm_struct *mm, struct vm_area_struct *vma)\n{\n\treturn lock_it(mm, vma, VM_LOCKED);\n}\n\nint sys_other(struct mm_struct *mm, struct vm_area_struct *vma)\n{\n\treturn lock_it(mm, vma, 0);\n}\n",
+    )
+    .unwrap();
+    let out = mmstall()
+        // Every function parsed: the callers passing the constant do not
+        // name the lock, so the prefilter would leave them out.
+        .args(["lint", "--parse-all", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v}");
+    assert_eq!(
+        findings[0]["context"],
+        serde_json::json!(["flags=VM_LOCKED"])
+    );
+}

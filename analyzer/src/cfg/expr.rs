@@ -286,12 +286,35 @@ fn is_symbolic_constant(name: &str) -> bool {
 }
 
 /// A stable, non-zero value per symbolic constant, far from small integers.
+/// The name is remembered ([`symbol_name`]) so that a finding's context can
+/// say `flags=VM_LOCKED` where the source says so.
 fn symbol_value(name: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
     }
-    (1 << 40) | (h & 0x7fff_ffff_ffff) as i64
+    let value = (1 << 40) | (h & 0x7fff_ffff_ffff) as i64;
+    let known = SYMBOLS
+        .read()
+        .map(|m| m.contains_key(&value))
+        .unwrap_or(true);
+    if !known {
+        if let Ok(mut m) = SYMBOLS.write() {
+            m.entry(value).or_insert_with(|| name.to_string());
+        }
+    }
+    value
+}
+
+/// The symbolic constants seen by this process, by the value standing for
+/// them. The value is a function of the name alone, so what this table
+/// holds never changes a result, only how a value is printed.
+static SYMBOLS: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<i64, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The name of the symbolic constant `value` stands for, if one was seen.
+pub fn symbol_name(value: i64) -> Option<String> {
+    SYMBOLS.read().ok()?.get(&value).cloned()
 }
 
 pub fn collapse_ws(s: &str) -> String {

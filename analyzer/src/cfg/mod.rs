@@ -12,6 +12,8 @@ use crate::ir::*;
 
 mod expr;
 
+pub use expr::symbol_name;
+
 pub struct CfgBuilder<'a> {
     src: &'a [u8],
     line_offset: u32,

@@ -68,7 +68,10 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
         .iter()
         .map(|(k, v)| match *v {
             OTHER_VALUE => format!("{k}=other"),
-            v => format!("{k}={v}"),
+            v => match crate::cfg::symbol_name(v) {
+                Some(name) => format!("{k}={name}"),
+                None => format!("{k}={v}"),
+            },
         })
         .collect();
     context.sort();
