@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: elapsed time, files/s and peak memory of `mmstall lint` (release
-# build) on Debian's 6.12 mm/ and on the whole 6.12 tree. Prints figures; it
+# build) on Debian's 6.12 mm/ and on the whole 6.12 tree, with the findings,
+# long-call sites and per-rule counts of each run. Prints figures; it
 # judges nothing (targets: mm/ <= 0.3 s, whole tree <= 60 s, memory <= 2 GiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,15 @@ bench() {
   done
   awk -v l="$label" -v ms="$best" -v f="$files" -v p="$parsed" -v kb="$rss" 'BEGIN{
     printf "%-14s best of runs: %6d ms  %8.0f files/s  (%d files, %d parsed)  peak RSS %.0f MiB\n", l, ms, f/(ms/1000.0), f, p, kb/1024 }'
+  # What the time bought: findings, distinct long-call sites, per rule.
+  "$bin" lint "$path" --format json 2>/dev/null | python3 -c '
+import collections, json, sys
+findings = json.load(sys.stdin)["findings"]
+sites = {(f["code"], f["file"], f["line"], f["operation"]) for f in findings}
+rules = collections.Counter(f["code"] for f in findings)
+print("%-14s %d findings at %d long-call sites: %s" % (sys.argv[1] + ":", len(findings), len(sites),
+      ", ".join("%s %d" % kv for kv in sorted(rules.items())) or "none"))
+' "$label" || true
 }
 bench "6.12 mm/" "$tree/mm"
 bench "6.12 tree" "$tree"
