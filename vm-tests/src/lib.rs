@@ -17,6 +17,7 @@ pub mod build;
 pub mod cache;
 pub mod config;
 pub mod doctor;
+pub mod kselftest;
 pub mod kvm;
 pub mod logscan;
 pub mod patches;
