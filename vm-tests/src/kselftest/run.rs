@@ -48,6 +48,9 @@ pub fn guest_script(sel: &Selection, build: &SelftestBuild, timeout_secs: u64) -
     // gup_test and split_huge_page_test need debugfs.
     s.push_str("mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null\n");
     s.push_str("ulimit -c 0\n");
+    // mremap_test maps 2 GiB regions (touching 4 MiB): a 1 GiB guest's
+    // heuristic overcommit refuses them.
+    s.push_str("echo 1 > /proc/sys/vm/overcommit_memory\n");
     s.push_str("uname -r > \"$OUT/uname\"\n");
     for e in &sel.entries {
         if build.not_built(e.binary).is_some() {
@@ -148,8 +151,16 @@ impl Report {
             }
             let mut stack: Vec<&TestResult> = t.subtests.iter().collect();
             while let Some(s) = stack.pop() {
-                if matches!(s.verdict, Verdict::Skip(_)) && !matches!(t.verdict, Verdict::Skip(_)) {
-                    *m.entry((t.name.clone(), reason_of(s))).or_insert(0) += 1;
+                match &s.verdict {
+                    Verdict::Skip(r) if !matches!(t.verdict, Verdict::Skip(_)) => {
+                        let why = if r.is_empty() {
+                            reason_of(s)
+                        } else {
+                            r.clone()
+                        };
+                        *m.entry((t.name.clone(), why)).or_insert(0) += 1;
+                    }
+                    _ => {}
                 }
                 stack.extend(s.subtests.iter());
             }
@@ -337,6 +348,8 @@ fn collect_one(e: &Entry, build: &SelftestBuild, logs: &Path, timeout_secs: u64)
     if let Ok(p) = ktap::parse(&log) {
         t.subtests = p.results;
         t.warnings = p.warnings;
+    } else {
+        t.subtests = plain_results(&log);
     }
     match parsed_exit {
         None => {
@@ -372,6 +385,41 @@ fn collect_one(e: &Entry, build: &SelftestBuild, logs: &Path, timeout_secs: u64)
         }
     }
     t
+}
+
+/// Results of tests that print no TAP but one line per case, as
+/// uffd-unit-tests does: `Testing NAME... done`, `... skipped [reason: R]`,
+/// `... failed [reason: R]`.
+pub fn plain_results(log: &str) -> Vec<TestResult> {
+    let mut out = Vec::new();
+    for l in log.lines() {
+        let Some(rest) = l.trim().strip_prefix("Testing ") else {
+            continue;
+        };
+        let Some((name, outcome)) = rest.split_once("... ") else {
+            continue;
+        };
+        let reason = |o: &str| {
+            o.split_once("[reason: ")
+                .map(|(_, r)| r.trim_end().trim_end_matches(']').trim().to_string())
+                .unwrap_or_default()
+        };
+        let outcome = outcome.trim();
+        let v = if outcome == "done" {
+            Verdict::Pass
+        } else if outcome.starts_with("skipped") {
+            Verdict::Skip(reason(outcome))
+        } else if outcome.starts_with("failed") {
+            let mut r = TestResult::new(name.trim(), Verdict::Fail);
+            r.diagnostics.push(reason(outcome));
+            out.push(r);
+            continue;
+        } else {
+            continue;
+        };
+        out.push(TestResult::new(name.trim(), v));
+    }
+    out
 }
 
 /// A skipped result's reason with the diagnostics printed before it (the
@@ -451,6 +499,22 @@ mod tests {
         assert_eq!(judge(0, ""), Verdict::Pass);
         assert_eq!(judge(1, ""), Verdict::Fail);
         assert!(matches!(judge(2, ""), Verdict::Xfail(_)));
+    }
+
+    #[test]
+    fn plain_text_cases_are_subtests() {
+        let log = "Testing register-ioctls on anon... done\nTesting wp-fork on hugetlb... skipped [reason: memory allocation failed]\nTesting move on shmem... failed [reason: wrong content]\nUserfaults unit tests: pass=1, skip=1, fail=1 (total=3)\nTesting half";
+        let r = plain_results(log);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].verdict, Verdict::Pass);
+        assert_eq!(r[0].name, "register-ioctls on anon");
+        assert_eq!(
+            r[1].verdict,
+            Verdict::Skip("memory allocation failed".into())
+        );
+        assert_eq!(r[2].verdict, Verdict::Fail);
+        assert_eq!(r[2].diagnostics, ["wrong content"]);
+        assert!(plain_results("").is_empty());
     }
 
     #[test]
