@@ -208,10 +208,26 @@ impl Report {
             };
             let why = match &t.verdict {
                 Verdict::Skip(r) | Verdict::Xfail(r) | Verdict::Error(r) => format!(": {r}"),
-                Verdict::Fail => t
-                    .exit_status
-                    .map(|e| format!(": exit status {e}"))
-                    .unwrap_or_default(),
+                Verdict::Fail => {
+                    let mut w = t
+                        .exit_status
+                        .map(|e| format!(": exit status {e}"))
+                        .unwrap_or_default();
+                    if let Some(to) = t.warnings.iter().find(|w| w.starts_with("TIMEOUT")) {
+                        w = format!(": {to}");
+                    }
+                    let failed: Vec<&str> = t
+                        .subtests
+                        .iter()
+                        .filter(|s| s.verdict == Verdict::Fail)
+                        .map(|s| s.name.as_str())
+                        .take(3)
+                        .collect();
+                    if !failed.is_empty() {
+                        w.push_str(&format!(" (failed: {})", failed.join("; ")));
+                    }
+                    w
+                }
                 Verdict::Pass => String::new(),
             };
             s.push_str(&format!(
