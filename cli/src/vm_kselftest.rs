@@ -7,7 +7,7 @@
 //! Exit codes: 0 every test passed, skipped (with its reason) or failed as
 //! expected, and the kernel reported nothing; 1 a test failed, timed out or
 //! has no result, or the kernel reported trouble; 2 bad input (unknown test,
-//! a bare bzImage whose tree is unknown); 3 infrastructure (the selftests
+//! a bzImage outside a build directory: its tree is unknown); 3 infrastructure (the selftests
 //! could not be built, the guest never booted).
 
 use mmstall_vm::boot::RunResult;
@@ -43,8 +43,14 @@ pub fn prepare(
         eprintln!("error: --kselftest-timeout must be positive");
         return Err(2);
     }
+    // A bzImage inside a build directory has its meta.json beside it.
+    let beside = |bz: &std::path::Path| {
+        let text = std::fs::read_to_string(bz.parent()?.join("meta.json")).ok()?;
+        serde_json::from_str::<build::BuildMeta>(&text).ok()
+    };
     let meta = match build::locate_kernel(cache, kernel) {
         Ok((_, Some(m))) => m,
+        Ok((bz, None)) if beside(&bz).is_some() => beside(&bz).expect("checked"),
         Ok((_, None)) => {
             eprintln!(
                 "error: --kselftest needs a build directory or key (its meta.json names the tree the selftests come from), not a bare kernel image: {kernel}"

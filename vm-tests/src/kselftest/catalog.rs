@@ -144,13 +144,6 @@ pub const MM: &[Entry] = &[
         "KSM with use_zero_pages=1",
     ),
     e(
-        "uffd-unit-tests",
-        "uffd-unit-tests",
-        &[],
-        true,
-        "userfaultfd: register, missing/wp/minor faults, move, events",
-    ),
-    e(
         "uffd-stress-anon",
         "uffd-stress",
         &["anon", "20", "16"],
@@ -193,6 +186,13 @@ pub const MM: &[Entry] = &[
         "process_mrelease() of a killed process",
     ),
     // Full list only (`mm:all` or by name).
+    e(
+        "uffd-unit-tests",
+        "uffd-unit-tests",
+        &[],
+        false,
+        "userfaultfd: register, missing/wp/minor faults, move, events (flaky under TCG: `events on anon` failed 1 run in 3 with UFFDIO_COPY -ENOENT)",
+    ),
     e(
         "cow",
         "cow",

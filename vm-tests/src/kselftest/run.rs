@@ -435,9 +435,14 @@ pub fn plain_results(log: &str) -> Vec<TestResult> {
             Verdict::Pass
         } else if outcome.starts_with("skipped") {
             Verdict::Skip(reason(outcome))
-        } else if outcome.starts_with("failed") {
+        } else if outcome.starts_with("failed") || outcome.starts_with("ERROR") {
             let mut r = TestResult::new(name.trim(), Verdict::Fail);
-            r.diagnostics.push(reason(outcome));
+            let why = reason(outcome);
+            r.diagnostics.push(if why.is_empty() {
+                outcome.to_string()
+            } else {
+                why
+            });
             out.push(r);
             continue;
         } else {
@@ -529,9 +534,11 @@ mod tests {
 
     #[test]
     fn plain_text_cases_are_subtests() {
-        let log = "Testing register-ioctls on anon... done\nTesting wp-fork on hugetlb... skipped [reason: memory allocation failed]\nTesting move on shmem... failed [reason: wrong content]\nUserfaults unit tests: pass=1, skip=1, fail=1 (total=3)\nTesting half";
+        let log = "Testing register-ioctls on anon... done\nTesting wp-fork on hugetlb... skipped [reason: memory allocation failed]\nTesting move on shmem... failed [reason: wrong content]\nTesting events on anon... ERROR: UFFDIO_COPY error: -2\nUserfaults unit tests: pass=1, skip=1, fail=1 (total=3)\nTesting half";
         let r = plain_results(log);
-        assert_eq!(r.len(), 3);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[3].verdict, Verdict::Fail);
+        assert_eq!(r[3].diagnostics, ["ERROR: UFFDIO_COPY error: -2"]);
         assert_eq!(r[0].verdict, Verdict::Pass);
         assert_eq!(r[0].name, "register-ioctls on anon");
         assert_eq!(
