@@ -21,7 +21,6 @@
 
 use super::build::SelftestBuild;
 use super::catalog::{Entry, Selection};
-use crate::boot::sh_quote;
 use crate::stall::ktap::{self, TestResult, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -34,6 +33,11 @@ pub const DEFAULT_TEST_TIMEOUT_SECS: u64 = 300;
 
 /// Directory of the per-test logs inside the run directory.
 pub const LOG_DIR: &str = "kselftest";
+
+/// Single-quotes a string for /bin/sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
 
 /// The shell script the guest runs (its working directory is the run
 /// directory, shared read-write with the host).
