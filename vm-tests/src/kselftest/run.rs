@@ -217,7 +217,11 @@ impl Report {
                         .exit_status
                         .map(|e| format!(": exit status {e}"))
                         .unwrap_or_default();
-                    if let Some(to) = t.warnings.iter().find(|w| w.starts_with("TIMEOUT")) {
+                    if let Some(to) = t
+                        .warnings
+                        .iter()
+                        .find(|w| w.starts_with("TIMEOUT") || w.starts_with("killed by"))
+                    {
                         w = format!(": {to}");
                     }
                     let failed: Vec<&str> = t
@@ -404,13 +408,36 @@ fn collect_one(e: &Entry, build: &SelftestBuild, logs: &Path, timeout_secs: u64)
                     .iter()
                     .all(|s| matches!(s.verdict, Verdict::Skip(_)))
             {
-                let mut why: Vec<String> = t.subtests.iter().map(reason_of).collect();
-                why.dedup();
+                // Each distinct reason once, with the diagnostics of its first
+                // occurrence (they often say what is missing).
+                let mut seen: Vec<String> = Vec::new();
+                let mut why: Vec<String> = Vec::new();
+                for st in &t.subtests {
+                    let bare = match &st.verdict {
+                        Verdict::Skip(r) if !r.is_empty() => r.clone(),
+                        _ => st.name.clone(),
+                    };
+                    if !seen.contains(&bare) {
+                        seen.push(bare);
+                        why.push(reason_of(st));
+                    }
+                }
                 t.verdict = Verdict::Skip(format!("every subtest skipped: {}", why.join("; ")));
             }
-            if status == 124 || status == 137 {
+            // `timeout` exits 124, or 137 when it had to send KILL; a 137
+            // well before the timeout is a SIGKILL from elsewhere (the OOM
+            // killer).
+            let timed_out =
+                status == 124 || (status == 137 && ms as f64 / 1000.0 >= timeout_secs as f64);
+            if timed_out {
                 t.warnings.push(format!("TIMEOUT after {timeout_secs} s"));
                 t.verdict = Verdict::Fail;
+            } else if status > 128 && status < 160 {
+                t.warnings.push(format!(
+                    "killed by signal {} ({})",
+                    status - 128,
+                    signal_name(status - 128)
+                ));
             }
         }
     }
@@ -476,6 +503,17 @@ fn reason_of(r: &TestResult) -> String {
         why
     } else {
         format!("{why} ({})", diags.join("; "))
+    }
+}
+
+fn signal_name(n: i32) -> &'static str {
+    match n {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        9 => "SIGKILL, the OOM killer?",
+        11 => "SIGSEGV",
+        _ => "signal",
     }
 }
 
@@ -608,6 +646,7 @@ mod tests {
             "4 10\n",
         );
         w("ksm_tests-unmerge", "started\n", "124 300000\n");
+        w("gup_test-get-fast", "", "137 19000\n");
         w("gup_test-dump", "half a line", ""); // the guest died here
         w(
             "madv_populate",
@@ -647,9 +686,7 @@ mod tests {
         assert_eq!(r.subtest_counts.skip, 3);
         assert_eq!(
             r.tests[2].verdict,
-            Verdict::Skip(
-                "every subtest skipped: no X (check if CONFIG_X is enabled); no X".into()
-            )
+            Verdict::Skip("every subtest skipped: no X (check if CONFIG_X is enabled)".into())
         );
         assert_eq!(r.subtest_counts.xfail, 1);
         assert_eq!(r.subtest_counts.fail, 1);
@@ -663,6 +700,15 @@ mod tests {
             .iter()
             .any(|w| w.contains("TIMEOUT after 300 s")));
         assert!(matches!(&r.tests[5].verdict, Verdict::Error(w) if w.contains("guest died")));
+        // Not selected: its files are ignored. Selected and SIGKILLed early: no timeout.
+        let sel2 = select("mm:gup_test-get-fast").unwrap();
+        let b2 = fake_build(d.path(), &["gup_test"], &[]);
+        let r2 = collect(&sel2, &b2, &d.path().join("run"), 300);
+        assert_eq!(r2.tests[0].verdict, Verdict::Fail);
+        assert_eq!(
+            r2.tests[0].warnings,
+            ["killed by signal 9 (SIGKILL, the OOM killer?)"]
+        );
         assert!(
             matches!(&r.tests[6].verdict, Verdict::Error(w) if w.contains("not built: khugepaged.c"))
         );
