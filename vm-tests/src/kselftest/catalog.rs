@@ -191,7 +191,7 @@ pub const MM: &[Entry] = &[
         "uffd-unit-tests",
         &[],
         false,
-        "userfaultfd: register, missing/wp/minor faults, move, events (flaky under TCG: `events on anon` failed 1 run in 3 with UFFDIO_COPY -ENOENT)",
+        "userfaultfd: register, missing/wp/minor faults, move, events (flaky under TCG: `events on anon` failed 1 run in 4 with UFFDIO_COPY -ENOENT)",
     ),
     e(
         "cow",
