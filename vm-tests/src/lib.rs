@@ -9,6 +9,7 @@
 //! - [`kvm`]: whether KVM really runs guests here (probe boot) and what to pass
 //! - [`logscan`]: kernel reports in console logs → structured events
 //! - [`doctor`]: what is installed and working
+//! - [`kselftest`]: the kernel's mm selftests, built from the same tree, run in the guest
 //!
 //! See vm-tests/README.md for the commands and measured times.
 

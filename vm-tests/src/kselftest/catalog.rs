@@ -15,7 +15,7 @@ pub struct Entry {
     pub args: &'static [&'static str],
     /// Part of the default subset.
     pub default: bool,
-    /// What it exercises (shown by `mm:list` and in errors).
+    /// What it exercises (documentation; the README's tables follow it).
     pub what: &'static str,
 }
 
