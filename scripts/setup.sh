@@ -12,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(linux-source-6.12 xz-utils git pkg-config libssl-dev python3-pip)
 if [ "${MMSTALL_SETUP_SKIP_VM:-0}" != 1 ]; then
   pkgs+=(qemu-system-x86 flex bison bc libelf-dev cpio kmod dwarves ccache udev
-         build-essential python3-pip busybox-static dmsetup)
+         build-essential python3-pip busybox-static dmsetup
+         libnuma-dev libcap-dev)   # the kernel's mm selftests: ksm_tests/migration -lnuma, mlock-random-test -lcap
 fi
 
 missing=()

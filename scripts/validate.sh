@@ -25,4 +25,6 @@ step "kernel: stall validation, every series and config" \
   cargo test --workspace --release --test stall -- --nocapture
 step "kernel: nightly, every failure class" \
   cargo test --workspace --release --test nightly_kernel -- --nocapture
+step "kernel: mm selftests, baseline and mlock regression (kselftest-mm config)" \
+  cargo test --workspace --release --test kselftest -- --nocapture
 finish

@@ -10,6 +10,7 @@ mod nightly;
 mod series_cmd;
 mod snapshot;
 mod vm;
+mod vm_kselftest;
 mod vm_validate;
 
 #[derive(Parser)]

@@ -78,6 +78,12 @@ pub struct RunArgs {
     /// Built-in suite name (see `mmstall vm list`) or a script file.
     #[arg(long)]
     suite: Option<String>,
+    /// Kernel selftests: `mm` (the default subset), `mm:all`, `mm:TEST,...`.
+    #[arg(long, conflicts_with_all = ["exec", "suite"])]
+    kselftest: Option<String>,
+    /// Seconds each selftest may run (with --kselftest).
+    #[arg(long, default_value_t = mmstall_vm::kselftest::run::DEFAULT_TEST_TIMEOUT_SECS)]
+    kselftest_timeout: u64,
     /// Guest memory (QEMU syntax).
     #[arg(long, default_value = "1G")]
     memory: String,
@@ -239,7 +245,18 @@ fn new_run_dir(cache: &Cache) -> PathBuf {
 
 fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
     let cache = cache()?;
+    let ks = match &a.kselftest {
+        Some(k) => match crate::vm_kselftest::prepare(&cache, &a.kernel, k, a.kselftest_timeout) {
+            Ok(p) => Some(p),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
     let (script, label) = match (&a.exec, &a.suite) {
+        _ if ks.is_some() => ks
+            .as_ref()
+            .map(|k| (k.script.clone(), k.label.clone()))
+            .expect("some"),
         (Some(c), None) => {
             if c.trim().is_empty() {
                 eprintln!("error: --exec needs a command");
@@ -255,7 +272,7 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
             }
         },
         _ => {
-            eprintln!("error: give --exec CMD or --suite NAME");
+            eprintln!("error: give --exec CMD, --suite NAME or --kselftest mm");
             return Ok(2);
         }
     };
@@ -292,7 +309,9 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
         memory: a.memory,
         cpus: a.cpus,
         boot_timeout: Duration::from_secs(a.boot_timeout),
-        cmd_timeout: Duration::from_secs(a.timeout),
+        cmd_timeout: ks.as_ref().map_or(Duration::from_secs(a.timeout), |k| {
+            k.cmd_timeout.max(Duration::from_secs(a.timeout))
+        }),
         accel,
         accel_reason: accel_reason.clone(),
         virtiofs,
@@ -317,6 +336,12 @@ fn vm_run(a: RunArgs) -> anyhow::Result<i32> {
             });
         }
     };
+    if let Some(k) = &ks {
+        if !a.json {
+            summarize(&r);
+        }
+        return crate::vm_kselftest::finish(k, &r, run_exit_code(&r), a.json);
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

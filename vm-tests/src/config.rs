@@ -30,6 +30,10 @@ pub const BUILTIN_FRAGMENTS: &[(&str, &str)] = &[
         "no-per-vma-lock",
         include_str!("../../kernel-configs/no-per-vma-lock.config"),
     ),
+    (
+        "kselftest-mm",
+        include_str!("../../kernel-configs/kselftest-mm.config"),
+    ),
 ];
 
 /// The fragment every build starts from (on top of `make tinyconfig`).

@@ -12,6 +12,7 @@
 //! - [`logscan`]: kernel reports in console logs → structured events
 //! - [`stall`]: the stall tests' validation (judging types in `mmstall_stall_judge`)
 //! - [`doctor`]: what is installed and working
+//! - [`kselftest`]: the kernel's mm selftests, built from the same tree, run in the guest
 //!
 //! Plumbing written once: [`cache`] (the cache root, shared with the CLI and
 //! nightly; an empty variable counts as unset) and [`process`] (which,
@@ -26,6 +27,7 @@ pub mod build;
 pub mod cache;
 pub mod config;
 pub mod doctor;
+pub mod kselftest;
 pub mod kvm;
 pub mod logscan;
 pub mod patches;
