@@ -34,11 +34,6 @@ pub const DEFAULT_TEST_TIMEOUT_SECS: u64 = 300;
 /// Directory of the per-test logs inside the run directory.
 pub const LOG_DIR: &str = "kselftest";
 
-/// Single-quotes a string for /bin/sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 /// The shell script the guest runs (its working directory is the run
 /// directory, shared read-write with the host).
 pub fn guest_script(sel: &Selection, build: &SelftestBuild, timeout_secs: u64) -> String {
@@ -47,7 +42,7 @@ pub fn guest_script(sel: &Selection, build: &SelftestBuild, timeout_secs: u64) -
     s.push_str(&format!("OUT=\"$PWD\"/{LOG_DIR}\nmkdir -p \"$OUT\"\n"));
     s.push_str(&format!(
         "BIN={}\n",
-        sh_quote(&build.bin.display().to_string())
+        crate::process::sh_quote(&build.bin.display().to_string())
     ));
     // gup_test and split_huge_page_test need debugfs.
     s.push_str("mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null\n");
@@ -61,10 +56,10 @@ pub fn guest_script(sel: &Selection, build: &SelftestBuild, timeout_secs: u64) -
             continue;
         }
         let name = e.name;
-        let mut argv = format!("\"$BIN\"/{}", sh_quote(e.binary));
+        let mut argv = format!("\"$BIN\"/{}", crate::process::sh_quote(e.binary));
         for a in e.args {
             argv.push(' ');
-            argv.push_str(&sh_quote(a));
+            argv.push_str(&crate::process::sh_quote(a));
         }
         s.push_str(&format!(
             "echo \"kselftest: {name}\"\n\
