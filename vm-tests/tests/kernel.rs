@@ -12,13 +12,14 @@
 //!
 //!     MMSTALL_KERNEL_TESTS=1 cargo test --release -p mmstall-vm --test kernel -- --nocapture
 
-use mmstall_vm::boot::{self, Outcome, RunOptions, RunResult};
+use mmstall_vm::boot::{Outcome, RunResult};
 use mmstall_vm::build::{self, BuildError, BuildRequest, ProgressMode, Reporter};
 use mmstall_vm::cache::Cache;
-use mmstall_vm::kvm::{self, AccelChoice};
 use mmstall_vm::tree::TreeSpec;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+mod common;
 
 struct Print;
 impl Reporter for Print {
@@ -62,45 +63,14 @@ fn run_in_guest_with(
     name: &str,
     cmd_timeout: Duration,
 ) -> RunResult {
-    let dev = kvm::dev_kvm_usable();
-    let probe = if dev {
-        kvm::probe_cached(cache, kernel, Duration::from_secs(20), false)
-            .ok()
-            .map(|r| r.verdict)
-    } else {
-        None
-    };
-    let (accel, reason) = kvm::decide(AccelChoice::Auto, dev, probe.as_ref());
-    eprintln!("  booting {} with {accel:?}: {reason}", kernel.display());
-    let dir = cache
-        .runs()
-        .join(format!("kernel-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let o = RunOptions {
-        kernel: kernel.to_path_buf(),
-        script: script.to_string(),
-        label: name.to_string(),
-        memory: "1G".into(),
-        cpus: 2,
-        boot_timeout: Duration::from_secs(300),
+    common::boot_and_run(
+        cache,
+        kernel,
+        script.to_string(),
+        name,
+        &format!("kernel-test-{name}"),
         cmd_timeout,
-        accel,
-        accel_reason: reason,
-        virtiofs: false,
-        append: vec![],
-        dir,
-        echo_console: false,
-    };
-    let r = boot::run(&o).expect("vng runs");
-    eprintln!(
-        "  {name}: {:?}, boot {:.1} s, command {:.1} s, total {:.1} s, logs {}",
-        r.outcome,
-        r.boot_secs.unwrap_or(-1.0),
-        r.command_secs.unwrap_or(-1.0),
-        r.total_secs,
-        r.dir.display()
-    );
-    r
+    )
 }
 
 const GUEST: &str = "echo guest-says-hello\nuname -r\ncat /proc/sys/kernel/hung_task_timeout_secs\ncat /proc/sys/vm/max_map_count\necho to-stderr >&2\nexit 7\n";

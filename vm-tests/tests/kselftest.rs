@@ -19,15 +19,16 @@
 //!
 //!     MMSTALL_KERNEL_TESTS=1 cargo test --release -p mmstall-vm --test kselftest -- --nocapture
 
-use mmstall_vm::boot::{self, Outcome, RunOptions, RunResult};
+use mmstall_vm::boot::{Outcome, RunResult};
 use mmstall_vm::build::{self, BuildRequest, ProgressMode, Reporter};
 use mmstall_vm::cache::Cache;
 use mmstall_vm::kselftest::{self, run as ksrun, Report, SelftestBuild};
-use mmstall_vm::kvm::{self, AccelChoice};
 use mmstall_vm::stall::ktap::Verdict;
 use mmstall_vm::tree::{self, TreeSpec};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+mod common;
 
 struct Print;
 impl Reporter for Print {
@@ -77,41 +78,13 @@ fn run_selftests(
         secs += ksrun::command_timeout_secs(sel, *t);
     }
     script.push_str("exit 0\n");
-    let dev = kvm::dev_kvm_usable();
-    let probe = if dev {
-        kvm::probe_cached(cache, kernel, Duration::from_secs(20), false)
-            .ok()
-            .map(|r| r.verdict)
-    } else {
-        None
-    };
-    let (accel, reason) = kvm::decide(AccelChoice::Auto, dev, probe.as_ref());
-    let dir = cache
-        .runs()
-        .join(format!("kselftest-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let o = RunOptions {
-        kernel: kernel.to_path_buf(),
+    let r = common::boot_and_run(
+        cache,
+        kernel,
         script,
-        label: format!("kselftest {name}"),
-        memory: "1G".into(),
-        cpus: 2,
-        boot_timeout: Duration::from_secs(300),
-        cmd_timeout: Duration::from_secs(secs),
-        accel,
-        accel_reason: reason,
-        virtiofs: false,
-        append: vec![],
-        dir,
-        echo_console: false,
-    };
-    let r = boot::run(&o).expect("vng runs");
-    eprintln!(
-        "  {name}: {:?}, boot {:.1} s, command {:.1} s, logs {}",
-        r.outcome,
-        r.boot_secs.unwrap_or(-1.0),
-        r.command_secs.unwrap_or(-1.0),
-        r.dir.display()
+        &format!("kselftest {name}"),
+        &format!("kselftest-test-{name}"),
+        Duration::from_secs(secs),
     );
     let reps: Vec<Report> = sels
         .iter()
