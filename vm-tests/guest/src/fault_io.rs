@@ -150,13 +150,7 @@ fn target(sh: &Shared, dev: &Path, bytes: usize) -> i32 {
         unsafe { libc::munmap(p, bytes) };
         Ok(())
     })();
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            sh.set_error(&e);
-            2
-        }
-    }
+    sh.exit_code(result)
 }
 
 /// One repetition in a fresh process.

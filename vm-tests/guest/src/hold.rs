@@ -220,13 +220,7 @@ fn target_main(sh: &Shared, variant: &str, size: usize) -> i32 {
     })();
     h.stop.store(1, Ordering::Release);
     let _ = th.join();
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            sh.set_error(&e);
-            2
-        }
-    }
+    sh.exit_code(result)
 }
 
 fn run_rep(variant: &str, size: usize, rep: u32) -> Rep {

@@ -90,6 +90,17 @@ impl Shared {
             self.hdr().n_faults.store(i as u64 + 1, Ordering::Release);
         }
     }
+    /// A child's exit code for what its work returned: 0, or 2 with the
+    /// error left here for the runner to report.
+    pub fn exit_code(&self, result: Result<(), String>) -> i32 {
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                self.set_error(&e);
+                2
+            }
+        }
+    }
     pub fn set_error(&self, msg: &str) {
         let h = self.base as *mut Header;
         let b = msg.as_bytes();
