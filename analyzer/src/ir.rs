@@ -17,6 +17,11 @@ pub enum Value {
     Path(String),
     /// The result of a call in this function.
     CallResult(CallId),
+    /// A truth value computed from variables (`cow = mod != 0`), decided
+    /// when the constants of a context decide the expression.
+    Cond(Expr),
+    /// `cond ? a : b` of two constants (`ins_len = mod < 0 ? -1 : 0`).
+    Choice(Expr, i64, i64),
     Unknown,
 }
 
@@ -144,6 +149,11 @@ pub struct Function {
     pub cfg: Cfg,
     pub calls: Vec<CallSite>,
     pub vars: Vec<String>,
+    /// Per variable: a lock flag, a plain local assigned a constant right
+    /// after a lock call in the same block (`mmap_write_lock(mm);
+    /// write_locked = true;`) whose address the body never takes; its
+    /// constants are followed per path ([`crate::lockstate::Elem::flag`]).
+    pub lock_flags: Vec<bool>,
     pub entry_hint: Option<EntryHint>,
     pub field_stores: Vec<FieldStore>,
     /// Lines where the body names a retry-protocol marker (a lock-dropping

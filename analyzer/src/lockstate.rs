@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::catalogue::{AcquireCond, Catalogue, LockApiEntry, LockMode, LockOp};
-use crate::ir::{CallSite, CmpOp, Expr, VarId};
+use crate::ir::{CallSite, CmpOp, Expr, Value, VarId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Held {
@@ -49,6 +49,17 @@ pub struct Elem {
     pub held: Held,
     pub origin: Origin,
     pub guard: Option<(VarId, GuardVal)>,
+    /// A lock flag's value on this path (`write_locked = true;` set next to
+    /// `mmap_write_lock`): kept beside the guard, which other calls and
+    /// branches overwrite, until the flag variable is assigned again.
+    pub flag: Option<(VarId, i64)>,
+}
+
+impl Elem {
+    /// What this path knows of variables: its guard and its lock flag.
+    fn known(&self) -> [Option<(VarId, GuardVal)>; 2] {
+        [self.guard, self.flag.map(|(v, c)| (v, GuardVal::Eq(c)))]
+    }
 }
 
 /// What a path knows of a guard variable's value.
@@ -193,6 +204,7 @@ pub fn entry_state() -> State {
             held: h,
             origin: ORIGIN_ENTRY,
             guard: None,
+            flag: None,
         })
         .collect()
 }
@@ -270,6 +282,19 @@ pub struct Consts<'a> {
 
 /// Three-valued evaluation of a condition on one path: `None` is unknown.
 pub fn eval(expr: &Expr, consts: &Consts, guard: Option<(VarId, GuardVal)>) -> Option<GuardVal> {
+    eval_known(expr, consts, &[guard])
+}
+
+/// [`eval`] on one path's facts ([`Elem::known`]).
+fn eval_path(expr: &Expr, consts: &Consts, e: &Elem) -> Option<GuardVal> {
+    eval_known(expr, consts, &e.known())
+}
+
+fn eval_known(
+    expr: &Expr,
+    consts: &Consts,
+    known: &[Option<(VarId, GuardVal)>],
+) -> Option<GuardVal> {
     use GuardVal::*;
     let truth = |v: Option<GuardVal>| match v {
         Some(Eq(0)) => Some(false),
@@ -279,22 +304,29 @@ pub fn eval(expr: &Expr, consts: &Consts, guard: Option<(VarId, GuardVal)>) -> O
     let of = |b: bool| Eq(b as i64);
     match expr {
         Expr::Const(c) => Some(Eq(*c)),
-        Expr::Var(v) => match guard {
-            Some((g, val)) if g == *v => Some(val),
-            _ => consts.by_var.get(*v as usize).copied().flatten().map(Eq),
+        Expr::Var(v) => match known.iter().flatten().find(|(g, _)| g == v) {
+            Some((_, val)) => Some(*val),
+            None => consts.by_var.get(*v as usize).copied().flatten().map(Eq),
         },
-        Expr::Not(a) => truth(eval(a, consts, guard)).map(|t| of(!t)),
-        Expr::And(a, b) => match (truth(eval(a, consts, guard)), truth(eval(b, consts, guard))) {
+        Expr::Not(a) => truth(eval_known(a, consts, known)).map(|t| of(!t)),
+        Expr::And(a, b) => match (
+            truth(eval_known(a, consts, known)),
+            truth(eval_known(b, consts, known)),
+        ) {
             (Some(false), _) | (_, Some(false)) => Some(of(false)),
             (Some(true), Some(true)) => Some(of(true)),
             _ => None,
         },
-        Expr::Or(a, b) => match (truth(eval(a, consts, guard)), truth(eval(b, consts, guard))) {
+        Expr::Or(a, b) => match (
+            truth(eval_known(a, consts, known)),
+            truth(eval_known(b, consts, known)),
+        ) {
             (Some(true), _) | (_, Some(true)) => Some(of(true)),
             (Some(false), Some(false)) => Some(of(false)),
             _ => None,
         },
-        Expr::Cmp(op, a, b) => match (eval(a, consts, guard)?, eval(b, consts, guard)?) {
+        Expr::Cmp(op, a, b) => match (eval_known(a, consts, known)?, eval_known(b, consts, known)?)
+        {
             (Eq(x), Eq(y)) => Some(of(match op {
                 CmpOp::Eq => x == y,
                 CmpOp::Ne => x != y,
@@ -314,6 +346,23 @@ pub fn eval(expr: &Expr, consts: &Consts, guard: Option<(VarId, GuardVal)>) -> O
     }
 }
 
+/// The constant a derived value ([`Value::Cond`], [`Value::Choice`]) has
+/// under a context's constants; `None` when they leave it open.
+pub fn decided(value: &Value, consts: &Consts) -> Option<i64> {
+    match value {
+        Value::Const(c) => Some(*c),
+        Value::Cond(e) => match eval(e, consts, None)? {
+            GuardVal::Eq(c) => Some((c != 0) as i64),
+            GuardVal::NonZero => Some(1),
+        },
+        Value::Choice(e, a, b) => match eval(e, consts, None)? {
+            GuardVal::Eq(0) => Some(*b),
+            _ => Some(*a),
+        },
+        _ => None,
+    }
+}
+
 /// Splits a state over a branch: (facts on the true edge, facts on the false
 /// edge). A path with no guard that branches on a plain variable learns its
 /// truth (`if (err) goto out;`: on the true edge err is non-zero), so an
@@ -329,7 +378,7 @@ pub fn route(state: &State, cond: &Expr, consts: &Consts) -> (State, State) {
         _ => None,
     };
     for e in state {
-        match eval(cond, consts, e.guard) {
+        match eval_path(cond, consts, e) {
             Some(GuardVal::Eq(0)) => {
                 f.insert(*e);
             }
@@ -378,7 +427,7 @@ pub fn route_switch(
     let mut out: Vec<(crate::ir::NodeId, State)> =
         succ.iter().map(|&n| (n, State::new())).collect();
     for e in state {
-        let value = match eval(switched, consts, e.guard) {
+        let value = match eval_path(switched, consts, e) {
             Some(GuardVal::Eq(v)) => Some(v),
             _ => None,
         };
@@ -419,18 +468,32 @@ pub fn route_switch(
 
 /// An assignment moves a guard to the assigned variable (`err = f();`, or
 /// `return err;` into the return slot), or kills a guard on the variable it
-/// overwrites. Constants are tracked only into the return slot.
-pub fn apply_assign(state: &State, var: VarId, source: AssignSource, is_return: bool) -> State {
+/// overwrites. Constants are tracked into the return slot, and into a lock
+/// flag (`is_lock_flag`: a variable set next to a lock call), so the flag stays
+/// correlated with the hold (`mmap_write_lock(mm); write_locked = true;` ...
+/// `if (write_locked) mmap_write_downgrade(mm);`).
+pub fn apply_assign(
+    state: &State,
+    var: VarId,
+    source: AssignSource,
+    is_return: bool,
+    is_lock_flag: bool,
+) -> State {
     state
         .iter()
         .map(|e| {
+            let flag = match (source, e.flag) {
+                (AssignSource::Const(c), _) if is_lock_flag => Some((var, c)),
+                (_, Some((f, _))) if f == var => None,
+                (_, other) => other,
+            };
             let guard = match (source, e.guard) {
                 (AssignSource::Var(from), Some((g, v))) if g == from => Some((var, v)),
                 (AssignSource::Const(c), _) if is_return => Some((var, GuardVal::Eq(c))),
                 (_, Some((g, _))) if g == var || is_return => None,
                 (_, other) => other,
             };
-            Elem { guard, ..*e }
+            Elem { guard, flag, ..*e }
         })
         .collect()
 }
@@ -536,6 +599,7 @@ mod tests {
             held,
             origin: u32::from(code / 27),
             guard,
+            flag: None,
         }
     }
 
@@ -563,6 +627,7 @@ mod tests {
             held: Held::None,
             origin: 0,
             guard: None,
+            flag: None,
         }]
         .into();
         let after = apply_lock_call(&s, entry, 0, 7);
@@ -589,6 +654,7 @@ mod tests {
             held: Held::None,
             origin: 0,
             guard: None,
+            flag: None,
         }]
         .into();
         let after = apply_lock_call(&s, entry, 0, 3);
@@ -623,5 +689,47 @@ mod tests {
             ),
             Some(GuardVal::Eq(0))
         );
+    }
+
+    #[test]
+    fn a_lock_flag_survives_a_guard_and_decides_its_branch() {
+        let cat = Catalogue::builtin();
+        let s: State = [Elem {
+            entry: Held::None,
+            held: Held::None,
+            origin: 0,
+            guard: None,
+            flag: None,
+        }]
+        .into();
+        // mmap_write_lock(mm); write_locked (var 2) = true;
+        let locked = apply_lock_call(&s, &cat.lock_api["mmap_write_lock"], 0, 9);
+        let flagged = apply_assign(&locked, 2, AssignSource::Const(1), false, true);
+        // A branch on another variable gives the path a guard...
+        let consts = Consts { by_var: &[] };
+        let (t, _) = route(&flagged, &Expr::Var(5), &consts);
+        assert!(t
+            .iter()
+            .all(|e| e.guard.is_some() && e.flag == Some((2, 1))));
+        // ...and `if (write_locked)` still takes only the true edge.
+        let (t, f) = route(&t, &Expr::Var(2), &consts);
+        assert_eq!(t.len(), 1);
+        assert!(f.is_empty());
+        // Another assignment to the flag (not a constant) forgets it.
+        let forgot = apply_assign(&t, 2, AssignSource::Other, false, true);
+        assert!(forgot.iter().all(|e| e.flag.is_none()));
+    }
+
+    #[test]
+    fn derived_values_are_decided_by_constants() {
+        let consts = Consts {
+            by_var: &[Some(0), None],
+        };
+        let ne = Expr::Cmp(CmpOp::Ne, Box::new(Expr::Var(0)), Box::new(Expr::Const(0)));
+        assert_eq!(decided(&Value::Cond(ne), &consts), Some(0));
+        let lt = Expr::Cmp(CmpOp::Lt, Box::new(Expr::Var(0)), Box::new(Expr::Const(0)));
+        assert_eq!(decided(&Value::Choice(lt, -1, 0), &consts), Some(0));
+        let open = Expr::Cmp(CmpOp::Ne, Box::new(Expr::Var(1)), Box::new(Expr::Const(0)));
+        assert_eq!(decided(&Value::Cond(open), &consts), None);
     }
 }

@@ -198,7 +198,9 @@ fn function_ir(
     let field_stores = field_stores(&cfg, &vars, &params);
 
     let retry_marker_lines = retry_marker_lines(body, src, cat, line_offset);
+    let lock_flags = lock_flags(&cfg, &calls, &vars, body.utf8_text(src).unwrap_or(""));
     Some(Function {
+        lock_flags,
         retry_marker_lines,
         name,
         file,
@@ -214,6 +216,67 @@ fn function_ir(
         content_key: content_key(def, src, hints),
         skipped: None,
     })
+}
+
+/// Per variable, whether it is a lock flag (see [`Function::lock_flags`]).
+fn lock_flags(cfg: &Cfg, calls: &[CallSite], vars: &[String], body: &str) -> Vec<bool> {
+    let mut flags = vec![false; vars.len()];
+    for node in &cfg.nodes {
+        let mut after_lock_call = false;
+        for ev in &node.events {
+            match ev {
+                Event::Call(c) => {
+                    after_lock_call |= calls
+                        .get(*c as usize)
+                        .is_some_and(|c| c.catalogued.lock_call)
+                }
+                Event::Assign {
+                    var,
+                    value: Value::Const(_),
+                } if after_lock_call => {
+                    if let Some(f) = flags.get_mut(*var as usize) {
+                        *f = true;
+                    }
+                }
+                Event::Assign { .. } => {}
+            }
+        }
+    }
+    if flags.contains(&true) {
+        for (f, taken) in flags.iter_mut().zip(address_taken(vars, body)) {
+            *f &= !taken;
+        }
+    }
+    flags
+}
+
+/// Per variable, whether the analysis must not follow constants assigned to
+/// it along paths: field paths (any callee given the base may store to
+/// them) and names whose address appears in the body (`&locked`, `& locked`).
+fn address_taken(vars: &[String], body: &str) -> Vec<bool> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut taken: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let bytes = body.as_bytes();
+    for (i, _) in body.match_indices('&') {
+        // `&&` is a logical and, `a & b` a bitwise one (a name before it;
+        // after `)` it may be a cast, `(void *)&x`: taken, to be safe).
+        if bytes.get(i + 1) == Some(&b'&') || (i > 0 && bytes[i - 1] == b'&') {
+            continue;
+        }
+        let before = body[..i].trim_end();
+        if before.ends_with(is_ident) && !before.ends_with("return") {
+            continue;
+        }
+        let rest = body[i + 1..].trim_start();
+        let rest = rest.trim_start_matches('(').trim_start();
+        let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+        if end > 0 {
+            taken.insert(&rest[..end]);
+        }
+    }
+    vars.iter()
+        .map(|v| v.contains('.') || v.starts_with('$') || taken.contains(v.as_str()))
+        .collect()
 }
 
 /// The names of a function's parameters, in order (empty for an unnamed one).
@@ -371,6 +434,7 @@ fn too_deep_function(
         cfg,
         calls: Vec::new(),
         vars: Vec::new(),
+        lock_flags: Vec::new(),
         entry_hint: None,
         field_stores: Vec::new(),
         content_key: content_key(def, src, hints),
@@ -414,4 +478,21 @@ fn find_function_declarator(n: TsNode) -> Option<TsNode> {
 
 fn line_of(src: &[u8], offset: usize) -> u32 {
     memchr::memchr_iter(b'\n', &src[..offset.min(src.len())]).count() as u32 + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_taken;
+
+    #[test]
+    fn address_taken_tells_address_of_from_and() {
+        let vars: Vec<String> = ["locked", "mask", "flag", "a.b", "$ret", "cast"]
+            .map(String::from)
+            .to_vec();
+        let body = "{ f(mm, &locked); if (x & mask && flag) g(); h((void *)&cast); }";
+        assert_eq!(
+            address_taken(&vars, body),
+            [true, false, false, true, true, true]
+        );
+    }
 }

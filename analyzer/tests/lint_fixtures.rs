@@ -518,3 +518,49 @@ fn a_predicate_defined_in_another_file_decides_nothing() {
         holders_ops(&run)
     );
 }
+
+#[test]
+fn locals_derived_from_constant_parameters_decide_callees() {
+    // Class D: `cow = mod != 0` and `ins_len = mod < 0 ? -1 : 0` in a callee
+    // passed `mod = 0` are 0, so the search neither locks nor rebalances.
+    let run = lint("precision_derived");
+    assert!(
+        holder_clean(&run, "demo_page_mkwrite"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // The look-alike passes `mod = -1`: both waits stay findings.
+    assert!(has(&run, "MMS004", "demo_page_mkwrite_delete", "lock_page"));
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_page_mkwrite_delete",
+        "wait_on_page_writeback"
+    ));
+}
+
+#[test]
+fn a_lock_flag_set_next_to_the_lock_follows_the_hold() {
+    // Class D: `mmap_write_lock(mm); write_locked = true;` ...
+    // `if (write_locked) mmap_write_downgrade(mm);` walks under read only.
+    let run = lint("precision_derived");
+    assert!(
+        holder_clean(&run, "demo_restore_pages"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // Look-alikes: the downgrade tests another variable, or the flag's
+    // address goes to a callee (which may change it): the walk is reported.
+    assert!(has(
+        &run,
+        "MMS003",
+        "demo_restore_pages_no_downgrade",
+        "walk_page_range"
+    ));
+    assert!(has(
+        &run,
+        "MMS003",
+        "demo_flag_by_address",
+        "walk_page_range"
+    ));
+}

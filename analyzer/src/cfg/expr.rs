@@ -46,7 +46,7 @@ impl CfgBuilder<'_> {
                     .unwrap_or("=");
                 if let Some(path) = normalize_path(self.text(left)) {
                     let value = if op == "=" {
-                        self.value_of(right)
+                        self.assigned_value(right)
                     } else {
                         Value::Unknown
                     };
@@ -171,6 +171,50 @@ impl CfgBuilder<'_> {
                 normalize_path(self.text(n))
                     .map(Value::Path)
                     .unwrap_or(Value::Unknown)
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    /// The value an assignment, initializer or `return` gives: a plain
+    /// [`CfgBuilder::value_of`], or a truth value or constant choice computed
+    /// from variables, so a context's constants decide derived locals too
+    /// (`int cow = mod != 0;` in a callee passed `mod = 0`).
+    pub(super) fn assigned_value(&mut self, n: TsNode) -> Value {
+        let plain = self.value_of(n);
+        if plain != Value::Unknown {
+            return plain;
+        }
+        let inner = if n.kind() == "parenthesized_expression" {
+            match n.named_child(0) {
+                Some(c) => c,
+                None => return plain,
+            }
+        } else {
+            n
+        };
+        match inner.kind() {
+            "binary_expression" | "unary_expression" => match self.cond_expr(inner) {
+                Expr::Unknown => Value::Unknown,
+                e @ (Expr::Cmp(..) | Expr::Not(_) | Expr::And(..) | Expr::Or(..)) => Value::Cond(e),
+                _ => Value::Unknown,
+            },
+            "conditional_expression" => {
+                let field = |name| inner.child_by_field_name(name);
+                let (Some(c), Some(a), Some(b)) = (
+                    field("condition"),
+                    field("consequence"),
+                    field("alternative"),
+                ) else {
+                    return Value::Unknown;
+                };
+                match (self.value_of(a), self.value_of(b)) {
+                    (Value::Const(x), Value::Const(y)) => match self.cond_expr(c) {
+                        Expr::Unknown => Value::Unknown,
+                        e => Value::Choice(e, x, y),
+                    },
+                    _ => Value::Unknown,
+                }
             }
             _ => Value::Unknown,
         }

@@ -168,7 +168,7 @@ impl<'a> CfgBuilder<'a> {
                 // tell error paths from success paths.
                 let value = values
                     .first()
-                    .map(|v| self.value_of(*v))
+                    .map(|v| self.assigned_value(*v))
                     .unwrap_or(Value::Unknown);
                 let var = self.var(RETURN_VAR);
                 let cur = self.current();
@@ -227,7 +227,7 @@ impl<'a> CfgBuilder<'a> {
                         .child_by_field_name("declarator")
                         .and_then(|d| declarator_name(d, self.src))
                     {
-                        let v = self.value_of(value);
+                        let v = self.assigned_value(value);
                         let var = self.var(&name);
                         let cur = self.current();
                         self.nodes[cur as usize]

@@ -225,10 +225,18 @@ impl Program<'_> {
                             .var_id(p)
                             .map(AssignSource::Var)
                             .unwrap_or(AssignSource::Other),
+                        Value::Cond(_) | Value::Choice(..) => match decided(value, consts) {
+                            Some(c) => AssignSource::Const(c),
+                            None => AssignSource::Other,
+                        },
                         Value::Unknown => AssignSource::Other,
                     };
-                    if is_return || s.iter().any(|e| e.guard.is_some()) {
-                        s = apply_assign(&s, *var, source, is_return);
+                    let is_lock_flag = f.lock_flags.get(*var as usize).copied().unwrap_or(false);
+                    if is_return
+                        || is_lock_flag
+                        || s.iter().any(|e| e.guard.is_some() || e.flag.is_some())
+                    {
+                        s = apply_assign(&s, *var, source, is_return, is_lock_flag);
                     }
                 }
             }

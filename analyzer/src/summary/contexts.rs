@@ -14,13 +14,21 @@ use crate::lockstate::*;
 impl Program<'_> {
     /// Constants a function's locals and struct fields hold in a context,
     /// flow-insensitively: a variable is constant only if every assignment in
-    /// the function gives it the same constant.
+    /// the function that the context's constants leave reachable gives it the
+    /// same constant (a parameter's own value counts as one), so
+    /// `if (ins_len > 0) ins_len -= size;` does not unsettle `ins_len = 0`.
     pub fn local_facts<'p>(&'p self, fid: FnId, env: &ConstMap) -> ConstMap {
         let f = self.function(fid);
+        // Derived values (`cow = mod != 0`) and branches are decided by the
+        // context's constants alone: one pass, no chains of locals.
+        let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| env.get(v).copied()).collect();
+        let env_consts = Consts { by_var: &by_var };
+        let live = live_nodes(&f.cfg, &env_consts);
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
             HashMap::default();
         let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>| {
+            let entry = env.get(k.as_ref()).copied();
             candidates
                 .entry(k)
                 .and_modify(|old| {
@@ -28,14 +36,18 @@ impl Program<'_> {
                         *old = None
                     }
                 })
-                .or_insert(v);
+                .or_insert(match entry {
+                    Some(e) if Some(e) != v => None,
+                    _ => v,
+                });
         };
         let value = |v: &Value| match v {
             Value::Const(c) => Some(*c),
             Value::Path(p) => env.get(p).copied(),
+            Value::Cond(_) | Value::Choice(..) => decided(v, &env_consts),
             _ => None,
         };
-        for node in &f.cfg.nodes {
+        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
                     Event::Assign { var, value: v } => merge(f.var_name(*var).into(), value(v)),
@@ -277,4 +289,30 @@ fn compared_constants(f: &Function, param: &str, out: &mut Vec<i64>) -> bool {
         }
     }
     true
+}
+
+/// The nodes of a CFG that a context can reach: a branch whose condition the
+/// context's constants decide keeps only its taken edge.
+fn live_nodes(cfg: &Cfg, consts: &Consts) -> Vec<bool> {
+    let mut live = vec![false; cfg.nodes.len()];
+    let mut stack = vec![cfg.entry];
+    while let Some(n) = stack.pop() {
+        let Some(seen) = live.get_mut(n as usize) else {
+            continue;
+        };
+        if *seen {
+            continue;
+        }
+        *seen = true;
+        let node = &cfg.nodes[n as usize];
+        match (&node.branch, node.succ.as_slice()) {
+            (Some(cond), [t, f]) if node.switch.is_none() => match eval(cond, consts, None) {
+                Some(GuardVal::Eq(0)) => stack.push(*f),
+                Some(_) => stack.push(*t),
+                None => stack.extend([*t, *f]),
+            },
+            _ => stack.extend(node.succ.iter().copied()),
+        }
+    }
+    live
 }
