@@ -56,7 +56,7 @@ impl CallGraph {
                 f.calls
                     .iter()
                     .map(|c| {
-                        if c.catalogued.long_op {
+                        if c.catalogued.long_op && !c.catalogued.long_op_unless_defined {
                             None
                         } else {
                             resolve(f, &c.callee)
@@ -85,7 +85,8 @@ impl CallGraph {
             .map(|(f, res)| {
                 f.calls.iter().zip(res).any(|(c, r)| {
                     let k = c.catalogued;
-                    k.long_op || (r.is_none() && !k.lock_name && !k.assertion)
+                    (k.long_op && (r.is_none() || !k.long_op_unless_defined))
+                        || (r.is_none() && !k.lock_name && !k.assertion)
                 })
             })
             .collect();

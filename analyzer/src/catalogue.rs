@@ -95,6 +95,11 @@ pub struct LongOpList {
     pub always: Vec<String>,
     #[serde(default)]
     pub in_loop: Vec<String>,
+    /// Mid-level functions of older trees (`make_pages_present`): followed
+    /// into when the analyzed files define them, long when they do not (a
+    /// subdirectory linted alone), so the catalogue holds primitives.
+    #[serde(default)]
+    pub unless_defined: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -220,6 +225,8 @@ pub struct LongOp {
     pub class: LongClass,
     /// Long only when called inside a loop.
     pub in_loop: bool,
+    /// Long only when no definition is in view (see [`LongOpList::unless_defined`]).
+    pub unless_defined: bool,
 }
 
 /// The merged catalogue, indexed for the analysis.
@@ -265,6 +272,7 @@ impl Catalogue {
                     LongOp {
                         class: *class,
                         in_loop: false,
+                        unless_defined: false,
                     },
                 );
             }
@@ -272,6 +280,14 @@ impl Catalogue {
                 long_ops.entry(name.clone()).or_insert(LongOp {
                     class: *class,
                     in_loop: true,
+                    unless_defined: false,
+                });
+            }
+            for name in &list.unless_defined {
+                long_ops.entry(name.clone()).or_insert(LongOp {
+                    class: *class,
+                    in_loop: false,
+                    unless_defined: true,
                 });
             }
         }

@@ -34,6 +34,9 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    /// `flags & FGP_LOCK`: decided only when a side is 0 (symbolic
+    /// constants stand for distinct but unknown bits).
+    BitAnd(Box<Expr>, Box<Expr>),
     Unknown,
 }
 
@@ -74,6 +77,8 @@ pub struct CallSite {
 pub struct Catalogued {
     /// A long operation (any class, in a loop or not).
     pub long_op: bool,
+    /// ... only when its definition is not in view (`unless_defined`).
+    pub long_op_unless_defined: bool,
     /// Named like a lock API entry.
     pub lock_name: bool,
     /// A lock API call on the mmap lock (the name, and the argument when the
@@ -86,6 +91,10 @@ impl Catalogued {
     pub fn of(cat: &crate::catalogue::Catalogue, call: &CallSite) -> Catalogued {
         Catalogued {
             long_op: cat.long_ops.contains_key(&call.callee),
+            long_op_unless_defined: cat
+                .long_ops
+                .get(&call.callee)
+                .is_some_and(|op| op.unless_defined),
             lock_name: cat.lock_api.contains_key(&call.callee),
             lock_call: cat.mmap_lock_call(&call.callee, &call.args).is_some(),
             assertion: cat.assertions.contains_key(&call.callee),

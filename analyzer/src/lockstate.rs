@@ -317,6 +317,10 @@ fn eval_known(
             (Some(true), Some(true)) => Some(of(true)),
             _ => None,
         },
+        Expr::BitAnd(a, b) => match (eval_known(a, consts, known), eval_known(b, consts, known)) {
+            (Some(Eq(0)), _) | (_, Some(Eq(0))) => Some(Eq(0)),
+            _ => None,
+        },
         Expr::Or(a, b) => match (
             truth(eval_known(a, consts, known)),
             truth(eval_known(b, consts, known)),

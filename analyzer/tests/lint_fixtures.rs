@@ -564,3 +564,31 @@ fn a_lock_flag_set_next_to_the_lock_follows_the_hold() {
         "walk_page_range"
     ));
 }
+
+#[test]
+fn loops_are_neither_dead_nor_endless() {
+    let run = lint("recall_loops");
+    // Class 3: the second of two `for_each_evictable_lru(l)` loops runs.
+    assert!(
+        has(&run, "MMS004", "demo_mbind", "lock_page"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // `for (i = 0; i < 1; i++)` ends: the walk after it is reached.
+    assert!(has(&run, "MMS003", "demo_dup_mmap", "copy_page_range"));
+}
+
+#[test]
+fn a_mid_level_helper_in_view_is_followed_into() {
+    // Class 1: `__mlock_vma_pages_range` is long only when undefined; here
+    // its body is in view, so the wait inside it under the downgraded
+    // (read) hold is the finding, not an opaque populate.
+    let run = lint("recall_loops");
+    assert!(has(&run, "MMS004", "demo_mlock_fixup", "lock_page"));
+    assert!(!has(
+        &run,
+        "MMS001",
+        "demo_mlock_fixup",
+        "__mlock_vma_pages_range"
+    ));
+}

@@ -57,6 +57,24 @@ impl CfgBuilder<'_> {
                         .push(Event::Assign { var, value });
                 }
             }
+            "update_expression" => {
+                // `i++`, `--n`: the variable changes to a value we do not
+                // follow. Without this event `for (i = 0; i < n; i++)` keeps
+                // `i = 0` as a constant and the loop never exits.
+                let mut c = n.walk();
+                let operand = n.named_children(&mut c).next();
+                if let Some(operand) = operand {
+                    self.expression_without_calls_in_lvalue(operand);
+                    if let Some(path) = normalize_path(self.text(operand)) {
+                        let var = self.var(&path);
+                        let cur = self.current();
+                        self.nodes[cur as usize].events.push(Event::Assign {
+                            var,
+                            value: Value::Unknown,
+                        });
+                    }
+                }
+            }
             "conditional_expression"
             | "binary_expression"
             | "unary_expression"
@@ -66,7 +84,6 @@ impl CfgBuilder<'_> {
             | "pointer_expression"
             | "field_expression"
             | "subscript_expression"
-            | "update_expression"
             | "argument_list"
             | "initializer_list"
             | "initializer_pair"
@@ -196,7 +213,12 @@ impl CfgBuilder<'_> {
         match inner.kind() {
             "binary_expression" | "unary_expression" => match self.cond_expr(inner) {
                 Expr::Unknown => Value::Unknown,
-                e @ (Expr::Cmp(..) | Expr::Not(_) | Expr::And(..) | Expr::Or(..)) => Value::Cond(e),
+                // `x & MASK` is decided only as 0, where its truth is its value.
+                e @ (Expr::Cmp(..)
+                | Expr::Not(_)
+                | Expr::And(..)
+                | Expr::Or(..)
+                | Expr::BitAnd(..)) => Value::Cond(e),
                 _ => Value::Unknown,
             },
             "conditional_expression" => {
@@ -284,6 +306,7 @@ impl CfgBuilder<'_> {
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
                     "||" => Expr::Or(Box::new(l), Box::new(r)),
+                    "&" => Expr::BitAnd(Box::new(l), Box::new(r)),
                     "==" => cmp(CmpOp::Eq),
                     "!=" => cmp(CmpOp::Ne),
                     "<" => cmp(CmpOp::Lt),

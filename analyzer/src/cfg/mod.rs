@@ -314,6 +314,41 @@ impl<'a> CfgBuilder<'a> {
             self.edge(cur, cond_start);
         }
         self.cur = Some(exit);
+        self.opaque_unassigned_loop_condition(branch, cond_start as usize);
+    }
+
+    /// A loop on a variable its body never assigns is a loop macro's
+    /// (`for_each_evictable_lru(l) {` is normalized to `while (l) {`; the
+    /// macro's own increment is gone) or changes it behind the analysis
+    /// (through a pointer): its condition says nothing. Taken as it reads,
+    /// a second `for_each_evictable_lru(l)` after a first would be dead
+    /// (`l` is 0 on the first loop's exit edge).
+    /// Only a plain variable counts: a call's result (`while
+    /// (!mmap_read_trylock(mm))`) is the call's to decide.
+    fn opaque_unassigned_loop_condition(&mut self, branch: NodeId, loop_nodes: usize) {
+        let var = match &self.nodes[branch as usize].branch {
+            Some(Expr::Var(v)) => *v,
+            Some(Expr::Not(inner)) => match inner.as_ref() {
+                Expr::Var(v) => *v,
+                _ => return,
+            },
+            _ => return,
+        };
+        if self
+            .vars
+            .get(var as usize)
+            .is_none_or(|name| name.starts_with('$'))
+        {
+            return;
+        }
+        let assigned = self.nodes[loop_nodes..].iter().any(|node| {
+            node.events
+                .iter()
+                .any(|e| matches!(e, Event::Assign { var: v, .. } if *v == var))
+        });
+        if !assigned {
+            self.nodes[branch as usize].branch = Some(Expr::Unknown);
+        }
     }
 
     fn do_statement(&mut self, n: TsNode) {

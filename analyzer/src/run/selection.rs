@@ -77,7 +77,7 @@ pub(super) fn select_long_reaching_callees(
         // store into struct fields (constants for the callees after them).
         let callees: Vec<&String> = files[fi].scan.calls[ci]
             .iter()
-            .filter(|c| !cat.long_ops.contains_key(*c))
+            .filter(|c| cat.long_ops.get(*c).is_none_or(|op| op.unless_defined))
             .collect();
         let mut targets = Vec::new();
         for c in callees {

@@ -340,11 +340,13 @@ impl Program<'_> {
         let call = &f.calls[cid as usize];
         // (class, chain, the mode the caller must hold for it to count)
         let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
+        let defined_here = self.graph.resolved[fid as usize][cid as usize].is_some();
         if let Some(op) = call
             .catalogued
             .long_op
             .then(|| self.cat.long_ops.get(&call.callee))
             .flatten()
+            .filter(|op| !(op.unless_defined && defined_here))
         {
             // A wait on an object this function has just allocated cannot block.
             let fresh_wait = op.class == LongClass::IoWait && call.on_fresh_object;

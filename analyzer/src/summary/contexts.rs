@@ -261,6 +261,12 @@ fn compared_constants(f: &Function, param: &str, out: &mut Vec<i64>) -> bool {
         match e {
             Expr::Not(a) => walk(a, var, out),
             Expr::And(a, b) | Expr::Or(a, b) => walk(a, var, out) && walk(b, var, out),
+            // Bits of the parameter: "any other value" is no one answer.
+            Expr::BitAnd(a, b) => {
+                !matches!((a.as_ref(), b.as_ref()), (Expr::Var(v), _) | (_, Expr::Var(v)) if *v == var)
+                    && walk(a, var, out)
+                    && walk(b, var, out)
+            }
             Expr::Cmp(op, a, b) => match (a.as_ref(), b.as_ref()) {
                 (Expr::Var(v), Expr::Const(c)) | (Expr::Const(c), Expr::Var(v)) if *v == var => {
                     out.push(*c);
