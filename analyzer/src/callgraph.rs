@@ -35,18 +35,34 @@ pub struct CallGraph {
 
 impl CallGraph {
     /// Resolves every call of `functions` (a name defined in the caller's
-    /// file first, then a non-static definition, then any) and derives the rest.
+    /// file first, then a non-static definition, then any; a definition in a
+    /// NOMMU-only file last) and derives the rest.
     pub fn new(files: &[String], functions: &[std::sync::Arc<Function>]) -> CallGraph {
         let mut by_name: HashMap<&str, Vec<FnId>, foldhash::fast::RandomState> = HashMap::default();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
         }
+        // `mm/nommu.c`, `fs/ramfs/file-nommu.c`: built only without an MMU,
+        // where there is no mmap lock to stall. Their functions stand in for
+        // MMU ones of the same name (`ramfs_nommu_expand_for_mapping` is an
+        // empty inline in a header with an MMU): followed only when nothing
+        // else defines the name.
+        let nommu_file: Vec<bool> = files.iter().map(|f| is_nommu_only(f)).collect();
+        let nommu = |c: FnId| {
+            let f = &functions[c as usize];
+            nommu_file.get(f.file as usize).copied().unwrap_or(false)
+        };
         let resolve = |caller: &Function, name: &str| -> Option<FnId> {
             let cands = by_name.get(name)?;
             cands
                 .iter()
                 .find(|&&c| functions[c as usize].file == caller.file)
-                .or_else(|| cands.iter().find(|&&c| !functions[c as usize].is_static))
+                .or_else(|| {
+                    cands
+                        .iter()
+                        .find(|&&c| !functions[c as usize].is_static && !nommu(c))
+                })
+                .or_else(|| cands.iter().find(|&&c| !nommu(c)))
                 .or_else(|| cands.first())
                 .copied()
         };
@@ -285,4 +301,12 @@ fn propagate(direct: &[bool], callers: &[Vec<(FnId, CallId)>]) -> Vec<bool> {
         }
     }
     marked
+}
+
+/// A file built only for kernels without an MMU (`mm/nommu.c`,
+/// `fs/ramfs/file-nommu.c`, `arch/*/mm/*nommu*`).
+fn is_nommu_only(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .is_some_and(|name| name.contains("nommu") && name.ends_with(".c"))
 }

@@ -592,3 +592,17 @@ fn a_mid_level_helper_in_view_is_followed_into() {
         "__mlock_vma_pages_range"
     ));
 }
+
+#[test]
+fn a_nommu_definition_does_not_stand_in_for_the_mmu_one() {
+    // The MMU build's empty inline in a header is the callee, not the
+    // NOMMU-only definition in mm/nommu.c (6.1 ramfs_nommu_expand_for_mapping).
+    let run = lint("precision_nommu");
+    assert!(
+        holder_clean(&run, "demo_setup_file"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // A name only a NOMMU file defines is still followed.
+    assert!(has(&run, "MMS004", "demo_setup_other", "folio_lock"));
+}
