@@ -21,6 +21,8 @@ pub enum AnalyzerError {
     MissingPath { path: PathBuf },
     #[error("{}: is {kind}, not a source file or directory", path.display())]
     NotAFileOrDirectory { path: PathBuf, kind: &'static str },
+    #[error("{}: not inside the tree {} (every PATH of one run must be in one kernel tree)", path.display(), tree.display())]
+    OutsideTree { path: PathBuf, tree: PathBuf },
     #[error("tree-sitter: {0}")]
     Parser(String),
 }

@@ -43,6 +43,6 @@ pub use finding::{Finding, Location, Report, Stats};
 pub use printers::{Output, Printer};
 pub use progress::{Progress, Stage};
 pub use rules::Rule;
-pub use run::{lint_path, lint_set, LintOptions, LintRun, ParseCache, ScanCache};
+pub use run::{lint_path, lint_paths, lint_set, LintOptions, LintRun, ParseCache, ScanCache};
 pub use settings::{RuleConfig, Severity};
 pub use source::{ContentId, FsTree, MemoryTree, Skipped, SourceFile, SourceSet};

@@ -250,6 +250,32 @@ impl FsTree {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// The files under each of `roots`, named relative to `tree_root`; a
+    /// file under two of them is listed once.
+    pub fn union(roots: &[PathBuf], tree_root: &Path) -> FsTree {
+        let mut out = FsTree {
+            root: tree_root.to_path_buf(),
+            base: tree_root.to_path_buf(),
+            files: Vec::new(),
+            paths: std::collections::HashMap::new(),
+            unlisted: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for root in roots {
+            let one = FsTree::within(root, Some(tree_root));
+            for (name, size) in one.files {
+                if seen.insert(name.clone()) {
+                    if let Some(p) = one.paths.get(&name) {
+                        out.paths.insert(name.clone(), p.clone());
+                    }
+                    out.files.push((name, size));
+                }
+            }
+            out.unlisted.extend(one.unlisted);
+        }
+        out
+    }
 }
 
 impl SourceSet for FsTree {

@@ -41,9 +41,12 @@ impl ColorChoice {
 
 #[derive(Args)]
 pub struct LintArgs {
-    /// Kernel tree, subdirectory or file to analyze. `debian:6.12` (optionally
-    /// `debian:6.12/mm`) names Debian's linux-source-6.12 unpacked by the setup script.
-    pub path: String,
+    /// Kernel tree, subdirectories or files to analyze, as one analysis
+    /// (`lint mm kernel/fork.c arch/x86/mm`; all in one tree). `debian:6.12`
+    /// (optionally `debian:6.12/mm`) names Debian's linux-source-6.12
+    /// unpacked by the setup script.
+    #[arg(required = true, num_args = 1..)]
+    pub path: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Print files, functions, functions with parse errors and elapsed time.
@@ -191,7 +194,12 @@ pub fn load_catalogue(root: &Path, config: Option<&Path>) -> anyhow::Result<Cata
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
-    let root = resolve_tree(&args.path)?;
+    let roots = args
+        .path
+        .iter()
+        .map(|p| resolve_tree(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let root = roots[0].clone();
     let catalogue = load_catalogue(&root, args.config.as_deref())?;
     let baseline = match &args.baseline {
         Some(p) => Some(Baseline::load(p)?),
@@ -207,7 +215,13 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         progress: progress_line.sink(),
         ..Default::default()
     };
-    let run = mmstall_analyzer::lint_path(&tree.path, &catalogue, &options);
+    let run = match roots.as_slice() {
+        [_] => mmstall_analyzer::lint_path(&tree.path, &catalogue, &options),
+        _ => {
+            let paths: Vec<PathBuf> = roots.iter().map(|r| Tree::locate(r).path).collect();
+            mmstall_analyzer::lint_paths(&paths, &tree.root, &catalogue, &options)
+        }
+    };
     progress_line.finish();
     let mut run = run?;
     let mut suppressed = 0;

@@ -774,3 +774,43 @@ fn context_names_symbolic_constants() {
         serde_json::json!(["flags=VM_LOCKED"])
     );
 }
+
+#[test]
+fn several_paths_are_one_analysis_of_one_tree() {
+    let tree = kernel_tree();
+    let root = tree.path();
+    let lint_json = |paths: &[&str]| {
+        let out = mmstall()
+            .current_dir(root)
+            .args(["lint", "--format", "json"])
+            .args(paths)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{paths:?}");
+        file_fingerprints(&json_findings(&out))
+    };
+    // mm/slow.c alone has no finding (its zapper is catalogued only by a
+    // user's mmstall.toml): together they report what mm/mmap.c reports,
+    // named alike.
+    let together = lint_json(&["mm/slow.c", "mm/mmap.c"]);
+    assert_eq!(together, lint_json(&["mm/mmap.c"]));
+    assert!(
+        together.iter().any(|(f, _)| f == "mm/mmap.c"),
+        "{together:?}"
+    );
+    // A file listed twice (by its directory and by name) is analyzed once.
+    assert_eq!(lint_json(&["mm", "mm/mmap.c"]), lint_json(&["mm"]));
+
+    // A path outside the first path's tree is an input error naming it.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("x.c"), "void f(void) {}\n").unwrap();
+    let out = mmstall()
+        .current_dir(root)
+        .args(["lint", "mm"])
+        .arg(other.path().join("x.c"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not inside the tree"), "{err}");
+}

@@ -12,7 +12,7 @@
 //! This module holds the options and puts the steps together.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -81,6 +81,33 @@ pub fn lint_path(
 ) -> Result<LintRun, AnalyzerError> {
     check_root(root)?;
     let set = source::FsTree::within(root, options.tree_root.as_deref());
+    Ok(lint_set(&set, cat, options))
+}
+
+/// Lints several paths of one tree as one analysis (`lint mm kernel/fork.c
+/// arch/x86/mm`): a holder in one path and the long call it reaches in
+/// another are one finding. Files are named relative to `tree_root`, which
+/// every path must lie under; a file listed by two paths is analyzed once.
+pub fn lint_paths(
+    roots: &[PathBuf],
+    tree_root: &Path,
+    cat: &Catalogue,
+    options: &LintOptions,
+) -> Result<LintRun, AnalyzerError> {
+    for root in roots {
+        check_root(root)?;
+        let inside = std::fs::canonicalize(root)
+            .ok()
+            .zip(std::fs::canonicalize(tree_root).ok())
+            .is_some_and(|(r, t)| r.starts_with(t));
+        if !inside {
+            return Err(AnalyzerError::OutsideTree {
+                path: root.clone(),
+                tree: tree_root.to_path_buf(),
+            });
+        }
+    }
+    let set = source::FsTree::union(roots, tree_root);
     Ok(lint_set(&set, cat, options))
 }
 
