@@ -104,9 +104,13 @@ pub fn diff_text(r: &DiffReport) -> String {
     for s in &r.new.report.skipped {
         let _ = writeln!(out, "skipped ({}): {}: {}", r.new_rev, s.file, s.reason);
     }
+    let rerouted = match d.path_changed {
+        0 => String::new(),
+        n => format!(" ({n} reached by another call path)"),
+    };
     let _ = writeln!(
         out,
-        "\n{} introduced, {} fixed, {} unchanged",
+        "\n{} introduced, {} fixed, {} unchanged{rerouted}",
         d.introduced.len(),
         d.fixed.len(),
         d.unchanged.len()
@@ -124,6 +128,7 @@ pub fn diff_json(r: &DiffReport) -> String {
         "introduced": r.diff.introduced,
         "fixed": r.diff.fixed,
         "unchanged": r.diff.unchanged,
+        "path_changed": r.diff.path_changed,
         "skipped": r.new.report.skipped,
     });
     serde_json::to_string_pretty(&v).expect("a report serializes") + "\n"
