@@ -319,6 +319,12 @@ fn eval_known(
         },
         Expr::BitAnd(a, b) => match (eval_known(a, consts, known), eval_known(b, consts, known)) {
             (Some(Eq(0)), _) | (_, Some(Eq(0))) => Some(Eq(0)),
+            // `(x | VM_LOCKED) & VM_LOCKED`
+            (Some(Eq(v)), Some(Eq(c))) | (Some(Eq(c)), Some(Eq(v)))
+                if bits_of(v).is_some_and(|bits| bits == c) =>
+            {
+                Some(NonZero)
+            }
             _ => None,
         },
         Expr::Or(a, b) => match (
@@ -331,6 +337,8 @@ fn eval_known(
         },
         Expr::Cmp(op, a, b) => match (eval_known(a, consts, known)?, eval_known(b, consts, known)?)
         {
+            // A value known only by some of its bits compares to nothing.
+            (Eq(x), Eq(y)) if bits_of(x).is_some() || bits_of(y).is_some() => None,
             (Eq(x), Eq(y)) => Some(of(match op {
                 CmpOp::Eq => x == y,
                 CmpOp::Ne => x != y,
@@ -432,7 +440,7 @@ pub fn route_switch(
         succ.iter().map(|&n| (n, State::new())).collect();
     for e in state {
         let value = match eval_path(switched, consts, e) {
-            Some(GuardVal::Eq(v)) => Some(v),
+            Some(GuardVal::Eq(v)) if bits_of(v).is_none() => Some(v),
             _ => None,
         };
         let matching = value.and_then(|v| {
@@ -575,6 +583,23 @@ pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
         l.sort();
     }
     Effect { exits }
+}
+
+/// "Some value with the bits of `c` set" (`vma->vm_flags | VM_LOCKED`): a
+/// tagged value, so it can travel as a constant (into a callee's context)
+/// while comparisons treat it as unknown. Only `v & c` (non-zero) and its
+/// truth (non-zero) are decided. `c` must be positive and below 2^48, which
+/// every symbolic constant is ([`crate::cfg`]).
+const HAS_BITS_TAG: i64 = 0x4842 << 48;
+const HAS_BITS_MASK: i64 = (1 << 48) - 1;
+
+pub fn has_bits(c: i64) -> Option<i64> {
+    (c > 0 && c <= HAS_BITS_MASK).then_some(HAS_BITS_TAG | c)
+}
+
+/// The bits a [`has_bits`] value is known to have.
+pub fn bits_of(v: i64) -> Option<i64> {
+    (v & !HAS_BITS_MASK == HAS_BITS_TAG).then_some(v & HAS_BITS_MASK)
 }
 
 /// The value of a parameter split on by case (`behavior` in a context that

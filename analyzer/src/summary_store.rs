@@ -40,6 +40,7 @@ pub type SummaryKey = (ClosureKey, EnvKey);
 pub struct StoredHit {
     pub class: LongClass,
     pub held: Held,
+    pub site_held: Held,
     pub chain: crate::chain::Chain<(StableKey, CallId)>,
     pub acquired: Origin,
 }

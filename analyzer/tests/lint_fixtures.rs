@@ -606,3 +606,26 @@ fn a_nommu_definition_does_not_stand_in_for_the_mmu_one() {
     // A name only a NOMMU file defines is still followed.
     assert!(has(&run, "MMS004", "demo_setup_other", "folio_lock"));
 }
+
+#[test]
+fn a_callee_that_downgrades_then_waits_is_a_read_hold_wait() {
+    // 2.6.28 mlock: the write hold of the caller, downgraded in a callee,
+    // is held for read across the callee's lock_page.
+    let run = lint("recall_loops");
+    let wait = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.holder == "demo_sys_mlock" && f.operation == "lock_page")
+        .unwrap_or_else(|| panic!("{:#?}", holders_ops(&run)));
+    assert_eq!(wait.code, "MMS004");
+    assert_eq!(wait.lock_mode, "read");
+    // `newflags = x | VM_LOCKED` has the bit: the munlock branch, with its
+    // zap under write, is not taken.
+    assert!(!has(
+        &run,
+        "MMS002",
+        "demo_sys_mlock",
+        "zap_page_range_single"
+    ));
+}

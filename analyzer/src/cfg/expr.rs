@@ -134,7 +134,7 @@ impl CfgBuilder<'_> {
                     continue;
                 }
                 args.push(collapse_ws(self.text(a)));
-                arg_values.push(self.value_of(a));
+                arg_values.push(self.assigned_value(a));
             }
         }
         let id = self.calls.len() as CallId;
@@ -210,6 +210,20 @@ impl CfgBuilder<'_> {
         } else {
             n
         };
+        if inner.kind() == "binary_expression"
+            && inner
+                .child_by_field_name("operator")
+                .is_some_and(|o| self.text(o) == "|")
+        {
+            // `x | VM_LOCKED`: whatever x is, the bit is set.
+            let side = |name| inner.child_by_field_name(name).map(|c| self.value_of(c));
+            return match (side("left"), side("right")) {
+                (_, Some(Value::Const(c))) | (Some(Value::Const(c)), _) => {
+                    crate::lockstate::has_bits(c).map_or(Value::Unknown, Value::Const)
+                }
+                _ => Value::Unknown,
+            };
+        }
         match inner.kind() {
             "binary_expression" | "unary_expression" => match self.cond_expr(inner) {
                 Expr::Unknown => Value::Unknown,

@@ -30,7 +30,7 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
             line: holder.calls[(hit.acquired - 1) as usize].line,
         }
     };
-    let mode = match hit.held {
+    let mode = match hit.site_held {
         Held::Write => "write",
         _ => "read",
     };
@@ -68,6 +68,13 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
         .iter()
         .map(|(k, v)| match *v {
             OTHER_VALUE => format!("{k}=other"),
+            v if crate::lockstate::bits_of(v).is_some() => {
+                let bits = crate::lockstate::bits_of(v).unwrap_or_default();
+                match crate::cfg::symbol_name(bits) {
+                    Some(name) => format!("{k}=…|{name}"),
+                    None => format!("{k}=…|{bits}"),
+                }
+            }
             v => match crate::cfg::symbol_name(v) {
                 Some(name) => format!("{k}={name}"),
                 None => format!("{k}={v}"),

@@ -338,8 +338,9 @@ impl Program<'_> {
         let any_write = holders.iter().any(|e| e.held == Held::Write);
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        // (class, chain, the mode the caller must hold for it to count)
-        let mut reached: Vec<(LongClass, Chain, Option<Held>)> = Vec::new();
+        // (class, chain, the mode the caller must hold for it to count, the
+        // mode at the long call when a callee's hit says)
+        let mut reached: Vec<(LongClass, Chain, Option<Held>, Option<Held>)> = Vec::new();
         let defined_here = self.graph.resolved[fid as usize][cid as usize].is_some();
         if let Some(op) = call
             .catalogued
@@ -351,7 +352,7 @@ impl Program<'_> {
             // A wait on an object this function has just allocated cannot block.
             let fresh_wait = op.class == LongClass::IoWait && call.on_fresh_object;
             if (!op.in_loop || call.in_loop) && !fresh_wait {
-                reached.push((op.class, Chain::single((fid, cid)), None));
+                reached.push((op.class, Chain::single((fid, cid)), None, None));
             }
         } else if self.cat.not_followed.contains_key(&call.callee) {
             // What the callee does under the lock is bounded or cannot
@@ -384,7 +385,7 @@ impl Program<'_> {
                     .filter(|h| may_wait || h.class != LongClass::IoWait)
                 {
                     let chain = Chain::prepend((fid, cid), &h.chain);
-                    reached.push((h.class, chain, Some(h.held)));
+                    reached.push((h.class, chain, Some(h.held), Some(h.site_held)));
                 }
             }
         } else if any_write && !call.catalogued.lock_call && !call.catalogued.assertion {
@@ -395,16 +396,17 @@ impl Program<'_> {
 
     /// Records what a call reached as hits of each holder it counts for:
     /// a write-only class under a write hold, a callee's entry hit under the
-    /// mode it was found for, an entry hold only in its entry mode. One hit
-    /// per (long call, origin, mode), the shortest chain kept, at most
-    /// [`MAX_HITS_PER_FUNCTION`] per function.
+    /// mode it was found for, an entry hold in its entry mode (a downgraded
+    /// one too, for classes any hold makes long: its `site_held` says read).
+    /// One hit per (long call, origin, mode), the shortest chain kept, at
+    /// most [`MAX_HITS_PER_FUNCTION`] per function.
     fn record_hits(
         &self,
-        reached: Vec<(LongClass, Chain, Option<Held>)>,
+        reached: Vec<(LongClass, Chain, Option<Held>, Option<Held>)>,
         holders: &[&Elem],
         hits: &mut HitCollector,
     ) {
-        for (class, chain, needs_entry) in reached {
+        for (class, chain, needs_entry, callee_site_held) in reached {
             for e in holders {
                 if class.needs_write() && e.held != Held::Write {
                     continue;
@@ -412,8 +414,17 @@ impl Program<'_> {
                 if needs_entry.is_some_and(|m| m != e.held) {
                     continue;
                 }
+                // The mode at the long call: the callee's, else this hold's.
+                let site_held = callee_site_held.map_or(e.held, |s| s.min(e.held));
+                // An entry hit is keyed by the entry mode a caller matches it
+                // with; a hold downgraded since entry still counts there.
+                let held = if e.origin == ORIGIN_ENTRY {
+                    e.entry
+                } else {
+                    e.held
+                };
                 let (target, cut) = if e.origin == ORIGIN_ENTRY {
-                    if e.entry != e.held {
+                    if e.entry != e.held && (class.needs_write() || e.held > e.entry) {
                         continue;
                     }
                     (&mut hits.entry, &mut hits.entry_cut)
@@ -423,18 +434,15 @@ impl Program<'_> {
                 let site = chain.last();
                 // Keyed by stable key, not id: the order of a result's hits
                 // is then the same in every program that has the function.
-                let key = (
-                    (self.graph.stable[site.0 as usize], site.1),
-                    e.origin,
-                    e.held,
-                );
+                let key = ((self.graph.stable[site.0 as usize], site.1), e.origin, held);
                 if target.len() >= MAX_HITS_PER_FUNCTION && !target.contains_key(&key) {
                     *cut |= CUT_HITS;
                     continue;
                 }
                 let hit = Hit {
                     class,
-                    held: e.held,
+                    held,
+                    site_held,
                     chain: chain.clone(),
                     acquired: e.origin,
                 };

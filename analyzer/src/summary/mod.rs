@@ -53,6 +53,10 @@ pub struct Hit {
     pub class: LongClass,
     /// The lock mode held at the long call (for entry hits: the entry mode).
     pub held: Held,
+    /// The mode at the long call itself: `held` unless the hold was
+    /// downgraded on the way (`mmap_write_downgrade()` in a callee before
+    /// it waits: an entry hit for a write entry, a wait under read).
+    pub site_held: Held,
     pub chain: Chain,
     /// Where the holder took the lock (a call in `chain[0].0`), or entry.
     pub acquired: Origin,

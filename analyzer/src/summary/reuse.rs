@@ -35,6 +35,7 @@ impl Program<'_> {
         let mut hit = |h: &Hit| StoredHit {
             class: h.class,
             held: h.held,
+            site_held: h.site_held,
             chain: h
                 .chain
                 .map_shared(&mut *done, |(f, c)| {
@@ -74,6 +75,7 @@ impl Program<'_> {
                     Some(Hit {
                         class: h.class,
                         held: h.held,
+                        site_held: h.site_held,
                         chain,
                         acquired: h.acquired,
                     })
