@@ -3,6 +3,7 @@
 
 use super::parts::{ConfigSet, Kernel, KernelSource, PlanError, SeriesSource, SeriesSpec};
 use super::raw::{key_path_at, line_col, RawConfig, RawKernel, RawSeries};
+use super::settings::KselftestSettings;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -321,5 +322,26 @@ impl<'a> Doc<'a> {
             });
         }
         Ok(())
+    }
+
+    /// `[kselftest]`: the selection must name known tests, the timeout be
+    /// positive; `enabled = false` is the same as no table.
+    pub(super) fn kselftest(
+        &self,
+        raw: Option<&Spanned<KselftestSettings>>,
+    ) -> Result<Option<KselftestSettings>, PlanError> {
+        let Some(k) = raw else { return Ok(None) };
+        let span = Some(k.span());
+        let k = k.get_ref().clone();
+        if !k.enabled {
+            return Ok(None);
+        }
+        if let Err(e) = mmstall_vm::kselftest::select(&k.tests.spec()) {
+            return Err(self.err_at(span, "kselftest.tests", e.to_string()));
+        }
+        if k.timeout_secs == 0 {
+            return Err(self.err_at(span, "kselftest.timeout_secs", "must be positive".into()));
+        }
+        Ok(Some(k))
     }
 }
