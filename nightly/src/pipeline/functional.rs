@@ -93,7 +93,11 @@ fn judge(b: Option<&Selftest>, p: Option<&Selftest>) -> (SelftestOutcome, String
             Regression,
             format!(
                 "{} on the baseline, fails with the series{}",
-                status(b),
+                if status(b) == "xfail" {
+                    "fails as expected"
+                } else {
+                    "passes"
+                },
                 why(p)
             ),
         ),
