@@ -194,7 +194,10 @@ fn default_plan_loads() {
     assert_eq!(p.kernels.len(), 1);
     assert!(!p.series.is_empty());
     // The mm selftests' default subset on a kernel with kselftest-mm added.
-    let k = p.kselftest.as_ref().expect("[kselftest] in ci/nightly.toml");
+    let k = p
+        .kselftest
+        .as_ref()
+        .expect("[kselftest] in ci/nightly.toml");
     assert_eq!(k.tests.spec(), "mm");
     assert_eq!(
         k.kernel_fragments(&p.configs[0].fragments),

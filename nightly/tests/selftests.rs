@@ -260,7 +260,9 @@ fn plan_errors_name_the_setting() {
         "[kselftest]\ntests = [\"mlock2-tests\", \"no-such-test\"]\n",
     );
     let e = Plan::load(&w.plan).unwrap_err();
-    assert_eq!(e.key, "kselftest.tests", "{e}");
+    let text = std::fs::read_to_string(&w.plan).unwrap();
+    let line = 1 + text.lines().position(|l| l.starts_with("tests =")).unwrap();
+    assert_eq!((e.key.as_str(), e.line), ("kselftest.tests", line), "{e}");
     assert!(e.to_string().contains("unknown test `no-such-test`"), "{e}");
     let w = world(&[], "[kselftest]\ntimeout_secs = 0\n");
     assert_eq!(

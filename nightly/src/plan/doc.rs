@@ -331,16 +331,36 @@ impl<'a> Doc<'a> {
         raw: Option<&Spanned<KselftestSettings>>,
     ) -> Result<Option<KselftestSettings>, PlanError> {
         let Some(k) = raw else { return Ok(None) };
-        let span = Some(k.span());
+        let table = k.span();
+        // The line of `key = ...` inside the table (else the table's header).
+        let at = |key: &str| {
+            let body = self.text.get(table.clone()).unwrap_or("");
+            let mut offset = table.start;
+            for line in body.split_inclusive('\n') {
+                let t = line.trim_start();
+                if t.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                {
+                    let start = offset + (line.len() - t.len());
+                    return Some(start..start + key.len());
+                }
+                offset += line.len();
+            }
+            Some(table.clone())
+        };
         let k = k.get_ref().clone();
         if !k.enabled {
             return Ok(None);
         }
         if let Err(e) = mmstall_vm::kselftest::select(&k.tests.spec()) {
-            return Err(self.err_at(span, "kselftest.tests", e.to_string()));
+            return Err(self.err_at(at("tests"), "kselftest.tests", e.to_string()));
         }
         if k.timeout_secs == 0 {
-            return Err(self.err_at(span, "kselftest.timeout_secs", "must be positive".into()));
+            return Err(self.err_at(
+                at("timeout_secs"),
+                "kselftest.timeout_secs",
+                "must be positive".into(),
+            ));
         }
         Ok(Some(k))
     }
