@@ -81,6 +81,11 @@ pub(super) fn compared_verdict(
         }
     }
     gaps.selftests_of_baseline(base);
+    if plan.kselftest.is_some() && (base.selftests.is_none() || patched.selftests.is_none()) {
+        // E.g. a baseline resumed from a run of a plan without `[kselftest]`.
+        gaps.requested
+            .push("mm selftests: they did not run on both kernels".into());
+    }
     for c in &r.selftest_comparisons {
         if c.outcome == SelftestOutcome::NotChecked {
             gaps.requested
