@@ -332,3 +332,39 @@ fn reports_carry_the_selftests() {
         .collect();
     assert_eq!(paths.len(), 9, "{paths:?}");
 }
+
+/// A baseline measured by a run whose plan had no `[kselftest]` (kept by
+/// `--resume`) has no selftests to compare with: the series is not checked,
+/// never a pass.
+#[test]
+fn a_resumed_baseline_without_selftests_leaves_the_series_not_checked() {
+    let w = world(&["clean"], "");
+    let out = w.dir.path().join("out");
+    let mut fake = Fake {
+        cache: w.dir.path().join("cache"),
+        with_series: true,
+        with_suite: true,
+        with_kselftest: true,
+        ..Default::default()
+    };
+    let mut o = Options {
+        out: out.clone(),
+        night: "2026-12-03".into(),
+        only_jobs: vec!["baseline--k612--default".into()],
+        history: None,
+        resume: false,
+    };
+    let plan = Plan::load(&w.plan).unwrap();
+    pipeline::run(&plan, &o, &mut fake, &mut |_| {}).unwrap();
+    let text = std::fs::read_to_string(&w.plan).unwrap() + PLAN;
+    std::fs::write(&w.plan, text).unwrap();
+    o.only_jobs.clear();
+    o.resume = true;
+    let plan = Plan::load(&w.plan).unwrap();
+    let rs = pipeline::run(&plan, &o, &mut fake, &mut |_| {}).unwrap();
+    let d = not_checked_detail(by(&rs, "clean"));
+    assert!(
+        d.contains("mm selftests: they did not run on both kernels"),
+        "{d}"
+    );
+}
