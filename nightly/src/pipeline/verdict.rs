@@ -1,5 +1,6 @@
 //! Baseline against patched, and the verdict rules (docs/nightly.md): what
-//! a job could not check, regressions, infrastructure errors.
+//! a job could not check, regressions (static, dynamic, functional: the mm
+//! selftests compared in `functional`), infrastructure errors.
 
 use super::context::first_lines;
 use crate::model::*;
