@@ -3,7 +3,9 @@
 # every regression series of patches/manifest.toml on every config it names
 # (the no-per-vma-lock kernels are a second cold build), every repetition,
 # and the nightly job with every failure class (harmless series, build
-# failure, boot hang, series that does not apply) on real kernels. The test
+# failure, boot hang, series that does not apply) on real kernels, and the
+# kernel's mm selftests (harness, then the nightly's functional-regression
+# verdict on an mlock regression series). The test
 # command (scripts/test.sh) runs the CI tier of the same tests.
 #
 # Prints a timing table and a closing "N passed, N failed" line.
@@ -27,4 +29,6 @@ step "kernel: nightly, every failure class" \
   cargo test --workspace --release --test nightly_kernel -- --nocapture
 step "kernel: mm selftests, baseline and mlock regression (kselftest-mm config)" \
   cargo test --workspace --release --test kselftest -- --nocapture
+step "kernel: nightly with the mm selftests, functional regression (kselftest-mm config)" \
+  cargo test --workspace --release --test nightly_kselftest -- --nocapture
 finish

@@ -54,6 +54,11 @@ pub enum Verdict {
         static_: bool,
         #[serde(rename = "dynamic_regression")]
         dynamic: bool,
+        /// A kernel selftest that passed (or failed as expected) on the
+        /// baseline fails with the series (results of earlier versions have
+        /// no such field: false).
+        #[serde(rename = "functional_regression", default)]
+        functional: bool,
         not_checked: Vec<String>,
     },
     InfraError {
@@ -68,12 +73,21 @@ impl Verdict {
             Verdict::Pass { not_checked } if not_checked.is_empty() => "pass".into(),
             Verdict::Pass { .. } => "pass (partial)".into(),
             Verdict::Regression {
-                static_: true,
-                dynamic: true,
+                static_,
+                dynamic,
+                functional,
                 ..
-            } => "regression (static + dynamic)".into(),
-            Verdict::Regression { static_: true, .. } => "regression (static)".into(),
-            Verdict::Regression { .. } => "regression (dynamic)".into(),
+            } => {
+                let kinds: Vec<&str> = [
+                    (*static_, "static"),
+                    (*dynamic, "dynamic"),
+                    (*functional, "functional"),
+                ]
+                .into_iter()
+                .filter_map(|(on, word)| on.then_some(word))
+                .collect();
+                format!("regression ({})", kinds.join(" + "))
+            }
             Verdict::InfraError { class, .. } => format!("infrastructure error: {}", class.label()),
         }
     }
@@ -192,6 +206,77 @@ pub struct KernelRun {
     pub events: Vec<String>,
     pub suite: StepRecord,
     pub tests: Vec<SuiteTest>,
+    /// The kernel's mm selftests, when the plan runs them (`[kselftest]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selftests: Option<SelftestRun>,
+}
+
+/// The mm selftests on one kernel (`vm run --kselftest`): the kernel they
+/// ran on (the job's own build, or one with the plan's extra fragments),
+/// the step and each test's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelftestRun {
+    /// `mm`, `mm:all`, `mm:TEST,...` (what `--kselftest` was given).
+    pub selection: String,
+    /// The fragments of the kernel they ran on.
+    pub fragments: Vec<String>,
+    /// Its own build, when the plan's kselftest fragments add to the job's
+    /// config (none: the selftests ran on the job's kernel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_dir: Option<String>,
+    /// The `vm run --kselftest` step.
+    pub step: StepRecord,
+    /// Kernel events (hung tasks, oopses, ...) while the selftests ran.
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub tests: Vec<Selftest>,
+}
+
+/// One selftest's verdict on one kernel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selftest {
+    pub name: String,
+    /// pass | fail | skip | xfail | error (the kselftest runner's verdicts)
+    pub status: String,
+    /// Why it skipped, failed as expected or errored; for a failure its exit
+    /// status and failed subtests.
+    pub reason: String,
+    /// Seconds the test ran in the guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secs: Option<f64>,
+    /// Its log, relative to the result directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// For a failure or error: the end of its log (the reports carry it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_tail: String,
+}
+
+/// How a selftest's result on the patched kernel compares to the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelftestOutcome {
+    /// Same verdict class on both (pass/xfail, or skipped on both), or
+    /// fixed by the series.
+    Unchanged,
+    /// Passed (or failed as expected) on the baseline, fails with the series.
+    Regression,
+    /// Fails on the baseline too: not the series' doing.
+    FailingOnBaseline,
+    /// Could not be compared: it did not run on one of the kernels (error,
+    /// missing, skipped where the other kernel ran it).
+    NotChecked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelftestComparison {
+    pub test: String,
+    pub baseline_status: String,
+    pub patched_status: String,
+    pub outcome: SelftestOutcome,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,6 +310,10 @@ pub struct JobResult {
     pub baseline: Option<KernelRun>,
     pub patched: Option<KernelRun>,
     pub comparisons: Vec<Comparison>,
+    /// The mm selftests, patched against baseline (series jobs whose plan
+    /// runs them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selftest_comparisons: Vec<SelftestComparison>,
     #[serde(flatten)]
     pub verdict: Verdict,
     pub duration_s: f64,

@@ -193,6 +193,16 @@ fn default_plan_loads() {
     let p = mmstall_nightly::plan::Plan::load(&plan).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.kernels.len(), 1);
     assert!(!p.series.is_empty());
+    // The mm selftests' default subset on a kernel with kselftest-mm added.
+    let k = p
+        .kselftest
+        .as_ref()
+        .expect("[kselftest] in ci/nightly.toml");
+    assert_eq!(k.tests.spec(), "mm");
+    assert_eq!(
+        k.kernel_fragments(&p.configs[0].fragments),
+        ["virtme-base", "stall-debug", "kselftest-mm"]
+    );
     let m = mmstall_nightly::emit::github_matrix(&p);
     assert_eq!(m["include"].as_array().unwrap().len(), 1 + p.series.len());
 }

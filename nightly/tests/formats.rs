@@ -60,14 +60,19 @@ fn python(program: &str, args: &[&Path]) -> (i32, String, String) {
 
 /// A night with every kind of job: a static + dynamic regression, a clean
 /// series, one that does not apply, one whose patched kernel reports a new
-/// lockdep splat.
+/// lockdep splat, one that breaks an mm selftest (a functional regression;
+/// the selftests run on every kernel, one of them fails on both, one skips).
 fn night() -> (World, PathBuf, Vec<JobResult>) {
-    let w = world(&["regress", "clean", "noapply", "lockdep"], "");
+    let w = world(
+        &["regress", "clean", "noapply", "lockdep", "mlockbreak"],
+        "[kselftest]\ntests = [\"mlock2-tests\", \"mremap_test\", \"gup_longterm\"]\n",
+    );
     let out = w.dir.path().join("out");
     let mut fake = Fake {
         cache: w.dir.path().join("cache"),
         with_series: true,
         with_suite: true,
+        with_kselftest: true,
         ..Default::default()
     };
     let plan = Plan::load(&w.plan).unwrap();
@@ -325,17 +330,34 @@ fn junitparser_reads_junit_xml_in_the_schema_attribute_set() {
     assert_eq!(case_time(base, "stall/munmap-zap"), "12.250");
     // Not reported: no time, rather than a made-up 0.
     assert_eq!(case_time(base, "stall/uffd-hold"), serde_json::Value::Null);
+    // The baseline's own selftests: one fails on it, one skips.
     assert_eq!(
         not_passed(base),
-        set(&[("stall/uffd-hold", "skipped")]),
+        set(&[
+            ("stall/uffd-hold", "skipped"),
+            ("mm selftest/mremap_test", "failure"),
+            ("mm selftest/gup_longterm", "skipped")
+        ]),
         "{base}"
     );
+    assert_eq!(case_time(base, "mm selftest/mlock2-tests"), "1.500");
+    // On a series' kernel, failing on the baseline too is no failure of the
+    // series (skipped with the reason), like a test that skips.
+    let not_series = [
+        ("mm selftest/mremap_test", "skipped"),
+        ("mm selftest/gup_longterm", "skipped"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = set(&not_series);
+        all.extend(set(extra));
+        all
+    };
 
     // Each regression fails the one case that regressed, and nothing else.
     let reg = suite(&v, "regress--k612--default");
     assert_eq!(
         not_passed(reg),
-        set(&[
+        with(&[
             ("static analysis", "failure"),
             ("stall/mlock-20g", "failure")
         ]),
@@ -349,10 +371,17 @@ fn junitparser_reads_junit_xml_in_the_schema_attribute_set() {
     let lockdep = suite(&v, "lockdep--k612--default");
     assert_eq!(
         not_passed(lockdep),
-        set(&[("kernel-event:lockdep:mmap_write_lock,do_thing", "failure")]),
+        with(&[("kernel-event:lockdep:mmap_write_lock,do_thing", "failure")]),
         "{lockdep}"
     );
-    assert!(not_passed(suite(&v, "clean--k612--default")).is_empty());
+    assert_eq!(not_passed(suite(&v, "clean--k612--default")), with(&[]));
+    // The selftest the series broke fails, and only it.
+    let mlock = suite(&v, "mlockbreak--k612--default");
+    assert_eq!(
+        not_passed(mlock),
+        with(&[("mm selftest/mlock2-tests", "failure")]),
+        "{mlock}"
+    );
     // A series that does not apply: its static analysis is an error, not a pass.
     let noapply = suite(&v, "noapply--k612--default");
     assert_eq!(

@@ -175,6 +175,7 @@ fn baseline_and_regression_series_end_to_end() {
         Verdict::Regression {
             static_: true,
             dynamic: true,
+            functional: false,
             not_checked: vec![]
         }
     );

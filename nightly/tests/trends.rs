@@ -163,9 +163,11 @@ fn baseline(night: &str, config: &str, tests: &[(&str, &str, Option<f64>)]) -> J
                     duration_s: None,
                 })
                 .collect(),
+            selftests: None,
         }),
         patched: None,
         comparisons: vec![],
+        selftest_comparisons: vec![],
         verdict: Verdict::Pass {
             not_checked: vec![],
         },

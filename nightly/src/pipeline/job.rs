@@ -1,7 +1,9 @@
 //! One job from checkout to verdict: checkout, series, apply check, static
-//! step, baseline and patched kernels, comparison, verdict.
+//! step, baseline and patched kernels, comparisons (stall suite, mm
+//! selftests), verdict.
 
 use super::context::{first_lines, step, Ctx};
+use super::functional::compare_selftests;
 use super::verdict::{
     baseline_job_verdict, compare, compared_verdict, failure_detail, infra_or_static_regression,
     static_only_verdict,
@@ -89,6 +91,11 @@ impl Ctx<'_> {
             self.plan.suite.ratio_tolerance,
             self.plan.suite.ratio_floor,
         );
+        if let (Some(b), Some(p)) = (&base.selftests, &patched.selftests) {
+            if b.step.status == StepStatus::Ok && p.step.status == StepStatus::Ok {
+                r.selftest_comparisons = compare_selftests(b, p);
+            }
+        }
         r.verdict = compared_verdict(&r, self.plan, &base, &patched);
         finish(r, start)
     }
@@ -121,6 +128,7 @@ impl Ctx<'_> {
             baseline: None,
             patched: None,
             comparisons: vec![],
+            selftest_comparisons: vec![],
             verdict: Verdict::Pass {
                 not_checked: vec![],
             },

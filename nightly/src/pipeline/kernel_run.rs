@@ -1,5 +1,6 @@
 //! One kernel's measurements: `vm build` (with the series, for the patched
-//! kernel), the boot check (`vm run --exec true`) and the stall suite; the
+//! kernel), the boot check (`vm run --exec true`), the stall suite and the
+//! mm selftests when the plan runs them ([`super::selftests`]); the
 //! baseline is measured once per kernel × config and reused.
 
 use super::context::{first_lines, step, strs, Ctx};
@@ -38,13 +39,14 @@ impl Ctx<'_> {
                 reason: "boot disabled in the plan".into(),
             };
         }
-        if !self.plan.suite.enabled {
+        if self.plan.suite.enabled {
+            self.suite_step(job, which, &key, &mut run);
+        } else {
             run.suite.status = StepStatus::Skipped {
                 reason: "suite disabled in the plan".into(),
             };
-            return (run, None);
         }
-        self.suite_step(job, which, &key, &mut run);
+        run.selftests = self.selftest_step(job, which, tree, series, &key);
         (run, None)
     }
 
@@ -95,6 +97,7 @@ impl Ctx<'_> {
             events: vec![],
             suite: skipped("not built"),
             tests: vec![],
+            selftests: None,
         };
         run.boot.name = format!("{which} boot");
         run.suite.name = format!("{which} stall suite");

@@ -12,6 +12,9 @@
 //! - [`static_analysis`]: the static step (`mmstall series` over the series).
 //! - [`kernel_run`]: a kernel's build, boot check and stall suite (`vm build`,
 //!   `vm run`, the suite command), the baseline measured once per kernel × config.
+//! - [`selftests`]: the kernel's mm selftests on a kernel (`vm run
+//!   --kselftest`), read by [`selftest_report`].
+//! - [`functional`]: the selftests, patched against baseline.
 //! - [`verdict`]: baseline against patched, and the verdict rules.
 //! - [`job`]: one job, from checkout to verdict.
 //! - [`wire`]: reading the JSON the CLI's subcommands print.
@@ -20,14 +23,18 @@
 mod cache_repo;
 mod checkout;
 mod context;
+mod functional;
 mod job;
 mod kernel_run;
+mod selftest_report;
+mod selftests;
 mod static_analysis;
 mod store;
 mod verdict;
 mod wire;
 
 pub use context::Options;
+pub use functional::compare_selftests;
 pub use kernel_run::{classify_build, sh_quote};
 pub use store::{append_history, append_jsonl, last_per_job, read_results, RESULTS, STEPS};
 pub use verdict::compare;

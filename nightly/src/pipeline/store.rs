@@ -108,6 +108,7 @@ mod tests {
             baseline: None,
             patched: None,
             comparisons: vec![],
+            selftest_comparisons: vec![],
             verdict: Verdict::Pass {
                 not_checked: vec![],
             },

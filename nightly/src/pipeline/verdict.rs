@@ -1,5 +1,6 @@
 //! Baseline against patched, and the verdict rules (docs/nightly.md): what
-//! a job could not check, regressions, infrastructure errors.
+//! a job could not check, regressions (static, dynamic, functional: the mm
+//! selftests compared in `functional`), infrastructure errors.
 
 use super::context::first_lines;
 use crate::model::*;
@@ -22,6 +23,7 @@ pub(super) fn infra_or_static_regression(
         Verdict::Regression {
             static_: true,
             dynamic: false,
+            functional: false,
             not_checked: vec![format!("{}: {}", class.label(), first_lines(&detail, 1))],
         }
     } else {
@@ -33,7 +35,8 @@ pub(super) fn infra_or_static_regression(
 pub(super) fn baseline_job_verdict(base: &KernelRun) -> Verdict {
     let mut gaps = Gaps::default();
     gaps.kernel_run(base);
-    gaps.verdict(false, false)
+    gaps.selftest_errors(base);
+    gaps.verdict(false, false, false)
 }
 
 /// A static-only night (kernel builds disabled in the plan): the static
@@ -44,11 +47,12 @@ pub(super) fn static_only_verdict(st: Option<&StaticResult>, plan: &Plan) -> Ver
     gaps.static_step(st, plan);
     gaps.disabled
         .push("kernel builds disabled in the plan (static only)".into());
-    gaps.verdict(static_, false)
+    gaps.verdict(static_, false, false)
 }
 
 /// Both kernels built and booted: the static findings, the comparisons
-/// (already in `r`) and every gap of either kernel.
+/// and the selftest comparisons (already in `r`) and every gap of either
+/// kernel.
 pub(super) fn compared_verdict(
     r: &JobResult,
     plan: &Plan,
@@ -56,6 +60,10 @@ pub(super) fn compared_verdict(
     patched: &KernelRun,
 ) -> Verdict {
     let dynamic = r.comparisons.iter().any(|c| c.regression);
+    let functional = r
+        .selftest_comparisons
+        .iter()
+        .any(|c| c.outcome == SelftestOutcome::Regression);
     let static_ = r
         .static_
         .as_ref()
@@ -73,7 +81,19 @@ pub(super) fn compared_verdict(
             ));
         }
     }
-    gaps.verdict(static_, dynamic)
+    gaps.selftests_of_baseline(base);
+    if plan.kselftest.is_some() && (base.selftests.is_none() || patched.selftests.is_none()) {
+        // E.g. a baseline resumed from a run of a plan without `[kselftest]`.
+        gaps.requested
+            .push("mm selftests: they did not run on both kernels".into());
+    }
+    for c in &r.selftest_comparisons {
+        if c.outcome == SelftestOutcome::NotChecked {
+            gaps.requested
+                .push(format!("mm selftest `{}` {}", c.test, c.reason));
+        }
+    }
+    gaps.verdict(static_, dynamic, functional)
 }
 
 /// What a job could not check. `requested`: checks the plan asks for that
@@ -137,6 +157,61 @@ impl Gaps {
                 .push("stall suite: every test was skipped".to_string());
         }
         self.test_errors(run);
+        self.selftest_step(run);
+    }
+
+    /// The selftests' step on a kernel: a kernel that did not build, a run
+    /// that failed or reported nothing leaves every selftest unchecked.
+    fn selftest_step(&mut self, run: &KernelRun) {
+        let Some(st) = &run.selftests else { return };
+        if let Some(StepStatus::Failed { detail }) = st.build.as_ref().map(|b| &b.status) {
+            self.requested.push(format!(
+                "mm selftests: their kernel did not build: {}",
+                first_lines(detail, 1)
+            ));
+        }
+        match &st.step.status {
+            StepStatus::Ok if st.tests.is_empty() => self
+                .requested
+                .push("mm selftests: the run reported no tests".into()),
+            StepStatus::Ok => {
+                if st.tests.iter().all(|t| t.status == "skip") {
+                    self.requested
+                        .push("mm selftests: every selftest was skipped".into());
+                }
+            }
+            // A kernel that did not build is said above.
+            StepStatus::Skipped { .. } if st.build.is_some() => {}
+            StepStatus::Failed { detail } => self.requested.push(first_lines(detail, 1)),
+            StepStatus::Unavailable { reason } | StepStatus::Skipped { reason } => {
+                self.requested.push(reason.clone())
+            }
+        }
+    }
+
+    /// On a baseline compared with a patched kernel: its selftests' step
+    /// (a failed baseline run leaves the comparison unmade; the tests that
+    /// errored are in the comparisons).
+    fn selftests_of_baseline(&mut self, base: &KernelRun) {
+        let before = self.requested.len();
+        self.selftest_step(base);
+        for g in &mut self.requested[before..] {
+            *g = format!("baseline kernel: {g}");
+        }
+    }
+
+    /// The baseline job: each selftest that could not run on it.
+    fn selftest_errors(&mut self, run: &KernelRun) {
+        let Some(st) = &run.selftests else { return };
+        let no_verdict =
+            |t: &&Selftest| !matches!(t.status.as_str(), "pass" | "fail" | "skip" | "xfail");
+        for t in st.tests.iter().filter(no_verdict) {
+            self.requested.push(format!(
+                "mm selftest `{}` could not run: {}",
+                t.name,
+                first_lines(&t.reason, 1)
+            ));
+        }
     }
 
     /// A stall test that could not run (`error`) on either kernel leaves its
@@ -151,7 +226,7 @@ impl Gaps {
         }
     }
 
-    fn verdict(self, static_: bool, dynamic: bool) -> Verdict {
+    fn verdict(self, static_: bool, dynamic: bool, functional: bool) -> Verdict {
         let clean = |v: Vec<String>| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
             for g in v {
@@ -163,10 +238,11 @@ impl Gaps {
         };
         let requested = clean(self.requested);
         let disabled = clean(self.disabled);
-        if static_ || dynamic {
+        if static_ || dynamic || functional {
             Verdict::Regression {
                 static_,
                 dynamic,
+                functional,
                 not_checked: requested.into_iter().chain(disabled).collect(),
             }
         } else if !requested.is_empty() {
@@ -283,6 +359,7 @@ mod tests {
                     duration_s: None,
                 })
                 .collect(),
+            selftests: None,
         };
         let base = run(
             vec![

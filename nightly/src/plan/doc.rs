@@ -3,6 +3,7 @@
 
 use super::parts::{ConfigSet, Kernel, KernelSource, PlanError, SeriesSource, SeriesSpec};
 use super::raw::{key_path_at, line_col, RawConfig, RawKernel, RawSeries};
+use super::settings::KselftestSettings;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -321,5 +322,46 @@ impl<'a> Doc<'a> {
             });
         }
         Ok(())
+    }
+
+    /// `[kselftest]`: the selection must name known tests, the timeout be
+    /// positive; `enabled = false` is the same as no table.
+    pub(super) fn kselftest(
+        &self,
+        raw: Option<&Spanned<KselftestSettings>>,
+    ) -> Result<Option<KselftestSettings>, PlanError> {
+        let Some(k) = raw else { return Ok(None) };
+        let table = k.span();
+        // The line of `key = ...` inside the table (else the table's header).
+        let at = |key: &str| {
+            let body = self.text.get(table.clone()).unwrap_or("");
+            let mut offset = table.start;
+            for line in body.split_inclusive('\n') {
+                let t = line.trim_start();
+                if t.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                {
+                    let start = offset + (line.len() - t.len());
+                    return Some(start..start + key.len());
+                }
+                offset += line.len();
+            }
+            Some(table.clone())
+        };
+        let k = k.get_ref().clone();
+        if !k.enabled {
+            return Ok(None);
+        }
+        if let Err(e) = mmstall_vm::kselftest::select(&k.tests.spec()) {
+            return Err(self.err_at(at("tests"), "kselftest.tests", e.to_string()));
+        }
+        if k.timeout_secs == 0 {
+            return Err(self.err_at(
+                at("timeout_secs"),
+                "kselftest.timeout_secs",
+                "must be positive".into(),
+            ));
+        }
+        Ok(Some(k))
     }
 }

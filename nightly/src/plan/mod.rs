@@ -8,7 +8,9 @@ mod raw;
 mod settings;
 
 pub use parts::{ConfigSet, Kernel, KernelSource, PlanError, SeriesSource, SeriesSpec};
-pub use settings::{BootSettings, BuildSettings, StaticSettings, SuiteSettings};
+pub use settings::{
+    BootSettings, BuildSettings, KselftestSettings, SelftestList, StaticSettings, SuiteSettings,
+};
 
 use doc::Doc;
 use raw::RawPlan;
@@ -25,6 +27,8 @@ pub struct Plan {
     pub suite: SuiteSettings,
     pub boot: BootSettings,
     pub build: BuildSettings,
+    /// The mm selftests (`[kselftest]`); `None`: not run.
+    pub kselftest: Option<KselftestSettings>,
 }
 
 /// One unit of work: a series (or none: the baselines only) on one kernel and
@@ -92,6 +96,7 @@ impl Plan {
                 "ratio_tolerance and ratio_floor must be numbers ≥ 0".into(),
             ));
         }
+        let kselftest = doc.kselftest(raw.kselftest.as_ref())?;
         Ok(Plan {
             file: path.to_path_buf(),
             name: raw.name.unwrap_or_else(|| "nightly".into()),
@@ -102,6 +107,7 @@ impl Plan {
             suite,
             boot: raw.boot.unwrap_or_default(),
             build: raw.build.unwrap_or_default(),
+            kselftest,
         })
     }
 

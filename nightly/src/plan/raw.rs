@@ -1,7 +1,9 @@
 //! The plan file as TOML gives it (`Raw*`, every value with its span), and
 //! where in the text an error is: its line and column, the key it is about.
 
-use super::settings::{BootSettings, BuildSettings, StaticSettings, SuiteSettings};
+use super::settings::{
+    BootSettings, BuildSettings, KselftestSettings, StaticSettings, SuiteSettings,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -28,6 +30,8 @@ pub(super) struct RawPlan {
     pub(super) build: Option<BuildSettings>,
     #[serde(default)]
     pub(super) boot: Option<BootSettings>,
+    #[serde(default)]
+    pub(super) kselftest: Option<Spanned<KselftestSettings>>,
 }
 
 impl RawPlan {
@@ -42,6 +46,7 @@ impl RawPlan {
             && self.suite.is_none()
             && self.build.is_none()
             && self.boot.is_none()
+            && self.kselftest.is_none()
     }
 }
 

@@ -135,3 +135,76 @@ impl Default for BootSettings {
         }
     }
 }
+
+/// `[kselftest]`: the kernel's mm selftests on the baseline and on each
+/// patched kernel (`vm run --kselftest`). Absent: not run.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KselftestSettings {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `"default"` (the curated subset), `"all"`, or a list of test names
+    /// (entries or binaries of the harness' catalogue).
+    #[serde(default)]
+    pub tests: SelftestList,
+    /// Fragments added to the job's config for the selftests' kernel (the
+    /// options they need). Already all in the config: they run on the job's
+    /// own kernel; else on a second build (cached, incremental for a series).
+    #[serde(default = "default_kselftest_fragments")]
+    pub fragments: Vec<String>,
+    /// Seconds each selftest may run (`--kselftest-timeout`).
+    #[serde(default = "default_kselftest_timeout")]
+    pub timeout_secs: u64,
+    /// Guest memory (QEMU syntax).
+    #[serde(default = "default_kselftest_memory")]
+    pub memory: String,
+}
+
+/// Which selftests: a word (`default`, `all`) or the tests' names.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum SelftestList {
+    Word(String),
+    Names(Vec<String>),
+}
+
+impl Default for SelftestList {
+    fn default() -> Self {
+        SelftestList::Word("default".into())
+    }
+}
+
+impl SelftestList {
+    /// What `vm run --kselftest` is given: `mm`, `mm:all`, `mm:A,B`.
+    pub fn spec(&self) -> String {
+        match self {
+            SelftestList::Word(w) if w == "default" => "mm".into(),
+            SelftestList::Word(w) => format!("mm:{w}"),
+            SelftestList::Names(n) => format!("mm:{}", n.join(",")),
+        }
+    }
+}
+
+impl KselftestSettings {
+    /// The selftests' kernel: the config's fragments, then those of the
+    /// plan's `[kselftest]` it does not have yet.
+    pub fn kernel_fragments(&self, config: &[String]) -> Vec<String> {
+        let mut all = config.to_vec();
+        for f in &self.fragments {
+            if !all.contains(f) {
+                all.push(f.clone());
+            }
+        }
+        all
+    }
+}
+
+fn default_kselftest_fragments() -> Vec<String> {
+    vec!["kselftest-mm".into()]
+}
+fn default_kselftest_timeout() -> u64 {
+    300
+}
+fn default_kselftest_memory() -> String {
+    "2G".into()
+}

@@ -1,4 +1,5 @@
-//! `junit.xml`: one `<testsuite>` per job, a case per step and stall test.
+//! `junit.xml`: one `<testsuite>` per job, a case per step, stall test and
+//! mm selftest.
 
 use super::common::ratio;
 use crate::model::*;
@@ -120,7 +121,24 @@ fn job_cases(r: &JobResult) -> Vec<(String, Option<f64>, Case)> {
                 step_case(&k.suite, true),
             ));
         }
+        if let Some(st) = &k.selftests {
+            if let Some(b) = &st.build {
+                cases.push((
+                    format!("{which} kselftest build"),
+                    Some(b.duration_s),
+                    step_case(b, true),
+                ));
+            }
+            if !matches!(st.step.status, StepStatus::Ok) {
+                cases.push((
+                    format!("{which} mm selftests"),
+                    Some(st.step.duration_s),
+                    step_case(&st.step, true),
+                ));
+            }
+        }
     }
+    selftest_cases(r, &mut cases);
     if r.is_baseline() {
         if let Some(b) = &r.baseline {
             for t in &b.tests {
@@ -192,6 +210,70 @@ fn job_cases(r: &JobResult) -> Vec<(String, Option<f64>, Case)> {
         _ => {}
     }
     cases
+}
+
+/// One case per mm selftest of the job's kernel (`mm selftest/NAME`): the
+/// baseline job's as they are (a failure fails its case); a series job's
+/// against the baseline: a functional regression fails, a test failing on
+/// the baseline too is skipped with that reason (not the series' doing), a
+/// test not compared is an error. Failures and errors carry the end of the
+/// test's log.
+fn selftest_cases(r: &JobResult, cases: &mut Vec<(String, Option<f64>, Case)>) {
+    let run = if r.is_baseline() {
+        &r.baseline
+    } else {
+        &r.patched
+    };
+    let Some(st) = run.as_ref().and_then(|k| k.selftests.as_ref()) else {
+        return;
+    };
+    let with_log = |why: &str, t: &Selftest| {
+        if t.log_tail.is_empty() {
+            why.to_string()
+        } else {
+            format!(
+                "{why}\n--- end of {}\n{}",
+                t.log.as_deref().unwrap_or("its log"),
+                t.log_tail
+            )
+        }
+    };
+    for t in &st.tests {
+        let compared = r.selftest_comparisons.iter().find(|c| c.test == t.name);
+        let case = match (compared.map(|c| c.outcome), t.status.as_str()) {
+            (Some(SelftestOutcome::Regression), _) => Case::Failure(
+                "functional-regression".into(),
+                with_log(&compared.map(|c| c.reason.clone()).unwrap_or_default(), t),
+            ),
+            (Some(SelftestOutcome::FailingOnBaseline), _) => Case::Skipped(format!(
+                "not a regression: {}",
+                compared.map(|c| c.reason.as_str()).unwrap_or_default(),
+            )),
+            (Some(SelftestOutcome::NotChecked), _) => Case::Error(
+                "not-checked".into(),
+                with_log(&compared.map(|c| c.reason.clone()).unwrap_or_default(), t),
+            ),
+            (_, "pass" | "xfail") => Case::Pass,
+            (_, "skip") => Case::Skipped(t.reason.clone()),
+            (_, "fail") if r.is_baseline() => {
+                Case::Failure("selftest".into(), with_log(&t.reason, t))
+            }
+            (_, status) => Case::Error(
+                "not-checked".into(),
+                with_log(&format!("{status}: {}", t.reason), t),
+            ),
+        };
+        cases.push((format!("mm selftest/{}", t.name), t.secs, case));
+    }
+    for c in &r.selftest_comparisons {
+        if c.test.starts_with("kernel-event:") && c.outcome == SelftestOutcome::Regression {
+            cases.push((
+                format!("mm selftest/{}", c.test),
+                None,
+                Case::Failure("functional-regression".into(), c.reason.clone()),
+            ));
+        }
+    }
 }
 
 /// A job's `<testsuite>` element and its failure and error counts.

@@ -1,4 +1,5 @@
-//! `kcidb.json`: KCIDB's checkouts, builds and tests.
+//! `kcidb.json`: KCIDB's checkouts, builds and tests (boot, stall tests,
+//! static findings, mm selftests).
 
 use super::files::{series_file, url_of};
 use crate::model::*;
@@ -90,7 +91,8 @@ pub struct KTest {
     pub id: String,
     pub build_id: String,
     pub origin: String,
-    /// Dotted test path (`mmstall.boot`, `mmstall.stall.<test>`).
+    /// Dotted test path (`mmstall.boot`, `mmstall.stall.<test>`,
+    /// `mm.selftests.<test>`).
     pub path: String,
     /// PASS | FAIL | ERROR | SKIP | MISS
     pub status: String,
@@ -328,5 +330,115 @@ fn job_builds_and_tests(k: &mut Kcidb, r: &JobResult, base: &str, base_co: &str,
                 misc: (!t.detail.is_empty()).then(|| serde_json::json!({"detail": t.detail})),
             });
         }
+        if let Some(st) = &run.selftests {
+            let compared = if which == "patched" {
+                r.selftest_comparisons.as_slice()
+            } else {
+                &[]
+            };
+            selftest_tests(k, r, st, compared, base, &bid, co);
+        }
     }
+}
+
+/// A kernel's mm selftests: `mm.selftests.NAME` tests (XFAIL is a PASS
+/// with its reason in `misc`), on the selftests' own build when they had
+/// one (the job's config with the plan's kselftest fragments); a run that
+/// could not be made is one `mm.selftests` test, MISS (the harness failed,
+/// the kernel's status is unknown).
+fn selftest_tests(
+    k: &mut Kcidb,
+    r: &JobResult,
+    st: &SelftestRun,
+    compared: &[SelftestComparison],
+    base: &str,
+    job_build: &str,
+    checkout: &str,
+) {
+    let url = |rel: &Option<String>| rel.as_deref().map(|r| url_of(base, r));
+    let bid = match &st.build {
+        None => job_build.to_string(),
+        Some(b) => {
+            let bid = format!("{job_build}:kselftest");
+            k.builds.push(KBuild {
+                id: bid.clone(),
+                checkout_id: checkout.to_string(),
+                origin: ORIGIN.into(),
+                architecture: "x86_64".into(),
+                config_name: format!("{}+kselftest ({})", r.config, st.fragments.join(",")),
+                valid: Some(matches!(b.status, StepStatus::Ok)),
+                duration: Some(b.duration_s),
+                log_url: url(&b.log),
+                misc: Some(serde_json::json!({"build_key": st.build_dir})),
+            });
+            if !matches!(b.status, StepStatus::Ok) {
+                return;
+            }
+            bid
+        }
+    };
+    if !matches!(st.step.status, StepStatus::Ok) {
+        k.tests.push(KTest {
+            id: format!("{bid}:kselftest"),
+            build_id: bid.clone(),
+            origin: ORIGIN.into(),
+            path: "mm.selftests".into(),
+            status: match st.step.status {
+                StepStatus::Skipped { .. } => "SKIP",
+                _ => "MISS",
+            }
+            .into(),
+            duration: Some(st.step.duration_s),
+            number: None,
+            log_url: url(&st.step.log),
+            misc: Some(serde_json::json!({"why": match &st.step.status { StepStatus::Failed{detail} => detail.clone(), StepStatus::Unavailable{reason} | StepStatus::Skipped{reason} => reason.clone(), StepStatus::Ok => String::new() }, "selection": st.selection})),
+        });
+    }
+    for t in &st.tests {
+        let mut misc = serde_json::Map::new();
+        if !t.reason.is_empty() {
+            misc.insert("reason".into(), t.reason.clone().into());
+        }
+        if t.status == "xfail" {
+            misc.insert("xfail".into(), true.into());
+        }
+        if let Some(c) = compared.iter().find(|c| c.test == t.name) {
+            misc.insert("baseline_status".into(), c.baseline_status.clone().into());
+            misc.insert(
+                "outcome".into(),
+                serde_json::to_value(c.outcome).unwrap_or_default(),
+            );
+        }
+        k.tests.push(KTest {
+            id: format!("{bid}:kselftest:{}", crate::plan::safe_name(&t.name)),
+            build_id: bid.clone(),
+            origin: ORIGIN.into(),
+            path: format!("mm.selftests.{}", test_path_part(&t.name)),
+            status: match t.status.as_str() {
+                "pass" | "xfail" => "PASS",
+                "fail" => "FAIL",
+                "skip" => "SKIP",
+                _ => "ERROR",
+            }
+            .into(),
+            duration: t.secs,
+            number: None,
+            log_url: url(&t.log),
+            misc: (!misc.is_empty()).then_some(serde_json::Value::Object(misc)),
+        });
+    }
+}
+
+/// A name as one node of a KCIDB test path (`[a-zA-Z0-9_-]`: a dot would
+/// start another level).
+fn test_path_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

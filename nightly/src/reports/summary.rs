@@ -65,9 +65,14 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
             _ => step_word(&s.step),
         });
         let dynm = r.comparisons.iter().filter(|c| c.regression).count();
+        let func = r
+            .selftest_comparisons
+            .iter()
+            .filter(|c| c.outcome == SelftestOutcome::Regression)
+            .count();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | [logs](logs/{}/) |",
+            "| {} | {} | {} | {} | {} | {} | {} | [logs](logs/{}/) |",
             md(&r.series),
             md(&r.kernel),
             md(&r.config),
@@ -78,10 +83,15 @@ pub fn markdown(results: &[JobResult], title: &str) -> String {
             } else {
                 format!("{dynm} of {}", r.comparisons.len())
             },
+            if r.selftest_comparisons.is_empty() {
+                "–".into()
+            } else {
+                format!("{func} of {}", r.selftest_comparisons.len())
+            },
             r.job
         );
     };
-    let header = "| series | kernel | config | verdict | static (new / fixed) | dynamic regressions | logs |\n|---|---|---|---|---|---|---|";
+    let header = "| series | kernel | config | verdict | static (new / fixed) | dynamic regressions | functional regressions (mm selftests) | logs |\n|---|---|---|---|---|---|---|---|";
     if reg > 0 {
         let _ = writeln!(o, "## Regressions\n\n{header}");
         for r in series.iter().filter(|r| r.verdict.is_regression()) {
@@ -144,7 +154,7 @@ fn not_checked(o: &mut String, results: &[JobResult]) {
 
 /// The baseline of each kernel × config: release, steps, stall tests.
 fn kernels(o: &mut String, results: &[JobResult]) {
-    let _ = writeln!(o, "## Kernels\n\n| kernel | config | release | build | boot | stall suite | tests |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "## Kernels\n\n| kernel | config | release | build | boot | stall suite | tests | mm selftests |\n|---|---|---|---|---|---|---|---|");
     for r in results.iter().filter(|r| r.is_baseline()) {
         match &r.baseline {
             Some(b) => {
@@ -155,7 +165,7 @@ fn kernels(o: &mut String, results: &[JobResult]) {
                     .collect();
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {} | {} ({:.0} s) | {} | {} | {} |",
+                    "| {} | {} | {} | {} ({:.0} s) | {} | {} | {} | {} |",
                     md(&r.kernel),
                     md(&r.config),
                     md(b.kernel_release.as_deref().unwrap_or("–")),
@@ -167,19 +177,86 @@ fn kernels(o: &mut String, results: &[JobResult]) {
                         "–".into()
                     } else {
                         tests.join("<br>")
-                    }
+                    },
+                    selftest_counts(b.selftests.as_ref())
                 );
             }
             None => {
                 let _ = writeln!(
                     o,
-                    "| {} | {} | – | not built | – | – | {} |",
+                    "| {} | {} | – | not built | – | – | {} | – |",
                     md(&r.kernel),
                     md(&r.config),
                     md(&r.verdict.word())
                 );
             }
         }
+    }
+    o.push('\n');
+}
+
+/// `2 pass, 1 fail, 1 skip` of a kernel's selftests (or its step's state).
+fn selftest_counts(st: Option<&SelftestRun>) -> String {
+    let Some(st) = st else { return "–".into() };
+    if let Some(b) = st
+        .build
+        .as_ref()
+        .filter(|b| !matches!(b.status, StepStatus::Ok))
+    {
+        return format!("kernel {}", step_word(b));
+    }
+    if !matches!(st.step.status, StepStatus::Ok) && st.tests.is_empty() {
+        return step_word(&st.step);
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for t in &st.tests {
+        match counts.iter_mut().find(|(s, _)| *s == t.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((&t.status, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!("{} ({})", parts.join(", "), md(&st.selection))
+}
+
+/// The selftests of a series job, baseline against patched: the outcome
+/// and why, with each kernel's verdict.
+fn selftest_table(o: &mut String, r: &JobResult) {
+    if r.selftest_comparisons.is_empty() {
+        return;
+    }
+    let reason = |run: &Option<KernelRun>, name: &str| {
+        run.as_ref()
+            .and_then(|k| k.selftests.as_ref())
+            .and_then(|st| st.tests.iter().find(|t| t.name == name))
+            .map(|t| t.reason.clone())
+            .filter(|r| !r.is_empty())
+            .map(|r| format!(": {}", md(&r.chars().take(120).collect::<String>())))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        o,
+        "| mm selftest | baseline | patched | outcome |\n|---|---|---|---|"
+    );
+    for c in &r.selftest_comparisons {
+        let outcome = match c.outcome {
+            SelftestOutcome::Regression => format!("**functional regression**: {}", md(&c.reason)),
+            SelftestOutcome::FailingOnBaseline => {
+                "failing on baseline too (not a regression)".into()
+            }
+            SelftestOutcome::NotChecked => format!("**not checked**: {}", md(&c.reason)),
+            SelftestOutcome::Unchanged if c.reason.is_empty() => "unchanged".into(),
+            SelftestOutcome::Unchanged => format!("unchanged ({})", md(&c.reason)),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {}{} | {}{} | {outcome} |",
+            md(&c.test),
+            c.baseline_status,
+            reason(&r.baseline, &c.test),
+            c.patched_status,
+            reason(&r.patched, &c.test),
+        );
     }
     o.push('\n');
 }
@@ -255,4 +332,5 @@ fn series_detail(o: &mut String, r: &JobResult) {
         }
         o.push('\n');
     }
+    selftest_table(o, r);
 }

@@ -23,6 +23,8 @@ pub struct Fake {
     /// `mmstall series` (not `--help`) dies like a crashed analyzer: killed
     /// by SIGABRT after "stack overflow", no JSON.
     pub series_crashes: bool,
+    /// This mmstall has `vm run --kselftest`.
+    pub with_kselftest: bool,
     pub calls: Vec<String>,
 }
 
@@ -114,8 +116,20 @@ impl Executor for Fake {
                         1,
                         "vm build: debian:6.12 [virtme-base,stall-debug] series buildfail.mbox (1 patches)\nerror: make bzImage failed (exit exit status: 2); log: /cache/builds/live/build.log\n../mm/util.c: In function 'kstrdup':\n../mm/util.c:12:9: error: expected ';' before '}' token\n",
                     ),
-                    Some(s) => CmdOutput { exit: Some(0), stdout: meta(&format!("p{s}"), Some(&s)), stderr: String::new(), secs: 40.0 },
+                    // The selftests' kernel (the config with kselftest-mm) of this series does not compile.
+                    Some(s) if s == "ksbuildfail" && config.contains("kselftest") => CmdOutput::fail(
+                        1,
+                        "error: make bzImage failed (exit exit status: 2); log: /cache/builds/live/build.log\n../mm/gup_test.c:3:1: error: unknown type name 'oops'\n",
+                    ),
+                    // `-ks`: built with the selftests' fragments.
+                    Some(s) => CmdOutput { exit: Some(0), stdout: meta(&format!("p{s}{}", if config.contains("kselftest") { "-ks" } else { "" }), Some(&s)), stderr: String::new(), secs: 40.0 },
                 }
+            }
+            ["vm", "run", ..] if arg(args, "--kselftest").is_some() => {
+                if !self.with_kselftest {
+                    return CmdOutput::fail(2, UNKNOWN_KSELFTEST);
+                }
+                kselftest_run(args)
             }
             ["vm", "run", ..]
                 if arg(args, "--exec").is_some_and(|e| e.contains("suite --json")) =>
@@ -218,6 +232,84 @@ impl Executor for Fake {
     fn guest_program(&self) -> Option<PathBuf> {
         self.with_suite
             .then(|| PathBuf::from("/opt/mmstall/mmstall-guest"))
+    }
+}
+
+pub const UNKNOWN_KSELFTEST: &str = "error: unexpected argument '--kselftest' found\n\nUsage: mmstall vm run --kernel <KERNEL>\n\nFor more information, try '--help'.\n";
+
+/// `vm run --kselftest mm:... --out DIR --json` as the harness answers:
+/// per-test logs and `result.json` in DIR, the report on stdout, exit 1
+/// when a test failed. What each test does on a kernel (build key):
+/// `mlock2-tests` fails on a kernel of the `mlockbreak` series (its first
+/// subtest); `mremap_test` fails on every kernel; `gup_longterm` skips with
+/// a reason; every other test passes. On a kernel of the `kserror` series
+/// the guest never boots: exit 3, every test without a result.
+fn kselftest_run(args: &[String]) -> CmdOutput {
+    let k = arg(args, "--kernel").unwrap_or("");
+    let dir = PathBuf::from(arg(args, "--out").expect("--out"));
+    let spec = arg(args, "--kselftest").unwrap();
+    let names: Vec<&str> = match spec.split_once(':') {
+        Some((_, list)) => list.split(',').collect(),
+        None => vec!["mlock2-tests", "mremap_test", "madv_populate"],
+    };
+    let logs = dir.join("kselftest");
+    std::fs::create_dir_all(&logs).unwrap();
+    let booted = !k.contains("kserror");
+    let mut tests = Vec::new();
+    let mut failed = false;
+    for n in names {
+        let log = logs.join(format!("{n}.log"));
+        let (verdict, exit, subtests, text) = match n {
+            _ if !booted => (json!({"verdict": "error", "reason": "no result: the guest never ran the test"}), None, vec![], None),
+            "mlock2-tests" if k.contains("mlockbreak") => (
+                json!({"verdict": "fail"}),
+                Some(1),
+                vec![json!({"name": "test_mlock_lock: Locked", "verdict": {"verdict": "fail"}, "diagnostics": [], "subtests": []})],
+                Some("TAP version 13\n1..2\nnot ok 1 test_mlock_lock: Locked\nok 2 test_mlock_onfault: VMA marked for lock on fault\n# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0\n"),
+            ),
+            "mremap_test" => (
+                json!({"verdict": "fail"}),
+                Some(1),
+                vec![json!({"name": "mremap expand: 2MB", "verdict": {"verdict": "fail"}, "diagnostics": [], "subtests": []})],
+                Some("TAP version 13\n1..1\nnot ok 1 mremap expand: 2MB\n# Totals: pass:0 fail:1\n"),
+            ),
+            "gup_longterm" => (json!({"verdict": "skip", "reason": "need more free huge pages"}), Some(4), vec![], Some("TAP version 13\n1..0 # SKIP need more free huge pages\n")),
+            _ => (json!({"verdict": "pass"}), Some(0), vec![], Some("TAP version 13\n1..1\nok 1 it works\n")),
+        };
+        failed |= verdict["verdict"] == "fail";
+        if let Some(t) = text {
+            std::fs::write(&log, t).unwrap();
+        }
+        tests.push(json!({"name": n, "argv": [n], "verdict": verdict, "exit_status": exit, "secs": exit.map(|_| 1.5),
+            "log": text.map(|_| log.clone()), "subtests": subtests, "warnings": []}));
+    }
+    let rep = json!({"suite": "mm", "selection": spec, "kernel_release": "6.12.57", "selftests": "/cache/kselftest/mm-1", "timeout_secs": 300,
+        "tests": tests, "counts": {}, "subtest_counts": {}, "test_secs": 0.0});
+    let outcome = if booted {
+        json!({"status": "exited", "code": 0})
+    } else {
+        json!({"status": "boot-timeout"})
+    };
+    std::fs::write(
+        dir.join("result.json"),
+        run_result(outcome, vec![], booted.then_some(20.0)),
+    )
+    .unwrap();
+    CmdOutput {
+        exit: Some(if !booted {
+            3
+        } else if failed {
+            1
+        } else {
+            0
+        }),
+        stdout: serde_json::to_string_pretty(&rep).unwrap(),
+        stderr: if booted {
+            String::new()
+        } else {
+            "kselftest: cached: /cache/kselftest/mm-1\nerror: boot timeout: the guest never ran the command\n".into()
+        },
+        secs: 60.0,
     }
 }
 
