@@ -53,6 +53,10 @@ if [ "$MMSTALL_KERNEL_TESTS" = 1 ]; then
     cargo test --workspace --release --test stall -- --nocapture
   step "kernel: nightly job (cli nightly_kernel)" \
     cargo test --workspace --release --test nightly_kernel -- --nocapture
+  # The mm selftests' CI subset on the same kernel: only their userspace
+  # build (~1 min cold, cached) is new; the full tier is in validate.sh.
+  step "kernel: mm selftests CI subset (vm-tests kselftest_ci)" \
+    cargo test --workspace --release --test kselftest_ci -- --nocapture
 else
   echo "MMSTALL_KERNEL_TESTS=$MMSTALL_KERNEL_TESTS: kernel builds and boots skipped"
 fi

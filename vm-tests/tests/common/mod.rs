@@ -1,6 +1,10 @@
 //! What the gated kernel tests share: one boot of a kernel with a script,
 //! the accelerator chosen as every boot chooses it ([`kvm::choose`]).
 
+// Not every test binary boots selftests.
+#[allow(dead_code)]
+pub mod selftests;
+
 use std::path::Path;
 use std::time::Duration;
 
