@@ -34,6 +34,7 @@ mod run;
 mod settings;
 mod summary;
 mod summary_store;
+mod symbolic;
 mod user_catalogue;
 
 pub use baseline::Baseline;

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use crate::catalogue::{AcquireCond, Catalogue, LockApiEntry, LockMode, LockOp};
 use crate::ir::{CallSite, CmpOp, Expr, Value, VarId};
+use crate::symbolic::excluded_by;
+pub use crate::symbolic::{bits_of, has_bits, is_other, other_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Held {
@@ -297,8 +299,7 @@ fn eval_known(
 ) -> Option<GuardVal> {
     use GuardVal::*;
     let truth = |v: Option<GuardVal>| match v {
-        Some(Eq(0)) => Some(false),
-        Some(_) => Some(true),
+        Some(v) => truth_of(v),
         None => None,
     };
     let of = |b: bool| Eq(b as i64);
@@ -339,6 +340,16 @@ fn eval_known(
         {
             // A value known only by some of its bits compares to nothing.
             (Eq(x), Eq(y)) if bits_of(x).is_some() || bits_of(y).is_some() => None,
+            // "Any other value" is unequal to what it excludes only.
+            (Eq(x), Eq(y)) if is_other(x) || is_other(y) => {
+                let (other, c) = if is_other(x) { (x, y) } else { (y, x) };
+                match op {
+                    _ if is_other(c) => None,
+                    CmpOp::Eq if excluded_by(other).contains(&c) => Some(of(false)),
+                    CmpOp::Ne if excluded_by(other).contains(&c) => Some(of(true)),
+                    _ => None,
+                }
+            }
             (Eq(x), Eq(y)) => Some(of(match op {
                 CmpOp::Eq => x == y,
                 CmpOp::Ne => x != y,
@@ -363,13 +374,10 @@ fn eval_known(
 pub fn decided(value: &Value, consts: &Consts) -> Option<i64> {
     match value {
         Value::Const(c) => Some(*c),
-        Value::Cond(e) => match eval(e, consts, None)? {
-            GuardVal::Eq(c) => Some((c != 0) as i64),
-            GuardVal::NonZero => Some(1),
-        },
-        Value::Choice(e, a, b) => match eval(e, consts, None)? {
-            GuardVal::Eq(0) => Some(*b),
-            _ => Some(*a),
+        Value::Cond(e) => truth_of(eval(e, consts, None)?).map(i64::from),
+        Value::Choice(e, a, b) => match truth_of(eval(e, consts, None)?)? {
+            false => Some(*b),
+            true => Some(*a),
         },
         _ => None,
     }
@@ -390,11 +398,11 @@ pub fn route(state: &State, cond: &Expr, consts: &Consts) -> (State, State) {
         _ => None,
     };
     for e in state {
-        match eval_path(cond, consts, e) {
-            Some(GuardVal::Eq(0)) => {
+        match eval_path(cond, consts, e).and_then(truth_of) {
+            Some(false) => {
                 f.insert(*e);
             }
-            Some(_) => {
+            Some(true) => {
                 t.insert(*e);
             }
             None => match (learned, e.guard) {
@@ -439,7 +447,24 @@ pub fn route_switch(
     let mut out: Vec<(crate::ir::NodeId, State)> =
         succ.iter().map(|&n| (n, State::new())).collect();
     for e in state {
-        let value = match eval_path(switched, consts, e) {
+        let known = eval_path(switched, consts, e);
+        if let Some(GuardVal::Eq(v)) =
+            known.filter(|k| matches!(k, GuardVal::Eq(v) if is_other(*v)))
+        {
+            // Every case but the excluded values, and `default:`.
+            let excluded = excluded_by(v);
+            for ((_, st), case) in out.iter_mut().zip(cases) {
+                let ruled_out = match case.as_ref().map(|c| eval(c, consts, None)) {
+                    Some(Some(GuardVal::Eq(x))) => excluded.contains(&x),
+                    _ => false,
+                };
+                if !ruled_out {
+                    st.insert(*e);
+                }
+            }
+            continue;
+        }
+        let value = match known {
             Some(GuardVal::Eq(v)) if bits_of(v).is_none() => Some(v),
             _ => None,
         };
@@ -585,27 +610,15 @@ pub fn effect_of_exit(exit: &State, return_var: Option<VarId>) -> Effect {
     Effect { exits }
 }
 
-/// "Some value with the bits of `c` set" (`vma->vm_flags | VM_LOCKED`): a
-/// tagged value, so it can travel as a constant (into a callee's context)
-/// while comparisons treat it as unknown. Only `v & c` (non-zero) and its
-/// truth (non-zero) are decided. `c` must be positive and below 2^48, which
-/// every symbolic constant is ([`crate::cfg`]).
-const HAS_BITS_TAG: i64 = 0x4842 << 48;
-const HAS_BITS_MASK: i64 = (1 << 48) - 1;
-
-pub fn has_bits(c: i64) -> Option<i64> {
-    (c > 0 && c <= HAS_BITS_MASK).then_some(HAS_BITS_TAG | c)
+/// Whether a known value is true: "any other value" is non-zero only if it
+/// excludes 0; every other known value by itself.
+pub fn truth_of(v: GuardVal) -> Option<bool> {
+    match v {
+        GuardVal::Eq(0) => Some(false),
+        GuardVal::Eq(x) if is_other(x) => excluded_by(x).contains(&0).then_some(true),
+        _ => Some(true),
+    }
 }
-
-/// The bits a [`has_bits`] value is known to have.
-pub fn bits_of(v: i64) -> Option<i64> {
-    (v & !HAS_BITS_MASK == HAS_BITS_TAG).then_some(v & HAS_BITS_MASK)
-}
-
-/// The value of a parameter split on by case (`behavior` in a context that
-/// stands for every value none of its comparisons names): printed as
-/// `other`, passed only to the predicates it was split for.
-pub const OTHER_VALUE: i64 = i64::MIN + 0x4d4d_5331_3400;
 
 /// Constants by variable or field path. Iterated only into sets and sorted
 /// lists, so its (hasher-dependent) order reaches no result.

@@ -629,3 +629,22 @@ fn a_callee_that_downgrades_then_waits_is_a_read_hold_wait() {
         "zap_page_range_single"
     ));
 }
+
+#[test]
+fn any_other_value_keeps_out_of_the_cases_it_excludes() {
+    // `behavior=other` (not REMOVE, WILLNEED or DONTNEED: the write lock)
+    // reaches the callee's other cases but not its MADV_DONTNEED zap.
+    let run = lint("recall_other");
+    assert!(
+        !has(&run, "MMS002", "demo_sys_madvise", "zap_page_range"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    let walk = run
+        .report
+        .findings
+        .iter()
+        .find(|f| f.holder == "demo_sys_madvise" && f.operation == "walk_page_range")
+        .expect("the write-locked walk of another behavior is reported");
+    assert_eq!(walk.context, ["behavior=other"]);
+}

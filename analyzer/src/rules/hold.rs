@@ -4,7 +4,7 @@
 
 use super::Rule;
 use crate::finding::{fingerprint, Finding, Location};
-use crate::lockstate::{ConstMap, Held, ORIGIN_ENTRY, OTHER_VALUE};
+use crate::lockstate::{is_other, ConstMap, Held, ORIGIN_ENTRY};
 use crate::summary::{Hit, Program};
 
 /// Builds the finding for a hit whose chain starts at the holder.
@@ -67,7 +67,7 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
     let mut context: Vec<String> = context
         .iter()
         .map(|(k, v)| match *v {
-            OTHER_VALUE => format!("{k}=other"),
+            v if is_other(v) => format!("{k}=other"),
             v if crate::lockstate::bits_of(v).is_some() => {
                 let bits = crate::lockstate::bits_of(v).unwrap_or_default();
                 match crate::cfg::symbol_name(bits) {

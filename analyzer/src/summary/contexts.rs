@@ -121,11 +121,8 @@ impl Program<'_> {
                 _ => {}
             }
         }
-        // "Any other value" holds only for the comparisons it was split on:
-        // the function's own and its predicates'.
-        if !self.is_pure_predicate(callee) {
-            env.retain(|_, v| *v != OTHER_VALUE);
-        }
+        // "Any other value" goes on with the values it excludes: a callee
+        // compares it as its comparisons allow ([`other_value`]).
         env
     }
 
@@ -147,7 +144,7 @@ impl Program<'_> {
                 out.push(env.clone());
                 continue;
             }
-            for &v in values.iter().chain([&OTHER_VALUE]) {
+            for &v in values.iter().chain([&other_value(&values)]) {
                 let mut split = env.clone();
                 split.insert(param.clone(), v);
                 out.push(split);
@@ -160,7 +157,7 @@ impl Program<'_> {
     /// (`write = madvise_need_mmap_write(behavior)`), with every constant it
     /// is compared with there and in the function itself: the function is
     /// then analyzed once per value and once for any other value
-    /// ([`OTHER_VALUE`]), so the lock mode the predicate picks follows the
+    /// ([`other_value`]), so the lock mode the predicate picks follows the
     /// parameter into the function's own `switch (behavior)`. None when a
     /// comparison is not an equality with a constant, or there are more than
     /// [`MAX_CASE_SPLIT`] values.
@@ -191,7 +188,7 @@ impl Program<'_> {
                 }
                 values.sort_unstable();
                 values.dedup();
-                if values.len() <= MAX_CASE_SPLIT && !values.contains(&OTHER_VALUE) {
+                if values.len() <= MAX_CASE_SPLIT && !values.iter().any(|v| is_other(*v)) {
                     return Some((p.clone(), values));
                 }
             }
@@ -312,11 +309,13 @@ fn live_nodes(cfg: &Cfg, consts: &Consts) -> Vec<bool> {
         *seen = true;
         let node = &cfg.nodes[n as usize];
         match (&node.branch, node.succ.as_slice()) {
-            (Some(cond), [t, f]) if node.switch.is_none() => match eval(cond, consts, None) {
-                Some(GuardVal::Eq(0)) => stack.push(*f),
-                Some(_) => stack.push(*t),
-                None => stack.extend([*t, *f]),
-            },
+            (Some(cond), [t, f]) if node.switch.is_none() => {
+                match eval(cond, consts, None).and_then(truth_of) {
+                    Some(false) => stack.push(*f),
+                    Some(true) => stack.push(*t),
+                    None => stack.extend([*t, *f]),
+                }
+            }
             _ => stack.extend(node.succ.iter().copied()),
         }
     }
