@@ -568,7 +568,10 @@ fn output_file_quiet_colour_and_progress() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.starts_with("2 sites, 2 holder paths in 3 files"), "{text}");
+    assert!(
+        text.starts_with("2 sites, 2 holder paths in 3 files"),
+        "{text}"
+    );
     assert!(out.stderr.is_empty());
 
     // --color always colours even with NO_COLOR; auto (not a terminal) and

@@ -1,7 +1,8 @@
 //! Triggers: the entry points from which a finding's holder is reached —
 //! system calls (`SYSCALL_DEFINEn(munmap, ...)` → `munmap(2)`), handlers
 //! installed in an operations table (`.fault = f` → `fault`, `.mmap = f` →
-//! `mmap`, `.unlocked_ioctl = f` → `ioctl`), kthread and workqueue
+//! `mmap`, `.unlocked_ioctl = f` → `ioctl`, `.load_binary = f` →
+//! `execve(2)`), kthread and workqueue
 //! functions (`kthread`, `workqueue`), and the exit path (`do_exit`,
 //! `mmput` → `exit`).
 //!
@@ -30,6 +31,8 @@ pub const ENTRY_FIELDS: &[(&str, &str)] = &[
     ("mmap", "mmap"),
     ("unlocked_ioctl", "ioctl"),
     ("compat_ioctl", "ioctl"),
+    // A binary format's loader runs in execve.
+    ("load_binary", "execve(2)"),
 ];
 
 /// Functions through which a task's exit reaches the holder: the walk stops
@@ -178,6 +181,24 @@ impl<'a> Walker<'a> {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// The names a chunk defines with a body: the lexical definitions less
+    /// macro invocations at the margin (`early_initcall(f); /* ... */`),
+    /// whose "callers" are every other invocation of the macro.
+    fn functions(&mut self, chunk: ChunkRef) -> Vec<super::scan::Name> {
+        let names = self.names(chunk);
+        if names.len() <= 1 {
+            return names.to_vec();
+        }
+        let Some(text) = self.chunk_text(chunk) else {
+            return names.to_vec();
+        };
+        names
+            .iter()
+            .filter(|name| has_body(text, name))
+            .cloned()
+            .collect()
+    }
+
     /// `munmap(2)` for a `SYSCALL_DEFINEn(munmap, ...)` or
     /// `COMPAT_SYSCALL_DEFINEn(...)` chunk: the macro's first argument.
     fn syscall(&mut self, chunk: ChunkRef) -> Option<String> {
@@ -275,7 +296,8 @@ impl<'a> Walker<'a> {
                 found.push((depth, call));
                 continue;
             }
-            let names = self.names(chunk);
+            let names = self.functions(chunk);
+            let names = names.as_slice();
             if names.iter().any(|n| EXIT_PATH.contains(&&**n)) {
                 found.push((depth, "exit".into()));
                 continue;
@@ -328,6 +350,35 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// Whether `text` defines `name` with a body: a line at the margin naming
+/// it before its first `(`, followed by `{` before any `;`.
+fn has_body(text: &str, name: &str) -> bool {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let Some(paren) = line.find('(') else {
+            continue;
+        };
+        let head = line[..paren].trim_end();
+        let at_margin = line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        if !at_margin || !head.ends_with(name) {
+            continue;
+        }
+        let before = head[..head.len() - name.len()].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &text[start + paren..];
+        match (rest.find('{'), rest.find(';')) {
+            (Some(brace), Some(semi)) if brace < semi => return true,
+            (Some(_), None) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Nearest first, then by name; each trigger once.
 fn finish(mut found: Vec<(usize, String)>) -> Vec<String> {
     found.sort();
@@ -368,6 +419,14 @@ mod tests {
         assert_eq!(syscall_macro("SYSCALL_DEFINE"), None);
         assert_eq!(syscall_macro("SYSCALL_DEFINEx"), None);
         assert_eq!(syscall_macro("do_munmap"), None);
+    }
+
+    #[test]
+    fn a_macro_at_the_margin_is_not_a_definition() {
+        let text = "early_initcall(demo_init); /* early */\n\nstatic int demo_map(unsigned long a,\n\t\t    unsigned long b)\n{\n\treturn 0;\n}\n";
+        assert!(has_body(text, "demo_map"));
+        assert!(!has_body(text, "early_initcall"));
+        assert!(!has_body(text, "map"));
     }
 
     #[test]
