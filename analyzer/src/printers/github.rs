@@ -1,6 +1,7 @@
 //! `--format github`: GitHub Actions workflow commands, one annotation per
 //! long-call site (a pull request shows one per line, whoever reaches it),
-//! listing each holder path with its triggers.
+//! listing each holder path with its call path, constant arguments and
+//! triggers.
 
 use super::sites::{self, HolderNames};
 use crate::finding::Finding;
@@ -38,6 +39,12 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
             }
             if h.call_path.len() > 1 {
                 message.push_str(&format!("\ncall path: {}", h.call_path.join(" → ")));
+            }
+            if !h.context.is_empty() {
+                message.push_str(&format!(
+                    "\nwith constant arguments {}",
+                    h.context.join(", ")
+                ));
             }
             if let Some(triggers) = sites::triggers_text(h) {
                 message.push_str(&format!("\nreached from {triggers}"));
