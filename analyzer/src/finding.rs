@@ -45,6 +45,11 @@ pub struct Finding {
     /// Constants the holder was analyzed with (`unlock=0`), when any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
+    /// The direct callers of the holder that pass those constants, as
+    /// `vm_munmap → __vm_munmap(unlock=false)` with the caller's source text
+    /// (set by the run after the rules; empty when none was found).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context_callers: Vec<String>,
     pub message: String,
     /// Line-insensitive: survives code moving up or down.
     pub fingerprint: String,

@@ -194,3 +194,30 @@ fn snapshot_sites_sarif_and_github() {
         "{github}"
     );
 }
+
+/// A holder that zaps under the write lock only with `unlock=false`: the
+/// output names the caller passing it, with the text it passes, and not the
+/// system call passing `true`.
+#[test]
+fn the_caller_supplying_the_constants_is_named() {
+    let run = lint("supplied_constants");
+    let findings = &run.report.findings;
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].holder, "__demo_munmap");
+    assert_eq!(findings[0].context, ["unlock=0"]);
+    assert_eq!(
+        findings[0].context_callers,
+        ["demo_vm_munmap → __demo_munmap(unlock=false)"]
+    );
+    let text = printers::text::render(&run.report, &run.sources);
+    assert!(
+        text.contains("= note: constants passed by demo_vm_munmap → __demo_munmap(unlock=false)"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&printers::json::render(&run.report)).unwrap();
+    assert_eq!(
+        json["findings"][0]["context_callers"][0],
+        "demo_vm_munmap → __demo_munmap(unlock=false)"
+    );
+}

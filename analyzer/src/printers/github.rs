@@ -45,6 +45,9 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
                     "\nwith constant arguments {}",
                     h.context.join(", ")
                 ));
+                if !h.context_callers.is_empty() {
+                    message.push_str(&format!(" (passed by {})", h.context_callers.join(", ")));
+                }
             }
             if let Some(triggers) = sites::triggers_text(h) {
                 message.push_str(&format!("\nreached from {triggers}"));

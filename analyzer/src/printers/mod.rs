@@ -85,6 +85,7 @@ mod tests {
                 call_text: "unmap_region(mm, vma)".into(),
                 site_id: String::new(),
                 triggers: vec!["munmap(2)".into()],
+                context_callers: Vec::new(),
             }],
             stats: Stats {
                 files: 1,

@@ -147,6 +147,7 @@ fn site_result(site: &Site, names: &HolderNames, run: &SarifRun) -> Value {
                 "heldOnEntry": h.held_on_entry,
                 "callPath": h.call_path,
                 "context": h.context,
+                "contextCallers": h.context_callers,
                 "triggers": h.triggers,
                 "fingerprint": h.fingerprint,
             })

@@ -177,6 +177,13 @@ fn holder_notes(out: &mut String, f: &Finding, notes: &str, p: &Palette) {
             f.context.join(", ")
         );
     }
+    if !f.context_callers.is_empty() {
+        let _ = writeln!(
+            out,
+            "{notes}= {note}: constants passed by {}",
+            f.context_callers.join(", ")
+        );
+    }
     if let Some(triggers) = sites::triggers_text(f) {
         let _ = writeln!(out, "{notes}= {note}: reached from {triggers}");
     }

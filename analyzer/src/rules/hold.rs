@@ -104,5 +104,6 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
         call_text,
         site_id: String::new(),
         triggers: Vec::new(),
+        context_callers: Vec::new(),
     }
 }

@@ -154,5 +154,6 @@ fn finding(program: &Program, path: &[FnId], fid: FnId, cid: u32) -> Finding {
         call_text,
         site_id: String::new(),
         triggers: Vec::new(),
+        context_callers: Vec::new(),
     }
 }

@@ -30,6 +30,7 @@ mod name_index;
 mod rounds;
 mod scan;
 mod selection;
+mod suppliers;
 mod triggers;
 
 pub use caches::{ParseCache, ScanCache};
@@ -192,7 +193,11 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let t = Instant::now();
     crate::finding::disambiguate_fingerprints(&mut findings);
     crate::finding::assign_site_ids(&mut findings);
-    triggers::attach(&mut findings, &files, set, &cat.fault_path);
+    if !findings.is_empty() {
+        let mut walker = triggers::Walker::new(&files, set, &cat.fault_path.handler_fields);
+        triggers::attach(&mut findings, &mut walker, &cat.fault_path);
+        suppliers::attach(&mut findings, &mut walker);
+    }
     trace.time("site ids and triggers", t);
     let report = report(&files, findings, skipped, paths.len(), started);
     let sources = shown_sources(&mut files, &report.findings, set);

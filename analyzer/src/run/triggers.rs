@@ -59,11 +59,11 @@ const STARTERS: &[(&str, &str)] = &[
 type Fast = foldhash::fast::RandomState;
 
 /// A chunk of the run: (file, chunk) indices.
-type ChunkRef = (u32, u32);
+pub(super) type ChunkRef = (u32, u32);
 
 /// The lexical call graph of the run's scanned files, and what makes a
 /// chunk an entry point.
-struct Walker<'a> {
+pub(super) struct Walker<'a> {
     files: &'a [LoadedFile],
     set: &'a dyn SourceSet,
     /// Called name → chunks calling it (files whose calls were scanned).
@@ -80,14 +80,9 @@ struct Walker<'a> {
 /// Sets every finding's triggers (one walk per holder and holder file).
 pub(super) fn attach(
     findings: &mut [Finding],
-    files: &[LoadedFile],
-    set: &dyn SourceSet,
+    walker: &mut Walker,
     fault_path: &crate::catalogue::FaultPath,
 ) {
-    if findings.is_empty() {
-        return;
-    }
-    let mut walker = Walker::new(files, set, &fault_path.handler_fields);
     let mut known: BTreeMap<(String, String, bool), Vec<String>> = BTreeMap::new();
     for f in findings.iter_mut() {
         let key = (
@@ -107,7 +102,12 @@ pub(super) fn attach(
 }
 
 impl<'a> Walker<'a> {
-    fn new(files: &'a [LoadedFile], set: &'a dyn SourceSet, fault_fields: &[String]) -> Walker<'a> {
+    /// The lexical call graph of `files` (callers indexed once).
+    pub(super) fn new(
+        files: &'a [LoadedFile],
+        set: &'a dyn SourceSet,
+        fault_fields: &[String],
+    ) -> Walker<'a> {
         let mut callers: HashMap<&str, Vec<ChunkRef>, Fast> = HashMap::default();
         let mut designated: HashMap<&str, Vec<&'static str>, Fast> = HashMap::default();
         let mut by_rel = HashMap::default();
@@ -164,7 +164,7 @@ impl<'a> Walker<'a> {
             .as_deref()
     }
 
-    fn chunk_text(&mut self, (fi, ci): ChunkRef) -> Option<&str> {
+    pub(super) fn chunk_text(&mut self, (fi, ci): ChunkRef) -> Option<&str> {
         let chunk = self.files[fi as usize].scan.chunks.get(ci as usize)?;
         let (start, end) = (chunk.start, chunk.end);
         self.text(fi).and_then(|t| t.get(start..end))
@@ -184,7 +184,7 @@ impl<'a> Walker<'a> {
     /// The names a chunk defines with a body: the lexical definitions less
     /// macro invocations at the margin (`early_initcall(f); /* ... */`),
     /// whose "callers" are every other invocation of the macro.
-    fn functions(&mut self, chunk: ChunkRef) -> Vec<super::scan::Name> {
+    pub(super) fn functions(&mut self, chunk: ChunkRef) -> Vec<super::scan::Name> {
         let names = self.names(chunk);
         if names.len() <= 1 {
             return names.to_vec();
@@ -201,7 +201,7 @@ impl<'a> Walker<'a> {
 
     /// `munmap(2)` for a `SYSCALL_DEFINEn(munmap, ...)` or
     /// `COMPAT_SYSCALL_DEFINEn(...)` chunk: the macro's first argument.
-    fn syscall(&mut self, chunk: ChunkRef) -> Option<String> {
+    pub(super) fn syscall(&mut self, chunk: ChunkRef) -> Option<String> {
         let is_syscall = self.names(chunk).iter().any(|n| syscall_macro(n).is_some());
         if !is_syscall {
             return None;
@@ -216,7 +216,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The chunk of `file` defining `name` (or the syscall `sys_<name>`).
-    fn definition(&mut self, name: &str, file: &str) -> Option<ChunkRef> {
+    pub(super) fn definition(&mut self, name: &str, file: &str) -> Option<ChunkRef> {
         let fi = *self.by_rel.get(file)?;
         let chunks = self.files[fi as usize].scan.defs.len() as u32;
         if let Some(ci) = (0..chunks).find(|&ci| self.names((fi, ci)).iter().any(|n| &**n == name))
@@ -338,6 +338,24 @@ impl<'a> Walker<'a> {
             }
         }
         finish(found)
+    }
+
+    /// The chunks calling the definition `name` of `chunk` (a static one
+    /// from its file only; another file's call reaches it only if that file
+    /// has no definition of its own).
+    pub(super) fn callers_of(&mut self, chunk: ChunkRef, name: &str) -> Vec<ChunkRef> {
+        let local_only = self.is_static(chunk);
+        let Some(callers) = self.callers.get(name) else {
+            return Vec::new();
+        };
+        callers
+            .iter()
+            .copied()
+            .filter(|&caller| {
+                caller != chunk
+                    && (caller.0 == chunk.0 || !(local_only || self.defines(caller.0, name)))
+            })
+            .collect()
     }
 
     /// File `fi` defines `name` itself.
