@@ -29,9 +29,9 @@ bench() {
   "$bin" lint "$path" --format json 2>/dev/null | python3 -c '
 import collections, json, sys
 findings = json.load(sys.stdin)["findings"]
-sites = {(f["code"], f["file"], f["line"], f["operation"]) for f in findings}
+sites = {f["site_id"] for f in findings}
 rules = collections.Counter(f["code"] for f in findings)
-print("%-14s %d findings at %d long-call sites: %s" % (sys.argv[1] + ":", len(findings), len(sites),
+print("%-14s %d findings (holder paths) at %d long-call sites: %s" % (sys.argv[1] + ":", len(findings), len(sites),
       ", ".join("%s %d" % kv for kv in sorted(rules.items())) or "none"))
 ' "$label" || true
 }

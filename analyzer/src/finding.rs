@@ -45,9 +45,22 @@ pub struct Finding {
     /// Constants the holder was analyzed with (`unlock=0`), when any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
+    /// The direct callers of the holder that pass those constants, as
+    /// `vm_munmap → __vm_munmap(unlock=false)` with the caller's source text
+    /// (set by the run after the rules; empty when none was found).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context_callers: Vec<String>,
     pub message: String,
     /// Line-insensitive: survives code moving up or down.
     pub fingerprint: String,
+    /// The long-call site, line-insensitive like `fingerprint` but without
+    /// the holder and call path: every holder reaching one call shares it
+    /// (set by [`assign_site_ids`] once a run's findings are known).
+    pub site_id: String,
+    /// The entry points the holder is reached from (`munmap(2)`, `fault`,
+    /// `ioctl`, `kthread`, `exit`), nearest first (set by the run after the
+    /// rules; empty when none was found within the search's bounds).
+    pub triggers: Vec<String>,
     /// The long call's text, whitespace-collapsed (for fingerprints and printers).
     #[serde(skip)]
     pub call_text: String,
@@ -87,6 +100,79 @@ impl Finding {
                 self.lock_mode, self.acquired_at.file, self.acquired_at.line, self.holder
             )
         }
+    }
+}
+
+/// Findings of same-named holders in different files (ten arch
+/// `do_page_fault`s reaching one call by one path) share a fingerprint,
+/// which names the holder but not its file: those, and only those, get one
+/// that also hashes the holder's file, so every other fingerprint (and the
+/// baselines and snapshots made of them) stays as it was.
+pub fn disambiguate_fingerprints(findings: &mut [Finding]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut files: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for f in findings.iter() {
+        files
+            .entry(f.fingerprint.as_str())
+            .or_default()
+            .insert(f.acquired_at.file.as_str());
+    }
+    let shared: BTreeSet<String> = files
+        .into_iter()
+        .filter(|(_, holder_files)| holder_files.len() > 1)
+        .map(|(fp, _)| fp.to_string())
+        .collect();
+    for f in findings
+        .iter_mut()
+        .filter(|f| shared.contains(&f.fingerprint))
+    {
+        f.fingerprint = fingerprint(&[&f.fingerprint, "holder file", &f.acquired_at.file]);
+    }
+}
+
+/// Gives each finding its site id: rule, file, function, the call's text
+/// and which of the reported calls with that text in that function it is
+/// (counted in line order, so the id survives code moving as the
+/// fingerprint does, and two equal calls in one function stay two sites).
+pub fn assign_site_ids(findings: &mut [Finding]) {
+    use std::collections::BTreeMap;
+    // (rule, file, function, call text) → the places of such calls.
+    type CallKey<'a> = (&'a str, &'a str, &'a str, &'a str);
+    let mut lines: BTreeMap<CallKey, Vec<(u32, u32)>> = BTreeMap::new();
+    for f in findings.iter() {
+        lines
+            .entry((f.rule, &f.file, &f.function, &f.call_text))
+            .or_default()
+            .push((f.line, f.column));
+    }
+    let ids: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            let mut places = lines[&(
+                f.rule,
+                f.file.as_str(),
+                f.function.as_str(),
+                f.call_text.as_str(),
+            )]
+                .clone();
+            places.sort_unstable();
+            places.dedup();
+            let occurrence = places
+                .iter()
+                .position(|&p| p == (f.line, f.column))
+                .unwrap_or(0);
+            fingerprint(&[
+                "site",
+                f.rule,
+                &f.file,
+                &f.function,
+                &f.call_text,
+                &occurrence.to_string(),
+            ])
+        })
+        .collect();
+    for (f, id) in findings.iter_mut().zip(ids) {
+        f.site_id = id;
     }
 }
 

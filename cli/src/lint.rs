@@ -74,6 +74,10 @@ pub struct LintArgs {
     /// No progress and, in text, only the summary line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// In text: one item per (holder, long-call site), as JSON records are,
+    /// instead of one per site listing every holder reaching it.
+    #[arg(long)]
+    pub per_holder: bool,
     /// Colour the text output: `auto` on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: ColorChoice,
@@ -248,7 +252,10 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     };
     let printer: Box<dyn printers::Printer + '_> = match args.format {
         Format::Text => Box::new(printers::text::Text {
-            color: args.color.enabled(to_terminal),
+            options: printers::text::TextOptions {
+                color: args.color.enabled(to_terminal),
+                per_holder: args.per_holder,
+            },
         }),
         Format::Json => Box::new(printers::json::Json),
         Format::Sarif => Box::new(printers::sarif::Sarif),

@@ -30,6 +30,44 @@ fn findings_exit_1_with_rustc_like_text() {
     );
 }
 
+/// Four holder paths reach one zap in the `sites` fixture: one item by
+/// default, four with `--per-holder`; JSON keeps the four records.
+#[test]
+fn one_item_per_site_unless_per_holder() {
+    let sites = seeds().join("../sites");
+    let grouped = mmstall().arg("lint").arg(&sites).output().unwrap();
+    assert_eq!(grouped.status.code(), Some(1));
+    let text = String::from_utf8(grouped.stdout).unwrap();
+    assert_eq!(text.matches("warning[MMS002]").count(), 1, "{text}");
+    assert_eq!(text.matches("= holder: ").count(), 4, "{text}");
+    assert!(
+        text.contains("= note: reached from demo_remap(2)"),
+        "{text}"
+    );
+    assert!(text.contains("1 site, 4 holder paths in 3 files"), "{text}");
+    let per_holder = mmstall()
+        .args(["lint", "--per-holder"])
+        .arg(&sites)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(per_holder.stdout).unwrap();
+    assert_eq!(text.matches("warning[MMS002]").count(), 4, "{text}");
+    assert!(!text.contains("= holder: "), "{text}");
+    assert!(text.contains("1 site, 4 holder paths in 3 files"), "{text}");
+    let json = mmstall()
+        .args(["lint", "--format", "json"])
+        .arg(&sites)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 4);
+    assert!(findings
+        .iter()
+        .all(|f| f["site_id"] == findings[0]["site_id"]));
+    assert!(findings.iter().all(|f| f["triggers"].is_array()));
+}
+
 #[test]
 fn clean_tree_exits_0() {
     let dir = tempfile::tempdir().unwrap();
@@ -568,7 +606,10 @@ fn output_file_quiet_colour_and_progress() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.starts_with("2 findings in 3 files"), "{text}");
+    assert!(
+        text.starts_with("2 sites, 2 holder paths in 3 files"),
+        "{text}"
+    );
     assert!(out.stderr.is_empty());
 
     // --color always colours even with NO_COLOR; auto (not a terminal) and

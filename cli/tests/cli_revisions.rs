@@ -100,12 +100,12 @@ fn diff_exit_codes_and_formats() {
     let (code, out, _) = run(&["diff", "--repo", "REPO", "base", "regress"], &r);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("introduced (1):") && out.contains("warning[MMS002]"),
+        out.contains("introduced (1 site, 1 holder path):") && out.contains("warning[MMS002]"),
         "{out}"
     );
     let (code, out, _) = run(&["diff", "--repo", "REPO", "base", "fix", "mm"], &r);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("fixed (1):"), "{out}");
+    assert!(out.contains("fixed (1 site, 1 holder path):"), "{out}");
     let (code, out, err) = run(
         &[
             "diff", "--repo", "REPO", "base", "regress", "--format", "json", "--stats",

@@ -157,6 +157,9 @@ mod tests {
             message: String::new(),
             fingerprint: fingerprint.into(),
             call_text: "lock_page(page)".into(),
+            site_id: String::new(),
+            triggers: Vec::new(),
+            context_callers: Vec::new(),
         }
     }
 

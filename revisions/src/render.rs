@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use mmstall_analyzer::printers::sites;
 use mmstall_analyzer::{printers, Finding};
 
 use crate::series::{PatchReport, PatchResult, SeriesReport};
@@ -47,8 +48,9 @@ impl Status {
     }
 }
 
-/// The `file:line:col: severity[CODE]: status: message` line of a finding.
-fn head_line(status: Status, f: &Finding) -> String {
+/// The `file:line:col: severity[CODE]: status: message` line of a finding
+/// (`message`: the finding's, or its site's).
+fn head_line(status: Status, f: &Finding, message: &str) -> String {
     format!(
         "{}:{}:{}: {}[{}]: {}: {}",
         f.file,
@@ -57,21 +59,32 @@ fn head_line(status: Status, f: &Finding) -> String {
         status.severity(f),
         f.code,
         status.word(),
-        f.message
+        message
     )
 }
 
-/// A finding as rustc-like lines: the head line with its status, then the
-/// analyzer's block (the source line when known, from `sources`: the files
-/// of the tree the finding is located in; the notes), indented.
-fn finding_block(out: &mut String, status: Status, f: &Finding, sources: &HashMap<String, String>) {
-    let _ = writeln!(out, "{}", head_line(status, f));
-    printers::text::write_finding_body(
-        out,
-        f,
-        sources.get(&f.file).map(String::as_str),
-        &printers::text::NESTED,
-    );
+/// Findings as rustc-like blocks, one per long-call site as `lint` prints
+/// them: the head line with its status, then the analyzer's block (the
+/// source line when known, from `sources`: the files of the tree the
+/// findings are located in; each holder path's notes and triggers), indented.
+fn site_blocks(
+    out: &mut String,
+    status: Status,
+    findings: &[Finding],
+    sources: &HashMap<String, String>,
+) {
+    let names = sites::HolderNames::new(findings);
+    for site in sites::group(findings) {
+        let f = site.first();
+        let _ = writeln!(out, "{}", head_line(status, f, &site.message()));
+        printers::text::write_site_body(
+            out,
+            &site,
+            &names,
+            sources.get(&f.file).map(String::as_str),
+            &printers::text::NESTED,
+        );
+    }
 }
 
 pub fn diff_text(r: &DiffReport) -> String {
@@ -89,17 +102,14 @@ pub fn diff_text(r: &DiffReport) -> String {
         plural(r.changed_files.len(), "file", "files")
     );
     let d = &r.diff;
-    let _ = writeln!(out, "\nintroduced ({}):", d.introduced.len());
-    for f in &d.introduced {
-        finding_block(&mut out, Status::Introduced, f, &r.new.sources);
-    }
-    let _ = writeln!(out, "\nfixed ({}):", d.fixed.len());
-    for f in &d.fixed {
-        finding_block(&mut out, Status::Fixed, f, &r.old.sources);
-    }
-    let _ = writeln!(out, "\nunchanged ({}):", d.unchanged.len());
-    for f in &d.unchanged {
-        let _ = writeln!(out, "{}", head_line(Status::Unchanged, f));
+    let _ = writeln!(out, "\nintroduced ({}):", sites::counts(&d.introduced));
+    site_blocks(&mut out, Status::Introduced, &d.introduced, &r.new.sources);
+    let _ = writeln!(out, "\nfixed ({}):", sites::counts(&d.fixed));
+    site_blocks(&mut out, Status::Fixed, &d.fixed, &r.old.sources);
+    let _ = writeln!(out, "\nunchanged ({}):", sites::counts(&d.unchanged));
+    for site in sites::group(&d.unchanged) {
+        let f = site.first();
+        let _ = writeln!(out, "{}", head_line(Status::Unchanged, f, &site.message()));
     }
     for s in &r.new.report.skipped {
         let _ = writeln!(out, "skipped ({}): {}: {}", r.new_rev, s.file, s.reason);
@@ -149,9 +159,11 @@ pub fn series_sarif(r: &SeriesReport) -> String {
         return sarif;
     };
     if let Some(results) = doc["runs"][0]["results"].as_array_mut() {
-        // The printer writes one result per finding, in order.
-        for (result, f) in results.iter_mut().zip(&r.net.introduced) {
-            if let Some(p) = introducing_patch(r, f) {
+        // The printer writes one result per site, in the order of
+        // `sites::group`; a site's patch is its first holder path's.
+        let grouped = sites::group(&r.net.introduced);
+        for (result, site) in results.iter_mut().zip(&grouped) {
+            if let Some(p) = introducing_patch(r, site.first()) {
                 result["properties"]["patch"] = serde_json::json!({
                     "index": p.index,
                     "subject": p.subject,
@@ -274,12 +286,13 @@ pub fn series_text(r: &SeriesReport) -> String {
             Some((before, after)) => (&before.sources, &after.sources),
             None => (&no_sources, &no_sources),
         };
-        for f in &p.introduced {
-            finding_block(&mut out, Status::IntroducedBy(p.index), f, after);
-        }
-        for f in &p.fixed {
-            finding_block(&mut out, Status::FixedBy(p.index), f, before);
-        }
+        site_blocks(
+            &mut out,
+            Status::IntroducedBy(p.index),
+            &p.introduced,
+            after,
+        );
+        site_blocks(&mut out, Status::FixedBy(p.index), &p.fixed, before);
     }
     if !r.skipped.is_empty() {
         let _ = writeln!(out);
@@ -370,26 +383,41 @@ pub fn series_markdown(r: &SeriesReport) -> String {
         if let PatchResult::Failed { error, .. } = &p.result {
             let _ = writeln!(out, "Does not apply:\n\n```\n{error}\n```");
         }
-        for f in &p.introduced {
+        let names = sites::HolderNames::new(&p.introduced);
+        for site in sites::group(&p.introduced) {
+            let f = site.first();
             let _ = writeln!(
                 out,
                 "- **introduced** `{}` {}:{}: {}",
                 f.code,
                 f.file,
                 f.line,
-                md_escape(&f.message)
+                md_escape(&site.message())
             );
-            if f.call_path.len() > 1 {
-                let _ = writeln!(out, "  - call path: `{}`", f.call_path.join(" → "));
+            for h in &site.holders {
+                let prefix = if site.holders.len() > 1 {
+                    let _ = writeln!(out, "  - holder {}", md_escape(&names.label(h)));
+                    "    "
+                } else {
+                    "  "
+                };
+                let _ = writeln!(out, "{prefix}- {}", md_escape(&h.lock_origin()));
+                if h.call_path.len() > 1 {
+                    let _ = writeln!(out, "{prefix}- call path: `{}`", h.call_path.join(" → "));
+                }
+                if let Some(triggers) = sites::triggers_text(h) {
+                    let _ = writeln!(out, "{prefix}- reached from {}", md_escape(&triggers));
+                }
             }
         }
-        for f in &p.fixed {
+        for site in sites::group(&p.fixed) {
+            let f = site.first();
             let _ = writeln!(
                 out,
                 "- fixed `{}` {}: {}",
                 f.code,
                 f.file,
-                md_escape(&f.message)
+                md_escape(&site.message())
             );
         }
     }

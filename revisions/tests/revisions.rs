@@ -393,3 +393,45 @@ fn series_excerpts_come_from_each_patch_tree() {
         );
     }
 }
+
+/// A commit adding one zap reached by four holders (the analyzer's `sites`
+/// fixture): `diff` prints it as one introduced site with its four holder
+/// paths and their triggers, as `lint` does; JSON keeps four records.
+#[test]
+fn an_introduced_site_is_one_item_with_its_holders() {
+    let (dir, repo, base) = seed_repo();
+    let sites =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../analyzer/tests/fixtures/sites");
+    let mut files = std::collections::BTreeMap::new();
+    let base_tree = repo.find_commit(base).unwrap().tree().unwrap();
+    base_tree
+        .walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                let name = format!("{root}{}", entry.name().unwrap());
+                files.insert(name, blob.content().to_vec());
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .unwrap();
+    for rel in ["zap.c", "arch/alpha_demo/fault.c", "arch/arm_demo/fault.c"] {
+        files.insert(rel.to_string(), std::fs::read(sites.join(rel)).unwrap());
+    }
+    let tree = write_tree(&repo, &files);
+    commit(&repo, "refs/heads/sites", tree, Some(base), "sites");
+    let mut ws = workspace(&repo, &[]);
+    let r = diff_revisions(&mut ws, "base", "sites").unwrap();
+    assert_eq!(r.diff.introduced.len(), 4, "{:#?}", r.diff.introduced);
+    let text = render::diff_text(&r);
+    assert_eq!(
+        text.matches("warning[MMS002]: introduced:").count(),
+        1,
+        "{text}"
+    );
+    insta::assert_snapshot!("diff_introduced_site", redact(&text, dir.path()));
+    let json: serde_json::Value = serde_json::from_str(&render::diff_json(&r)).unwrap();
+    let introduced = json["introduced"].as_array().unwrap();
+    assert_eq!(introduced.len(), 4);
+    assert!(introduced
+        .iter()
+        .all(|f| f["site_id"] == introduced[0]["site_id"]));
+}

@@ -1,5 +1,9 @@
-//! `--format github`: GitHub Actions workflow commands, one annotation per finding.
+//! `--format github`: GitHub Actions workflow commands, one annotation per
+//! long-call site (a pull request shows one per line, whoever reaches it),
+//! listing each holder path with its call path, constant arguments and
+//! triggers.
 
+use super::sites::{self, HolderNames};
 use crate::finding::Finding;
 
 fn escape_data(s: &str) -> String {
@@ -14,8 +18,10 @@ fn escape_property(s: &str) -> String {
 
 /// `prefix` is prepended to each file (the PATH relative to the repository root).
 pub fn render(findings: &[Finding], prefix: &str) -> String {
+    let names = HolderNames::new(findings);
     let mut out = String::new();
-    for f in findings {
+    for site in sites::group(findings) {
+        let f = site.first();
         let level = match f.severity {
             crate::settings::Severity::Error => "error",
             crate::settings::Severity::Warning => "warning",
@@ -26,9 +32,26 @@ pub fn render(findings: &[Finding], prefix: &str) -> String {
         } else {
             format!("{}/{}", prefix.trim_end_matches('/'), f.file)
         };
-        let mut message = f.message.clone();
-        if f.call_path.len() > 1 {
-            message.push_str(&format!("\ncall path: {}", f.call_path.join(" → ")));
+        let mut message = site.message();
+        for h in &site.holders {
+            if site.holders.len() > 1 {
+                message.push_str(&format!("\nholder {}: {}", names.label(h), h.lock_origin()));
+            }
+            if h.call_path.len() > 1 {
+                message.push_str(&format!("\ncall path: {}", h.call_path.join(" → ")));
+            }
+            if !h.context.is_empty() {
+                message.push_str(&format!(
+                    "\nwith constant arguments {}",
+                    h.context.join(", ")
+                ));
+                if !h.context_callers.is_empty() {
+                    message.push_str(&format!(" (passed by {})", h.context_callers.join(", ")));
+                }
+            }
+            if let Some(triggers) = sites::triggers_text(h) {
+                message.push_str(&format!("\nreached from {triggers}"));
+            }
         }
         out.push_str(&format!(
             "::{level} file={},line={},col={},title={}::{}\n",

@@ -15,6 +15,7 @@ use crate::finding::Report;
 pub mod github;
 pub mod json;
 pub mod sarif;
+pub mod sites;
 pub mod text;
 
 /// What a printer prints: one run's report, and what some formats show
@@ -82,6 +83,9 @@ mod tests {
                 message: "`demo` holds the mmap lock for write (`mmap_write_lock`) across page zapping: `unmap_region`".into(),
                 fingerprint: "0123456789abcdef".into(),
                 call_text: "unmap_region(mm, vma)".into(),
+                site_id: String::new(),
+                triggers: vec!["munmap(2)".into()],
+                context_callers: Vec::new(),
             }],
             stats: Stats {
                 files: 1,
@@ -112,11 +116,20 @@ mod tests {
             root: Some(root),
         };
         assert_eq!(
-            text::Text { color: false }.to_string(&output),
+            text::Text {
+                options: text::TextOptions::default()
+            }
+            .to_string(&output),
             text::render(&report, &sources)
         );
         assert_eq!(
-            text::Text { color: true }.to_string(&output),
+            text::Text {
+                options: text::TextOptions {
+                    color: true,
+                    per_holder: false
+                }
+            }
+            .to_string(&output),
             text::render_styled(&report, &sources, true)
         );
         assert_eq!(json::Json.to_string(&output), json::render(&report));
@@ -140,11 +153,11 @@ mod tests {
     fn text_block_in_both_layouts() {
         let report = report();
         let sources = sources();
-        insta::assert_snapshot!(text::Text { color: false }.to_string(&Output {
+        insta::assert_snapshot!(text::Text { options: text::TextOptions::default() }.to_string(&Output {
             sources: Some(&sources),
             ..Output::new(&report)
         }), @r"
-        ── mm/demo.c (1 finding)
+        ── mm/demo.c (1 site, 1 holder path)
         mm/demo.c:3:9: warning[MMS002]: `demo` holds the mmap lock for write (`mmap_write_lock`) across page zapping: `unmap_region`
           |
         3 |     foo(); unmap_region(mm, vma);
@@ -152,8 +165,9 @@ mod tests {
           = note: lock taken for write at mm/demo.c:8 in `demo`
           = note: call path: demo → demo_unmap
           = note: with constant arguments unlock=0
+          = note: reached from munmap(2)
           = help: `mmstall explain write-hold-zap`
-        1 finding in 1 files (1 parsed, 2 functions) in 0 ms
+        1 site, 1 holder path in 1 files (1 parsed, 2 functions) in 0 ms
         ");
         let mut nested = String::new();
         text::write_finding_body(
@@ -170,7 +184,8 @@ mod tests {
              \x20   |            ^^^^^^^^^^^^\n\
              \x20   = note: lock taken for write at mm/demo.c:8 in `demo`\n\
              \x20   = note: call path: demo → demo_unmap\n\
-             \x20   = note: with constant arguments unlock=0\n"
+             \x20   = note: with constant arguments unlock=0\n\
+             \x20   = note: reached from munmap(2)\n"
         );
     }
 }

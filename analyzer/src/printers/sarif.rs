@@ -1,5 +1,17 @@
 //! `--format sarif`: SARIF 2.1.0, one run. Rule metadata comes from the rule
-//! docs, `partialFingerprints` from the line-insensitive fingerprint.
+//! docs.
+//!
+//! One result per long-call site, not per holder path: GitHub code
+//! scanning makes an alert of every result, so per-holder results would put
+//! ten alerts on one line for ten `do_page_fault`s, each to be dismissed on
+//! its own, while the fix is at the call. SARIF 2.1.0 keeps `locations` to
+//! where the problem is corrected (the call) and gives a result
+//! `relatedLocations`, "locations relevant to this result", which a message
+//! links to with embedded links (`[text](id)`), the form GitHub renders as
+//! links; each holder's lock origin is one, and the holders' paths and
+//! triggers go in the result's properties.
+//! `partialFingerprints` carry the line-insensitive site id, so an alert
+//! follows its call as code moves and as holders come and go.
 //! Result URIs are relative to `SRCROOT`, the tree's root, which
 //! `originalUriBaseIds` gives as a `file://` URI when it is known; regions
 //! span the long call, from its callee name to its closing parenthesis.
@@ -9,6 +21,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
+use super::sites::{self, HolderNames, Site};
 use crate::finding::Finding;
 use crate::rules::{self, Rule};
 
@@ -32,41 +45,14 @@ pub fn render(findings: &[Finding]) -> String {
     render_run(findings, &SarifRun::default())
 }
 
+/// One result per long-call site (see the module's docs for why), in the
+/// order of [`sites::group`].
 pub fn render_run(findings: &[Finding], run: &SarifRun) -> String {
     let rules_meta: Vec<Value> = rules::ALL.iter().map(|r| rule_metadata(r)).collect();
-    let results: Vec<Value> = findings
+    let names = HolderNames::new(findings);
+    let results: Vec<Value> = sites::group(findings)
         .iter()
-        .map(|f| {
-            let rule_index = rules::ALL.iter().position(|r| r.code == f.code).unwrap_or(0);
-            let source = run.sources.and_then(|s| s.get(&f.file));
-            json!({
-                "ruleId": f.code,
-                "ruleIndex": rule_index,
-                "level": f.severity.as_str(),
-                "message": { "text": f.message },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": uri_path(&f.file), "uriBaseId": "SRCROOT" },
-                        "region": call_region(source.map(String::as_str), f)
-                    },
-                    "logicalLocations": [{ "name": f.function, "kind": "function" }]
-                }],
-                "relatedLocations": [{
-                    "id": 1,
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": uri_path(&f.acquired_at.file), "uriBaseId": "SRCROOT" },
-                        "region": { "startLine": f.acquired_at.line }
-                    },
-                    "message": { "text": if f.held_on_entry {
-                        format!("lock held for {} on entry to `{}`", f.lock_mode, f.holder)
-                    } else {
-                        format!("lock taken for {} in `{}`", f.lock_mode, f.holder)
-                    } }
-                }],
-                "partialFingerprints": { "mmstall/v1": f.fingerprint },
-                "properties": { "holder": f.holder, "callPath": f.call_path, "operation": f.operation }
-            })
-        })
+        .map(|site| site_result(site, &names, run))
         .collect();
     let mut driver = Map::new();
     driver.insert("name".into(), json!("mmstall"));
@@ -108,6 +94,90 @@ impl super::Printer for Sarif {
         };
         w.write_all(render_run(&output.report.findings, &run).as_bytes())
     }
+}
+
+/// A site's result: the call as its location; per holder path a related
+/// location where the lock is taken (or the contract's function entered),
+/// linked from the message as SARIF's embedded links (`[text](id)`), which
+/// is how GitHub shows related locations; the holders' paths, triggers and
+/// fingerprints in the properties.
+fn site_result(site: &Site, names: &HolderNames, run: &SarifRun) -> Value {
+    let f = site.first();
+    let rule_index = rules::ALL
+        .iter()
+        .position(|r| r.code == f.code)
+        .unwrap_or(0);
+    let source = run.sources.and_then(|s| s.get(&f.file));
+    let related: Vec<Value> = site
+        .holders
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            json!({
+                "id": i + 1,
+                "physicalLocation": {
+                    "artifactLocation": { "uri": uri_path(&h.acquired_at.file), "uriBaseId": "SRCROOT" },
+                    "region": { "startLine": h.acquired_at.line }
+                },
+                "message": { "text": if h.held_on_entry {
+                    format!("lock held for {} on entry to `{}`", h.lock_mode, h.holder)
+                } else {
+                    format!("lock taken for {} in `{}`", h.lock_mode, h.holder)
+                } }
+            })
+        })
+        .collect();
+    // The message names each holder with a link to where its hold starts;
+    // `[`, `]` and `\` in a name would be escaped, C names have none.
+    let links: Vec<String> = site
+        .holders
+        .iter()
+        .enumerate()
+        .map(|(i, h)| format!("[{}]({})", names.label(h).replace('`', ""), i + 1))
+        .collect();
+    let text = format!("{} (lock from {})", site.message(), links.join(", "));
+    let holders: Vec<Value> = site
+        .holders
+        .iter()
+        .map(|h| {
+            json!({
+                "holder": h.holder,
+                "holderFile": h.acquired_at.file,
+                "lockMode": h.lock_mode,
+                "heldOnEntry": h.held_on_entry,
+                "callPath": h.call_path,
+                "context": h.context,
+                "contextCallers": h.context_callers,
+                "triggers": h.triggers,
+                "fingerprint": h.fingerprint,
+            })
+        })
+        .collect();
+    let mut fingerprints = Map::new();
+    // GitHub matches alerts across runs by these: a site keeps its alert
+    // while holders come and go. Findings built outside a run have no site
+    // id; their own fingerprint stands in.
+    if f.site_id.is_empty() {
+        fingerprints.insert("mmstall/v1".into(), json!(f.fingerprint));
+    } else {
+        fingerprints.insert("mmstall/site/v1".into(), json!(f.site_id));
+    }
+    json!({
+        "ruleId": f.code,
+        "ruleIndex": rule_index,
+        "level": f.severity.as_str(),
+        "message": { "text": text },
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": { "uri": uri_path(&f.file), "uriBaseId": "SRCROOT" },
+                "region": call_region(source.map(String::as_str), f)
+            },
+            "logicalLocations": [{ "name": f.function, "kind": "function" }]
+        }],
+        "relatedLocations": related,
+        "partialFingerprints": fingerprints,
+        "properties": { "operation": f.operation, "siteId": f.site_id, "holders": holders }
+    })
 }
 
 fn rule_metadata(r: &Rule) -> Value {

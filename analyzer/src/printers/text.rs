@@ -1,10 +1,13 @@
 //! Text output like rustc's: `file:line:col: warning[CODE]: message`, the
-//! source line with a caret under the call, then notes. Findings are grouped
-//! by file (they are sorted by file, line, column).
+//! source line with a caret under the call, then notes. One item per
+//! long-call site (every holder path reaching it listed under it, each with
+//! its notes), or per holder path with `--per-holder`; items are grouped by
+//! file (findings come sorted by file, line, column).
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use super::sites::{self, HolderNames, Site};
 use crate::finding::{Finding, Report};
 use crate::settings::Severity;
 
@@ -71,10 +74,61 @@ pub const NESTED: Layout = Layout {
 /// source line (from `source`, the text of the finding's file, when known)
 /// with a caret under the call, then the notes.
 pub fn write_finding_body(out: &mut String, f: &Finding, source: Option<&str>, layout: &Layout) {
-    finding_body(out, f, source, layout, &Palette { color: false });
+    let p = Palette { color: false };
+    source_excerpt(out, f, source, layout, &p);
+    holder_notes(out, f, layout.note_indent, &p);
+    help_line(out, f, layout, &p);
 }
 
-fn finding_body(out: &mut String, f: &Finding, source: Option<&str>, layout: &Layout, p: &Palette) {
+/// The lines under a site's `file:line:col: ...` line, uncoloured: the
+/// source line once, then per holder its notes ([`write_finding_body`]
+/// when one holder reaches the site). `names` tells same-named holders apart.
+pub fn write_site_body(
+    out: &mut String,
+    site: &Site,
+    names: &HolderNames,
+    source: Option<&str>,
+    layout: &Layout,
+) {
+    site_body(out, site, names, source, layout, &Palette { color: false });
+}
+
+fn site_body(
+    out: &mut String,
+    site: &Site,
+    names: &HolderNames,
+    source: Option<&str>,
+    layout: &Layout,
+    p: &Palette,
+) {
+    let f = site.first();
+    source_excerpt(out, f, source, layout, p);
+    if site.holders.len() == 1 {
+        holder_notes(out, f, layout.note_indent, p);
+    } else {
+        let nested = format!("{}  ", layout.note_indent);
+        for h in &site.holders {
+            let _ = writeln!(
+                out,
+                "{}= {}: {}",
+                layout.note_indent,
+                p.bold("holder"),
+                names.label(h)
+            );
+            holder_notes(out, h, &nested, p);
+        }
+    }
+    help_line(out, f, layout, p);
+}
+
+/// The source line with a caret under the call, when the source shows it.
+fn source_excerpt(
+    out: &mut String,
+    f: &Finding,
+    source: Option<&str>,
+    layout: &Layout,
+    p: &Palette,
+) {
     let indent = layout.indent;
     if let Some(line) = source.and_then(|s| s.lines().nth((f.line as usize).saturating_sub(1))) {
         let gutter = f.line.to_string().len();
@@ -102,7 +156,11 @@ fn finding_body(out: &mut String, f: &Finding, source: Option<&str>, layout: &La
             p.level(f.severity, &"^".repeat(f.operation.len().max(1)))
         );
     }
-    let notes = layout.note_indent;
+}
+
+/// One holder's notes: where the hold comes from, the call path, the
+/// constant arguments, the triggers.
+fn holder_notes(out: &mut String, f: &Finding, notes: &str, p: &Palette) {
     let note = p.bold("note");
     let _ = writeln!(out, "{notes}= {note}: {}", f.lock_origin());
     if f.call_path.len() > 1 {
@@ -119,53 +177,106 @@ fn finding_body(out: &mut String, f: &Finding, source: Option<&str>, layout: &La
             f.context.join(", ")
         );
     }
+    if !f.context_callers.is_empty() {
+        let _ = writeln!(
+            out,
+            "{notes}= {note}: constants passed by {}",
+            f.context_callers.join(", ")
+        );
+    }
+    if let Some(triggers) = sites::triggers_text(f) {
+        let _ = writeln!(out, "{notes}= {note}: reached from {triggers}");
+    }
+}
+
+fn help_line(out: &mut String, f: &Finding, layout: &Layout, p: &Palette) {
     if layout.help {
         let _ = writeln!(
             out,
-            "{notes}= {}: `mmstall explain {}`",
+            "{}= {}: `mmstall explain {}`",
+            layout.note_indent,
             p.bold("help"),
             f.rule
         );
     }
 }
 
+/// The `file:line:col: level[CODE]: message` line.
+fn head_line(out: &mut String, f: &Finding, message: &str, p: &Palette) {
+    let _ = writeln!(
+        out,
+        "{}: {}: {}",
+        p.bold(&format!("{}:{}:{}", f.file, f.line, f.column)),
+        p.level(f.severity, &format!("{}[{}]", f.severity.as_str(), f.code)),
+        p.bold(message)
+    );
+}
+
+/// What the text shows: one item per long-call site (the default), or one
+/// per holder path (`--per-holder`).
+#[derive(Clone, Copy, Default)]
+pub struct TextOptions {
+    /// ANSI colours (a terminal).
+    pub color: bool,
+    /// One item per (holder, site), as before sites were grouped.
+    pub per_holder: bool,
+}
+
 pub fn render(report: &Report, sources: &HashMap<String, String>) -> String {
-    render_styled(report, sources, false)
+    render_with(report, sources, TextOptions::default())
 }
 
 /// [`render`], coloured with ANSI escapes when `color` (a terminal).
 pub fn render_styled(report: &Report, sources: &HashMap<String, String>, color: bool) -> String {
-    let p = Palette { color };
+    render_with(
+        report,
+        sources,
+        TextOptions {
+            color,
+            per_holder: false,
+        },
+    )
+}
+
+/// The text of a report: items grouped under a heading per file.
+pub fn render_with(
+    report: &Report,
+    sources: &HashMap<String, String>,
+    options: TextOptions,
+) -> String {
+    let p = Palette {
+        color: options.color,
+    };
+    let names = HolderNames::new(&report.findings);
+    let items: Vec<Site> = if options.per_holder {
+        report
+            .findings
+            .iter()
+            .map(|f| Site { holders: vec![f] })
+            .collect()
+    } else {
+        sites::group(&report.findings)
+    };
     let mut out = String::new();
     let mut current_file: Option<&str> = None;
-    for f in &report.findings {
+    for site in &items {
+        let f = site.first();
         if current_file != Some(f.file.as_str()) {
             if current_file.is_some() {
                 out.push('\n');
             }
-            let n = report.findings.iter().filter(|g| g.file == f.file).count();
             let _ = writeln!(
                 out,
                 "{}",
-                p.bold(&format!(
-                    "── {} ({} finding{})",
-                    f.file,
-                    n,
-                    if n == 1 { "" } else { "s" }
-                ))
+                p.bold(&file_heading(&f.file, &items, options.per_holder))
             );
             current_file = Some(f.file.as_str());
         }
-        let _ = writeln!(
-            out,
-            "{}: {}: {}",
-            p.bold(&format!("{}:{}:{}", f.file, f.line, f.column)),
-            p.level(f.severity, &format!("{}[{}]", f.severity.as_str(), f.code)),
-            p.bold(&f.message)
-        );
-        finding_body(
+        head_line(&mut out, f, &site.message(), &p);
+        site_body(
             &mut out,
-            f,
+            site,
+            &names,
             sources.get(&f.file).map(String::as_str),
             &LINT,
             &p,
@@ -179,14 +290,32 @@ pub fn render_styled(report: &Report, sources: &HashMap<String, String>, color: 
     out
 }
 
-/// The closing line: `3 findings in 5 files (4 parsed, 31 functions) in 12 ms`
-/// (all that `lint -q` prints in text).
+/// `── mm/vmscan.c (2 sites, 6 holder paths)`, or with `per_holder`
+/// `── mm/vmscan.c (6 findings)`.
+fn file_heading(file: &str, items: &[Site], per_holder: bool) -> String {
+    let in_file: Vec<&Site> = items.iter().filter(|s| s.first().file == file).collect();
+    let paths: usize = in_file.iter().map(|s| s.holders.len()).sum();
+    if per_holder {
+        return format!(
+            "── {file} ({paths} finding{})",
+            if paths == 1 { "" } else { "s" }
+        );
+    }
+    format!(
+        "── {file} ({} site{}, {paths} holder path{})",
+        in_file.len(),
+        if in_file.len() == 1 { "" } else { "s" },
+        if paths == 1 { "" } else { "s" }
+    )
+}
+
+/// The closing line: `2 sites, 3 holder paths in 5 files (4 parsed, 31
+/// functions) in 12 ms` (all that `lint -q` prints in text).
 pub fn summary(report: &Report) -> String {
     let st = &report.stats;
     format!(
-        "{} finding{} in {} files ({} parsed, {} functions) in {} ms",
-        report.findings.len(),
-        if report.findings.len() == 1 { "" } else { "s" },
+        "{} in {} files ({} parsed, {} functions) in {} ms",
+        sites::counts(&report.findings),
         st.files,
         st.files_parsed,
         st.functions,
@@ -203,21 +332,20 @@ pub fn render_stats(report: &Report) -> String {
         100.0 * st.functions_with_parse_errors as f64 / st.functions as f64
     };
     format!(
-        "files: {}\nfiles parsed: {}\nbytes parsed: {}\nfunctions: {}\nfunctions with parse errors: {} ({:.2}%)\nfindings: {}\nelapsed: {} ms\n",
-        st.files, st.files_parsed, st.bytes_parsed, st.functions, st.functions_with_parse_errors, pct, report.findings.len(), st.elapsed_ms
+        "files: {}\nfiles parsed: {}\nbytes parsed: {}\nfunctions: {}\nfunctions with parse errors: {} ({:.2}%)\nfindings: {}\nsites: {}\nelapsed: {} ms\n",
+        st.files, st.files_parsed, st.bytes_parsed, st.functions, st.functions_with_parse_errors, pct, report.findings.len(), sites::group(&report.findings).len(), st.elapsed_ms
     )
 }
 
 /// The text printer (`--format text`).
 pub struct Text {
-    /// ANSI colours (a terminal).
-    pub color: bool,
+    pub options: TextOptions,
 }
 
 impl super::Printer for Text {
     fn print(&self, output: &super::Output, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let no_sources = HashMap::new();
         let sources = output.sources.unwrap_or(&no_sources);
-        w.write_all(render_styled(output.report, sources, self.color).as_bytes())
+        w.write_all(render_with(output.report, sources, self.options).as_bytes())
     }
 }

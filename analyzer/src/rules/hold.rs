@@ -109,5 +109,8 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
         message,
         fingerprint,
         call_text,
+        site_id: String::new(),
+        triggers: Vec::new(),
+        context_callers: Vec::new(),
     }
 }

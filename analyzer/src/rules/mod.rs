@@ -131,7 +131,12 @@ pub fn run(program: &Program, designated: &Designated) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen = HashSet::new();
     let mut push = |f: Option<Finding>, findings: &mut Vec<Finding>| {
-        if let Some(f) = f.filter(|f| seen.insert(f.fingerprint.clone())) {
+        // Same-named holders in different files (arch `do_page_fault`s)
+        // share a fingerprint: both are kept, told apart afterwards
+        // (`finding::disambiguate_fingerprints`).
+        if let Some(f) =
+            f.filter(|f| seen.insert((f.fingerprint.clone(), f.acquired_at.file.clone())))
+        {
             findings.push(f);
         }
     };

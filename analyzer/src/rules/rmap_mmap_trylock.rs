@@ -152,5 +152,8 @@ fn finding(program: &Program, path: &[FnId], fid: FnId, cid: u32) -> Finding {
         context: Vec::new(),
         fingerprint,
         call_text,
+        site_id: String::new(),
+        triggers: Vec::new(),
+        context_callers: Vec::new(),
     }
 }

@@ -30,6 +30,8 @@ mod name_index;
 mod rounds;
 mod scan;
 mod selection;
+mod suppliers;
+mod triggers;
 
 pub use caches::{ParseCache, ScanCache};
 
@@ -163,6 +165,11 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .iter()
         .chain(&cat.rmap.callback_fields)
         .cloned()
+        .chain(
+            triggers::ENTRY_FIELDS
+                .iter()
+                .map(|(field, _)| field.to_string()),
+        )
         .collect();
     let scanning = Scanning {
         set,
@@ -208,8 +215,17 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         reach_long,
         trace,
     };
-    let (findings, cut) = rounds.run(&mut files, &mut index, &mut unloaded, &mut skipped);
+    let (mut findings, cut) = rounds.run(&mut files, &mut index, &mut unloaded, &mut skipped);
     skipped.extend(cut);
+    let t = Instant::now();
+    crate::finding::disambiguate_fingerprints(&mut findings);
+    crate::finding::assign_site_ids(&mut findings);
+    if !findings.is_empty() {
+        let mut walker = triggers::Walker::new(&files, set, &cat.fault_path.handler_fields);
+        triggers::attach(&mut findings, &mut walker, &cat.fault_path);
+        suppliers::attach(&mut findings, &mut walker);
+    }
+    trace.time("site ids and triggers", t);
     let report = report(&files, findings, skipped, paths.len(), started);
     let sources = shown_sources(&mut files, &report.findings, set);
     // Freeing a whole tree's files and index takes a while: not on the
