@@ -63,6 +63,7 @@ pub const RECIPES: &[(&str, &str, Recipe)] = &[
     ),
     ("fork", "fork() of a process with populated memory", fork),
     ("exit", "exit of a process with populated memory", exit),
+    ("exec", "execve() of /bin/true by a process with populated memory (ELF loading, the old mm torn down)", exec),
     (
         "uffd-wp-release",
         "close() of a userfaultfd write-protecting populated memory",
@@ -325,6 +326,29 @@ fn exit(size: usize) -> Result<(), RecipeError> {
     populated(size).map(|_| ())
 }
 
+fn exec(size: usize) -> Result<(), RecipeError> {
+    let _p = populated(size)?;
+    let prog = c"/bin/true";
+    // A child of this process (a copy of the populated mm) replaces its mm.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(sys_err("fork", false));
+    }
+    if pid == 0 {
+        let argv = [prog.as_ptr(), ptr::null()];
+        unsafe {
+            libc::execv(prog.as_ptr(), argv.as_ptr());
+            libc::_exit(127)
+        };
+    }
+    let mut st = 0;
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    if !libc::WIFEXITED(st) || libc::WEXITSTATUS(st) != 0 {
+        return Err(failed(format!("/bin/true: wait status {st}")));
+    }
+    Ok(())
+}
+
 // userfaultfd ABI (include/uapi/linux/userfaultfd.h), not in the libc crate.
 const UFFD_API: u64 = 0xAA;
 const UFFD_FEATURE_PAGEFAULT_FLAG_WP: u64 = 1 << 0;
@@ -385,7 +409,12 @@ fn madvise_unmergeable(size: usize) -> Result<(), RecipeError> {
     // before the work.
     let p = map_anon(size, 0).map_err(failed)?;
     no_thp(p, size).map_err(failed)?;
-    madvise(p, size, libc::MADV_MERGEABLE, "madvise(MADV_MERGEABLE) (KSM)")?;
+    madvise(
+        p,
+        size,
+        libc::MADV_MERGEABLE,
+        "madvise(MADV_MERGEABLE) (KSM)",
+    )?;
     touch(p, size);
     madvise(p, size, libc::MADV_UNMERGEABLE, "madvise(MADV_UNMERGEABLE)")
 }
