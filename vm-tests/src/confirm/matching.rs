@@ -108,6 +108,9 @@ pub struct Confirmation {
     pub runs: Vec<RunSummary>,
 }
 
+/// A hold and the run it was measured in.
+type Measured<'a> = (&'a RecipeRun, &'a Hold);
+
 fn mode_of(f: &StaticFinding) -> Mode {
     if f.lock_mode == "read" {
         Mode::Read
@@ -121,7 +124,7 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// The evidence of a set of (run, hold) pairs: the longest per size.
-fn evidence(matched: &[(&RecipeRun, &Hold)], site: Option<&str>) -> Option<Evidence> {
+fn evidence(matched: &[Measured], site: Option<&str>) -> Option<Evidence> {
     let mut sizes: Vec<u64> = matched.iter().map(|(r, _)| r.size_mib).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -203,7 +206,7 @@ fn outcome_of(
     }
     let frames = cat.holder_frames(&f.holder);
     let want = mode_of(f);
-    let matched: Vec<(&RecipeRun, &Hold)> = runs
+    let matched: Vec<Measured> = runs
         .iter()
         .filter(|r| ran(r))
         .flat_map(|r| r.holds.iter().map(move |h| (*r, h)))
@@ -246,7 +249,7 @@ fn discover(
         .iter()
         .flat_map(|f| cat.holder_frames(&f.holder))
         .collect();
-    let mut groups: Vec<(Vec<String>, Vec<(&RecipeRun, &Hold)>)> = Vec::new();
+    let mut groups: Vec<(Vec<String>, Vec<Measured>)> = Vec::new();
     for r in &report.runs {
         for h in &r.holds {
             if h.mode != Mode::Write
@@ -273,7 +276,7 @@ fn discover(
         .filter_map(|(signature, holds)| {
             // All sizes of the recipes that produced the long hold, so its growth shows.
             let recipes: Vec<&str> = holds.iter().map(|(r, _)| r.recipe.as_str()).collect();
-            let all: Vec<(&RecipeRun, &Hold)> = report
+            let all: Vec<Measured> = report
                 .runs
                 .iter()
                 .filter(|r| recipes.contains(&r.recipe.as_str()))
