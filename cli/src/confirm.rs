@@ -32,6 +32,9 @@ pub struct ConfirmArgs {
     /// Read holds shorter than this (ms) are not recorded (write holds always are).
     #[arg(long, default_value_t = 10.0)]
     read_threshold_ms: f64,
+    /// Runs of every recipe at every size; each figure is the median.
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
     /// Holder → recipes catalogue (default: the built-in vm-tests/confirm.toml).
     #[arg(long)]
     catalogue: Option<PathBuf>,
@@ -70,8 +73,9 @@ pub fn run(a: ConfirmArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    if a.sizes.is_empty() || a.sizes.contains(&0) || a.cpus == 0 || a.timeout == 0 {
-        eprintln!("error: --sizes, --cpus and --timeout must be positive");
+    if a.sizes.is_empty() || a.sizes.contains(&0) || a.cpus == 0 || a.timeout == 0 || a.repeat == 0
+    {
+        eprintln!("error: --sizes, --cpus, --timeout and --repeat must be positive");
         return Ok(2);
     }
     let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
@@ -92,6 +96,7 @@ pub fn run(a: ConfirmArgs) -> anyhow::Result<i32> {
         sizes_mib: a.sizes,
         threshold_ms: a.threshold_ms,
         read_threshold_ms: a.read_threshold_ms,
+        repeat: a.repeat,
         memory: a.memory,
         cpus: a.cpus,
         boot_timeout: Duration::from_secs(a.boot_timeout),

@@ -84,6 +84,7 @@ fn confirm_kernel(cache: &Cache, series: Option<PathBuf>, name: &str) -> Confirm
         sizes_mib: vec![64, 256],
         threshold_ms: 50.0,
         read_threshold_ms: 10.0,
+        repeat: 3,
         memory: "2G".into(),
         cpus: 2,
         boot_timeout: Duration::from_secs(300),

@@ -27,6 +27,9 @@ pub struct ConfirmArgs {
     pub sizes_mib: Vec<u64>,
     pub json: PathBuf,
     pub read_threshold_ms: f64,
+    /// Runs of each recipe at each size (sizes alternate within a
+    /// repetition, so a change of the host's load touches both).
+    pub repeat: u32,
     /// Where to keep each run's raw trace text (for reading stacks by hand).
     pub raw_dir: Option<PathBuf>,
 }
@@ -129,10 +132,18 @@ pub fn run(a: ConfirmArgs) -> i32 {
     let threshold_ns = (a.read_threshold_ms * 1e6) as u64;
     let mut runs = Vec::new();
     for name in &a.recipes {
-        for &size in &a.sizes_mib {
-            let r = run_one(&tracefs, name, size, threshold_ns, a.raw_dir.as_deref());
-            eprintln!(
-                "mmstall-guest confirm: {name} {size} MiB: {} in {:.1} s, {} holds, longest write {:.1} ms",
+        for rep in 1..=a.repeat.max(1) {
+            for &size in &a.sizes_mib {
+                let r = run_one(
+                    &tracefs,
+                    name,
+                    size,
+                    rep,
+                    threshold_ns,
+                    a.raw_dir.as_deref(),
+                );
+                eprintln!(
+                "mmstall-guest confirm: {name} {size} MiB #{rep}: {} in {:.1} s, {} holds, longest write {:.1} ms",
                 match &r.status {
                     RunStatus::Ran => "ran".to_string(),
                     RunStatus::Unavailable { reason } => format!("unavailable ({reason})"),
@@ -146,7 +157,8 @@ pub fn run(a: ConfirmArgs) -> i32 {
                     .map(|h| h.hold_ns as f64 / 1e6)
                     .fold(0.0, f64::max)
             );
-            runs.push(r);
+                runs.push(r);
+            }
         }
     }
     tracefs.tear_down();
@@ -170,12 +182,14 @@ fn run_one(
     t: &Tracefs,
     name: &str,
     size_mib: u64,
+    rep: u32,
     threshold_ns: u64,
     raw_dir: Option<&Path>,
 ) -> RecipeRun {
     let mut run = RecipeRun {
         recipe: name.to_string(),
         size_mib,
+        rep,
         status: RunStatus::Ran,
         secs: 0.0,
         holds: Vec::new(),
@@ -222,7 +236,7 @@ fn run_one(
         }
     };
     if let Some(dir) = raw_dir {
-        let p = dir.join(format!("trace-{name}-{size_mib}.txt"));
+        let p = dir.join(format!("trace-{name}-{size_mib}-{rep}.txt"));
         if let Err(e) = std::fs::write(&p, &text) {
             run.warnings.push(format!("writing {}: {e}", p.display()));
         }

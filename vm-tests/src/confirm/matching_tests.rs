@@ -36,6 +36,7 @@ fn run(recipe: &str, size: u64, text: &str) -> RecipeRun {
     RecipeRun {
         recipe: recipe.into(),
         size_mib: size,
+        rep: 1,
         status: RunStatus::Ran,
         secs: 1.0,
         holds: holds::reportable(holds::pair(&p.events).holds, 10_000_000),
@@ -48,6 +49,7 @@ fn unavailable(recipe: &str, size: u64) -> RecipeRun {
     RecipeRun {
         recipe: recipe.into(),
         size_mib: size,
+        rep: 1,
         status: RunStatus::Unavailable {
             reason: "madvise(MADV_MERGEABLE) (KSM): Function not implemented (os error 38)".into(),
         },
@@ -248,4 +250,41 @@ fn long_holds_without_a_finding_are_discovered() {
     let c = confirm(&findings[1..], &report, &Catalogue::builtin(), 50.0);
     assert_eq!(c.discovered.len(), 2);
     assert_eq!(c.discovered[0].signature[0], "__vm_munmap");
+}
+
+#[test]
+fn a_size_figure_is_the_median_over_repetitions() {
+    let findings = vec![finding("MMS002", "vms_complete_munmap_vmas", "__vm_munmap")];
+    let rep = |size, n, ms| {
+        let mut r = run("munmap", size, &trace(n, ms, MUNMAP_ACQ, MUNMAP_END, false));
+        r.rep = n;
+        r
+    };
+    // The first repetition is slow at the small size (TCG translating the
+    // code the first time): the median does not see it.
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: String::new(),
+        read_threshold_ms: 10.0,
+        runs: vec![
+            rep(64, 1, 200),
+            rep(256, 1, 180),
+            rep(64, 2, 40),
+            rep(256, 2, 170),
+            rep(64, 3, 45),
+            rep(256, 3, 160),
+        ],
+    };
+    let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
+    let Outcome::Confirmed { evidence } = &c.outcomes[0].outcome else {
+        panic!("{:?}", c.outcomes[0])
+    };
+    assert_eq!(evidence.sizes[0].per_rep_ms, vec![200.0, 40.0, 45.0]);
+    assert_eq!(
+        (evidence.sizes[0].max_ms, evidence.sizes[1].max_ms),
+        (45.0, 170.0)
+    );
+    assert_eq!(evidence.growth, Some(3.78));
+    assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), 2.5);
 }

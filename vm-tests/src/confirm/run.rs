@@ -33,6 +33,8 @@ pub struct Options {
     pub sizes_mib: Vec<u64>,
     pub threshold_ms: f64,
     pub read_threshold_ms: f64,
+    /// Runs of every recipe at every size (the figures are medians).
+    pub repeat: u32,
     pub memory: String,
     pub cpus: u32,
     pub boot_timeout: Duration,
@@ -205,14 +207,16 @@ pub fn guest_script(
     recipes: &[String],
     sizes: &[u64],
     read_threshold_ms: f64,
+    repeat: u32,
 ) -> String {
     let sizes: Vec<String> = sizes.iter().map(u64::to_string).collect();
     format!(
-        "mkdir -p traces && {} confirm --json confirm-guest.json --raw-dir traces --recipes {} --sizes {} --read-threshold-ms {}\n",
+        "mkdir -p traces && {} confirm --json confirm-guest.json --raw-dir traces --recipes {} --sizes {} --read-threshold-ms {} --repeat {}\n",
         process::sh_quote(&guest.display().to_string()),
         process::sh_quote(&recipes.join(",")),
         sizes.join(","),
-        read_threshold_ms
+        read_threshold_ms,
+        repeat
     )
 }
 
@@ -243,7 +247,13 @@ pub fn confirm(o: &Options, cache: &Cache) -> Result<(Confirmation, RunInfo), Co
     let (accel, accel_reason) = kvm::choose(o.kvm, cache, &bz, |_| {});
     let run = boot::run(&RunOptions {
         kernel: bz.clone(),
-        script: guest_script(&o.guest, &recipes, &o.sizes_mib, o.read_threshold_ms),
+        script: guest_script(
+            &o.guest,
+            &recipes,
+            &o.sizes_mib,
+            o.read_threshold_ms,
+            o.repeat,
+        ),
         label: "confirm".into(),
         memory: o.memory.clone(),
         cpus: o.cpus,

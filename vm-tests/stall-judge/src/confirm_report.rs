@@ -21,6 +21,10 @@ pub struct ConfirmReport {
 pub struct RecipeRun {
     pub recipe: String,
     pub size_mib: u64,
+    /// Which repetition of the recipe at this size (1-based; 0 in reports
+    /// written before repetitions).
+    #[serde(default)]
+    pub rep: u32,
     #[serde(flatten)]
     pub status: RunStatus,
     /// Wall-clock seconds of the workload (its process, traced).
