@@ -3,7 +3,8 @@
 # every regression series of patches/manifest.toml on every config it names
 # (the no-per-vma-lock kernels are a second cold build), every repetition,
 # and the nightly job with every failure class (harmless series, build
-# failure, boot hang, series that does not apply) on real kernels. The test
+# failure, boot hang, series that does not apply) on real kernels, and
+# `mmstall confirm` measuring the munmap finding on the baseline and its series. The test
 # command (scripts/test.sh) runs the CI tier of the same tests.
 #
 # Prints a timing table and a closing "N passed, N failed" line.
@@ -27,4 +28,6 @@ step "kernel: nightly, every failure class" \
   cargo test --workspace --release --test nightly_kernel -- --nocapture
 step "kernel: mm selftests, baseline and mlock regression (kselftest-mm config)" \
   cargo test --workspace --release --test kselftest -- --nocapture
+step "kernel: confirm, munmap finding on the baseline and the munmap series" \
+  cargo test --workspace --release --test confirm -- --nocapture
 finish

@@ -43,7 +43,9 @@ fn enabled() -> bool {
     false
 }
 
-/// target/<profile>/NAME of the workspace package PACKAGE, built when missing.
+/// target/<profile>/NAME of the workspace package PACKAGE, built (or found
+/// up to date) first: `cargo test --test confirm` does not build other
+/// packages' binaries, and a stale guest would run old recipes.
 fn workspace_bin(package: &str, name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
@@ -52,7 +54,7 @@ fn workspace_bin(package: &str, name: &str) -> PathBuf {
         .expect("target/<profile>")
         .to_path_buf();
     let bin = profile_dir.join(name);
-    if !bin.is_file() {
+    {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut c = std::process::Command::new(cargo);
         c.args(["build", "-p", package, "--bin", name]);
