@@ -35,6 +35,7 @@ pub const RECIPES: &[(&str, &str, Recipe)] = &[
     ),
     ("brk-shrink", "brk() shrinking a populated heap", brk_shrink),
     ("mlock", "mlock() of populated memory", mlock),
+    ("mlock-fresh", "mlock() of memory never touched (mlock populates it)", mlock_fresh),
     ("munlock", "munlock() of locked memory", munlock),
     (
         "mlockall",
@@ -204,6 +205,12 @@ fn mlock(size: usize) -> Result<(), RecipeError> {
         unsafe { libc::mlock(p as *const libc::c_void, size) },
         "mlock",
     )
+}
+
+fn mlock_fresh(size: usize) -> Result<(), RecipeError> {
+    let p = map_anon(size, 0).map_err(failed)?;
+    no_thp(p, size).map_err(failed)?;
+    check(unsafe { libc::mlock(p as *const libc::c_void, size) }, "mlock")
 }
 
 fn munlock(size: usize) -> Result<(), RecipeError> {
