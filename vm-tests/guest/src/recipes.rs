@@ -210,7 +210,10 @@ fn mlock(size: usize) -> Result<(), RecipeError> {
 fn mlock_fresh(size: usize) -> Result<(), RecipeError> {
     let p = map_anon(size, 0).map_err(failed)?;
     no_thp(p, size).map_err(failed)?;
-    check(unsafe { libc::mlock(p as *const libc::c_void, size) }, "mlock")
+    check(
+        unsafe { libc::mlock(p as *const libc::c_void, size) },
+        "mlock",
+    )
 }
 
 fn munlock(size: usize) -> Result<(), RecipeError> {

@@ -256,5 +256,12 @@ fn run_one(
         }
         Err(e) => run.warnings.push(e.to_string()),
     }
+    // Unpaired events are said, not listed by the thousand.
+    const MAX_WARNINGS: usize = 20;
+    if run.warnings.len() > MAX_WARNINGS {
+        let more = run.warnings.len() - MAX_WARNINGS;
+        run.warnings.truncate(MAX_WARNINGS);
+        run.warnings.push(format!("... and {more} more"));
+    }
     run
 }
