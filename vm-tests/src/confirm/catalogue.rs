@@ -60,7 +60,7 @@ impl Catalogue {
         let c: Catalogue = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             match line {
                 Some(l) => format!("{source}:{l}: {}", e.message()),
                 None => format!("{source}: {}", e.message()),
