@@ -38,6 +38,10 @@ pub struct ConfirmArgs {
     /// Holder → recipes catalogue (default: the built-in vm-tests/confirm.toml).
     #[arg(long)]
     catalogue: Option<PathBuf>,
+    /// Match a saved guest report (a run directory's confirm-guest.json)
+    /// instead of booting: another threshold or catalogue, no new measurement.
+    #[arg(long)]
+    guest_report: Option<PathBuf>,
     /// The guest program (default: mmstall-guest next to this executable).
     #[arg(long)]
     guest: Option<PathBuf>,
@@ -92,6 +96,7 @@ pub fn run(a: ConfirmArgs) -> anyhow::Result<i32> {
             .guest
             .unwrap_or_else(|| here.with_file_name("mmstall-guest"))),
         catalogue: a.catalogue.map(abs),
+        guest_report: a.guest_report.map(abs),
         recipes: a.recipes,
         sizes_mib: a.sizes,
         threshold_ms: a.threshold_ms,

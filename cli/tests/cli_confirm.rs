@@ -108,3 +108,81 @@ fn a_kernel_image_without_its_build_needs_findings() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("pass --findings"), "{}", stderr(&o));
 }
+
+/// A guest report written for this test: munmap at two sizes, one write
+/// hold each, ended in `vms_complete_munmap_vmas`.
+fn guest_report(small_ns: u64, large_ns: u64) -> String {
+    let run = |size: u64, ns: u64| {
+        format!(
+            r#"{{"recipe":"munmap","size_mib":{size},"rep":1,"status":"ran","secs":1.0,"lost_events":0,
+            "holds":[{{"comm":"w","pid":9,"mm":"m","mode":"write","start_ns":0,"hold_ns":{ns},"wait_ns":0,
+            "end":"released","acquire_stack":["mmap_write_lock_killable","__vm_munmap","__x64_sys_munmap"],
+            "release_stack":["mmap_write_unlock","vms_complete_munmap_vmas","__vm_munmap"]}}]}}"#
+        )
+    };
+    format!(
+        r#"{{"version":1,"kernel_release":"6.12.118","thp":"never","read_threshold_ms":10.0,"runs":[{},{}]}}"#,
+        run(64, small_ns),
+        run(256, large_ns)
+    )
+}
+
+const FINDINGS: &str = r#"{"findings":[{"code":"MMS002","file":"mm/vma.c","line":1166,
+  "function":"vms_complete_munmap_vmas","holder":"__vm_munmap","lock_mode":"write",
+  "call_path":["__vm_munmap","vms_complete_munmap_vmas"],"operation":"vms_clear_ptes"}]}"#;
+
+#[test]
+fn a_saved_guest_report_is_matched_without_a_boot() {
+    let t = tempfile::tempdir().unwrap();
+    let k = fake_build(t.path());
+    let f = t.path().join("lint.json");
+    std::fs::write(&f, FINDINGS).unwrap();
+    let g = t.path().join("confirm-guest.json");
+    std::fs::write(&g, guest_report(40_000_000, 170_000_000)).unwrap();
+    let out = t.path().join("o");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "--kernel".to_string(),
+            k.clone(),
+            "--findings".into(),
+            f.display().to_string(),
+            "--guest-report".into(),
+            g.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let a = args(&[]);
+    let o = confirm(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("MMS002 mm/vma.c:1166"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("40.0 ms") && row.contains("170.0 ms") && row.contains("4.25x"),
+        "{row}"
+    );
+    assert!(row.ends_with("confirmed"), "{row}");
+    assert!(out.join("confirm.json").is_file());
+    // A higher threshold, the same measurement: short; JSON on stdout.
+    let a = args(&["--threshold-ms", "200", "--json"]);
+    let o = confirm(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outcomes"][0]["outcome"], "short");
+    assert_eq!(v["outcomes"][0]["evidence"]["growth"], 4.25);
+    // A report that is not one is named with its line.
+    std::fs::write(&g, "{\n\"runs\": 3}").unwrap();
+    let a = args(&[]);
+    let o = confirm(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("confirm-guest.json:2:"),
+        "{}",
+        stderr(&o)
+    );
+}

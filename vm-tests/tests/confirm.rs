@@ -82,6 +82,7 @@ fn confirm_kernel(cache: &Cache, series: Option<PathBuf>, name: &str) -> Confirm
         lint_bin: workspace_bin("mmstall", "mmstall"),
         guest: workspace_bin("mmstall-guest", "mmstall-guest"),
         catalogue: None,
+        guest_report: None,
         recipes: Some(vec!["munmap".into()]),
         sizes_mib: vec![64, 256],
         threshold_ms: 50.0,

@@ -28,6 +28,8 @@ pub struct Options {
     /// The guest program.
     pub guest: PathBuf,
     pub catalogue: Option<PathBuf>,
+    /// Match this saved guest report (`confirm-guest.json`) instead of booting.
+    pub guest_report: Option<PathBuf>,
     /// Recipes to run (default: every recipe of the catalogue).
     pub recipes: Option<Vec<String>>,
     pub sizes_mib: Vec<u64>,
@@ -220,6 +222,82 @@ pub fn guest_script(
     )
 }
 
+/// What the guest measured, and how long the boot took.
+struct GuestRun {
+    report: ConfirmReport,
+    boot_secs: Option<f64>,
+    command_secs: Option<f64>,
+    accel: String,
+}
+
+fn read_report(p: &Path) -> Result<ConfirmReport, String> {
+    let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    serde_json::from_str(&t).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a `mmstall-guest confirm` report: {e}",
+            p.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// One boot of `bz` running the recipes; the guest's report.
+fn boot_and_run(
+    o: &Options,
+    cache: &Cache,
+    bz: &Path,
+    cat: &Catalogue,
+) -> Result<GuestRun, ConfirmError> {
+    let recipes = o.recipes.clone().unwrap_or_else(|| cat.all_recipes());
+    let (accel, accel_reason) = kvm::choose(o.kvm, cache, bz, |_| {});
+    let run = boot::run(&RunOptions {
+        kernel: bz.to_path_buf(),
+        script: guest_script(
+            &o.guest,
+            &recipes,
+            &o.sizes_mib,
+            o.read_threshold_ms,
+            o.repeat,
+        ),
+        label: "confirm".into(),
+        memory: o.memory.clone(),
+        cpus: o.cpus,
+        boot_timeout: o.boot_timeout,
+        cmd_timeout: o.cmd_timeout,
+        accel,
+        accel_reason,
+        virtiofs: false,
+        append: vec![],
+        dir: o.out.clone(),
+        echo_console: false,
+    })
+    .map_err(|e| ConfirmError::Infra(format!("booting {}: {e}", bz.display())))?;
+    let report_path = o.out.join("confirm-guest.json");
+    let report = match std::fs::read_to_string(&report_path) {
+        Ok(_) => read_report(&report_path).map_err(ConfirmError::Infra)?,
+        Err(e) => {
+            let why = match &run.outcome {
+                Outcome::Exited { code } => {
+                    format!("the guest program exited {code}: {}", run.stderr.trim())
+                }
+                other => format!("{other:?}"),
+            };
+            return Err(ConfirmError::Infra(format!(
+                "{}: {e} ({why}; logs in {})",
+                report_path.display(),
+                o.out.display()
+            )));
+        }
+    };
+    Ok(GuestRun {
+        report,
+        boot_secs: run.boot_secs,
+        command_secs: run.command_secs,
+        accel: format!("{:?}", run.accel),
+    })
+}
+
 /// Findings → one boot → the confirmation (also written to `out/confirm.json`).
 pub fn confirm(o: &Options, cache: &Cache) -> Result<(Confirmation, RunInfo), ConfirmError> {
     let started = std::time::Instant::now();
@@ -243,58 +321,26 @@ pub fn confirm(o: &Options, cache: &Cache) -> Result<(Confirmation, RunInfo), Co
         }
     };
     let lint_secs = started.elapsed().as_secs_f64();
-    let recipes = o.recipes.clone().unwrap_or_else(|| cat.all_recipes());
-    let (accel, accel_reason) = kvm::choose(o.kvm, cache, &bz, |_| {});
-    let run = boot::run(&RunOptions {
-        kernel: bz.clone(),
-        script: guest_script(
-            &o.guest,
-            &recipes,
-            &o.sizes_mib,
-            o.read_threshold_ms,
-            o.repeat,
-        ),
-        label: "confirm".into(),
-        memory: o.memory.clone(),
-        cpus: o.cpus,
-        boot_timeout: o.boot_timeout,
-        cmd_timeout: o.cmd_timeout,
-        accel,
-        accel_reason,
-        virtiofs: false,
-        append: vec![],
-        dir: o.out.clone(),
-        echo_console: false,
-    })
-    .map_err(|e| ConfirmError::Infra(format!("booting {}: {e}", bz.display())))?;
-    let report_path = o.out.join("confirm-guest.json");
-    let report: ConfirmReport = match std::fs::read_to_string(&report_path) {
-        Ok(t) => serde_json::from_str(&t)
-            .map_err(|e| ConfirmError::Infra(format!("{}: {e}", report_path.display())))?,
-        Err(e) => {
-            let why = match &run.outcome {
-                Outcome::Exited { code } => {
-                    format!("the guest program exited {code}: {}", run.stderr.trim())
-                }
-                other => format!("{other:?}"),
-            };
-            return Err(ConfirmError::Infra(format!(
-                "{}: {e} ({why}; logs in {})",
-                report_path.display(),
-                o.out.display()
-            )));
-        }
+    let guest = match &o.guest_report {
+        Some(p) => GuestRun {
+            report: read_report(p).map_err(ConfirmError::Input)?,
+            boot_secs: None,
+            command_secs: None,
+            accel: format!("none (the guest report {})", p.display()),
+        },
+        None => boot_and_run(o, cache, &bz, &cat)?,
     };
+    let report = guest.report;
     let c = matching::confirm(&found, &report, &cat, o.threshold_ms);
     let info = RunInfo {
         dir: o.out.clone(),
         kernel: bz,
         findings_source: source,
         lint_secs,
-        boot_secs: run.boot_secs,
-        command_secs: run.command_secs,
+        boot_secs: guest.boot_secs,
+        command_secs: guest.command_secs,
         total_secs: started.elapsed().as_secs_f64(),
-        accel: format!("{:?}", run.accel),
+        accel: guest.accel,
     };
     let doc = serde_json::json!({ "run": info, "confirmation": c });
     let text = serde_json::to_string_pretty(&doc).expect("serializes") + "\n";
