@@ -20,9 +20,14 @@ pub struct ConfirmArgs {
     /// lint the mm/ of the tree the kernel was built from (series applied).
     #[arg(long)]
     findings: Option<PathBuf>,
-    /// Recipes to run (comma-separated; default: every recipe of the catalogue).
+    /// Recipes to run (comma-separated; default: every recipe of the
+    /// catalogue; `none` for only --exec).
     #[arg(long, value_delimiter = ',')]
     recipes: Option<Vec<String>>,
+    /// A shell command the guest runs, traced, after the recipes (e.g.
+    /// `mmstall-guest suite`): its long holds no finding explains are listed.
+    #[arg(long)]
+    exec: Option<String>,
     /// The two (or more) sizes every recipe runs at, in MiB.
     #[arg(long, value_delimiter = ',', default_value = "64,256")]
     sizes: Vec<u64>,
@@ -97,7 +102,10 @@ pub fn run(a: ConfirmArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| here.with_file_name("mmstall-guest"))),
         catalogue: a.catalogue.map(abs),
         guest_report: a.guest_report.map(abs),
-        recipes: a.recipes,
+        recipes: a
+            .recipes
+            .map(|r| r.into_iter().filter(|n| n != "none").collect()),
+        exec: a.exec,
         sizes_mib: a.sizes,
         threshold_ms: a.threshold_ms,
         read_threshold_ms: a.read_threshold_ms,

@@ -83,6 +83,7 @@ fn confirm_kernel(cache: &Cache, series: Option<PathBuf>, name: &str) -> Confirm
         guest: workspace_bin("mmstall-guest", "mmstall-guest"),
         catalogue: None,
         guest_report: None,
+        exec: None,
         recipes: Some(vec!["munmap".into()]),
         sizes_mib: vec![64, 256],
         threshold_ms: 50.0,

@@ -4,7 +4,7 @@
 //!     mmstall-guest suite [--thresholds FILE] [--json FILE] [--tests a,b] [--repeat N]
 //!     mmstall-guest list
 //!     mmstall-guest confirm --json FILE [--recipes a,b|all] [--sizes 64,256]
-//!                           [--read-threshold-ms 10] [--repeat 3] [--raw-dir DIR]
+//!                           [--read-threshold-ms 10] [--repeat 3] [--command CMD] [--raw-dir DIR]
 //!     mmstall-guest recipes
 //!
 //! KTAP v1 on stdout (progress on stderr); exit 0 when no test failed.
@@ -51,7 +51,7 @@ struct SuiteArgs {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: mmstall-guest suite [--thresholds FILE] [--json FILE] [--tests a,b] [--repeat N]\n       mmstall-guest list\n       mmstall-guest confirm --json FILE [--recipes a,b|all] [--sizes 64,256] [--read-threshold-ms 10] [--repeat 3] [--raw-dir DIR]\n       mmstall-guest recipes");
+    eprintln!("usage: mmstall-guest suite [--thresholds FILE] [--json FILE] [--tests a,b] [--repeat N]\n       mmstall-guest list\n       mmstall-guest confirm --json FILE [--recipes a,b|all] [--sizes 64,256] [--read-threshold-ms 10] [--repeat 3] [--command CMD] [--raw-dir DIR]\n       mmstall-guest recipes");
     std::process::exit(2)
 }
 
@@ -112,6 +112,7 @@ fn parse_confirm_args(args: &[String]) -> trace_holds::ConfirmArgs {
         json: PathBuf::new(),
         read_threshold_ms: 10.0,
         repeat: 3,
+        command: None,
         raw_dir: None,
     };
     let list = |v: String| -> Vec<String> {
@@ -142,6 +143,7 @@ fn parse_confirm_args(args: &[String]) -> trace_holds::ConfirmArgs {
             }
             "--raw-dir" => a.raw_dir = Some(val().into()),
             "--repeat" => a.repeat = val().parse().unwrap_or_else(|_| usage()),
+            "--command" => a.command = Some(val()),
             _ => usage(),
         }
     }

@@ -27,6 +27,8 @@ pub struct ConfirmArgs {
     pub sizes_mib: Vec<u64>,
     pub json: PathBuf,
     pub read_threshold_ms: f64,
+    /// A shell command traced after the recipes (discovery over any workload).
+    pub command: Option<String>,
     /// Runs of each recipe at each size (sizes alternate within a
     /// repetition, so a change of the host's load touches both).
     pub repeat: u32,
@@ -134,6 +136,7 @@ pub fn run(a: ConfirmArgs) -> i32 {
     for name in &a.recipes {
         for rep in 1..=a.repeat.max(1) {
             for &size in &a.sizes_mib {
+                let recipe = recipes::find(name).expect("checked above");
                 let r = run_one(
                     &tracefs,
                     name,
@@ -141,25 +144,25 @@ pub fn run(a: ConfirmArgs) -> i32 {
                     rep,
                     threshold_ns,
                     a.raw_dir.as_deref(),
+                    move || recipe((size as usize) << 20),
                 );
-                eprintln!(
-                "mmstall-guest confirm: {name} {size} MiB #{rep}: {} in {:.1} s, {} holds, longest write {:.1} ms",
-                match &r.status {
-                    RunStatus::Ran => "ran".to_string(),
-                    RunStatus::Unavailable { reason } => format!("unavailable ({reason})"),
-                    RunStatus::Failed { reason } => format!("failed ({reason})"),
-                },
-                r.secs,
-                r.holds.len(),
-                r.holds
-                    .iter()
-                    .filter(|h| h.mode == holds::Mode::Write)
-                    .map(|h| h.hold_ns as f64 / 1e6)
-                    .fold(0.0, f64::max)
-            );
+                log_run(&r);
                 runs.push(r);
             }
         }
+    }
+    if let Some(cmd) = &a.command {
+        let r = run_one(
+            &tracefs,
+            COMMAND,
+            0,
+            1,
+            threshold_ns,
+            a.raw_dir.as_deref(),
+            || run_command(cmd),
+        );
+        log_run(&r);
+        runs.push(r);
     }
     tracefs.tear_down();
     let report = ConfirmReport {
@@ -177,7 +180,47 @@ pub fn run(a: ConfirmArgs) -> i32 {
     0
 }
 
-/// One recipe at one size in a child process, traced; its holds.
+/// The run name of `--command`.
+const COMMAND: &str = "command";
+
+/// `--command CMD` as a workload: `/bin/sh -c CMD` (e.g. the stall suite),
+/// traced like a recipe, for discovery.
+fn run_command(cmd: &str) -> Result<(), RecipeError> {
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+    {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => Err(RecipeError::Failed(format!("`{cmd}`: {st}"))),
+        Err(e) => Err(RecipeError::Failed(format!("/bin/sh -c `{cmd}`: {e}"))),
+    }
+}
+
+fn log_run(r: &RecipeRun) {
+    eprintln!(
+        "mmstall-guest confirm: {} {} MiB #{}: {} in {:.1} s, {} holds, longest write {:.1} ms",
+        r.recipe,
+        r.size_mib,
+        r.rep,
+        match &r.status {
+            RunStatus::Ran => "ran".to_string(),
+            RunStatus::Unavailable { reason } => format!("unavailable ({reason})"),
+            RunStatus::Failed { reason } => format!("failed ({reason})"),
+        },
+        r.secs,
+        r.holds.len(),
+        r.holds
+            .iter()
+            .filter(|h| h.mode == holds::Mode::Write)
+            .map(|h| h.hold_ns as f64 / 1e6)
+            .fold(0.0, f64::max)
+    );
+}
+
+/// One workload (a recipe at one size, or the command) in a child process,
+/// traced; its holds.
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     t: &Tracefs,
     name: &str,
@@ -185,6 +228,7 @@ fn run_one(
     rep: u32,
     threshold_ns: u64,
     raw_dir: Option<&Path>,
+    work: impl FnOnce() -> Result<(), RecipeError>,
 ) -> RecipeRun {
     let mut run = RecipeRun {
         recipe: name.to_string(),
@@ -196,7 +240,6 @@ fn run_one(
         lost_events: 0,
         warnings: Vec::new(),
     };
-    let recipe = recipes::find(name).expect("checked by run()");
     if let Err(e) = t
         .write("trace", "")
         .and_then(|_| t.write("tracing_on", "1"))
@@ -206,7 +249,7 @@ fn run_one(
     }
     let started = Instant::now();
     let out = child_output(
-        move || match recipe((size_mib as usize) << 20) {
+        move || match work() {
             Ok(()) => "ok".to_string(),
             Err(RecipeError::Unavailable(m)) => format!("unavailable: {m}"),
             Err(RecipeError::Failed(m)) => format!("failed: {m}"),

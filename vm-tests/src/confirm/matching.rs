@@ -345,7 +345,13 @@ pub fn confirm(
     cat: &Catalogue,
     threshold_ms: f64,
 ) -> Confirmation {
-    let mut sizes: Vec<u64> = report.runs.iter().map(|r| r.size_mib).collect();
+    // Size 0: a workload without a size (`--command`).
+    let mut sizes: Vec<u64> = report
+        .runs
+        .iter()
+        .map(|r| r.size_mib)
+        .filter(|&s| s > 0)
+        .collect();
     sizes.sort_unstable();
     sizes.dedup();
     Confirmation {

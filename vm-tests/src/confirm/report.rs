@@ -79,7 +79,7 @@ pub fn render(c: &Confirmation) -> String {
         "mmstall confirm: {} ({}); a hold of {} ms or more at the largest size is long",
         c.kernel_release,
         if sizes.is_empty() {
-            "no runs".to_string()
+            "no sized recipe runs".to_string()
         } else {
             format!("sizes {}", sizes.join(", "))
         },
@@ -172,7 +172,10 @@ pub fn render(c: &Confirmation) -> String {
                 .evidence
                 .sizes
                 .iter()
-                .map(|s| format!("{:.1} ms at {} MiB", s.max_ms, s.size_mib))
+                .map(|s| match s.size_mib {
+                    0 => format!("{:.1} ms", s.max_ms),
+                    n => format!("{:.1} ms at {n} MiB", s.max_ms),
+                })
                 .collect();
             let _ = writeln!(
                 out,

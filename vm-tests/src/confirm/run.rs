@@ -28,6 +28,9 @@ pub struct Options {
     /// The guest program.
     pub guest: PathBuf,
     pub catalogue: Option<PathBuf>,
+    /// A shell command the guest runs, traced, after the recipes (e.g. the
+    /// stall suite): its long holds feed discovery.
+    pub exec: Option<String>,
     /// Match this saved guest report (`confirm-guest.json`) instead of booting.
     pub guest_report: Option<PathBuf>,
     /// Recipes to run (default: every recipe of the catalogue).
@@ -210,10 +213,14 @@ pub fn guest_script(
     sizes: &[u64],
     read_threshold_ms: f64,
     repeat: u32,
+    exec: Option<&str>,
 ) -> String {
     let sizes: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    let command = exec.map_or(String::new(), |c| {
+        format!(" --command {}", process::sh_quote(c))
+    });
     format!(
-        "mkdir -p traces && {} confirm --json confirm-guest.json --raw-dir traces --recipes {} --sizes {} --read-threshold-ms {} --repeat {}\n",
+        "mkdir -p traces && {} confirm --json confirm-guest.json --raw-dir traces --recipes {} --sizes {} --read-threshold-ms {} --repeat {}{command}\n",
         process::sh_quote(&guest.display().to_string()),
         process::sh_quote(&recipes.join(",")),
         sizes.join(","),
@@ -259,6 +266,7 @@ fn boot_and_run(
             &o.sizes_mib,
             o.read_threshold_ms,
             o.repeat,
+            o.exec.as_deref(),
         ),
         label: "confirm".into(),
         memory: o.memory.clone(),
