@@ -53,9 +53,6 @@ if [ "$MMSTALL_KERNEL_TESTS" = 1 ]; then
     cargo test --workspace --release --test stall -- --nocapture
   step "kernel: nightly job (cli nightly_kernel)" \
     cargo test --workspace --release --test nightly_kernel -- --nocapture
-  # The same two kernels as the stall step (cached by then): munmap recipe only.
-  step "kernel: confirm, munmap finding (vm-tests confirm)" \
-    cargo test --workspace --release --test confirm -- --nocapture
 else
   echo "MMSTALL_KERNEL_TESTS=$MMSTALL_KERNEL_TESTS: kernel builds and boots skipped"
 fi
