@@ -3,9 +3,10 @@
 # every regression series of patches/manifest.toml on every config it names
 # (the no-per-vma-lock kernels are a second cold build), every repetition,
 # and the nightly job with every failure class (harmless series, build
-# failure, boot hang, series that does not apply) on real kernels, and the
+# failure, boot hang, series that does not apply) on real kernels, the
 # kernel's mm selftests (harness, then the nightly's functional-regression
-# verdict on an mlock regression series). The test
+# verdict on an mlock regression series), and `mmstall confirm` measuring
+# the munmap finding on the baseline and its series. The test
 # command (scripts/test.sh) runs the CI tier of the same tests.
 #
 # Prints a timing table and a closing "N passed, N failed" line.
@@ -31,4 +32,6 @@ step "kernel: mm selftests, baseline and mlock regression (kselftest-mm config)"
   cargo test --workspace --release --test kselftest -- --nocapture
 step "kernel: nightly with the mm selftests, functional regression (kselftest-mm config)" \
   cargo test --workspace --release --test nightly_kselftest -- --nocapture
+step "kernel: confirm, munmap finding on the baseline and the munmap series" \
+  cargo test --workspace --release --test confirm -- --nocapture
 finish

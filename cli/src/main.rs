@@ -4,6 +4,7 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod confirm;
 mod diff;
 mod lint;
 mod nightly;
@@ -47,6 +48,8 @@ enum Command {
     Vm(vm::VmCommand),
     /// Report what the harness needs and whether it works here (KVM probe, tools, disk).
     Doctor(vm::DoctorArgs),
+    /// Measure in a booted kernel how long each static finding really holds mmap_lock.
+    Confirm(confirm::ConfirmArgs),
     /// Test patch series overnight: static report, baseline and patched builds, stall suite, verdicts, reports.
     Nightly(nightly::NightlyArgs),
     /// Render the nightly history: stall-ratio trend plot (SVG) and findings over time.
@@ -131,6 +134,7 @@ fn main() {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Vm(cmd) => vm::run(cmd),
         Command::Doctor(args) => vm::doctor(args),
+        Command::Confirm(args) => confirm::run(args),
         Command::Nightly(args) => nightly::nightly(args),
         Command::Report(args) => nightly::report(args),
         Command::Merge(args) => nightly::merge(args),

@@ -12,6 +12,8 @@
 //! - [`logscan`]: kernel reports in console logs → structured events
 //! - [`stall`]: the stall tests' validation (judging types in `mmstall_stall_judge`)
 //! - [`doctor`]: what is installed and working
+//! - [`confirm`]: `mmstall confirm`: each static finding's measured hold in a
+//!   booted kernel (mmap_lock tracepoints), and long holds no finding explains
 //! - [`kselftest`]: the kernel's mm selftests, built from the same tree, run in the guest
 //!
 //! Plumbing written once: [`cache`] (the cache root, shared with the CLI and
@@ -26,6 +28,7 @@ pub mod boot;
 pub mod build;
 pub mod cache;
 pub mod config;
+pub mod confirm;
 pub mod doctor;
 pub mod kselftest;
 pub mod kvm;

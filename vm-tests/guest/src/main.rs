@@ -3,6 +3,9 @@
 //!
 //!     mmstall-guest suite [--thresholds FILE] [--json FILE] [--tests a,b] [--repeat N]
 //!     mmstall-guest list
+//!     mmstall-guest confirm --json FILE [--recipes a,b|all] [--sizes 64,256]
+//!                           [--read-threshold-ms 10] [--repeat 3] [--command CMD] [--raw-dir DIR]
+//!     mmstall-guest recipes
 //!
 //! KTAP v1 on stdout (progress on stderr); exit 0 when no test failed.
 //!
@@ -12,6 +15,8 @@
 //! - [`posix`] — `mlock-posix-atomicity`
 //! - [`fault_io`] — `fault-io-stall` (faults on a slow device)
 //! - [`reclaim`] — `mlock-reclaim`
+//! - [`trace_holds`] — `confirm`: workloads ([`recipes`]) under the
+//!   mmap_lock tracepoints, every hold with its kernel stack as JSON
 //!
 //! and the machinery they share: [`sys`] (system calls, /proc, THP),
 //! [`shared`] (the mapping processes record samples into), [`procs`] (fork,
@@ -23,11 +28,13 @@ mod fault_io;
 mod hold;
 mod posix;
 mod procs;
+mod recipes;
 mod reclaim;
 mod report;
 mod shared;
 mod smaps;
 mod sys;
+mod trace_holds;
 
 use mmstall_stall_judge::ktap::{self, Verdict};
 use mmstall_stall_judge::thresholds::{TestConfig, Thresholds};
@@ -44,7 +51,7 @@ struct SuiteArgs {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: mmstall-guest suite [--thresholds FILE] [--json FILE] [--tests a,b] [--repeat N]\n       mmstall-guest list");
+    eprintln!("usage: mmstall-guest suite [--thresholds FILE] [--json FILE] [--tests a,b] [--repeat N]\n       mmstall-guest list\n       mmstall-guest confirm --json FILE [--recipes a,b|all] [--sizes 64,256] [--read-threshold-ms 10] [--repeat 3] [--command CMD] [--raw-dir DIR]\n       mmstall-guest recipes");
     std::process::exit(2)
 }
 
@@ -57,6 +64,12 @@ fn main() {
             }
         }
         Some("suite") => suite(parse_suite_args(&args[1..])),
+        Some("recipes") => {
+            for (name, what, _) in recipes::RECIPES {
+                println!("{name}: {what}");
+            }
+        }
+        Some("confirm") => std::process::exit(trace_holds::run(parse_confirm_args(&args[1..]))),
         _ => usage(),
     }
 }
@@ -87,6 +100,55 @@ fn parse_suite_args(args: &[String]) -> SuiteArgs {
             "--repeat" => a.repeat = Some(val().parse().unwrap_or_else(|_| usage())),
             _ => usage(),
         }
+    }
+    a
+}
+
+/// `confirm`'s arguments; exits with the usage on anything it does not know.
+fn parse_confirm_args(args: &[String]) -> trace_holds::ConfirmArgs {
+    let mut a = trace_holds::ConfirmArgs {
+        recipes: recipes::RECIPES.iter().map(|r| r.0.to_string()).collect(),
+        sizes_mib: vec![64, 256],
+        json: PathBuf::new(),
+        read_threshold_ms: 10.0,
+        repeat: 3,
+        command: None,
+        raw_dir: None,
+    };
+    let list = |v: String| -> Vec<String> {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--json" => a.json = val().into(),
+            "--recipes" => {
+                let v = val();
+                if v != "all" {
+                    a.recipes = list(v);
+                }
+            }
+            "--sizes" => {
+                a.sizes_mib = list(val())
+                    .iter()
+                    .map(|s| s.parse().unwrap_or_else(|_| usage()))
+                    .collect()
+            }
+            "--read-threshold-ms" => {
+                a.read_threshold_ms = val().parse().unwrap_or_else(|_| usage())
+            }
+            "--raw-dir" => a.raw_dir = Some(val().into()),
+            "--repeat" => a.repeat = val().parse().unwrap_or_else(|_| usage()),
+            "--command" => a.command = Some(val()),
+            _ => usage(),
+        }
+    }
+    if a.json.as_os_str().is_empty() || a.sizes_mib.is_empty() {
+        usage()
     }
     a
 }

@@ -14,4 +14,6 @@ pub mod analyzer_diff;
 pub mod manifest;
 pub mod validate;
 
-pub use mmstall_stall_judge::{judge, ktap, thresholds, GuestReport, TestReport};
+pub use mmstall_stall_judge::{
+    confirm_report, holds, judge, ktap, thresholds, GuestReport, TestReport,
+};

@@ -8,7 +8,11 @@
 //! - [`judge`] — repetitions, ratios, verdicts of a variant and of a test
 //! - [`ktap`] — KTAP v1 writer (guest) and parser (host)
 //! - [`GuestReport`] — the JSON file the guest writes
+//! - [`holds`] — mmap_lock trace text → events → holds (`mmstall confirm`)
+//! - [`confirm_report`] — the JSON file `mmstall-guest confirm` writes
 
+pub mod confirm_report;
+pub mod holds;
 pub mod judge;
 pub mod ktap;
 pub mod thresholds;

@@ -1,0 +1,290 @@
+use super::*;
+use mmstall_stall_judge::holds;
+
+/// Trace text (6.12's format, written for these tests) of one write hold:
+/// acquired with `acquire` as the stack, ended after `ms` by a release
+/// (or a downgrade) with `end` as the stack.
+fn trace(pid: u32, ms: u64, acquire: &[&str], end: &[&str], downgrade: bool) -> String {
+    let stack =
+        |frames: &[&str]| -> String { frames.iter().map(|f| format!(" => {f}\n")).collect() };
+    let t0 = 100_000_000u64; // µs
+    let t1 = t0 + ms * 1000;
+    let ts = |us: u64| format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    let ending = if downgrade {
+        "mmap_lock_acquire_returned: mm=m memcg_path=/ write=false success=true"
+    } else {
+        "mmap_lock_released: mm=m memcg_path=/ write=true"
+    };
+    format!(
+        "  w-{pid} [000] ..... {}: mmap_lock_start_locking: mm=m memcg_path=/ write=true\n\
+         \x20 w-{pid} [000] ..... {}: mmap_lock_acquire_returned: mm=m memcg_path=/ write=true success=true\n\
+         \x20 w-{pid} [000] ..... {}: <stack trace>\n{}\
+         \x20 w-{pid} [000] ..... {}: {ending}\n\
+         \x20 w-{pid} [000] ..... {}: <stack trace>\n{}",
+        ts(t0),
+        ts(t0),
+        ts(t0),
+        stack(acquire),
+        ts(t1),
+        ts(t1),
+        stack(end),
+    )
+}
+
+fn run(recipe: &str, size: u64, text: &str) -> RecipeRun {
+    let p = holds::parse_trace(text).unwrap();
+    RecipeRun {
+        recipe: recipe.into(),
+        size_mib: size,
+        rep: 1,
+        status: RunStatus::Ran,
+        secs: 1.0,
+        holds: holds::reportable(holds::pair(&p.events).holds, 10_000_000),
+        lost_events: 0,
+        warnings: vec![],
+    }
+}
+
+fn unavailable(recipe: &str, size: u64) -> RecipeRun {
+    RecipeRun {
+        recipe: recipe.into(),
+        size_mib: size,
+        rep: 1,
+        status: RunStatus::Unavailable {
+            reason: "madvise(MADV_MERGEABLE) (KSM): Function not implemented (os error 38)".into(),
+        },
+        secs: 0.0,
+        holds: vec![],
+        lost_events: 0,
+        warnings: vec![],
+    }
+}
+
+fn finding(code: &str, function: &str, holder: &str) -> StaticFinding {
+    StaticFinding {
+        code: code.into(),
+        rule: String::new(),
+        file: "mm/x.c".into(),
+        line: 1,
+        function: function.into(),
+        holder: holder.into(),
+        call_path: vec![holder.into(), function.into()],
+        operation: String::new(),
+        lock_mode: "write".into(),
+        fingerprint: String::new(),
+    }
+}
+
+const MUNMAP_ACQ: &[&str] = &[
+    "mmap_write_lock_killable",
+    "__vm_munmap",
+    "__x64_sys_munmap",
+    "do_syscall_64",
+];
+const MUNMAP_END: &[&str] = &[
+    "mmap_write_unlock",
+    "vms_complete_munmap_vmas",
+    "do_vmi_align_munmap",
+    "__vm_munmap",
+];
+
+/// A regression-like kernel: munmap's write hold grows with size; mlockall
+/// short; fork long with no finding; KSM missing; one holder never reached.
+pub(in crate::confirm) fn sample() -> (Vec<StaticFinding>, ConfirmReport) {
+    let fork_acq = ["copy_process", "kernel_clone", "__do_sys_clone"];
+    let mlockall = [
+        "mmap_write_lock_killable",
+        "__x64_sys_mlockall",
+        "do_syscall_64",
+    ];
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: "never".into(),
+        read_threshold_ms: 10.0,
+        runs: vec![
+            run("munmap", 64, &trace(11, 40, MUNMAP_ACQ, MUNMAP_END, false)),
+            run(
+                "munmap",
+                256,
+                &trace(12, 170, MUNMAP_ACQ, MUNMAP_END, false),
+            ),
+            run("mlockall", 64, &trace(13, 2, &mlockall, &mlockall, false)),
+            run("mlockall", 256, &trace(14, 6, &mlockall, &mlockall, false)),
+            run("fork", 64, &trace(15, 20, &fork_acq, &fork_acq, false)),
+            run("fork", 256, &trace(16, 80, &fork_acq, &fork_acq, false)),
+            run(
+                "exit",
+                64,
+                &trace(17, 1, &["exit_mmap", "__mmput"], &["exit_mmap"], false),
+            ),
+            run(
+                "exit",
+                256,
+                &trace(18, 1, &["exit_mmap", "__mmput"], &["exit_mmap"], false),
+            ),
+            run(
+                "map-fixed",
+                64,
+                &trace(19, 1, &["__x64_sys_brk"], &["__x64_sys_brk"], false),
+            ),
+            unavailable("ksm-prctl-disable", 64),
+            unavailable("ksm-prctl-disable", 256),
+        ],
+    };
+    let findings = vec![
+        finding("MMS002", "vms_complete_munmap_vmas", "__vm_munmap"),
+        finding("MMS003", "mlock_vma_pages_range", "sys_mlockall"),
+        finding("MMS001", "break_ksm", "ksm_disable"),
+        finding("MMS002", "__mmap_region", "vm_mmap_pgoff"),
+        finding("MMS004", "filemap_fault", "handle_mm_fault"),
+    ];
+    (findings, report)
+}
+
+#[test]
+fn each_finding_gets_one_outcome() {
+    let (findings, report) = sample();
+    let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
+    let words: Vec<&str> = c.outcomes.iter().map(|o| o.outcome.word()).collect();
+    assert_eq!(
+        words,
+        vec![
+            "confirmed",
+            "short",
+            "no workload",
+            "not reached",
+            "no workload"
+        ]
+    );
+    let Outcome::Confirmed { evidence } = &c.outcomes[0].outcome else {
+        unreachable!()
+    };
+    assert_eq!(
+        evidence.sizes.iter().map(|s| s.max_ms).collect::<Vec<_>>(),
+        vec![40.0, 170.0]
+    );
+    assert_eq!(evidence.growth, Some(4.25));
+    assert!(evidence.site_in_stack);
+    assert_eq!(evidence.acquire_stack[1], "__vm_munmap");
+    // A syscall holder matches its wrapper frame.
+    let Outcome::Short { evidence } = &c.outcomes[1].outcome else {
+        unreachable!()
+    };
+    assert_eq!(evidence.largest().unwrap().max_ms, 6.0);
+    assert!(!evidence.site_in_stack);
+    let Outcome::NoWorkload { reason } = &c.outcomes[2].outcome else {
+        unreachable!()
+    };
+    assert!(reason.starts_with("ksm-prctl-disable: madvise(MADV_MERGEABLE) (KSM)"));
+    assert_eq!(
+        c.outcomes[3].outcome,
+        Outcome::NotReached {
+            recipes: vec!["map-fixed".into()]
+        }
+    );
+    let Outcome::NoWorkload { reason } = &c.outcomes[4].outcome else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason,
+        "no recipe reaches `handle_mm_fault` (vm-tests/confirm.toml)"
+    );
+}
+
+#[test]
+fn a_holder_whose_recipes_did_not_run_has_no_workload() {
+    let (findings, mut report) = sample();
+    report.runs.retain(|r| r.recipe != "map-fixed");
+    let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
+    assert_eq!(
+        c.outcomes[3].outcome,
+        Outcome::NoWorkload {
+            reason: "map-fixed: not run".into()
+        }
+    );
+}
+
+#[test]
+fn a_downgrade_ends_the_hold_measured_for_the_finding() {
+    let findings = vec![finding("MMS002", "vms_complete_munmap_vmas", "__vm_munmap")];
+    let mut end = MUNMAP_END.to_vec();
+    end[0] = "mmap_write_downgrade";
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: String::new(),
+        read_threshold_ms: 10.0,
+        runs: vec![
+            run("munmap", 64, &trace(1, 0, MUNMAP_ACQ, &end, true)),
+            run("munmap", 256, &trace(2, 0, MUNMAP_ACQ, &end, true)),
+        ],
+    };
+    let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
+    let Outcome::Short { evidence } = &c.outcomes[0].outcome else {
+        panic!("{:?}", c.outcomes[0])
+    };
+    assert_eq!(evidence.end, HoldEnd::Downgraded);
+    assert_eq!(evidence.growth, None, "0 ms at the small size: no ratio");
+}
+
+#[test]
+fn long_holds_without_a_finding_are_discovered() {
+    let (findings, report) = sample();
+    let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
+    assert_eq!(c.discovered.len(), 1);
+    let d = &c.discovered[0];
+    assert_eq!(
+        d.signature,
+        vec!["copy_process", "kernel_clone", "__do_sys_clone"]
+    );
+    assert_eq!(
+        d.evidence
+            .sizes
+            .iter()
+            .map(|s| (s.size_mib, s.max_ms))
+            .collect::<Vec<_>>(),
+        vec![(64, 20.0), (256, 80.0)]
+    );
+    // The munmap hold is explained by its finding; without it, it is discovered too.
+    let c = confirm(&findings[1..], &report, &Catalogue::builtin(), 50.0);
+    assert_eq!(c.discovered.len(), 2);
+    assert_eq!(c.discovered[0].signature[0], "__vm_munmap");
+}
+
+#[test]
+fn a_size_figure_is_the_median_over_repetitions() {
+    let findings = vec![finding("MMS002", "vms_complete_munmap_vmas", "__vm_munmap")];
+    let rep = |size, n, ms| {
+        let mut r = run("munmap", size, &trace(n, ms, MUNMAP_ACQ, MUNMAP_END, false));
+        r.rep = n;
+        r
+    };
+    // The first repetition is slow at the small size (TCG translating the
+    // code the first time): the median does not see it.
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: String::new(),
+        read_threshold_ms: 10.0,
+        runs: vec![
+            rep(64, 1, 200),
+            rep(256, 1, 180),
+            rep(64, 2, 40),
+            rep(256, 2, 170),
+            rep(64, 3, 45),
+            rep(256, 3, 160),
+        ],
+    };
+    let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
+    let Outcome::Confirmed { evidence } = &c.outcomes[0].outcome else {
+        panic!("{:?}", c.outcomes[0])
+    };
+    assert_eq!(evidence.sizes[0].per_rep_ms, vec![200.0, 40.0, 45.0]);
+    assert_eq!(
+        (evidence.sizes[0].max_ms, evidence.sizes[1].max_ms),
+        (45.0, 170.0)
+    );
+    assert_eq!(evidence.growth, Some(3.78));
+    assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), 2.5);
+}
