@@ -61,9 +61,55 @@ pub struct Finding {
     /// `ioctl`, `kthread`, `exit`), nearest first (set by the run after the
     /// rules; empty when none was found within the search's bounds).
     pub triggers: Vec<String>,
+    /// What a booted kernel measured for this hold (`mmstall confirm`),
+    /// attached by `lint --confirmations` / `diff --confirmations`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
     /// The long call's text, whitespace-collapsed (for fingerprints and printers).
     #[serde(skip)]
     pub call_text: String,
+}
+
+/// A measured hold: the outcome `mmstall confirm` gave the finding and, when
+/// its workload ran, the longest hold at each size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measured {
+    /// `confirmed`, `short`, `not reached` or `no workload`.
+    pub outcome: String,
+    /// The kernel it was measured on (`uname -r`).
+    pub kernel: String,
+    /// (size in MiB, longest hold in ms: the median over repetitions).
+    pub sizes: Vec<(u64, f64)>,
+    /// Largest size's hold over the smallest's.
+    pub growth: Option<f64>,
+    /// The workload (recipe) of the longest hold, or why there was none.
+    pub detail: String,
+}
+
+impl Measured {
+    /// `confirmed: 92 ms at 64 MiB, 419 ms at 256 MiB (4.5x), munmap on 6.12.118`.
+    pub fn summary(&self) -> String {
+        let sizes: Vec<String> = self
+            .sizes
+            .iter()
+            .map(|(mib, ms)| format!("{ms:.1} ms at {mib} MiB"))
+            .collect();
+        let growth = self
+            .growth
+            .map(|g| format!(" ({g:.1}x)"))
+            .unwrap_or_default();
+        let mut s = self.outcome.clone();
+        if !sizes.is_empty() {
+            s.push_str(&format!(": {}{growth}", sizes.join(", ")));
+        }
+        if !self.detail.is_empty() {
+            s.push_str(&format!(", {}", self.detail));
+        }
+        if !self.kernel.is_empty() {
+            s.push_str(&format!(" on {}", self.kernel));
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

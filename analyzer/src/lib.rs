@@ -40,7 +40,7 @@ mod user_catalogue;
 pub use baseline::Baseline;
 pub use catalogue::Catalogue;
 pub use error::AnalyzerError;
-pub use finding::{Finding, Location, Report, Stats};
+pub use finding::{Finding, Location, Measured, Report, Stats};
 pub use printers::{Output, Printer};
 pub use progress::{Progress, Stage};
 pub use rules::Rule;

@@ -62,6 +62,11 @@ pub struct LintArgs {
     /// Report (and fail on) only findings whose fingerprint is not in FILE.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Attach what `mmstall confirm` measured (its confirm.json) to the
+    /// findings it measured: a `measured:` note in text, `measured` in JSON
+    /// and in SARIF's holder properties.
+    #[arg(long, value_name = "CONFIRM_JSON")]
+    pub confirmations: Option<PathBuf>,
     /// With --format github: prepended to every file. Files are already
     /// named relative to the tree's root (the git work tree, else the kernel's
     /// top-level directory), so this is needed only when the repository's
@@ -228,6 +233,22 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     };
     progress_line.finish();
     let mut run = run?;
+    if let Some(path) = &args.confirmations {
+        let c = crate::confirmations::load(path)?;
+        let (attached, unmatched) = crate::confirmations::attach(&mut run.report.findings, &c);
+        if !args.quiet {
+            eprintln!(
+                "confirmations: {attached} finding(s) measured on {} attached from {}{}",
+                c.kernel_release,
+                path.display(),
+                if unmatched > 0 {
+                    format!("; {unmatched} match no finding of this run (another tree or series?)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
     let mut suppressed = 0;
     if let Some(b) = &baseline {
         let findings = std::mem::take(&mut run.report.findings);

@@ -5,6 +5,7 @@
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod confirm;
+mod confirmations;
 mod diff;
 mod lint;
 mod nightly;

@@ -160,6 +160,7 @@ mod tests {
             site_id: String::new(),
             triggers: Vec::new(),
             context_callers: Vec::new(),
+            measured: None,
         }
     }
 

@@ -86,6 +86,7 @@ mod tests {
                 site_id: String::new(),
                 triggers: vec!["munmap(2)".into()],
                 context_callers: Vec::new(),
+                measured: None,
             }],
             stats: Stats {
                 files: 1,

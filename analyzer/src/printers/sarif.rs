@@ -140,7 +140,7 @@ fn site_result(site: &Site, names: &HolderNames, run: &SarifRun) -> Value {
         .holders
         .iter()
         .map(|h| {
-            json!({
+            let mut holder = json!({
                 "holder": h.holder,
                 "holderFile": h.acquired_at.file,
                 "lockMode": h.lock_mode,
@@ -150,7 +150,12 @@ fn site_result(site: &Site, names: &HolderNames, run: &SarifRun) -> Value {
                 "contextCallers": h.context_callers,
                 "triggers": h.triggers,
                 "fingerprint": h.fingerprint,
-            })
+            });
+            // What a booted kernel measured, when `--confirmations` gave it.
+            if let (Some(m), Some(obj)) = (&h.measured, holder.as_object_mut()) {
+                obj.insert("measured".into(), json!(m));
+            }
+            holder
         })
         .collect();
     let mut fingerprints = Map::new();

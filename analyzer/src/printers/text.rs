@@ -187,6 +187,9 @@ fn holder_notes(out: &mut String, f: &Finding, notes: &str, p: &Palette) {
     if let Some(triggers) = sites::triggers_text(f) {
         let _ = writeln!(out, "{notes}= {note}: reached from {triggers}");
     }
+    if let Some(m) = &f.measured {
+        let _ = writeln!(out, "{notes}= {note}: measured: {}", m.summary());
+    }
 }
 
 fn help_line(out: &mut String, f: &Finding, layout: &Layout, p: &Palette) {

@@ -112,5 +112,6 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
         site_id: String::new(),
         triggers: Vec::new(),
         context_callers: Vec::new(),
+        measured: None,
     }
 }

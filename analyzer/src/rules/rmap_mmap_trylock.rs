@@ -155,5 +155,6 @@ fn finding(program: &Program, path: &[FnId], fid: FnId, cid: u32) -> Finding {
         site_id: String::new(),
         triggers: Vec::new(),
         context_callers: Vec::new(),
+        measured: None,
     }
 }
