@@ -36,6 +36,10 @@ pub struct DiffArgs {
     /// Catalogue extension (default: the built-in catalogue only).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Attach what `mmstall confirm` measured on NEW's kernel (its
+    /// confirm.json) to NEW's findings (introduced and unchanged).
+    #[arg(long, value_name = "CONFIRM_JSON")]
+    pub confirmations: Option<PathBuf>,
 }
 
 /// `--config FILE` over the built-in catalogue, or the built-in one.
@@ -51,7 +55,17 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     let paths: Vec<String> = first_path.into_iter().chain(args.paths).collect();
     let cat = catalogue(args.config.as_deref())?;
     let mut ws = Workspace::open(&args.repo, cat, PathFilter::new(&paths))?;
-    let report = diff_revisions(&mut ws, &old, &new)?;
+    let mut report = diff_revisions(&mut ws, &old, &new)?;
+    if let Some(path) = &args.confirmations {
+        let c = crate::confirmations::load(path)?;
+        let (a, _) = crate::confirmations::attach(&mut report.diff.introduced, &c);
+        let (b, _) = crate::confirmations::attach(&mut report.diff.unchanged, &c);
+        eprintln!(
+            "confirmations: {} finding(s) of {new} measured on {} attached",
+            a + b,
+            c.kernel_release
+        );
+    }
     // Whatever the format: a file left out is a hole in the verdict.
     for s in report.missing_blobs() {
         eprintln!("warning: skipped: {}: {}", s.file, s.reason);

@@ -543,3 +543,53 @@ fn a_missing_blob_is_a_warning_and_the_run_goes_on() {
         "{err}"
     );
 }
+
+#[test]
+fn diff_attaches_confirmations_to_introduced_findings() {
+    let (_d, r) = repo();
+    let (_, out, _) = run(
+        &[
+            "diff", "--repo", "REPO", "base", "regress", "--format", "json",
+        ],
+        &r,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f = &v["introduced"][0];
+    let confirm = serde_json::json!({ "confirmation": {
+        "kernel_release": "6.12.118-regress", "threshold_ms": 50.0, "sizes_mib": [64, 256],
+        "outcomes": [{
+            "finding": { "code": f["code"], "file": f["file"], "line": f["line"],
+                "function": f["function"], "holder": f["holder"],
+                "lock_mode": f["lock_mode"], "fingerprint": f["fingerprint"] },
+            "outcome": "confirmed",
+            "evidence": { "sizes": [
+                    { "size_mib": 64, "max_ms": 92.0, "recipe": "munmap" },
+                    { "size_mib": 256, "max_ms": 419.0, "recipe": "munmap" } ],
+                "growth": 4.55, "mode": "write", "end": "released",
+                "acquire_stack": [], "release_stack": [], "site_in_stack": true }
+        }],
+        "discovered": [], "runs": []
+    }});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("confirm.json");
+    std::fs::write(&file, confirm.to_string()).unwrap();
+    let file = file.display().to_string();
+    let (code, out, err) = run(
+        &[
+            "diff",
+            "--repo",
+            "REPO",
+            "base",
+            "regress",
+            "--confirmations",
+            &file,
+        ],
+        &r,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.contains("measured: confirmed: 92.0 ms at 64 MiB, 419.0 ms at 256 MiB (4.5x)"),
+        "{out}"
+    );
+    assert!(err.contains("1 finding(s) of regress measured"), "{err}");
+}
