@@ -34,6 +34,10 @@ pub const BUILTIN_FRAGMENTS: &[(&str, &str)] = &[
         "kselftest-mm",
         include_str!("../../kernel-configs/kselftest-mm.config"),
     ),
+    (
+        "confirm",
+        include_str!("../../kernel-configs/confirm.config"),
+    ),
 ];
 
 /// The fragment every build starts from (on top of `make tinyconfig`).
