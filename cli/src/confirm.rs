@@ -28,6 +28,11 @@ pub struct ConfirmArgs {
     /// `mmstall-guest suite`): its long holds no finding explains are listed.
     #[arg(long)]
     exec: Option<String>,
+    /// The kernel's own mm selftests as a traced workload (`mm`, `mm:TEST,...`,
+    /// built from the kernel's tree like `vm run --kselftest`): their long
+    /// holds no finding explains are listed (discovery). Runs after --exec.
+    #[arg(long, value_name = "SPEC")]
+    kselftest: Option<String>,
     /// The two (or more) sizes every recipe runs at, in MiB.
     #[arg(long, value_delimiter = ',', default_value = "64,256")]
     sizes: Vec<u64>,
@@ -94,7 +99,7 @@ pub fn run(a: ConfirmArgs) -> anyhow::Result<i32> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let o = run::Options {
-        kernel: a.kernel,
+        kernel: a.kernel.clone(),
         findings: a.findings.map(abs),
         lint_bin: a.lint_bin.map(abs).unwrap_or_else(|| here.clone()),
         guest: abs(a
@@ -105,7 +110,27 @@ pub fn run(a: ConfirmArgs) -> anyhow::Result<i32> {
         recipes: a
             .recipes
             .map(|r| r.into_iter().filter(|n| n != "none").collect()),
-        exec: a.exec,
+        exec: match (&a.kselftest, a.exec) {
+            (None, exec) => exec,
+            (Some(spec), exec) => {
+                let ks = match crate::vm_kselftest::prepare(
+                    &cache,
+                    &a.kernel,
+                    spec,
+                    mmstall_vm::kselftest::run::DEFAULT_TEST_TIMEOUT_SECS,
+                ) {
+                    Ok(k) => k,
+                    Err(code) => return Ok(code),
+                };
+                eprintln!("confirm: tracing {}", ks.label);
+                // The selftests' runner is a shell script: run it after the
+                // user's command, in the guest's run directory.
+                Some(match exec {
+                    Some(e) => format!("{e}\n{}", ks.script),
+                    None => ks.script,
+                })
+            }
+        },
         sizes_mib: a.sizes,
         threshold_ms: a.threshold_ms,
         read_threshold_ms: a.read_threshold_ms,

@@ -186,3 +186,24 @@ fn a_saved_guest_report_is_matched_without_a_boot() {
         stderr(&o)
     );
 }
+
+#[test]
+fn an_unknown_selftest_is_bad_input_before_any_build_or_boot() {
+    let t = tempfile::tempdir().unwrap();
+    let kernel = fake_build(t.path());
+    let o = confirm(
+        t.path(),
+        &[
+            "--kernel",
+            &kernel,
+            "--recipes",
+            "none",
+            "--kselftest",
+            "mm:no-such-test",
+            "--out",
+            &t.path().join("o").display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no-such-test"), "{}", stderr(&o));
+}
