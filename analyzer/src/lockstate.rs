@@ -660,18 +660,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn killable_acquire_holds_only_on_success_branch() {
-        let cat = Catalogue::builtin();
-        let entry = &cat.lock_api["mmap_write_lock_killable"];
-        let s: State = [Elem {
+    /// One path, no lock held, nothing known.
+    fn unlocked() -> State {
+        [Elem {
             entry: Held::None,
             held: Held::None,
             origin: 0,
             guard: None,
             flag: None,
         }]
-        .into();
+        .into()
+    }
+
+    #[test]
+    fn killable_acquire_holds_only_on_success_branch() {
+        let cat = Catalogue::builtin();
+        let entry = &cat.lock_api["mmap_write_lock_killable"];
+        let s: State = unlocked();
         let after = apply_lock_call(&s, entry, 0, 7);
         // if (mmap_write_lock_killable(mm)) return -EINTR;
         let consts = Consts { by_var: &[] };
@@ -691,14 +696,7 @@ mod tests {
     fn trylock_in_negated_condition() {
         let cat = Catalogue::builtin();
         let entry = &cat.lock_api["mmap_read_trylock"];
-        let s: State = [Elem {
-            entry: Held::None,
-            held: Held::None,
-            origin: 0,
-            guard: None,
-            flag: None,
-        }]
-        .into();
+        let s: State = unlocked();
         let after = apply_lock_call(&s, entry, 0, 3);
         let consts = Consts { by_var: &[] };
         let (t, f) = route(&after, &Expr::Not(Box::new(Expr::Var(3))), &consts);
@@ -736,14 +734,7 @@ mod tests {
     #[test]
     fn a_lock_flag_survives_a_guard_and_decides_its_branch() {
         let cat = Catalogue::builtin();
-        let s: State = [Elem {
-            entry: Held::None,
-            held: Held::None,
-            origin: 0,
-            guard: None,
-            flag: None,
-        }]
-        .into();
+        let s: State = unlocked();
         // mmap_write_lock(mm); write_locked (var 2) = true;
         let locked = apply_lock_call(&s, &cat.lock_api["mmap_write_lock"], 0, 9);
         let flagged = apply_assign(&locked, 2, AssignSource::Const(1), false, true);
