@@ -22,6 +22,7 @@
 
 mod cache_repo;
 mod checkout;
+mod confirm;
 mod context;
 mod functional;
 mod job;
