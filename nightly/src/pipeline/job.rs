@@ -1,6 +1,6 @@
 //! One job from checkout to verdict: checkout, series, apply check, static
 //! step, baseline and patched kernels, comparisons (stall suite, mm
-//! selftests), verdict.
+//! selftests), the measured holds of new findings (`[confirm]`), verdict.
 
 use super::context::{first_lines, step, Ctx};
 use super::functional::compare_selftests;

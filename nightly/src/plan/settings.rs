@@ -1,5 +1,5 @@
-//! The plan's settings tables (`[static]`, `[suite]`, `[build]`, `[boot]`)
-//! and their defaults.
+//! The plan's settings tables (`[static]`, `[suite]`, `[build]`, `[boot]`,
+//! `[kselftest]`, `[confirm]`) and their defaults.
 
 use serde::Deserialize;
 
