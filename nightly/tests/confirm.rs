@@ -229,6 +229,10 @@ fn reports_carry_the_measured_holds() {
     insta::assert_snapshot!("summary", md);
     let junit = reports::junit(&rs, "test plan");
     insta::assert_snapshot!("junit", junit);
+    let sarif = reports::sarif(&rs);
+    let props = &sarif["runs"][0]["results"][0]["properties"]["confirm"];
+    assert_eq!(props["outcome"], "confirmed", "{sarif:#}");
+    assert_eq!(props["patched"]["sizes"][1]["max_ms"], 419.0, "{sarif:#}");
     let kcidb = reports::kcidb(&rs, "file:///results/2026-12-03/");
     let confirm_tests: Vec<_> = kcidb
         .tests
