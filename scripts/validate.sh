@@ -34,4 +34,6 @@ step "kernel: nightly with the mm selftests, functional regression (kselftest-mm
   cargo test --workspace --release --test nightly_kselftest -- --nocapture
 step "kernel: confirm, munmap finding on the baseline and the munmap series" \
   cargo test --workspace --release --test confirm -- --nocapture
+step "kernel: nightly with [confirm], the munmap series' finding measured on both kernels" \
+  cargo test --workspace --release --test nightly_confirm -- --nocapture
 finish

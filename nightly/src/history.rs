@@ -499,5 +499,67 @@ pub fn findings_table(results: &[JobResult]) -> String {
             let _ = writeln!(o, "| {} | {} | {} |", t.test, t.kernel, cells.join(" | "));
         }
     }
+    hold_table(&mut o, results);
     o
+}
+
+/// Markdown: per finding fingerprint (and series × kernel), the hold
+/// `[confirm]` measured on the patched kernel each night.
+fn hold_table(o: &mut String, results: &[JobResult]) {
+    // (fingerprint, finding, series, kernel) → [(night, cell)]
+    type Row = ((String, String, String, String), Vec<(String, String)>);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut nights: Vec<&str> = Vec::new();
+    for r in results {
+        for h in r.confirm.iter().flat_map(|c| &c.findings) {
+            let key = (
+                h.fingerprint.clone(),
+                format!("{} {}:{}", h.code, h.file, h.line),
+                r.series.clone(),
+                r.kernel.clone(),
+            );
+            let m = &h.patched;
+            let cell = match (m.largest_ms(), m.growth) {
+                (Some(ms), Some(g)) => format!("{} {ms:.1} ms ({g:.1}×)", m.outcome.word()),
+                (Some(ms), None) => format!("{} {ms:.1} ms", m.outcome.word()),
+                _ => m.outcome.word().to_string(),
+            };
+            nights.push(&r.night);
+            match rows.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, cells)) => cells.push((r.night.clone(), cell)),
+                None => rows.push((key, vec![(r.night.clone(), cell)])),
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    nights.sort_unstable();
+    nights.dedup();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let _ = writeln!(
+        o,
+        "\n## Measured holds per finding (patched kernel, largest size)\n\n| finding | fingerprint | series | kernel | {} |\n|---|---|---|---|{}",
+        nights.join(" | "),
+        "--:|".repeat(nights.len())
+    );
+    for ((fp, finding, series, kernel), cells) in rows {
+        let cells: Vec<String> = nights
+            .iter()
+            .map(|n| {
+                // The night's last measurement (a re-run replaces it).
+                cells
+                    .iter()
+                    .rev()
+                    .find(|c| c.0 == *n)
+                    .map(|c| c.1.clone())
+                    .unwrap_or_else(|| "–".into())
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {finding} | `{fp}` | {series} | {kernel} | {} |",
+            cells.join(" | ")
+        );
+    }
 }

@@ -154,6 +154,16 @@ pub struct Finding {
     /// Patch of the series that introduced it (1-based), when known.
     #[serde(default)]
     pub patch: Option<usize>,
+    /// The function holding the lock, its lock mode, the call path and the
+    /// long operation: what `mmstall confirm` matches holds against.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub holder: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lock_mode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_path: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub operation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,6 +324,10 @@ pub struct JobResult {
     /// runs them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selftest_comparisons: Vec<SelftestComparison>,
+    /// The measured mmap_lock hold of each finding the series introduces
+    /// (`[confirm]`): evidence beside the verdict, never part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<ConfirmResult>,
     #[serde(flatten)]
     pub verdict: Verdict,
     pub duration_s: f64,
@@ -329,5 +343,140 @@ pub struct JobResult {
 impl JobResult {
     pub fn is_baseline(&self) -> bool {
         self.series == "baseline"
+    }
+}
+
+/// `mmstall confirm` on the patched and on the baseline kernel of a series
+/// job, for the findings the series introduces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmResult {
+    /// The `mmstall confirm` step on each kernel.
+    pub patched_step: StepRecord,
+    pub baseline_step: StepRecord,
+    /// The threshold (ms) a hold at the largest size must reach to confirm.
+    pub threshold_ms: f64,
+    pub findings: Vec<FindingHold>,
+}
+
+/// One introduced finding's measured hold on both kernels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingHold {
+    pub fingerprint: String,
+    pub code: String,
+    pub file: String,
+    pub line: u64,
+    pub function: String,
+    pub holder: String,
+    pub patched: HoldMeasurement,
+    pub baseline: HoldMeasurement,
+}
+
+/// What `mmstall confirm` said of a finding on one kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldOutcome {
+    /// The hold reached the threshold at the largest size.
+    Confirmed,
+    /// The path ran; the hold stayed below the threshold.
+    Short,
+    /// The workload ran but the holder never took the lock.
+    NotReached,
+    /// No recipe reaches the holder (or none could run on this kernel).
+    NoWorkload,
+    /// `mmstall confirm` did not run or did not finish (the reason says why).
+    NotMeasured,
+}
+
+impl HoldOutcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            HoldOutcome::Confirmed => "confirmed",
+            HoldOutcome::Short => "short",
+            HoldOutcome::NotReached => "not reached",
+            HoldOutcome::NoWorkload => "no workload",
+            HoldOutcome::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// The figure of one size: median over the repetitions of the longest hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeHold {
+    pub size_mib: u64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HoldMeasurement {
+    pub outcome: HoldOutcome,
+    /// Why there is no figure (not reached, no workload, not measured).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// `write` or `read` (the hold measured).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mode: String,
+    /// Smallest size first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<SizeHold>,
+    /// Largest size's figure over the smallest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth: Option<f64>,
+    /// The recipe of the longest hold at the largest size.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub recipe: String,
+    /// Its acquiring stack (first frames).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<String>,
+}
+
+impl HoldMeasurement {
+    pub fn not_measured(reason: impl Into<String>) -> Self {
+        HoldMeasurement {
+            outcome: HoldOutcome::NotMeasured,
+            reason: reason.into(),
+            mode: String::new(),
+            sizes: vec![],
+            growth: None,
+            recipe: String::new(),
+            stack: vec![],
+        }
+    }
+
+    /// `confirmed: write hold 92 ms at 64 MiB → 419 ms at 256 MiB (4.5×)`,
+    /// `short: write hold 3 ms at 64 MiB → 4 ms at 256 MiB (1.3×)`,
+    /// `not measured: boot timeout`.
+    pub fn describe(&self) -> String {
+        let word = self.outcome.word();
+        if self.sizes.is_empty() {
+            return if self.reason.is_empty() {
+                word.to_string()
+            } else {
+                format!("{word}: {}", self.reason)
+            };
+        }
+        let figures: Vec<String> = self
+            .sizes
+            .iter()
+            .map(|s| format!("{} ms at {} MiB", fmt_ms(s.max_ms), s.size_mib))
+            .collect();
+        let growth = self
+            .growth
+            .map(|g| format!(" ({g:.1}×)"))
+            .unwrap_or_default();
+        format!("{word}: {} hold {}{growth}", self.mode, figures.join(" → "))
+    }
+
+    /// The figure at the largest size (ms).
+    pub fn largest_ms(&self) -> Option<f64> {
+        self.sizes.last().map(|s| s.max_ms)
+    }
+}
+
+/// Whole milliseconds from 10 ms on, one decimal below.
+fn fmt_ms(ms: f64) -> String {
+    if ms >= 10.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{ms:.1}")
     }
 }

@@ -61,11 +61,12 @@ fn python(program: &str, args: &[&Path]) -> (i32, String, String) {
 /// A night with every kind of job: a static + dynamic regression, a clean
 /// series, one that does not apply, one whose patched kernel reports a new
 /// lockdep splat, one that breaks an mm selftest (a functional regression;
-/// the selftests run on every kernel, one of them fails on both, one skips).
+/// the selftests run on every kernel, one of them fails on both, one skips;
+/// `[confirm]` measures the regression's new finding).
 fn night() -> (World, PathBuf, Vec<JobResult>) {
     let w = world(
         &["regress", "clean", "noapply", "lockdep", "mlockbreak"],
-        "[kselftest]\ntests = [\"mlock2-tests\", \"mremap_test\", \"gup_longterm\"]\n",
+        "[kselftest]\ntests = [\"mlock2-tests\", \"mremap_test\", \"gup_longterm\"]\n\n[confirm]\nenabled = true\n",
     );
     let out = w.dir.path().join("out");
     let mut fake = Fake {
@@ -73,6 +74,7 @@ fn night() -> (World, PathBuf, Vec<JobResult>) {
         with_series: true,
         with_suite: true,
         with_kselftest: true,
+        with_confirm: true,
         ..Default::default()
     };
     let plan = Plan::load(&w.plan).unwrap();
@@ -131,6 +133,17 @@ fn kcidb_io_accepts_kcidb_json_exactly_as_claimed() {
     let (code, text) = kcidb_check(&path);
     assert_eq!(code, 0, "{text}");
     assert_eq!(text.trim(), "valid KCIDB 4.4");
+    // The regression's measured hold is a test of its own (validated above).
+    let k: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let confirm: Vec<&serde_json::Value> = k["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["path"] == "mmstall.confirm")
+        .collect();
+    assert_eq!(confirm.len(), 1, "{confirm:?}");
+    assert_eq!(confirm[0]["status"], "FAIL");
 
     // URLs are absolute URIs of the result directory.
     let k: serde_json::Value =

@@ -168,6 +168,7 @@ fn baseline(night: &str, config: &str, tests: &[(&str, &str, Option<f64>)]) -> J
         patched: None,
         comparisons: vec![],
         selftest_comparisons: vec![],
+        confirm: None,
         verdict: Verdict::Pass {
             not_checked: vec![],
         },

@@ -1,6 +1,6 @@
 //! One job from checkout to verdict: checkout, series, apply check, static
 //! step, baseline and patched kernels, comparisons (stall suite, mm
-//! selftests), verdict.
+//! selftests), the measured holds of new findings (`[confirm]`), verdict.
 
 use super::context::{first_lines, step, Ctx};
 use super::functional::compare_selftests;
@@ -55,6 +55,7 @@ impl Ctx<'_> {
         }
 
         if !self.plan.build.enabled {
+            r.confirm = self.confirm_step(job, &r);
             r.verdict = static_only_verdict(r.static_.as_ref(), self.plan);
             return finish(r, start);
         }
@@ -62,6 +63,7 @@ impl Ctx<'_> {
         r.baseline = Some(base.clone());
         if let Some(class) = bfail {
             let detail = failure_detail(&base).unwrap_or_default();
+            r.confirm = self.confirm_step(job, &r);
             r.verdict = infra_or_static_regression(&r, class, format!("baseline kernel: {detail}"));
             return finish(r, start);
         }
@@ -81,6 +83,7 @@ impl Ctx<'_> {
             } else {
                 format!("patched kernel: {detail}")
             };
+            r.confirm = self.confirm_step(job, &r);
             r.verdict = infra_or_static_regression(&r, class, detail);
             return finish(r, start);
         }
@@ -96,6 +99,8 @@ impl Ctx<'_> {
                 r.selftest_comparisons = compare_selftests(b, p);
             }
         }
+        // Evidence beside the verdict: compared_verdict does not read it.
+        r.confirm = self.confirm_step(job, &r);
         r.verdict = compared_verdict(&r, self.plan, &base, &patched);
         finish(r, start)
     }
@@ -129,6 +134,7 @@ impl Ctx<'_> {
             patched: None,
             comparisons: vec![],
             selftest_comparisons: vec![],
+            confirm: None,
             verdict: Verdict::Pass {
                 not_checked: vec![],
             },

@@ -15,6 +15,8 @@
 //! - [`selftests`]: the kernel's mm selftests on a kernel (`vm run
 //!   --kselftest`), read by [`selftest_report`].
 //! - [`functional`]: the selftests, patched against baseline.
+//! - [`confirm`]: the measured mmap_lock hold of each finding the series
+//!   introduces (`mmstall confirm` on both kernels, `[confirm]`).
 //! - [`verdict`]: baseline against patched, and the verdict rules.
 //! - [`job`]: one job, from checkout to verdict.
 //! - [`wire`]: reading the JSON the CLI's subcommands print.
@@ -22,6 +24,7 @@
 
 mod cache_repo;
 mod checkout;
+mod confirm;
 mod context;
 mod functional;
 mod job;

@@ -109,6 +109,7 @@ mod tests {
             patched: None,
             comparisons: vec![],
             selftest_comparisons: vec![],
+            confirm: None,
             verdict: Verdict::Pass {
                 not_checked: vec![],
             },

@@ -9,7 +9,8 @@ mod settings;
 
 pub use parts::{ConfigSet, Kernel, KernelSource, PlanError, SeriesSource, SeriesSpec};
 pub use settings::{
-    BootSettings, BuildSettings, KselftestSettings, SelftestList, StaticSettings, SuiteSettings,
+    BootSettings, BuildSettings, ConfirmSettings, KselftestSettings, SelftestList, StaticSettings,
+    SuiteSettings,
 };
 
 use doc::Doc;
@@ -29,6 +30,8 @@ pub struct Plan {
     pub build: BuildSettings,
     /// The mm selftests (`[kselftest]`); `None`: not run.
     pub kselftest: Option<KselftestSettings>,
+    /// Hold measurement of introduced findings (`[confirm]`, off by default).
+    pub confirm: ConfirmSettings,
 }
 
 /// One unit of work: a series (or none: the baselines only) on one kernel and
@@ -97,6 +100,20 @@ impl Plan {
             ));
         }
         let kselftest = doc.kselftest(raw.kselftest.as_ref())?;
+        let confirm = raw.confirm.unwrap_or_default();
+        if confirm.sizes.len() < 2
+            || confirm.sizes.contains(&0)
+            || confirm.repeat == 0
+            || confirm.timeout_secs == 0
+            || confirm.threshold_ms.is_nan()
+            || confirm.threshold_ms <= 0.0
+        {
+            return Err(doc.err_at(
+                None,
+                "confirm.sizes",
+                "[confirm] needs at least two sizes > 0 (MiB), repeat, timeout_secs and threshold_ms > 0".into(),
+            ));
+        }
         Ok(Plan {
             file: path.to_path_buf(),
             name: raw.name.unwrap_or_else(|| "nightly".into()),
@@ -108,6 +125,7 @@ impl Plan {
             boot: raw.boot.unwrap_or_default(),
             build: raw.build.unwrap_or_default(),
             kselftest,
+            confirm,
         })
     }
 

@@ -2,7 +2,7 @@
 //! where in the text an error is: its line and column, the key it is about.
 
 use super::settings::{
-    BootSettings, BuildSettings, KselftestSettings, StaticSettings, SuiteSettings,
+    BootSettings, BuildSettings, ConfirmSettings, KselftestSettings, StaticSettings, SuiteSettings,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -32,6 +32,8 @@ pub(super) struct RawPlan {
     pub(super) boot: Option<BootSettings>,
     #[serde(default)]
     pub(super) kselftest: Option<Spanned<KselftestSettings>>,
+    #[serde(default)]
+    pub(super) confirm: Option<ConfirmSettings>,
 }
 
 impl RawPlan {
@@ -47,6 +49,7 @@ impl RawPlan {
             && self.build.is_none()
             && self.boot.is_none()
             && self.kselftest.is_none()
+            && self.confirm.is_none()
     }
 }
 

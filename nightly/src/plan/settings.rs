@@ -1,5 +1,5 @@
-//! The plan's settings tables (`[static]`, `[suite]`, `[build]`, `[boot]`)
-//! and their defaults.
+//! The plan's settings tables (`[static]`, `[suite]`, `[build]`, `[boot]`,
+//! `[kselftest]`, `[confirm]`) and their defaults.
 
 use serde::Deserialize;
 
@@ -207,4 +207,62 @@ fn default_kselftest_timeout() -> u64 {
 }
 fn default_kselftest_memory() -> String {
     "2G".into()
+}
+
+/// `[confirm]`: measure, in the booted patched and baseline kernels, the
+/// mmap_lock hold of each finding a series introduces (`mmstall confirm`).
+/// Off by default: evidence beside the static verdict, never the verdict.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The two (or more) sizes every recipe runs at, in MiB (`--sizes`).
+    #[serde(default = "default_confirm_sizes")]
+    pub sizes: Vec<u64>,
+    /// A hold this long (ms) at the largest size confirms a finding.
+    #[serde(default = "default_confirm_threshold")]
+    pub threshold_ms: f64,
+    /// Runs of every recipe at every size; each figure is their median.
+    #[serde(default = "default_confirm_repeat")]
+    pub repeat: u32,
+    /// Recipes to run (`--recipes`; empty: every recipe of the catalogue).
+    #[serde(default)]
+    pub recipes: Vec<String>,
+    /// Finding codes that are measured (others have no lock hold to time).
+    #[serde(default = "default_confirm_codes")]
+    pub codes: Vec<String>,
+    /// Seconds the recipes may take in the guest (`--timeout`).
+    #[serde(default = "default_confirm_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl Default for ConfirmSettings {
+    fn default() -> Self {
+        ConfirmSettings {
+            enabled: false,
+            sizes: default_confirm_sizes(),
+            threshold_ms: default_confirm_threshold(),
+            repeat: default_confirm_repeat(),
+            recipes: vec![],
+            codes: default_confirm_codes(),
+            timeout_secs: default_confirm_timeout(),
+        }
+    }
+}
+
+fn default_confirm_sizes() -> Vec<u64> {
+    vec![64, 256]
+}
+fn default_confirm_threshold() -> f64 {
+    50.0
+}
+fn default_confirm_repeat() -> u32 {
+    3
+}
+fn default_confirm_codes() -> Vec<String> {
+    ["MMS001", "MMS002", "MMS003"].map(String::from).to_vec()
+}
+fn default_confirm_timeout() -> u64 {
+    900
 }

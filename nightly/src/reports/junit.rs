@@ -1,7 +1,7 @@
 //! `junit.xml`: one `<testsuite>` per job, a case per step, stall test and
 //! mm selftest.
 
-use super::common::ratio;
+use super::common::{hold_note, ratio};
 use crate::model::*;
 use std::fmt::Write as _;
 
@@ -94,7 +94,13 @@ fn job_cases(r: &JobResult) -> Vec<(String, Option<f64>, Case)> {
                 "static-regression".into(),
                 s.introduced
                     .iter()
-                    .map(|f| format!("{} {}:{}: {}", f.code, f.file, f.line, f.message))
+                    .map(|f| {
+                        let line = format!("{} {}:{}: {}", f.code, f.file, f.line, f.message);
+                        match hold_note(r, &f.fingerprint) {
+                            Some(note) => format!("{line}\n  measured: {note}"),
+                            None => line,
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
@@ -295,6 +301,19 @@ fn testsuite(r: &JobResult, cases: &[(String, Option<f64>, Case)]) -> (String, u
             "      <property name=\"{}\" value=\"{}\"/>",
             xml(k),
             xml(v)
+        );
+    }
+    // The measured hold of each introduced finding, by fingerprint.
+    for h in r.confirm.iter().flat_map(|c| &c.findings) {
+        let _ = writeln!(
+            body,
+            "      <property name=\"confirm.{}\" value=\"{}\"/>",
+            xml(&h.fingerprint),
+            xml(&format!(
+                "series: {}; baseline: {}",
+                h.patched.describe(),
+                h.baseline.describe()
+            ))
         );
     }
     let _ = writeln!(body, "    </properties>");

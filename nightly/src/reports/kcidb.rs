@@ -144,8 +144,53 @@ pub fn kcidb(results: &[JobResult], base: &str) -> Kcidb {
     for r in results {
         let (base_co, patch_co) = job_checkouts(&mut k, r, base);
         job_builds_and_tests(&mut k, r, base, &base_co, &patch_co);
+        confirm_tests(&mut k, r, base);
     }
     k
+}
+
+/// `mmstall.confirm`: one test per introduced finding the job measured, on
+/// the patched kernel's build (the static pseudo-build when it was not
+/// built): PASS when the hold stayed short on the series, FAIL when it was
+/// confirmed, SKIP (with the reason) when no workload reached it, ERROR
+/// when it could not be measured. The figure is the hold at the largest size.
+fn confirm_tests(k: &mut Kcidb, r: &JobResult, base: &str) {
+    let Some(c) = &r.confirm else { return };
+    let bid = if r.patched.is_some() {
+        kid(&[&r.night, &r.kernel, &r.series, &r.config])
+    } else {
+        kid(&[&r.night, &r.kernel, &r.series, "static"])
+    };
+    for h in &c.findings {
+        let status = match h.patched.outcome {
+            HoldOutcome::Confirmed => "FAIL",
+            HoldOutcome::Short => "PASS",
+            HoldOutcome::NotReached | HoldOutcome::NoWorkload => "SKIP",
+            HoldOutcome::NotMeasured => "ERROR",
+        };
+        k.tests.push(KTest {
+            id: format!("{bid}:confirm:{}", crate::plan::safe_name(&h.fingerprint)),
+            build_id: bid.clone(),
+            origin: ORIGIN.into(),
+            path: "mmstall.confirm".into(),
+            status: status.into(),
+            duration: Some(c.patched_step.duration_s),
+            number: h.patched.largest_ms().map(|ms| KNumber {
+                value: ms,
+                unit: "ms".into(),
+                prefix: Some("metric".into()),
+            }),
+            log_url: c.patched_step.log.as_deref().map(|l| url_of(base, l)),
+            misc: Some(serde_json::json!({
+                "finding": {"code": h.code, "file": h.file, "line": h.line, "function": h.function, "holder": h.holder, "fingerprint": h.fingerprint},
+                "outcome": h.patched.outcome.word(),
+                "summary": h.patched.describe(),
+                "threshold_ms": c.threshold_ms,
+                "patched": h.patched,
+                "baseline": h.baseline,
+            })),
+        });
+    }
 }
 
 /// A job's checkouts (the kernel, and the kernel with the series: its

@@ -24,6 +24,21 @@ pub fn sarif(results: &[JobResult]) -> serde_json::Value {
                 "note" => "note",
                 _ => "warning",
             };
+            let mut properties = json!({"series": r.series, "kernel": r.kernel, "config": r.config, "night": r.night, "function": f.function});
+            // The hold `[confirm]` measured on both kernels, when it did.
+            if let Some(h) = r
+                .confirm
+                .iter()
+                .flat_map(|c| &c.findings)
+                .find(|h| h.fingerprint == f.fingerprint)
+            {
+                properties["confirm"] = json!({
+                    "outcome": h.patched.outcome.word(),
+                    "summary": format!("series: {}; baseline: {}", h.patched.describe(), h.baseline.describe()),
+                    "patched": h.patched,
+                    "baseline": h.baseline,
+                });
+            }
             res.push(json!({
                 "ruleId": id,
                 "level": level,
@@ -33,7 +48,7 @@ pub fn sarif(results: &[JobResult]) -> serde_json::Value {
                     "region": {"startLine": f.line.max(1), "startColumn": f.column.max(1)}
                 }}],
                 "partialFingerprints": {"mmstall/v1": f.fingerprint},
-                "properties": {"series": r.series, "kernel": r.kernel, "config": r.config, "night": r.night, "function": f.function}
+                "properties": properties
             }));
         }
     }

@@ -1,6 +1,6 @@
 //! `summary.md`: what a maintainer reads first.
 
-use super::common::ratio;
+use super::common::{hold_note, ratio};
 use crate::model::*;
 use std::fmt::Write as _;
 
@@ -304,6 +304,9 @@ fn series_detail(o: &mut String, r: &JobResult) {
                 md(&f.function),
                 md(&f.message)
             );
+            if let Some(note) = hold_note(r, &f.fingerprint) {
+                let _ = writeln!(o, "  - measured: {}", md(&note));
+            }
         }
         if !s.introduced.is_empty() {
             o.push('\n');

@@ -25,6 +25,8 @@ pub struct Fake {
     pub series_crashes: bool,
     /// This mmstall has `vm run --kselftest`.
     pub with_kselftest: bool,
+    /// This mmstall has `confirm`.
+    pub with_confirm: bool,
     pub calls: Vec<String>,
 }
 
@@ -85,7 +87,7 @@ impl Executor for Fake {
                     .map(|s| stem(s))
                     .unwrap_or_default();
                 let (intro, status1, code) = match series.as_str() {
-                    "regress" => (
+                    "regress" | "confirmhang" => (
                         vec![finding("MMS001", "mm/util.c", 12, "fp-new")],
                         "applied",
                         1,
@@ -107,6 +109,8 @@ impl Executor for Fake {
                     secs: 1.0,
                 }
             }
+            ["confirm", ..] if !self.with_confirm => CmdOutput::fail(2, UNKNOWN_CONFIRM),
+            ["confirm", ..] => confirm_run(args),
             ["vm", "build", ..] => {
                 let config = arg(args, "--config").unwrap_or("");
                 match arg(args, "--series").map(stem) {
@@ -232,6 +236,75 @@ impl Executor for Fake {
     fn guest_program(&self) -> Option<PathBuf> {
         self.with_suite
             .then(|| PathBuf::from("/opt/mmstall/mmstall-guest"))
+    }
+}
+
+pub const UNKNOWN_CONFIRM: &str = "error: unrecognized subcommand 'confirm'\n\nUsage: mmstall <COMMAND>\n\nFor more information, try '--help'.\n";
+
+/// `mmstall confirm --kernel K --findings F --out DIR --json` as the real
+/// one answers: confirm.json in DIR and on stdout, one outcome per finding
+/// of F. The kernel decides what was measured: a patched `pregress` kernel
+/// holds the lock long (confirmed, growing 4.5×), every baseline holds it
+/// short; `phang`'s guest never boots (exit 3, no report).
+fn confirm_run(args: &[String]) -> CmdOutput {
+    let kernel = arg(args, "--kernel").unwrap_or("");
+    let out = PathBuf::from(arg(args, "--out").expect("confirm without --out"));
+    let sizes: Vec<u64> = arg(args, "--sizes")
+        .unwrap_or("64,256")
+        .split(',')
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let threshold: f64 = arg(args, "--threshold-ms").unwrap_or("50").parse().unwrap();
+    if kernel == "pconfirmhang" {
+        return CmdOutput::fail(
+            3,
+            format!(
+                "mmstall confirm: {kernel} in {}\nerror: boot timed out after 300 s\n",
+                out.display()
+            ),
+        );
+    }
+    let text =
+        std::fs::read_to_string(arg(args, "--findings").expect("confirm without --findings"))
+            .unwrap();
+    let findings: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let long = kernel.starts_with('p') && kernel != "pshort";
+    let outcomes: Vec<serde_json::Value> = findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let finding = json!({"code": f["code"], "rule": f["rule"], "file": f["file"], "line": f["line"], "function": f["function"],
+                "holder": f["holder"], "call_path": f["call_path"], "operation": f["operation"], "lock_mode": f["lock_mode"], "fingerprint": f["fingerprint"]});
+            if f["holder"] == "no_recipe_here" {
+                return json!({"finding": finding, "outcome": "no-workload", "reason": "no recipe reaches `no_recipe_here`"});
+            }
+            let per_mib = if long { 92.0 / 64.0 } else { 0.05 };
+            let figures: Vec<serde_json::Value> = sizes
+                .iter()
+                .map(|&mib| {
+                    let ms = if long && mib > sizes[0] { 419.0 } else { per_mib * mib as f64 };
+                    json!({"size_mib": mib, "max_ms": ms, "per_rep_ms": [ms, ms, ms], "recipe": "munmap-populated"})
+                })
+                .collect();
+            let first = figures[0]["max_ms"].as_f64().unwrap();
+            let last = figures.last().unwrap()["max_ms"].as_f64().unwrap();
+            let growth = ((last / first) * 10.0).round() / 10.0;
+            let evidence = json!({"sizes": figures, "growth": growth, "mode": "write", "end": "released",
+                "acquire_stack": ["down_write_killable", "__vm_munmap", "__x64_sys_munmap", "do_syscall_64"], "release_stack": [], "site_in_stack": true});
+            let outcome = if last >= threshold { "confirmed" } else { "short" };
+            json!({"finding": finding, "outcome": outcome, "evidence": evidence})
+        })
+        .collect();
+    let c = json!({"kernel_release": "6.12.57", "threshold_ms": threshold, "sizes_mib": sizes, "outcomes": outcomes, "discovered": [], "runs": []});
+    std::fs::create_dir_all(&out).unwrap();
+    let text = serde_json::to_string_pretty(&c).unwrap();
+    std::fs::write(out.join("confirm.json"), &text).unwrap();
+    CmdOutput {
+        exit: Some(0),
+        stdout: text,
+        stderr: String::new(),
+        secs: 180.0,
     }
 }
 
