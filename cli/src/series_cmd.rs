@@ -43,6 +43,11 @@ pub struct SeriesArgs {
     /// Catalogue extension (default: the built-in catalogue only).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Attach what `mmstall confirm` measured on the patched kernel (its
+    /// confirm.json) to the findings the patches introduce and to the net
+    /// result's new and unchanged findings.
+    #[arg(long, value_name = "CONFIRM_JSON")]
+    pub confirmations: Option<PathBuf>,
 }
 
 pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
@@ -57,7 +62,20 @@ pub fn run(args: SeriesArgs) -> anyhow::Result<i32> {
         mmstall_series::load_series(&args.series)?
     };
     let mut ws = Workspace::open(&args.repo, cat, PathFilter::new(&args.paths))?;
-    let report = analyze_series(&mut ws, &args.base, &series, args.keep_going)?;
+    let mut report = analyze_series(&mut ws, &args.base, &series, args.keep_going)?;
+    if let Some(path) = &args.confirmations {
+        let c = crate::confirmations::load(path)?;
+        let mut attached = 0;
+        for p in &mut report.patches {
+            attached += crate::confirmations::attach(&mut p.introduced, &c).0;
+        }
+        attached += crate::confirmations::attach(&mut report.net.introduced, &c).0;
+        attached += crate::confirmations::attach(&mut report.net.unchanged, &c).0;
+        eprintln!(
+            "confirmations: {attached} finding(s) measured on {} attached",
+            c.kernel_release
+        );
+    }
     // Whatever the format: a file left out is a hole in the verdict.
     for s in &report.missing_blobs {
         eprintln!("warning: skipped: {}: {}", s.file, s.reason);

@@ -554,22 +554,7 @@ fn diff_attaches_confirmations_to_introduced_findings() {
         &r,
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let f = &v["introduced"][0];
-    let confirm = serde_json::json!({ "confirmation": {
-        "kernel_release": "6.12.118-regress", "threshold_ms": 50.0, "sizes_mib": [64, 256],
-        "outcomes": [{
-            "finding": { "code": f["code"], "file": f["file"], "line": f["line"],
-                "function": f["function"], "holder": f["holder"],
-                "lock_mode": f["lock_mode"], "fingerprint": f["fingerprint"] },
-            "outcome": "confirmed",
-            "evidence": { "sizes": [
-                    { "size_mib": 64, "max_ms": 92.0, "recipe": "munmap" },
-                    { "size_mib": 256, "max_ms": 419.0, "recipe": "munmap" } ],
-                "growth": 4.55, "mode": "write", "end": "released",
-                "acquire_stack": [], "release_stack": [], "site_in_stack": true }
-        }],
-        "discovered": [], "runs": []
-    }});
+    let confirm = confirmed(&v["introduced"][0]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("confirm.json");
     std::fs::write(&file, confirm.to_string()).unwrap();
@@ -592,4 +577,76 @@ fn diff_attaches_confirmations_to_introduced_findings() {
         "{out}"
     );
     assert!(err.contains("1 finding(s) of regress measured"), "{err}");
+}
+
+/// A confirm.json (as `mmstall confirm` writes it) confirming finding `f`.
+fn confirmed(f: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "confirmation": {
+        "kernel_release": "6.12.118-regress", "threshold_ms": 50.0, "sizes_mib": [64, 256],
+        "outcomes": [{
+            "finding": { "code": f["code"], "file": f["file"], "line": f["line"],
+                "function": f["function"], "holder": f["holder"],
+                "lock_mode": f["lock_mode"], "fingerprint": f["fingerprint"] },
+            "outcome": "confirmed",
+            "evidence": { "sizes": [
+                    { "size_mib": 64, "max_ms": 92.0, "recipe": "munmap" },
+                    { "size_mib": 256, "max_ms": 419.0, "recipe": "munmap" } ],
+                "growth": 4.55, "mode": "write", "end": "released",
+                "acquire_stack": [], "release_stack": [], "site_in_stack": true }
+        }],
+        "discovered": [], "runs": []
+    }})
+}
+
+#[test]
+fn series_attaches_confirmations_to_the_findings_a_patch_introduces() {
+    let (_d, r) = repo();
+    let mbox = fixtures().join("series.mbox");
+    let mbox = mbox.to_str().unwrap();
+    let (_, out, _) = run(
+        &[
+            "series", "--repo", "REPO", "--base", "base", "--format", "json", mbox,
+        ],
+        &r,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = v["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| p["introduced"].as_array().and_then(|i| i.first().cloned()))
+        .expect("the series introduces a finding");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("confirm.json");
+    std::fs::write(&file, confirmed(&first).to_string()).unwrap();
+    let file = file.display().to_string();
+    let (code, out, err) = run(
+        &[
+            "series",
+            "--repo",
+            "REPO",
+            "--base",
+            "base",
+            "--format",
+            "json",
+            "--confirmations",
+            &file,
+            mbox,
+        ],
+        &r,
+    );
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let measured = v["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["introduced"].as_array().cloned().unwrap_or_default())
+        .filter(|f| f["measured"]["outcome"] == "confirmed")
+        .count();
+    assert_eq!(measured, 1, "{out}");
+    assert!(
+        err.contains("measured on 6.12.118-regress attached"),
+        "{err}"
+    );
 }
