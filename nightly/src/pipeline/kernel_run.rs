@@ -64,21 +64,7 @@ impl Ctx<'_> {
             .config(&job.config)
             .map(|c| c.fragments.join(","))
             .unwrap_or_default();
-        let mut args = strs(&[
-            "vm",
-            "build",
-            "--tree",
-            tree,
-            "--config",
-            &fragments,
-            "--json",
-            "--progress",
-            "never",
-        ]);
-        if let Some(s) = series {
-            args.push("--series".into());
-            args.push(s.display().to_string());
-        }
+        let args = vm_build_args(tree, &fragments, series);
         let o = self.exec.mmstall(&args);
         let log = self.log(
             job,
@@ -403,6 +389,28 @@ pub fn classify_build(o: &CmdOutput) -> (InfraClass, String) {
         detail
     };
     (class, detail)
+}
+
+/// `mmstall vm build` of `tree` with the comma-joined `fragments` (and the
+/// series), JSON out, no progress: every kernel a job builds (the stall
+/// suite's, the selftests').
+pub(super) fn vm_build_args(tree: &str, fragments: &str, series: Option<&Path>) -> Vec<String> {
+    let mut args = strs(&[
+        "vm",
+        "build",
+        "--tree",
+        tree,
+        "--config",
+        fragments,
+        "--json",
+        "--progress",
+        "never",
+    ]);
+    if let Some(s) = series {
+        args.push("--series".into());
+        args.push(s.display().to_string());
+    }
+    args
 }
 
 #[cfg(test)]

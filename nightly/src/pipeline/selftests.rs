@@ -7,8 +7,8 @@
 //! that did not finish, a report that cannot be read are failed steps (the
 //! verdict makes them "not checked"), never an empty pass.
 
-use super::context::{first_lines, step, strs, Ctx};
-use super::kernel_run::classify_build;
+use super::context::{first_lines, step, Ctx};
+use super::kernel_run::{classify_build, vm_build_args};
 use super::selftest_report::parse_selftest_report;
 use super::wire::{BuildMeta, VmRunJson};
 use crate::model::*;
@@ -74,22 +74,7 @@ impl Ctx<'_> {
         series: Option<&Path>,
         fragments: &[String],
     ) -> Result<(StepRecord, String), StepRecord> {
-        let joined = fragments.join(",");
-        let mut args = strs(&[
-            "vm",
-            "build",
-            "--tree",
-            tree,
-            "--config",
-            &joined,
-            "--json",
-            "--progress",
-            "never",
-        ]);
-        if let Some(s) = series {
-            args.push("--series".into());
-            args.push(s.display().to_string());
-        }
+        let args = vm_build_args(tree, &fragments.join(","), series);
         let o = self.exec.mmstall(&args);
         let name = format!("{which} kselftest build");
         let log = self.log(
