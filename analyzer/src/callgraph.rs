@@ -4,7 +4,7 @@
 //! keys that say what a function's result can depend on (its text, and
 //! the closure of what it reaches), by which summaries are reused.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::ir::{CallId, Function};
 use crate::summary_store::{hash128, ClosureKey, StableKey};
@@ -28,6 +28,14 @@ pub struct CallGraph {
     pub closure: Vec<ClosureKey>,
     pub by_stable: HashMap<StableKey, FnId, Fast>,
     pub by_closure: HashMap<ClosureKey, FnId, Fast>,
+    /// Calls through a function-pointer parameter (`visit(vma, ..)` in a
+    /// walker): the functions callers hand to that parameter.
+    pub param_targets: HashMap<(FnId, CallId), Vec<FnId>, Fast>,
+    /// Per call site handing functions to such a parameter: (the
+    /// parameter's index, the function).
+    pub fn_args: HashMap<(FnId, CallId), Vec<(usize, FnId)>, Fast>,
+    /// A function handed on as a value, as the constant a context carries.
+    pub by_fn_code: HashMap<i64, FnId, Fast>,
     /// Per function, its cycle group; per group, whether it has a cycle.
     pub group: Vec<u32>,
     pub cyclic: Vec<bool>,
@@ -72,7 +80,11 @@ impl CallGraph {
                 f.calls
                     .iter()
                     .map(|c| {
-                        if c.catalogued.long_op && !c.catalogued.long_op_unless_defined {
+                        // A call through a parameter is not a call of a
+                        // function that happens to share its name.
+                        if (c.catalogued.long_op && !c.catalogued.long_op_unless_defined)
+                            || f.params.contains(&c.callee)
+                        {
                             None
                         } else {
                             resolve(f, &c.callee)
@@ -81,12 +93,24 @@ impl CallGraph {
                     .collect()
             })
             .collect();
+        let callbacks = Callbacks::new(functions, &resolved, |f, name| resolve(f, name));
         let mut callers = vec![Vec::new(); functions.len()];
         for (fi, calls) in resolved.iter().enumerate() {
             for (ci, callee) in calls.iter().enumerate() {
                 if let Some(g) = callee {
                     callers[*g as usize].push((fi as FnId, ci as CallId));
                 }
+            }
+        }
+        // A walker calls what it was handed: an edge for everything below.
+        // (In call order: the order of callers and edges reaches results and keys.)
+        let mut edges = resolved.clone();
+        let mut walker_calls: Vec<&(FnId, CallId)> = callbacks.param_targets.keys().collect();
+        walker_calls.sort();
+        for &(walker, cid) in walker_calls {
+            for &t in &callbacks.param_targets[&(walker, cid)] {
+                callers[t as usize].push((walker, cid));
+                edges[walker as usize].push(Some(t));
             }
         }
         let direct_lock: Vec<bool> = functions
@@ -109,8 +133,8 @@ impl CallGraph {
         let may_touch_lock = propagate(&direct_lock, &callers);
         let may_reach_long = propagate(&direct_long, &callers);
         let stable = stable_keys(files, functions);
-        let groups = cycle_groups(&resolved);
-        let closure = closure_keys(&stable, &resolved, &groups);
+        let groups = cycle_groups(&edges);
+        let closure = closure_keys(&stable, &edges, &groups);
         let by_stable = stable
             .iter()
             .enumerate()
@@ -121,7 +145,16 @@ impl CallGraph {
             .enumerate()
             .map(|(i, k)| (*k, i as FnId))
             .collect();
+        let by_fn_code = callbacks
+            .param_targets
+            .values()
+            .flatten()
+            .map(|&t| (fn_code(stable[t as usize]), t))
+            .collect();
         CallGraph {
+            param_targets: callbacks.param_targets,
+            fn_args: callbacks.fn_args,
+            by_fn_code,
             resolved,
             callers,
             may_touch_lock,
@@ -133,6 +166,11 @@ impl CallGraph {
             group: groups.of,
             cyclic: groups.cyclic,
         }
+    }
+
+    /// The constant that stands for function `g` handed on as a value.
+    pub fn fn_code(&self, g: FnId) -> i64 {
+        fn_code(self.stable[g as usize])
     }
 
     /// Cycle groups with more than one member: (count, largest, functions in them).
@@ -147,6 +185,119 @@ impl CallGraph {
             big.iter().copied().max().unwrap_or(0),
             big.iter().sum(),
         )
+    }
+}
+
+/// How many functions deep a function-pointer parameter is followed when
+/// handed on from walker to walker.
+const MAX_HAND_ON_DEPTH: usize = 4;
+
+/// A function handed on as a value, as a context constant: from its stable
+/// key (the same in every program, so stored summaries stay keyed alike),
+/// tagged with a high bit no flag or count of a kernel context reaches.
+fn fn_code(stable: StableKey) -> i64 {
+    ((stable as u64 >> 2) | (1 << 62)) as i64
+}
+
+/// Calls through function-pointer parameters and the functions callers hand
+/// to them (`madvise_walk_vmas(mm, start, end, behavior, madvise_vma_behavior)`
+/// with `error = visit(vma, &prev, start, tmp, arg);` inside).
+struct Callbacks {
+    param_targets: HashMap<(FnId, CallId), Vec<FnId>, Fast>,
+    fn_args: HashMap<(FnId, CallId), Vec<(usize, FnId)>, Fast>,
+}
+
+impl Callbacks {
+    fn new(
+        functions: &[std::sync::Arc<Function>],
+        resolved: &[Vec<Option<FnId>>],
+        resolve: impl Fn(&Function, &str) -> Option<FnId>,
+    ) -> Callbacks {
+        let fn_count = functions.len();
+        // Per function and function-pointer parameter: the calls through it,
+        // its own or those of the walkers it hands the parameter on to.
+        let mut sinks: Vec<BTreeMap<usize, Vec<(FnId, CallId)>>> = vec![BTreeMap::new(); fn_count];
+        for (fi, f) in functions.iter().enumerate() {
+            for (ci, c) in f.calls.iter().enumerate() {
+                if let Some(j) = f.params.iter().position(|p| *p == c.callee) {
+                    sinks[fi]
+                        .entry(j)
+                        .or_default()
+                        .push((fi as FnId, ci as CallId));
+                }
+            }
+        }
+        // Handing on (`walk(mm, .., fn)` with `fn` a parameter), a few levels deep.
+        for _ in 0..MAX_HAND_ON_DEPTH {
+            let mut changed = false;
+            for (fi, f) in functions.iter().enumerate() {
+                for (ci, call) in f.calls.iter().enumerate() {
+                    let Some(g) = resolved[fi][ci] else { continue };
+                    if g as usize == fi {
+                        continue;
+                    }
+                    let handed: Vec<(usize, Vec<(FnId, CallId)>)> = sinks[g as usize]
+                        .iter()
+                        .filter_map(|(&k, sites)| {
+                            let arg = call.args.get(k)?.trim_start_matches('&').trim();
+                            let j = f.params.iter().position(|p| p == arg)?;
+                            Some((j, sites.clone()))
+                        })
+                        .collect();
+                    for (j, sites) in handed {
+                        let mine = sinks[fi].entry(j).or_default();
+                        for site in sites {
+                            if !mine.contains(&site) {
+                                mine.push(site);
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut out = Callbacks {
+            param_targets: HashMap::default(),
+            fn_args: HashMap::default(),
+        };
+        for (fi, f) in functions.iter().enumerate() {
+            for (ci, call) in f.calls.iter().enumerate() {
+                let Some(walker) = resolved[fi][ci] else {
+                    continue;
+                };
+                for (&j, sites) in &sinks[walker as usize] {
+                    let Some(name) = call.args.get(j).map(|a| a.trim_start_matches('&').trim())
+                    else {
+                        continue;
+                    };
+                    let is_ident = !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        && !name.as_bytes()[0].is_ascii_digit();
+                    // A local or parameter of the caller is a value handed
+                    // through (its constant, if any, comes with the context).
+                    if !is_ident || f.var_id(name).is_some() || f.params.iter().any(|p| p == name) {
+                        continue;
+                    }
+                    let Some(t) = resolve(f, name) else {
+                        continue;
+                    };
+                    out.fn_args
+                        .entry((fi as FnId, ci as CallId))
+                        .or_default()
+                        .push((j, t));
+                    for &site in sites {
+                        let targets = out.param_targets.entry(site).or_default();
+                        if !targets.contains(&t) {
+                            targets.push(t);
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 }
 

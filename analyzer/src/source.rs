@@ -476,6 +476,77 @@ pub fn called_names(text: &str) -> Vec<String> {
     out
 }
 
+/// Names passed whole as a call argument (`walk(mm, start, end, visit_one)`):
+/// the functions a chunk hands to a walker that calls them through a
+/// parameter. Read lexically, so variables come too; the run keeps only
+/// names that have a definition.
+pub fn passed_names(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let skip_ws_back = |mut k: usize| {
+        while k > 0 && matches!(b[k - 1], b' ' | b'\t' | b'\n') {
+            k -= 1;
+        }
+        k
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphabetic() || c == b'_') || (i > 0 && is_ident_byte(b[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_ident_byte(b[i]) {
+            i += 1;
+        }
+        let before = skip_ws_back(start);
+        let mut j = i;
+        while j < b.len() && matches!(b[j], b' ' | b'\t' | b'\n') {
+            j += 1;
+        }
+        let opens = before > 0 && matches!(b[before - 1], b',' | b'(');
+        let closes = matches!(b.get(j), Some(b',' | b')'));
+        if opens && closes {
+            let name = &text[start..i];
+            if !NOT_CALLS.contains(&name) && seen.insert(name) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The function-pointer parameters a chunk declares in its head
+/// (`int (*visit)(...)`).
+pub fn fn_param_names(text: &str) -> Vec<String> {
+    let head = match text.find('{') {
+        Some(k) => &text[..k],
+        None => text,
+    };
+    let mut out = Vec::new();
+    for (k, _) in head.match_indices('*') {
+        let before = head[..k].trim_end();
+        if !before.ends_with('(') {
+            continue;
+        }
+        let rest = head[k + 1..].trim_start();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && rest[name.len()..].trim_start().starts_with(')') {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// Does the text assign through a pointer (`p->field = x`, not `==`)?
 pub fn stores_through_pointer(text: &str) -> bool {
     let b = text.as_bytes();

@@ -649,3 +649,42 @@ fn any_other_value_keeps_out_of_the_cases_it_excludes() {
         .expect("the write-locked walk of another behavior is reported");
     assert_eq!(walk.context, ["behavior=other"]);
 }
+
+#[test]
+fn a_walker_runs_the_callback_its_caller_hands_it() {
+    let run = lint("recall_callbacks");
+    // `frob_walk_vmas(.., frob_vma_behavior)` calls it through `visit`: the
+    // unmerge populates under the caller's write hold.
+    let found = |holder: &str| {
+        run.report
+            .findings
+            .iter()
+            .find(|f| f.holder == holder && f.code == "MMS001" && f.operation == "handle_mm_fault")
+    };
+    let direct = found("do_frob").expect("the callback's populate is reported");
+    assert_eq!(
+        direct.call_path,
+        [
+            "do_frob",
+            "frob_walk_vmas",
+            "frob_vma_behavior",
+            "ksm_unmerge_range"
+        ]
+    );
+    // Handed on through a second walker's parameter.
+    let handed_on = found("frob_unmerge_all").expect("a callback handed on is followed");
+    assert_eq!(handed_on.call_path[1], "frob_apply_range");
+    // The same walker handed a callback that does nothing long: clean.
+    assert!(
+        holder_clean(&run, "frob_set_name"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // A parameter named like a global function calls what it was handed,
+    // not the global.
+    assert!(
+        holder_clean(&run, "frob_name_all"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+}

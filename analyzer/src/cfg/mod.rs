@@ -485,6 +485,8 @@ fn is_statement_kind(k: &str) -> bool {
 pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
     match n.kind() {
         "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
+        // `(*visit)` of a function-pointer declarator: no `declarator` field.
+        "parenthesized_declarator" => n.named_child(0).and_then(|d| declarator_name(d, src)),
         _ => n
             .child_by_field_name("declarator")
             .and_then(|d| declarator_name(d, src)),

@@ -15,6 +15,11 @@ pub(super) struct Scan {
     /// Per chunk, the names it defines (shared with the run's name index).
     pub(super) defs: Vec<Vec<Name>>,
     pub(super) calls: Vec<Vec<String>>,
+    /// Per chunk, names passed whole as call arguments (callbacks handed to
+    /// a walker; variables too, lexically).
+    pub(super) passed: Vec<Vec<String>>,
+    /// Per chunk, its function-pointer parameters (`int (*visit)(..)`).
+    pub(super) fn_params: Vec<Vec<String>>,
     /// The chunk assigns through a pointer (`p->field = ...`).
     pub(super) stores_fields: Vec<bool>,
     pub(super) has_loop: Vec<bool>,
@@ -63,6 +68,20 @@ impl Scan {
                 }
             })
             .collect();
+        let per_chunk_names = |f: &dyn Fn(&str) -> Vec<String>| -> Vec<Vec<String>> {
+            chunks
+                .iter()
+                .map(|c| {
+                    if scan_calls {
+                        f(&text[c.start..c.end])
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect()
+        };
+        let passed = per_chunk_names(&source::passed_names);
+        let fn_params = per_chunk_names(&|t: &str| source::fn_param_names(t));
         let stores_fields = per_chunk(&source::stores_through_pointer);
         let has_loop = per_chunk(&|t: &str| {
             ["for (", "while (", "for_each", "foreach", "do {"]
@@ -90,6 +109,8 @@ impl Scan {
             chunks,
             defs,
             calls,
+            passed,
+            fn_params,
             stores_fields,
             has_loop,
             line_starts,

@@ -20,22 +20,38 @@ const MAX_HOMONYMS: usize = 3;
 /// Names defined by chunks that can reach a long operation, following
 /// lexical calls between the known chunks.
 pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> {
+    let walkers = walkers(files);
     let mut reach: HashSet<String> = HashSet::new();
     loop {
         let before = reach.len();
         for f in files {
-            for ((defs, calls), &has_loop) in
-                f.scan.defs.iter().zip(&f.scan.calls).zip(&f.scan.has_loop)
+            for (chunk, ((defs, calls), &has_loop)) in f
+                .scan
+                .defs
+                .iter()
+                .zip(&f.scan.calls)
+                .zip(&f.scan.has_loop)
+                .enumerate()
             {
                 // Most chunks call nothing known (definitions-only scans).
-                if calls.is_empty() || defs.iter().all(|d| reach.contains(&**d)) {
+                if (calls.is_empty() && f.scan.passed[chunk].is_empty())
+                    || defs.iter().all(|d| reach.contains(&**d))
+                {
                     continue;
                 }
                 let long_call = |c: &String| {
                     cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c)
                 };
                 let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
-                if calls.iter().any(long_call) || (has_loop && calls.iter().any(loop_call)) {
+                // A callback handed to a walker runs inside it.
+                let passes_long = |ci: usize| {
+                    calls.iter().any(|c| walkers.contains(c.as_str()))
+                        && f.scan.passed[ci].iter().any(|c| reach.contains(c))
+                };
+                if calls.iter().any(long_call)
+                    || (has_loop && calls.iter().any(loop_call))
+                    || passes_long(chunk)
+                {
                     reach.extend(defs.iter().map(|d| d.to_string()));
                 }
             }
@@ -44,6 +60,37 @@ pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashS
             return reach;
         }
     }
+}
+
+/// Names of functions that call one of their function-pointer parameters,
+/// or hand one on to such a function (transitively).
+fn walkers(files: &[LoadedFile]) -> HashSet<&str> {
+    let mut walkers: HashSet<&str> = HashSet::new();
+    loop {
+        let before = walkers.len();
+        for f in files {
+            for (k, params) in f.scan.fn_params.iter().enumerate() {
+                if params.is_empty() || f.scan.defs[k].iter().all(|d| walkers.contains(&**d)) {
+                    continue;
+                }
+                let calls = &f.scan.calls[k];
+                let calls_param = calls.iter().any(|c| params.contains(c));
+                let hands_on = calls.iter().any(|c| walkers.contains(c.as_str()))
+                    && f.scan.passed[k].iter().any(|p| params.contains(p));
+                if calls_param || hands_on {
+                    walkers.extend(f.scan.defs[k].iter().map(|d| &**d));
+                }
+            }
+        }
+        if walkers.len() == before {
+            return walkers;
+        }
+    }
+}
+
+/// Whether chunk `k` of `f` is a walker (see [`walkers`]).
+fn is_walker(f: &LoadedFile, k: usize, walkers: &HashSet<String>) -> bool {
+    f.scan.defs[k].iter().any(|d| walkers.contains(&**d))
 }
 
 /// From the selected chunks, selects (transitively) the chunks defining the
@@ -59,6 +106,7 @@ pub(super) fn select_long_reaching_callees(
     // chunk expanded by an earlier call against the same index has its
     // targets selected already: only the others are expanded (the result,
     // a closure, does not depend on the order).
+    let walkers: HashSet<String> = walkers(files).into_iter().map(str::to_string).collect();
     let mut stack: Vec<(usize, usize)> = Vec::new();
     for (fi, f) in files.iter_mut().enumerate() {
         if f.expanded_with != index.generation {
@@ -79,11 +127,20 @@ pub(super) fn select_long_reaching_callees(
             .iter()
             .filter(|c| cat.long_ops.get(*c).is_none_or(|op| op.unless_defined))
             .collect();
+        // Callbacks this chunk hands on that can reach a long operation; a
+        // walker that calls a function-pointer parameter is then wanted too.
+        let calls_walker = files[fi].scan.calls[ci].iter().any(|c| walkers.contains(c));
+        let passed: Vec<&String> = files[fi].scan.passed[ci]
+            .iter()
+            .filter(|c| calls_walker && reach.contains(*c))
+            .collect();
+        let hands_on_long = !passed.is_empty();
         let mut targets = Vec::new();
-        for c in callees {
+        for c in callees.into_iter().chain(passed) {
             let defs = index.get(c);
             let wanted = |&(f, k): &(usize, usize)| {
                 reach.contains(c)
+                    || (hands_on_long && is_walker(&files[f], k, &walkers))
                     || (files[f].scan.stores_fields[k] && files[f].lines(k) <= SHORT_CHUNK_LINES)
                     // A short leaf helper of the same file switching on a
                     // value: a predicate the caller may branch on

@@ -270,7 +270,7 @@ impl Program<'_> {
         if let Some(r) = callees.borrow().get(cid as usize).cloned().flatten() {
             return r;
         }
-        let env = self.callee_env(&self.function(fid).calls[cid as usize], g, facts);
+        let env = self.callee_env(fid, cid, g, facts);
         let r = self.analyze_call(fid, g, &env);
         if let Some(slot) = callees.borrow_mut().get_mut(cid as usize) {
             *slot = Some(r.clone());
@@ -296,13 +296,14 @@ impl Program<'_> {
         {
             return apply_lock_call(s, entry, cid, call.result_var);
         }
-        if let Some(g) = self.graph.resolved[fid as usize][cid as usize] {
+        if let Some(g) = self.target(fid, cid, facts) {
             if self.graph.may_touch_lock[g as usize] {
                 let r = self.callee_result(fid, cid, g, facts, callees);
                 if !r.effect.is_identity() {
                     return apply_effect(s, &r.effect, cid, call.result_var);
                 }
-            } else if self.is_local_predicate(fid, g) && !self.callee_env(call, g, facts).is_empty()
+            } else if self.is_local_predicate(fid, g)
+                && !self.callee_env(fid, cid, g, facts).is_empty()
             {
                 // A predicate of constant arguments returns a constant the
                 // caller can branch on (`if (write)` after
@@ -357,7 +358,7 @@ impl Program<'_> {
         } else if self.cat.not_followed.contains_key(&call.callee) {
             // What the callee does under the lock is bounded or cannot
             // happen there (catalogue `[not_followed]`): nothing is reached.
-        } else if let Some(g) = self.graph.resolved[fid as usize][cid as usize] {
+        } else if let Some(g) = self.target(fid, cid, facts) {
             // Only asked of functions promised a hold on entry (is a caller
             // their holder?): only those are noted, which keeps replays short.
             if self.function(g).entry_hint.is_some() {

@@ -94,9 +94,24 @@ impl Program<'_> {
     }
 
     /// The context a call gives its callee.
-    pub(super) fn callee_env(&self, call: &CallSite, callee: FnId, facts: &ConstMap) -> ConstMap {
+    pub(super) fn callee_env(
+        &self,
+        caller: FnId,
+        cid: CallId,
+        callee: FnId,
+        facts: &ConstMap,
+    ) -> ConstMap {
+        let call = &self.function(caller).calls[cid as usize];
         let g = self.function(callee);
         let mut env = ConstMap::default();
+        // Functions handed to a walker's function-pointer parameters.
+        if self.graph.resolved[caller as usize][cid as usize] == Some(callee) {
+            for &(j, t) in self.graph.fn_args.get(&(caller, cid)).into_iter().flatten() {
+                if let Some(pname) = g.params.get(j) {
+                    env.insert(pname.clone(), self.graph.fn_code(t));
+                }
+            }
+        }
         for (j, pname) in g.params.iter().enumerate() {
             if pname.is_empty() {
                 continue;
@@ -225,7 +240,7 @@ impl Program<'_> {
         for &(g, cid) in &self.graph.callers[fid as usize] {
             for genv in self.caller_contexts(g, depth + 1).iter() {
                 let facts = self.memo_facts(g, genv);
-                let env = self.callee_env(&self.function(g).calls[cid as usize], fid, &facts);
+                let env = self.callee_env(g, cid, fid, &facts);
                 if env.is_empty() {
                     has_unknown = true;
                 } else if !out.contains(&env) {

@@ -169,6 +169,22 @@ impl<'c> Program<'c> {
         self.graph.resolved[fid as usize][cid as usize]
     }
 
+    /// The definition a call runs in a context: its static resolution, or
+    /// for a call through a function-pointer parameter, the function the
+    /// context says was handed to it (one that some caller hands there).
+    pub(super) fn target(&self, fid: FnId, cid: CallId, facts: &ConstMap) -> Option<FnId> {
+        if let Some(g) = self.graph.resolved[fid as usize][cid as usize] {
+            return Some(g);
+        }
+        let targets = self.graph.param_targets.get(&(fid, cid))?;
+        let code = facts.get(&self.function(fid).calls[cid as usize].callee)?;
+        self.graph
+            .by_fn_code
+            .get(code)
+            .copied()
+            .filter(|t| targets.contains(t))
+    }
+
     pub fn find(&self, name: &str) -> Vec<FnId> {
         (0..self.functions.len() as FnId)
             .filter(|&i| self.function(i).name == name)
