@@ -15,11 +15,13 @@ pub(super) struct Scan {
     /// Per chunk, the names it defines (shared with the run's name index).
     pub(super) defs: Vec<Vec<Name>>,
     pub(super) calls: Vec<Vec<String>>,
-    /// Per chunk, names passed whole as call arguments (callbacks handed to
-    /// a walker; variables too, lexically).
-    pub(super) passed: Vec<Vec<String>>,
-    /// Per chunk, its function-pointer parameters (`int (*visit)(..)`).
-    pub(super) fn_params: Vec<Vec<String>>,
+    /// Names passed whole as call arguments (callbacks handed to a walker;
+    /// variables too, lexically), for the chunks that pass any: sparse, by
+    /// chunk index (a whole tree has a million chunks).
+    passed: Vec<(usize, Vec<String>)>,
+    /// Function-pointer parameters (`int (*visit)(..)`) of the chunks that
+    /// declare any, by chunk index.
+    fn_params: Vec<(usize, Vec<String>)>,
     /// The chunk assigns through a pointer (`p->field = ...`).
     pub(super) stores_fields: Vec<bool>,
     pub(super) has_loop: Vec<bool>,
@@ -68,20 +70,19 @@ impl Scan {
                 }
             })
             .collect();
-        let per_chunk_names = |f: &dyn Fn(&str) -> Vec<String>| -> Vec<Vec<String>> {
+        let sparse = |f: &dyn Fn(&str) -> Vec<String>| -> Vec<(usize, Vec<String>)> {
+            if !scan_calls {
+                return Vec::new();
+            }
             chunks
                 .iter()
-                .map(|c| {
-                    if scan_calls {
-                        f(&text[c.start..c.end])
-                    } else {
-                        Vec::new()
-                    }
-                })
+                .enumerate()
+                .map(|(k, c)| (k, f(&text[c.start..c.end])))
+                .filter(|(_, names)| !names.is_empty())
                 .collect()
         };
-        let passed = per_chunk_names(&source::passed_names);
-        let fn_params = per_chunk_names(&|t: &str| source::fn_param_names(t));
+        let passed = sparse(&source::passed_names);
+        let fn_params = sparse(&source::fn_param_names);
         let stores_fields = per_chunk(&source::stores_through_pointer);
         let has_loop = per_chunk(&|t: &str| {
             ["for (", "while (", "for_each", "foreach", "do {"]
@@ -119,6 +120,25 @@ impl Scan {
             chunk_names_lock,
         }
     }
+}
+
+impl Scan {
+    /// Names chunk `k` passes whole as call arguments.
+    pub(super) fn passed(&self, k: usize) -> &[String] {
+        sparse_get(&self.passed, k)
+    }
+
+    /// Chunks that declare function-pointer parameters, with them.
+    pub(super) fn chunks_with_fn_params(&self) -> &[(usize, Vec<String>)] {
+        &self.fn_params
+    }
+}
+
+fn sparse_get(entries: &[(usize, Vec<String>)], k: usize) -> &[String] {
+    entries
+        .binary_search_by_key(&k, |(i, _)| *i)
+        .map(|i| entries[i].1.as_slice())
+        .unwrap_or(&[])
 }
 
 /// A function name as the lexical index knows it (shared, cheap to clone).

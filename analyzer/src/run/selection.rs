@@ -34,7 +34,7 @@ pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashS
                 .enumerate()
             {
                 // Most chunks call nothing known (definitions-only scans).
-                if (calls.is_empty() && f.scan.passed[chunk].is_empty())
+                if (calls.is_empty() && f.scan.passed(chunk).is_empty())
                     || defs.iter().all(|d| reach.contains(&**d))
                 {
                     continue;
@@ -46,7 +46,7 @@ pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashS
                 // A callback handed to a walker runs inside it.
                 let passes_long = |ci: usize| {
                     calls.iter().any(|c| walkers.contains(c.as_str()))
-                        && f.scan.passed[ci].iter().any(|c| reach.contains(c))
+                        && f.scan.passed(ci).iter().any(|c| reach.contains(c))
                 };
                 if calls.iter().any(long_call)
                     || (has_loop && calls.iter().any(loop_call))
@@ -69,14 +69,15 @@ fn walkers(files: &[LoadedFile]) -> HashSet<&str> {
     loop {
         let before = walkers.len();
         for f in files {
-            for (k, params) in f.scan.fn_params.iter().enumerate() {
-                if params.is_empty() || f.scan.defs[k].iter().all(|d| walkers.contains(&**d)) {
+            for (k, params) in f.scan.chunks_with_fn_params() {
+                let k = *k;
+                if f.scan.defs[k].iter().all(|d| walkers.contains(&**d)) {
                     continue;
                 }
                 let calls = &f.scan.calls[k];
                 let calls_param = calls.iter().any(|c| params.contains(c));
                 let hands_on = calls.iter().any(|c| walkers.contains(c.as_str()))
-                    && f.scan.passed[k].iter().any(|p| params.contains(p));
+                    && f.scan.passed(k).iter().any(|p| params.contains(p));
                 if calls_param || hands_on {
                     walkers.extend(f.scan.defs[k].iter().map(|d| &**d));
                 }
@@ -130,7 +131,9 @@ pub(super) fn select_long_reaching_callees(
         // Callbacks this chunk hands on that can reach a long operation; a
         // walker that calls a function-pointer parameter is then wanted too.
         let calls_walker = files[fi].scan.calls[ci].iter().any(|c| walkers.contains(c));
-        let passed: Vec<&String> = files[fi].scan.passed[ci]
+        let passed: Vec<&String> = files[fi]
+            .scan
+            .passed(ci)
             .iter()
             .filter(|c| calls_walker && reach.contains(*c))
             .collect();
