@@ -649,3 +649,66 @@ fn any_other_value_keeps_out_of_the_cases_it_excludes() {
         .expect("the write-locked walk of another behavior is reported");
     assert_eq!(walk.context, ["behavior=other"]);
 }
+
+#[test]
+fn flag_tests_are_decided_on_the_values_of_the_defines() {
+    // Issues 14 and 15: `fgp_flags & DEMO_FGP_STABLE` with the values of
+    // include/linux/demo_pagemap.h.
+    let run = lint("precision_flag_values");
+    let ops = holders_ops(&run);
+    // DEMO_FGP_LOCK (0x2) locks but has no stable bit (0x80).
+    assert!(
+        has(&run, "MMS004", "demo_lock_fault", "folio_lock"),
+        "{ops:#?}"
+    );
+    assert!(
+        !has(&run, "MMS004", "demo_lock_fault", "folio_wait_writeback"),
+        "{ops:#?}"
+    );
+    // A plain flag with neither bit: clean.
+    assert!(holder_clean(&run, "demo_create_fault"), "{ops:#?}");
+    // The composite contains the stable bit: both waits stay.
+    for op in ["folio_lock", "folio_wait_writeback"] {
+        assert!(
+            has(&run, "MMS004", "demo_write_begin_fault", op),
+            "{ops:#?}"
+        );
+    }
+    // Two definitions with different values: the name has no value, so
+    // both tests stay undecided (even the lock bit, which neither has).
+    for op in ["folio_lock", "folio_wait_writeback"] {
+        assert!(
+            has(&run, "MMS004", "demo_maybe_stable_fault", op),
+            "{ops:#?}"
+        );
+    }
+    // The 5.x filemap_fault shape: CREAT|FOR_MMAP does not lock, LOCK|CREAT does.
+    assert!(holder_clean(&run, "demo_filemap_fault"), "{ops:#?}");
+    assert!(
+        has(&run, "MMS004", "demo_locked_filemap_fault", "lock_page"),
+        "{ops:#?}"
+    );
+    assert!(
+        !has(
+            &run,
+            "MMS004",
+            "demo_locked_filemap_fault",
+            "wait_on_page_writeback"
+        ),
+        "{ops:#?}"
+    );
+    // A flag defined in the .c file itself: 0x100 is the local wait only.
+    assert!(
+        has(
+            &run,
+            "MMS004",
+            "demo_local_flag_fault",
+            "wait_on_page_writeback"
+        ),
+        "{ops:#?}"
+    );
+    assert!(
+        !has(&run, "MMS004", "demo_local_flag_fault", "lock_page"),
+        "{ops:#?}"
+    );
+}
