@@ -425,6 +425,11 @@ impl MacroTable {
         &EMPTY
     }
 
+    /// How many names the run's files define (with a value or not).
+    pub fn len(&self) -> usize {
+        self.by_symbol.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_symbol.is_empty()
     }

@@ -712,3 +712,39 @@ fn flag_tests_are_decided_on_the_values_of_the_defines() {
         "{ops:#?}"
     );
 }
+
+#[test]
+fn a_whole_tree_reads_shared_headers_defines_and_not_drivers() {
+    // demo_flag_holder passes DEMO_OTHER_FLAG (include/: 0x2) to a helper
+    // that locks only for DEMO_WAIT_FLAG (0x1). drivers/demo/demo_regs.h
+    // gives DEMO_OTHER_FLAG 0x1 as well.
+    let whole_tree = lint_path(
+        &fixture("flag_values_scope"),
+        &Catalogue::builtin(),
+        &LintOptions {
+            whole_scan_limit: Some(0),
+            ..LintOptions::default()
+        },
+    )
+    .expect("lint runs");
+    // The whole-tree path reads include/ and the files naming the lock:
+    // one value, the test is 0x2 & 0x1 = 0.
+    assert!(
+        holder_clean(&whole_tree, "demo_flag_holder"),
+        "{:#?}",
+        holders_ops(&whole_tree)
+    );
+    // The look-alike passing DEMO_WAIT_FLAG is analyzed and reported.
+    assert!(
+        has(&whole_tree, "MMS004", "demo_flag_waiter", "lock_page"),
+        "{:#?}",
+        holders_ops(&whole_tree)
+    );
+    // A small tree is read whole: two values, undecided, the wait stays.
+    let small = lint("flag_values_scope");
+    assert!(
+        has(&small, "MMS004", "demo_flag_holder", "lock_page"),
+        "{:#?}",
+        holders_ops(&small)
+    );
+}

@@ -191,6 +191,9 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .map_or(&run_summaries, |c| &c.summaries);
     let trace = Trace::from_env();
     trace.time("read and scan", started);
+    if trace.on {
+        eprintln!("macro table: {} names", macros.len());
+    }
     let t = Instant::now();
     let mut index = NameIndex::new(&files::scans(&files));
     let (handlers, rmap_callbacks) = designated_functions(&files, cat);
