@@ -370,17 +370,22 @@ impl<'t> Parser<'t, '_> {
 }
 
 /// The `#define`s of a run's files, by symbol, with their values worked
-/// out on demand (and remembered).
+/// out on demand (and remembered). The files' definitions are shared, not
+/// copied: the index holds where each name's definitions are.
 #[derive(Default)]
 pub struct MacroTable {
+    files: Vec<std::sync::Arc<Vec<Define>>>,
     by_symbol: HashMap<i64, Defs, foldhash::fast::RandomState>,
     memo: Mutex<HashMap<i64, Option<u64>, foldhash::fast::RandomState>>,
 }
 
+/// Where a definition is: (file, index in its [`defines`]).
+type At = (u32, u32);
+
 /// The distinct definitions of one name.
 enum Defs {
-    One(DefValue),
-    Several(Vec<DefValue>),
+    One(At),
+    Several(Vec<At>),
 }
 
 impl std::fmt::Debug for MacroTable {
@@ -391,29 +396,37 @@ impl std::fmt::Debug for MacroTable {
 
 impl MacroTable {
     /// The table of every definition in `files` (each file's [`defines`]).
-    pub fn new<'d>(files: impl IntoIterator<Item = &'d [Define]>) -> MacroTable {
-        let mut by_symbol: HashMap<i64, Defs, foldhash::fast::RandomState> = HashMap::default();
-        for d in files.into_iter().flatten() {
-            match by_symbol.get_mut(&d.symbol) {
-                None => {
-                    by_symbol.insert(d.symbol, Defs::One(d.value.clone()));
-                }
-                Some(Defs::One(v)) if *v == d.value => {}
-                Some(entry @ Defs::One(_)) => {
-                    let Defs::One(first) = std::mem::replace(entry, Defs::Several(Vec::new()))
-                    else {
-                        unreachable!("matched as One")
-                    };
-                    *entry = Defs::Several(vec![first, d.value.clone()]);
-                }
-                Some(Defs::Several(vs)) => {
-                    if !vs.contains(&d.value) {
-                        vs.push(d.value.clone());
+    pub fn new(files: impl IntoIterator<Item = std::sync::Arc<Vec<Define>>>) -> MacroTable {
+        use std::collections::hash_map::Entry;
+        let files: Vec<std::sync::Arc<Vec<Define>>> = files.into_iter().collect();
+        let total = files.iter().map(|f| f.len()).sum();
+        let mut by_symbol: HashMap<i64, Defs, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(total, Default::default());
+        let value = |(f, i): At| &files[f as usize][i as usize].value;
+        for (fi, defs) in files.iter().enumerate() {
+            for (di, d) in defs.iter().enumerate() {
+                let at = (fi as u32, di as u32);
+                match by_symbol.entry(d.symbol) {
+                    Entry::Vacant(v) => {
+                        v.insert(Defs::One(at));
                     }
+                    Entry::Occupied(mut o) => match o.get_mut() {
+                        Defs::One(first) if *value(*first) == d.value => {}
+                        Defs::One(first) => {
+                            let first = *first;
+                            o.insert(Defs::Several(vec![first, at]));
+                        }
+                        Defs::Several(all) => {
+                            if !all.iter().any(|a| *value(*a) == d.value) {
+                                all.push(at);
+                            }
+                        }
+                    },
                 }
             }
         }
         MacroTable {
+            files,
             by_symbol,
             memo: Default::default(),
         }
@@ -456,7 +469,7 @@ impl MacroTable {
         }
         let defs = self.by_symbol.get(&symbol)?;
         stack.push(symbol);
-        let mut one = |d: &DefValue| match d {
+        let mut one = |&(f, i): &At| match &self.files[f as usize][i as usize].value {
             DefValue::Number(n) => Some(*n),
             DefValue::Expr(text) => evaluate(text, &mut |s| self.resolve(s, stack)),
             DefValue::Opaque => None,

@@ -1,8 +1,11 @@
 use super::*;
 
 fn table(text: &str) -> MacroTable {
-    let defs = defines(text);
-    MacroTable::new([defs.as_slice()])
+    MacroTable::new([std::sync::Arc::new(defines(text))])
+}
+
+fn tables(texts: &[&str]) -> MacroTable {
+    MacroTable::new(texts.iter().map(|t| std::sync::Arc::new(defines(t))))
 }
 
 fn value(t: &MacroTable, name: &str) -> Option<u64> {
@@ -94,7 +97,7 @@ int undefined_name_is_fine(void);
         ]
         .map(symbol_hash)
     );
-    let t = MacroTable::new([d.as_slice()]);
+    let t = MacroTable::new([std::sync::Arc::new(d)]);
     assert_eq!(value(&t, "FGP_LOCK"), Some(2));
     assert_eq!(value(&t, "FGP_CREAT"), Some(4));
     assert_eq!(value(&t, "FGP_STABLE"), Some(0x80));
@@ -107,9 +110,10 @@ int undefined_name_is_fine(void);
 
 #[test]
 fn references_resolve_through_files_and_cycles_are_unknown() {
-    let a = defines("#define A_FLAG (B_FLAG << 1)\n#define LOOP_A (LOOP_B | 1)\n");
-    let b = defines("#define B_FLAG 0x10\n#define LOOP_B (LOOP_A | 2)\n#define SELF (SELF)\n");
-    let t = MacroTable::new([a.as_slice(), b.as_slice()]);
+    let t = tables(&[
+        "#define A_FLAG (B_FLAG << 1)\n#define LOOP_A (LOOP_B | 1)\n",
+        "#define B_FLAG 0x10\n#define LOOP_B (LOOP_A | 2)\n#define SELF (SELF)\n",
+    ]);
     assert_eq!(value(&t, "A_FLAG"), Some(0x20));
     assert_eq!(value(&t, "LOOP_A"), None);
     assert_eq!(value(&t, "LOOP_B"), None);
@@ -131,10 +135,11 @@ fn a_chain_deeper_than_the_limit_is_unknown() {
 
 #[test]
 fn names_defined_twice_are_known_only_when_the_values_agree() {
-    let x86 = defines("#define ARCH_FLAG 0x1\n#define SAME_FLAG (1 << 2)\n#define MIXED 8\n");
-    let mips = defines("#define ARCH_FLAG 0x2\n#define SAME_FLAG 4\n#define MIXED (TWO << 2)\n");
-    let generic = defines("#define ARCH_FLAG 0x1\n#define TWO 2\n");
-    let t = MacroTable::new([x86.as_slice(), mips.as_slice(), generic.as_slice()]);
+    let t = tables(&[
+        "#define ARCH_FLAG 0x1\n#define SAME_FLAG (1 << 2)\n#define MIXED 8\n",
+        "#define ARCH_FLAG 0x2\n#define SAME_FLAG 4\n#define MIXED (TWO << 2)\n",
+        "#define ARCH_FLAG 0x1\n#define TWO 2\n",
+    ]);
     assert_eq!(value(&t, "ARCH_FLAG"), None);
     assert_eq!(value(&t, "SAME_FLAG"), Some(4));
     assert_eq!(value(&t, "MIXED"), Some(8));
@@ -148,7 +153,7 @@ fn names_defined_twice_are_known_only_when_the_values_agree() {
 
 #[test]
 fn no_define_no_value() {
-    let t = MacroTable::new(std::iter::empty::<&[Define]>());
+    let t = MacroTable::new(std::iter::empty());
     assert!(t.is_empty());
     assert_eq!(value(&t, "FGP_LOCK"), None);
     assert_eq!(value(MacroTable::empty(), "FGP_LOCK"), None);

@@ -180,8 +180,9 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let mut skipped = set.unlisted();
     let (mut files, mut unloaded, defines) =
         first_pass(&scanning, &paths, options.parse_all, scan_all, &mut skipped);
-    let macros = crate::macro_values::MacroTable::new(defines.iter().map(|d| d.as_slice()));
-    drop(defines);
+    let t_macros = Instant::now();
+    let macros = crate::macro_values::MacroTable::new(defines);
+    let t_macros = t_macros.elapsed();
     // Summaries are shared by the rounds of this run, and with other runs
     // through the scan cache.
     let run_summaries = crate::summary_store::SummaryStore::default();
@@ -192,7 +193,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let trace = Trace::from_env();
     trace.time("read and scan", started);
     if trace.on {
-        eprintln!("macro table: {} names", macros.len());
+        eprintln!("macro table: {} names in {t_macros:?}", macros.len());
     }
     let t = Instant::now();
     let mut index = NameIndex::new(&files::scans(&files));
