@@ -496,7 +496,8 @@ pub fn route_switch(
             let case_values: Vec<Option<i64>> = cases
                 .iter()
                 .map(|c| match c.as_ref().map(|c| eval(c, consts, None)) {
-                    Some(Some(GuardVal::Eq(x))) => Some(x),
+                    // `case FOO | BAR:` stands for bits, not a value to match.
+                    Some(Some(GuardVal::Eq(x))) if !is_bitwise(x) => Some(x),
                     _ => None,
                 })
                 .collect();
@@ -784,5 +785,27 @@ mod tests {
         assert_eq!(decided(&Value::Choice(lt, -1, 0), &consts), Some(0));
         let open = Expr::Cmp(CmpOp::Ne, Box::new(Expr::Var(1)), Box::new(Expr::Const(0)));
         assert_eq!(decided(&Value::Cond(open), &consts), None);
+    }
+
+    #[test]
+    fn a_case_of_or_ed_flags_rules_no_path_out() {
+        // `switch (mode) { case A | B: ...; case C: ...; }` with mode = D:
+        // `A | B` is bits, not a value; D may equal it, so no case is ruled out.
+        let [a, b, c, d] =
+            ["DEMO_A", "DEMO_B", "DEMO_C", "DEMO_D"].map(crate::symbolic::symbol_hash);
+        let by_var = [Some(d)];
+        let consts = Consts::plain(&by_var);
+        let cases = vec![
+            Some(Expr::Const(crate::symbolic::composite(&[a, b]))),
+            Some(Expr::Const(c)),
+            None,
+        ];
+        let routed = route_switch(&unlocked(), &Expr::Var(0), &cases, &[10, 11, 12], &consts);
+        assert!(routed.iter().all(|(_, st)| !st.is_empty()), "{routed:?}");
+        // Plain constants only: D matches none, the path goes to `default:`.
+        let plain = vec![Some(Expr::Const(a)), Some(Expr::Const(c)), None];
+        let routed = route_switch(&unlocked(), &Expr::Var(0), &plain, &[10, 11, 12], &consts);
+        let reached: Vec<bool> = routed.iter().map(|(_, st)| !st.is_empty()).collect();
+        assert_eq!(reached, [false, false, true]);
     }
 }
