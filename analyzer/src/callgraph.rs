@@ -45,7 +45,11 @@ impl CallGraph {
     /// Resolves every call of `functions` (a name defined in the caller's
     /// file first, then a non-static definition, then any; a definition in a
     /// NOMMU-only file last) and derives the rest.
-    pub fn new(files: &[String], functions: &[std::sync::Arc<Function>]) -> CallGraph {
+    pub fn new(
+        files: &[String],
+        functions: &[std::sync::Arc<Function>],
+        macros: &crate::macro_values::MacroTable,
+    ) -> CallGraph {
         let mut by_name: HashMap<&str, Vec<FnId>, foldhash::fast::RandomState> = HashMap::default();
         for (i, f) in functions.iter().enumerate() {
             by_name.entry(f.name.as_str()).or_default().push(i as FnId);
@@ -132,7 +136,7 @@ impl CallGraph {
             .collect();
         let may_touch_lock = propagate(&direct_lock, &callers);
         let may_reach_long = propagate(&direct_long, &callers);
-        let stable = stable_keys(files, functions);
+        let stable = stable_keys(files, functions, macros);
         let groups = cycle_groups(&edges);
         let closure = closure_keys(&stable, &edges, &groups);
         let by_stable = stable
@@ -301,15 +305,25 @@ impl Callbacks {
     }
 }
 
-/// Per function, its file and text: the same in every program that has it
-/// (an ordinal tells apart identical definitions in one file).
-fn stable_keys(files: &[String], functions: &[std::sync::Arc<Function>]) -> Vec<StableKey> {
+/// Per function, its file and text, and the numbers the tree's macros give
+/// the flags it names: the same in every program that has it (an ordinal
+/// tells apart identical definitions in one file).
+fn stable_keys(
+    files: &[String],
+    functions: &[std::sync::Arc<Function>],
+    macros: &crate::macro_values::MacroTable,
+) -> Vec<StableKey> {
     let mut seen: HashMap<StableKey, u32, Fast> = HashMap::default();
     functions
         .iter()
         .map(|f| {
             let file = files.get(f.file as usize).map(String::as_str).unwrap_or("");
-            let key = hash128(&(file, f.content_key, f.entry_hint.map(|h| h.mode)));
+            let numbers = if macros.is_empty() {
+                Vec::new()
+            } else {
+                flag_numbers(f, macros)
+            };
+            let key = hash128(&(file, f.content_key, f.entry_hint.map(|h| h.mode), numbers));
             let n = seen.entry(key).or_insert(0);
             *n += 1;
             if *n == 1 {
@@ -317,6 +331,64 @@ fn stable_keys(files: &[String], functions: &[std::sync::Arc<Function>]) -> Vec<
             } else {
                 hash128(&(key, *n))
             }
+        })
+        .collect()
+}
+
+/// The symbolic constants a function names (in arguments, assignments,
+/// conditions) with the numbers the macros give them, in body order.
+fn flag_numbers(f: &Function, macros: &crate::macro_values::MacroTable) -> Vec<(i64, u64)> {
+    use crate::ir::{Event, Expr, Value};
+    fn expr(e: &Expr, out: &mut Vec<i64>) {
+        match e {
+            Expr::Const(c) => out.push(*c),
+            Expr::Not(a) => expr(a, out),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::BitAnd(a, b) => {
+                expr(a, out);
+                expr(b, out);
+            }
+            Expr::Var(_) | Expr::Unknown => {}
+        }
+    }
+    fn value(v: &Value, out: &mut Vec<i64>) {
+        match v {
+            Value::Const(c) => out.push(*c),
+            Value::Cond(e) => expr(e, out),
+            Value::Choice(e, a, b) => {
+                expr(e, out);
+                out.extend([*a, *b]);
+            }
+            Value::Path(_) | Value::CallResult(_) | Value::Unknown => {}
+        }
+    }
+    let mut consts = Vec::new();
+    for c in &f.calls {
+        for v in &c.arg_values {
+            value(v, &mut consts);
+        }
+    }
+    for node in &f.cfg.nodes {
+        for ev in &node.events {
+            if let Event::Assign { value: v, .. } = ev {
+                value(v, &mut consts);
+            }
+        }
+        if let Some(b) = &node.branch {
+            expr(b, &mut consts);
+        }
+        if let Some((e, cases)) = &node.switch {
+            expr(e, &mut consts);
+            for c in cases.iter().flatten() {
+                expr(c, &mut consts);
+            }
+        }
+    }
+    consts
+        .into_iter()
+        .filter_map(|c| {
+            let bits = crate::symbolic::bits_known(c, &|s| macros.value(s))?;
+            let (crate::symbolic::Bits::Exact(n) | crate::symbolic::Bits::AtLeast(n)) = bits;
+            (n as i64 != c).then_some((c, n))
         })
         .collect()
 }

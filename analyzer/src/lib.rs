@@ -30,6 +30,7 @@ mod fresh;
 mod ir;
 mod limits;
 mod lockstate;
+mod macro_values;
 mod run;
 mod settings;
 mod summary;

@@ -277,9 +277,28 @@ pub fn apply_lock_call(
     out
 }
 
-/// Constant values known for this analysis context, by variable id.
+/// Constant values known for this analysis context, by variable id, and
+/// the values of the tree's macros (for `flags & FGP_LOCK`).
 pub struct Consts<'a> {
     pub by_var: &'a [Option<i64>],
+    pub macros: &'a crate::macro_values::MacroTable,
+}
+
+#[cfg(test)]
+impl<'a> Consts<'a> {
+    /// Constants without macro values.
+    pub fn plain(by_var: &'a [Option<i64>]) -> Consts<'a> {
+        Consts {
+            by_var,
+            macros: crate::macro_values::MacroTable::empty(),
+        }
+    }
+}
+
+/// A value made by `|` ([`has_bits`], [`crate::symbolic::composite`]):
+/// it stands for bits, not for one of the values it is compared with.
+fn is_bitwise(v: i64) -> bool {
+    bits_of(v).is_some() || crate::symbolic::is_composite(v)
 }
 
 /// Three-valued evaluation of a condition on one path: `None` is unknown.
@@ -320,11 +339,15 @@ fn eval_known(
         },
         Expr::BitAnd(a, b) => match (eval_known(a, consts, known), eval_known(b, consts, known)) {
             (Some(Eq(0)), _) | (_, Some(Eq(0))) => Some(Eq(0)),
-            // `(x | VM_LOCKED) & VM_LOCKED`
-            (Some(Eq(v)), Some(Eq(c))) | (Some(Eq(c)), Some(Eq(v)))
-                if bits_of(v).is_some_and(|bits| bits == c) =>
-            {
-                Some(NonZero)
+            // `flags & FGP_STABLE` with `flags = FGP_LOCK`: on the macros'
+            // numbers, or `(x | VM_LOCKED) & VM_LOCKED` by name. Only the
+            // truth is given: the number would not compare with symbols.
+            (Some(Eq(x)), Some(Eq(y))) => {
+                match crate::symbolic::bit_and(x, y, &|s| consts.macros.value(s)) {
+                    Some(true) => Some(NonZero),
+                    Some(false) => Some(Eq(0)),
+                    None => None,
+                }
             }
             _ => None,
         },
@@ -338,8 +361,9 @@ fn eval_known(
         },
         Expr::Cmp(op, a, b) => match (eval_known(a, consts, known)?, eval_known(b, consts, known)?)
         {
-            // A value known only by some of its bits compares to nothing.
-            (Eq(x), Eq(y)) if bits_of(x).is_some() || bits_of(y).is_some() => None,
+            // A value known only by some of its bits, or an or of flags,
+            // compares to nothing.
+            (Eq(x), Eq(y)) if is_bitwise(x) || is_bitwise(y) => None,
             // "Any other value" is unequal to what it excludes only.
             (Eq(x), Eq(y)) if is_other(x) || is_other(y) => {
                 let (other, c) = if is_other(x) { (x, y) } else { (y, x) };
@@ -465,14 +489,15 @@ pub fn route_switch(
             continue;
         }
         let value = match known {
-            Some(GuardVal::Eq(v)) if bits_of(v).is_none() => Some(v),
+            Some(GuardVal::Eq(v)) if !is_bitwise(v) => Some(v),
             _ => None,
         };
         let matching = value.and_then(|v| {
             let case_values: Vec<Option<i64>> = cases
                 .iter()
                 .map(|c| match c.as_ref().map(|c| eval(c, consts, None)) {
-                    Some(Some(GuardVal::Eq(x))) => Some(x),
+                    // `case FOO | BAR:` stands for bits, not a value to match.
+                    Some(Some(GuardVal::Eq(x))) if !is_bitwise(x) => Some(x),
                     _ => None,
                 })
                 .collect();
@@ -679,7 +704,7 @@ mod tests {
         let s: State = unlocked();
         let after = apply_lock_call(&s, entry, 0, 7);
         // if (mmap_write_lock_killable(mm)) return -EINTR;
-        let consts = Consts { by_var: &[] };
+        let consts = Consts::plain(&[]);
         let (t, f) = route(&after, &Expr::Var(7), &consts);
         let _ = GuardVal::NonZero;
         assert!(
@@ -698,7 +723,7 @@ mod tests {
         let entry = &cat.lock_api["mmap_read_trylock"];
         let s: State = unlocked();
         let after = apply_lock_call(&s, entry, 0, 3);
-        let consts = Consts { by_var: &[] };
+        let consts = Consts::plain(&[]);
         let (t, f) = route(&after, &Expr::Not(Box::new(Expr::Var(3))), &consts);
         assert!(t.iter().all(|e| e.held == Held::None));
         assert!(f.iter().all(|e| e.held == Held::Read));
@@ -706,9 +731,7 @@ mod tests {
 
     #[test]
     fn three_valued_logic() {
-        let consts = Consts {
-            by_var: &[Some(1), None],
-        };
+        let consts = Consts::plain(&[Some(1), None]);
         let or = Expr::Or(
             Box::new(Expr::Var(1)),
             Box::new(Expr::Not(Box::new(Expr::Var(0)))),
@@ -739,7 +762,7 @@ mod tests {
         let locked = apply_lock_call(&s, &cat.lock_api["mmap_write_lock"], 0, 9);
         let flagged = apply_assign(&locked, 2, AssignSource::Const(1), false, true);
         // A branch on another variable gives the path a guard...
-        let consts = Consts { by_var: &[] };
+        let consts = Consts::plain(&[]);
         let (t, _) = route(&flagged, &Expr::Var(5), &consts);
         assert!(t
             .iter()
@@ -755,14 +778,34 @@ mod tests {
 
     #[test]
     fn derived_values_are_decided_by_constants() {
-        let consts = Consts {
-            by_var: &[Some(0), None],
-        };
+        let consts = Consts::plain(&[Some(0), None]);
         let ne = Expr::Cmp(CmpOp::Ne, Box::new(Expr::Var(0)), Box::new(Expr::Const(0)));
         assert_eq!(decided(&Value::Cond(ne), &consts), Some(0));
         let lt = Expr::Cmp(CmpOp::Lt, Box::new(Expr::Var(0)), Box::new(Expr::Const(0)));
         assert_eq!(decided(&Value::Choice(lt, -1, 0), &consts), Some(0));
         let open = Expr::Cmp(CmpOp::Ne, Box::new(Expr::Var(1)), Box::new(Expr::Const(0)));
         assert_eq!(decided(&Value::Cond(open), &consts), None);
+    }
+
+    #[test]
+    fn a_case_of_or_ed_flags_rules_no_path_out() {
+        // `switch (mode) { case A | B: ...; case C: ...; }` with mode = D:
+        // `A | B` is bits, not a value; D may equal it, so no case is ruled out.
+        let [a, b, c, d] =
+            ["DEMO_A", "DEMO_B", "DEMO_C", "DEMO_D"].map(crate::symbolic::symbol_hash);
+        let by_var = [Some(d)];
+        let consts = Consts::plain(&by_var);
+        let cases = vec![
+            Some(Expr::Const(crate::symbolic::composite(&[a, b]))),
+            Some(Expr::Const(c)),
+            None,
+        ];
+        let routed = route_switch(&unlocked(), &Expr::Var(0), &cases, &[10, 11, 12], &consts);
+        assert!(routed.iter().all(|(_, st)| !st.is_empty()), "{routed:?}");
+        // Plain constants only: D matches none, the path goes to `default:`.
+        let plain = vec![Some(Expr::Const(a)), Some(Expr::Const(c)), None];
+        let routed = route_switch(&unlocked(), &Expr::Var(0), &plain, &[10, 11, 12], &consts);
+        let reached: Vec<bool> = routed.iter().map(|(_, st)| !st.is_empty()).collect();
+        assert_eq!(reached, [false, false, true]);
     }
 }

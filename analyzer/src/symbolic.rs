@@ -1,10 +1,46 @@
-//! Symbolic values beside plain constants: "some value with these bits set"
-//! (`vma->vm_flags | VM_LOCKED`) and "any value but these" (a parameter
-//! split by case, `behavior=other`). Both are tagged `i64`s so they travel
-//! through contexts like constants; [`crate::lockstate::eval`] decides only
-//! what they allow (`(x | F) & F` is non-zero; `other == excluded` is false).
+//! Symbolic values beside plain constants: ALL_CAPS constants by name
+//! ([`symbol_hash`]), "some value with these bits set" (`vma->vm_flags |
+//! VM_LOCKED`), "exactly these flags or'ed" (`FGP_CREAT | FGP_FOR_MMAP`,
+//! [`composite`]) and "any value but these" (a parameter split by case,
+//! `behavior=other`). All are tagged `i64`s so they travel through contexts
+//! like constants; [`crate::lockstate::eval`] decides only what they allow.
+//!
+//! `a & b` ([`bit_and`]) is decided on the numbers when the tree's
+//! `#define`s give every flag involved a value ([`crate::macro_values`]):
+//! `FGP_LOCK & FGP_STABLE` is 0, `(x | FGP_WRITEBEGIN) & FGP_STABLE` is not.
+//! Without numbers it falls back to names, which only know that a value
+//! or'ed with a flag has that flag's bits (`(x | F) & F` is non-zero): a
+//! name says nothing of the bits of another name.
 
 use std::collections::HashMap;
+
+/// ALL_CAPS identifiers (enum constants, `#define`d values such as
+/// `MIGRATE_ASYNC`) are taken as distinct symbolic constants, so
+/// `if (mode == MIGRATE_ASYNC)` is decided when a caller passes one.
+pub fn is_symbolic_constant(name: &str) -> bool {
+    name.len() > 1
+        && name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !matches!(name, "NULL" | "EINTR")
+}
+
+/// The value standing for a symbolic constant: stable, non-zero, far from
+/// small integers (bit 40 set, below 2^47), a function of the name alone.
+pub fn symbol_hash(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    (1 << 40) | (h & 0x7fff_ffff_ffff) as i64
+}
+
+/// Whether `v` is in the range of [`symbol_hash`] values (a literal that
+/// large is taken as one too: its bits are then unknown, never wrong).
+fn is_symbol(v: i64) -> bool {
+    (1 << 40..1 << 47).contains(&v) && v & (1 << 40) != 0
+}
 
 /// "Some value with the bits of `c` set" (`vma->vm_flags | VM_LOCKED`): a
 /// tagged value, so it can travel as a constant (into a callee's context)
@@ -65,3 +101,174 @@ pub(crate) fn excluded_by(v: i64) -> Vec<i64> {
 /// The value is a function of the set, so the table changes no result.
 static OTHER_SETS: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
     std::sync::LazyLock::new(Default::default);
+
+/// "Exactly these constants or'ed" (`FGP_CREAT | FGP_FOR_MMAP` as an
+/// argument): a tagged value remembering its members (symbols or literals),
+/// printed as `FGP_CREAT|FGP_FOR_MMAP`. Its bits are known when every
+/// member's are; compared with anything it is unknown.
+const COMPOSITE_TAG: i64 = 0x4350 << 48;
+
+pub fn composite(members: &[i64]) -> i64 {
+    let mut set = members.to_vec();
+    set.sort_unstable();
+    set.dedup();
+    let mut h: u64 = 0x6c62_272e_07bb_0142;
+    for v in &set {
+        for b in v.to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    let value = COMPOSITE_TAG | (h as i64 & HAS_BITS_MASK);
+    if let Ok(mut m) = COMPOSITES.write() {
+        m.entry(value).or_insert(set);
+    }
+    value
+}
+
+pub fn is_composite(v: i64) -> bool {
+    v & !HAS_BITS_MASK == COMPOSITE_TAG
+}
+
+/// The members of a [`composite`] value (`None` for any other value).
+pub fn members_of(v: i64) -> Option<Vec<i64>> {
+    if !is_composite(v) {
+        return None;
+    }
+    COMPOSITES.read().ok().and_then(|m| m.get(&v).cloned())
+}
+
+/// The member sets of the composite values made in this process, by value
+/// (a function of the set, like [`OTHER_SETS`]).
+static COMPOSITES: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// What is known of a value's bits as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bits {
+    /// All of them.
+    Exact(u64),
+    /// These are set; the others are unknown (`x | VM_LOCKED`).
+    AtLeast(u64),
+}
+
+/// The bits of `v` as numbers: a literal is itself, a symbol has the value
+/// `macro_value` gives it, a composite the or of its members', a
+/// [`has_bits`] value at least its constant's. `None` when a symbol
+/// involved has no value (or `v` is an `other` value).
+pub fn bits_known(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<Bits> {
+    let exact = |c: i64| -> Option<u64> {
+        if is_symbol(c) {
+            macro_value(c)
+        } else if c < 1 << 40 {
+            Some(c as u64)
+        } else {
+            None
+        }
+    };
+    if let Some(c) = bits_of(v) {
+        return exact(c).map(Bits::AtLeast);
+    }
+    if is_composite(v) {
+        let members = members_of(v)?;
+        return members
+            .iter()
+            .try_fold(0u64, |acc, m| Some(acc | exact(*m)?))
+            .map(Bits::Exact);
+    }
+    if is_other(v) {
+        return None;
+    }
+    exact(v).map(Bits::Exact)
+}
+
+/// `x & y` for two constants (symbolic or not): `Some(true)` non-zero,
+/// `Some(false)` zero, `None` unknown. On numbers when both sides have them
+/// ([`bits_known`]), else by name: a value known to have a flag's bits
+/// (`x | F`, a composite with member `F`) and'ed with `F` is non-zero.
+pub fn bit_and(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<bool> {
+    use Bits::*;
+    match (bits_known(x, macro_value), bits_known(y, macro_value)) {
+        (Some(Exact(a)), Some(Exact(b))) => return Some(a & b != 0),
+        (Some(Exact(0)), _) | (_, Some(Exact(0))) => return Some(false),
+        (Some(a), Some(b)) => {
+            let (Exact(a) | AtLeast(a), Exact(b) | AtLeast(b)) = (a, b);
+            return (a & b != 0).then_some(true);
+        }
+        _ => {}
+    }
+    let has = |v: i64, flag: i64| {
+        bits_of(v) == Some(flag) || members_of(v).is_some_and(|m| m.contains(&flag))
+    };
+    (has(x, y) || has(y, x)).then_some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FGP_LOCK = 0x2, FGP_CREAT = 0x4, FGP_STABLE = 0x80; FGP_UNKNOWN has
+    /// no value.
+    fn value_of(s: i64) -> Option<u64> {
+        [("FGP_LOCK", 0x2), ("FGP_CREAT", 0x4), ("FGP_STABLE", 0x80)]
+            .into_iter()
+            .find(|(n, _)| symbol_hash(n) == s)
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn bit_tests_use_the_numbers_when_every_flag_has_one() {
+        let [lock, creat, stable, unknown] =
+            ["FGP_LOCK", "FGP_CREAT", "FGP_STABLE", "FGP_UNKNOWN"].map(symbol_hash);
+        assert_eq!(bit_and(lock, stable, &value_of), Some(false));
+        assert_eq!(bit_and(lock, lock, &value_of), Some(true));
+        let write_begin = composite(&[lock, creat, stable]);
+        assert_eq!(bit_and(write_begin, stable, &value_of), Some(true));
+        assert_eq!(
+            bit_and(composite(&[lock, creat]), stable, &value_of),
+            Some(false)
+        );
+        // A literal mask is a number too.
+        assert_eq!(bit_and(write_begin, 0x80, &value_of), Some(true));
+        assert_eq!(bit_and(write_begin, 0x100, &value_of), Some(false));
+        // `x | FGP_LOCK`: other bits unknown, so only a shared bit decides.
+        let or_lock = has_bits(lock).expect("in range");
+        assert_eq!(bit_and(or_lock, lock, &value_of), Some(true));
+        assert_eq!(bit_and(or_lock, stable, &value_of), None);
+        assert_eq!(
+            bit_and(or_lock, composite(&[lock, stable]), &value_of),
+            Some(true)
+        );
+        // A flag without a value: names only.
+        assert_eq!(bit_and(lock, unknown, &value_of), None);
+        assert_eq!(
+            bit_and(composite(&[unknown, creat]), unknown, &value_of),
+            Some(true)
+        );
+        let or_unknown = has_bits(unknown).expect("in range");
+        assert_eq!(bit_and(or_unknown, unknown, &value_of), Some(true));
+        assert_eq!(bit_and(or_unknown, lock, &value_of), None);
+        // Without any value, a composite's members decide by name only.
+        let none = |_| None;
+        assert_eq!(bit_and(write_begin, stable, &none), Some(true));
+        assert_eq!(bit_and(write_begin, unknown, &none), None);
+        assert_eq!(bit_and(lock, stable, &none), None);
+    }
+
+    #[test]
+    fn composites_remember_their_members_in_any_order() {
+        let [a, b] = ["FGP_A", "FGP_B"].map(symbol_hash);
+        assert_eq!(composite(&[a, b]), composite(&[b, a, b]));
+        assert_eq!(
+            members_of(composite(&[b, a])),
+            Some(vec![a.min(b), a.max(b)])
+        );
+        assert!(is_composite(composite(&[a, 4])));
+        assert!(!is_composite(a) && members_of(a).is_none());
+        assert_eq!(
+            bits_known(composite(&[a, 4]), &|_| Some(1)),
+            Some(Bits::Exact(5))
+        );
+        assert_eq!(bits_known(composite(&[a, 4]), &|_| None), None);
+        assert_eq!(bits_known(other_value(&[1]), &|_| Some(1)), None);
+    }
+}

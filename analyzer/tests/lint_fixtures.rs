@@ -688,3 +688,102 @@ fn a_walker_runs_the_callback_its_caller_hands_it() {
         holders_ops(&run)
     );
 }
+
+#[test]
+fn flag_tests_are_decided_on_the_values_of_the_defines() {
+    // Issues 14 and 15: `fgp_flags & DEMO_FGP_STABLE` with the values of
+    // include/linux/demo_pagemap.h.
+    let run = lint("precision_flag_values");
+    let ops = holders_ops(&run);
+    // DEMO_FGP_LOCK (0x2) locks but has no stable bit (0x80).
+    assert!(
+        has(&run, "MMS004", "demo_lock_fault", "folio_lock"),
+        "{ops:#?}"
+    );
+    assert!(
+        !has(&run, "MMS004", "demo_lock_fault", "folio_wait_writeback"),
+        "{ops:#?}"
+    );
+    // A plain flag with neither bit: clean.
+    assert!(holder_clean(&run, "demo_create_fault"), "{ops:#?}");
+    // The composite contains the stable bit: both waits stay.
+    for op in ["folio_lock", "folio_wait_writeback"] {
+        assert!(
+            has(&run, "MMS004", "demo_write_begin_fault", op),
+            "{ops:#?}"
+        );
+    }
+    // Two definitions with different values: the name has no value, so
+    // both tests stay undecided (even the lock bit, which neither has).
+    for op in ["folio_lock", "folio_wait_writeback"] {
+        assert!(
+            has(&run, "MMS004", "demo_maybe_stable_fault", op),
+            "{ops:#?}"
+        );
+    }
+    // The 5.x filemap_fault shape: CREAT|FOR_MMAP does not lock, LOCK|CREAT does.
+    assert!(holder_clean(&run, "demo_filemap_fault"), "{ops:#?}");
+    assert!(
+        has(&run, "MMS004", "demo_locked_filemap_fault", "lock_page"),
+        "{ops:#?}"
+    );
+    assert!(
+        !has(
+            &run,
+            "MMS004",
+            "demo_locked_filemap_fault",
+            "wait_on_page_writeback"
+        ),
+        "{ops:#?}"
+    );
+    // A flag defined in the .c file itself: 0x100 is the local wait only.
+    assert!(
+        has(
+            &run,
+            "MMS004",
+            "demo_local_flag_fault",
+            "wait_on_page_writeback"
+        ),
+        "{ops:#?}"
+    );
+    assert!(
+        !has(&run, "MMS004", "demo_local_flag_fault", "lock_page"),
+        "{ops:#?}"
+    );
+}
+
+#[test]
+fn a_whole_tree_reads_shared_headers_defines_and_not_drivers() {
+    // demo_flag_holder passes DEMO_OTHER_FLAG (include/: 0x2) to a helper
+    // that locks only for DEMO_WAIT_FLAG (0x1). drivers/demo/demo_regs.h
+    // gives DEMO_OTHER_FLAG 0x1 as well.
+    let whole_tree = lint_path(
+        &fixture("flag_values_scope"),
+        &Catalogue::builtin(),
+        &LintOptions {
+            whole_scan_limit: Some(0),
+            ..LintOptions::default()
+        },
+    )
+    .expect("lint runs");
+    // The whole-tree path reads include/ and the files naming the lock:
+    // one value, the test is 0x2 & 0x1 = 0.
+    assert!(
+        holder_clean(&whole_tree, "demo_flag_holder"),
+        "{:#?}",
+        holders_ops(&whole_tree)
+    );
+    // The look-alike passing DEMO_WAIT_FLAG is analyzed and reported.
+    assert!(
+        has(&whole_tree, "MMS004", "demo_flag_waiter", "lock_page"),
+        "{:#?}",
+        holders_ops(&whole_tree)
+    );
+    // A small tree is read whole: two values, undecided, the wait stays.
+    let small = lint("flag_values_scope");
+    assert!(
+        has(&small, "MMS004", "demo_flag_holder", "lock_page"),
+        "{:#?}",
+        holders_ops(&small)
+    );
+}

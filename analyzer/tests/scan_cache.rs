@@ -146,3 +146,48 @@ fn line_sensitive_rules_give_with_caches_what_they_give_without() {
     }
     check_warm_equals_cold(&[tree, moved]);
 }
+
+/// The flag-values fixture as it is on disk, paths kept.
+fn flag_values_tree() -> IdTree {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/flag_values_scope");
+    let mut tree = IdTree::default();
+    for rel in [
+        "include/linux/demo_flags.h",
+        "drivers/demo/demo_regs.h",
+        "mm/demo_lock.c",
+    ] {
+        tree.files
+            .insert(rel.into(), std::fs::read(dir.join(rel)).unwrap());
+    }
+    tree
+}
+
+#[test]
+fn a_flag_whose_value_changes_in_a_header_changes_the_finding_with_caches_too() {
+    // Only include/linux/demo_flags.h changes: DEMO_WAIT_FLAG becomes 0x2,
+    // the value of the DEMO_OTHER_FLAG that demo_flag_holder passes. The
+    // holder's and the helper's texts are the same in both revisions, so
+    // a summary kept from the first must not answer for the second.
+    let before = flag_values_tree();
+    let mut after = before.clone();
+    let header = String::from_utf8(after.files["include/linux/demo_flags.h"].clone()).unwrap();
+    after.files.insert(
+        "include/linux/demo_flags.h".into(),
+        header
+            .replace("DEMO_WAIT_FLAG\t\t0x1", "DEMO_WAIT_FLAG\t\t0x2")
+            .into_bytes(),
+    );
+    assert_ne!(after.files, before.files);
+    let cat = Catalogue::builtin();
+    // The whole-tree path reads the shared header's value only.
+    assert!(!holds(
+        &lint_set(&before, &cat, &options(Some(0), None, None)),
+        "demo_flag_holder"
+    ));
+    assert!(holds(
+        &lint_set(&after, &cat, &options(Some(0), None, None)),
+        "demo_flag_holder"
+    ));
+    check_warm_equals_cold(&[before.clone(), after, before]);
+}

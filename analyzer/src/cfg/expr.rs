@@ -6,6 +6,7 @@ use tree_sitter::Node as TsNode;
 
 use super::{is_statement_kind, CfgBuilder};
 use crate::ir::*;
+use crate::symbolic::is_symbolic_constant;
 
 impl CfgBuilder<'_> {
     /// Emits the calls and assignments of an expression, in evaluation order.
@@ -210,6 +211,10 @@ impl CfgBuilder<'_> {
         } else {
             n
         };
+        if let Some(all) = self.constant_or(inner) {
+            // `FGP_CREAT | FGP_FOR_MMAP`: exactly these flags.
+            return Value::Const(all);
+        }
         if inner.kind() == "binary_expression"
             && inner
                 .child_by_field_name("operator")
@@ -256,11 +261,57 @@ impl CfgBuilder<'_> {
         }
     }
 
+    /// The value of an or of constants alone (`FGP_CREAT | FGP_FOR_MMAP`,
+    /// parenthesized or nested): the or itself when every member is a
+    /// literal, else a [`crate::symbolic::composite`] of the members.
+    /// `None` when a member is not a constant.
+    fn constant_or(&self, n: TsNode) -> Option<i64> {
+        fn members(b: &CfgBuilder, n: TsNode, out: &mut Vec<(i64, bool)>) -> Option<()> {
+            match n.kind() {
+                "parenthesized_expression" => members(b, n.named_child(0)?, out),
+                "binary_expression"
+                    if n.child_by_field_name("operator")
+                        .is_some_and(|o| b.text(o) == "|") =>
+                {
+                    members(b, n.child_by_field_name("left")?, out)?;
+                    members(b, n.child_by_field_name("right")?, out)
+                }
+                "number_literal" => {
+                    out.push((parse_int(b.text(n))?, false));
+                    Some(())
+                }
+                "identifier" if is_symbolic_constant(b.text(n)) => {
+                    out.push((symbol_value(b.text(n)), true));
+                    Some(())
+                }
+                _ => None,
+            }
+        }
+        if n.kind() != "binary_expression" && n.kind() != "parenthesized_expression" {
+            return None;
+        }
+        let mut out = Vec::new();
+        members(self, n, &mut out)?;
+        if out.len() < 2 {
+            return None;
+        }
+        if out.iter().all(|(_, symbol)| !symbol) {
+            return Some(out.iter().fold(0, |acc, (v, _)| acc | v));
+        }
+        let values: Vec<i64> = out.iter().map(|(v, _)| *v).collect();
+        Some(crate::symbolic::composite(&values))
+    }
+
+    /// Calls whose value is their (first) argument's, as far as truth goes:
+    /// `likely(x)`, and `WARN_ON(x)`, which returns whether `x` held (5.x
+    /// `pagecache_get_page()`'s `if (WARN_ON_ONCE(!(fgp_flags & (FGP_LOCK |
+    /// FGP_FOR_MMAP)))) fgp_flags |= FGP_LOCK;` is dead for a caller's
+    /// `FGP_CREAT | FGP_FOR_MMAP`).
     pub(super) fn is_transparent(&self, call: TsNode) -> bool {
         call.child_by_field_name("function").is_some_and(|f| {
             matches!(
                 self.text(f),
-                "likely" | "unlikely" | "READ_ONCE" | "data_race"
+                "likely" | "unlikely" | "READ_ONCE" | "data_race" | "WARN_ON" | "WARN_ON_ONCE"
             )
         })
     }
@@ -317,6 +368,10 @@ impl CfgBuilder<'_> {
                     .map(|a| self.cond_expr(a))
                     .unwrap_or(Expr::Unknown);
                 let cmp = |op| Expr::Cmp(op, Box::new(l.clone()), Box::new(r.clone()));
+                if op == "|" {
+                    // `flags & (FGP_LOCK | FGP_NOWAIT)`: exactly these flags.
+                    return self.constant_or(n).map_or(Expr::Unknown, Expr::Const);
+                }
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
                     "||" => Expr::Or(Box::new(l), Box::new(r)),
@@ -354,27 +409,11 @@ impl CfgBuilder<'_> {
     }
 }
 
-/// ALL_CAPS identifiers (enum constants, `#define`d values such as
-/// `MIGRATE_ASYNC`) are taken as distinct symbolic constants, so
-/// `if (mode == MIGRATE_ASYNC)` is decided when a caller passes one.
-fn is_symbolic_constant(name: &str) -> bool {
-    name.len() > 1
-        && name.bytes().any(|b| b.is_ascii_uppercase())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        && !matches!(name, "NULL" | "EINTR")
-}
-
-/// A stable, non-zero value per symbolic constant, far from small integers.
+/// The value standing for a symbolic constant ([`crate::symbolic::symbol_hash`]).
 /// The name is remembered ([`symbol_name`]) so that a finding's context can
 /// say `flags=VM_LOCKED` where the source says so.
 fn symbol_value(name: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    let value = (1 << 40) | (h & 0x7fff_ffff_ffff) as i64;
+    let value = crate::symbolic::symbol_hash(name);
     let known = SYMBOLS
         .read()
         .map(|m| m.contains_key(&value))

@@ -81,6 +81,8 @@ pub(super) struct CachedContent {
     pub(super) names_lock: Result<bool, String>,
     pub(super) full: std::sync::OnceLock<std::sync::Arc<Scan>>,
     pub(super) defs_only: std::sync::OnceLock<std::sync::Arc<Scan>>,
+    /// Its integer `#define`s, once read (see [`crate::macro_values`]).
+    pub(super) defines: std::sync::OnceLock<std::sync::Arc<Vec<crate::macro_values::Define>>>,
     /// Per chunk (as split by the scans), once parsed.
     pub(super) parsed: std::sync::Mutex<HashMap<usize, ParsedChunk>>,
     /// Per chunk, its functions as last placed in a run (see `LoadedFile::place`).
@@ -101,6 +103,7 @@ impl CachedContent {
             names_lock,
             full: Default::default(),
             defs_only: Default::default(),
+            defines: Default::default(),
             parsed: Default::default(),
             placed: Default::default(),
         }

@@ -200,13 +200,16 @@ impl Scanning<'_> {
 
     /// A file of the first pass: scanned in full when it names the lock (its
     /// chunks that do are selected) or every file is (`scan_all`); `None`
-    /// when it is left for definition lookups.
+    /// when it is left for definition lookups. With it, the file's integer
+    /// `#define`s when the run reads them: every file of a tree scanned
+    /// whole, else those naming the lock and the shared headers
+    /// ([`reads_defines`]).
     pub(super) fn load(
         &self,
         rel: &str,
         parse_all: bool,
         scan_all: bool,
-    ) -> Result<Option<LoadedFile>, Skipped> {
+    ) -> Result<(Option<LoadedFile>, Option<Defines>), Skipped> {
         let (entry, mut text) = self.entry(rel, true)?;
         let names_lock_text = match (&entry, &text) {
             (Some(e), _) => e.names_lock.clone().map_err(|reason| Skipped {
@@ -216,9 +219,28 @@ impl Scanning<'_> {
             (None, Some(t)) => self.prefilter.matches(t.as_bytes()),
             (None, None) => false,
         };
+        let defines = if names_lock_text || scan_all || reads_defines(rel) {
+            match entry.as_ref().and_then(|e| e.defines.get()) {
+                Some(d) => Some(d.clone()),
+                None => {
+                    if text.is_none() {
+                        text = Some(self.set.read(rel)?.text);
+                    }
+                    let d = std::sync::Arc::new(crate::macro_values::defines(
+                        text.as_deref().unwrap_or(""),
+                    ));
+                    Some(match &entry {
+                        Some(e) => e.defines.get_or_init(|| d).clone(),
+                        None => d,
+                    })
+                }
+            }
+        } else {
+            None
+        };
         let names_lock = parse_all || names_lock_text;
         if !names_lock && !scan_all {
-            return Ok(None);
+            return Ok((None, defines));
         }
         let scan = match entry.as_ref().and_then(|e| e.full.get()) {
             Some(scan) => scan.clone(),
@@ -252,7 +274,7 @@ impl Scanning<'_> {
                 .collect();
             f.fresh = true;
         }
-        Ok(Some(f))
+        Ok((Some(f), defines))
     }
 
     /// A file outside the prefilter, indexed by the functions it defines.
@@ -279,6 +301,23 @@ impl Scanning<'_> {
             }
         };
         Ok(LoadedFile::new(rel.to_string(), false, None, scan, entry))
+    }
+}
+
+/// A file's integer `#define`s ([`crate::macro_values::defines`]).
+pub(super) type Defines = std::sync::Arc<Vec<crate::macro_values::Define>>;
+
+/// Whether the run reads the `#define`s of a file it does not otherwise
+/// keep: the shared headers (`include/`, `arch/*/include/`), where the
+/// flags the analysis tests are defined (and redefined per architecture).
+/// Driver-local headers are left out: a whole tree has millions of
+/// register defines no bit test of the lock's callers names.
+pub(super) fn reads_defines(rel: &str) -> bool {
+    let mut parts = rel.split('/');
+    match parts.next() {
+        Some("include") => true,
+        Some("arch") => parts.nth(1) == Some("include"),
+        _ => false,
     }
 }
 

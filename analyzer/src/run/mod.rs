@@ -178,8 +178,11 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         fields: &designated_fields,
     };
     let mut skipped = set.unlisted();
-    let (mut files, mut unloaded) =
+    let (mut files, mut unloaded, defines) =
         first_pass(&scanning, &paths, options.parse_all, scan_all, &mut skipped);
+    let t_macros = Instant::now();
+    let macros = crate::macro_values::MacroTable::new(defines);
+    let t_macros = t_macros.elapsed();
     // Summaries are shared by the rounds of this run, and with other runs
     // through the scan cache.
     let run_summaries = crate::summary_store::SummaryStore::default();
@@ -189,6 +192,9 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         .map_or(&run_summaries, |c| &c.summaries);
     let trace = Trace::from_env();
     trace.time("read and scan", started);
+    if trace.on {
+        eprintln!("macro table: {} names in {t_macros:?}", macros.len());
+    }
     let t = Instant::now();
     let mut index = NameIndex::new(&files::scans(&files));
     let (handlers, rmap_callbacks) = designated_functions(&files, cat);
@@ -213,6 +219,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
         handlers,
         rmap_callbacks,
         reach_long,
+        macros: &macros,
         trace,
     };
     let (mut findings, cut) = rounds.run(&mut files, &mut index, &mut unloaded, &mut skipped);
@@ -237,27 +244,35 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
 /// Reads and prefilters every file in parallel. Files naming the lock (all
 /// of a small tree) are kept and scanned; the others are only listed, for
 /// on-demand definition lookups; unreadable ones are added to `skipped`.
+/// The `#define`s of the files naming the lock and of the shared headers
+/// come back too (for [`crate::macro_values::MacroTable`]).
 fn first_pass<'p>(
     scanning: &Scanning,
     paths: &[&'p str],
     parse_all: bool,
     scan_all: bool,
     skipped: &mut Vec<Skipped>,
-) -> (Vec<LoadedFile>, Vec<&'p str>) {
-    let read: Vec<Result<Option<LoadedFile>, Skipped>> = paths
+) -> (Vec<LoadedFile>, Vec<&'p str>, Vec<files::Defines>) {
+    let read: Vec<_> = paths
         .par_iter()
         .map(|p| scanning.load(p, parse_all, scan_all))
         .collect();
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut unloaded: Vec<&str> = Vec::new();
+    let mut defines = Vec::new();
     for (r, p) in read.into_iter().zip(paths) {
         match r {
-            Ok(Some(f)) => files.push(f),
-            Ok(None) => unloaded.push(p),
+            Ok((f, d)) => {
+                match f {
+                    Some(f) => files.push(f),
+                    None => unloaded.push(p),
+                }
+                defines.extend(d);
+            }
             Err(s) => skipped.push(s),
         }
     }
-    (files, unloaded)
+    (files, unloaded, defines)
 }
 
 /// The fault handlers (`.fault = f`, the catalogue's entry contracts) and

@@ -51,6 +51,8 @@ pub(super) struct Rounds<'a> {
     pub(super) rmap_callbacks: Vec<String>,
     /// Names whose chunks can reach a long operation, lexically.
     pub(super) reach_long: HashSet<String>,
+    /// The values of the tree's `#define`s, the same for every round.
+    pub(super) macros: &'a crate::macro_values::MacroTable,
     pub(super) trace: Trace,
 }
 
@@ -153,7 +155,7 @@ impl Rounds<'_> {
         t0: Instant,
         t_parse: std::time::Duration,
     ) -> Analyzed {
-        let program = Program::new(self.cat, rels, functions, self.summaries);
+        let program = Program::new(self.cat, rels, functions, self.summaries, self.macros);
         let t_program = t0.elapsed() - t_parse;
         let findings = crate::rules::run(
             &program,

@@ -33,7 +33,7 @@ impl Program<'_> {
     /// memoized for the program, and stored for others, unless taken from the
     /// store.
     fn analyze_entry(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
-        let env_key = env_key(env);
+        let env_key = env_key(env, self.macros);
         let summary_key: SummaryKey = (self.graph.closure[fid as usize], env_key);
         if let Some(top) = self.entries.borrow_mut().last_mut() {
             top.children.push(summary_key.clone());
@@ -85,7 +85,7 @@ impl Program<'_> {
 
     /// A call inside the cycle group being analyzed from its entry.
     fn analyze_in_cycle(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
-        let key = (fid, env_key(env));
+        let key = (fid, env_key(env, self.macros));
         let cut = |entry_cut| {
             Rc::new(FnResult {
                 effect: Effect::identity(),
@@ -144,7 +144,10 @@ impl Program<'_> {
         let f = self.function(fid);
         let facts = self.local_facts(fid, env);
         let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| facts.get(v).copied()).collect();
-        let consts = Consts { by_var: &by_var };
+        let consts = Consts {
+            by_var: &by_var,
+            macros: self.macros,
+        };
         let n = f.cfg.nodes.len();
         let mut in_states: Vec<State> = vec![State::new(); n];
         in_states[f.cfg.entry as usize] = entry_state();

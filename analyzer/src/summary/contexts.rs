@@ -22,7 +22,10 @@ impl Program<'_> {
         // Derived values (`cow = mod != 0`) and branches are decided by the
         // context's constants alone: one pass, no chains of locals.
         let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| env.get(v).copied()).collect();
-        let env_consts = Consts { by_var: &by_var };
+        let env_consts = Consts {
+            by_var: &by_var,
+            macros: self.macros,
+        };
         let live = live_nodes(&f.cfg, &env_consts);
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
@@ -84,7 +87,7 @@ impl Program<'_> {
 
     /// [`Program::local_facts`], memoized (a pure function of the program).
     pub(super) fn memo_facts(&self, fid: FnId, env: &ConstMap) -> Rc<ConstMap> {
-        let key = (fid, env_key(env));
+        let key = (fid, env_key(env, self.macros));
         if let Some(f) = self.facts_memo.borrow().get(&key) {
             return f.clone();
         }

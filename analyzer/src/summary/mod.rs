@@ -87,6 +87,8 @@ pub struct Program<'c> {
     memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>>,
     /// Summaries shared with other programs (rounds, revisions).
     store: &'c SummaryStore,
+    /// The values of the tree's `#define`s (bit tests on flags).
+    pub macros: &'c crate::macro_values::MacroTable,
     /// The entries being analyzed, innermost last.
     entries: RefCell<Vec<EntryFrame>>,
     /// Entries cut by [`MAX_ENTRY_DEPTH`] (none expected).
@@ -118,8 +120,9 @@ impl<'c> Program<'c> {
         files: std::sync::Arc<Vec<String>>,
         functions: Vec<std::sync::Arc<Function>>,
         store: &'c SummaryStore,
+        macros: &'c crate::macro_values::MacroTable,
     ) -> Program<'c> {
-        let graph = CallGraph::new(&files, &functions);
+        let graph = CallGraph::new(&files, &functions, macros);
         Program {
             cat,
             files,
@@ -127,6 +130,7 @@ impl<'c> Program<'c> {
             graph,
             memo: RefCell::default(),
             store,
+            macros,
             entries: RefCell::default(),
             depth_cuts: Cell::new(0),
             cycle_analyses: Cell::new(0),
@@ -207,9 +211,20 @@ struct CycleSession {
     depth: u32,
 }
 
-/// A context as a memo key: its constants, sorted.
-pub fn env_key(env: &ConstMap) -> EnvKey {
+/// A context as a memo key: its constants, sorted, and the numbers the
+/// tree's macros give the flags among them (a summary kept for another
+/// revision whose `FGP_LOCK` had other bits is not this one's).
+pub fn env_key(env: &ConstMap, macros: &crate::macro_values::MacroTable) -> EnvKey {
     let mut key: EnvKey = env.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let numbers: Vec<(String, i64)> = key
+        .iter()
+        .filter_map(|(k, v)| {
+            let bits = crate::symbolic::bits_known(*v, &|s| macros.value(s))?;
+            let (crate::symbolic::Bits::Exact(n) | crate::symbolic::Bits::AtLeast(n)) = bits;
+            (n as i64 != *v).then(|| (format!("{k}#"), n as i64))
+        })
+        .collect();
+    key.extend(numbers);
     key.sort();
     key
 }
