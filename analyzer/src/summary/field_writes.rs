@@ -2,8 +2,9 @@
 //! body or through the functions it calls (`shrink_inactive_list(.., sc, ..)`
 //! → `set_reclaim_mode(priority, sc, true)` → `sc->mode = mode`): a caller's
 //! constant for such a field holds no longer once the function is called.
-//! A store of a constant (or of a parameter the call passes a constant for)
-//! stays a constant store: init helpers keep giving their values.
+//! A function's own stores keep their sources (init helpers give their
+//! constants, as before); stores of its callees, seen from its callers, are
+//! unknown values.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -108,22 +109,14 @@ impl Program<'_> {
                 if field.matches('.').count() > MAX_FIELD_DOTS {
                     continue;
                 }
-                let source = match &store.source {
-                    StoreSource::Const(c) => StoreSource::Const(*c),
-                    StoreSource::Param(j) => match call.arg_values.get(*j) {
-                        Some(Value::Const(c)) => StoreSource::Const(*c),
-                        Some(Value::Path(p)) => match f.params.iter().position(|q| q == p) {
-                            Some(k) => StoreSource::Param(k),
-                            None => StoreSource::Unknown,
-                        },
-                        _ => StoreSource::Unknown,
-                    },
-                    StoreSource::Unknown => StoreSource::Unknown,
-                };
+                // A store further down only ends what a caller knew: a
+                // constant stored there (`list_del(&mm->mmlist)` inside
+                // `mmput(mm)` poisoning `mm->mmlist.next`) would otherwise be
+                // taken, flow-insensitively, for the caller's whole body.
                 out.push(FieldStore {
                     param,
                     field,
-                    source,
+                    source: StoreSource::Unknown,
                 });
             }
         }
