@@ -168,9 +168,18 @@ pub struct FaultPath {
     /// Designated-initializer fields whose function is a fault handler (`.fault = f`).
     #[serde(default)]
     pub handler_fields: Vec<String>,
-    /// Identifiers that show the retry protocol is in use.
+    /// Helpers that drop the lock when the fault may be retried: calls
+    /// after one of them in a body are taken to run unlocked.
     #[serde(default)]
-    pub retry_markers: Vec<String>,
+    pub retry_drops: Vec<String>,
+    /// Flags whose test in a condition shows the function follows the
+    /// retry protocol (setting them covers nothing).
+    #[serde(default)]
+    pub retry_flag_tests: Vec<String>,
+    /// Lock-or-retry helpers: their own waits are the protocol's; they
+    /// return with the lock held when they succeed (callers not covered).
+    #[serde(default)]
+    pub retry_lock_helpers: Vec<String>,
     /// Functions that wait for page I/O only when asked by a flag argument
     /// (`__filemap_get_folio` waits only with `FGP_LOCK`/`FGP_WRITEBEGIN`):
     /// a call none of whose arguments names one of the flags reaches none of

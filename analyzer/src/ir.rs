@@ -127,13 +127,18 @@ pub struct Cfg {
 }
 
 /// Where a stored field gets its value from (`vms->unlock = unlock;`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StoreSource {
     Param(usize),
     Const(i64),
+    /// Anything else (a local, a call's result, an expression): the field
+    /// is no longer known after the store (`sc->mode = mode;`).
+    Unknown,
 }
 
-#[derive(Debug, Clone)]
+/// A store into a field of a pointer parameter (`p->field = ...`), or of
+/// what it points into (`field` = `a.b`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldStore {
     pub param: usize,
     pub field: String,
@@ -165,8 +170,9 @@ pub struct Function {
     pub lock_flags: Vec<bool>,
     pub entry_hint: Option<EntryHint>,
     pub field_stores: Vec<FieldStore>,
-    /// Lines where the body names a retry-protocol marker (a lock-dropping
-    /// helper such as `maybe_unlock_mmap_for_io`, `VM_FAULT_RETRY`...).
+    /// Lines where the retry protocol covers what follows: a call of a
+    /// lock-dropping helper (`maybe_unlock_mmap_for_io`...) or a test of
+    /// `FAULT_FLAG_ALLOW_RETRY` in a condition.
     pub retry_marker_lines: Vec<u32>,
     /// A hash of the definition's (normalized) text and what annotations
     /// promise it: equal for a function moved by lines but not changed, so

@@ -336,7 +336,8 @@ fn entry_hint(
 }
 
 /// Stores into fields of struct parameters (`p->field = c` or `= param`),
-/// which callers follow as constants (init helpers).
+/// which callers follow as constants (init helpers); any other value is an
+/// unknown store, which ends what a caller knew of the field.
 fn field_stores(cfg: &Cfg, vars: &[String], params: &[String]) -> Vec<FieldStore> {
     let mut field_stores = Vec::new();
     for node in &cfg.nodes {
@@ -353,9 +354,9 @@ fn field_stores(cfg: &Cfg, vars: &[String], params: &[String]) -> Vec<FieldStore
                     Value::Const(c) => StoreSource::Const(*c),
                     Value::Path(p) => match params.iter().position(|q| q == p) {
                         Some(j) => StoreSource::Param(j),
-                        None => continue,
+                        None => StoreSource::Unknown,
                     },
-                    _ => continue,
+                    _ => StoreSource::Unknown,
                 };
                 field_stores.push(FieldStore {
                     param,
@@ -368,29 +369,67 @@ fn field_stores(cfg: &Cfg, vars: &[String], params: &[String]) -> Vec<FieldStore
     field_stores
 }
 
-/// Lines of the body where a retry-protocol marker is named, in code only
-/// (a comment saying "VM_FAULT_RETRY" is not the protocol), as whole
-/// identifiers; sorted.
+/// Lines of the body where the retry protocol covers what follows: a call
+/// of a lock-dropping helper (`retry_drops`), or a test of a retry flag in a
+/// condition (`retry_flag_tests`; setting the flag covers nothing). Named in
+/// code only (a comment saying "FAULT_FLAG_ALLOW_RETRY" is not the
+/// protocol), as whole identifiers; sorted.
 fn retry_marker_lines(body: TsNode, src: &[u8], cat: &Catalogue, line_offset: u32) -> Vec<u32> {
     let body_text = std::str::from_utf8(&src[body.start_byte()..body.end_byte()]).unwrap_or("");
     let body_line = line_offset + body.start_position().row as u32 + 1;
-    // Markers count in code only (a comment saying "VM_FAULT_RETRY" is not
-    // the protocol), as whole identifiers.
+    let fp = &cat.fault_path;
+    let named = |names: &[String], id: &str| names.iter().any(|m| m == id);
     // Most bodies name no marker: only those are tokenized.
-    let markers = &cat.fault_path.retry_markers;
-    let mut retry_marker_lines: Vec<u32> = if markers.iter().any(|m| body_text.contains(m.as_str()))
+    if !fp
+        .retry_drops
+        .iter()
+        .chain(&fp.retry_flag_tests)
+        .any(|m| body_text.contains(m.as_str()))
     {
-        crate::normalize::identifiers(body_text)
-            .into_iter()
-            .filter(|(_, id)| markers.iter().any(|m| m == id))
-            .map(|(at, _)| body_line + line_of(body_text.as_bytes(), at) - 1)
-            .collect()
-    } else {
-        Vec::new()
-    };
+        return Vec::new();
+    }
+    let mut retry_marker_lines: Vec<u32> = crate::normalize::identifiers(body_text)
+        .into_iter()
+        .filter(|&(at, id)| {
+            named(&fp.retry_drops, id)
+                || (named(&fp.retry_flag_tests, id)
+                    && in_condition(body, body.start_byte() + at, id.len()))
+        })
+        .map(|(at, _)| body_line + line_of(body_text.as_bytes(), at) - 1)
+        .collect();
     retry_marker_lines.sort_unstable();
     retry_marker_lines.dedup();
     retry_marker_lines
+}
+
+/// Whether the identifier at `at` (absolute byte offset) lies in the
+/// condition of an `if`, a loop or a `?:` inside `body`.
+fn in_condition(body: TsNode, at: usize, len: usize) -> bool {
+    let Some(mut node) = body.descendant_for_byte_range(at, at + len) else {
+        return false;
+    };
+    while let Some(parent) = node.parent() {
+        if node.id() == body.id() {
+            return false;
+        }
+        let conditional = matches!(
+            parent.kind(),
+            "if_statement"
+                | "while_statement"
+                | "do_statement"
+                | "for_statement"
+                | "conditional_expression"
+        );
+        if conditional
+            && parent
+                .child_by_field_name("condition")
+                .is_some_and(|c| c.id() == node.id())
+        {
+            return true;
+        }
+        node = parent;
+    }
+    false
 }
 
 /// A function too deeply nested to analyze: named (from the text before its

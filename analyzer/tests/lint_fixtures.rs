@@ -787,3 +787,74 @@ fn a_whole_tree_reads_shared_headers_defines_and_not_drivers() {
         holders_ops(&small)
     );
 }
+
+#[test]
+fn a_field_written_through_a_pointer_is_not_a_constant() {
+    // 2.6.37 reclaim: the mode is tested, then turned off later in the same
+    // loop by a helper writing it through the pointer; set by another helper
+    // from a local. Neither write makes it a constant of the whole function.
+    let run = lint("field_writes");
+    let mut mms004: Vec<(&str, &str, &str)> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
+        .collect();
+    mms004.sort();
+    assert_eq!(
+        mms004,
+        [
+            (
+                "demo_populate_reclaim",
+                "demo_pageout",
+                "wait_on_page_writeback"
+            ),
+            (
+                "demo_populate_reclaim",
+                "demo_shrink_page_list",
+                "wait_on_page_writeback"
+            ),
+            // Both look-alikes lock the page in their helper.
+            ("demo_writeback_async", "demo_prepare_async", "lock_page"),
+            // The mode turned on two calls down.
+            (
+                "demo_writeback_nested",
+                "demo_pageout",
+                "wait_on_page_writeback"
+            ),
+            ("demo_writeback_nested", "demo_prepare_sync", "lock_page"),
+        ]
+    );
+}
+
+#[test]
+fn the_retry_protocol_covers_only_its_own_waits() {
+    // 2.6.37: lock_page() became lock_page_or_retry(), which returns with
+    // the lock still held when it succeeds; the other waits stay.
+    let run = lint("fault_retry_scope");
+    let mut mms004: Vec<(&str, &str, &str)> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
+        .collect();
+    mms004.sort();
+    assert_eq!(
+        mms004,
+        [
+            // FAULT_FLAG_ALLOW_RETRY set for the callees, VM_FAULT_RETRY
+            // tested to return: the page lock after them waits.
+            ("demo_do_page_fault", "demo_do_fault", "lock_page"),
+            // The re-read after lock_page_or_retry() succeeded.
+            (
+                "demo_fault_rereads",
+                "demo_fault_rereads",
+                "wait_on_page_locked"
+            ),
+        ]
+    );
+    // The wait inside __lock_page_or_retry() is the protocol's.
+    assert!(holder_clean(&run, "demo_fault_retries"));
+}

@@ -124,7 +124,8 @@ class Source:
         lines = text.split("\n")
         i = 0
         while i < len(lines):
-            m = DEF_LINE.match(lines[i]) if lines[i][:1].isalpha() else None
+            # `__do_page_fault(` in column 0 is a definition too (not only letters)
+            m = DEF_LINE.match(lines[i]) if lines[i][:1].isalpha() or lines[i][:1] == "_" else None
             if m and not lines[i].rstrip().endswith(";") and not lines[i].startswith(("struct ", "#")):
                 name = m.group(1) or m.group(2)
                 end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("}")), None)

@@ -17,12 +17,20 @@ pub const RULE: Rule = Rule {
 ## What it finds
 A blocking page or folio lock or I/O wait (`lock_page`, `wait_on_page_locked`,
 `folio_lock`, `folio_wait_locked`... — the catalogue's `[long_ops.io_wait]`)
-reached while the mmap lock is held in **any** mode, where no function on the
-call path uses the fault retry protocol *before* the call that leads to the
-wait: no lock-dropping helper (`maybe_unlock_mmap_for_io`,
-`release_fault_lock`, `lock_page_or_retry`, `__folio_lock_or_retry`...), no
-`FAULT_FLAG_ALLOW_RETRY` check, no `VM_FAULT_RETRY` (the catalogue's
-`[fault_path] retry_markers`, matched in code, not in comments). A wait that
+reached while the mmap lock is held in **any** mode, unless the fault retry
+protocol covers it on the call path: a function on the path calls a
+lock-dropping helper (`maybe_unlock_mmap_for_io`, `release_fault_lock`: the
+catalogue's `[fault_path] retry_drops`) or tests `FAULT_FLAG_ALLOW_RETRY` in a
+condition (`retry_flag_tests`) *before* the call that leads to the wait, or the
+wait is inside a lock-or-retry helper itself (`__lock_page_or_retry`,
+`__folio_lock_or_retry`...: `retry_lock_helpers`; the wait of a fault that may
+not retry again is the protocol's). Markers count in code, not in comments.
+What does not cover a wait: having called a lock-or-retry helper (it returns
+with the lock still held when it succeeds: 2.6.37 `filemap_fault()` re-reads a
+page that is not up to date and waits for it under the lock), setting
+`FAULT_FLAG_ALLOW_RETRY` for the callees (`flags = FAULT_FLAG_ALLOW_RETRY |
+..`), and testing a result for `VM_FAULT_RETRY` (`if (ret & VM_FAULT_RETRY)
+return ret;`: the path that goes on kept the lock). A wait that
 comes before the drop is the historical stall (mmstall's
 `fault-wait-under-mmap-lock` regression patch moves 6.12's
 `lock_folio_maybe_drop_mmap()` wait before it and is reported). Callees that
@@ -84,12 +92,15 @@ impl Check for HoldAcrossIoWait {
     /// Hits through a function that uses the fault retry protocol before
     /// the call on the chain are not findings: the wait happens after the
     /// lock was dropped (`maybe_unlock_mmap_for_io()`,
-    /// `release_fault_lock()`, `lock_page_or_retry()`...). A marker only
-    /// after the call does not count: a wait moved before the drop is the
+    /// `release_fault_lock()`, a `FAULT_FLAG_ALLOW_RETRY` test), or is the
+    /// protocol's own (inside a lock-or-retry helper). A marker only after
+    /// the call does not count: a wait moved before the drop is the
     /// historical stall.
     fn reports(&self, program: &Program, hit: &Hit) -> bool {
-        !hit.chain
-            .iter()
-            .any(|(f, c)| program.function(f).retry_protocol_before(c))
+        let helpers = &program.cat.fault_path.retry_lock_helpers;
+        !hit.chain.iter().any(|(f, c)| {
+            let f = program.function(f);
+            helpers.contains(&f.name) || f.retry_protocol_before(c)
+        })
     }
 }

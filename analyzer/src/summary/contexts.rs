@@ -15,8 +15,13 @@ impl Program<'_> {
     /// Constants a function's locals and struct fields hold in a context,
     /// flow-insensitively: a variable is constant only if every assignment in
     /// the function that the context's constants leave reachable gives it the
-    /// same constant (a parameter's own value counts as one), so
-    /// `if (ins_len > 0) ins_len -= size;` does not unsettle `ins_len = 0`.
+    /// same constant, so `if (ins_len > 0) ins_len -= size;` does not unsettle
+    /// `ins_len = 0`. A call counts as an assignment of every field its
+    /// callee may write through the argument, itself or further down
+    /// ([`Program::field_writes`]). When a callee writes a field behind
+    /// a parameter, the value it had on entry counts too: the context's
+    /// constant, or unknown (`sc->mode` tested, then `disable_mode(sc)` later
+    /// in a loop: the test sees the caller's mode, not only the one written).
     pub fn local_facts<'p>(&'p self, fid: FnId, env: &ConstMap) -> ConstMap {
         let f = self.function(fid);
         // Derived values (`cow = mod != 0`) and branches are decided by the
@@ -30,8 +35,23 @@ impl Program<'_> {
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
             HashMap::default();
-        let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>| {
+        // What a field behind a parameter holds on entry is a value too when
+        // a callee writes the field (unknown unless the context gives it):
+        // `disable_mode(sc)` at the end of a loop does not make the test of
+        // `sc->mode` at its top see only the value written. An assignment in
+        // the body itself (`data->flags |= X`) still gives the field its
+        // value alone, and a plain parameter keeps its assigned constant
+        // (`gup_flags = gup_flags | FOLL_GET`): counting the entry value
+        // there too, flow-insensitively, reopens hundreds of paths that
+        // such assignments decide after the test (measured on 6.12: MMS004
+        // 101 -> 708 whole-tree findings); that needs a flow-sensitive view.
+        let from_caller = |k: &str| {
+            k.split_once('.')
+                .is_some_and(|(base, _)| f.params.iter().any(|p| !p.is_empty() && p == base))
+        };
+        let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>, through_call: bool| {
             let entry = env.get(k.as_ref()).copied();
+            let unknown_entry = entry.is_none() && from_caller(k.as_ref()) && through_call;
             candidates
                 .entry(k)
                 .and_modify(|old| {
@@ -40,6 +60,7 @@ impl Program<'_> {
                     }
                 })
                 .or_insert(match entry {
+                    _ if unknown_entry => None,
                     Some(e) if Some(e) != v => None,
                     _ => v,
                 });
@@ -53,13 +74,19 @@ impl Program<'_> {
         for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
-                    Event::Assign { var, value: v } => merge(f.var_name(*var).into(), value(v)),
+                    Event::Assign { var, value: v } => {
+                        merge(f.var_name(*var).into(), value(v), false)
+                    }
                     Event::Call(cid) => {
                         let call = &f.calls[*cid as usize];
+                        // A callee with no definition in view is taken to
+                        // write nothing (its definition may be in the tree
+                        // but not parsed: only callees that can reach a long
+                        // operation are).
                         let Some(g) = self.graph.resolved[fid as usize][*cid as usize] else {
                             continue;
                         };
-                        for store in &self.function(g).field_stores {
+                        for store in self.field_writes(g).iter() {
                             let Some(base) =
                                 call.args.get(store.param).and_then(|a| normalize_path(a))
                             else {
@@ -68,8 +95,9 @@ impl Program<'_> {
                             let v = match &store.source {
                                 StoreSource::Const(c) => Some(*c),
                                 StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
+                                StoreSource::Unknown => None,
                             };
-                            merge(format!("{base}.{}", store.field).into(), v);
+                            merge(format!("{base}.{}", store.field).into(), v, true);
                         }
                     }
                 }

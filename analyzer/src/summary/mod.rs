@@ -40,6 +40,7 @@ use crate::summary_store::{EnvKey, Noted, StableKey, SummaryKey, SummaryStore};
 
 mod analysis;
 mod contexts;
+mod field_writes;
 mod reuse;
 
 /// Call sites from a holder down to a long call (tails shared with the
@@ -99,6 +100,8 @@ pub struct Program<'c> {
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
     /// [`Program::local_facts`] of callers, asked once per callee.
     facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
+    /// [`Program::field_writes`] per function.
+    field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
     pub called_under_write: RefCell<HashSet<FnId, Fast>>,
     /// Functions promised a hold on entry called with the lock held in any mode.
@@ -137,6 +140,7 @@ impl<'c> Program<'c> {
             max_entry_depth: Cell::new(0),
             contexts_memo: RefCell::default(),
             facts_memo: RefCell::default(),
+            field_writes_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
