@@ -14,7 +14,13 @@ pub struct HolderEntry {
     /// The function a finding names as holding the lock.
     pub name: String,
     /// Guest recipes that reach it (`mmstall-guest recipes`).
+    #[serde(default)]
     pub recipes: Vec<String>,
+    /// Instead of recipes: why no workload can reach it (e.g. a path that
+    /// needs hardware or a configuration the confirm guest lacks), said as
+    /// the finding's "no workload" reason.
+    #[serde(default)]
+    pub no_recipe: Option<String>,
     /// Other frames that stand for it in a stack (it may be inlined).
     #[serde(default)]
     pub frames: Vec<String>,
@@ -67,8 +73,17 @@ impl Catalogue {
             }
         })?;
         for h in &c.holders {
-            if h.recipes.is_empty() {
-                return Err(format!("{source}: holder `{}` lists no recipes", h.name));
+            match (h.recipes.is_empty(), &h.no_recipe) {
+                (true, None) => {
+                    return Err(format!("{source}: holder `{}` lists no recipes", h.name))
+                }
+                (false, Some(_)) => {
+                    return Err(format!(
+                        "{source}: holder `{}` has both recipes and `no_recipe`",
+                        h.name
+                    ))
+                }
+                _ => {}
             }
         }
         Ok(c)
@@ -201,5 +216,14 @@ recipes = ["brk-shrink"]
         assert!(e.starts_with("c.toml:3:"), "{e}");
         let e = Catalogue::parse("[[holder]]\nname = \"x\"\nrecipes = []\n", "c.toml").unwrap_err();
         assert_eq!(e, "c.toml: holder `x` lists no recipes");
+        let e = Catalogue::parse(
+            "[[holder]]\nname = \"x\"\nrecipes = [\"a\"]\nno_recipe = \"why\"\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e, "c.toml: holder `x` has both recipes and `no_recipe`");
+        let c =
+            Catalogue::parse("[[holder]]\nname = \"x\"\nno_recipe = \"why\"\n", "c.toml").unwrap();
+        assert_eq!(c.holders[0].no_recipe.as_deref(), Some("why"));
     }
 }
