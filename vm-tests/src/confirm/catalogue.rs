@@ -120,6 +120,20 @@ impl Catalogue {
         out
     }
 
+    /// The recipes the entries for `findings` name (each finding's
+    /// [`Catalogue::entry_for`]), in catalogue order, once each: what a
+    /// confirmation of only these findings needs to run.
+    pub fn recipes_for(&self, findings: &[super::findings::StaticFinding]) -> Vec<String> {
+        let wanted: Vec<&HolderEntry> = findings
+            .iter()
+            .filter_map(|f| self.entry_for(&f.holder, &f.call_path, &f.operation))
+            .collect();
+        self.all_recipes()
+            .into_iter()
+            .filter(|r| wanted.iter().any(|e| e.recipes.contains(r)))
+            .collect()
+    }
+
     /// The frames that show `holder` in a kernel stack: itself, a syscall's
     /// wrappers (`sys_X` → `__x64_sys_X`, `__do_sys_X`, `__se_sys_X`) and the
     /// catalogue's `frames`.
@@ -208,6 +222,43 @@ recipes = ["brk-shrink"]
                 "x"
             )
             .is_some());
+    }
+
+    #[test]
+    fn the_recipes_of_some_findings_are_those_of_their_entries() {
+        use crate::confirm::findings::StaticFinding;
+        let f = |holder: &str, path: &[&str], operation: &str| StaticFinding {
+            code: "MMS002".into(),
+            rule: String::new(),
+            file: "mm/x.c".into(),
+            line: 1,
+            function: path.last().unwrap().to_string(),
+            holder: holder.into(),
+            call_path: path.iter().map(|s| s.to_string()).collect(),
+            operation: operation.into(),
+            lock_mode: "write".into(),
+            fingerprint: String::new(),
+        };
+        let c = Catalogue::builtin();
+        let findings = vec![
+            f("sys_mremap", &["sys_mremap", "move_vma"], "x"),
+            f(
+                "__vm_munmap",
+                &["__vm_munmap", "vms_complete_munmap_vmas"],
+                "x",
+            ),
+            // A duplicate, and a holder no entry lists: nothing more.
+            f("sys_mremap", &["sys_mremap", "move_vma"], "y"),
+            f("nobody", &["nobody"], "x"),
+            // An entry that says why no recipe reaches it: nothing either.
+            f(
+                "handle_mm_fault",
+                &["handle_mm_fault", "hugetlb_fault"],
+                "x",
+            ),
+        ];
+        assert_eq!(c.recipes_for(&findings), vec!["munmap", "mremap-move"]);
+        assert!(c.recipes_for(&[]).is_empty());
     }
 
     #[test]
