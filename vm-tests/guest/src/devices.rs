@@ -402,15 +402,31 @@ pub fn write_swap_header(f: &File, size: u64, page: usize) -> Result<(), Setup> 
     Ok(())
 }
 
+// linux/swap.h: swapon(2) flags.
+const SWAP_FLAG_PREFER: libc::c_int = 0x8000;
+const SWAP_PRIO_MAX: libc::c_int = 0x7fff;
+
+/// The `Used` column (KiB) of `dev`'s line in /proc/swaps text.
+fn swap_used_kib(swaps: &str, dev: &Path) -> Option<u64> {
+    swaps.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 4 && Path::new(f[0]) == dev)
+            .then(|| f[3].parse().ok())
+            .flatten()
+    })
+}
+
 /// Swap on a block device; swapoff on drop.
 pub struct SwapOn {
     pub dev: PathBuf,
 }
 
 impl SwapOn {
+    /// Swap on `dev` with the highest priority: the pages go to it, not to
+    /// an area another workload left on (one killed before its cleanup).
     pub fn enable(dev: &Path) -> Result<SwapOn, Setup> {
         let c = cstr(dev)?;
-        if unsafe { libc::swapon(c.as_ptr(), 0) } != 0 {
+        if unsafe { libc::swapon(c.as_ptr(), SWAP_FLAG_PREFER | SWAP_PRIO_MAX) } != 0 {
             let e = std::io::Error::last_os_error();
             return Err(if e.raw_os_error() == Some(libc::ENOSYS) {
                 Setup::Missing("the kernel has no swap (CONFIG_SWAP)".into())
@@ -425,6 +441,12 @@ impl SwapOn {
 }
 
 impl SwapOn {
+    /// KiB of this area in use (/proc/swaps), None when it is not listed.
+    pub fn used_kib(&self) -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+        swap_used_kib(&text, &self.dev)
+    }
+
     /// swapoff(2) now, its error said (the drop's swapoff then finds
     /// nothing to do and its EINVAL is ignored).
     pub fn disable(&self) -> Result<(), Setup> {
@@ -640,6 +662,23 @@ mod tests {
             "a 4-page swap area is refused"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn swap_use_is_read_per_device() {
+        let swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+                     /dev/loop0                              partition\t114684\t\t49548\t\t-2\n\
+                     /dev/loop1                              partition\t409596\t\t84000\t\t32767\n";
+        assert_eq!(swap_used_kib(swaps, Path::new("/dev/loop1")), Some(84000));
+        assert_eq!(swap_used_kib(swaps, Path::new("/dev/loop0")), Some(49548));
+        assert_eq!(swap_used_kib(swaps, Path::new("/dev/loop2")), None);
+        assert_eq!(
+            swap_used_kib(
+                "Filename Type Size Used Priority\n",
+                Path::new("/dev/loop0")
+            ),
+            None
+        );
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! Swap is a loop device over a file on a private tmpfs
 //! ([`SwapArea`]); the workload's memory goes out to it because it is
 //! written inside a memory cgroup limited to a quarter of it: the limit,
-//! not a hint, decides, and the swap counters check that it did.
+//! not a hint, decides, and the area's line in /proc/swaps checks that it
+//! did (the area has the highest priority: an area left on by a workload
+//! killed before its cleanup takes nothing).
 
 use super::{failed, madvise, sys_err, RecipeError};
-use crate::devices::{read_counters, MemCgroup, SwapArea};
+use crate::devices::{MemCgroup, SwapArea};
 use crate::sys::{map_anon, no_thp, page, touch};
 use std::ptr;
 
@@ -24,21 +26,15 @@ fn limit(size: usize) -> u64 {
     (size as u64 / 4).max(4 << 20)
 }
 
-/// Swap in use, KiB (/proc/meminfo).
-fn swap_used_kib() -> u64 {
-    let m = read_counters("/proc/meminfo");
-    let total = m.get("SwapTotal").copied().unwrap_or(0);
-    total.saturating_sub(m.get("SwapFree").copied().unwrap_or(total))
-}
-
-/// At least half of `size` must have gone to swap, or the recipe measures
-/// something else.
-fn check_swapped(size: usize, what: &str) -> Result<u64, RecipeError> {
-    let used = swap_used_kib();
+/// At least half of `size` must have gone to the recipe's swap area, or
+/// the recipe measures something else. The area's use (KiB).
+fn check_swapped(area: &SwapArea, size: usize, what: &str) -> Result<u64, RecipeError> {
+    let used = area.on.used_kib().unwrap_or(0);
     if used < (size as u64 / 2) >> 10 {
         return Err(failed(format!(
-            "{what}: only {used} KiB of {} MiB went to swap under memory.max {} MiB",
+            "{what}: only {used} KiB of {} MiB went to swap ({}) under memory.max {} MiB",
             size >> 20,
+            area.on.dev.display(),
             limit(size) >> 20
         )));
     }
@@ -62,14 +58,14 @@ pub fn swapoff(size: usize) -> Result<(), RecipeError> {
     let p = map_anon(size, 0).map_err(failed)?;
     no_thp(p, size).map_err(failed)?;
     touch(p, size);
-    let used = check_swapped(size, "anonymous memory");
+    let used = check_swapped(&area, size, "anonymous memory");
     release(&cg)?;
-    let used = used?;
+    used?;
     area.on.disable()?;
-    let left = swap_used_kib();
-    if left != 0 {
+    if let Some(left) = area.on.used_kib() {
         return Err(failed(format!(
-            "swapoff returned with {left} KiB still swapped (of {used} KiB)"
+            "{} still listed in /proc/swaps after swapoff ({left} KiB used)",
+            area.on.dev.display()
         )));
     }
     Ok(())
@@ -77,7 +73,8 @@ pub fn swapoff(size: usize) -> Result<(), RecipeError> {
 
 /// A shmem file (memfd) of `size` written with write(2) inside the limited
 /// cgroup (most of it goes to swap), then mapped shared and faulted back
-/// in, still inside the cgroup (so each swap-in may reclaim): the first
+/// in, still inside the cgroup with room for half of it (so swap-ins
+/// reclaim, without an OOM kill): the first
 /// half by touching it (page faults, per-VMA lock first), the second by
 /// `MADV_POPULATE_READ` (get_user_pages under the mmap read lock: the
 /// path of the `shmem_fault` findings).
@@ -85,7 +82,7 @@ pub fn shmem_swapin_fault(size: usize) -> Result<(), RecipeError> {
     let area = SwapArea::on_tmpfs("confirm-shmem", swap_mib(size))?;
     let cg = MemCgroup::create("confirm-shmem", limit(size))?;
     cg.enter()?;
-    let result = shmem_swapin_in_cgroup(size);
+    let result = shmem_swapin_in_cgroup(&area, &cg, size);
     release(&cg)?;
     // The memfd is closed and unmapped: the area's swapoff (on drop) finds
     // nothing of it.
@@ -93,7 +90,7 @@ pub fn shmem_swapin_fault(size: usize) -> Result<(), RecipeError> {
     result
 }
 
-fn shmem_swapin_in_cgroup(size: usize) -> Result<(), RecipeError> {
+fn shmem_swapin_in_cgroup(area: &SwapArea, cg: &MemCgroup, size: usize) -> Result<(), RecipeError> {
     let fd = unsafe { libc::memfd_create(c"mmstall-confirm-shmem".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
         return Err(sys_err("memfd_create", false));
@@ -117,7 +114,7 @@ fn shmem_swapin_in_cgroup(size: usize) -> Result<(), RecipeError> {
         }
         off += n;
     }
-    let checked = check_swapped(size, "shmem");
+    let checked = check_swapped(area, size, "shmem");
     let p = unsafe {
         libc::mmap(
             ptr::null_mut(),
@@ -133,6 +130,11 @@ fn shmem_swapin_in_cgroup(size: usize) -> Result<(), RecipeError> {
     if p == libc::MAP_FAILED {
         return Err(sys_err("mmap MAP_SHARED memfd", false));
     }
+    // Faulting back in, half of it fits: a swap-in's charge still reclaims
+    // (the memory cgroup's reclaim under the fault), but swap readahead
+    // charging a cluster at a time does not drive the cgroup out of memory
+    // (measured: OOM-killed at a quarter).
+    cg.write("memory.max", &(size as u64 / 2 + (16 << 20)).to_string())?;
     let p = p as *mut u8;
     let half = (size / 2) & !(page() - 1);
     let mut sum = 0u32;
