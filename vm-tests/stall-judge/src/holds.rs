@@ -41,14 +41,21 @@ pub enum EventKind {
         success: bool,
     },
     Released,
-    /// A [`PAUSE_MARKER`] line: a workload paused tracing here (to bound
-    /// the trace's size); what was open cannot be paired across it.
+    /// A [`PAUSE_MARKER`] or [`RESUME_MARKER`] line: a workload paused
+    /// tracing (to bound the trace's size); what was open at either marker
+    /// cannot be paired across the pause.
     Paused,
 }
 
 /// What a workload writes to `trace_marker` right before it switches
 /// tracing off for a while (and the events in between are not in the trace).
 pub const PAUSE_MARKER: &str = "mmstall: trace paused";
+
+/// What it writes right after switching tracing back on. Both markers end
+/// the open holds: another task may acquire between the pause marker and
+/// the switch (traced, its release not), or between the switch and the
+/// resume marker (a hold that started in the gap is not in the trace).
+pub const RESUME_MARKER: &str = "mmstall: trace resumed";
 
 /// One `mmap_lock` event of the trace, with the stack trace the trigger
 /// recorded right after it (outermost frame last), if any.
@@ -278,7 +285,7 @@ pub fn parse_trace(text: &str) -> Result<ParsedTrace, TraceError> {
         let Some((name, fields)) = body.split_once(": ") else {
             continue;
         };
-        if name == "tracing_mark_write" && fields.trim() == PAUSE_MARKER {
+        if name == "tracing_mark_write" && [PAUSE_MARKER, RESUME_MARKER].contains(&fields.trim()) {
             out.events.push(TraceEvent {
                 line,
                 comm,

@@ -225,6 +225,22 @@ fn a_hold_open_when_tracing_paused_is_not_paired_across_the_pause() {
 }
 
 #[test]
+fn a_hold_taken_between_the_pause_marker_and_the_pause_is_not_paired_either() {
+    // ksmd acquires after the pause marker, before tracing stops; after the
+    // resume marker only the release of a later hold is in the trace.
+    let text = "\
+      confirm-9     [001] .....    20.000100: tracing_mark_write: mmstall: trace paused
+           ksmd-33  [000] .....    20.000200: mmap_lock_acquire_returned: mm=00000000cccc0003 memcg_path= write=false success=true
+      confirm-9     [001] .....    23.000000: tracing_mark_write: mmstall: trace resumed
+           ksmd-33  [000] .....    23.000100: mmap_lock_released: mm=00000000cccc0003 memcg_path= write=false
+";
+    let p = parse_trace(text).unwrap();
+    assert_eq!(p.events[2].kind, EventKind::Paused);
+    let paired = pair(&p.events);
+    assert!(paired.holds.is_empty(), "{:?}", paired.holds);
+}
+
+#[test]
 fn frame_names_lose_offsets_and_suffixes() {
     assert_eq!(frame_name(" __vm_munmap+0x9a/0x120 "), "__vm_munmap");
     assert_eq!(frame_name("mlock_fixup.constprop.0"), "mlock_fixup");

@@ -7,7 +7,7 @@
 
 use super::{failed, madvise, RecipeError};
 use crate::sys::{map_anon, no_thp, sleep_us, touch};
-use mmstall_stall_judge::holds::PAUSE_MARKER;
+use mmstall_stall_judge::holds::{PAUSE_MARKER, RESUME_MARKER};
 use std::time::{Duration, Instant};
 
 const KSM: &str = "/sys/kernel/mm/ksm";
@@ -45,23 +45,30 @@ impl Drop for Saved {
     }
 }
 
-/// How long ksmd's scanning, and then its merging, is traced (a sample: its holds are per page or
-/// per batch, and tracing all of them at 256 MiB would fill the buffer).
-const MERGE_SAMPLE: Duration = Duration::from_millis(200);
+/// How long ksmd's scanning, and then its merging, is traced: a sample
+/// (its holds are per page or per batch, and ksmd took the lock some 36 000
+/// times a second under TCG: 200 ms windows made 20-28 MB of trace text).
+const MERGE_SAMPLE: Duration = Duration::from_millis(50);
 
 const TRACING_ON: &str = "/sys/kernel/tracing/tracing_on";
 const TRACE_MARKER: &str = "/sys/kernel/tracing/trace_marker";
 
 /// Tracing paused or resumed (the trace of this run stays; only its volume
-/// is bounded). A pause is marked first, so that the pairing does not pair
-/// an acquisition before it with a release after it.
+/// is bounded). A pause is marked before and a resume after the switch, so
+/// that the pairing does not pair an acquisition before the pause with a
+/// release after it.
 fn tracing(on: bool) -> Result<(), RecipeError> {
     if !on {
         std::fs::write(TRACE_MARKER, PAUSE_MARKER)
             .map_err(|e| failed(format!("writing {TRACE_MARKER}: {e}")))?;
     }
     std::fs::write(TRACING_ON, if on { "1" } else { "0" })
-        .map_err(|e| failed(format!("writing {TRACING_ON}: {e}")))
+        .map_err(|e| failed(format!("writing {TRACING_ON}: {e}")))?;
+    if on {
+        std::fs::write(TRACE_MARKER, RESUME_MARKER)
+            .map_err(|e| failed(format!("writing {TRACE_MARKER}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// `size` bytes of identical pages marked mergeable; ksmd scans them with
@@ -122,7 +129,7 @@ pub fn ksm_scan(size: usize) -> Result<(), RecipeError> {
                 SCAN_DEADLINE.as_secs()
             )));
         }
-        sleep_us(50_000);
+        sleep_us(20_000);
     }
     eprintln!(
         "mmstall-guest confirm: ksm-scan {} MiB: {} pages sharing after {:.1} s",
