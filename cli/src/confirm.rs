@@ -39,7 +39,7 @@ pub struct ConfirmArgs {
     /// A hold this long (ms) at the largest size confirms a finding.
     #[arg(long, default_value_t = 50.0)]
     threshold_ms: f64,
-    /// Read holds shorter than this (ms) are not recorded (write holds always are).
+    /// Read holds shorter than this (ms) are recorded only as the longest of each pair of stacks (write holds always are).
     #[arg(long, default_value_t = 10.0)]
     read_threshold_ms: f64,
     /// Runs of every recipe at every size; each figure is the median.

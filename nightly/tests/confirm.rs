@@ -57,6 +57,20 @@ fn confirm_calls(fake: &Fake) -> Vec<&String> {
 }
 
 #[test]
+fn a_configured_recipe_list_is_passed_as_is() {
+    let plan = "[confirm]\nenabled = true\nrecipes = [\"munmap\", \"brk-shrink\"]\n";
+    let (_w, _rs, fake) = run_night(&["regress"], plan, true);
+    let calls = confirm_calls(&fake);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.contains("--recipes munmap,brk-shrink")),
+        "{calls:?}"
+    );
+}
+
+#[test]
 fn a_confirmed_introduced_finding_is_reported_with_its_figures() {
     let (w, rs, fake) = run_night(&["regress"], PLAN, true);
     let r = by(&rs, "regress");
@@ -101,6 +115,9 @@ fn a_confirmed_introduced_finding_is_reported_with_its_figures() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(calls[0].contains("--kernel pregress") && calls[0].contains("--sizes 64,256"));
     assert!(calls[1].contains("--kernel base"), "{}", calls[1]);
+    // No `recipes` in the plan: those confirm.toml names for the findings;
+    // it names none for `do_thing`, so none run (the outcome says why).
+    assert!(calls[0].contains("--recipes none"), "{}", calls[0]);
     let findings = w
         .dir
         .path()

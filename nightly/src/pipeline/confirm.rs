@@ -9,6 +9,8 @@
 use super::context::{first_lines, step, Ctx};
 use crate::model::*;
 use crate::plan::Job;
+use mmstall_vm::confirm::catalogue::Catalogue;
+use mmstall_vm::confirm::findings as static_findings;
 use mmstall_vm::confirm::matching::{Confirmation, Evidence, Outcome};
 use std::path::Path;
 
@@ -129,9 +131,23 @@ impl Ctx<'_> {
             dir.display().to_string(),
             "--json".into(),
         ];
-        if !cs.recipes.is_empty() {
+        // No list configured: the recipes the catalogue names for these
+        // findings (`none` when it names none: every finding then says why
+        // it has no workload, without running the others).
+        let recipes = if cs.recipes.is_empty() {
+            static_findings::load(findings)
+                .ok()
+                .map(|f| Catalogue::builtin().recipes_for(&f))
+        } else {
+            Some(cs.recipes.clone())
+        };
+        if let Some(r) = recipes {
             args.push("--recipes".into());
-            args.push(join(&cs.recipes));
+            args.push(if r.is_empty() {
+                "none".to_string()
+            } else {
+                join(&r)
+            });
         }
         if let Some(g) = self.exec.guest_program() {
             args.push("--guest".into());

@@ -226,7 +226,8 @@ pub struct ConfirmSettings {
     /// Runs of every recipe at every size; each figure is their median.
     #[serde(default = "default_confirm_repeat")]
     pub repeat: u32,
-    /// Recipes to run (`--recipes`; empty: every recipe of the catalogue).
+    /// Recipes to run (`--recipes`; empty: those vm-tests/confirm.toml
+    /// names for the findings measured, `none` when it names none).
     #[serde(default)]
     pub recipes: Vec<String>,
     /// Finding codes that are measured (others have no lock hold to time).

@@ -102,6 +102,49 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A block device's filesystem mounted on `dir`; unmounted on drop.
+pub struct FsMount {
+    pub dir: PathBuf,
+}
+
+impl FsMount {
+    /// `fstype` unknown to the kernel (ENODEV) is [`Setup::Missing`].
+    pub fn mount(dev: &Path, dir: &Path, fstype: &str) -> Result<FsMount, Setup> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Setup::Failed(format!("mkdir {}: {e}", dir.display())))?;
+        let ty = CString::new(fstype).expect("no NUL");
+        let r = unsafe {
+            libc::mount(
+                cstr(dev)?.as_ptr(),
+                cstr(dir)?.as_ptr(),
+                ty.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            let what = format!("mount -t {fstype} {} {}: {e}", dev.display(), dir.display());
+            return Err(if e.raw_os_error() == Some(libc::ENODEV) {
+                Setup::Missing(format!("{what} (no {fstype} in this kernel)"))
+            } else {
+                Setup::Failed(what)
+            });
+        }
+        Ok(FsMount {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for FsMount {
+    fn drop(&mut self) {
+        if let Ok(c) = cstr(&self.dir) {
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
 /// A file of `size` bytes with its blocks allocated now (fallocate), so
 /// writes through a loop device later need no new memory.
 pub fn allocated_file(path: &Path, size: u64) -> Result<File, Setup> {
@@ -191,9 +234,9 @@ impl Drop for LoopDev {
     }
 }
 
-/// dmsetup from the host (virtme-ng shares its filesystem; Debian package
-/// `dmsetup`, installed by scripts/setup.sh).
-fn dmsetup() -> Option<PathBuf> {
+/// A tool from the host (virtme-ng shares its filesystem): the sbin and
+/// bin directories, then PATH.
+fn host_tool(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         .iter()
         .map(PathBuf::from)
@@ -201,9 +244,36 @@ fn dmsetup() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }
-    dirs.into_iter()
-        .map(|d| d.join("dmsetup"))
-        .find(|p| p.is_file())
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// dmsetup from the host (Debian package `dmsetup`, installed by
+/// scripts/setup.sh).
+fn dmsetup() -> Option<PathBuf> {
+    host_tool("dmsetup")
+}
+
+/// An ext2 filesystem on `dev` (the host's mke2fs, Debian package
+/// e2fsprogs), 4 KiB blocks, inode tables written now.
+pub fn mkfs_ext2(dev: &Path) -> Result<(), Setup> {
+    let tool = host_tool("mke2fs").ok_or_else(|| {
+        Setup::Missing("mke2fs is not installed (Debian package e2fsprogs)".into())
+    })?;
+    let o = Command::new(&tool)
+        .args(["-q", "-F", "-t", "ext2", "-b", "4096"])
+        .arg(dev)
+        .output()
+        .map_err(|e| Setup::Failed(format!("{} {}: {e}", tool.display(), dev.display())))?;
+    if !o.status.success() {
+        return Err(Setup::Failed(format!(
+            "{} {} failed ({}): {}",
+            tool.display(),
+            dev.display(),
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 fn run_dmsetup(tool: &Path, args: &[&str]) -> Result<String, String> {
@@ -332,15 +402,31 @@ pub fn write_swap_header(f: &File, size: u64, page: usize) -> Result<(), Setup> 
     Ok(())
 }
 
+// linux/swap.h: swapon(2) flags.
+const SWAP_FLAG_PREFER: libc::c_int = 0x8000;
+const SWAP_PRIO_MAX: libc::c_int = 0x7fff;
+
+/// The `Used` column (KiB) of `dev`'s line in /proc/swaps text.
+fn swap_used_kib(swaps: &str, dev: &Path) -> Option<u64> {
+    swaps.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 4 && Path::new(f[0]) == dev)
+            .then(|| f[3].parse().ok())
+            .flatten()
+    })
+}
+
 /// Swap on a block device; swapoff on drop.
 pub struct SwapOn {
     pub dev: PathBuf,
 }
 
 impl SwapOn {
+    /// Swap on `dev` with the highest priority: the pages go to it, not to
+    /// an area another workload left on (one killed before its cleanup).
     pub fn enable(dev: &Path) -> Result<SwapOn, Setup> {
         let c = cstr(dev)?;
-        if unsafe { libc::swapon(c.as_ptr(), 0) } != 0 {
+        if unsafe { libc::swapon(c.as_ptr(), SWAP_FLAG_PREFER | SWAP_PRIO_MAX) } != 0 {
             let e = std::io::Error::last_os_error();
             return Err(if e.raw_os_error() == Some(libc::ENOSYS) {
                 Setup::Missing("the kernel has no swap (CONFIG_SWAP)".into())
@@ -354,11 +440,52 @@ impl SwapOn {
     }
 }
 
+impl SwapOn {
+    /// KiB of this area in use (/proc/swaps), None when it is not listed.
+    pub fn used_kib(&self) -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+        swap_used_kib(&text, &self.dev)
+    }
+
+    /// swapoff(2) now, its error said (the drop's swapoff then finds
+    /// nothing to do and its EINVAL is ignored).
+    pub fn disable(&self) -> Result<(), Setup> {
+        if unsafe { libc::swapoff(cstr(&self.dev)?.as_ptr()) } != 0 {
+            return Err(failed(format!("swapoff {}", self.dev.display())));
+        }
+        Ok(())
+    }
+}
+
 impl Drop for SwapOn {
     fn drop(&mut self) {
         if let Ok(c) = cstr(&self.dev) {
             unsafe { libc::swapoff(c.as_ptr()) };
         }
+    }
+}
+
+/// Swap for a test or a recipe: a loop device over a preallocated file on a
+/// private tmpfs (preallocated so writing swap needs no memory of a
+/// cgroup). Dropped in field order: swapoff, detach, unmount.
+pub struct SwapArea {
+    pub on: SwapOn,
+    _lo: LoopDev,
+    _tmp: Tmpfs,
+}
+
+impl SwapArea {
+    pub fn on_tmpfs(tag: &str, mib: u64) -> Result<SwapArea, Setup> {
+        let tmp = Tmpfs::mount(tag, mib + 4)?;
+        let f = allocated_file(&tmp.dir.join("swap"), mib << 20)?;
+        write_swap_header(&f, mib << 20, crate::sys::page())?;
+        let lo = LoopDev::attach(&f, &tmp.dir)?;
+        let on = SwapOn::enable(&lo.dev)?;
+        Ok(SwapArea {
+            on,
+            _lo: lo,
+            _tmp: tmp,
+        })
     }
 }
 
@@ -445,6 +572,18 @@ impl MemCgroup {
     pub fn enter(&self) -> Result<(), Setup> {
         self.write("cgroup.procs", "0")
     }
+
+    /// Moves the calling process back to the parent cgroup (so the cgroup
+    /// can be removed, or its limit no longer applies).
+    pub fn leave(&self) -> Result<(), Setup> {
+        let p = self
+            .dir
+            .parent()
+            .expect("a child cgroup has a parent")
+            .join("cgroup.procs");
+        std::fs::write(&p, "0")
+            .map_err(|e| Setup::Failed(format!("writing `0` to {}: {e}", p.display())))
+    }
 }
 
 impl Drop for MemCgroup {
@@ -523,6 +662,23 @@ mod tests {
             "a 4-page swap area is refused"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn swap_use_is_read_per_device() {
+        let swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+                     /dev/loop0                              partition\t114684\t\t49548\t\t-2\n\
+                     /dev/loop1                              partition\t409596\t\t84000\t\t32767\n";
+        assert_eq!(swap_used_kib(swaps, Path::new("/dev/loop1")), Some(84000));
+        assert_eq!(swap_used_kib(swaps, Path::new("/dev/loop0")), Some(49548));
+        assert_eq!(swap_used_kib(swaps, Path::new("/dev/loop2")), None);
+        assert_eq!(
+            swap_used_kib(
+                "Filename Type Size Used Priority\n",
+                Path::new("/dev/loop0")
+            ),
+            None
+        );
     }
 
     #[test]

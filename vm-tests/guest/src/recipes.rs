@@ -4,9 +4,16 @@
 //! mm; its exit is traced too). The host's catalogue
 //! (vm-tests/confirm.toml) says which recipe reaches which holder.
 //!
-//! A kernel without what a recipe needs (madvise(2), KSM, NUMA, soft-dirty)
-//! makes it [`RecipeError::Unavailable`], never a silent pass.
+//! A kernel without what a recipe needs (madvise(2), KSM, NUMA, soft-dirty,
+//! swap, ext2, dm-delay) makes it [`RecipeError::Unavailable`], never a
+//! silent pass. Recipes that set up devices or KSM live in their own
+//! files: [`swap`], [`file_fault`], [`ksm`].
 
+mod file_fault;
+mod ksm;
+mod swap;
+
+use crate::devices::Setup;
 use crate::sys::{errno_str, map_anon, no_thp, page, touch};
 use std::ptr;
 
@@ -18,7 +25,27 @@ pub enum RecipeError {
     Failed(String),
 }
 
+impl From<Setup> for RecipeError {
+    fn from(s: Setup) -> Self {
+        match s {
+            Setup::Missing(why) => RecipeError::Unavailable(why),
+            Setup::Failed(why) => RecipeError::Failed(why),
+        }
+    }
+}
+
 type Recipe = fn(usize) -> Result<(), RecipeError>;
+
+/// Kernel threads whose holds belong to a recipe's run (traced with it).
+pub const KERNEL_THREADS: &[(&str, &[&str])] = &[("ksm-scan", &["ksmd"])];
+
+/// The kernel threads traced with `recipe`.
+pub fn kernel_threads(recipe: &str) -> &'static [&'static str] {
+    KERNEL_THREADS
+        .iter()
+        .find(|k| k.0 == recipe)
+        .map_or(&[], |k| k.1)
+}
 
 /// Every recipe: name, what it does.
 pub const RECIPES: &[(&str, &str, Recipe)] = &[
@@ -99,6 +126,36 @@ pub const RECIPES: &[(&str, &str, Recipe)] = &[
         "clear-refs",
         "write 4 (soft-dirty) to /proc/self/clear_refs with populated memory",
         clear_refs,
+    ),
+    (
+        "swapoff",
+        "swapoff() of a loop-device swap area holding the workload's anonymous memory (pushed out by a memory cgroup limit)",
+        swap::swapoff,
+    ),
+    (
+        "shmem-swapin-fault",
+        "shmem (memfd) swapped out under a memory cgroup limit, faulted back in by touching and by MADV_POPULATE_READ",
+        swap::shmem_swapin_fault,
+    ),
+    (
+        "shared-write-fault",
+        "write faults on a shared mapping of an ext2 file on dm-delay (write-protect faults; MADV_POPULATE_WRITE during writeback)",
+        file_fault::shared_write_fault,
+    ),
+    (
+        "ksm-scan",
+        "ksmd merging identical MADV_MERGEABLE pages (run=1), then run=2 unmerging them (ksmd traced too)",
+        ksm::ksm_scan,
+    ),
+    (
+        "remote-write",
+        "write(2) to /proc/PID/mem over another process's populated memory",
+        remote_write,
+    ),
+    (
+        "mlockall-future-brk",
+        "mlockall(MCL_FUTURE) then brk() growth (brk populates the new heap)",
+        mlockall_future_brk,
     ),
 ];
 
@@ -489,4 +546,83 @@ fn clear_refs(size: usize) -> Result<(), RecipeError> {
         ))),
         Err(e) => Err(failed(format!("/proc/self/clear_refs: {e}"))),
     }
+}
+
+/// A child with a copy of `size` bytes of populated memory waits on a pipe;
+/// this process writes one page of every [`REMOTE_STRIDE`] of that memory
+/// through /proc/CHILD/mem (`mem_rw()` → `__access_remote_vm()`, one
+/// read-lock hold per page: get_user_pages of the child's mm, a COW break,
+/// `set_page_dirty_lock()`). Not every page: each is two traced events
+/// with stacks, and the holds are per page whatever the size.
+fn remote_write(size: usize) -> Result<(), RecipeError> {
+    let p = populated(size)?;
+    let mut fds = [0; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(sys_err("pipe2", false));
+    }
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(sys_err("fork", false));
+    }
+    if pid == 0 {
+        let mut b = [0u8; 1];
+        unsafe {
+            libc::close(fds[1]);
+            libc::read(fds[0], b.as_mut_ptr() as *mut libc::c_void, 1);
+            libc::_exit(0)
+        };
+    }
+    unsafe { libc::close(fds[0]) };
+    let result = write_mem(pid, p as usize, size);
+    // The child exits when the pipe closes.
+    unsafe { libc::close(fds[1]) };
+    let mut st = 0;
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    result
+}
+
+/// Pages of which remote-write writes one.
+const REMOTE_STRIDE: usize = 16;
+
+fn write_mem(pid: libc::pid_t, addr: usize, size: usize) -> Result<(), RecipeError> {
+    use std::os::unix::fs::FileExt;
+    let path = format!("/proc/{pid}/mem");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| failed(format!("opening {path} for writing: {e}")))?;
+    let data = vec![0x5au8; page()];
+    let mut off = 0;
+    while off < size {
+        match f.write_at(&data, (addr + off) as u64) {
+            Ok(w) if w == data.len() => off += REMOTE_STRIDE * page(),
+            Ok(w) => {
+                return Err(failed(format!(
+                    "{path}: wrote {w} of {} bytes at {off}",
+                    data.len()
+                )))
+            }
+            Err(e) => return Err(failed(format!("writing {path} at {off}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// mlockall(MCL_FUTURE), then the heap grows by `size`: brk(2) maps it
+/// under the write lock and, the mm being locked, populates it after the
+/// write unlock (`mm_populate()` → `__mm_populate()`, read lock).
+fn mlockall_future_brk(size: usize) -> Result<(), RecipeError> {
+    check(
+        unsafe { libc::mlockall(libc::MCL_FUTURE) },
+        "mlockall(MCL_FUTURE)",
+    )?;
+    let old = unsafe { libc::sbrk(size as libc::intptr_t) };
+    if old as isize == -1 {
+        return Err(failed(format!(
+            "sbrk(+{} MiB) under mlockall(MCL_FUTURE): {}",
+            size >> 20,
+            errno_str()
+        )));
+    }
+    check(unsafe { libc::munlockall() }, "munlockall")
 }

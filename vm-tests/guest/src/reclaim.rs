@@ -23,10 +23,7 @@
 //! shmem pages faulted into a locked VMA are marked): they stay on the
 //! evictable LRU, uncounted, and reclaim relies on luck.
 
-use crate::devices::{
-    allocated_file, kernel_log, read_counters, write_swap_header, LoopDev, MemCgroup, Setup,
-    SwapOn, Tmpfs,
-};
+use crate::devices::{kernel_log, read_counters, MemCgroup, Setup, SwapArea};
 use crate::procs::child_output;
 use crate::report::every_variant;
 use crate::smaps::vmas_in;
@@ -442,32 +439,11 @@ fn run_variant(cg: &MemCgroup, variant: &str, size: usize, pressure: usize) -> V
     }
 }
 
-/// Swap for the test: a loop device over a preallocated file on a private
-/// tmpfs (preallocated so writing swap needs no memory of the cgroup).
-struct Swap {
-    on: SwapOn,
-    _lo: LoopDev,
-    _tmp: Tmpfs,
-}
-
-fn swap(mib: u64) -> Result<Swap, Setup> {
-    let tmp = Tmpfs::mount("swap", mib + 4)?;
-    let f = allocated_file(&tmp.dir.join("swap"), mib << 20)?;
-    write_swap_header(&f, mib << 20, page())?;
-    let lo = LoopDev::attach(&f, &tmp.dir)?;
-    let on = SwapOn::enable(&lo.dev)?;
-    Ok(Swap {
-        on,
-        _lo: lo,
-        _tmp: tmp,
-    })
-}
-
 pub fn run(t: &TestConfig) -> TestReport {
     let size = (t.size_mib as usize) << 20;
     let max = t.param("memory_max_mib", 64);
     let pressure = (t.param("pressure_mib", 112) as usize) << 20;
-    let setup = swap(t.param("swap_mib", 256))
+    let setup = SwapArea::on_tmpfs("swap", t.param("swap_mib", 256))
         .and_then(|s| MemCgroup::create("reclaim", max << 20).map(|c| (s, c)));
     let (sw, cg) = match setup {
         Ok(x) => x,

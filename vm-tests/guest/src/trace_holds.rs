@@ -218,6 +218,20 @@ fn log_run(r: &RecipeRun) {
     );
 }
 
+/// The pids of the processes (kernel threads) named `comm`.
+fn pids_of(comm: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let c = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (c.trim_end() == comm).then_some(pid)
+    })
+    .collect()
+}
+
 /// One workload (a recipe at one size, or the command) in a child process,
 /// traced; its holds.
 #[allow(clippy::too_many_arguments)]
@@ -240,8 +254,22 @@ fn run_one(
         lost_events: 0,
         warnings: Vec::new(),
     };
+    // A recipe's kernel threads (ksmd) are traced with it: their pids join
+    // this program's in set_event_pid for the run.
+    let me = std::process::id();
+    let threads = recipes::kernel_threads(name);
+    let mut pids = vec![me.to_string()];
+    for comm in threads {
+        match pids_of(comm) {
+            found if found.is_empty() => run.warnings.push(format!(
+                "no kernel thread `{comm}` to trace (its holds are not in this run)"
+            )),
+            found => pids.extend(found.iter().map(u32::to_string)),
+        }
+    }
     if let Err(e) = t
-        .write("trace", "")
+        .write("set_event_pid", &pids.join(" "))
+        .and_then(|_| t.write("trace", ""))
         .and_then(|_| t.write("tracing_on", "1"))
     {
         run.status = RunStatus::Failed { reason: e };
@@ -258,6 +286,11 @@ fn run_one(
     );
     run.secs = started.elapsed().as_secs_f64();
     let _ = t.write("tracing_on", "0");
+    if !threads.is_empty() {
+        if let Err(e) = t.write("set_event_pid", &me.to_string()) {
+            run.warnings.push(e);
+        }
+    }
     run.status = match out.as_deref() {
         Ok("ok") => RunStatus::Ran,
         Ok(o) if o.starts_with("unavailable: ") => RunStatus::Unavailable {
@@ -291,7 +324,6 @@ fn run_one(
             let paired = holds::pair(&parsed.events);
             run.warnings.extend(paired.warnings);
             // This program's own holds (the fork of the workload) are not the workload's.
-            let me = std::process::id();
             run.holds = holds::reportable(paired.holds, threshold_ns)
                 .into_iter()
                 .filter(|h| h.pid != me)

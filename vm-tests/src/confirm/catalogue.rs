@@ -14,7 +14,13 @@ pub struct HolderEntry {
     /// The function a finding names as holding the lock.
     pub name: String,
     /// Guest recipes that reach it (`mmstall-guest recipes`).
+    #[serde(default)]
     pub recipes: Vec<String>,
+    /// Instead of recipes: why no workload can reach it (e.g. a path that
+    /// needs hardware or a configuration the confirm guest lacks), said as
+    /// the finding's "no workload" reason.
+    #[serde(default)]
+    pub no_recipe: Option<String>,
     /// Other frames that stand for it in a stack (it may be inlined).
     #[serde(default)]
     pub frames: Vec<String>,
@@ -67,8 +73,17 @@ impl Catalogue {
             }
         })?;
         for h in &c.holders {
-            if h.recipes.is_empty() {
-                return Err(format!("{source}: holder `{}` lists no recipes", h.name));
+            match (h.recipes.is_empty(), &h.no_recipe) {
+                (true, None) => {
+                    return Err(format!("{source}: holder `{}` lists no recipes", h.name))
+                }
+                (false, Some(_)) => {
+                    return Err(format!(
+                        "{source}: holder `{}` has both recipes and `no_recipe`",
+                        h.name
+                    ))
+                }
+                _ => {}
             }
         }
         Ok(c)
@@ -103,6 +118,20 @@ impl Catalogue {
             }
         }
         out
+    }
+
+    /// The recipes the entries for `findings` name (each finding's
+    /// [`Catalogue::entry_for`]), in catalogue order, once each: what a
+    /// confirmation of only these findings needs to run.
+    pub fn recipes_for(&self, findings: &[super::findings::StaticFinding]) -> Vec<String> {
+        let wanted: Vec<&HolderEntry> = findings
+            .iter()
+            .filter_map(|f| self.entry_for(&f.holder, &f.call_path, &f.operation))
+            .collect();
+        self.all_recipes()
+            .into_iter()
+            .filter(|r| wanted.iter().any(|e| e.recipes.contains(r)))
+            .collect()
     }
 
     /// The frames that show `holder` in a kernel stack: itself, a syscall's
@@ -196,10 +225,56 @@ recipes = ["brk-shrink"]
     }
 
     #[test]
+    fn the_recipes_of_some_findings_are_those_of_their_entries() {
+        use crate::confirm::findings::StaticFinding;
+        let f = |holder: &str, path: &[&str], operation: &str| StaticFinding {
+            code: "MMS002".into(),
+            rule: String::new(),
+            file: "mm/x.c".into(),
+            line: 1,
+            function: path.last().unwrap().to_string(),
+            holder: holder.into(),
+            call_path: path.iter().map(|s| s.to_string()).collect(),
+            operation: operation.into(),
+            lock_mode: "write".into(),
+            fingerprint: String::new(),
+        };
+        let c = Catalogue::builtin();
+        let findings = vec![
+            f("sys_mremap", &["sys_mremap", "move_vma"], "x"),
+            f(
+                "__vm_munmap",
+                &["__vm_munmap", "vms_complete_munmap_vmas"],
+                "x",
+            ),
+            // A duplicate, and a holder no entry lists: nothing more.
+            f("sys_mremap", &["sys_mremap", "move_vma"], "y"),
+            f("nobody", &["nobody"], "x"),
+            // An entry that says why no recipe reaches it: nothing either.
+            f(
+                "handle_mm_fault",
+                &["handle_mm_fault", "hugetlb_fault"],
+                "x",
+            ),
+        ];
+        assert_eq!(c.recipes_for(&findings), vec!["munmap", "mremap-move"]);
+        assert!(c.recipes_for(&[]).is_empty());
+    }
+
+    #[test]
     fn errors_name_the_source_and_line() {
         let e = Catalogue::parse("[[holder]]\nname = \"x\"\nrecipes = 3\n", "c.toml").unwrap_err();
         assert!(e.starts_with("c.toml:3:"), "{e}");
         let e = Catalogue::parse("[[holder]]\nname = \"x\"\nrecipes = []\n", "c.toml").unwrap_err();
         assert_eq!(e, "c.toml: holder `x` lists no recipes");
+        let e = Catalogue::parse(
+            "[[holder]]\nname = \"x\"\nrecipes = [\"a\"]\nno_recipe = \"why\"\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e, "c.toml: holder `x` has both recipes and `no_recipe`");
+        let c =
+            Catalogue::parse("[[holder]]\nname = \"x\"\nno_recipe = \"why\"\n", "c.toml").unwrap();
+        assert_eq!(c.holders[0].no_recipe.as_deref(), Some("why"));
     }
 }

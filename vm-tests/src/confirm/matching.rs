@@ -223,6 +223,11 @@ fn outcome_of(
             reason: format!("no recipe reaches {what} (vm-tests/confirm.toml)"),
         };
     };
+    if let Some(why) = &entry.no_recipe {
+        return Outcome::NoWorkload {
+            reason: format!("{why} (vm-tests/confirm.toml)"),
+        };
+    }
     let runs: Vec<&RecipeRun> = report
         .runs
         .iter()
@@ -278,15 +283,18 @@ fn is_lock_api(frame: &str) -> bool {
         || frame == "lock_mm_and_find_vma"
 }
 
-/// Long write holds no finding's holder explains, grouped by signature.
+/// Long write holds no write finding's holder explains, grouped by signature.
 fn discover(
     findings: &[StaticFinding],
     report: &ConfirmReport,
     cat: &Catalogue,
     threshold_ms: f64,
 ) -> Vec<Discovery> {
+    // Only write findings explain a write hold: a read finding's frames
+    // (e.g. do_madvise, under which its recipes fault) say nothing of it.
     let explained: Vec<String> = findings
         .iter()
+        .filter(|f| mode_of(f) == Mode::Write)
         .flat_map(|f| cat.holder_frames(&f.holder))
         .collect();
     let mut groups: Vec<(Vec<String>, Vec<Measured>)> = Vec::new();

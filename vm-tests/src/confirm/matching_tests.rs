@@ -137,7 +137,7 @@ pub(in crate::confirm) fn sample() -> (Vec<StaticFinding>, ConfirmReport) {
         finding("MMS003", "mlock_vma_pages_range", "sys_mlockall"),
         finding("MMS001", "break_ksm", "ksm_disable"),
         finding("MMS002", "__mmap_region", "vm_mmap_pgoff"),
-        finding("MMS004", "filemap_fault", "handle_mm_fault"),
+        finding("MMS004", "filemap_fault", "filemap_read"),
     ];
     (findings, report)
 }
@@ -188,8 +188,131 @@ fn each_finding_gets_one_outcome() {
     };
     assert_eq!(
         reason,
-        "no recipe reaches `handle_mm_fault` (vm-tests/confirm.toml)"
+        "no recipe reaches `filemap_read` (vm-tests/confirm.toml)"
     );
+}
+
+/// A read finding (MMS004) of `holder` on `call_path`.
+fn read_finding(function: &str, holder: &str, call_path: &[&str]) -> StaticFinding {
+    StaticFinding {
+        lock_mode: "read".into(),
+        call_path: call_path.iter().map(|s| s.to_string()).collect(),
+        ..finding("MMS004", function, holder)
+    }
+}
+
+/// Trace text of one read hold of `us` µs (acquired and released with the
+/// given stacks), starting `at_us` µs into the trace.
+fn read_trace(pid: u32, at_us: u64, us: u64, acquire: &[&str], end: &[&str]) -> String {
+    let stack =
+        |frames: &[&str]| -> String { frames.iter().map(|f| format!(" => {f}\n")).collect() };
+    let ts = |t: u64| {
+        let t = 100_000_000 + t;
+        format!("{}.{:06}", t / 1_000_000, t % 1_000_000)
+    };
+    format!(
+        "  r-{pid} [000] ..... {}: mmap_lock_start_locking: mm=m memcg_path=/ write=false\n\
+         \x20 r-{pid} [000] ..... {}: mmap_lock_acquire_returned: mm=m memcg_path=/ write=false success=true\n\
+         \x20 r-{pid} [000] ..... {}: <stack trace>\n{}\
+         \x20 r-{pid} [000] ..... {}: mmap_lock_released: mm=m memcg_path=/ write=false\n\
+         \x20 r-{pid} [000] ..... {}: <stack trace>\n{}",
+        ts(at_us),
+        ts(at_us),
+        ts(at_us),
+        stack(acquire),
+        ts(at_us + us),
+        ts(at_us + us),
+        stack(end),
+    )
+}
+
+#[test]
+fn a_short_read_hold_of_the_holder_is_measured_not_missed() {
+    // swapoff: unuse_mm inlined, the hold shows the syscall (a catalogue frame).
+    let swapoff = ["__x64_sys_swapoff", "do_syscall_64"];
+    let fault = ["lock_mm_and_find_vma", "exc_page_fault"];
+    let at = |size, ms_unuse: u64| {
+        let text = read_trace(21, 0, 300, &fault, &fault)
+            + &read_trace(21, 1_000, ms_unuse * 1000, &swapoff, &swapoff);
+        run("swapoff", size, &text)
+    };
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: "never".into(),
+        read_threshold_ms: 10.0,
+        runs: vec![at(64, 2), at(256, 8)],
+    };
+    let f = read_finding(
+        "unuse_pte_range",
+        "unuse_mm",
+        &["unuse_mm", "unuse_vma", "unuse_pte_range"],
+    );
+    let c = confirm(&[f], &report, &Catalogue::builtin(), 50.0);
+    // 2 and 8 ms are below the 10 ms read threshold, yet kept and matched.
+    let Outcome::Short { evidence } = &c.outcomes[0].outcome else {
+        panic!("{:?}", c.outcomes[0].outcome)
+    };
+    assert_eq!(
+        evidence.sizes.iter().map(|s| s.max_ms).collect::<Vec<_>>(),
+        vec![2.0, 8.0]
+    );
+    assert_eq!(evidence.mode, Mode::Read);
+}
+
+#[test]
+fn a_path_no_workload_can_reach_says_why() {
+    let f = read_finding(
+        "shrink_folio_list",
+        "handle_mm_fault",
+        &["handle_mm_fault", "hugetlb_fault", "shrink_folio_list"],
+    );
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: "never".into(),
+        read_threshold_ms: 10.0,
+        runs: vec![],
+    };
+    let c = confirm(&[f], &report, &Catalogue::builtin(), 50.0);
+    let Outcome::NoWorkload { reason } = &c.outcomes[0].outcome else {
+        panic!("{:?}", c.outcomes[0].outcome)
+    };
+    assert!(reason.contains("CONFIG_HUGETLBFS"), "{reason}");
+    assert!(reason.ends_with("(vm-tests/confirm.toml)"), "{reason}");
+}
+
+#[test]
+fn read_findings_do_not_explain_long_write_holds() {
+    // do_madvise is a frame of handle_mm_fault's entry (the populate
+    // recipes), yet a long madvise write hold stays a discovery.
+    let acq = [
+        "mmap_write_lock_killable",
+        "do_madvise",
+        "__x64_sys_madvise",
+    ];
+    let report = ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: "never".into(),
+        read_threshold_ms: 10.0,
+        runs: vec![
+            run("madvise-unmergeable", 64, &trace(31, 60, &acq, &acq, false)),
+            run(
+                "madvise-unmergeable",
+                256,
+                &trace(32, 240, &acq, &acq, false),
+            ),
+        ],
+    };
+    let f = read_finding(
+        "do_page_mkwrite",
+        "handle_mm_fault",
+        &["handle_mm_fault", "do_page_mkwrite"],
+    );
+    let c = confirm(&[f], &report, &Catalogue::builtin(), 50.0);
+    assert_eq!(c.discovered.len(), 1);
+    assert_eq!(c.discovered[0].signature[0], "do_madvise");
 }
 
 #[test]

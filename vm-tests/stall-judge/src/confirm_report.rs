@@ -11,7 +11,8 @@ pub struct ConfirmReport {
     pub kernel_release: String,
     /// What the run did to transparent huge pages (and what they were).
     pub thp: String,
-    /// Read holds shorter than this are not reported (every write hold is).
+    /// Read holds shorter than this are reported only as the longest of
+    /// each pair of stacks (every write hold is).
     pub read_threshold_ms: f64,
     pub runs: Vec<RecipeRun>,
 }

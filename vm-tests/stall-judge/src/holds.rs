@@ -37,9 +37,25 @@ impl Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     StartLocking,
-    AcquireReturned { success: bool },
+    AcquireReturned {
+        success: bool,
+    },
     Released,
+    /// A [`PAUSE_MARKER`] or [`RESUME_MARKER`] line: a workload paused
+    /// tracing (to bound the trace's size); what was open at either marker
+    /// cannot be paired across the pause.
+    Paused,
 }
+
+/// What a workload writes to `trace_marker` right before it switches
+/// tracing off for a while (and the events in between are not in the trace).
+pub const PAUSE_MARKER: &str = "mmstall: trace paused";
+
+/// What it writes right after switching tracing back on. Both markers end
+/// the open holds: another task may acquire between the pause marker and
+/// the switch (traced, its release not), or between the switch and the
+/// resume marker (a hold that started in the gap is not in the trace).
+pub const RESUME_MARKER: &str = "mmstall: trace resumed";
 
 /// One `mmap_lock` event of the trace, with the stack trace the trigger
 /// recorded right after it (outermost frame last), if any.
@@ -269,6 +285,20 @@ pub fn parse_trace(text: &str) -> Result<ParsedTrace, TraceError> {
         let Some((name, fields)) = body.split_once(": ") else {
             continue;
         };
+        if name == "tracing_mark_write" && [PAUSE_MARKER, RESUME_MARKER].contains(&fields.trim()) {
+            out.events.push(TraceEvent {
+                line,
+                comm,
+                pid,
+                cpu,
+                ts_ns,
+                kind: EventKind::Paused,
+                mm: String::new(),
+                mode: Mode::Read,
+                stack: Vec::new(),
+            });
+            continue;
+        }
         let kind = match name {
             "mmap_lock_start_locking" => EventKind::StartLocking,
             "mmap_lock_acquire_returned" => EventKind::AcquireReturned {
@@ -326,6 +356,18 @@ pub fn pair(events: &[TraceEvent]) -> Pairing {
     for e in events {
         let key = (e.pid, e.mm.as_str());
         match e.kind {
+            EventKind::Paused => {
+                // Their ends (or starts) are not in the trace.
+                if !open.is_empty() {
+                    out.warnings.push(format!(
+                        "trace line {}: tracing paused with {} holds open: they are not measured",
+                        e.line,
+                        open.len()
+                    ));
+                }
+                open.clear();
+                waiting.clear();
+            }
             EventKind::StartLocking => {
                 waiting.insert(key, e.ts_ns);
             }
@@ -400,12 +442,36 @@ pub fn pair(events: &[TraceEvent]) -> Pairing {
     out
 }
 
-/// The holds worth reporting: every write hold, and read holds of at least
-/// `read_threshold_ns`.
+/// The holds worth reporting: every write hold, every read hold of at
+/// least `read_threshold_ns`, and of the shorter read holds the longest of
+/// each distinct pair of stacks (acquiring, ending), so that a read-lock
+/// holder the workload reached is measured ("short", with its figure)
+/// rather than taken for not reached, while the thousands of fault-sized
+/// read holds of a run stay a few entries. Kept in start order.
 pub fn reportable(holds: Vec<Hold>, read_threshold_ns: u64) -> Vec<Hold> {
+    // Index in `holds` of the longest short read hold of each stack pair.
+    let mut longest: HashMap<(&[String], &[String]), usize> = HashMap::new();
+    for (i, h) in holds.iter().enumerate() {
+        if h.mode != Mode::Read || h.hold_ns >= read_threshold_ns {
+            continue;
+        }
+        let key = (h.acquire_stack.as_slice(), h.release_stack.as_slice());
+        let best = longest.entry(key).or_insert(i);
+        if holds[*best].hold_ns < h.hold_ns {
+            *best = i;
+        }
+    }
+    let mut keep_short: Vec<usize> = longest.into_values().collect();
+    keep_short.sort_unstable();
     holds
-        .into_iter()
-        .filter(|h| h.mode == Mode::Write || h.hold_ns >= read_threshold_ns)
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| {
+            h.mode == Mode::Write
+                || h.hold_ns >= read_threshold_ns
+                || keep_short.binary_search(i).is_ok()
+        })
+        .map(|(_, h)| h.clone())
         .collect()
 }
 

@@ -159,8 +159,85 @@ fn reportable_keeps_every_write_hold_and_long_read_holds() {
             (Mode::Read, 50_000_000)
         ]
     );
+    // Below the threshold the read hold is still kept: the only one of its stacks.
     let short = reportable(pair(&p.events).holds, 60_000_000);
-    assert_eq!(short.len(), 2);
+    assert_eq!(short.len(), 3);
+}
+
+/// A read hold of `hold_ns` with the given acquiring frame, starting at `start_ns`.
+fn read_hold(start_ns: u64, hold_ns: u64, frame: &str) -> Hold {
+    Hold {
+        comm: "t".into(),
+        pid: 1,
+        mm: "m".into(),
+        mode: Mode::Read,
+        start_ns,
+        hold_ns,
+        wait_ns: 0,
+        end: HoldEnd::Released,
+        acquire_stack: vec![frame.to_string()],
+        release_stack: vec![],
+    }
+}
+
+#[test]
+fn reportable_keeps_the_longest_short_read_hold_of_each_stack() {
+    let holds = vec![
+        read_hold(1, 300, "do_user_addr_fault"),
+        read_hold(2, 900, "do_user_addr_fault"),
+        read_hold(3, 500, "unuse_mm"),
+        read_hold(4, 20_000, "do_user_addr_fault"),
+        read_hold(5, 100, "do_user_addr_fault"),
+        read_hold(6, 700, "unuse_mm"),
+    ];
+    let kept: Vec<(u64, u64)> = reportable(holds, 10_000)
+        .iter()
+        .map(|h| (h.start_ns, h.hold_ns))
+        .collect();
+    // The long one, and per stack the longest short one, in start order.
+    assert_eq!(kept, vec![(2, 900), (4, 20_000), (6, 700)]);
+}
+
+#[test]
+fn a_hold_open_when_tracing_paused_is_not_paired_across_the_pause() {
+    // ksmd-33 acquires, tracing pauses (its release and next acquire are
+    // not in the trace), it resumes and the next hold's release arrives.
+    let text = "\
+           ksmd-33  [000] .....    20.000000: mmap_lock_acquire_returned: mm=00000000cccc0003 memcg_path= write=false success=true
+           ksmd-33  [000] .....    20.000001: <stack trace>
+ => mmap_read_lock
+ => try_to_merge_with_ksm_page
+ => ksm_scan_thread
+      confirm-9     [001] .....    20.000100: tracing_mark_write: mmstall: trace paused
+           ksmd-33  [000] .....    20.700000: mmap_lock_released: mm=00000000cccc0003 memcg_path= write=false
+           ksmd-33  [000] .....    20.800000: mmap_lock_acquire_returned: mm=00000000cccc0003 memcg_path= write=false success=true
+           ksmd-33  [000] .....    20.800500: mmap_lock_released: mm=00000000cccc0003 memcg_path= write=false
+";
+    let p = parse_trace(text).unwrap();
+    assert_eq!(p.events[1].kind, EventKind::Paused);
+    let paired = pair(&p.events);
+    // Not one 700 ms hold: the released-without-acquisition is said, and
+    // the hold after the pause is measured.
+    let h: Vec<u64> = paired.holds.iter().map(|h| h.hold_ns).collect();
+    assert_eq!(h, vec![500_000]);
+    assert!(paired.warnings[0].contains("tracing paused with 1 holds open"));
+    assert!(paired.warnings[1].contains("without an acquisition"));
+}
+
+#[test]
+fn a_hold_taken_between_the_pause_marker_and_the_pause_is_not_paired_either() {
+    // ksmd acquires after the pause marker, before tracing stops; after the
+    // resume marker only the release of a later hold is in the trace.
+    let text = "\
+      confirm-9     [001] .....    20.000100: tracing_mark_write: mmstall: trace paused
+           ksmd-33  [000] .....    20.000200: mmap_lock_acquire_returned: mm=00000000cccc0003 memcg_path= write=false success=true
+      confirm-9     [001] .....    23.000000: tracing_mark_write: mmstall: trace resumed
+           ksmd-33  [000] .....    23.000100: mmap_lock_released: mm=00000000cccc0003 memcg_path= write=false
+";
+    let p = parse_trace(text).unwrap();
+    assert_eq!(p.events[2].kind, EventKind::Paused);
+    let paired = pair(&p.events);
+    assert!(paired.holds.is_empty(), "{:?}", paired.holds);
 }
 
 #[test]
