@@ -177,6 +177,49 @@ fn sys_err(what: &str, einval_is_missing: bool) -> RecipeError {
     }
 }
 
+/// Writes a pattern into bytes `from..to` of the file `fd` (`what` names
+/// it in the error).
+fn fill_file(fd: libc::c_int, from: usize, to: usize, what: &str) -> Result<(), RecipeError> {
+    let chunk = vec![0x5au8; 1 << 20];
+    let mut off = from;
+    while off < to {
+        let n = chunk.len().min(to - off);
+        let w = unsafe {
+            libc::pwrite(
+                fd,
+                chunk.as_ptr() as *const libc::c_void,
+                n,
+                off as libc::off_t,
+            )
+        };
+        if w != n as isize {
+            return Err(sys_err(&format!("pwrite to {what} at {off}"), false));
+        }
+        off += n;
+    }
+    Ok(())
+}
+
+/// `mmap(MAP_SHARED, PROT_READ|PROT_WRITE)` of `size` bytes of `fd`; MAP_FAILED
+/// as a null pointer (the caller reports it, after closing what it must).
+fn map_shared_raw(fd: libc::c_int, size: usize) -> *mut u8 {
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p as *mut u8
+    }
+}
+
 fn failed(msg: String) -> RecipeError {
     RecipeError::Failed(msg)
 }
@@ -351,20 +394,11 @@ fn remap_file_pages(size: usize) -> Result<(), RecipeError> {
         unsafe { libc::ftruncate(fd, size as libc::off_t) },
         "ftruncate",
     )?;
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
+    let p = map_shared_raw(fd, size);
+    if p.is_null() {
         return Err(sys_err("mmap MAP_SHARED memfd", false));
     }
-    touch(p as *mut u8, size);
+    touch(p, size);
     // The whole range again at offset 0: the emulation maps it anew
     // (MAP_FIXED over the populated mapping).
     let r = unsafe { libc::syscall(libc::SYS_remap_file_pages, p, size, 0, 0, 0) };

@@ -6,7 +6,7 @@
 //! (every bio waits [`DELAY_MS`], so writeback is slow enough to be waited
 //! for) over a loop device over a file on a private tmpfs.
 
-use super::{failed, madvise, sys_err, RecipeError};
+use super::{failed, fill_file, madvise, map_shared_raw, sys_err, RecipeError};
 use crate::devices::{allocated_file, mkfs_ext2, DelayDev, FsMount, LoopDev, Tmpfs};
 use crate::sys::page;
 use std::os::fd::AsRawFd;
@@ -58,29 +58,8 @@ fn write_faults(fs: &FsMount, size: usize) -> Result<(), RecipeError> {
         .open(&path)
         .map_err(|e| failed(format!("creating {}: {e}", path.display())))?;
     let fd = file.as_raw_fd();
-    let chunk = vec![0x5au8; 1 << 20];
-    let write_range = |from: usize, to: usize| -> Result<(), RecipeError> {
-        let mut off = from;
-        while off < to {
-            let n = chunk.len().min(to - off);
-            let w = unsafe {
-                libc::pwrite(
-                    fd,
-                    chunk.as_ptr() as *const libc::c_void,
-                    n,
-                    off as libc::off_t,
-                )
-            };
-            if w != n as isize {
-                return Err(sys_err(
-                    &format!("pwrite {} at {off}", path.display()),
-                    false,
-                ));
-            }
-            off += n;
-        }
-        Ok(())
-    };
+    let what = path.display().to_string();
+    let write_range = |from: usize, to: usize| fill_file(fd, from, to, &what);
     // Sparse: reading a hole through the mapping gives a clean zeroed page
     // (mapped read-only like any clean page), with no I/O to wait for.
     file.set_len(size as u64).map_err(|e| {
@@ -90,20 +69,10 @@ fn write_faults(fs: &FsMount, size: usize) -> Result<(), RecipeError> {
             size >> 20
         ))
     })?;
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
+    let p = map_shared_raw(fd, size);
+    if p.is_null() {
         return Err(sys_err("mmap MAP_SHARED of the ext2 file", false));
     }
-    let p = p as *mut u8;
     let pg = page();
     // Where the part written during writeback starts.
     let half = (size - size / 16) & !(pg - 1);

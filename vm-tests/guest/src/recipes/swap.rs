@@ -9,7 +9,7 @@
 //! did (the area has the highest priority: an area left on by a workload
 //! killed before its cleanup takes nothing).
 
-use super::{failed, madvise, sys_err, RecipeError};
+use super::{failed, fill_file, madvise, map_shared_raw, sys_err, RecipeError};
 use crate::devices::{MemCgroup, SwapArea};
 use crate::sys::{map_anon, no_thp, page, touch};
 use std::ptr;
@@ -95,39 +95,15 @@ fn shmem_swapin_in_cgroup(area: &SwapArea, cg: &MemCgroup, size: usize) -> Resul
     if fd < 0 {
         return Err(sys_err("memfd_create", false));
     }
-    let chunk = vec![0x5au8; 1 << 20];
-    let mut off = 0usize;
-    while off < size {
-        let n = chunk.len().min(size - off);
-        let w = unsafe {
-            libc::pwrite(
-                fd,
-                chunk.as_ptr() as *const libc::c_void,
-                n,
-                off as libc::off_t,
-            )
-        };
-        if w != n as isize {
-            let e = sys_err(&format!("pwrite to the memfd at {off}"), false);
-            unsafe { libc::close(fd) };
-            return Err(e);
-        }
-        off += n;
+    if let Err(e) = fill_file(fd, 0, size, "the memfd") {
+        unsafe { libc::close(fd) };
+        return Err(e);
     }
     let checked = check_swapped(area, size, "shmem");
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd,
-            0,
-        )
-    };
+    let p = map_shared_raw(fd, size);
     unsafe { libc::close(fd) };
     checked?;
-    if p == libc::MAP_FAILED {
+    if p.is_null() {
         return Err(sys_err("mmap MAP_SHARED memfd", false));
     }
     // Faulting back in, half of it fits: a swap-in's charge still reclaims
@@ -135,7 +111,6 @@ fn shmem_swapin_in_cgroup(area: &SwapArea, cg: &MemCgroup, size: usize) -> Resul
     // charging a cluster at a time does not drive the cgroup out of memory
     // (measured: OOM-killed at a quarter).
     cg.write("memory.max", &(size as u64 / 2 + (16 << 20)).to_string())?;
-    let p = p as *mut u8;
     let half = (size / 2) & !(page() - 1);
     let mut sum = 0u32;
     let mut o = 0;
