@@ -97,7 +97,14 @@ impl CallGraph {
                     .collect()
             })
             .collect();
-        let callbacks = Callbacks::new(functions, &resolved, |f, name| resolve(f, name));
+        let stable = stable_keys(files, functions, macros);
+        let mut callbacks = Callbacks::new(functions, &resolved, |f, name| resolve(f, name));
+        // Ids depend on the order files were read (another revision reads
+        // them in another order): a walker's callbacks are ordered by what
+        // they are, so its closure key, hence summary reuse, does not move.
+        for targets in callbacks.param_targets.values_mut() {
+            targets.sort_by_key(|&t| stable[t as usize]);
+        }
         let mut callers = vec![Vec::new(); functions.len()];
         for (fi, calls) in resolved.iter().enumerate() {
             for (ci, callee) in calls.iter().enumerate() {
@@ -136,7 +143,6 @@ impl CallGraph {
             .collect();
         let may_touch_lock = propagate(&direct_lock, &callers);
         let may_reach_long = propagate(&direct_long, &callers);
-        let stable = stable_keys(files, functions, macros);
         let groups = cycle_groups(&edges);
         let closure = closure_keys(&stable, &edges, &groups);
         let by_stable = stable

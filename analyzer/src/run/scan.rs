@@ -25,6 +25,9 @@ pub(super) struct Scan {
     /// The chunk assigns through a pointer (`p->field = ...`).
     pub(super) stores_fields: Vec<bool>,
     pub(super) has_loop: Vec<bool>,
+    /// The chunk has a `switch` (a predicate a caller may branch on); a scan
+    /// fact, so a cached scan selects what a fresh one does.
+    pub(super) has_switch: Vec<bool>,
     pub(super) line_starts: Vec<u32>,
     /// Scanned for definitions only: what its chunks call is unknown.
     pub(super) calls_unknown: bool,
@@ -89,6 +92,7 @@ impl Scan {
                 .iter()
                 .any(|k| t.contains(k))
         });
+        let has_switch = per_chunk(&|t: &str| t.contains("switch"));
         let chunk_names_lock = match prefilter {
             Some(p) => chunks
                 .iter()
@@ -114,6 +118,7 @@ impl Scan {
             fn_params,
             stores_fields,
             has_loop,
+            has_switch,
             line_starts,
             calls_unknown: !scan_calls,
             designated,

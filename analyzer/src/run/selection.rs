@@ -153,11 +153,7 @@ pub(super) fn select_long_reaching_callees(
                         && files[f].scan.calls[k]
                             .iter()
                             .all(|n| files[f].scan.defs[k].iter().any(|d| **d == **n))
-                        && files[f].text.as_deref().is_some_and(|t| {
-                            let chunk = &files[f].scan.chunks[k];
-                            t.get(chunk.start..chunk.end)
-                                .is_some_and(|body| body.contains("switch"))
-                        }))
+                        && files[f].scan.has_switch[k])
             };
             if defs.len() > MAX_HOMONYMS {
                 targets.extend(
