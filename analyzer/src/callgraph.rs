@@ -283,12 +283,12 @@ impl Callbacks {
                     else {
                         continue;
                     };
-                    let is_ident = !name.is_empty()
-                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                        && !name.as_bytes()[0].is_ascii_digit();
                     // A local or parameter of the caller is a value handed
                     // through (its constant, if any, comes with the context).
-                    if !is_ident || f.var_id(name).is_some() || f.params.iter().any(|p| p == name) {
+                    if !crate::catalogue::is_identifier(name)
+                        || f.var_id(name).is_some()
+                        || f.params.iter().any(|p| p == name)
+                    {
                         continue;
                     }
                     let Some(t) = resolve(f, name) else {

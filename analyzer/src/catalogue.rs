@@ -404,6 +404,14 @@ pub fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// A C identifier: a letter or `_`, then letters, digits and `_`.
+pub fn is_identifier(s: &str) -> bool {
+    s.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && s.chars().all(is_ident_char)
+}
+
 pub(crate) fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError {
     let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
     AnalyzerError::Config {

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::files::LoadedFile;
+use crate::catalogue::is_identifier;
 use crate::finding::Finding;
 use crate::source::SourceSet;
 
@@ -414,13 +415,6 @@ fn syscall_macro(name: &str) -> Option<&str> {
         .strip_prefix("SYSCALL_DEFINE")
         .or_else(|| name.strip_prefix("COMPAT_SYSCALL_DEFINE"))?;
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(name)
-}
-
-fn is_identifier(s: &str) -> bool {
-    s.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]

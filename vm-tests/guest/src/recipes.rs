@@ -505,9 +505,10 @@ fn madvise(p: *mut u8, size: usize, advice: libc::c_int, what: &str) -> Result<(
     Ok(())
 }
 
-fn madvise_unmergeable(size: usize) -> Result<(), RecipeError> {
-    // Marked mergeable before it is populated: a kernel without KSM says so
-    // before the work.
+/// `size` bytes of anonymous memory in 4 KiB pages, marked mergeable before
+/// it is populated (a kernel without KSM says so before the work), then
+/// every page written alike.
+fn mergeable_populated(size: usize) -> Result<*mut u8, RecipeError> {
     let p = map_anon(size, 0).map_err(failed)?;
     no_thp(p, size).map_err(failed)?;
     madvise(
@@ -517,6 +518,11 @@ fn madvise_unmergeable(size: usize) -> Result<(), RecipeError> {
         "madvise(MADV_MERGEABLE) (KSM)",
     )?;
     touch(p, size);
+    Ok(p)
+}
+
+fn madvise_unmergeable(size: usize) -> Result<(), RecipeError> {
+    let p = mergeable_populated(size)?;
     madvise(p, size, libc::MADV_UNMERGEABLE, "madvise(MADV_UNMERGEABLE)")
 }
 

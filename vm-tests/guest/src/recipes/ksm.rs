@@ -5,8 +5,8 @@
 //! /sys/kernel/mm/ksm/run unmerges everything in the writing task,
 //! `unmerge_and_remove_all_rmap_items()` holding each mm's read lock.
 
-use super::{failed, madvise, RecipeError};
-use crate::sys::{map_anon, no_thp, sleep_us, touch};
+use super::{failed, mergeable_populated, RecipeError};
+use crate::sys::sleep_us;
 use mmstall_stall_judge::holds::{PAUSE_MARKER, RESUME_MARKER};
 use std::time::{Duration, Instant};
 
@@ -86,16 +86,9 @@ pub fn ksm_scan(size: usize) -> Result<(), RecipeError> {
         ("sleep_millisecs", read("sleep_millisecs")?),
         ("pages_to_scan", read("pages_to_scan")?),
     ]);
-    let p = map_anon(size, 0).map_err(failed)?;
-    no_thp(p, size).map_err(failed)?;
-    madvise(
-        p,
-        size,
-        libc::MADV_MERGEABLE,
-        "madvise(MADV_MERGEABLE) (KSM)",
-    )?;
-    // Every page the same: one byte set, the rest zero.
-    touch(p, size);
+    // Every page the same: one byte set, the rest zero (the mapping lives
+    // until the recipe's process exits).
+    mergeable_populated(size)?;
     write("sleep_millisecs", "0")?;
     write("pages_to_scan", "4096")?;
     let scans = read_num("full_scans")?;
