@@ -137,7 +137,7 @@ impl CallGraph {
                 f.calls.iter().zip(res).any(|(c, r)| {
                     let k = c.catalogued;
                     (k.long_op && (r.is_none() || !k.long_op_unless_defined))
-                        || (r.is_none() && !k.lock_name && !k.assertion)
+                        || (r.is_none() && !k.lock_name && !k.assertion && !k.pure)
                 })
             })
             .collect();

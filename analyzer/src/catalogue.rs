@@ -153,6 +153,8 @@ struct RawCatalogue {
     rules: BTreeMap<String, RuleConfig>,
     #[serde(default)]
     not_followed: BTreeMap<String, String>,
+    #[serde(default)]
+    pure: BTreeMap<String, String>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -261,6 +263,10 @@ pub struct Catalogue {
     /// with the fact about the kernel API that makes them bounded or
     /// impossible under the mmap lock (`[not_followed]`).
     pub not_followed: HashMap<String, String>,
+    /// Side-effect-free macros and helpers that may have no definition in
+    /// view, with why (`[pure]`): a helper calling them can still be a
+    /// predicate whose result a context decides.
+    pub pure: HashMap<String, String>,
 }
 
 impl Catalogue {
@@ -318,6 +324,7 @@ impl Catalogue {
             rmap: raw.rmap,
             rules: raw.rules,
             not_followed: raw.not_followed.into_iter().collect(),
+            pure: raw.pure.into_iter().collect(),
         })
     }
 

@@ -85,6 +85,9 @@ pub struct Catalogued {
     /// entry requires it).
     pub lock_call: bool,
     pub assertion: bool,
+    /// Side-effect free (`[pure]`): no definition needed to know it does
+    /// not reach a long operation.
+    pub pure: bool,
 }
 
 impl Catalogued {
@@ -98,6 +101,7 @@ impl Catalogued {
             lock_name: cat.lock_api.contains_key(&call.callee),
             lock_call: cat.mmap_lock_call(&call.callee, &call.args).is_some(),
             assertion: cat.assertions.contains_key(&call.callee),
+            pure: cat.pure.contains_key(&call.callee),
         }
     }
 }

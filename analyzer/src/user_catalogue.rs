@@ -112,6 +112,10 @@ struct UserOverlay {
     rmap: RmapWalkers,
     #[serde(default)]
     rules: BTreeMap<String, RuleOverlay>,
+    #[serde(default)]
+    not_followed: BTreeMap<String, String>,
+    #[serde(default)]
+    pure: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

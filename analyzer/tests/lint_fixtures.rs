@@ -858,3 +858,46 @@ fn the_retry_protocol_covers_only_its_own_waits() {
     // The wait inside __lock_page_or_retry() is the protocol's.
     assert!(holder_clean(&run, "demo_fault_retries"));
 }
+
+#[test]
+fn fields_a_designated_initializer_leaves_out_are_zero() {
+    // 6.1 node_reclaim(): `struct scan_control sc = { ... }` names no target
+    // memcg, so writeback_throttling_sane(sc) -> !cgroup_reclaim(sc) is true
+    // and shrink_folio_list() never waits for writeback on that path. A memcg
+    // named in the initializer, assigned later or by a helper keeps the wait;
+    // so does a mapping a filesystem callback fills in (`ops->iomap_begin`).
+    let run = lint("zeroed_fields");
+    let mut mms004: Vec<(&str, &str, &str)> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
+        .collect();
+    mms004.sort();
+    assert_eq!(
+        mms004,
+        [
+            (
+                "demo_fault_memcg_reclaim",
+                "demo_shrink_folio_list",
+                "folio_wait_writeback"
+            ),
+            (
+                "demo_fault_memcg_reclaim_helper",
+                "demo_shrink_folio_list",
+                "folio_wait_writeback"
+            ),
+            (
+                "demo_fault_memcg_reclaim_late",
+                "demo_shrink_folio_list",
+                "folio_wait_writeback"
+            ),
+            (
+                "demo_mkwrite_mapped",
+                "demo_mkwrite_iter",
+                "folio_wait_writeback"
+            ),
+        ]
+    );
+}

@@ -163,13 +163,18 @@ def lock_calls(src: Source, name: str) -> list[str]:
     return LOCK_CALL.findall(src.bodies.get(name, ""))
 
 
-def still_in_code(old: Source, new: Source, f: dict) -> bool | None:
+def still_in_code(old: Source, new: Source, f: dict) -> str | bool | None:
     """A finding called fixed probably still exists when, in NEW, its holder
     still reaches its function (call graph of the lexical index, a few calls
     more than the old path), the function still calls the long operation, and
     no function of the old path that is still there changed its lock calls
-    (acquire, release, downgrade, assertion). None when the holder or the
-    function is not found (renamed or moved out of the paths): no claim."""
+    (acquire, release, downgrade, assertion): "path" when every call of the
+    old path is still made in NEW (the same path is there), "reached" when
+    the holder reaches the function only otherwise (another path, which a
+    constant may decide: 2.6.28's memcg charge no longer allocates its
+    page_cgroup, and memcg reclaim runs with `.order = 0`). None when the
+    holder or the function is not found (renamed or moved out of the
+    paths): no claim."""
     holder, function, op = f.get("holder"), f.get("function"), f.get("operation")
     path = list(f.get("call_path") or [holder])
     if holder not in new.bodies or function not in new.bodies:
@@ -181,7 +186,8 @@ def still_in_code(old: Source, new: Source, f: dict) -> bool | None:
     for name in set(path) | {function}:
         if name in new.bodies and name in old.bodies and lock_calls(new, name) != lock_calls(old, name):
             return False
-    return True
+    same_path = all(a in new.bodies and b in new.calls(a) for a, b in zip(path, path[1:]))
+    return "path" if same_path else "reached"
 
 
 def line(f: dict) -> str:
@@ -235,14 +241,17 @@ def main() -> int:
         for tag, fs in (("+", intro), ("-", fixed)):
             for i, f in enumerate(fs[:limit]):
                 mark = ""
-                if tag == "-" and verdicts[i]:
+                if tag == "-" and verdicts[i] == "path":
                     mark = "   STILL IN CODE"
+                elif tag == "-" and verdicts[i] == "reached":
+                    mark = "   (holder reaches it by another path)"
                 print(f"   {tag} {line(f)}{mark}")
             if limit is not None and len(fs) > limit:
                 print(f"   {tag} ... {len(fs) - limit} more (--all)")
-        print(f"   called fixed but still in the code (holder reaches it, lock calls unchanged): "
-              f"{sum(1 for v in verdicts if v)} of {len(fixed)}"
-              f" ({sum(1 for v in verdicts if v is None)} not checked: a function not found)")
+        print(f"   called fixed but still in the code (the same path, lock calls unchanged): "
+              f"{sum(1 for v in verdicts if v == 'path')} of {len(fixed)}"
+              f" ({sum(1 for v in verdicts if v == 'reached')} reached by another path, to read;"
+              f" {sum(1 for v in verdicts if v is None)} not checked: a function not found)")
     return 3 if failed else 0
 
 

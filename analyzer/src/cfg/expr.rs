@@ -29,6 +29,7 @@ impl CfgBuilder<'_> {
                         if let Some(f) = func {
                             self.expression(f);
                         }
+                        self.indirect_call_stores(n);
                     }
                 }
             }
@@ -122,6 +123,31 @@ impl CfgBuilder<'_> {
         // `*foo(x) = y` or `a[f(i)] = y`: calls in an lvalue still execute.
         if left.kind() != "identifier" && left.kind() != "field_expression" {
             self.expression(left);
+        }
+    }
+
+    /// A call through a function pointer (`ops->iomap_begin(.., &iter->iomap,
+    /// ..)`) has no definition to follow: what it stores into the objects
+    /// handed to it is unknown. Each argument's fields are assigned unknown
+    /// as a whole (`iter.iomap.*`), so they no longer fall back to the zeroes
+    /// of a designated initializer ([`crate::field_values`]), and callers
+    /// learn it as a store of the function (`parse::field_stores`).
+    fn indirect_call_stores(&mut self, call: TsNode) {
+        let Some(list) = call.child_by_field_name("arguments") else {
+            return;
+        };
+        let mut c = list.walk();
+        let paths: Vec<String> = list
+            .named_children(&mut c)
+            .filter_map(|a| normalize_path(self.text(a)))
+            .collect();
+        for p in paths {
+            let var = self.var(&crate::field_values::wildcard_of(&p));
+            let cur = self.current();
+            self.nodes[cur as usize].events.push(Event::Assign {
+                var,
+                value: Value::Unknown,
+            });
         }
     }
 

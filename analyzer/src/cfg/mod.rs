@@ -227,6 +227,12 @@ impl<'a> CfgBuilder<'a> {
                         .child_by_field_name("declarator")
                         .and_then(|d| declarator_name(d, self.src))
                     {
+                        // A list initializes the fields, not a value of
+                        // the whole (which an assignment later replaces).
+                        if value.kind() == "initializer_list" {
+                            self.designated_fields(&name, value, false);
+                            continue;
+                        }
                         let v = self.assigned_value(value);
                         let var = self.var(&name);
                         let cur = self.current();
@@ -236,6 +242,72 @@ impl<'a> CfgBuilder<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// The fields a designated initializer gives (`struct scan_control sc =
+    /// { .order = order, .may_swap = 1 };`): each named field its value, and
+    /// every field it leaves out zero (C11 6.7.9), as the wildcard
+    /// `sc.*` ([`crate::field_values::WILDCARD`]) that a field without a value of
+    /// its own falls back to. Nested lists recurse (`.state = { .x = 1 }`).
+    /// A positional list (`{ a, b }`) names no field: only `{ 0 }` and `{ }`
+    /// are read, as all zero.
+    fn designated_fields(&mut self, base: &str, list: TsNode, nested: bool) {
+        let mut c = list.walk();
+        let items: Vec<TsNode> = list
+            .named_children(&mut c)
+            .filter(|i| i.kind() != "comment")
+            .collect();
+        let all_zero =
+            |b: &Self, i: &TsNode| i.kind() == "number_literal" && b.text(*i).trim() == "0";
+        let designated = items
+            .iter()
+            .all(|i| i.kind() == "initializer_pair" || all_zero(self, i));
+        if !designated && !nested {
+            return;
+        }
+        // A nested positional list leaves its fields unknown, not zero.
+        let var = self.var(&format!("{base}.{}", crate::field_values::WILDCARD));
+        let cur = self.current();
+        self.nodes[cur as usize].events.push(Event::Assign {
+            var,
+            value: if designated {
+                Value::Const(0)
+            } else {
+                Value::Unknown
+            },
+        });
+        if !designated {
+            return;
+        }
+        for pair in items.iter().filter(|i| i.kind() == "initializer_pair") {
+            let mut c = pair.walk();
+            let designators: Vec<TsNode> =
+                pair.children_by_field_name("designator", &mut c).collect();
+            // `.a.b = x` or `[i] = x`: only a plain `.field` is followed.
+            let [d] = designators.as_slice() else {
+                continue;
+            };
+            if d.kind() != "field_designator" {
+                continue;
+            }
+            let Some(field) = d.named_child(0).map(|f| self.text(f).to_string()) else {
+                continue;
+            };
+            let Some(value) = pair.child_by_field_name("value") else {
+                continue;
+            };
+            let path = format!("{base}.{field}");
+            if value.kind() == "initializer_list" {
+                self.designated_fields(&path, value, true);
+                continue;
+            }
+            let v = self.assigned_value(value);
+            let var = self.var(&path);
+            let cur = self.current();
+            self.nodes[cur as usize]
+                .events
+                .push(Event::Assign { var, value: v });
         }
     }
 

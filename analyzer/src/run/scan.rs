@@ -28,6 +28,9 @@ pub(super) struct Scan {
     /// The chunk has a `switch` (a predicate a caller may branch on); a scan
     /// fact, so a cached scan selects what a fresh one does.
     pub(super) has_switch: Vec<bool>,
+    /// The chunk returns a value (`return x;`): with no loop, a predicate
+    /// candidate (`return sc->target_mem_cgroup;`).
+    pub(super) returns_value: Vec<bool>,
     pub(super) line_starts: Vec<u32>,
     /// Scanned for definitions only: what its chunks call is unknown.
     pub(super) calls_unknown: bool,
@@ -93,6 +96,12 @@ impl Scan {
                 .any(|k| t.contains(k))
         });
         let has_switch = per_chunk(&|t: &str| t.contains("switch"));
+        let returns_value = per_chunk(&|t: &str| {
+            t.match_indices("return").any(|(i, _)| {
+                let rest = t[i + "return".len()..].trim_start();
+                t[i + "return".len()..].starts_with([' ', '\t', '(', '!']) && !rest.starts_with(';')
+            })
+        });
         let chunk_names_lock = match prefilter {
             Some(p) => chunks
                 .iter()
@@ -119,6 +128,7 @@ impl Scan {
             stores_fields,
             has_loop,
             has_switch,
+            returns_value,
             line_starts,
             calls_unknown: !scan_calls,
             designated,

@@ -154,6 +154,18 @@ pub(super) fn select_long_reaching_callees(
                             .iter()
                             .all(|n| files[f].scan.defs[k].iter().any(|d| **d == **n))
                         && files[f].scan.has_switch[k])
+                    // A short loop-free helper of the same file returning a
+                    // value, calling only helpers of its file or macros (no
+                    // definition anywhere): a predicate whose result a
+                    // context may decide (`writeback_throttling_sane(sc)`
+                    // -> `cgroup_reclaim(sc)` -> `sc->target_mem_cgroup`).
+                    || (f == fi
+                        && files[f].lines(k) <= SHORT_CHUNK_LINES
+                        && files[f].scan.returns_value[k]
+                        && !files[f].scan.has_loop[k]
+                        && files[f].scan.calls[k]
+                            .iter()
+                            .all(|n| index.get(n).iter().all(|&(g, _)| g == fi)))
             };
             if defs.len() > MAX_HOMONYMS {
                 targets.extend(

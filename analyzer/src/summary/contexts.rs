@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{env_key, Fast, FnId, Program};
+use crate::field_values::{const_of, covered, has_wildcards, lookup, wildcard_of, UNKNOWN_FIELD};
 use crate::ir::*;
 use crate::limits::{MAX_CASE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
@@ -26,12 +27,30 @@ impl Program<'_> {
         let f = self.function(fid);
         // Derived values (`cow = mod != 0`) and branches are decided by the
         // context's constants alone: one pass, no chains of locals.
-        let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| env.get(v).copied()).collect();
+        let wildcards = has_wildcards(env);
+        let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| lookup(env, wildcards, v)).collect();
         let env_consts = Consts {
             by_var: &by_var,
             macros: self.macros,
         };
         let live = live_nodes(&f.cfg, &env_consts);
+        // What the same-file predicates called here return in this context
+        // ([`Program::predicate_value`]), by call.
+        let mut predicate: HashMap<CallId, i64, Fast> = HashMap::default();
+        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
+            for ev in &node.events {
+                let Event::Call(cid) = ev else { continue };
+                let Some(g) = self.graph.resolved[fid as usize][*cid as usize] else {
+                    continue;
+                };
+                if g != fid && self.is_local_predicate(fid, g) {
+                    let genv = self.callee_env(fid, *cid, g, env);
+                    if let Some(v) = self.predicate_value(g, &genv) {
+                        predicate.insert(*cid, v);
+                    }
+                }
+            }
+        }
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
             HashMap::default();
@@ -50,7 +69,7 @@ impl Program<'_> {
                 .is_some_and(|(base, _)| f.params.iter().any(|p| !p.is_empty() && p == base))
         };
         let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>, through_call: bool| {
-            let entry = env.get(k.as_ref()).copied();
+            let entry = lookup(env, wildcards, k.as_ref());
             let unknown_entry = entry.is_none() && from_caller(k.as_ref()) && through_call;
             candidates
                 .entry(k)
@@ -67,8 +86,9 @@ impl Program<'_> {
         };
         let value = |v: &Value| match v {
             Value::Const(c) => Some(*c),
-            Value::Path(p) => env.get(p).copied(),
+            Value::Path(p) => lookup(env, wildcards, p),
             Value::Cond(_) | Value::Choice(..) => decided(v, &env_consts),
+            Value::CallResult(c) => predicate.get(c).copied(),
             _ => None,
         };
         for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
@@ -83,6 +103,8 @@ impl Program<'_> {
                         // write nothing (its definition may be in the tree
                         // but not parsed: only callees that can reach a long
                         // operation are).
+                        // (The zeroes of a designated initializer are
+                        // constants like the fields it names: the same holds.)
                         let Some(g) = self.graph.resolved[fid as usize][*cid as usize] else {
                             continue;
                         };
@@ -104,11 +126,35 @@ impl Program<'_> {
             }
         }
         let mut facts = env.clone();
+        // A predicate's result tested where it is called (`if (pred(sc))`).
+        for (cid, v) in &predicate {
+            let name = f.var_name(f.calls[*cid as usize].result_var);
+            if name.starts_with('$') {
+                facts.insert(name.to_string(), *v);
+            }
+        }
+        let mut unknown = Vec::new();
         for (k, v) in candidates {
             match v {
-                Some(v) => facts.insert(k.into_owned(), v),
-                None => facts.remove(k.as_ref()),
-            };
+                Some(v) => {
+                    facts.insert(k.into_owned(), v);
+                }
+                None => unknown.push(k),
+            }
+        }
+        // A field made unknown under a wildcard is marked, not dropped (its
+        // absence would read as the wildcard's zero); a struct assigned as a
+        // whole loses its wildcard too.
+        for k in unknown {
+            let whole = wildcard_of(&k);
+            if facts.contains_key(&whole) {
+                facts.insert(whole, UNKNOWN_FIELD);
+            }
+            if covered(&facts, &k) || k.ends_with(".*") && facts.contains_key(k.as_ref()) {
+                facts.insert(k.into_owned(), UNKNOWN_FIELD);
+            } else {
+                facts.remove(k.as_ref());
+            }
         }
         facts
     }
@@ -152,8 +198,13 @@ impl Program<'_> {
                     env.insert(pname.clone(), *c);
                 }
                 Some(Value::Path(p)) => {
-                    if let Some(v) = facts.get(p) {
-                        env.insert(pname.clone(), *v);
+                    if let Some(v) = const_of(facts, p) {
+                        env.insert(pname.clone(), v);
+                    }
+                    // The zeroes of a wildcard above the argument
+                    // (`&sc.reclaim_state` of a zeroed `sc`).
+                    if let Some(v) = const_of(facts, &wildcard_of(p)) {
+                        env.insert(wildcard_of(pname), v);
                     }
                     // Fields of the argument: `p.rest` becomes `pname.rest`.
                     for (k, v) in facts {
@@ -342,7 +393,7 @@ fn compared_constants(f: &Function, param: &str, out: &mut Vec<i64>) -> bool {
 
 /// The nodes of a CFG that a context can reach: a branch whose condition the
 /// context's constants decide keeps only its taken edge.
-fn live_nodes(cfg: &Cfg, consts: &Consts) -> Vec<bool> {
+pub(super) fn live_nodes(cfg: &Cfg, consts: &Consts) -> Vec<bool> {
     let mut live = vec![false; cfg.nodes.len()];
     let mut stack = vec![cfg.entry];
     while let Some(n) = stack.pop() {

@@ -41,6 +41,7 @@ use crate::summary_store::{EnvKey, Noted, StableKey, SummaryKey, SummaryStore};
 mod analysis;
 mod contexts;
 mod field_writes;
+mod predicates;
 mod reuse;
 
 /// Call sites from a holder down to a long call (tails shared with the
@@ -100,6 +101,9 @@ pub struct Program<'c> {
     contexts_memo: RefCell<HashMap<FnId, Rc<Vec<ConstMap>>, Fast>>,
     /// [`Program::local_facts`] of callers, asked once per callee.
     facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
+    /// [`Program::predicate_value`] by context, and how deep it is nested.
+    predicate_memo: RefCell<HashMap<(FnId, EnvKey), Option<i64>, Fast>>,
+    predicate_depth: Cell<u32>,
     /// [`Program::field_writes`] per function.
     field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
@@ -140,6 +144,8 @@ impl<'c> Program<'c> {
             max_entry_depth: Cell::new(0),
             contexts_memo: RefCell::default(),
             facts_memo: RefCell::default(),
+            predicate_memo: RefCell::default(),
+            predicate_depth: Cell::new(0),
             field_writes_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),

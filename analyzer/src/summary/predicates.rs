@@ -1,0 +1,73 @@
+//! What a side-effect-free predicate of the caller's file returns in a
+//! context: `if (writeback_throttling_sane(sc))` under global reclaim
+//! (`sc->target_mem_cgroup` zero) is decided, through
+//! `!cgroup_reclaim(sc)`, by the value the predicate returns for the
+//! caller's constants. Predicates calling predicates are followed to
+//! [`MAX_PREDICATE_DEPTH`].
+
+use super::{env_key, FnId, Program};
+use crate::field_values::{has_wildcards, lookup};
+use crate::ir::*;
+use crate::lockstate::*;
+
+/// Predicates followed inside one another (and the bound of a recursion).
+pub const MAX_PREDICATE_DEPTH: u32 = 4;
+
+impl Program<'_> {
+    /// The one value every `return` that `env` leaves reachable in `g`
+    /// gives, if they all give the same known one.
+    pub(super) fn predicate_value(&self, g: FnId, env: &ConstMap) -> Option<i64> {
+        let key = (g, env_key(env, self.macros));
+        if let Some(v) = self.predicate_memo.borrow().get(&key) {
+            return *v;
+        }
+        if self.predicate_depth.get() >= MAX_PREDICATE_DEPTH {
+            return None;
+        }
+        self.predicate_depth.set(self.predicate_depth.get() + 1);
+        let value = self.predicate_value_uncached(g, env);
+        self.predicate_depth.set(self.predicate_depth.get() - 1);
+        self.predicate_memo.borrow_mut().insert(key, value);
+        value
+    }
+
+    fn predicate_value_uncached(&self, g: FnId, env: &ConstMap) -> Option<i64> {
+        let f = self.function(g);
+        let ret = f.var_id(RETURN_VAR)?;
+        // The predicate's own facts hold the results of the predicates it
+        // calls in turn.
+        let facts = self.local_facts(g, env);
+        let wildcards = has_wildcards(&facts);
+        let by_var: Vec<Option<i64>> = f
+            .vars
+            .iter()
+            .map(|v| lookup(&facts, wildcards, v))
+            .collect();
+        let consts = Consts {
+            by_var: &by_var,
+            macros: self.macros,
+        };
+        let live = super::contexts::live_nodes(&f.cfg, &consts);
+        let mut out = None;
+        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, l)| **l) {
+            for ev in &node.events {
+                let Event::Assign { var, value } = ev else {
+                    continue;
+                };
+                if *var != ret {
+                    continue;
+                }
+                let v = match value {
+                    Value::Path(p) => lookup(&facts, wildcards, p),
+                    Value::CallResult(c) => by_var[f.calls[*c as usize].result_var as usize],
+                    v => decided(v, &consts),
+                }?;
+                if out.is_some_and(|o| o != v) {
+                    return None;
+                }
+                out = Some(v);
+            }
+        }
+        out
+    }
+}
