@@ -901,3 +901,21 @@ fn fields_a_designated_initializer_leaves_out_are_zero() {
         ]
     );
 }
+
+#[test]
+fn a_parameter_keeps_its_constant_until_it_is_reassigned() {
+    // 6.12 __mmap_region(file = NULL) tests `if (file)` before
+    // `file = vma->vm_file;`: the ->mmap error path that unmaps the new VMA
+    // is a file mapping's only. A file mapping, or a local that is NULL
+    // only before the test, keeps the zap.
+    let run = lint("flow_values");
+    let mut mms002: Vec<&str> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS002")
+        .map(|f| f.holder.as_str())
+        .collect();
+    mms002.sort();
+    assert_eq!(mms002, ["demo_map_file", "demo_map_shared_anon"]);
+}

@@ -161,10 +161,12 @@ impl Program<'_> {
         // request gets what the first got (memoized, or the same cut: the
         // keys in progress and the depth are those of this analysis).
         let callees: CalleeResults = RefCell::new(vec![None; f.calls.len()]);
+        let branch_values = self.branch_values(fid, env, &facts);
         let frame = Frame {
             consts: &consts,
             facts: &facts,
             callees: &callees,
+            branch_values: &branch_values,
         };
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
@@ -212,6 +214,7 @@ impl Program<'_> {
             consts,
             facts,
             callees,
+            branch_values,
         } = *frame;
         let f = self.function(fid);
         let nd = &f.cfg.nodes[node as usize];
@@ -258,7 +261,21 @@ impl Program<'_> {
         }
         match (&nd.branch, nd.succ.as_slice()) {
             (Some(cond), [t, f_]) => {
-                let (ts, fs) = route(&s, cond, consts);
+                let (ts, fs) = match branch_values.get(&node) {
+                    // A reassigned variable's value here, not the function's.
+                    Some(values) => {
+                        let mut by_var = consts.by_var.to_vec();
+                        for &(v, c) in values {
+                            by_var[v as usize] = c;
+                        }
+                        let here = Consts {
+                            by_var: &by_var,
+                            macros: consts.macros,
+                        };
+                        route(&s, cond, &here)
+                    }
+                    None => route(&s, cond, consts),
+                };
                 vec![(*t, ts), (*f_, fs)]
             }
             (_, [only]) => vec![(*only, s)],
@@ -477,6 +494,9 @@ struct Frame<'a> {
     consts: &'a Consts<'a>,
     facts: &'a ConstMap,
     callees: &'a CalleeResults,
+    /// Values of reassigned variables at the branches that test them
+    /// ([`Program::branch_values`]).
+    branch_values: &'a super::flow_values::BranchValues,
 }
 
 type HitKey = ((StableKey, CallId), Origin, Held);

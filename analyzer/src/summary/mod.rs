@@ -41,6 +41,7 @@ use crate::summary_store::{EnvKey, Noted, StableKey, SummaryKey, SummaryStore};
 mod analysis;
 mod contexts;
 mod field_writes;
+mod flow_values;
 mod predicates;
 mod reuse;
 

@@ -1,0 +1,152 @@
+//! Constants that hold at a branch though not in the whole function: a
+//! parameter the context gives a constant that the body reassigns later
+//! (`__mmap_region(file = NULL)` tests `if (file)` long before
+//! `file = vma->vm_file;`). [`Program::local_facts`] is flow-insensitive and
+//! drops such a variable; here its value is followed in CFG order (constant
+//! propagation for those variables only), so the branches before the
+//! reassignment are decided by the context.
+
+use std::collections::HashMap;
+
+use super::{FnId, Program};
+use crate::field_values::{has_wildcards, lookup};
+use crate::ir::*;
+use crate::lockstate::*;
+
+/// A variable's value at a point: not yet reached, one constant, or unknown.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flow {
+    Unreached,
+    Const(i64),
+    Unknown,
+}
+
+impl Flow {
+    fn join(self, other: Flow) -> Flow {
+        match (self, other) {
+            (Flow::Unreached, x) | (x, Flow::Unreached) => x,
+            (Flow::Const(a), Flow::Const(b)) if a == b => Flow::Const(a),
+            _ => Flow::Unknown,
+        }
+    }
+}
+
+/// Per branch node, the values its condition's flow variables have there.
+pub type BranchValues = HashMap<NodeId, Vec<(VarId, Option<i64>)>>;
+
+impl Program<'_> {
+    /// The values, at each branch that tests them, of the variables the
+    /// context gives a constant that `facts` (flow-insensitive) lost.
+    /// Empty for almost every function.
+    pub(super) fn branch_values(
+        &self,
+        fid: FnId,
+        env: &ConstMap,
+        facts: &ConstMap,
+    ) -> BranchValues {
+        let f = self.function(fid);
+        let wildcards = has_wildcards(env);
+        // Plain variables (no fields: callees may store into those) with an
+        // entry constant that some assignment of the body unsettles, whose
+        // address is never taken (a callee could write them).
+        let split: Vec<VarId> = (0..f.vars.len() as VarId)
+            .filter(|&v| {
+                let name = f.var_name(v);
+                !name.contains('.')
+                    && !name.starts_with('$')
+                    && lookup(env, wildcards, name).is_some()
+                    && !facts.contains_key(name)
+                    && !f.calls.iter().any(|c| {
+                        c.args
+                            .iter()
+                            .any(|a| a.strip_prefix('&').is_some_and(|r| r.trim() == name))
+                    })
+            })
+            .collect();
+        if split.is_empty() {
+            return BranchValues::new();
+        }
+        let tested: Vec<VarId> = split
+            .into_iter()
+            .filter(|v| {
+                f.cfg
+                    .nodes
+                    .iter()
+                    .any(|n| n.branch.as_ref().is_some_and(|c| mentions(c, *v)))
+            })
+            .collect();
+        if tested.is_empty() {
+            return BranchValues::new();
+        }
+        let by_var: Vec<Option<i64>> = f
+            .vars
+            .iter()
+            .map(|v| lookup(facts, has_wildcards(facts), v))
+            .collect();
+        let consts = Consts {
+            by_var: &by_var,
+            macros: self.macros,
+        };
+        let n = f.cfg.nodes.len();
+        let mut in_vals: Vec<Vec<Flow>> = vec![vec![Flow::Unreached; tested.len()]; n];
+        in_vals[f.cfg.entry as usize] = tested
+            .iter()
+            .map(|v| Flow::Const(lookup(env, wildcards, f.var_name(*v)).unwrap_or_default()))
+            .collect();
+        let out_of = |node: usize, vals: &[Flow]| -> Vec<Flow> {
+            let mut out = vals.to_vec();
+            for ev in &f.cfg.nodes[node].events {
+                if let Event::Assign { var, value } = ev {
+                    if let Some(i) = tested.iter().position(|t| t == var) {
+                        out[i] = match decided(value, &consts) {
+                            Some(c) => Flow::Const(c),
+                            None => Flow::Unknown,
+                        };
+                    }
+                }
+            }
+            out
+        };
+        let mut work = vec![f.cfg.entry];
+        while let Some(node) = work.pop() {
+            let out = out_of(node as usize, &in_vals[node as usize]);
+            for &s in &f.cfg.nodes[node as usize].succ {
+                let old = &in_vals[s as usize];
+                let joined: Vec<Flow> = old.iter().zip(&out).map(|(a, b)| a.join(*b)).collect();
+                if &joined != old {
+                    in_vals[s as usize] = joined;
+                    work.push(s);
+                }
+            }
+        }
+        let mut result = BranchValues::new();
+        for (node, nd) in f.cfg.nodes.iter().enumerate() {
+            let Some(cond) = &nd.branch else { continue };
+            let out = out_of(node, &in_vals[node]);
+            let vals: Vec<(VarId, Option<i64>)> = tested
+                .iter()
+                .zip(&out)
+                .filter(|(v, _)| mentions(cond, **v))
+                .filter_map(|(v, flow)| match flow {
+                    Flow::Const(c) => Some((*v, Some(*c))),
+                    _ => None,
+                })
+                .collect();
+            if !vals.is_empty() {
+                result.insert(node as NodeId, vals);
+            }
+        }
+        result
+    }
+}
+
+fn mentions(e: &Expr, v: VarId) -> bool {
+    match e {
+        Expr::Var(x) => *x == v,
+        Expr::Not(a) => mentions(a, v),
+        Expr::And(a, b) | Expr::Or(a, b) | Expr::BitAnd(a, b) | Expr::Cmp(_, a, b) => {
+            mentions(a, v) || mentions(b, v)
+        }
+        Expr::Const(_) | Expr::Unknown => false,
+    }
+}
