@@ -155,6 +155,8 @@ struct RawCatalogue {
     not_followed: BTreeMap<String, String>,
     #[serde(default)]
     pure: BTreeMap<String, String>,
+    #[serde(default)]
+    stable: BTreeMap<String, String>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -267,6 +269,10 @@ pub struct Catalogue {
     /// view, with why (`[pure]`): a helper calling them can still be a
     /// predicate whose result a context decides.
     pub pure: HashMap<String, String>,
+    /// Calls with the same result for the same argument throughout one
+    /// operation (`[stable]`, pure too): a branch on one decides the same
+    /// test in the callees under it.
+    pub stable: HashMap<String, String>,
 }
 
 impl Catalogue {
@@ -325,6 +331,7 @@ impl Catalogue {
             rules: raw.rules,
             not_followed: raw.not_followed.into_iter().collect(),
             pure: raw.pure.into_iter().collect(),
+            stable: raw.stable.into_iter().collect(),
         })
     }
 

@@ -35,6 +35,11 @@ pub fn const_of(env: &ConstMap, key: &str) -> Option<i64> {
     if let Some(v) = env.get(key) {
         return (*v != UNKNOWN_FIELD).then_some(*v);
     }
+    // A call's result on a field (`f.inode.@IS_DAX`) is no field: zeroes
+    // do not reach it.
+    if key.contains(".@") {
+        return None;
+    }
     let mut end = key.len();
     while let Some(dot) = key[..end].rfind('.') {
         let prefix = &key[..dot];

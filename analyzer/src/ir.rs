@@ -101,7 +101,7 @@ impl Catalogued {
             lock_name: cat.lock_api.contains_key(&call.callee),
             lock_call: cat.mmap_lock_call(&call.callee, &call.args).is_some(),
             assertion: cat.assertions.contains_key(&call.callee),
-            pure: cat.pure.contains_key(&call.callee),
+            pure: cat.pure.contains_key(&call.callee) || cat.stable.contains_key(&call.callee),
         }
     }
 }

@@ -116,6 +116,8 @@ struct UserOverlay {
     not_followed: BTreeMap<String, String>,
     #[serde(default)]
     pure: BTreeMap<String, String>,
+    #[serde(default)]
+    stable: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -919,3 +919,28 @@ fn a_parameter_keeps_its_constant_until_it_is_reassigned() {
     mms002.sort();
     assert_eq!(mms002, ["demo_map_file", "demo_map_shared_anon"]);
 }
+
+#[test]
+fn a_branch_on_a_stable_call_decides_it_in_the_callees() {
+    // 6.12 xfs_filemap_huge_fault(): `if (!IS_DAX(file_inode(..))) return
+    // VM_FAULT_FALLBACK;`, then the write fault's `IS_DAX(inode)` of the
+    // same file is true: its page-cache path (->page_mkwrite's folio lock)
+    // is dead there. The same write fault from ->page_mkwrite, or under a
+    // test of another file's inode, keeps it.
+    let run = lint("stable_calls");
+    let mut mms004: Vec<&str> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS004")
+        .map(|f| f.holder.as_str())
+        .collect();
+    mms004.sort();
+    // xfs_filemap_fault(): the write fault is asked for with
+    // `IS_DAX(..) && is_write(vmf)`, so where the callee tests that flag the
+    // inode is DAX too.
+    assert_eq!(
+        mms004,
+        ["demo_mkwrite", "demo_other_file_fault", "demo_shared_fault"]
+    );
+}

@@ -37,9 +37,21 @@ impl Program<'_> {
         // What the same-file predicates called here return in this context
         // ([`Program::predicate_value`]), by call.
         let mut predicate: HashMap<CallId, i64, Fast> = HashMap::default();
+        let stable = self.stable_calls(fid, false);
         for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 let Event::Call(cid) = ev else { continue };
+                // A stable call whose result the context knows (a caller
+                // branched on the same call of the same object).
+                if let Some(v) = stable
+                    .keys
+                    .get(*cid as usize)
+                    .and_then(|k| k.as_deref())
+                    .and_then(|k| lookup(env, wildcards, k))
+                {
+                    predicate.insert(*cid, v);
+                    continue;
+                }
                 let Some(g) = self.graph.resolved[fid as usize][*cid as usize] else {
                     continue;
                 };
@@ -181,6 +193,35 @@ impl Program<'_> {
         let call = &self.function(caller).calls[cid as usize];
         let g = self.function(callee);
         let mut env = ConstMap::default();
+        // Outcomes of stable calls the branches above this call decided.
+        let stable = self.stable_calls(caller, facts.keys().any(|k| k.contains("=>")));
+        let refined;
+        let facts = match stable.at_call.get(cid as usize) {
+            Some(known) if !known.is_empty() => {
+                let mut m = facts.clone();
+                for (k, v) in known {
+                    // `?p`: parameter p is true here; what the caller said
+                    // its truth implies (`p=>key`) holds.
+                    if let Some(p) = k.strip_prefix('?') {
+                        if *v == 1 {
+                            let pre = format!("{p}=>");
+                            let implied: Vec<(String, i64)> = facts
+                                .iter()
+                                .filter_map(|(fk, fv)| {
+                                    Some((fk.strip_prefix(&pre)?.to_string(), *fv))
+                                })
+                                .collect();
+                            m.extend(implied);
+                        }
+                    } else {
+                        m.insert(k.clone(), *v);
+                    }
+                }
+                refined = m;
+                &refined
+            }
+            _ => facts,
+        };
         // Functions handed to a walker's function-pointer parameters.
         if self.graph.resolved[caller as usize][cid as usize] == Some(callee) {
             for &(j, t) in self.graph.fn_args.get(&(caller, cid)).into_iter().flatten() {
@@ -216,6 +257,28 @@ impl Program<'_> {
                     }
                 }
                 _ => {}
+            }
+        }
+        // A condition passed as an argument (`write_fault = IS_DAX(inode)
+        // && ..`): what its truth implies on the caller's stable calls, in
+        // the names of the callee's parameters (`write_fault=>vmf...`).
+        for (j, pname) in g.params.iter().enumerate() {
+            let Some(Value::Cond(e)) = call.arg_values.get(j) else {
+                continue;
+            };
+            for (k, v) in self.implied_keys(caller, e) {
+                let root = k.split('.').next().unwrap_or_default();
+                let Some(i) = call
+                    .arg_values
+                    .iter()
+                    .position(|a| matches!(a, Value::Path(p) if p == root))
+                else {
+                    continue;
+                };
+                let Some(q) = g.params.get(i).filter(|q| !q.is_empty()) else {
+                    continue;
+                };
+                env.insert(format!("{pname}=>{q}{}", &k[root.len()..]), v);
             }
         }
         // "Any other value" goes on with the values it excludes: a callee

@@ -44,6 +44,7 @@ mod field_writes;
 mod flow_values;
 mod predicates;
 mod reuse;
+mod stable_calls;
 
 /// Call sites from a holder down to a long call (tails shared with the
 /// callees' hits: see [`crate::chain`]).
@@ -105,6 +106,8 @@ pub struct Program<'c> {
     /// [`Program::predicate_value`] by context, and how deep it is nested.
     predicate_memo: RefCell<HashMap<(FnId, EnvKey), Option<i64>, Fast>>,
     predicate_depth: Cell<u32>,
+    /// [`Program::stable_calls`] per function.
+    stable_memo: RefCell<HashMap<FnId, Rc<stable_calls::StableCalls>, Fast>>,
     /// [`Program::field_writes`] per function.
     field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
@@ -147,6 +150,7 @@ impl<'c> Program<'c> {
             facts_memo: RefCell::default(),
             predicate_memo: RefCell::default(),
             predicate_depth: Cell::new(0),
+            stable_memo: RefCell::default(),
             field_writes_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
