@@ -31,6 +31,29 @@ fn holders_ops(run: &LintRun) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
+/// (holder, function, operation) of the findings of one rule, sorted.
+fn sorted_findings<'r>(run: &'r LintRun, code: &str) -> Vec<(&'r str, &'r str, &'r str)> {
+    let mut v: Vec<_> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The holders of the findings of one rule, sorted.
+fn sorted_holders<'r>(run: &'r LintRun, code: &str) -> Vec<&'r str> {
+    let mut v: Vec<_> = sorted_findings(run, code)
+        .into_iter()
+        .map(|(h, _, _)| h)
+        .collect();
+    v.dedup();
+    v
+}
+
 fn has(run: &LintRun, code: &str, holder: &str, op: &str) -> bool {
     holders_ops(run).contains(&(code.to_string(), holder.to_string(), op.to_string()))
 }
@@ -369,14 +392,7 @@ fn github_annotations() {
 #[test]
 fn retry_protocol_counts_only_before_the_wait_and_in_code() {
     let run = lint("fault_retry_order");
-    let mut mms004: Vec<(&str, &str, &str)> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS004")
-        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
-        .collect();
-    mms004.sort();
+    let mms004 = sorted_findings(&run, "MMS004");
     assert_eq!(
         mms004,
         [
@@ -403,14 +419,7 @@ fn retry_protocol_counts_only_before_the_wait_and_in_code() {
 #[test]
 fn a_wait_on_a_folio_just_allocated_on_every_path_is_no_wait() {
     let run = lint("fault_fresh_folio");
-    let mut mms004: Vec<&str> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS004")
-        .map(|f| f.holder.as_str())
-        .collect();
-    mms004.sort();
+    let mms004 = sorted_holders(&run, "MMS004");
     // Looked up on one path, or replaced by a looked-up folio: may wait.
     assert_eq!(mms004, ["demo_fault_merged", "demo_fault_replaced"]);
     // Locked only where it was allocated a moment ago.
@@ -794,14 +803,7 @@ fn a_field_written_through_a_pointer_is_not_a_constant() {
     // loop by a helper writing it through the pointer; set by another helper
     // from a local. Neither write makes it a constant of the whole function.
     let run = lint("field_writes");
-    let mut mms004: Vec<(&str, &str, &str)> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS004")
-        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
-        .collect();
-    mms004.sort();
+    let mms004 = sorted_findings(&run, "MMS004");
     assert_eq!(
         mms004,
         [
@@ -833,14 +835,7 @@ fn the_retry_protocol_covers_only_its_own_waits() {
     // 2.6.37: lock_page() became lock_page_or_retry(), which returns with
     // the lock still held when it succeeds; the other waits stay.
     let run = lint("fault_retry_scope");
-    let mut mms004: Vec<(&str, &str, &str)> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS004")
-        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
-        .collect();
-    mms004.sort();
+    let mms004 = sorted_findings(&run, "MMS004");
     assert_eq!(
         mms004,
         [
@@ -867,14 +862,7 @@ fn fields_a_designated_initializer_leaves_out_are_zero() {
     // named in the initializer, assigned later or by a helper keeps the wait;
     // so does a mapping a filesystem callback fills in (`ops->iomap_begin`).
     let run = lint("zeroed_fields");
-    let mut mms004: Vec<(&str, &str, &str)> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS004")
-        .map(|f| (f.holder.as_str(), f.function.as_str(), f.operation.as_str()))
-        .collect();
-    mms004.sort();
+    let mms004 = sorted_findings(&run, "MMS004");
     assert_eq!(
         mms004,
         [
@@ -909,14 +897,7 @@ fn a_parameter_keeps_its_constant_until_it_is_reassigned() {
     // is a file mapping's only. A file mapping, or a local that is NULL
     // only before the test, keeps the zap.
     let run = lint("flow_values");
-    let mut mms002: Vec<&str> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS002")
-        .map(|f| f.holder.as_str())
-        .collect();
-    mms002.sort();
+    let mms002 = sorted_holders(&run, "MMS002");
     assert_eq!(mms002, ["demo_map_file", "demo_map_shared_anon"]);
 }
 
@@ -928,14 +909,7 @@ fn a_branch_on_a_stable_call_decides_it_in_the_callees() {
     // is dead there. The same write fault from ->page_mkwrite, or under a
     // test of another file's inode, keeps it.
     let run = lint("stable_calls");
-    let mut mms004: Vec<&str> = run
-        .report
-        .findings
-        .iter()
-        .filter(|f| f.code == "MMS004")
-        .map(|f| f.holder.as_str())
-        .collect();
-    mms004.sort();
+    let mms004 = sorted_holders(&run, "MMS004");
     // xfs_filemap_fault(): the write fault is asked for with
     // `IS_DAX(..) && is_write(vmf)`, so where the callee tests that flag the
     // inode is DAX too.

@@ -52,11 +52,7 @@ impl CfgBuilder<'_> {
                     } else {
                         Value::Unknown
                     };
-                    let var = self.var(&path);
-                    let cur = self.current();
-                    self.nodes[cur as usize]
-                        .events
-                        .push(Event::Assign { var, value });
+                    self.assign(&path, value);
                 }
             }
             "update_expression" => {
@@ -68,12 +64,7 @@ impl CfgBuilder<'_> {
                 if let Some(operand) = operand {
                     self.expression_without_calls_in_lvalue(operand);
                     if let Some(path) = normalize_path(self.text(operand)) {
-                        let var = self.var(&path);
-                        let cur = self.current();
-                        self.nodes[cur as usize].events.push(Event::Assign {
-                            var,
-                            value: Value::Unknown,
-                        });
+                        self.assign(&path, Value::Unknown);
                     }
                 }
             }
@@ -142,12 +133,7 @@ impl CfgBuilder<'_> {
             .filter_map(|a| normalize_path(self.text(a)))
             .collect();
         for p in paths {
-            let var = self.var(&crate::field_values::wildcard_of(&p));
-            let cur = self.current();
-            self.nodes[cur as usize].events.push(Event::Assign {
-                var,
-                value: Value::Unknown,
-            });
+            self.assign(&crate::field_values::wildcard_of(&p), Value::Unknown);
         }
     }
 

@@ -114,6 +114,15 @@ impl<'a> CfgBuilder<'a> {
         id
     }
 
+    /// Emits `name = value` into the current node.
+    pub(super) fn assign(&mut self, name: &str, value: Value) {
+        let var = self.var(name);
+        let cur = self.current();
+        self.nodes[cur as usize]
+            .events
+            .push(Event::Assign { var, value });
+    }
+
     fn label_node(&mut self, name: &str) -> NodeId {
         if let Some(n) = self.labels.get(name) {
             return *n;
@@ -170,11 +179,7 @@ impl<'a> CfgBuilder<'a> {
                     .first()
                     .map(|v| self.assigned_value(*v))
                     .unwrap_or(Value::Unknown);
-                let var = self.var(RETURN_VAR);
-                let cur = self.current();
-                self.nodes[cur as usize]
-                    .events
-                    .push(Event::Assign { var, value });
+                self.assign(RETURN_VAR, value);
                 let cur = self.current();
                 self.edge(cur, self.exit);
                 self.cur = None;
@@ -234,11 +239,7 @@ impl<'a> CfgBuilder<'a> {
                             continue;
                         }
                         let v = self.assigned_value(value);
-                        let var = self.var(&name);
-                        let cur = self.current();
-                        self.nodes[cur as usize]
-                            .events
-                            .push(Event::Assign { var, value: v });
+                        self.assign(&name, v);
                     }
                 }
             }
@@ -267,16 +268,12 @@ impl<'a> CfgBuilder<'a> {
             return;
         }
         // A nested positional list leaves its fields unknown, not zero.
-        let var = self.var(&format!("{base}.{}", crate::field_values::WILDCARD));
-        let cur = self.current();
-        self.nodes[cur as usize].events.push(Event::Assign {
-            var,
-            value: if designated {
-                Value::Const(0)
-            } else {
-                Value::Unknown
-            },
-        });
+        let zeroes = if designated {
+            Value::Const(0)
+        } else {
+            Value::Unknown
+        };
+        self.assign(&crate::field_values::wildcard_of(base), zeroes);
         if !designated {
             return;
         }
@@ -303,11 +300,7 @@ impl<'a> CfgBuilder<'a> {
                 continue;
             }
             let v = self.assigned_value(value);
-            let var = self.var(&path);
-            let cur = self.current();
-            self.nodes[cur as usize]
-                .events
-                .push(Event::Assign { var, value: v });
+            self.assign(&path, v);
         }
     }
 
