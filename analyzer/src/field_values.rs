@@ -63,6 +63,12 @@ pub fn lookup(env: &ConstMap, wildcards: bool, key: &str) -> Option<i64> {
     }
 }
 
+/// The constant of each variable of a function (by [`VarId`](crate::ir::VarId)) in `env`.
+pub fn values_by_var(vars: &[String], env: &ConstMap) -> Vec<Option<i64>> {
+    let wildcards = has_wildcards(env);
+    vars.iter().map(|v| lookup(env, wildcards, v)).collect()
+}
+
 /// Whether a wildcard above `key` gives it a value ([`const_of`] would fall
 /// back to it): a field made unknown there must be marked, not dropped.
 pub fn covered(env: &ConstMap, key: &str) -> bool {

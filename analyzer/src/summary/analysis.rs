@@ -143,12 +143,7 @@ impl Program<'_> {
     fn analyze_uncached(&self, fid: FnId, env: &ConstMap) -> FnResult {
         let f = self.function(fid);
         let facts = self.local_facts(fid, env);
-        let wildcards = crate::field_values::has_wildcards(&facts);
-        let by_var: Vec<Option<i64>> = f
-            .vars
-            .iter()
-            .map(|v| crate::field_values::lookup(&facts, wildcards, v))
-            .collect();
+        let by_var = crate::field_values::values_by_var(&f.vars, &facts);
         let consts = Consts {
             by_var: &by_var,
             macros: self.macros,

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{env_key, Fast, FnId, Program};
-use crate::field_values::{const_of, covered, has_wildcards, lookup, wildcard_of, UNKNOWN_FIELD};
+use crate::field_values::{
+    const_of, covered, has_wildcards, lookup, values_by_var, wildcard_of, UNKNOWN_FIELD,
+};
 use crate::ir::*;
 use crate::limits::{MAX_CASE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
@@ -28,7 +30,7 @@ impl Program<'_> {
         // Derived values (`cow = mod != 0`) and branches are decided by the
         // context's constants alone: one pass, no chains of locals.
         let wildcards = has_wildcards(env);
-        let by_var: Vec<Option<i64>> = f.vars.iter().map(|v| lookup(env, wildcards, v)).collect();
+        let by_var = values_by_var(&f.vars, env);
         let env_consts = Consts {
             by_var: &by_var,
             macros: self.macros,

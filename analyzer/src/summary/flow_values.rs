@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::{FnId, Program};
-use crate::field_values::{has_wildcards, lookup};
+use crate::field_values::{has_wildcards, lookup, values_by_var};
 use crate::ir::*;
 use crate::lockstate::*;
 
@@ -78,11 +78,7 @@ impl Program<'_> {
         if tested.is_empty() {
             return BranchValues::new();
         }
-        let by_var: Vec<Option<i64>> = f
-            .vars
-            .iter()
-            .map(|v| lookup(facts, has_wildcards(facts), v))
-            .collect();
+        let by_var = values_by_var(&f.vars, facts);
         let consts = Consts {
             by_var: &by_var,
             macros: self.macros,

@@ -6,7 +6,7 @@
 //! [`MAX_PREDICATE_DEPTH`].
 
 use super::{env_key, FnId, Program};
-use crate::field_values::{has_wildcards, lookup};
+use crate::field_values::{has_wildcards, lookup, values_by_var};
 use crate::ir::*;
 use crate::lockstate::*;
 
@@ -38,11 +38,7 @@ impl Program<'_> {
         // calls in turn.
         let facts = self.local_facts(g, env);
         let wildcards = has_wildcards(&facts);
-        let by_var: Vec<Option<i64>> = f
-            .vars
-            .iter()
-            .map(|v| lookup(&facts, wildcards, v))
-            .collect();
+        let by_var = values_by_var(&f.vars, &facts);
         let consts = Consts {
             by_var: &by_var,
             macros: self.macros,
