@@ -913,8 +913,16 @@ fn a_branch_on_a_stable_call_decides_it_in_the_callees() {
     // xfs_filemap_fault(): the write fault is asked for with
     // `IS_DAX(..) && is_write(vmf)`, so where the callee tests that flag the
     // inode is DAX too.
+    // 6.1's shape, both tests in one function: the page-cache branch under
+    // `!IS_DAX(inode)` and `write_fault` is dead for a caller whose
+    // `write_fault` implies `IS_DAX`.
     assert_eq!(
         mms004,
-        ["demo_mkwrite", "demo_other_file_fault", "demo_shared_fault"]
+        [
+            "demo_mkwrite",
+            "demo_mkwrite_locked",
+            "demo_other_file_fault",
+            "demo_shared_fault"
+        ]
     );
 }

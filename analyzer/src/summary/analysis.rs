@@ -308,6 +308,10 @@ impl Program<'_> {
     ) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
+        // No path of this context makes the call: the path ends here.
+        if self.call_infeasible(fid, cid, facts) {
+            return State::new();
+        }
         if let Some(entry) = call
             .catalogued
             .lock_call
@@ -352,7 +356,7 @@ impl Program<'_> {
         callees: &CalleeResults,
         hits: &mut HitCollector,
     ) {
-        if s.iter().all(|e| e.held == Held::None) {
+        if s.iter().all(|e| e.held == Held::None) || self.call_infeasible(fid, cid, facts) {
             return;
         }
         let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();

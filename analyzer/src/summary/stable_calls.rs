@@ -10,11 +10,12 @@
 //! parameter (`vmf.vma.vm_file.@file_inode.@IS_DAX`), so it maps into
 //! callees like a field of the argument ([`Program::callee_env`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::{FnId, Program};
 use crate::ir::*;
+use crate::lockstate::ConstMap;
 
 /// What one function's stable calls give: per call, its key (when its
 /// argument is rooted at a parameter) and the keyed conditions that hold
@@ -113,6 +114,48 @@ impl Program<'_> {
             }
         }
         StableCalls { keys, at_call }
+    }
+
+    /// A call no path reaches in this context: the conditions on stable
+    /// calls that dominate it contradict each other or what the context
+    /// says (6.1 `__xfs_filemap_fault()`: `iomap_page_mkwrite()` sits under
+    /// `!IS_DAX(inode)` and `write_fault`, which its caller made imply
+    /// `IS_DAX`).
+    pub(super) fn call_infeasible(&self, fid: FnId, cid: CallId, facts: &ConstMap) -> bool {
+        let implications = facts.keys().any(|k| k.contains("=>"));
+        let stable = self.stable_calls(fid, implications);
+        let Some(known) = stable.at_call.get(cid as usize).filter(|k| !k.is_empty()) else {
+            return false;
+        };
+        let mut seen: HashMap<String, bool> = HashMap::new();
+        let mut contradicts = |k: &str, v: i64| {
+            let truth = v != 0;
+            if facts.get(k).is_some_and(|x| (*x != 0) != truth) {
+                return true;
+            }
+            *seen.entry(k.to_string()).or_insert(truth) != truth
+        };
+        for (k, v) in known {
+            match k.strip_prefix('?') {
+                Some(p) if *v == 1 => {
+                    let pre = format!("{p}=>");
+                    for (fk, fv) in facts {
+                        if let Some(key) = fk.strip_prefix(&pre) {
+                            if contradicts(key, *fv) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if contradicts(k, *v) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
     }
 
     /// What a condition passed as an argument implies when it is true, on
