@@ -108,6 +108,8 @@ pub struct Program<'c> {
     predicate_depth: Cell<u32>,
     /// [`Program::stable_calls`] per function.
     stable_memo: RefCell<HashMap<FnId, Rc<stable_calls::StableCalls>, Fast>>,
+    /// The answer for the (many) functions that make no stable call.
+    no_stable_calls: Rc<stable_calls::StableCalls>,
     /// [`Program::field_writes`] per function.
     field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
@@ -151,6 +153,7 @@ impl<'c> Program<'c> {
             predicate_memo: RefCell::default(),
             predicate_depth: Cell::new(0),
             stable_memo: RefCell::default(),
+            no_stable_calls: Rc::default(),
             field_writes_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),

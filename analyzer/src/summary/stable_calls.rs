@@ -42,7 +42,7 @@ impl Program<'_> {
             .iter()
             .any(|c| self.cat.stable.contains_key(&c.callee));
         if !has_stable && !params {
-            return Rc::default();
+            return self.no_stable_calls.clone();
         }
         if let Some(s) = self.stable_memo.borrow().get(&fid) {
             return s.clone();
