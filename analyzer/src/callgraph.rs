@@ -364,6 +364,7 @@ fn flag_numbers(f: &Function, macros: &crate::macro_values::MacroTable) -> Vec<(
                 expr(e, out);
                 out.extend([*a, *b]);
             }
+            Value::SetBits(c) | Value::ClearBits(c) => out.push(*c),
             Value::Path(_) | Value::CallResult(_) | Value::Unknown => {}
         }
     }
@@ -516,7 +517,7 @@ fn closure_keys(
 }
 
 /// Marks every transitive caller of a marked function.
-fn propagate(direct: &[bool], callers: &[Vec<(FnId, CallId)>]) -> Vec<bool> {
+pub(crate) fn propagate(direct: &[bool], callers: &[Vec<(FnId, CallId)>]) -> Vec<bool> {
     let mut marked = direct.to_vec();
     let mut stack: Vec<FnId> = (0..direct.len() as FnId)
         .filter(|&i| direct[i as usize])

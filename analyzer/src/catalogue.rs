@@ -150,6 +150,8 @@ struct RawCatalogue {
     #[serde(default)]
     rmap: RmapWalkers,
     #[serde(default)]
+    task_flags: TaskFlags,
+    #[serde(default)]
     rules: BTreeMap<String, RuleConfig>,
     #[serde(default)]
     not_followed: BTreeMap<String, String>,
@@ -219,6 +221,65 @@ fn names_identifier(text: &str, ident: &str) -> bool {
     })
 }
 
+/// Task flags set around calls (`[task_flags]`): direct compaction and
+/// direct reclaim run under `memalloc_noreclaim_save()`, which sets
+/// `PF_MEMALLOC`, and migration tests `current->flags & PF_MEMALLOC` before
+/// it would sleep on a page lock. The callees of calls that follow a setter
+/// on every path are analyzed with the flag set in `word`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFlags {
+    /// The task's flag word as the source tests it (`current->flags`),
+    /// normalized like a path (`current.flags`).
+    #[serde(default)]
+    pub word: Option<FlagWord>,
+    /// Calls that set a flag in the word: name -> flag.
+    #[serde(default)]
+    pub setters: BTreeMap<String, FlagName>,
+    /// Calls that restore a flag to the value a setter saved: after one the
+    /// flag is what it was when the caller was entered.
+    #[serde(default)]
+    pub restorers: BTreeMap<String, FlagName>,
+}
+
+/// A flag's name: an ALL_CAPS constant (`PF_MEMALLOC`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FlagName(pub String);
+
+impl TryFrom<String> for FlagName {
+    type Error = String;
+    fn try_from(s: String) -> Result<FlagName, String> {
+        if crate::symbolic::is_symbolic_constant(&s) {
+            Ok(FlagName(s))
+        } else {
+            Err(format!(
+                "\"{s}\" is not a flag name (an ALL_CAPS constant such as \"PF_MEMALLOC\")"
+            ))
+        }
+    }
+}
+
+/// The flag word's path (`current->flags` read as `current.flags`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FlagWord(pub String);
+
+impl TryFrom<String> for FlagWord {
+    type Error = String;
+    fn try_from(s: String) -> Result<FlagWord, String> {
+        // `current->flags` is the path `current.flags` (as the CFG names it).
+        let path: String = s.split_whitespace().collect::<String>().replace("->", ".");
+        if path.split('.').all(is_identifier) {
+            Ok(FlagWord(path))
+        } else {
+            Err(format!(
+                "\"{s}\" is not a variable or field path such as \"current->flags\""
+            ))
+        }
+    }
+}
+
 /// Reverse-map walkers (rule MMS005).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -260,6 +321,7 @@ pub struct Catalogue {
     pub extra: BTreeMap<String, toml::Value>,
     pub fault_path: FaultPath,
     pub rmap: RmapWalkers,
+    pub task_flags: TaskFlags,
     pub rules: BTreeMap<String, RuleConfig>,
     /// Callees whose long operations are not reported through the call,
     /// with the fact about the kernel API that makes them bounded or
@@ -328,6 +390,7 @@ impl Catalogue {
             extra: raw.extra,
             fault_path: raw.fault_path,
             rmap: raw.rmap,
+            task_flags: raw.task_flags,
             rules: raw.rules,
             not_followed: raw.not_followed.into_iter().collect(),
             pure: raw.pure.into_iter().collect(),
@@ -545,6 +608,30 @@ mode = "write"
             err.to_string().starts_with("m.toml:2:12: ") && err.to_string().contains("loud"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn user_task_flags_extend_the_builtin_and_bad_names_point_at_the_value() {
+        let user = "[task_flags.setters]\nmemalloc_noio_save = \"PF_MEMALLOC_NOIO\"\n";
+        let c = Catalogue::with_user_str(user, Path::new("m.toml")).unwrap();
+        let setter = |name: &str| c.task_flags.setters.get(name).map(|f| f.0.as_str());
+        assert_eq!(setter("memalloc_noio_save"), Some("PF_MEMALLOC_NOIO"));
+        assert_eq!(setter("memalloc_noreclaim_save"), Some("PF_MEMALLOC"));
+        assert_eq!(
+            c.task_flags.word.as_ref().map(|w| w.0.as_str()),
+            Some("current.flags")
+        );
+        let bad = "[task_flags.restorers]\nmy_restore = \"pf_memalloc\"\n";
+        let err = Catalogue::with_user_str(bad, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("m.toml:2:14: "), "{err}");
+        assert!(err.contains("not a flag name"), "{err}");
+        let bad = "[task_flags]\nword = \"f(x)\"\n";
+        let err = Catalogue::with_user_str(bad, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("m.toml:2:8: "), "{err}");
     }
 
     /// Type errors name the offending value's line and column in the user's

@@ -64,9 +64,13 @@ pub fn lookup(env: &ConstMap, wildcards: bool, key: &str) -> Option<i64> {
 }
 
 /// The constant of each variable of a function (by [`VarId`](crate::ir::VarId)) in `env`.
+/// One of two constants ([`crate::symbolic::one_of`], in a function's facts)
+/// is no constant of the variable: its callees get each value.
 pub fn values_by_var(vars: &[String], env: &ConstMap) -> Vec<Option<i64>> {
     let wildcards = has_wildcards(env);
-    vars.iter().map(|v| lookup(env, wildcards, v)).collect()
+    vars.iter()
+        .map(|v| lookup(env, wildcards, v).filter(|c| !crate::symbolic::is_one_of(*c)))
+        .collect()
 }
 
 /// Whether a wildcard above `key` gives it a value ([`const_of`] would fall

@@ -22,6 +22,11 @@ pub enum Value {
     Cond(Expr),
     /// `cond ? a : b` of two constants (`ins_len = mod < 0 ? -1 : 0`).
     Choice(Expr, i64, i64),
+    /// `x |= C` of a constant: x keeps every bit it had and gains C's
+    /// (`current->flags |= PF_SWAPWRITE` keeps `PF_MEMALLOC`).
+    SetBits(i64),
+    /// `x &= ~C` of a constant: x loses C's bits and keeps the others.
+    ClearBits(i64),
     Unknown,
 }
 

@@ -41,4 +41,9 @@ pub const ANALYSIS_STACK: usize = 256 << 20;
 pub const MAX_CONTEXTS: usize = 8;
 /// Values a root is split on by `Program::case_split`.
 pub const MAX_CASE_SPLIT: usize = 40;
+/// Contexts one call gives its callee when arguments (or fields of struct
+/// arguments) hold one of two constants (`x ? MIGRATE_ASYNC :
+/// MIGRATE_SYNC_LIGHT`): the callee is analyzed once per combination; more
+/// than this and those values are taken as unknown.
+pub const MAX_CHOICE_SPLIT: usize = 4;
 pub const MAX_HITS_PER_FUNCTION: usize = 64;

@@ -142,6 +142,47 @@ pub fn members_of(v: i64) -> Option<Vec<i64>> {
 static COMPOSITES: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
     std::sync::LazyLock::new(Default::default);
 
+/// "One of these constants" (`cc.mode` initialized to `prio ==
+/// COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT`): a tagged value
+/// remembering its alternatives. It lives only in a function's facts, where
+/// it is unknown; a callee's context gets one of the alternatives at a time
+/// (the callee is analyzed once per alternative).
+const ONE_OF_TAG: i64 = 0x4f4e << 48;
+
+pub fn one_of(alternatives: &[i64]) -> i64 {
+    let mut set = alternatives.to_vec();
+    set.sort_unstable();
+    set.dedup();
+    let mut h: u64 = 0x84222325_cbf29ce4;
+    for v in &set {
+        for b in v.to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    let value = ONE_OF_TAG | (h as i64 & HAS_BITS_MASK);
+    if let Ok(mut m) = ONE_OF_SETS.write() {
+        m.entry(value).or_insert(set);
+    }
+    value
+}
+
+pub fn is_one_of(v: i64) -> bool {
+    v & !HAS_BITS_MASK == ONE_OF_TAG
+}
+
+/// The alternatives of a [`one_of`] value (`None` for any other value).
+pub fn alternatives_of(v: i64) -> Option<Vec<i64>> {
+    if !is_one_of(v) {
+        return None;
+    }
+    ONE_OF_SETS.read().ok().and_then(|m| m.get(&v).cloned())
+}
+
+/// The alternative sets of the [`one_of`] values made in this process, by
+/// value (a function of the set, like [`OTHER_SETS`]).
+static ONE_OF_SETS: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// What is known of a value's bits as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bits {
@@ -175,7 +216,7 @@ pub fn bits_known(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<Bi
             .try_fold(0u64, |acc, m| Some(acc | exact(*m)?))
             .map(Bits::Exact);
     }
-    if is_other(v) {
+    if is_other(v) || is_one_of(v) {
         return None;
     }
     exact(v).map(Bits::Exact)
@@ -252,6 +293,18 @@ mod tests {
         assert_eq!(bit_and(write_begin, stable, &none), Some(true));
         assert_eq!(bit_and(write_begin, unknown, &none), None);
         assert_eq!(bit_and(lock, stable, &none), None);
+    }
+
+    #[test]
+    fn one_of_remembers_its_alternatives_and_has_no_bits() {
+        let [a, b] = ["MIGRATE_ASYNC", "MIGRATE_SYNC_LIGHT"].map(symbol_hash);
+        let v = one_of(&[b, a, b]);
+        assert_eq!(v, one_of(&[a, b]));
+        assert!(is_one_of(v) && !is_composite(v) && !is_other(v));
+        assert_eq!(alternatives_of(v), Some(vec![a.min(b), a.max(b)]));
+        assert_eq!(alternatives_of(a), None);
+        assert_ne!(one_of(&[0, 1]), one_of(&[0, 2]));
+        assert_eq!(bits_known(one_of(&[1, 2]), &|_| Some(1)), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::catalogue::{
     config_error, AcquireCond, Catalogue, FaultPath, LockMode, LockOp, LongClass, LongOpList,
-    MacroHints, RmapWalkers, BUILTIN_CATALOGUE,
+    MacroHints, RmapWalkers, TaskFlags, BUILTIN_CATALOGUE,
 };
 use crate::error::AnalyzerError;
 
@@ -110,6 +110,8 @@ struct UserOverlay {
     fault_path: FaultPath,
     #[serde(default)]
     rmap: RmapWalkers,
+    #[serde(default)]
+    task_flags: TaskFlags,
     #[serde(default)]
     rules: BTreeMap<String, RuleOverlay>,
     #[serde(default)]

@@ -550,6 +550,63 @@ fn locals_derived_from_constant_parameters_decide_callees() {
 }
 
 #[test]
+fn direct_compaction_carries_pf_memalloc_and_both_modes_of_its_choice() {
+    // Class D: between memalloc_noreclaim_save() and _restore() the task has
+    // PF_MEMALLOC (no page lock), and `.mode = prio == ASYNC ? MIGRATE_ASYNC
+    // : MIGRATE_SYNC_LIGHT` is each of two modes, neither waiting for
+    // writeback.
+    let run = lint("precision_compaction");
+    assert!(
+        holder_clean(&run, "demo_fault_alloc"),
+        "{:#?}",
+        holders_ops(&run)
+    );
+    // Look-alikes. MIGRATE_SYNC under the flag: the writeback wait only.
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_fault_compact_node",
+        "wait_on_page_writeback"
+    ));
+    assert!(!has(&run, "MMS004", "demo_fault_compact_node", "lock_page"));
+    // The flag not set on every path to the call (never, on one branch
+    // only, restored before it): the page lock, but no writeback wait.
+    for holder in [
+        "demo_fault_compact_unflagged",
+        "demo_fault_compact_maybe",
+        "demo_fault_compact_restored",
+    ] {
+        assert!(has(&run, "MMS004", holder, "lock_page"), "{holder}");
+        assert!(
+            !has(&run, "MMS004", holder, "wait_on_page_writeback"),
+            "{holder}"
+        );
+    }
+    // `sync ? MIGRATE_SYNC : MIGRATE_ASYNC` passed directly: one of the
+    // modes waits, so both waits stay.
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_fault_migrate_either",
+        "wait_on_page_writeback"
+    ));
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_fault_migrate_either",
+        "lock_page"
+    ));
+    // `current->flags &= ~PF_MEMALLOC` in a callee: the page lock again
+    // (`|= PF_SWAPWRITE` and `&= ~PF_SWAPWRITE` keep the flag: above).
+    assert!(has(
+        &run,
+        "MMS004",
+        "demo_fault_migrate_cleared",
+        "lock_page"
+    ));
+}
+
+#[test]
 fn a_lock_flag_set_next_to_the_lock_follows_the_hold() {
     // Class D: `mmap_write_lock(mm); write_locked = true;` ...
     // `if (write_locked) mmap_write_downgrade(mm);` walks under read only.

@@ -47,10 +47,10 @@ impl CfgBuilder<'_> {
                     .map(|o| self.text(o))
                     .unwrap_or("=");
                 if let Some(path) = normalize_path(self.text(left)) {
-                    let value = if op == "=" {
-                        self.assigned_value(right)
-                    } else {
-                        Value::Unknown
+                    let value = match op {
+                        "=" => self.assigned_value(right),
+                        "|=" | "&=" => self.bits_assigned(op, right),
+                        _ => Value::Unknown,
                     };
                     self.assign(&path, value);
                 }
@@ -268,6 +268,37 @@ impl CfgBuilder<'_> {
                     },
                     _ => Value::Unknown,
                 }
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    /// `x |= C` and `x &= ~C` of a constant `C` (a literal, a symbolic
+    /// constant or an or of them): which bits change ([`Value::SetBits`],
+    /// [`Value::ClearBits`]); anything else is unknown.
+    fn bits_assigned(&self, op: &str, right: TsNode) -> Value {
+        let constant = |n: TsNode| match self.value_of(n) {
+            Value::Const(c) => Some(c),
+            _ => self.constant_or(n),
+        };
+        let mut inner = right;
+        while inner.kind() == "parenthesized_expression" {
+            match inner.named_child(0) {
+                Some(c) => inner = c,
+                None => return Value::Unknown,
+            }
+        }
+        match op {
+            "|=" => constant(inner).map_or(Value::Unknown, Value::SetBits),
+            _ if inner.kind() == "unary_expression"
+                && inner
+                    .child_by_field_name("operator")
+                    .is_some_and(|o| self.text(o) == "~") =>
+            {
+                inner
+                    .child_by_field_name("argument")
+                    .and_then(constant)
+                    .map_or(Value::Unknown, Value::ClearBits)
             }
             _ => Value::Unknown,
         }

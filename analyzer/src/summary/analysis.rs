@@ -235,7 +235,9 @@ impl Program<'_> {
                             Some(c) => AssignSource::Const(c),
                             None => AssignSource::Other,
                         },
-                        Value::Unknown => AssignSource::Other,
+                        Value::SetBits(_) | Value::ClearBits(_) | Value::Unknown => {
+                            AssignSource::Other
+                        }
                     };
                     let is_lock_flag = f.lock_flags.get(*var as usize).copied().unwrap_or(false);
                     if is_return
@@ -290,8 +292,12 @@ impl Program<'_> {
         if let Some(r) = callees.borrow().get(cid as usize).cloned().flatten() {
             return r;
         }
-        let env = self.callee_env(fid, cid, g, facts);
-        let r = self.analyze_call(fid, g, &env);
+        let results: Vec<Rc<FnResult>> = self
+            .callee_envs(fid, cid, g, facts)
+            .iter()
+            .map(|env| self.analyze_call(fid, g, env))
+            .collect();
+        let r = joined(results);
         if let Some(slot) = callees.borrow_mut().get_mut(cid as usize) {
             *slot = Some(r.clone());
         }
@@ -327,7 +333,10 @@ impl Program<'_> {
                     return apply_effect(s, &r.effect, cid, call.result_var);
                 }
             } else if self.is_local_predicate(fid, g)
-                && !self.callee_env(fid, cid, g, facts).is_empty()
+                && self
+                    .callee_envs(fid, cid, g, facts)
+                    .iter()
+                    .any(|env| !env.is_empty())
             {
                 // A predicate of constant arguments returns a constant the
                 // caller can branch on (`if (write)` after
@@ -482,6 +491,46 @@ impl Program<'_> {
             }
         }
     }
+}
+
+/// What a callee analyzed in several contexts (one per value an argument
+/// may have) does: any of them may run, so their exits, hits and cuts are
+/// joined (a hit reached in several, with the shortest chain).
+fn joined(mut results: Vec<Rc<FnResult>>) -> Rc<FnResult> {
+    if results.len() == 1 {
+        return results.pop().expect("one result");
+    }
+    let mut out = FnResult::default();
+    fn add_hits(into: &mut Vec<Hit>, hits: &[Hit]) {
+        for h in hits {
+            let same = |o: &Hit| {
+                o.chain.last() == h.chain.last()
+                    && o.acquired == h.acquired
+                    && o.held == h.held
+                    && o.site_held == h.site_held
+                    && o.class == h.class
+            };
+            match into.iter_mut().find(|o| same(o)) {
+                Some(o) if h.chain.len() < o.chain.len() => *o = h.clone(),
+                Some(_) => {}
+                None => into.push(h.clone()),
+            }
+        }
+    }
+    for r in &results {
+        for (all, exits) in out.effect.exits.iter_mut().zip(&r.effect.exits) {
+            for e in exits {
+                if !all.contains(e) {
+                    all.push(*e);
+                }
+            }
+        }
+        add_hits(&mut out.entry_hits, &r.entry_hits);
+        add_hits(&mut out.local_hits, &r.local_hits);
+        out.entry_cut |= r.entry_cut;
+        out.local_cut |= r.local_cut;
+    }
+    Rc::new(out)
 }
 
 /// Per call site of the function being analyzed, its callee's result.

@@ -11,8 +11,9 @@ use crate::field_values::{
     const_of, covered, has_wildcards, lookup, values_by_var, wildcard_of, UNKNOWN_FIELD,
 };
 use crate::ir::*;
-use crate::limits::{MAX_CASE_SPLIT, MAX_CONTEXTS};
+use crate::limits::{MAX_CASE_SPLIT, MAX_CHOICE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
+use crate::symbolic::{alternatives_of, is_one_of, one_of, Bits};
 
 impl Program<'_> {
     /// Constants a function's locals and struct fields hold in a context,
@@ -58,9 +59,17 @@ impl Program<'_> {
                     continue;
                 };
                 if g != fid && self.is_local_predicate(fid, g) {
-                    let genv = self.callee_env(fid, *cid, g, env);
-                    if let Some(v) = self.predicate_value(g, &genv) {
-                        predicate.insert(*cid, v);
+                    // One value only if every context the call gives (one
+                    // per value of a two-valued argument) returns it.
+                    let values: Vec<Option<i64>> = self
+                        .callee_envs(fid, *cid, g, env)
+                        .iter()
+                        .map(|genv| self.predicate_value(g, genv))
+                        .collect();
+                    if let Some(Some(v)) = values.first() {
+                        if values.iter().all(|x| *x == Some(*v)) {
+                            predicate.insert(*cid, *v);
+                        }
                     }
                 }
             }
@@ -98,16 +107,52 @@ impl Program<'_> {
                     _ => v,
                 });
         };
+        // A choice of two constants the context leaves open is one of them
+        // ([`crate::symbolic::one_of`]): unknown here, a value per callee
+        // context ([`Program::callee_envs`]).
         let value = |v: &Value| match v {
             Value::Const(c) => Some(*c),
             Value::Path(p) => lookup(env, wildcards, p),
-            Value::Cond(_) | Value::Choice(..) => decided(v, &env_consts),
+            Value::Cond(_) => decided(v, &env_consts),
+            Value::Choice(_, a, b) => {
+                decided(v, &env_consts).or_else(|| Some(crate::symbolic::one_of(&[*a, *b])))
+            }
             Value::CallResult(c) => predicate.get(c).copied(),
             _ => None,
+        };
+        // `x |= C` and `x &= ~C` keep what the context knows of x's bits
+        // when it knows only some of them (`x | VM_LOCKED`, a task flag):
+        // setting any bit keeps them, clearing bits the tree's macros show
+        // are other bits keeps them; an exact value changes.
+        let macro_value = |s| self.macros.value(s);
+        let kept_bits = |var: &str, v: &Value| {
+            let entry = lookup(env, wildcards, var)?;
+            let known = crate::symbolic::bits_of(entry)?;
+            match v {
+                Value::SetBits(_) => Some(entry),
+                Value::ClearBits(c) => {
+                    let cleared = crate::symbolic::bits_known(*c, &macro_value)?;
+                    let had = crate::symbolic::bits_known(known, &macro_value)?;
+                    let (Bits::Exact(cleared), Bits::Exact(had) | Bits::AtLeast(had)) =
+                        (cleared, had)
+                    else {
+                        return None;
+                    };
+                    (cleared & had == 0).then_some(entry)
+                }
+                _ => None,
+            }
         };
         for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
+                    Event::Assign {
+                        var,
+                        value: v @ (Value::SetBits(_) | Value::ClearBits(_)),
+                    } => {
+                        let name = f.var_name(*var);
+                        merge(name.into(), kept_bits(name, v), false)
+                    }
                     Event::Assign { var, value: v } => {
                         merge(f.var_name(*var).into(), value(v), false)
                     }
@@ -184,14 +229,22 @@ impl Program<'_> {
         facts
     }
 
-    /// The context a call gives its callee.
-    pub(super) fn callee_env(
+    /// The contexts a call gives its callee: one, or one per combination of
+    /// the values of arguments that hold one of two constants (at most
+    /// [`MAX_CHOICE_SPLIT`]; past that, those arguments are unknown).
+    pub(super) fn callee_envs(
         &self,
         caller: FnId,
         cid: CallId,
         callee: FnId,
         facts: &ConstMap,
-    ) -> ConstMap {
+    ) -> Vec<ConstMap> {
+        split_choices(self.callee_env(caller, cid, callee, facts))
+    }
+
+    /// The context a call gives its callee, with [`crate::symbolic::one_of`]
+    /// values where an argument is one of two constants.
+    fn callee_env(&self, caller: FnId, cid: CallId, callee: FnId, facts: &ConstMap) -> ConstMap {
         let call = &self.function(caller).calls[cid as usize];
         let g = self.function(callee);
         let mut env = ConstMap::default();
@@ -258,6 +311,16 @@ impl Program<'_> {
                         }
                     }
                 }
+                Some(v @ Value::Choice(_, a, b)) => {
+                    // `f(x, async ? MIGRATE_ASYNC : MIGRATE_SYNC)`.
+                    let by_var = values_by_var(&self.function(caller).vars, facts);
+                    let consts = Consts {
+                        by_var: &by_var,
+                        macros: self.macros,
+                    };
+                    let c = decided(v, &consts).unwrap_or_else(|| one_of(&[*a, *b]));
+                    env.insert(pname.clone(), c);
+                }
                 _ => {}
             }
         }
@@ -282,6 +345,11 @@ impl Program<'_> {
                 };
                 env.insert(format!("{pname}=>{q}{}", &k[root.len()..]), v);
             }
+        }
+        // The task's flags (`PF_MEMALLOC` after `memalloc_noreclaim_save()`),
+        // for a callee that can reach a test of them.
+        if let Some((word, value)) = self.task_flags_for(caller, cid, callee, facts) {
+            env.insert(word.to_string(), value);
         }
         // "Any other value" goes on with the values it excludes: a callee
         // compares it as its comparisons allow ([`other_value`]).
@@ -387,11 +455,12 @@ impl Program<'_> {
         for &(g, cid) in &self.graph.callers[fid as usize] {
             for genv in self.caller_contexts(g, depth + 1).iter() {
                 let facts = self.memo_facts(g, genv);
-                let env = self.callee_env(g, cid, fid, &facts);
-                if env.is_empty() {
-                    has_unknown = true;
-                } else if !out.contains(&env) {
-                    out.push(env);
+                for env in self.callee_envs(g, cid, fid, &facts) {
+                    if env.is_empty() {
+                        has_unknown = true;
+                    } else if !out.contains(&env) {
+                        out.push(env);
+                    }
                 }
             }
         }
@@ -406,6 +475,49 @@ impl Program<'_> {
         self.contexts_memo.borrow_mut().insert(fid, result.clone());
         result
     }
+}
+
+/// A context per combination of its [`crate::symbolic::one_of`] values
+/// (sorted by name, so the order is the same in every run); when there are
+/// more than [`MAX_CHOICE_SPLIT`], those values are dropped (unknown).
+fn split_choices(mut env: ConstMap) -> Vec<ConstMap> {
+    let mut choices: Vec<(String, Vec<i64>)> = env
+        .iter()
+        .filter(|(_, v)| is_one_of(**v))
+        .map(|(k, v)| (k.clone(), alternatives_of(*v).unwrap_or_default()))
+        .collect();
+    if choices.is_empty() {
+        return vec![env];
+    }
+    // Unknown until a value is chosen: marked where a wildcard's zero
+    // would otherwise answer for the field.
+    for (k, _) in &choices {
+        if covered(&env, k) {
+            env.insert(k.clone(), UNKNOWN_FIELD);
+        } else {
+            env.remove(k);
+        }
+    }
+    let combinations = choices
+        .iter()
+        .try_fold(1usize, |n, (_, alts)| n.checked_mul(alts.len()));
+    if !combinations.is_some_and(|n| (1..=MAX_CHOICE_SPLIT).contains(&n)) {
+        return vec![env];
+    }
+    choices.sort();
+    let mut out = vec![env];
+    for (k, alts) in choices {
+        let mut next = Vec::with_capacity(out.len() * alts.len());
+        for e in &out {
+            for a in &alts {
+                let mut e = e.clone();
+                e.insert(k.clone(), *a);
+                next.push(e);
+            }
+        }
+        out = next;
+    }
+    out
 }
 
 /// Adds to `out` every constant `param` is compared with for equality in

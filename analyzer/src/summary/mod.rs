@@ -45,6 +45,7 @@ mod flow_values;
 mod predicates;
 mod reuse;
 mod stable_calls;
+mod task_flags;
 
 /// Call sites from a holder down to a long call (tails shared with the
 /// callees' hits: see [`crate::chain`]).
@@ -110,6 +111,10 @@ pub struct Program<'c> {
     stable_memo: RefCell<HashMap<FnId, Rc<stable_calls::StableCalls>, Fast>>,
     /// The answer for the (many) functions that make no stable call.
     no_stable_calls: Rc<stable_calls::StableCalls>,
+    /// The catalogue's task flags for this program's functions.
+    task_flags: task_flags::TaskFlagTable,
+    /// Per (function, flags set on entry): the flags set at each call.
+    task_flags_memo: task_flags::FlagsMemo,
     /// [`Program::field_writes`] per function.
     field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
@@ -136,7 +141,10 @@ impl<'c> Program<'c> {
         macros: &'c crate::macro_values::MacroTable,
     ) -> Program<'c> {
         let graph = CallGraph::new(&files, &functions, macros);
+        let task_flags = task_flags::TaskFlagTable::new(cat, &functions, &graph.callers);
         Program {
+            task_flags,
+            task_flags_memo: RefCell::default(),
             cat,
             files,
             functions,
