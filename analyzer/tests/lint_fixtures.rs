@@ -556,11 +556,13 @@ fn direct_compaction_carries_pf_memalloc_and_both_modes_of_its_choice() {
     // : MIGRATE_SYNC_LIGHT` is each of two modes, neither waiting for
     // writeback.
     let run = lint("precision_compaction");
-    assert!(
-        holder_clean(&run, "demo_fault_alloc"),
-        "{:#?}",
-        holders_ops(&run)
-    );
+    for clean in ["demo_fault_alloc", "demo_fault_alloc_by_hand"] {
+        assert!(
+            holder_clean(&run, clean),
+            "{clean}: {:#?}",
+            holders_ops(&run)
+        );
+    }
     // Look-alikes. MIGRATE_SYNC under the flag: the writeback wait only.
     assert!(has(
         &run,
@@ -573,6 +575,7 @@ fn direct_compaction_carries_pf_memalloc_and_both_modes_of_its_choice() {
     // only, restored before it): the page lock, but no writeback wait.
     for holder in [
         "demo_fault_compact_unflagged",
+        "demo_fault_alloc_cleared_by_hand",
         "demo_fault_compact_maybe",
         "demo_fault_compact_restored",
     ] {

@@ -82,6 +82,7 @@ impl TaskFlagTable {
                 f.calls
                     .iter()
                     .any(|c| setters.contains_key(&c.callee) || restorers.contains_key(&c.callee))
+                    || word.as_deref().is_some_and(|w| assigns_word(f, w))
             })
             .collect();
         TaskFlagTable {
@@ -96,6 +97,19 @@ impl TaskFlagTable {
             changes,
         }
     }
+}
+
+/// Whether `f` assigns `word` itself (`current->flags |= PF_MEMALLOC;`
+/// around direct compaction before 4.11).
+fn assigns_word(f: &Function, word: &str) -> bool {
+    let Some(var) = f.var_id(word) else {
+        return false;
+    };
+    f.cfg.nodes.iter().any(|n| {
+        n.events
+            .iter()
+            .any(|ev| matches!(ev, Event::Assign { var: v, .. } if *v == var))
+    })
 }
 
 /// Whether a branch condition or a derived value of `f` reads `word`.
@@ -188,27 +202,74 @@ impl Program<'_> {
         if let Some(r) = self.task_flags_memo.borrow().get(&(fid, entry)) {
             return r.clone();
         }
-        let r = Rc::new(must_flags(
-            self.function(fid),
-            entry,
-            &self.task_flags.setters,
-            &self.task_flags.restorers,
-        ));
+        let f = self.function(fid);
+        let assign = |v: &Value, s: FlagBits| self.assigned_flags(v, s);
+        let transfer = Transfer {
+            setters: &self.task_flags.setters,
+            restorers: &self.task_flags.restorers,
+            word: self
+                .task_flags
+                .word
+                .as_deref()
+                .and_then(|w| f.var_id(w))
+                .map(|var| (var, &assign as &AssignedFlags)),
+        };
+        let r = Rc::new(must_flags(f, entry, &transfer));
         self.task_flags_memo
             .borrow_mut()
             .insert((fid, entry), r.clone());
         r
     }
+
+    /// The flags set after an assignment of the word, given `s` before:
+    /// `|= F` sets F, `&= ~G` keeps a flag the macros show is no bit of G,
+    /// any other assignment leaves none known.
+    fn assigned_flags(&self, v: &Value, s: FlagBits) -> FlagBits {
+        let macro_value = |x| self.macros.value(x);
+        let and = |c: i64, flag: i64| {
+            if c == flag {
+                Some(true)
+            } else {
+                crate::symbolic::bit_and(c, flag, &macro_value)
+            }
+        };
+        let flags = &self.task_flags.flags;
+        (0..flags.len()).fold(0, |acc, i| {
+            let bit: FlagBits = 1 << i;
+            let set = match v {
+                Value::SetBits(c) => s & bit != 0 || and(*c, flags[i]) == Some(true),
+                Value::ClearBits(c) => s & bit != 0 && and(*c, flags[i]) == Some(false),
+                _ => false,
+            };
+            if set {
+                acc | bit
+            } else {
+                acc
+            }
+        })
+    }
+}
+
+/// What an assignment of the word leaves set, given what was set before.
+type AssignedFlags<'a> = dyn Fn(&Value, FlagBits) -> FlagBits + 'a;
+
+/// What a function's own code does to the flags.
+struct Transfer<'a> {
+    setters: &'a HashMap<String, FlagBits, Fast>,
+    restorers: &'a HashMap<String, FlagBits, Fast>,
+    /// The word's variable in the function, and what an assignment of it
+    /// leaves set ([`Program::assigned_flags`]).
+    word: Option<(VarId, &'a AssignedFlags<'a>)>,
 }
 
 /// The must-analysis: per call, the flags set before it on every path from
 /// the entry (calls on no path from the entry: none).
-fn must_flags(
-    f: &Function,
-    entry: FlagBits,
-    setters: &HashMap<String, FlagBits, Fast>,
-    restorers: &HashMap<String, FlagBits, Fast>,
-) -> Vec<FlagBits> {
+fn must_flags(f: &Function, entry: FlagBits, transfer: &Transfer) -> Vec<FlagBits> {
+    let Transfer {
+        setters,
+        restorers,
+        word,
+    } = transfer;
     let nodes = &f.cfg.nodes;
     let mut at_call = vec![FlagBits::MAX; f.calls.len()];
     let mut seen_call = vec![false; f.calls.len()];
@@ -221,7 +282,15 @@ fn must_flags(
             continue;
         };
         for ev in &nodes[n as usize].events {
-            let Event::Call(cid) = ev else { continue };
+            let cid = match ev {
+                Event::Call(cid) => cid,
+                Event::Assign { var, value } => {
+                    if let Some((_, assigned)) = word.filter(|(w, _)| w == var) {
+                        s = assigned(value, s);
+                    }
+                    continue;
+                }
+            };
             let call = &f.calls[*cid as usize];
             at_call[*cid as usize] &= s;
             seen_call[*cid as usize] = true;
@@ -314,13 +383,18 @@ mod tests {
         let setters = HashMap::from_iter([("save".to_string(), 1)]);
         let restorers = HashMap::from_iter([("restore".to_string(), 1)]);
         // Saved on one branch only: not set at the join.
-        let one = must_flags(&diamond(false), 0, &setters, &restorers);
+        let transfer = Transfer {
+            setters: &setters,
+            restorers: &restorers,
+            word: None,
+        };
+        let one = must_flags(&diamond(false), 0, &transfer);
         assert_eq!(one, vec![0, 1, 0, 0, 0, 0, 0]);
         // Saved on both: set at the join, cleared by the restore.
-        let both = must_flags(&diamond(true), 0, &setters, &restorers);
+        let both = must_flags(&diamond(true), 0, &transfer);
         assert_eq!(both, vec![0, 1, 1, 0, 1, 1, 0]);
         // Entered with the flag: a restore gives it back.
-        let entered = must_flags(&diamond(false), 1, &setters, &restorers);
+        let entered = must_flags(&diamond(false), 1, &transfer);
         assert_eq!(entered, vec![1, 1, 1, 0, 1, 1, 1]);
     }
 }
