@@ -93,6 +93,8 @@ pub struct Catalogued {
     /// Side-effect free (`[pure]`): no definition needed to know it does
     /// not reach a long operation.
     pub pure: bool,
+    /// A `[stable]` call (same result for the same argument).
+    pub stable: bool,
 }
 
 impl Catalogued {
@@ -107,6 +109,7 @@ impl Catalogued {
             lock_call: cat.mmap_lock_call(&call.callee, &call.args).is_some(),
             assertion: cat.assertions.contains_key(&call.callee),
             pure: cat.pure.contains_key(&call.callee) || cat.stable.contains_key(&call.callee),
+            stable: cat.stable.contains_key(&call.callee),
         }
     }
 }

@@ -7,6 +7,10 @@ use std::collections::BTreeSet;
 
 use crate::source::{self, Chunk, Prefilter};
 
+/// Chunks longer than this are no predicate candidates (`returns_value`):
+/// the selection asks for helpers of at most 40 lines, rarely 3 KiB.
+const MAX_PREDICATE_CHUNK_BYTES: usize = 3072;
+
 /// What a file's text yields lexically: its chunks, what each defines and
 /// calls, and the prefilter's verdict per chunk. A function of the content
 /// (and the catalogue), so shared between runs through a [`ScanCache`].
@@ -97,10 +101,15 @@ impl Scan {
         });
         let has_switch = per_chunk(&|t: &str| t.contains("switch"));
         let returns_value = per_chunk(&|t: &str| {
-            t.match_indices("return").any(|(i, _)| {
-                let rest = t[i + "return".len()..].trim_start();
-                t[i + "return".len()..].starts_with([' ', '\t', '(', '!']) && !rest.starts_with(';')
-            })
+            // Only short helpers are predicate candidates (selection asks
+            // for at most SHORT_CHUNK_LINES lines): long chunks, which hold
+            // most of a tree's bytes, are not searched.
+            t.len() <= MAX_PREDICATE_CHUNK_BYTES
+                && t.match_indices("return").any(|(i, _)| {
+                    let rest = t[i + "return".len()..].trim_start();
+                    t[i + "return".len()..].starts_with([' ', '\t', '(', '!'])
+                        && !rest.starts_with(';')
+                })
         });
         let chunk_names_lock = match prefilter {
             Some(p) => chunks

@@ -157,11 +157,20 @@ impl Program<'_> {
         // keys in progress and the depth are those of this analysis).
         let callees: CalleeResults = RefCell::new(vec![None; f.calls.len()]);
         let branch_values = self.branch_values(fid, env, &facts);
+        let stable = self.stable_calls(fid, super::stable_calls::has_implications(&facts));
+        let infeasible: Vec<bool> = if stable.at_call.iter().any(|k| !k.is_empty()) {
+            (0..f.calls.len() as CallId)
+                .map(|c| self.call_infeasible(fid, c, &facts))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let frame = Frame {
             consts: &consts,
             facts: &facts,
             callees: &callees,
             branch_values: &branch_values,
+            infeasible: &infeasible,
         };
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
@@ -210,12 +219,17 @@ impl Program<'_> {
             facts,
             callees,
             branch_values,
+            infeasible,
         } = *frame;
         let f = self.function(fid);
         let nd = &f.cfg.nodes[node as usize];
         let mut s = state.clone();
         for ev in &nd.events {
             match ev {
+                // No path of this context makes the call: the path ends.
+                Event::Call(cid) if infeasible.get(*cid as usize) == Some(&true) => {
+                    s = State::new();
+                }
                 Event::Call(cid) => {
                     if let Some(h) = hits.as_deref_mut() {
                         self.check_hits(fid, *cid, &s, facts, callees, h);
@@ -314,10 +328,6 @@ impl Program<'_> {
     ) -> State {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
-        // No path of this context makes the call: the path ends here.
-        if self.call_infeasible(fid, cid, facts) {
-            return State::new();
-        }
         if let Some(entry) = call
             .catalogued
             .lock_call
@@ -365,7 +375,7 @@ impl Program<'_> {
         callees: &CalleeResults,
         hits: &mut HitCollector,
     ) {
-        if s.iter().all(|e| e.held == Held::None) || self.call_infeasible(fid, cid, facts) {
+        if s.iter().all(|e| e.held == Held::None) {
             return;
         }
         let holders: Vec<&Elem> = s.iter().filter(|e| e.held != Held::None).collect();
@@ -545,6 +555,9 @@ struct Frame<'a> {
     /// Values of reassigned variables at the branches that test them
     /// ([`Program::branch_values`]).
     branch_values: &'a super::flow_values::BranchValues,
+    /// Calls no path of this context makes ([`Program::call_infeasible`]);
+    /// empty when the function branches on no stable call.
+    infeasible: &'a [bool],
 }
 
 type HitKey = ((StableKey, CallId), Origin, Held);

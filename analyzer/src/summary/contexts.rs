@@ -61,10 +61,15 @@ impl Program<'_> {
                 if g != fid && self.is_local_predicate(fid, g) {
                     // One value only if every context the call gives (one
                     // per value of a two-valued argument) returns it.
+                    // Without constants of the caller's a predicate has
+                    // nothing to decide by (most calls are so): not asked.
                     let values: Vec<Option<i64>> = self
                         .callee_envs(fid, *cid, g, env)
                         .iter()
-                        .map(|genv| self.predicate_value(g, genv))
+                        .map(|genv| match genv.is_empty() {
+                            true => None,
+                            false => self.predicate_value(g, genv),
+                        })
                         .collect();
                     if let Some(Some(v)) = values.first() {
                         if values.iter().all(|x| *x == Some(*v)) {
@@ -249,7 +254,7 @@ impl Program<'_> {
         let g = self.function(callee);
         let mut env = ConstMap::default();
         // Outcomes of stable calls the branches above this call decided.
-        let stable = self.stable_calls(caller, facts.keys().any(|k| k.contains("=>")));
+        let stable = self.stable_calls(caller, super::stable_calls::has_implications(facts));
         let refined;
         let facts = match stable.at_call.get(cid as usize) {
             Some(known) if !known.is_empty() => {
@@ -344,6 +349,7 @@ impl Program<'_> {
                     continue;
                 };
                 env.insert(format!("{pname}=>{q}{}", &k[root.len()..]), v);
+                env.insert(super::stable_calls::IMPLICATIONS.to_string(), 1);
             }
         }
         // The task's flags (`PF_MEMALLOC` after `memalloc_noreclaim_save()`),

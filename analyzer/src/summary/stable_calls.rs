@@ -26,6 +26,14 @@ pub(super) struct StableCalls {
     pub at_call: Vec<Vec<(String, i64)>>,
 }
 
+/// The key that marks a context holding implications (`p=>key`), so
+/// asking whether one does costs one lookup, not a scan of the context.
+pub(super) const IMPLICATIONS: &str = "=>";
+
+pub(super) fn has_implications(facts: &ConstMap) -> bool {
+    facts.contains_key(IMPLICATIONS)
+}
+
 /// Locals followed to their one definition (`inode = file_inode(..)`).
 const MAX_KEY_DEPTH: u32 = 4;
 
@@ -37,10 +45,7 @@ impl Program<'_> {
     /// implies) its branches are read in any case.
     pub(super) fn stable_calls(&self, fid: FnId, params: bool) -> Rc<StableCalls> {
         let f = self.function(fid);
-        let has_stable = f
-            .calls
-            .iter()
-            .any(|c| self.cat.stable.contains_key(&c.callee));
+        let has_stable = f.calls.iter().any(|c| c.catalogued.stable);
         if !has_stable && !params {
             return self.no_stable_calls.clone();
         }
@@ -122,8 +127,7 @@ impl Program<'_> {
     /// `!IS_DAX(inode)` and `write_fault`, which its caller made imply
     /// `IS_DAX`).
     pub(super) fn call_infeasible(&self, fid: FnId, cid: CallId, facts: &ConstMap) -> bool {
-        let implications = facts.keys().any(|k| k.contains("=>"));
-        let stable = self.stable_calls(fid, implications);
+        let stable = self.stable_calls(fid, has_implications(facts));
         let Some(known) = stable.at_call.get(cid as usize).filter(|k| !k.is_empty()) else {
             return false;
         };
@@ -178,7 +182,7 @@ impl Program<'_> {
 /// argument's key.
 fn call_key(p: &Program, f: &Function, c: CallId, depth: u32) -> Option<String> {
     let call = &f.calls[c as usize];
-    if !p.cat.stable.contains_key(&call.callee) || call.arg_values.len() != 1 {
+    if !call.catalogued.stable || call.arg_values.len() != 1 {
         return None;
     }
     let arg = value_key(p, f, &call.arg_values[0], depth)?;
