@@ -67,21 +67,31 @@ pub fn bits_of(v: i64) -> Option<i64> {
 /// `switch (behavior)` skips the excluded cases).
 const OTHER_TAG: i64 = 0x4f54 << 48;
 
-pub fn other_value(excluded: &[i64]) -> i64 {
-    let mut set = excluded.to_vec();
+/// A set of constants as one tagged value: `tag` and a hash (from `seed`)
+/// of the sorted set, the set remembered in `table` under the value (a
+/// function of the set, so the table changes no result).
+fn tagged_set(tag: i64, seed: u64, members: &[i64], table: &SetTable) -> i64 {
+    let mut set = members.to_vec();
     set.sort_unstable();
     set.dedup();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h: u64 = seed;
     for v in &set {
         for b in v.to_le_bytes() {
             h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
         }
     }
-    let value = OTHER_TAG | (h as i64 & HAS_BITS_MASK);
-    if let Ok(mut m) = OTHER_SETS.write() {
+    let value = tag | (h as i64 & HAS_BITS_MASK);
+    if let Ok(mut m) = table.write() {
         m.entry(value).or_insert(set);
     }
     value
+}
+
+/// The sets of the tagged values made in this process, by value.
+type SetTable = std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>>;
+
+pub fn other_value(excluded: &[i64]) -> i64 {
+    tagged_set(OTHER_TAG, 0xcbf2_9ce4_8422_2325, excluded, &OTHER_SETS)
 }
 
 pub fn is_other(v: i64) -> bool {
@@ -99,8 +109,7 @@ pub(crate) fn excluded_by(v: i64) -> Vec<i64> {
 
 /// The excluded sets of the "other" values made in this process, by value.
 /// The value is a function of the set, so the table changes no result.
-static OTHER_SETS: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
-    std::sync::LazyLock::new(Default::default);
+static OTHER_SETS: SetTable = std::sync::LazyLock::new(Default::default);
 
 /// "Exactly these constants or'ed" (`FGP_CREAT | FGP_FOR_MMAP` as an
 /// argument): a tagged value remembering its members (symbols or literals),
@@ -109,20 +118,7 @@ static OTHER_SETS: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>
 const COMPOSITE_TAG: i64 = 0x4350 << 48;
 
 pub fn composite(members: &[i64]) -> i64 {
-    let mut set = members.to_vec();
-    set.sort_unstable();
-    set.dedup();
-    let mut h: u64 = 0x6c62_272e_07bb_0142;
-    for v in &set {
-        for b in v.to_le_bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    let value = COMPOSITE_TAG | (h as i64 & HAS_BITS_MASK);
-    if let Ok(mut m) = COMPOSITES.write() {
-        m.entry(value).or_insert(set);
-    }
-    value
+    tagged_set(COMPOSITE_TAG, 0x6c62_272e_07bb_0142, members, &COMPOSITES)
 }
 
 pub fn is_composite(v: i64) -> bool {
@@ -139,8 +135,7 @@ pub fn members_of(v: i64) -> Option<Vec<i64>> {
 
 /// The member sets of the composite values made in this process, by value
 /// (a function of the set, like [`OTHER_SETS`]).
-static COMPOSITES: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
-    std::sync::LazyLock::new(Default::default);
+static COMPOSITES: SetTable = std::sync::LazyLock::new(Default::default);
 
 /// "One of these constants" (`cc.mode` initialized to `prio ==
 /// COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT`): a tagged value
@@ -150,20 +145,12 @@ static COMPOSITES: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>
 const ONE_OF_TAG: i64 = 0x4f4e << 48;
 
 pub fn one_of(alternatives: &[i64]) -> i64 {
-    let mut set = alternatives.to_vec();
-    set.sort_unstable();
-    set.dedup();
-    let mut h: u64 = 0x84222325_cbf29ce4;
-    for v in &set {
-        for b in v.to_le_bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    let value = ONE_OF_TAG | (h as i64 & HAS_BITS_MASK);
-    if let Ok(mut m) = ONE_OF_SETS.write() {
-        m.entry(value).or_insert(set);
-    }
-    value
+    tagged_set(
+        ONE_OF_TAG,
+        0x8422_2325_cbf2_9ce4,
+        alternatives,
+        &ONE_OF_SETS,
+    )
 }
 
 pub fn is_one_of(v: i64) -> bool {
@@ -180,8 +167,7 @@ pub fn alternatives_of(v: i64) -> Option<Vec<i64>> {
 
 /// The alternative sets of the [`one_of`] values made in this process, by
 /// value (a function of the set, like [`OTHER_SETS`]).
-static ONE_OF_SETS: std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>> =
-    std::sync::LazyLock::new(Default::default);
+static ONE_OF_SETS: SetTable = std::sync::LazyLock::new(Default::default);
 
 /// What is known of a value's bits as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
