@@ -44,14 +44,12 @@ fn sorted_findings<'r>(run: &'r LintRun, code: &str) -> Vec<(&'r str, &'r str, &
     v
 }
 
-/// The holders of the findings of one rule, sorted.
+/// The holders of the findings of one rule, sorted (one per finding).
 fn sorted_holders<'r>(run: &'r LintRun, code: &str) -> Vec<&'r str> {
-    let mut v: Vec<_> = sorted_findings(run, code)
+    sorted_findings(run, code)
         .into_iter()
         .map(|(h, _, _)| h)
-        .collect();
-    v.dedup();
-    v
+        .collect()
 }
 
 fn has(run: &LintRun, code: &str, holder: &str, op: &str) -> bool {

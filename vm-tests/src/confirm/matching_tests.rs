@@ -31,6 +31,17 @@ fn trace(pid: u32, ms: u64, acquire: &[&str], end: &[&str], downgrade: bool) -> 
     )
 }
 
+/// A report of the confirm kernel (6.12.118) with these runs.
+fn report(thp: &str, runs: Vec<RecipeRun>) -> ConfirmReport {
+    ConfirmReport {
+        version: 1,
+        kernel_release: "6.12.118".into(),
+        thp: thp.into(),
+        read_threshold_ms: 10.0,
+        runs,
+    }
+}
+
 fn run(recipe: &str, size: u64, text: &str) -> RecipeRun {
     let p = holds::parse_trace(text).unwrap();
     RecipeRun {
@@ -97,12 +108,9 @@ pub(in crate::confirm) fn sample() -> (Vec<StaticFinding>, ConfirmReport) {
         "__x64_sys_mlockall",
         "do_syscall_64",
     ];
-    let report = ConfirmReport {
-        version: 1,
-        kernel_release: "6.12.118".into(),
-        thp: "never".into(),
-        read_threshold_ms: 10.0,
-        runs: vec![
+    let report = report(
+        "never",
+        vec![
             run("munmap", 64, &trace(11, 40, MUNMAP_ACQ, MUNMAP_END, false)),
             run(
                 "munmap",
@@ -131,7 +139,7 @@ pub(in crate::confirm) fn sample() -> (Vec<StaticFinding>, ConfirmReport) {
             unavailable("ksm-prctl-disable", 64),
             unavailable("ksm-prctl-disable", 256),
         ],
-    };
+    );
     let findings = vec![
         finding("MMS002", "vms_complete_munmap_vmas", "__vm_munmap"),
         finding("MMS003", "mlock_vma_pages_range", "sys_mlockall"),
@@ -236,13 +244,7 @@ fn a_short_read_hold_of_the_holder_is_measured_not_missed() {
             + &read_trace(21, 1_000, ms_unuse * 1000, &swapoff, &swapoff);
         run("swapoff", size, &text)
     };
-    let report = ConfirmReport {
-        version: 1,
-        kernel_release: "6.12.118".into(),
-        thp: "never".into(),
-        read_threshold_ms: 10.0,
-        runs: vec![at(64, 2), at(256, 8)],
-    };
+    let report = report("never", vec![at(64, 2), at(256, 8)]);
     let f = read_finding(
         "unuse_pte_range",
         "unuse_mm",
@@ -267,13 +269,7 @@ fn a_path_no_workload_can_reach_says_why() {
         "handle_mm_fault",
         &["handle_mm_fault", "hugetlb_fault", "shrink_folio_list"],
     );
-    let report = ConfirmReport {
-        version: 1,
-        kernel_release: "6.12.118".into(),
-        thp: "never".into(),
-        read_threshold_ms: 10.0,
-        runs: vec![],
-    };
+    let report = report("never", vec![]);
     let c = confirm(&[f], &report, &Catalogue::builtin(), 50.0);
     let Outcome::NoWorkload { reason } = &c.outcomes[0].outcome else {
         panic!("{:?}", c.outcomes[0].outcome)
@@ -291,12 +287,9 @@ fn read_findings_do_not_explain_long_write_holds() {
         "do_madvise",
         "__x64_sys_madvise",
     ];
-    let report = ConfirmReport {
-        version: 1,
-        kernel_release: "6.12.118".into(),
-        thp: "never".into(),
-        read_threshold_ms: 10.0,
-        runs: vec![
+    let report = report(
+        "never",
+        vec![
             run("madvise-unmergeable", 64, &trace(31, 60, &acq, &acq, false)),
             run(
                 "madvise-unmergeable",
@@ -304,7 +297,7 @@ fn read_findings_do_not_explain_long_write_holds() {
                 &trace(32, 240, &acq, &acq, false),
             ),
         ],
-    };
+    );
     let f = read_finding(
         "do_page_mkwrite",
         "handle_mm_fault",
@@ -333,16 +326,13 @@ fn a_downgrade_ends_the_hold_measured_for_the_finding() {
     let findings = vec![finding("MMS002", "vms_complete_munmap_vmas", "__vm_munmap")];
     let mut end = MUNMAP_END.to_vec();
     end[0] = "mmap_write_downgrade";
-    let report = ConfirmReport {
-        version: 1,
-        kernel_release: "6.12.118".into(),
-        thp: String::new(),
-        read_threshold_ms: 10.0,
-        runs: vec![
+    let report = report(
+        "",
+        vec![
             run("munmap", 64, &trace(1, 0, MUNMAP_ACQ, &end, true)),
             run("munmap", 256, &trace(2, 0, MUNMAP_ACQ, &end, true)),
         ],
-    };
+    );
     let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
     let Outcome::Short { evidence } = &c.outcomes[0].outcome else {
         panic!("{:?}", c.outcomes[0])
@@ -385,12 +375,9 @@ fn a_size_figure_is_the_median_over_repetitions() {
     };
     // The first repetition is slow at the small size (TCG translating the
     // code the first time): the median does not see it.
-    let report = ConfirmReport {
-        version: 1,
-        kernel_release: "6.12.118".into(),
-        thp: String::new(),
-        read_threshold_ms: 10.0,
-        runs: vec![
+    let report = report(
+        "",
+        vec![
             rep(64, 1, 200),
             rep(256, 1, 180),
             rep(64, 2, 40),
@@ -398,7 +385,7 @@ fn a_size_figure_is_the_median_over_repetitions() {
             rep(64, 3, 45),
             rep(256, 3, 160),
         ],
-    };
+    );
     let c = confirm(&findings, &report, &Catalogue::builtin(), 50.0);
     let Outcome::Confirmed { evidence } = &c.outcomes[0].outcome else {
         panic!("{:?}", c.outcomes[0])
