@@ -159,6 +159,8 @@ struct RawCatalogue {
     pure: BTreeMap<String, String>,
     #[serde(default)]
     stable: BTreeMap<String, String>,
+    #[serde(default)]
+    assume_clear: BTreeMap<String, String>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -335,6 +337,9 @@ pub struct Catalogue {
     /// operation (`[stable]`, pure too): a branch on one decides the same
     /// test in the callees under it.
     pub stable: HashMap<String, String>,
+    /// Flags whose tests (`x & FLAG`) are taken as clear, with why
+    /// (`[assume_clear]`): rare states the kernel handles on purpose.
+    pub assume_clear: HashMap<String, String>,
 }
 
 impl Catalogue {
@@ -395,6 +400,7 @@ impl Catalogue {
             not_followed: raw.not_followed.into_iter().collect(),
             pure: raw.pure.into_iter().collect(),
             stable: raw.stable.into_iter().collect(),
+            assume_clear: raw.assume_clear.into_iter().collect(),
         })
     }
 

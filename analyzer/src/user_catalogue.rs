@@ -120,6 +120,8 @@ struct UserOverlay {
     pure: BTreeMap<String, String>,
     #[serde(default)]
     stable: BTreeMap<String, String>,
+    #[serde(default)]
+    assume_clear: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -984,3 +984,24 @@ fn a_branch_on_a_stable_call_decides_it_in_the_callees() {
         ]
     );
 }
+
+#[test]
+fn flags_assumed_clear_and_constant_returns_decide_the_downgrade() {
+    // 4.20-6.1 munmap/brk: the downgrade before the zap is cancelled only
+    // next to a VMA that grows down (or up); `[assume_clear]` takes those
+    // tests as 0. 5.x tests them in a static helper of the file, which then
+    // returns true whatever its arguments (a constant return); 6.1 inline.
+    // Stay: downgrade=false, a helper that also refuses another flag, a test
+    // of a flag not assumed, and a global (`__weak`) helper.
+    let run = lint("assume_clear");
+    let mms002 = sorted_holders(&run, "MMS002");
+    assert_eq!(
+        mms002,
+        [
+            "demo_brk_munmap_locked",
+            "demo_munmap_checked",
+            "demo_twin_munmap",
+            "demo_vm_munmap"
+        ]
+    );
+}

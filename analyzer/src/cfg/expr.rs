@@ -345,6 +345,25 @@ impl CfgBuilder<'_> {
         Some(crate::symbolic::composite(&values))
     }
 
+    /// A mask of flags the catalogue assumes clear (`[assume_clear]`): a
+    /// name of one, or a parenthesized or of them alone.
+    fn is_assumed_clear(&self, n: TsNode) -> bool {
+        let Some(flags) = self.assume_clear else {
+            return false;
+        };
+        match n.kind() {
+            "identifier" => flags.contains_key(self.text(n)),
+            "parenthesized_expression" => n.named_child(0).is_some_and(|c| self.is_assumed_clear(c)),
+            "binary_expression" => {
+                n.child_by_field_name("operator").is_some_and(|o| self.text(o) == "|")
+                    && [n.child_by_field_name("left"), n.child_by_field_name("right")]
+                        .into_iter()
+                        .all(|c| c.is_some_and(|c| self.is_assumed_clear(c)))
+            }
+            _ => false,
+        }
+    }
+
     /// Calls whose value is their (first) argument's, as far as truth goes:
     /// `likely(x)`, and `WARN_ON(x)`, which returns whether `x` held (5.x
     /// `pagecache_get_page()`'s `if (WARN_ON_ONCE(!(fgp_flags & (FGP_LOCK |
@@ -418,6 +437,13 @@ impl CfgBuilder<'_> {
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
                     "||" => Expr::Or(Box::new(l), Box::new(r)),
+                    "&" if [n.child_by_field_name("left"), n.child_by_field_name("right")]
+                        .into_iter()
+                        .flatten()
+                        .any(|m| self.is_assumed_clear(m)) =>
+                    {
+                        Expr::Const(0)
+                    }
                     "&" => Expr::BitAnd(Box::new(l), Box::new(r)),
                     "==" => cmp(CmpOp::Eq),
                     "!=" => cmp(CmpOp::Ne),

@@ -175,6 +175,8 @@ pub(super) struct Scanning<'a> {
     pub(super) cache: Option<&'a ScanCache>,
     pub(super) prefilter: &'a Prefilter,
     pub(super) fields: &'a [String],
+    /// The catalogue's `[assume_clear]` flags (a scan fact names their tests).
+    pub(super) assumed_clear: &'a [String],
 }
 
 impl Scanning<'_> {
@@ -252,6 +254,7 @@ impl Scanning<'_> {
                 let scan = std::sync::Arc::new(Scan::new(
                     t,
                     self.fields,
+                    self.assumed_clear,
                     true,
                     names_lock_text.then_some(self.prefilter),
                 ));
@@ -293,7 +296,7 @@ impl Scanning<'_> {
                     Some(t) => t,
                     None => self.set.read(rel)?.text,
                 };
-                let scan = std::sync::Arc::new(Scan::new(&text, &[], false, None));
+                let scan = std::sync::Arc::new(Scan::new(&text, &[], &[], false, None));
                 match &entry {
                     Some(e) => e.defs_only.get_or_init(|| scan).clone(),
                     None => scan,

@@ -171,11 +171,14 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                 .map(|(field, _)| field.to_string()),
         )
         .collect();
+    let mut assumed_clear: Vec<String> = cat.assume_clear.keys().cloned().collect();
+    assumed_clear.sort();
     let scanning = Scanning {
         set,
         cache: options.scan_cache.as_deref(),
         prefilter: &prefilter,
         fields: &designated_fields,
+        assumed_clear: &assumed_clear,
     };
     let mut skipped = set.unlisted();
     let (mut files, mut unloaded, defines) =

@@ -35,6 +35,10 @@ pub(super) struct Scan {
     /// The chunk returns a value (`return x;`): with no loop, a predicate
     /// candidate (`return sc->target_mem_cgroup;`).
     pub(super) returns_value: Vec<bool>,
+    /// The chunk tests a flag the catalogue assumes clear (`[assume_clear]`):
+    /// what it returns may be decided by that alone (a predicate candidate
+    /// even with loops and calls: 5.4 `detach_vmas_to_be_unmapped()`).
+    pub(super) tests_assumed_clear: Vec<bool>,
     pub(super) line_starts: Vec<u32>,
     /// Scanned for definitions only: what its chunks call is unknown.
     pub(super) calls_unknown: bool,
@@ -50,6 +54,7 @@ impl Scan {
     pub(super) fn new(
         text: &str,
         fields: &[String],
+        assumed_clear: &[String],
         scan_calls: bool,
         prefilter: Option<&Prefilter>,
     ) -> Scan {
@@ -111,6 +116,16 @@ impl Scan {
                         && !rest.starts_with(';')
                 })
         });
+        let tests_assumed_clear = per_chunk(&|t: &str| {
+            !assumed_clear.is_empty()
+                && assumed_clear.iter().any(|flag| {
+                    t.match_indices(flag.as_str()).any(|(i, _)| {
+                        let after = t[i + flag.len()..].chars().next();
+                        !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                            && t[..i].trim_end_matches([' ', '(', '|']).ends_with('&')
+                    })
+                })
+        });
         let chunk_names_lock = match prefilter {
             Some(p) => chunks
                 .iter()
@@ -138,6 +153,7 @@ impl Scan {
             has_loop,
             has_switch,
             returns_value,
+            tests_assumed_clear,
             line_starts,
             calls_unknown: !scan_calls,
             designated,

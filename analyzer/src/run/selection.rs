@@ -166,6 +166,12 @@ pub(super) fn select_long_reaching_callees(
                         && files[f].scan.calls[k]
                             .iter()
                             .all(|n| index.get(n).iter().all(|&(g, _)| g == fi)))
+                    // A short helper of the same file whose result a flag
+                    // assumed clear may decide, loops and calls or not.
+                    || (f == fi
+                        && files[f].lines(k) <= SHORT_CHUNK_LINES
+                        && files[f].scan.returns_value[k]
+                        && files[f].scan.tests_assumed_clear[k])
             };
             if defs.len() > MAX_HOMONYMS {
                 targets.extend(

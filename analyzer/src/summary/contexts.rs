@@ -77,8 +77,37 @@ impl Program<'_> {
                         }
                     }
                 }
+                if !predicate.contains_key(cid) {
+                    if let Some(v) = self.constant_return(fid, g) {
+                        predicate.insert(*cid, v);
+                    }
+                }
             }
         }
+        // What the predicates return decides branches too: the assignments
+        // under `if (!detach(..)) downgrade = false;` are dead when the
+        // callee returns true in this context.
+        let by_var_decided;
+        let live_decided;
+        let live: &[bool] = if predicate.is_empty() {
+            &live
+        } else {
+            let mut by_var = by_var.clone();
+            for (cid, v) in &predicate {
+                if let Some(slot) = by_var.get_mut(f.calls[*cid as usize].result_var as usize) {
+                    *slot = Some(*v);
+                }
+            }
+            by_var_decided = by_var;
+            live_decided = live_nodes(
+                &f.cfg,
+                &Consts {
+                    by_var: &by_var_decided,
+                    macros: self.macros,
+                },
+            );
+            &live_decided
+        };
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
             HashMap::default();
@@ -148,7 +177,7 @@ impl Program<'_> {
                 _ => None,
             }
         };
-        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, live)| **live) {
+        for (node, _) in f.cfg.nodes.iter().zip(live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
                     Event::Assign {
@@ -436,6 +465,54 @@ impl Program<'_> {
     /// unresolved call): what it returns is all a caller learns from it.
     pub(super) fn is_pure_predicate(&self, g: FnId) -> bool {
         !self.graph.may_touch_lock[g as usize] && !self.graph.may_reach_long[g as usize]
+    }
+
+    /// The one constant a function of the caller's file returns whatever
+    /// its context (5.4 `detach_vmas_to_be_unmapped()` returns true once
+    /// the grows-down test is assumed clear), when it is static (the call
+    /// binds to it: a global one may be a `__weak` default another file
+    /// overrides) and parsed whole. Read without facts: its
+    /// parameters' values are unknown, so only branches on constants
+    /// (`x & VM_GROWSDOWN` taken as 0) are decided, and only constant
+    /// `return`s count.
+    fn constant_return(&self, caller: FnId, g: FnId) -> Option<i64> {
+        let f = self.function(g);
+        if g == caller
+            || f.file != self.function(caller).file
+            || !f.is_static
+            || f.has_parse_error
+        {
+            return None;
+        }
+        if let Some(v) = self.constant_return_memo.borrow().get(&g) {
+            return *v;
+        }
+        let ret = f.var_id(RETURN_VAR);
+        let by_var = vec![None; f.vars.len()];
+        let consts = Consts {
+            by_var: &by_var,
+            macros: self.macros,
+        };
+        let live = live_nodes(&f.cfg, &consts);
+        let mut out = None;
+        let mut one = true;
+        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, l)| **l) {
+            for ev in &node.events {
+                let Event::Assign { var, value } = ev else {
+                    continue;
+                };
+                if Some(*var) != ret {
+                    continue;
+                }
+                match value {
+                    Value::Const(c) if out.is_none_or(|o| o == *c) => out = Some(*c),
+                    _ => one = false,
+                }
+            }
+        }
+        let value = out.filter(|_| one && ret.is_some());
+        self.constant_return_memo.borrow_mut().insert(g, value);
+        value
     }
 
     /// A pure predicate defined in the caller's file: a name defined in many

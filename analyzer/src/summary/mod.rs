@@ -106,6 +106,7 @@ pub struct Program<'c> {
     facts_memo: RefCell<HashMap<(FnId, EnvKey), Rc<ConstMap>, Fast>>,
     /// [`Program::predicate_value`] by context, and how deep it is nested.
     predicate_memo: RefCell<HashMap<(FnId, EnvKey), Option<i64>, Fast>>,
+    constant_return_memo: RefCell<HashMap<FnId, Option<i64>, Fast>>,
     predicate_depth: Cell<u32>,
     /// [`Program::stable_calls`] per function.
     stable_memo: RefCell<HashMap<FnId, Rc<stable_calls::StableCalls>, Fast>>,
@@ -159,6 +160,7 @@ impl<'c> Program<'c> {
             contexts_memo: RefCell::default(),
             facts_memo: RefCell::default(),
             predicate_memo: RefCell::default(),
+            constant_return_memo: RefCell::default(),
             predicate_depth: Cell::new(0),
             stable_memo: RefCell::default(),
             no_stable_calls: Rc::default(),
