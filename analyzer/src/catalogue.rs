@@ -160,10 +160,21 @@ struct RawCatalogue {
     #[serde(default)]
     stable: BTreeMap<String, String>,
     #[serde(default)]
-    assume_clear: BTreeMap<String, String>,
+    assume_clear: BTreeMap<String, AssumeClear>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
+}
+
+/// A flag whose tests are taken as clear in the functions named
+/// (`[assume_clear.FLAG]`): a rare state the kernel handles on purpose.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssumeClear {
+    pub why: String,
+    /// The functions where `x & FLAG` is 0.
+    #[serde(rename = "in")]
+    pub functions: Vec<String>,
 }
 
 /// The fault path's contract and the retry protocol (rule MMS004).
@@ -337,9 +348,9 @@ pub struct Catalogue {
     /// operation (`[stable]`, pure too): a branch on one decides the same
     /// test in the callees under it.
     pub stable: HashMap<String, String>,
-    /// Flags whose tests (`x & FLAG`) are taken as clear, with why
-    /// (`[assume_clear]`): rare states the kernel handles on purpose.
-    pub assume_clear: HashMap<String, String>,
+    /// Flags whose tests (`x & FLAG`) are taken as clear in the functions
+    /// named (`[assume_clear]`): rare states the kernel handles on purpose.
+    pub assume_clear: BTreeMap<String, AssumeClear>,
 }
 
 impl Catalogue {
@@ -400,7 +411,7 @@ impl Catalogue {
             not_followed: raw.not_followed.into_iter().collect(),
             pure: raw.pure.into_iter().collect(),
             stable: raw.stable.into_iter().collect(),
-            assume_clear: raw.assume_clear.into_iter().collect(),
+            assume_clear: raw.assume_clear,
         })
     }
 
@@ -413,6 +424,15 @@ impl Catalogue {
             return None;
         }
         Some(entry)
+    }
+
+    /// The flags `[assume_clear]` takes as clear in function `name`.
+    pub fn assumed_clear_in(&self, name: &str) -> Vec<&str> {
+        self.assume_clear
+            .iter()
+            .filter(|(_, a)| a.functions.iter().any(|f| f == name))
+            .map(|(flag, _)| flag.as_str())
+            .collect()
     }
 
     /// Does an argument's text name the mmap lock (`&mm->mmap_sem`, `&vma->vm_mm->mmap_lock`)?

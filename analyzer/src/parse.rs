@@ -186,7 +186,8 @@ fn function_ir(
                 .map(|t| t.trim() == "static")
                 .unwrap_or(false)
     });
-    let builder = CfgBuilder::new(src, line_offset).assuming_clear(&cat.assume_clear);
+    let assumed_clear = cat.assumed_clear_in(&name);
+    let builder = CfgBuilder::new(src, line_offset).assuming_clear(&assumed_clear);
     let (cfg, mut calls, vars) = builder.build(body);
     for call in &mut calls {
         call.catalogued = Catalogued::of(cat, call);

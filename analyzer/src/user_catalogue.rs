@@ -121,7 +121,7 @@ struct UserOverlay {
     #[serde(default)]
     stable: BTreeMap<String, String>,
     #[serde(default)]
-    assume_clear: BTreeMap<String, String>,
+    assume_clear: BTreeMap<String, crate::catalogue::AssumeClear>,
 }
 
 #[derive(Deserialize)]

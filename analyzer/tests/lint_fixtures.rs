@@ -989,10 +989,11 @@ fn a_branch_on_a_stable_call_decides_it_in_the_callees() {
 fn flags_assumed_clear_and_constant_returns_decide_the_downgrade() {
     // 4.20-6.1 munmap/brk: the downgrade before the zap is cancelled only
     // next to a VMA that grows down (or up); `[assume_clear]` takes those
-    // tests as 0. 5.x tests them in a static helper of the file, which then
-    // returns true whatever its arguments (a constant return); 6.1 inline.
-    // Stay: downgrade=false, a helper that also refuses another flag, a test
-    // of a flag not assumed, and a global (`__weak`) helper.
+    // tests as 0 in the functions it names. 5.x tests them in a static
+    // helper of the file, which then returns true whatever its arguments (a
+    // constant return); 6.1 inline. Stay: downgrade=false, a helper that
+    // also refuses another flag, a test of a flag not assumed, a global
+    // (`__weak`) helper of a listed name, and a stack-growing fault.
     let run = lint("assume_clear");
     let mms002 = sorted_holders(&run, "MMS002");
     assert_eq!(
@@ -1004,4 +1005,5 @@ fn flags_assumed_clear_and_constant_returns_decide_the_downgrade() {
             "demo_vm_munmap"
         ]
     );
+    assert_eq!(sorted_holders(&run, "MMS004"), ["demo_stack_fault"]);
 }

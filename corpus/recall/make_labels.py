@@ -233,6 +233,7 @@ def build():
       [('mm/gup.c','__mm_populate',r'down_read\(|mmap_read_lock\('),('mm/gup.c','__mm_populate',r'populate_vma_page_range\(')],
       "__mm_populate() (mlock, MAP_POPULATE) takes only the read lock around populate_vma_page_range()")
     # ---- fault path: filemap_fault before and after the retry protocol (2.6.37)
+    OTHER_WAITS=" The label is about that wait (findings through lock_page_or_retry): the function's other waits under the lock stay (the re-read of a page that is not up to date waits in wait_on_page_locked(), and page_cache_read() can enter reclaim; the lock is dropped for them only from 5.1, commit 6b4c9f446981)"
     L("2.6.27 2.6.28 2.6.29",'mm/filemap.c','filemap_fault','flag','MMS004',
       [('mm/filemap.c','filemap_fault',r'find_lock_page\('),('mm/filemap.c','filemap_fault',r'wait_on_page_locked\(')],
       "filemap_fault() is entered with the read lock held (do_page_fault) and waits for the page with find_lock_page() (lock_page) and wait_on_page_locked(), with no way to drop the lock",
@@ -243,14 +244,16 @@ def build():
       cls=6, seed="fault-retry-2.6.37")
     L("2.6.37",'mm/filemap.c','filemap_fault','clean','MMS004',
       [('arch/x86/mm/fault.c','do_page_fault',r'FAULT_FLAG_ALLOW_RETRY'),('mm/filemap.c','filemap_fault',r'lock_page_or_retry\(')],
-      "do_page_fault() sets FAULT_FLAG_ALLOW_RETRY and filemap_fault() waits with lock_page_or_retry(), which drops the lock and returns VM_FAULT_RETRY",
-      cls=6, seed="fault-retry-2.6.37")
+      "do_page_fault() sets FAULT_FLAG_ALLOW_RETRY and filemap_fault() waits with lock_page_or_retry(), which drops the lock and returns VM_FAULT_RETRY."+OTHER_WAITS,
+      via=['lock_page_or_retry'], cls=6, seed="fault-retry-2.6.37")
     L("3.10 4.4 4.19",'mm/filemap.c','filemap_fault','clean','MMS004',
       [('mm/filemap.c','filemap_fault',r'lock_page_or_retry\(')],
-      "filemap_fault() waits for the page only through lock_page_or_retry() (drops the lock when retry is allowed)", cls=6)
+      "filemap_fault() waits for the page only through lock_page_or_retry() (drops the lock when retry is allowed)."+OTHER_WAITS,
+      via=['lock_page_or_retry'], cls=6)
     L("5.4 5.10",'mm/filemap.c','filemap_fault','clean','MMS004',
       [('mm/filemap.c','filemap_fault',r'lock_page_maybe_drop_mmap\(')],
-      "filemap_fault() waits for the page only through lock_page_maybe_drop_mmap() (drops the lock when retry is allowed)", cls=6)
+      "filemap_fault() waits for the page only through lock_page_maybe_drop_mmap() (drops the lock when retry is allowed), and from 5.1 drops it for readahead and the re-read too. What allocating and charging the new page cache page under the lock can reach is another question, every fault's (not_via __alloc_pages_nodemask and try_charge: direct compaction, node reclaim and cgroup-v1 memcg reclaim under pagecache_get_page(FGP_CREAT), which the precision corpus judges per path)",
+      not_via=['__alloc_pages_nodemask', 'try_charge'], cls=6)
     L("6.1 6.12",'mm/filemap.c','filemap_fault','clean','MMS004',
       [('mm/filemap.c','filemap_fault',r'lock_folio_maybe_drop_mmap\(')],
       "filemap_fault() waits for the folio only through lock_folio_maybe_drop_mmap() (drops the lock when retry is allowed)", cls=6)

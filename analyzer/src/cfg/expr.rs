@@ -348,11 +348,12 @@ impl CfgBuilder<'_> {
     /// A mask of flags the catalogue assumes clear (`[assume_clear]`): a
     /// name of one, or a parenthesized or of them alone.
     fn is_assumed_clear(&self, n: TsNode) -> bool {
-        let Some(flags) = self.assume_clear else {
+        let flags = self.assume_clear;
+        if flags.is_empty() {
             return false;
-        };
+        }
         match n.kind() {
-            "identifier" => flags.contains_key(self.text(n)),
+            "identifier" => flags.contains(&self.text(n)),
             "parenthesized_expression" => n.named_child(0).is_some_and(|c| self.is_assumed_clear(c)),
             "binary_expression" => {
                 n.child_by_field_name("operator").is_some_and(|o| self.text(o) == "|")

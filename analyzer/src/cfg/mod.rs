@@ -29,8 +29,8 @@ pub struct CfgBuilder<'a> {
     var_ids: HashMap<String, VarId>,
     /// tree-sitter node id of a call expression → its CallId (for conditions).
     call_of_node: HashMap<usize, CallId>,
-    /// Flags whose tests are taken as clear (the catalogue's `[assume_clear]`).
-    assume_clear: Option<&'a HashMap<String, String>>,
+    /// Flags whose tests are taken as clear here (the catalogue's `[assume_clear]`).
+    assume_clear: &'a [&'a str],
 }
 
 impl<'a> CfgBuilder<'a> {
@@ -49,7 +49,7 @@ impl<'a> CfgBuilder<'a> {
             vars: Vec::new(),
             var_ids: HashMap::new(),
             call_of_node: HashMap::new(),
-            assume_clear: None,
+            assume_clear: &[],
         };
         let entry = b.new_node();
         b.exit = b.new_node();
@@ -58,8 +58,8 @@ impl<'a> CfgBuilder<'a> {
     }
 
     /// Takes tests of these flags (`x & FLAG`, `x & (FLAG | FLAG2)`) as 0.
-    pub fn assuming_clear(mut self, flags: &'a HashMap<String, String>) -> Self {
-        self.assume_clear = (!flags.is_empty()).then_some(flags);
+    pub fn assuming_clear(mut self, flags: &'a [&'a str]) -> Self {
+        self.assume_clear = flags;
         self
     }
 

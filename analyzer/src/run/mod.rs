@@ -171,8 +171,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
                 .map(|(field, _)| field.to_string()),
         )
         .collect();
-    let mut assumed_clear: Vec<String> = cat.assume_clear.keys().cloned().collect();
-    assumed_clear.sort();
+    let assumed_clear: Vec<String> = cat.assume_clear.keys().cloned().collect();
     let scanning = Scanning {
         set,
         cache: options.scan_cache.as_deref(),
