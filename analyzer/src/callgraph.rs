@@ -329,7 +329,13 @@ fn stable_keys(
             } else {
                 flag_numbers(f, macros)
             };
-            let key = hash128(&(file, f.content_key, f.entry_hint.map(|h| h.mode), numbers));
+            let key = hash128(&(
+                file,
+                f.content_key,
+                f.entry_hint.map(|h| h.mode),
+                &f.entry_facts,
+                numbers,
+            ));
             let n = seen.entry(key).or_insert(0);
             *n += 1;
             if *n == 1 {

@@ -210,6 +210,45 @@ pub struct FaultPath {
     /// `folio = alloc_hugetlb_folio(..)` on every path) cannot block.
     #[serde(default)]
     pub fresh_allocators: Vec<String>,
+    /// What holds on entry to a handler of a field (`[fault_path.entry_facts.FIELD]`):
+    /// `->pfn_mkwrite` of a file system runs only for DAX mappings.
+    #[serde(default)]
+    pub entry_facts: BTreeMap<String, EntryFacts>,
+}
+
+/// Facts on entry to the functions a designated initializer puts in one
+/// field, for definitions under the path prefixes given (all when none).
+/// Keys are paths rooted at the handler's first parameter, written `$0`
+/// (`$0.vma.vm_file.@file_inode.@IS_DAX`: what the `[stable]` call
+/// `IS_DAX(file_inode(vmf->vma->vm_file))` returns).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryFacts {
+    pub why: String,
+    #[serde(default)]
+    pub under: Vec<String>,
+    pub facts: BTreeMap<String, i64>,
+}
+
+impl EntryFacts {
+    /// The facts for a handler whose first parameter is `param`, defined in
+    /// `file` (none outside the prefixes).
+    pub fn for_handler(&self, file: &str, param: &str) -> Vec<(String, i64)> {
+        // `file` is relative to the run's root, which may be above the
+        // kernel tree (a repository holding it): a prefix matches at the
+        // start or after a `/`.
+        let under = |u: &String| {
+            file.starts_with(u.as_str())
+                || file.match_indices(u.as_str()).any(|(i, _)| file[..i].ends_with('/'))
+        };
+        if !self.under.is_empty() && !self.under.iter().any(under) {
+            return Vec::new();
+        }
+        self.facts
+            .iter()
+            .filter_map(|(k, v)| Some((format!("{param}{}", k.strip_prefix("$0")?), *v)))
+            .collect()
+    }
 }
 
 impl FaultPath {

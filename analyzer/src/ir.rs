@@ -181,6 +181,9 @@ pub struct Function {
     /// constants are followed per path ([`crate::lockstate::Elem::flag`]).
     pub lock_flags: Vec<bool>,
     pub entry_hint: Option<EntryHint>,
+    /// Facts on entry of a handler the catalogue gives them
+    /// (`[fault_path.entry_facts]`), keyed like a context's constants.
+    pub entry_facts: Vec<(String, i64)>,
     pub field_stores: Vec<FieldStore>,
     /// Lines where the retry protocol covers what follows: a call of a
     /// lock-dropping helper (`maybe_unlock_mmap_for_io`...) or a test of

@@ -213,6 +213,7 @@ fn function_ir(
         calls,
         vars,
         entry_hint,
+        entry_facts: Vec::new(),
         field_stores,
         content_key: content_key(def, src, hints),
         skipped: None,
@@ -476,6 +477,7 @@ fn too_deep_function(
         vars: Vec::new(),
         lock_flags: Vec::new(),
         entry_hint: None,
+        entry_facts: Vec::new(),
         field_stores: Vec::new(),
         content_key: content_key(def, src, hints),
         skipped: Some(format!(

@@ -1007,3 +1007,21 @@ fn flags_assumed_clear_and_constant_returns_decide_the_downgrade() {
     );
     assert_eq!(sorted_holders(&run, "MMS004"), ["demo_stack_fault"]);
 }
+
+#[test]
+fn a_handler_field_gives_facts_on_entry() {
+    // `[fault_path.entry_facts.pfn_mkwrite]`: a file system's ->pfn_mkwrite
+    // runs only for DAX files, so the write fault's page-cache branch (a
+    // folio lock under the read hold) is dead there (6.1/6.12 XFS). Stay: the
+    // same write fault from ->page_mkwrite, a function put in both fields,
+    // and a driver's ->pfn_mkwrite (outside fs/).
+    let run = lint("entry_facts");
+    assert_eq!(
+        sorted_holders(&run, "MMS004"),
+        [
+            "demo_gem_pfn_mkwrite",
+            "demofs_any_mkwrite",
+            "demofs_page_mkwrite"
+        ]
+    );
+}

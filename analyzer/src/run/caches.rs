@@ -93,7 +93,8 @@ pub(super) struct CachedContent {
 /// whether it was given the fault handlers' entry contract.
 pub(super) struct Placed {
     pub(super) file: u32,
-    pub(super) as_handler: Vec<bool>,
+    /// Per function: given the handlers' contract, with these entry facts.
+    pub(super) as_handler: Vec<Option<Vec<(String, i64)>>>,
     pub(super) functions: Vec<std::sync::Arc<Function>>,
 }
 

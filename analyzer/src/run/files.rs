@@ -2,7 +2,6 @@
 //! files outside the prefilter indexed for definition lookups, parsing the
 //! selected chunks in parallel, and placing their functions in the run.
 
-use std::collections::HashSet;
 
 use rayon::prelude::*;
 
@@ -78,7 +77,7 @@ impl LoadedFile {
     /// the file, index `file`, and the fault path's entry contract (handlers
     /// run with the lock held). A content placed alike by an earlier run (same
     /// index, same handlers among its functions) gets those functions back.
-    pub(super) fn place(&mut self, file: u32, handlers: &HashSet<String>, cat: &Catalogue) {
+    pub(super) fn place(&mut self, file: u32, handlers: &super::handlers::Handlers, cat: &Catalogue) {
         if !self.fresh {
             return;
         }
@@ -93,9 +92,12 @@ impl LoadedFile {
             let (Some((functions, shift)), None) = (parsed, &placed) else {
                 continue;
             };
-            let as_handler: Vec<bool> = functions
+            let as_handler: Vec<Option<Vec<(String, i64)>>> = functions
                 .iter()
-                .map(|f| f.entry_hint.is_none() && handlers.contains(&f.name))
+                .map(|f| {
+                    (f.entry_hint.is_none() && handlers.contains(&f.name))
+                        .then(|| handlers.entry_facts(cat, &f.name, &self.rel, f.params.first()))
+                })
                 .collect();
             if let Some(p) = known
                 .as_ref()
@@ -109,11 +111,12 @@ impl LoadedFile {
             let functions: Vec<std::sync::Arc<Function>> = functions
                 .iter()
                 .zip(&as_handler)
-                .map(|(f, &handler)| {
+                .map(|(f, handler)| {
                     let mut f = f.clone();
                     f.shift_lines(*shift);
                     f.file = file;
-                    if handler {
+                    if let Some(facts) = handler {
+                        f.entry_facts = facts.clone();
                         let mode = cat
                             .fault_path
                             .entry_contracts

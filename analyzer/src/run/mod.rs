@@ -26,6 +26,8 @@ use crate::summary::Program;
 
 mod caches;
 mod files;
+mod handlers;
+use handlers::Handlers;
 mod name_index;
 mod rounds;
 mod scan;
@@ -201,7 +203,7 @@ pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> 
     let mut index = NameIndex::new(&files::scans(&files));
     let (handlers, rmap_callbacks) = designated_functions(&files, cat);
     // Fault handlers and rmap callbacks are analyzed whatever they mention.
-    for name in handlers.iter().chain(&rmap_callbacks) {
+    for name in handlers.names().chain(&rmap_callbacks) {
         for &(fi, ci) in index.get(name) {
             if files[fi].names_lock {
                 files[fi].select(ci);
@@ -279,15 +281,19 @@ fn first_pass<'p>(
 
 /// The fault handlers (`.fault = f`, the catalogue's entry contracts) and
 /// the rmap callbacks (`.rmap_one = f`, the catalogue's walkers) the
-/// scanned files name.
-fn designated_functions(files: &[LoadedFile], cat: &Catalogue) -> (HashSet<String>, Vec<String>) {
-    let handlers: HashSet<String> = files
-        .iter()
-        .flat_map(|f| &f.scan.designated)
-        .filter(|(field, _)| cat.fault_path.handler_fields.contains(field))
-        .map(|(_, name)| name.clone())
-        .chain(cat.fault_path.entry_contracts.keys().cloned())
-        .collect();
+/// scanned files name; per handler, the fields it is put in.
+fn designated_functions(files: &[LoadedFile], cat: &Catalogue) -> (Handlers, Vec<String>) {
+    let mut handlers = Handlers::default();
+    for f in files {
+        for (field, name) in &f.scan.designated {
+            if cat.fault_path.handler_fields.contains(field) {
+                handlers.add(name, Some(field));
+            }
+        }
+    }
+    for name in cat.fault_path.entry_contracts.keys() {
+        handlers.add(name, None);
+    }
     let rmap_callbacks: Vec<String> = files
         .iter()
         .flat_map(|f| &f.scan.designated)

@@ -47,7 +47,7 @@ pub(super) struct Rounds<'a> {
     pub(super) scanning: &'a Scanning<'a>,
     pub(super) summaries: &'a SummaryStore,
     /// Functions given the fault handlers' entry contract.
-    pub(super) handlers: HashSet<String>,
+    pub(super) handlers: super::handlers::Handlers,
     pub(super) rmap_callbacks: Vec<String>,
     /// Names whose chunks can reach a long operation, lexically.
     pub(super) reach_long: HashSet<String>,

@@ -528,8 +528,17 @@ impl Program<'_> {
             return c.clone();
         }
         let unknown = Rc::new(vec![ConstMap::default()]);
-        if depth >= 3 || self.graph.callers[fid as usize].is_empty() {
+        if depth >= 3 {
             return unknown;
+        }
+        if self.graph.callers[fid as usize].is_empty() {
+            // A handler entered through a field the catalogue gives facts
+            // for (`->pfn_mkwrite` of a file system: a DAX file).
+            let facts = &self.function(fid).entry_facts;
+            if facts.is_empty() {
+                return unknown;
+            }
+            return Rc::new(vec![facts.iter().cloned().collect()]);
         }
         // Cut cycles: while computing, this function has the unknown context.
         self.contexts_memo.borrow_mut().insert(fid, unknown.clone());

@@ -371,6 +371,7 @@ mod tests {
             vars: Vec::new(),
             lock_flags: Vec::new(),
             entry_hint: None,
+            entry_facts: Vec::new(),
             field_stores: Vec::new(),
             retry_marker_lines: Vec::new(),
             content_key: 0,
