@@ -161,6 +161,8 @@ struct RawCatalogue {
     stable: BTreeMap<String, String>,
     #[serde(default)]
     assume_clear: BTreeMap<String, AssumeClear>,
+    #[serde(default)]
+    zeroing_allocators: BTreeMap<String, String>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -390,6 +392,9 @@ pub struct Catalogue {
     /// Flags whose tests (`x & FLAG`) are taken as clear in the functions
     /// named (`[assume_clear]`): rare states the kernel handles on purpose.
     pub assume_clear: BTreeMap<String, AssumeClear>,
+    /// Allocators returning zeroed memory (`[zeroing_allocators]`): the
+    /// fields of what they return are 0 until written.
+    pub zeroing_allocators: HashMap<String, String>,
 }
 
 impl Catalogue {
@@ -451,6 +456,7 @@ impl Catalogue {
             pure: raw.pure.into_iter().collect(),
             stable: raw.stable.into_iter().collect(),
             assume_clear: raw.assume_clear,
+            zeroing_allocators: raw.zeroing_allocators.into_iter().collect(),
         })
     }
 

@@ -122,6 +122,8 @@ struct UserOverlay {
     stable: BTreeMap<String, String>,
     #[serde(default)]
     assume_clear: BTreeMap<String, crate::catalogue::AssumeClear>,
+    #[serde(default)]
+    zeroing_allocators: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -1025,3 +1025,22 @@ fn a_handler_field_gives_facts_on_entry() {
         ]
     );
 }
+
+#[test]
+fn fields_of_a_zeroed_allocation_are_zero() {
+    // `[zeroing_allocators]`: a fresh `kmem_cache_zalloc()`ed path (through
+    // a wrapper, 6.12 `btrfs_alloc_path()`) asks for no split, so a
+    // read-only lookup (mod=0) does not reach the split's page wait. Stay:
+    // kmalloc(), a helper or the body asking for a split, a pointer that may
+    // be another object.
+    let run = lint("zeroing_allocators");
+    assert_eq!(
+        sorted_holders(&run, "MMS004"),
+        [
+            "demo_helper_mkwrite",
+            "demo_kmalloc_mkwrite",
+            "demo_other_mkwrite",
+            "demo_split_mkwrite"
+        ]
+    );
+}

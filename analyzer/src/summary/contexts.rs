@@ -15,6 +15,9 @@ use crate::limits::{MAX_CASE_SPLIT, MAX_CHOICE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
 use crate::symbolic::{alternatives_of, is_one_of, one_of, Bits};
 
+/// Wrappers of zeroing allocators followed ([`Program::returns_zeroed`]).
+const MAX_ZEROING_DEPTH: u32 = 2;
+
 impl Program<'_> {
     /// Constants a function's locals and struct fields hold in a context,
     /// flow-insensitively: a variable is constant only if every assignment in
@@ -108,6 +111,10 @@ impl Program<'_> {
             );
             &live_decided
         };
+        // Variables assigned what a zeroing allocator returns: their fields
+        // are 0 (the wildcard `v.*`) unless another value is assigned them
+        // (NULL has no fields: it changes nothing).
+        let zeroed_vars: Vec<VarId> = self.zeroed_vars(fid);
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
             HashMap::default();
@@ -188,6 +195,16 @@ impl Program<'_> {
                         merge(name.into(), kept_bits(name, v), false)
                     }
                     Event::Assign { var, value: v } => {
+                        if zeroed_vars.contains(var) {
+                            let zeroed = match v {
+                                Value::CallResult(c) => self.returns_zeroed(fid, *c, 0),
+                                _ => false,
+                            };
+                            if !matches!(v, Value::Const(0)) {
+                                let w = wildcard_of(f.var_name(*var));
+                                merge(w.into(), zeroed.then_some(0), false);
+                            }
+                        }
                         merge(f.var_name(*var).into(), value(v), false)
                     }
                     Event::Call(cid) => {
@@ -240,7 +257,11 @@ impl Program<'_> {
         // whole loses its wildcard too.
         for k in unknown {
             let whole = wildcard_of(&k);
-            if facts.contains_key(&whole) {
+            // A pointer assigned a zeroed object: its value is unknown, its
+            // fields are the object's zeroes (unless assigned another).
+            let zeroed_object = zeroed_vars.iter().any(|&v| f.var_name(v) == k.as_ref())
+                && facts.get(&whole) == Some(&0);
+            if facts.contains_key(&whole) && !zeroed_object {
                 facts.insert(whole, UNKNOWN_FIELD);
             }
             if covered(&facts, &k) || k.ends_with(".*") && facts.contains_key(k.as_ref()) {
@@ -513,6 +534,65 @@ impl Program<'_> {
         let value = out.filter(|_| one && ret.is_some());
         self.constant_return_memo.borrow_mut().insert(g, value);
         value
+    }
+
+    /// The variables `fid` assigns what a zeroing allocator returns.
+    fn zeroed_vars(&self, fid: FnId) -> Vec<VarId> {
+        let f = self.function(fid);
+        let mut out = Vec::new();
+        for node in &f.cfg.nodes {
+            for ev in &node.events {
+                if let Event::Assign {
+                    var,
+                    value: Value::CallResult(c),
+                } = ev
+                {
+                    if !out.contains(var) && self.returns_zeroed(fid, *c, 0) {
+                        out.push(*var);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether call `cid` of `fid` returns zeroed memory: a catalogued
+    /// zeroing allocator (`[zeroing_allocators]`), or a function whose every
+    /// `return` returns what one returns (`btrfs_alloc_path()`), followed
+    /// [`MAX_ZEROING_DEPTH`] deep.
+    fn returns_zeroed(&self, fid: FnId, cid: CallId, depth: u32) -> bool {
+        let f = self.function(fid);
+        let Some(call) = f.calls.get(cid as usize) else {
+            return false;
+        };
+        if self.cat.zeroing_allocators.contains_key(&call.callee) {
+            return true;
+        }
+        if depth >= MAX_ZEROING_DEPTH {
+            return false;
+        }
+        let Some(g) = self.graph.resolved[fid as usize][cid as usize] else {
+            return false;
+        };
+        if let Some(z) = self.zeroing_memo.borrow().get(&g) {
+            return *z;
+        }
+        let gf = self.function(g);
+        let ret = gf.var_id(RETURN_VAR);
+        let mut any = false;
+        let mut all = ret.is_some() && !gf.has_parse_error;
+        for ev in gf.cfg.nodes.iter().flat_map(|n| &n.events) {
+            match ev {
+                Event::Assign { var, value } if Some(*var) == ret => match value {
+                    Value::CallResult(c) if self.returns_zeroed(g, *c, depth + 1) => any = true,
+                    _ => all = false,
+                },
+                _ => {}
+            }
+        }
+        let z = any && all;
+        self.zeroing_memo.borrow_mut().insert(g, z);
+        z
     }
 
     /// A pure predicate defined in the caller's file: a name defined in many

@@ -107,6 +107,7 @@ pub struct Program<'c> {
     /// [`Program::predicate_value`] by context, and how deep it is nested.
     predicate_memo: RefCell<HashMap<(FnId, EnvKey), Option<i64>, Fast>>,
     constant_return_memo: RefCell<HashMap<FnId, Option<i64>, Fast>>,
+    zeroing_memo: RefCell<HashMap<FnId, bool, Fast>>,
     predicate_depth: Cell<u32>,
     /// [`Program::stable_calls`] per function.
     stable_memo: RefCell<HashMap<FnId, Rc<stable_calls::StableCalls>, Fast>>,
@@ -161,6 +162,7 @@ impl<'c> Program<'c> {
             facts_memo: RefCell::default(),
             predicate_memo: RefCell::default(),
             constant_return_memo: RefCell::default(),
+            zeroing_memo: RefCell::default(),
             predicate_depth: Cell::new(0),
             stable_memo: RefCell::default(),
             no_stable_calls: Rc::default(),
