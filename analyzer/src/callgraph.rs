@@ -364,14 +364,14 @@ fn flag_numbers(f: &Function, macros: &crate::macro_values::MacroTable) -> Vec<(
     }
     fn value(v: &Value, out: &mut Vec<i64>) {
         match v {
-            Value::Const(c) => out.push(*c),
+            Value::Const(c) | Value::OrBits(_, c) => out.push(*c),
             Value::Cond(e) => expr(e, out),
             Value::Choice(e, a, b) => {
                 expr(e, out);
                 out.extend([*a, *b]);
             }
             Value::SetBits(c) | Value::ClearBits(c) => out.push(*c),
-            Value::Path(_) | Value::CallResult(_) | Value::Unknown => {}
+            Value::Path(_) | Value::CallResult(_) | Value::MaskBits | Value::Unknown => {}
         }
     }
     let mut consts = Vec::new();
@@ -400,7 +400,9 @@ fn flag_numbers(f: &Function, macros: &crate::macro_values::MacroTable) -> Vec<(
         .into_iter()
         .filter_map(|c| {
             let bits = crate::symbolic::bits_known(c, &|s| macros.value(s))?;
-            let (crate::symbolic::Bits::Exact(n) | crate::symbolic::Bits::AtLeast(n)) = bits;
+            let (crate::symbolic::Bits::Exact(n)
+            | crate::symbolic::Bits::AtLeast(n)
+            | crate::symbolic::Bits::AtMost(n)) = bits;
             (n as i64 != c).then_some((c, n))
         })
         .collect()

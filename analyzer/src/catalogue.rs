@@ -163,6 +163,8 @@ struct RawCatalogue {
     assume_clear: BTreeMap<String, AssumeClear>,
     #[serde(default)]
     zeroing_allocators: BTreeMap<String, String>,
+    #[serde(default)]
+    keeps_bits: BTreeMap<String, KeepsBits>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -177,6 +179,15 @@ pub struct AssumeClear {
     /// The functions where `x & FLAG` is 0.
     #[serde(rename = "in")]
     pub functions: Vec<String>,
+}
+
+/// A helper that returns its argument `arg` with bits only cleared
+/// (`[keeps_bits.NAME]`): what it returns has at most the argument's bits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepsBits {
+    pub arg: usize,
+    pub why: String,
 }
 
 /// The fault path's contract and the retry protocol (rule MMS004).
@@ -241,7 +252,9 @@ impl EntryFacts {
         // start or after a `/`.
         let under = |u: &String| {
             file.starts_with(u.as_str())
-                || file.match_indices(u.as_str()).any(|(i, _)| file[..i].ends_with('/'))
+                || file
+                    .match_indices(u.as_str())
+                    .any(|(i, _)| file[..i].ends_with('/'))
         };
         if !self.under.is_empty() && !self.under.iter().any(under) {
             return Vec::new();
@@ -395,6 +408,9 @@ pub struct Catalogue {
     /// Allocators returning zeroed memory (`[zeroing_allocators]`): the
     /// fields of what they return are 0 until written.
     pub zeroing_allocators: HashMap<String, String>,
+    /// Helpers returning their argument with bits only cleared
+    /// (`[keeps_bits]`), by the argument's index.
+    pub keeps_bits: HashMap<String, usize>,
 }
 
 impl Catalogue {
@@ -457,6 +473,11 @@ impl Catalogue {
             stable: raw.stable.into_iter().collect(),
             assume_clear: raw.assume_clear,
             zeroing_allocators: raw.zeroing_allocators.into_iter().collect(),
+            keeps_bits: raw
+                .keeps_bits
+                .into_iter()
+                .map(|(k, v)| (k, v.arg))
+                .collect(),
         })
     }
 

@@ -17,6 +17,11 @@ pub enum Value {
     Path(String),
     /// The result of a call in this function.
     CallResult(CallId),
+    /// `x | C` of a path and a constant: the [`crate::symbolic::has_bits`]
+    /// value of `C` (whatever x is, C's bits are set), which a context that
+    /// knows x's bits as numbers makes an at-most value of both
+    /// (`preferred_gfp = gfp | __GFP_NOWARN`).
+    OrBits(String, i64),
     /// A truth value computed from variables (`cow = mod != 0`), decided
     /// when the constants of a context decide the expression.
     Cond(Expr),
@@ -27,6 +32,9 @@ pub enum Value {
     SetBits(i64),
     /// `x &= ~C` of a constant: x loses C's bits and keeps the others.
     ClearBits(i64),
+    /// `x &= y` of anything else (`gfp &= gfp_allowed_mask`): x keeps at
+    /// most the bits it had.
+    MaskBits,
     Unknown,
 }
 

@@ -298,7 +298,7 @@ impl<'a> Consts<'a> {
 /// A value made by `|` ([`has_bits`], [`crate::symbolic::composite`]):
 /// it stands for bits, not for one of the values it is compared with.
 fn is_bitwise(v: i64) -> bool {
-    bits_of(v).is_some() || crate::symbolic::is_composite(v)
+    bits_of(v).is_some() || crate::symbolic::is_composite(v) || crate::symbolic::is_at_most(v)
 }
 
 /// Three-valued evaluation of a condition on one path: `None` is unknown.
@@ -397,7 +397,7 @@ fn eval_known(
 /// under a context's constants; `None` when they leave it open.
 pub fn decided(value: &Value, consts: &Consts) -> Option<i64> {
     match value {
-        Value::Const(c) => Some(*c),
+        Value::Const(c) | Value::OrBits(_, c) => Some(*c),
         Value::Cond(e) => truth_of(eval(e, consts, None)?).map(i64::from),
         Value::Choice(e, a, b) => match truth_of(eval(e, consts, None)?)? {
             false => Some(*b),
@@ -641,6 +641,8 @@ pub fn truth_of(v: GuardVal) -> Option<bool> {
     match v {
         GuardVal::Eq(0) => Some(false),
         GuardVal::Eq(x) if is_other(x) => excluded_by(x).contains(&0).then_some(true),
+        // Some bits, maybe none.
+        GuardVal::Eq(x) if crate::symbolic::is_at_most(x) => None,
         _ => Some(true),
     }
 }

@@ -66,7 +66,11 @@ pub enum DefValue {
 pub fn defines(text: &str) -> Vec<Define> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let userspace = userspace_ranges(text);
     for at in memchr::memmem::find_iter(bytes, b"define") {
+        if userspace.iter().any(|r| r.contains(&at)) {
+            continue;
+        }
         let line_start = bytes[..at]
             .iter()
             .rposition(|&b| b == b'\n')
@@ -94,6 +98,65 @@ pub fn defines(text: &str) -> Vec<Define> {
             symbol: symbol_hash(name),
             value: classify(&value),
         });
+    }
+    out
+}
+
+/// The byte ranges of a file built only outside the kernel: the `#else` of
+/// `#ifdef __KERNEL__`, the body of `#ifndef __KERNEL__` (and `#if
+/// !defined(__KERNEL__)`). Shims there (`include/linux/raid/pq.h`'s
+/// `# define GFP_KERNEL 0`) are not the kernel's values.
+fn userspace_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    if !text.contains("__KERNEL__") {
+        return Vec::new();
+    }
+    // Per open conditional: Some(true) the kernel branch is the first one,
+    // Some(false) the first is userspace, None another condition; and
+    // where the current userspace branch started.
+    let mut stack: Vec<(Option<bool>, Option<usize>)> = Vec::new();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let t = line.trim_start();
+        let Some(d) = t.strip_prefix('#') else {
+            continue;
+        };
+        let d = d.trim_start();
+        let word = d
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("");
+        let rest = d[word.len()..].trim();
+        match word {
+            "ifdef" | "ifndef" | "if" => {
+                let kernel_first = match (word, rest) {
+                    ("ifdef", "__KERNEL__") => Some(true),
+                    ("if", "defined(__KERNEL__)" | "defined __KERNEL__") => Some(true),
+                    ("ifndef", "__KERNEL__") => Some(false),
+                    ("if", "!defined(__KERNEL__)" | "!defined __KERNEL__") => Some(false),
+                    _ => None,
+                };
+                let user_from = (kernel_first == Some(false)).then_some(pos);
+                stack.push((kernel_first, user_from));
+            }
+            "else" => {
+                if let Some((Some(kernel_first), user_from)) = stack.last_mut() {
+                    match user_from.take() {
+                        Some(from) => out.push(from..start),
+                        None if *kernel_first => *user_from = Some(pos),
+                        None => {}
+                    }
+                }
+            }
+            "endif" => {
+                if let Some((_, Some(from))) = stack.pop() {
+                    out.push(from..start);
+                }
+            }
+            _ => {}
+        }
     }
     out
 }

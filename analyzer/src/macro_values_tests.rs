@@ -193,3 +193,21 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn userspace_shims_are_not_the_kernels_values() {
+    // include/linux/raid/pq.h builds in userspace too, with `# define
+    // GFP_KERNEL 0` under the `#else` of `#ifdef __KERNEL__`.
+    let shim =
+        "#ifdef __KERNEL__\n#include <linux/slab.h>\n#else\n# define GFP_KERNEL\t0\n#endif\n";
+    let uapi = "#ifndef __KERNEL__\n#define DEMO_SIZE 8\n#else\n#define DEMO_SIZE 16\n#endif\n";
+    let gfp =
+        "#define GFP_KERNEL (0x400u | 0x800u)\n#if defined(__KERNEL__)\n#define DEMO_K 1\n#endif\n";
+    let t = tables(&[shim, uapi, gfp]);
+    assert_eq!(value(&t, "GFP_KERNEL"), Some(0xc00));
+    assert_eq!(value(&t, "DEMO_SIZE"), Some(16));
+    assert_eq!(value(&t, "DEMO_K"), Some(1));
+    // Other conditionals still count both ways: they must agree.
+    let arch = "#ifdef CONFIG_X\n#define DEMO_A 1\n#else\n#define DEMO_A 2\n#endif\n";
+    assert_eq!(value(&table(arch), "DEMO_A"), None);
+}

@@ -353,7 +353,7 @@ fn field_stores(cfg: &Cfg, vars: &[String], params: &[String]) -> Vec<FieldStore
                     continue;
                 };
                 let source = match value {
-                    Value::Const(c) => StoreSource::Const(*c),
+                    Value::Const(c) | Value::OrBits(_, c) => StoreSource::Const(*c),
                     Value::Path(p) => match params.iter().position(|q| q == p) {
                         Some(j) => StoreSource::Param(j),
                         None => StoreSource::Unknown,

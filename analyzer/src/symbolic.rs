@@ -169,6 +169,118 @@ pub fn alternatives_of(v: i64) -> Option<Vec<i64>> {
 /// value (a function of the set, like [`OTHER_SETS`]).
 static ONE_OF_SETS: SetTable = std::sync::LazyLock::new(Default::default);
 
+/// "Some value with no bits but these" (`gfp &= gfp_allowed_mask` of a
+/// known `gfp`, or `gfp` assigned either of two masks): a tagged value
+/// remembering the or of the bits it may have. Only `v & c` (zero when no
+/// bit of `c` is among them) is decided; its truth and comparisons are
+/// unknown.
+const AT_MOST_TAG: i64 = 0x414d << 48;
+
+/// The value with at most the bits of `n` (0 itself when `n` is 0);
+/// `None` when `n` does not fit the tag.
+pub fn at_most(n: u64) -> Option<i64> {
+    match n {
+        0 => Some(0),
+        n if n <= HAS_BITS_MASK as u64 => Some(AT_MOST_TAG | n as i64),
+        _ => None,
+    }
+}
+
+pub fn is_at_most(v: i64) -> bool {
+    v & !HAS_BITS_MASK == AT_MOST_TAG
+}
+
+/// Two values a variable may hold, as one: the or of their bits as an
+/// [`at_most`] value when both are known as numbers and non-negative
+/// (`gfp = GFP_USER; .. gfp |= GFP_HIGHUSER;` read flow-insensitively).
+pub fn join_bits(a: i64, b: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<i64> {
+    // Flags only (a name, an or of names, an at-most value): two plain
+    // numbers (`ret = 0`, `ret = 1`) stay unknown, as do `x | F` values.
+    let flag_like = |v: i64| is_symbol(v) || is_composite(v) || is_at_most(v);
+    if !flag_like(a) || !flag_like(b) {
+        return None;
+    }
+    let bound = |v: i64| match bits_known(v, macro_value)? {
+        Bits::Exact(n) | Bits::AtMost(n) if n < 1 << 40 => Some(n),
+        _ => None,
+    };
+    at_most(bound(a)? | bound(b)?)
+}
+
+/// A value's bits as an at-most value ([`at_most`]), when they are known
+/// as numbers.
+pub fn at_most_of(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<i64> {
+    match bits_known(v, macro_value)? {
+        Bits::Exact(n) | Bits::AtMost(n) if n < 1 << 40 => at_most(n),
+        _ => None,
+    }
+}
+
+/// `x | C` (the analysis' `Value::OrBits`, `h` the [`has_bits`] value of
+/// `C`): the or of both as an at-most value when x's bits are known as
+/// numbers, else "C's bits set".
+pub fn or_bits(x: Option<i64>, h: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<i64> {
+    let c = bits_of(h)?;
+    x.filter(|x| bits_of(*x).is_none())
+        .and_then(|x| join_bits(x, c, macro_value))
+        .or(Some(h))
+}
+
+/// An assignment that changes bits of a word: `x |= C`, `x &= ~C`,
+/// `x &= mask` (the analysis' `Value::SetBits`, `ClearBits`, `MaskBits`).
+#[derive(Debug, Clone, Copy)]
+pub enum BitOp {
+    Set(i64),
+    Clear(i64),
+    Mask,
+}
+
+/// What `x |= C`, `x &= ~C` or `x &= mask` leaves in `x`, given what `x` held
+/// on entry (`entry`): a word known by its flags' numbers (the context's
+/// `gfp`) keeps at most its bits through `&= mask` and has `C`'s bits added
+/// or removed; a word known to have some bits (`x | VM_LOCKED`, a task
+/// flag) keeps them when `C` adds bits or removes only others. A plain
+/// local with nothing on entry gets the bits `|=` gives it (joined, by the
+/// caller, with its assignments'). `None`: unknown.
+pub fn bits_after(
+    entry: Option<i64>,
+    plain_local: bool,
+    v: BitOp,
+    macro_value: &dyn Fn(i64) -> Option<u64>,
+) -> Option<i64> {
+    let c_bits = |c: &i64| match bits_known(*c, macro_value)? {
+        Bits::Exact(m) => Some(m),
+        _ => None,
+    };
+    let Some(entry) = entry else {
+        return match v {
+            BitOp::Set(c) if plain_local => at_most_of(c, macro_value),
+            _ => None,
+        };
+    };
+    let Some(known) = bits_of(entry) else {
+        let (Bits::Exact(n) | Bits::AtMost(n)) = bits_known(entry, macro_value)? else {
+            return None;
+        };
+        return match v {
+            BitOp::Mask => at_most(n),
+            BitOp::Set(c) => at_most(n | c_bits(&c)?),
+            BitOp::Clear(c) => at_most(n & !c_bits(&c)?),
+        };
+    };
+    match v {
+        BitOp::Set(_) => Some(entry),
+        BitOp::Clear(c) => {
+            let cleared = c_bits(&c)?;
+            let (Bits::Exact(had) | Bits::AtLeast(had)) = bits_known(known, macro_value)? else {
+                return None;
+            };
+            (cleared & had == 0).then_some(entry)
+        }
+        _ => None,
+    }
+}
+
 /// What is known of a value's bits as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bits {
@@ -176,6 +288,8 @@ pub enum Bits {
     Exact(u64),
     /// These are set; the others are unknown (`x | VM_LOCKED`).
     AtLeast(u64),
+    /// No bit but these may be set ([`at_most`]).
+    AtMost(u64),
 }
 
 /// The bits of `v` as numbers: a literal is itself, a symbol has the value
@@ -194,6 +308,9 @@ pub fn bits_known(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<Bi
     };
     if let Some(c) = bits_of(v) {
         return exact(c).map(Bits::AtLeast);
+    }
+    if is_at_most(v) {
+        return Some(Bits::AtMost((v & HAS_BITS_MASK) as u64));
     }
     if is_composite(v) {
         let members = members_of(v)?;
@@ -217,8 +334,13 @@ pub fn bit_and(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Opti
     match (bits_known(x, macro_value), bits_known(y, macro_value)) {
         (Some(Exact(a)), Some(Exact(b))) => return Some(a & b != 0),
         (Some(Exact(0)), _) | (_, Some(Exact(0))) => return Some(false),
+        // At most a's bits, and'ed with exactly b's (or at most them).
+        (Some(AtMost(a)), Some(Exact(b) | AtMost(b))) | (Some(Exact(b)), Some(AtMost(a))) => {
+            return (a & b == 0).then_some(false);
+        }
+        (Some(AtMost(_)), _) | (_, Some(AtMost(_))) => return None,
         (Some(a), Some(b)) => {
-            let (Exact(a) | AtLeast(a), Exact(b) | AtLeast(b)) = (a, b);
+            let (Exact(a) | AtLeast(a) | AtMost(a), Exact(b) | AtLeast(b) | AtMost(b)) = (a, b);
             return (a & b != 0).then_some(true);
         }
         _ => {}
@@ -279,6 +401,32 @@ mod tests {
         assert_eq!(bit_and(write_begin, stable, &none), Some(true));
         assert_eq!(bit_and(write_begin, unknown, &none), None);
         assert_eq!(bit_and(lock, stable, &none), None);
+    }
+
+    #[test]
+    fn at_most_values_decide_only_absent_bits() {
+        let [lock, creat, stable] = ["FGP_LOCK", "FGP_CREAT", "FGP_STABLE"].map(symbol_hash);
+        // Either FGP_LOCK or FGP_CREAT: no FGP_STABLE bit, maybe FGP_LOCK.
+        let v = join_bits(lock, composite(&[creat]), &value_of).expect("numbers");
+        assert!(is_at_most(v));
+        assert_eq!(bit_and(v, stable, &value_of), Some(false));
+        assert_eq!(bit_and(v, lock, &value_of), None);
+        assert_eq!(at_most(0), Some(0));
+        // Plain numbers and `x | F` values do not join.
+        assert_eq!(join_bits(0, 1, &value_of), None);
+        assert_eq!(join_bits(has_bits(lock).unwrap(), creat, &value_of), None);
+        // `&= mask` keeps at most the bits; `&= ~C` removes C's; `|= C` adds.
+        let exact = composite(&[lock, creat]);
+        let masked = bits_after(Some(exact), false, BitOp::Mask, &value_of).unwrap();
+        assert_eq!(bits_known(masked, &value_of), Some(Bits::AtMost(0x6)));
+        let cleared = bits_after(Some(masked), false, BitOp::Clear(lock), &value_of).unwrap();
+        assert_eq!(bit_and(cleared, lock, &value_of), Some(false));
+        let set = bits_after(Some(cleared), false, BitOp::Set(stable), &value_of).unwrap();
+        assert_eq!(bits_known(set, &value_of), Some(Bits::AtMost(0x84)));
+        // A plain local gains what `|=` gives it; a parameter unknown on
+        // entry stays unknown.
+        assert!(bits_after(None, true, BitOp::Set(lock), &value_of).is_some());
+        assert_eq!(bits_after(None, false, BitOp::Set(lock), &value_of), None);
     }
 
     #[test]

@@ -124,6 +124,8 @@ struct UserOverlay {
     assume_clear: BTreeMap<String, crate::catalogue::AssumeClear>,
     #[serde(default)]
     zeroing_allocators: BTreeMap<String, String>,
+    #[serde(default)]
+    keeps_bits: BTreeMap<String, crate::catalogue::KeepsBits>,
 }
 
 #[derive(Deserialize)]

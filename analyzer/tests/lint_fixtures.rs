@@ -1044,3 +1044,22 @@ fn fields_of_a_zeroed_allocation_are_zero() {
         ]
     );
 }
+
+#[test]
+fn a_flag_word_keeps_at_most_its_bits() {
+    // 6.1 `__alloc_pages()`: `gfp &= gfp_allowed_mask; gfp =
+    // current_gfp_context(gfp);` keep at most the caller's bits, and the
+    // kernel-memory charge in `(gfp & __GFP_ACCOUNT) && page &&
+    // __memcg_kmem_charge_page(..)` is called only when the flag is set.
+    // Stay: a caller passing the flag, a local that may gain it, and an
+    // unknown word or'ed with another flag.
+    let run = lint("gfp_bits");
+    assert_eq!(
+        sorted_holders(&run, "MMS004"),
+        [
+            "demo_fault_account",
+            "demo_fault_local_account",
+            "demo_fault_unknown"
+        ]
+    );
+}

@@ -235,6 +235,10 @@ impl CfgBuilder<'_> {
             // `x | VM_LOCKED`: whatever x is, the bit is set.
             let side = |name| inner.child_by_field_name(name).map(|c| self.value_of(c));
             return match (side("left"), side("right")) {
+                (Some(Value::Path(p)), Some(Value::Const(c)))
+                | (Some(Value::Const(c)), Some(Value::Path(p))) => {
+                    crate::lockstate::has_bits(c).map_or(Value::Unknown, |h| Value::OrBits(p, h))
+                }
                 (_, Some(Value::Const(c))) | (Some(Value::Const(c)), _) => {
                     crate::lockstate::has_bits(c).map_or(Value::Unknown, Value::Const)
                 }
@@ -275,7 +279,8 @@ impl CfgBuilder<'_> {
 
     /// `x |= C` and `x &= ~C` of a constant `C` (a literal, a symbolic
     /// constant or an or of them): which bits change ([`Value::SetBits`],
-    /// [`Value::ClearBits`]); anything else is unknown.
+    /// [`Value::ClearBits`]); `x &= y` of anything else keeps at most x's
+    /// bits ([`Value::MaskBits`]); anything else is unknown.
     fn bits_assigned(&self, op: &str, right: TsNode) -> Value {
         let constant = |n: TsNode| match self.value_of(n) {
             Value::Const(c) => Some(c),
@@ -300,6 +305,7 @@ impl CfgBuilder<'_> {
                     .and_then(constant)
                     .map_or(Value::Unknown, Value::ClearBits)
             }
+            "&=" => Value::MaskBits,
             _ => Value::Unknown,
         }
     }
@@ -354,12 +360,18 @@ impl CfgBuilder<'_> {
         }
         match n.kind() {
             "identifier" => flags.contains(&self.text(n)),
-            "parenthesized_expression" => n.named_child(0).is_some_and(|c| self.is_assumed_clear(c)),
+            "parenthesized_expression" => {
+                n.named_child(0).is_some_and(|c| self.is_assumed_clear(c))
+            }
             "binary_expression" => {
-                n.child_by_field_name("operator").is_some_and(|o| self.text(o) == "|")
-                    && [n.child_by_field_name("left"), n.child_by_field_name("right")]
-                        .into_iter()
-                        .all(|c| c.is_some_and(|c| self.is_assumed_clear(c)))
+                n.child_by_field_name("operator")
+                    .is_some_and(|o| self.text(o) == "|")
+                    && [
+                        n.child_by_field_name("left"),
+                        n.child_by_field_name("right"),
+                    ]
+                    .into_iter()
+                    .all(|c| c.is_some_and(|c| self.is_assumed_clear(c)))
             }
             _ => false,
         }
@@ -438,10 +450,13 @@ impl CfgBuilder<'_> {
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
                     "||" => Expr::Or(Box::new(l), Box::new(r)),
-                    "&" if [n.child_by_field_name("left"), n.child_by_field_name("right")]
-                        .into_iter()
-                        .flatten()
-                        .any(|m| self.is_assumed_clear(m)) =>
+                    "&" if [
+                        n.child_by_field_name("left"),
+                        n.child_by_field_name("right"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .any(|m| self.is_assumed_clear(m)) =>
                     {
                         Expr::Const(0)
                     }

@@ -330,13 +330,54 @@ impl<'a> CfgBuilder<'a> {
         end
     }
 
+    /// Branches on `cond` to `on_true`/`on_false`, conjunct by conjunct
+    /// when a later operand of its `&&`/`||` chain makes a call: C
+    /// evaluates `a && f()` left to right and calls `f` only when `a`
+    /// holds (`(gfp & __GFP_ACCOUNT) && page && __memcg_kmem_charge_page(..)`).
+    fn branch_to(&mut self, cond: TsNode, on_true: NodeId, on_false: NodeId) {
+        let mut inner = cond;
+        while inner.kind() == "parenthesized_expression" {
+            match inner.named_child(0) {
+                Some(c) => inner = c,
+                None => break,
+            }
+        }
+        let op = (inner.kind() == "binary_expression")
+            .then(|| inner.child_by_field_name("operator").map(|o| self.text(o)))
+            .flatten();
+        let sides = (
+            inner.child_by_field_name("left"),
+            inner.child_by_field_name("right"),
+        );
+        if let (Some(op @ ("&&" | "||")), (Some(left), Some(right))) = (op, sides) {
+            if has_call(right) {
+                let mid = self.new_node();
+                match op {
+                    "&&" => self.branch_to(left, mid, on_false),
+                    _ => self.branch_to(left, on_true, mid),
+                }
+                self.cur = Some(mid);
+                self.branch_to(right, on_true, on_false);
+                return;
+            }
+        }
+        let branch = self.branch_on(Some(cond));
+        self.edge(branch, on_true);
+        self.edge(branch, on_false);
+    }
+
     fn if_statement(&mut self, n: TsNode) {
-        let branch = self.branch_on(n.child_by_field_name("condition"));
         let join = self.new_node();
         let then_start = self.new_node();
         let else_start = self.new_node();
-        self.edge(branch, then_start);
-        self.edge(branch, else_start);
+        match n.child_by_field_name("condition") {
+            Some(c) => self.branch_to(c, then_start, else_start),
+            None => {
+                let branch = self.branch_on(None);
+                self.edge(branch, then_start);
+                self.edge(branch, else_start);
+            }
+        }
         self.cur = Some(then_start);
         if let Some(c) = n.child_by_field_name("consequence") {
             self.statement(c);
@@ -553,6 +594,16 @@ fn is_statement_kind(k: &str) -> bool {
             | "expression_statement"
             | "case_statement"
     )
+}
+
+/// Whether an expression makes a call (a statement expression counts).
+fn has_call(n: TsNode) -> bool {
+    if n.kind() == "call_expression" || n.kind() == "compound_statement" {
+        return true;
+    }
+    let mut c = n.walk();
+    let children: Vec<TsNode> = n.named_children(&mut c).collect();
+    children.into_iter().any(has_call)
 }
 
 /// The identifier a declarator declares (`*foo`, `foo[3]`, `(*foo)(void)`).

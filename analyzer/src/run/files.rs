@@ -2,7 +2,6 @@
 //! files outside the prefilter indexed for definition lookups, parsing the
 //! selected chunks in parallel, and placing their functions in the run.
 
-
 use rayon::prelude::*;
 
 use super::caches::{CachedContent, OtherFiles, ParseCache, ParsedChunk, Placed, ScanCache};
@@ -77,7 +76,12 @@ impl LoadedFile {
     /// the file, index `file`, and the fault path's entry contract (handlers
     /// run with the lock held). A content placed alike by an earlier run (same
     /// index, same handlers among its functions) gets those functions back.
-    pub(super) fn place(&mut self, file: u32, handlers: &super::handlers::Handlers, cat: &Catalogue) {
+    pub(super) fn place(
+        &mut self,
+        file: u32,
+        handlers: &super::handlers::Handlers,
+        cat: &Catalogue,
+    ) {
         if !self.fresh {
             return;
         }

@@ -240,7 +240,7 @@ impl Program<'_> {
                     let is_return = f.var_name(*var) == RETURN_VAR;
                     let source = match value {
                         Value::CallResult(c) => AssignSource::Var(f.calls[*c as usize].result_var),
-                        Value::Const(c) => AssignSource::Const(*c),
+                        Value::Const(c) | Value::OrBits(_, c) => AssignSource::Const(*c),
                         Value::Path(p) => f
                             .var_id(p)
                             .map(AssignSource::Var)
@@ -249,9 +249,10 @@ impl Program<'_> {
                             Some(c) => AssignSource::Const(c),
                             None => AssignSource::Other,
                         },
-                        Value::SetBits(_) | Value::ClearBits(_) | Value::Unknown => {
-                            AssignSource::Other
-                        }
+                        Value::SetBits(_)
+                        | Value::ClearBits(_)
+                        | Value::MaskBits
+                        | Value::Unknown => AssignSource::Other,
                     };
                     let is_lock_flag = f.lock_flags.get(*var as usize).copied().unwrap_or(false);
                     if is_return

@@ -13,10 +13,7 @@ use crate::field_values::{
 use crate::ir::*;
 use crate::limits::{MAX_CASE_SPLIT, MAX_CHOICE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
-use crate::symbolic::{alternatives_of, is_one_of, one_of, Bits};
-
-/// Wrappers of zeroing allocators followed ([`Program::returns_zeroed`]).
-const MAX_ZEROING_DEPTH: u32 = 2;
+use crate::symbolic::{alternatives_of, at_most_of, is_one_of, one_of, BitOp};
 
 impl Program<'_> {
     /// Constants a function's locals and struct fields hold in a context,
@@ -132,19 +129,22 @@ impl Program<'_> {
             k.split_once('.')
                 .is_some_and(|(base, _)| f.params.iter().any(|p| !p.is_empty() && p == base))
         };
+        // Two values of one flag word join as the bits either may have
+        // ([`crate::symbolic::join_bits`]); other differing values are unknown.
+        let join = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            _ if a == b => a,
+            (Some(a), Some(b)) => crate::symbolic::join_bits(a, b, &|s| self.macros.value(s)),
+            _ => None,
+        };
         let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>, through_call: bool| {
             let entry = lookup(env, wildcards, k.as_ref());
             let unknown_entry = entry.is_none() && from_caller(k.as_ref()) && through_call;
             candidates
                 .entry(k)
-                .and_modify(|old| {
-                    if *old != v {
-                        *old = None
-                    }
-                })
+                .and_modify(|old| *old = join(*old, v))
                 .or_insert(match entry {
                     _ if unknown_entry => None,
-                    Some(e) if Some(e) != v => None,
+                    Some(e) if Some(e) != v => join(Some(e), v),
                     _ => v,
                 });
         };
@@ -153,46 +153,60 @@ impl Program<'_> {
         // context ([`Program::callee_envs`]).
         let value = |v: &Value| match v {
             Value::Const(c) => Some(*c),
+            Value::OrBits(p, h) => {
+                crate::symbolic::or_bits(lookup(env, wildcards, p), *h, &|s| self.macros.value(s))
+            }
             Value::Path(p) => lookup(env, wildcards, p),
             Value::Cond(_) => decided(v, &env_consts),
             Value::Choice(_, a, b) => {
                 decided(v, &env_consts).or_else(|| Some(crate::symbolic::one_of(&[*a, *b])))
             }
-            Value::CallResult(c) => predicate.get(c).copied(),
+            Value::CallResult(c) => predicate.get(c).copied().or_else(|| {
+                // A helper that returns its argument with bits only cleared
+                // (`[keeps_bits]`: `current_gfp_context(gfp)`).
+                let call = &f.calls[*c as usize];
+                let j = *self.cat.keeps_bits.get(&call.callee)?;
+                let arg = match call.arg_values.get(j)? {
+                    Value::Const(c) => *c,
+                    Value::Path(p) => lookup(env, wildcards, p)?,
+                    _ => return None,
+                };
+                at_most_of(arg, &|s| self.macros.value(s))
+            }),
             _ => None,
         };
-        // `x |= C` and `x &= ~C` keep what the context knows of x's bits
-        // when it knows only some of them (`x | VM_LOCKED`, a task flag):
-        // setting any bit keeps them, clearing bits the tree's macros show
-        // are other bits keeps them; an exact value changes.
         let macro_value = |s| self.macros.value(s);
-        let kept_bits = |var: &str, v: &Value| {
-            let entry = lookup(env, wildcards, var)?;
-            let known = crate::symbolic::bits_of(entry)?;
-            match v {
-                Value::SetBits(_) => Some(entry),
-                Value::ClearBits(c) => {
-                    let cleared = crate::symbolic::bits_known(*c, &macro_value)?;
-                    let had = crate::symbolic::bits_known(known, &macro_value)?;
-                    let (Bits::Exact(cleared), Bits::Exact(had) | Bits::AtLeast(had)) =
-                        (cleared, had)
-                    else {
-                        return None;
-                    };
-                    (cleared & had == 0).then_some(entry)
-                }
-                _ => None,
-            }
-        };
+        let plain_local = |var: &str| !var.contains('.') && !f.params.iter().any(|p| p == var);
+        let mut weakened: Vec<&str> = Vec::new();
         for (node, _) in f.cfg.nodes.iter().zip(live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
                     Event::Assign {
                         var,
-                        value: v @ (Value::SetBits(_) | Value::ClearBits(_)),
+                        value: v @ (Value::SetBits(_) | Value::ClearBits(_) | Value::MaskBits),
                     } => {
                         let name = f.var_name(*var);
-                        merge(name.into(), kept_bits(name, v), false)
+                        let entry = lookup(env, wildcards, name);
+                        let bits = |v: &Value| {
+                            let op = match v {
+                                Value::SetBits(c) => BitOp::Set(*c),
+                                Value::ClearBits(c) => BitOp::Clear(*c),
+                                _ => BitOp::Mask,
+                            };
+                            crate::symbolic::bits_after(entry, plain_local(name), op, &macro_value)
+                        };
+                        match bits(v) {
+                            // `x &= ..` of a plain local: no bit it did not
+                            // have, but the bits it is known to have may go
+                            // (its values become bounds, below).
+                            None if plain_local(name)
+                                && entry.is_none()
+                                && !matches!(v, Value::SetBits(_)) =>
+                            {
+                                weakened.push(name)
+                            }
+                            k => merge(name.into(), k, false),
+                        }
                     }
                     Event::Assign { var, value: v } => {
                         if zeroed_vars.contains(var) {
@@ -233,6 +247,17 @@ impl Program<'_> {
                         }
                     }
                 }
+            }
+        }
+        // A plain local masked or cleared somewhere keeps at most the bits
+        // its assignments give it: an exact value is only a bound, and a
+        // value known to have a bit (`x | VM_LOCKED`) says nothing.
+        for name in weakened {
+            if let Some(v) = candidates.get_mut(name) {
+                *v = v.and_then(|x| match crate::symbolic::bits_of(x) {
+                    Some(_) => None,
+                    None => at_most_of(x, &macro_value),
+                });
             }
         }
         let mut facts = env.clone();
@@ -347,6 +372,13 @@ impl Program<'_> {
             match call.arg_values.get(j) {
                 Some(Value::Const(c)) => {
                     env.insert(pname.clone(), *c);
+                }
+                Some(Value::OrBits(p, h)) => {
+                    if let Some(v) =
+                        crate::symbolic::or_bits(const_of(facts, p), *h, &|s| self.macros.value(s))
+                    {
+                        env.insert(pname.clone(), v);
+                    }
                 }
                 Some(Value::Path(p)) => {
                     if let Some(v) = const_of(facts, p) {
@@ -486,113 +518,6 @@ impl Program<'_> {
     /// unresolved call): what it returns is all a caller learns from it.
     pub(super) fn is_pure_predicate(&self, g: FnId) -> bool {
         !self.graph.may_touch_lock[g as usize] && !self.graph.may_reach_long[g as usize]
-    }
-
-    /// The one constant a function of the caller's file returns whatever
-    /// its context (5.4 `detach_vmas_to_be_unmapped()` returns true once
-    /// the grows-down test is assumed clear), when it is static (the call
-    /// binds to it: a global one may be a `__weak` default another file
-    /// overrides) and parsed whole. Read without facts: its
-    /// parameters' values are unknown, so only branches on constants
-    /// (`x & VM_GROWSDOWN` taken as 0) are decided, and only constant
-    /// `return`s count.
-    fn constant_return(&self, caller: FnId, g: FnId) -> Option<i64> {
-        let f = self.function(g);
-        if g == caller
-            || f.file != self.function(caller).file
-            || !f.is_static
-            || f.has_parse_error
-        {
-            return None;
-        }
-        if let Some(v) = self.constant_return_memo.borrow().get(&g) {
-            return *v;
-        }
-        let ret = f.var_id(RETURN_VAR);
-        let by_var = vec![None; f.vars.len()];
-        let consts = Consts {
-            by_var: &by_var,
-            macros: self.macros,
-        };
-        let live = live_nodes(&f.cfg, &consts);
-        let mut out = None;
-        let mut one = true;
-        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, l)| **l) {
-            for ev in &node.events {
-                let Event::Assign { var, value } = ev else {
-                    continue;
-                };
-                if Some(*var) != ret {
-                    continue;
-                }
-                match value {
-                    Value::Const(c) if out.is_none_or(|o| o == *c) => out = Some(*c),
-                    _ => one = false,
-                }
-            }
-        }
-        let value = out.filter(|_| one && ret.is_some());
-        self.constant_return_memo.borrow_mut().insert(g, value);
-        value
-    }
-
-    /// The variables `fid` assigns what a zeroing allocator returns.
-    fn zeroed_vars(&self, fid: FnId) -> Vec<VarId> {
-        let f = self.function(fid);
-        let mut out = Vec::new();
-        for node in &f.cfg.nodes {
-            for ev in &node.events {
-                if let Event::Assign {
-                    var,
-                    value: Value::CallResult(c),
-                } = ev
-                {
-                    if !out.contains(var) && self.returns_zeroed(fid, *c, 0) {
-                        out.push(*var);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Whether call `cid` of `fid` returns zeroed memory: a catalogued
-    /// zeroing allocator (`[zeroing_allocators]`), or a function whose every
-    /// `return` returns what one returns (`btrfs_alloc_path()`), followed
-    /// [`MAX_ZEROING_DEPTH`] deep.
-    fn returns_zeroed(&self, fid: FnId, cid: CallId, depth: u32) -> bool {
-        let f = self.function(fid);
-        let Some(call) = f.calls.get(cid as usize) else {
-            return false;
-        };
-        if self.cat.zeroing_allocators.contains_key(&call.callee) {
-            return true;
-        }
-        if depth >= MAX_ZEROING_DEPTH {
-            return false;
-        }
-        let Some(g) = self.graph.resolved[fid as usize][cid as usize] else {
-            return false;
-        };
-        if let Some(z) = self.zeroing_memo.borrow().get(&g) {
-            return *z;
-        }
-        let gf = self.function(g);
-        let ret = gf.var_id(RETURN_VAR);
-        let mut any = false;
-        let mut all = ret.is_some() && !gf.has_parse_error;
-        for ev in gf.cfg.nodes.iter().flat_map(|n| &n.events) {
-            match ev {
-                Event::Assign { var, value } if Some(*var) == ret => match value {
-                    Value::CallResult(c) if self.returns_zeroed(g, *c, depth + 1) => any = true,
-                    _ => all = false,
-                },
-                _ => {}
-            }
-        }
-        let z = any && all;
-        self.zeroing_memo.borrow_mut().insert(g, z);
-        z
     }
 
     /// A pure predicate defined in the caller's file: a name defined in many

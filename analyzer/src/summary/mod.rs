@@ -43,6 +43,7 @@ mod contexts;
 mod field_writes;
 mod flow_values;
 mod predicates;
+mod returns;
 mod reuse;
 mod stable_calls;
 mod task_flags;
@@ -250,7 +251,9 @@ pub fn env_key(env: &ConstMap, macros: &crate::macro_values::MacroTable) -> EnvK
         .iter()
         .filter_map(|(k, v)| {
             let bits = crate::symbolic::bits_known(*v, &|s| macros.value(s))?;
-            let (crate::symbolic::Bits::Exact(n) | crate::symbolic::Bits::AtLeast(n)) = bits;
+            let (crate::symbolic::Bits::Exact(n)
+            | crate::symbolic::Bits::AtLeast(n)
+            | crate::symbolic::Bits::AtMost(n)) = bits;
             (n as i64 != *v).then(|| (format!("{k}#"), n as i64))
         })
         .collect();
