@@ -111,7 +111,7 @@ impl Program<'_> {
         // Variables assigned what a zeroing allocator returns: their fields
         // are 0 (the wildcard `v.*`) unless another value is assigned them
         // (NULL has no fields: it changes nothing).
-        let zeroed_vars: Vec<VarId> = self.zeroed_vars(fid);
+        let zeroed_vars = self.zeroed_vars(fid);
         // Keys borrow the function's variable names (most facts are about them).
         let mut candidates: HashMap<std::borrow::Cow<'p, str>, Option<i64>, Fast> =
             HashMap::default();

@@ -109,6 +109,7 @@ pub struct Program<'c> {
     predicate_memo: RefCell<HashMap<(FnId, EnvKey), Option<i64>, Fast>>,
     constant_return_memo: RefCell<HashMap<FnId, Option<i64>, Fast>>,
     zeroing_memo: RefCell<HashMap<FnId, bool, Fast>>,
+    zeroed_vars_memo: RefCell<HashMap<FnId, Rc<Vec<VarId>>, Fast>>,
     predicate_depth: Cell<u32>,
     /// [`Program::stable_calls`] per function.
     stable_memo: RefCell<HashMap<FnId, Rc<stable_calls::StableCalls>, Fast>>,
@@ -164,6 +165,7 @@ impl<'c> Program<'c> {
             predicate_memo: RefCell::default(),
             constant_return_memo: RefCell::default(),
             zeroing_memo: RefCell::default(),
+            zeroed_vars_memo: RefCell::default(),
             predicate_depth: Cell::new(0),
             stable_memo: RefCell::default(),
             no_stable_calls: Rc::default(),

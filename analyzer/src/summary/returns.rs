@@ -59,7 +59,10 @@ impl Program<'_> {
     }
 
     /// The variables `fid` assigns what a zeroing allocator returns.
-    pub(super) fn zeroed_vars(&self, fid: FnId) -> Vec<VarId> {
+    pub(super) fn zeroed_vars(&self, fid: FnId) -> std::rc::Rc<Vec<VarId>> {
+        if let Some(v) = self.zeroed_vars_memo.borrow().get(&fid) {
+            return v.clone();
+        }
         let f = self.function(fid);
         let mut out = Vec::new();
         for node in &f.cfg.nodes {
@@ -75,6 +78,8 @@ impl Program<'_> {
                 }
             }
         }
+        let out = std::rc::Rc::new(out);
+        self.zeroed_vars_memo.borrow_mut().insert(fid, out.clone());
         out
     }
 
