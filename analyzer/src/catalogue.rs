@@ -240,7 +240,30 @@ pub struct EntryFacts {
     pub why: String,
     #[serde(default)]
     pub under: Vec<String>,
-    pub facts: BTreeMap<String, i64>,
+    pub facts: BTreeMap<FactKey, i64>,
+}
+
+/// A key of `[fault_path.entry_facts]`: a path rooted at the handler's
+/// first parameter (`$0.vma.vm_file.@file_inode.@IS_DAX`; `@f` the result
+/// of a `[stable]` call).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FactKey(pub String);
+
+impl TryFrom<String> for FactKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<FactKey, String> {
+        let ok = s.strip_prefix("$0.").is_some_and(|rest| {
+            rest.split('.')
+                .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
+        });
+        match ok {
+            true => Ok(FactKey(s)),
+            false => Err(format!(
+                "\"{s}\" is not a path from the first parameter such as \"$0.vma.vm_file.@file_inode.@IS_DAX\""
+            )),
+        }
+    }
 }
 
 impl EntryFacts {
@@ -261,7 +284,7 @@ impl EntryFacts {
         }
         self.facts
             .iter()
-            .filter_map(|(k, v)| Some((format!("{param}{}", k.strip_prefix("$0")?), *v)))
+            .filter_map(|(k, v)| Some((format!("{param}{}", k.0.strip_prefix("$0")?), *v)))
             .collect()
     }
 }
@@ -731,7 +754,7 @@ mode = "write"
     /// file's terms, without Rust type names.
     #[test]
     fn type_errors_name_the_value_in_user_terms() {
-        let cases: [(&str, &str, &str); 6] = [
+        let cases: [(&str, &str, &str); 8] = [
             (
                 "[rules.MMS001]\nenabled = true\nseverity = \"loud\"\n",
                 "m.toml:3:12: ",
@@ -760,6 +783,16 @@ mode = "write"
             (
                 "[macros.declaration_macro_arg]\nDEFINE_X = \"one\"\n",
                 "m.toml:2:12: ",
+                "expected a whole number",
+            ),
+            (
+                "[fault_path.entry_facts.pfn_mkwrite]\nwhy = \"dax\"\nfacts = { \"vmf.vma\" = 1 }\n",
+                "m.toml:3:",
+                "is not a path from the first parameter",
+            ),
+            (
+                "[keeps_bits.my_filter]\narg = \"first\"\nwhy = \"clears\"\n",
+                "m.toml:2:7: ",
                 "expected a whole number",
             ),
         ];
