@@ -38,6 +38,19 @@ pub enum Value {
     Unknown,
 }
 
+impl Value {
+    /// The change of bits an assignment makes (`|= C`, `&= ~C`, `&= mask`).
+    pub fn bit_op(&self) -> Option<crate::symbolic::BitOp> {
+        use crate::symbolic::BitOp;
+        match self {
+            Value::SetBits(c) => Some(BitOp::Set(*c)),
+            Value::ClearBits(c) => Some(BitOp::Clear(*c)),
+            Value::MaskBits => Some(BitOp::Mask),
+            _ => None,
+        }
+    }
+}
+
 /// A branch condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {

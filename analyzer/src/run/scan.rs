@@ -121,7 +121,7 @@ impl Scan {
                 && assumed_clear.iter().any(|flag| {
                     t.match_indices(flag.as_str()).any(|(i, _)| {
                         let after = t[i + flag.len()..].chars().next();
-                        !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                        !after.is_some_and(crate::catalogue::is_ident_char)
                             && t[..i].trim_end_matches([' ', '(', '|']).ends_with('&')
                     })
                 })

@@ -13,7 +13,7 @@ use crate::field_values::{
 use crate::ir::*;
 use crate::limits::{MAX_CASE_SPLIT, MAX_CHOICE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
-use crate::symbolic::{alternatives_of, at_most_of, is_one_of, one_of, BitOp};
+use crate::symbolic::{alternatives_of, at_most_of, is_one_of, one_of};
 
 impl Program<'_> {
     /// Constants a function's locals and struct fields hold in a context,
@@ -187,15 +187,10 @@ impl Program<'_> {
                     } => {
                         let name = f.var_name(*var);
                         let entry = lookup(env, wildcards, name);
-                        let bits = |v: &Value| {
-                            let op = match v {
-                                Value::SetBits(c) => BitOp::Set(*c),
-                                Value::ClearBits(c) => BitOp::Clear(*c),
-                                _ => BitOp::Mask,
-                            };
+                        let bits = v.bit_op().and_then(|op| {
                             crate::symbolic::bits_after(entry, plain_local(name), op, &macro_value)
-                        };
-                        match bits(v) {
+                        });
+                        match bits {
                             // `x &= ..` of a plain local: no bit it did not
                             // have, but the bits it is known to have may go
                             // (its values become bounds, below).

@@ -33,7 +33,8 @@ impl Program<'_> {
 
     fn predicate_value_uncached(&self, g: FnId, env: &ConstMap) -> Option<i64> {
         let f = self.function(g);
-        let ret = f.var_id(RETURN_VAR)?;
+        // A function returning nothing decides nothing: its facts are not made.
+        f.var_id(RETURN_VAR)?;
         // The predicate's own facts hold the results of the predicates it
         // calls in turn.
         let facts = self.local_facts(g, env);
@@ -43,27 +44,10 @@ impl Program<'_> {
             by_var: &by_var,
             macros: self.macros,
         };
-        let live = super::contexts::live_nodes(&f.cfg, &consts);
-        let mut out = None;
-        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, l)| **l) {
-            for ev in &node.events {
-                let Event::Assign { var, value } = ev else {
-                    continue;
-                };
-                if *var != ret {
-                    continue;
-                }
-                let v = match value {
-                    Value::Path(p) => lookup(&facts, wildcards, p),
-                    Value::CallResult(c) => by_var[f.calls[*c as usize].result_var as usize],
-                    v => decided(v, &consts),
-                }?;
-                if out.is_some_and(|o| o != v) {
-                    return None;
-                }
-                out = Some(v);
-            }
-        }
-        out
+        super::returns::one_returned_value(f, &consts, |value| match value {
+            Value::Path(p) => lookup(&facts, wildcards, p),
+            Value::CallResult(c) => by_var[f.calls[*c as usize].result_var as usize],
+            v => decided(v, &consts),
+        })
     }
 }

@@ -30,30 +30,15 @@ impl Program<'_> {
         if let Some(v) = self.constant_return_memo.borrow().get(&g) {
             return *v;
         }
-        let ret = f.var_id(RETURN_VAR);
         let by_var = vec![None; f.vars.len()];
         let consts = Consts {
             by_var: &by_var,
             macros: self.macros,
         };
-        let live = live_nodes(&f.cfg, &consts);
-        let mut out = None;
-        let mut one = true;
-        for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, l)| **l) {
-            for ev in &node.events {
-                let Event::Assign { var, value } = ev else {
-                    continue;
-                };
-                if Some(*var) != ret {
-                    continue;
-                }
-                match value {
-                    Value::Const(c) if out.is_none_or(|o| o == *c) => out = Some(*c),
-                    _ => one = false,
-                }
-            }
-        }
-        let value = out.filter(|_| one && ret.is_some());
+        let value = one_returned_value(f, &consts, |v| match v {
+            Value::Const(c) => Some(*c),
+            _ => None,
+        });
         self.constant_return_memo.borrow_mut().insert(g, value);
         value
     }
@@ -121,4 +106,34 @@ impl Program<'_> {
         self.zeroing_memo.borrow_mut().insert(g, z);
         z
     }
+}
+
+/// The one value every `return` that `consts` leaves reachable in `f`
+/// gives (`value_of` reads each returned value), if they all give the
+/// same known one: a predicate's in a context ([`Program::predicate_value`]),
+/// a helper's constant ([`Program::constant_return`]).
+pub(super) fn one_returned_value(
+    f: &Function,
+    consts: &Consts,
+    value_of: impl Fn(&Value) -> Option<i64>,
+) -> Option<i64> {
+    let ret = f.var_id(RETURN_VAR)?;
+    let live = live_nodes(&f.cfg, consts);
+    let mut out = None;
+    for (node, _) in f.cfg.nodes.iter().zip(&live).filter(|(_, l)| **l) {
+        for ev in &node.events {
+            let Event::Assign { var, value } = ev else {
+                continue;
+            };
+            if *var != ret {
+                continue;
+            }
+            let v = value_of(value)?;
+            if out.is_some_and(|o| o != v) {
+                return None;
+            }
+            out = Some(v);
+        }
+    }
+    out
 }
