@@ -100,9 +100,10 @@ echo "setup: ok (kernel tree: $src/linux-source-6.12)"
 # Opt-in (MMSTALL_SETUP_CORPUS=1): Debian's linux-source-6.1 as the second tree of the
 # precision corpus (corpus/precision/, scripts/score-precision.sh), unpacked like 6.12.
 if [ "${MMSTALL_SETUP_CORPUS:-0}" = 1 ]; then
-  [ -n "$(ls /usr/src/linux-source-6.1*.tar.xz 2>/dev/null)" ] || {
+  # Exactly 6.1: a `linux-source-6.1*` glob also matches 6.12's tarball.
+  dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q 'install ok installed' || {
     $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends linux-source-6.1 >/dev/null; }
-  tarball61=$(ls /usr/src/linux-source-6.1*.tar.xz 2>/dev/null | sort -V | tail -n1)
+  tarball61=$(ls /usr/src/linux-source-6.1.tar.xz /usr/src/linux-source-6.1[!0-9]*.tar.xz 2>/dev/null | sort -V | tail -n1 || true)
   [ -n "$tarball61" ] || { echo "setup: linux-source-6.1 tarball not found under /usr/src" >&2; exit 1; }
   if [ "$(cat "$src/linux-source-6.1/.mmstall-unpacked" 2>/dev/null)" != "$tarball61" ]; then
     echo "setup: unpacking $tarball61 into $src"
