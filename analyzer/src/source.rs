@@ -481,34 +481,35 @@ pub fn called_names(text: &str) -> Vec<String> {
 /// parameter. Read lexically, so variables come too; the run keeps only
 /// names that have a definition.
 pub fn passed_names(text: &str) -> Vec<String> {
+    // Only an identifier right after a `(` or `,` (blanks between) can be
+    // one: jump from one such byte to the next instead of reading every
+    // identifier of the chunk (the scan runs over every chunk of a tree).
     let b = text.as_bytes();
     let mut out: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let skip_ws_back = |mut k: usize| {
-        while k > 0 && matches!(b[k - 1], b' ' | b'\t' | b'\n') {
-            k -= 1;
-        }
-        k
-    };
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !(c.is_ascii_alphabetic() || c == b'_') || (i > 0 && is_ident_byte(b[i - 1])) {
+    let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n');
+    let mut at = 0;
+    while let Some(k) = memchr::memchr2(b'(', b',', &b[at..]) {
+        let mut i = at + k + 1;
+        at = i;
+        while i < b.len() && blank(b[i]) {
             i += 1;
+        }
+        if !b
+            .get(i)
+            .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
+        {
             continue;
         }
         let start = i;
         while i < b.len() && is_ident_byte(b[i]) {
             i += 1;
         }
-        let before = skip_ws_back(start);
         let mut j = i;
-        while j < b.len() && matches!(b[j], b' ' | b'\t' | b'\n') {
+        while j < b.len() && blank(b[j]) {
             j += 1;
         }
-        let opens = before > 0 && matches!(b[before - 1], b',' | b'(');
-        let closes = matches!(b.get(j), Some(b',' | b')'));
-        if opens && closes {
+        if matches!(b.get(j), Some(b',' | b')')) {
             let name = &text[start..i];
             if !NOT_CALLS.contains(&name) && seen.insert(name) {
                 out.push(name.to_string());

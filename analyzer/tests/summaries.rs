@@ -210,3 +210,63 @@ fn pull_rounds_bound_how_deep_missing_definitions_are_looked_up() {
     assert!(holds(Some(4)));
     assert!(holds(None));
 }
+
+/// Every fixture directory as one tree (`mm/<dir>/<file>`): many roots,
+/// cycles, callbacks and constants for the analysis threads to share.
+fn all_fixtures() -> IdTree {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut tree = IdTree::default();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let sub = entry.unwrap().path();
+        let name = sub.file_name().unwrap().to_string_lossy().to_string();
+        if name == "bad" || !sub.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&sub).unwrap() {
+            let p = file.unwrap().path();
+            if !p.is_file() {
+                continue;
+            }
+            tree.files.insert(
+                format!("mm/{name}/{}", p.file_name().unwrap().to_string_lossy()),
+                std::fs::read(&p).unwrap(),
+            );
+        }
+    }
+    tree
+}
+
+#[test]
+fn the_findings_are_the_same_on_any_number_of_analysis_threads() {
+    let cat = Catalogue::builtin();
+    let tree = all_fixtures();
+    let run = |threads: usize| {
+        let run = lint_set(
+            &tree,
+            &cat,
+            &LintOptions {
+                analysis_threads: Some(threads),
+                ..LintOptions::default()
+            },
+        );
+        let findings = serde_json::to_string_pretty(&run.report.findings).unwrap();
+        let skipped: Vec<String> = run
+            .report
+            .skipped
+            .iter()
+            .map(|s| s.reason.clone())
+            .collect();
+        (findings, skipped, run.report.findings.len())
+    };
+    let one = run(1);
+    assert!(one.2 >= 50, "the fixtures give {} findings", one.2);
+    for threads in [2, 3, 4] {
+        for repeat in 0..5 {
+            let other = run(threads);
+            assert!(
+                one.0 == other.0 && one.1 == other.1,
+                "{threads} threads (repeat {repeat}) differ from one"
+            );
+        }
+    }
+}

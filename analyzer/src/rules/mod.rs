@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use crate::catalogue::{Catalogue, LongClass};
 use crate::finding::Finding;
 use crate::lockstate::{ConstMap, Held, ORIGIN_ENTRY};
-use crate::summary::{Hit, Program};
+use crate::summary::{FnId, Hit, Program};
 
 pub mod hold;
 pub mod hold_across_io_wait;
@@ -128,65 +128,128 @@ pub fn for_class(class: LongClass) -> &'static Rule {
 /// promised a hold on entry), then applies the rule configuration. The
 /// findings are sorted by place; one fingerprint is reported once.
 pub fn run(program: &Program, designated: &Designated) -> Vec<Finding> {
+    let roots = program.roots();
+    let contexts = root_contexts(program, &roots);
+    let per_root: Vec<RootFindings> = roots
+        .iter()
+        .zip(&contexts)
+        .map(|(&root, envs)| root_findings(program, root, envs))
+        .collect();
+    let under_write = program.called_under_write.borrow();
+    let under_lock = program.called_under_lock.borrow();
+    assemble(
+        program.cat,
+        per_root,
+        &|root, held| match held {
+            Held::Write => under_write.contains(&root),
+            _ => under_lock.contains(&root),
+        },
+        event_findings(program, designated),
+    )
+}
+
+/// What one root gives the run, in the order its contexts were analyzed:
+/// the findings of the holds it takes itself, and those of the hold its
+/// entry contract promises (kept apart: they are dropped when an analyzed
+/// caller holds the lock for it, known only once every root is analyzed).
+#[derive(Debug, Default)]
+pub struct RootFindings {
+    pub root: FnId,
+    pub local: Vec<Finding>,
+    pub promised: Vec<(Held, Finding)>,
+    /// Bounds of the analysis that cut the root's results (local, and
+    /// entry for a promised hold).
+    pub cuts: crate::limits::Cuts,
+}
+
+/// The contexts of every root, asked in the order of `roots`: a context
+/// set is memoized by function whatever depth asked for it first, so the
+/// order is part of the answer, and every analysis thread asks in this one.
+pub fn root_contexts(program: &Program, roots: &[FnId]) -> Vec<std::rc::Rc<Vec<ConstMap>>> {
+    roots
+        .iter()
+        .map(|&root| program.contexts(root, 0))
+        .collect()
+}
+
+/// Analyzes `root` in each of its contexts (`envs`, from [`root_contexts`])
+/// and turns its hits into findings.
+pub fn root_findings(program: &Program, root: FnId, envs: &[ConstMap]) -> RootFindings {
+    let mut out = RootFindings {
+        root,
+        ..Default::default()
+    };
+    let hint = program.function(root).entry_hint;
+    // Only the promised mode: a function asserting a read hold is not
+    // reported for what it would do if entered holding the lock for write.
+    let promised = match hint.map(|h| h.mode) {
+        Some(crate::catalogue::LockMode::Write) => Held::Write,
+        _ => Held::Read,
+    };
+    for env in envs {
+        let result = program.analyze(root, env);
+        out.cuts |= result.local_cut;
+        out.local.extend(
+            result
+                .local_hits
+                .iter()
+                .filter_map(|hit| for_class(hit.class).finding(program, hit, env)),
+        );
+        if hint.is_some() {
+            out.cuts |= result.entry_cut;
+            for hit in result.entry_hits.iter().filter(|h| h.held == promised) {
+                debug_assert_eq!(hit.acquired, ORIGIN_ENTRY);
+                if let Some(f) = for_class(hit.class).finding(program, hit, env) {
+                    out.promised.push((hit.held, f));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The event rules' findings over the whole program.
+pub fn event_findings(program: &Program, designated: &Designated) -> Vec<Finding> {
+    ALL.iter()
+        .flat_map(|rule| rule.check.check_program(program, designated))
+        .collect()
+}
+
+/// The run's findings from every root's (in the order of
+/// [`Program::roots`]) and the event rules': the roots' own holds first,
+/// then the promised holds no analyzed caller covers (`covered(root,
+/// mode)`: a caller holds the lock for it), then the events; one
+/// fingerprint per holder file, the configuration applied, sorted by place.
+pub fn assemble(
+    cat: &Catalogue,
+    per_root: Vec<RootFindings>,
+    covered: &dyn Fn(FnId, Held) -> bool,
+    events: Vec<Finding>,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen = HashSet::new();
-    let mut push = |f: Option<Finding>, findings: &mut Vec<Finding>| {
-        // Same-named holders in different files (arch `do_page_fault`s)
-        // share a fingerprint: both are kept, told apart afterwards
-        // (`finding::disambiguate_fingerprints`).
-        if let Some(f) =
-            f.filter(|f| seen.insert((f.fingerprint.clone(), f.acquired_at.file.clone())))
-        {
+    // Same-named holders in different files (arch `do_page_fault`s) share a
+    // fingerprint: both are kept, told apart afterwards
+    // (`finding::disambiguate_fingerprints`).
+    let mut push = |f: Finding| {
+        if seen.insert((f.fingerprint.clone(), f.acquired_at.file.clone())) {
             findings.push(f);
         }
     };
-    let roots = program.roots();
-    let mut hinted = Vec::new();
-    for &root in &roots {
-        for env in program.contexts(root, 0).iter() {
-            let result = program.analyze(root, env);
-            for hit in result.local_hits.iter() {
-                push(
-                    for_class(hit.class).finding(program, hit, env),
-                    &mut findings,
-                );
-            }
-            if program.function(root).entry_hint.is_some() {
-                hinted.push((root, result.clone(), env.clone()));
-            }
-        }
+    let mut promised = Vec::new();
+    for r in per_root {
+        r.local.into_iter().for_each(&mut push);
+        promised.extend(r.promised.into_iter().map(|(held, f)| (r.root, held, f)));
     }
     // A function promised a hold on entry is its own holder only when no
     // analyzed caller holds the lock for it (those findings name the caller).
-    let under_write = program.called_under_write.borrow();
-    let under_lock = program.called_under_lock.borrow();
-    for (root, result, env) in hinted {
-        // Only the promised mode: a function asserting a read hold is not
-        // reported for what it would do if entered holding the lock for write.
-        let promised = match program.function(root).entry_hint.map(|h| h.mode) {
-            Some(crate::catalogue::LockMode::Write) => Held::Write,
-            _ => Held::Read,
-        };
-        for hit in result.entry_hits.iter().filter(|h| h.held == promised) {
-            debug_assert_eq!(hit.acquired, ORIGIN_ENTRY);
-            let covered = match hit.held {
-                Held::Write => under_write.contains(&root),
-                _ => under_lock.contains(&root),
-            };
-            if !covered {
-                push(
-                    for_class(hit.class).finding(program, hit, &env),
-                    &mut findings,
-                );
-            }
+    for (root, held, f) in promised {
+        if !covered(root, held) {
+            push(f);
         }
     }
-    for rule in ALL {
-        for f in rule.check.check_program(program, designated) {
-            push(Some(f), &mut findings);
-        }
-    }
-    apply_settings(program.cat, &mut findings);
+    events.into_iter().for_each(&mut push);
+    apply_settings(cat, &mut findings);
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.column, a.code, &a.holder)
             .cmp(&(&b.file, b.line, b.column, b.code, &b.holder))

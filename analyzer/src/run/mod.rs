@@ -7,7 +7,8 @@
 //! - [`caches`]: what runs share (parses, scans, summaries);
 //! - [`files`]: reading, scanning, parsing and placing files;
 //! - [`selection`]: which chunks are parsed, and what a round pulls in;
-//! - [`rounds`]: the pull-round loop (parse, analyze, run the rules, pull).
+//! - [`rounds`]: the pull-round loop (parse, analyze, run the rules, pull);
+//! - [`shards`]: a round's analysis on every core.
 //!
 //! This module holds the options and puts the steps together.
 
@@ -32,6 +33,7 @@ mod name_index;
 mod rounds;
 mod scan;
 mod selection;
+mod shards;
 mod suppliers;
 mod triggers;
 
@@ -59,6 +61,10 @@ pub struct LintOptions {
     /// (default [`MAX_PULL_ROUNDS`]). On 6.12 the findings no longer change
     /// from 12 rounds on (checked up to 40); 8 keeps a warm `diff` fast.
     pub pull_rounds: Option<usize>,
+    /// Threads a round's analysis runs on (default: `MMSTALL_ANALYSIS_THREADS`,
+    /// else the thread pool's size; at most 4). The findings are the same
+    /// on any number.
+    pub analysis_threads: Option<usize>,
     /// The tree's root (see [`source::tree_root`]): files under PATH are
     /// named relative to it, so `lint mm` and `lint .` name (and
     /// fingerprint) a finding alike. Default: relative to PATH.
@@ -377,60 +383,28 @@ fn shown_sources(
         .collect()
 }
 
-/// Runs `analysis` on a thread with a deep stack (summaries recurse along
-/// call chains), or here if no thread can be made.
-fn analyze_program<T: Send>(analysis: impl FnOnce() -> T + Send) -> T {
-    let analysis = std::sync::Mutex::new(Some(analysis));
-    let take = || analysis.lock().ok().and_then(|mut a| a.take());
-    std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new()
-            .name("mmstall-analysis".into())
-            .stack_size(crate::limits::ANALYSIS_STACK);
-        let spawned = thread.spawn_scoped(scope, || take().map(|run| run()));
-        let done = spawned.ok().and_then(|handle| {
-            handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        match done {
-            Some(result) => result,
-            None => take()
-                .map(|run| run())
-                .expect("the analysis runs on one thread or the other"),
-        }
-    })
-}
-
-/// A note per holder (root) whose results a bound of the analysis cut:
-/// findings behind the bound are missing, and the output says so.
-pub fn cut_notes(program: &Program) -> Vec<Skipped> {
-    let mut notes = Vec::new();
-    for root in program.roots() {
-        let mut cuts = 0;
-        let hinted = program.function(root).entry_hint.is_some();
-        for env in program.contexts(root, 0).iter() {
-            let result = program.analyze(root, env);
-            cuts |= result.local_cut;
-            if hinted {
-                cuts |= result.entry_cut;
-            }
-        }
-        if cuts != 0 {
-            let f = program.function(root);
-            notes.push(Skipped {
-                file: program
-                    .files
-                    .get(f.file as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                reason: format!(
-                    "holder `{}` (line {}): results cut: {}; findings past the bound are not reported",
-                    f.name,
-                    f.line,
-                    crate::limits::describe_cuts(cuts)
-                ),
-            });
-        }
+/// The note for a holder (root) whose results a bound of the analysis
+/// cut: findings behind the bound are missing, and the output says so.
+fn cut_note(
+    program: &Program,
+    root: crate::summary::FnId,
+    cuts: crate::limits::Cuts,
+) -> Option<Skipped> {
+    if cuts == 0 {
+        return None;
     }
-    notes
+    let f = program.function(root);
+    Some(Skipped {
+        file: program
+            .files
+            .get(f.file as usize)
+            .cloned()
+            .unwrap_or_default(),
+        reason: format!(
+            "holder `{}` (line {}): results cut: {}; findings past the bound are not reported",
+            f.name,
+            f.line,
+            crate::limits::describe_cuts(cuts)
+        ),
+    })
 }

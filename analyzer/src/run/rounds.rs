@@ -9,14 +9,13 @@ use std::time::Instant;
 use super::files::{self, LoadedFile, Scanning};
 use super::name_index::NameIndex;
 use super::selection;
+use super::shards::{self, Inputs, ShardedRun};
 use super::{LintOptions, MAX_PULL_ROUNDS};
 use crate::catalogue::Catalogue;
 use crate::finding::Finding;
 use crate::ir::Function;
 use crate::progress::Stage;
-use crate::rules::Designated;
 use crate::source::{Skipped, SourceSet};
-use crate::summary::Program;
 use crate::summary_store::SummaryStore;
 
 /// Timings on stderr when `MMSTALL_TRACE` is set.
@@ -56,15 +55,9 @@ pub(super) struct Rounds<'a> {
     pub(super) trace: Trace,
 }
 
-/// One round's analysis: the findings and cut notes, the callees reached
-/// under a write hold without a definition, and figures for traces.
-struct Analyzed {
-    findings: (Vec<Finding>, Vec<Skipped>),
-    missing: std::collections::BTreeSet<String>,
-    function_count: usize,
-    depth_cuts: usize,
-    t_program: std::time::Duration,
-}
+/// Analysis threads per round: past a few, the threads mostly compute
+/// the same shared callees before one of them has stored them.
+const MAX_ANALYSIS_THREADS: usize = 4;
 
 impl Rounds<'_> {
     fn max_rounds(&self) -> usize {
@@ -115,14 +108,17 @@ impl Rounds<'_> {
                 round,
                 rounds: self.max_rounds(),
             });
-            let analyzed =
-                super::analyze_program(|| self.analyze(rels.clone(), functions, t0, t_parse));
+            let analyzed = self.analyze(rels.clone(), functions);
             if self.trace.on {
+                for (groups, analyses, depth) in &analyzed.cycle_figures {
+                    let (groups, largest, members) = groups;
+                    eprintln!("  cycle groups {groups} (largest {largest}, {members} functions), {analyses} analyses inside cycles, entry depth {depth}");
+                }
                 eprintln!(
-                    "round {round}: parse {:?}, program {:?}, analysis {:?}, {} functions, {} unresolved under write, summaries {} reused {} computed, {} depth cuts",
+                    "round {round}: parse {:?}, analysis {:?} on {} threads, {} functions, {} unresolved under write, summaries {} reused {} computed, {} depth cuts",
                     t_parse,
-                    analyzed.t_program,
-                    t0.elapsed() - t_parse - analyzed.t_program,
+                    t0.elapsed() - t_parse,
+                    analyzed.threads,
                     analyzed.function_count,
                     analyzed.missing.len(),
                     self.summaries.reused() - reused,
@@ -132,7 +128,7 @@ impl Rounds<'_> {
             }
             let missing = analyzed.missing;
             if missing.is_empty() || round >= self.max_rounds() {
-                return analyzed.findings;
+                return (analyzed.findings, analyzed.cut_notes);
             }
             if !unloaded.is_empty() {
                 self.index_other_files(files, index, unloaded, skipped);
@@ -140,42 +136,41 @@ impl Rounds<'_> {
             // Pull the wanted definitions of the missing callees, and lexically
             // the wanted callees of what is pulled, so few rounds are needed.
             if !selection::pull_missing(files, index, &missing, &self.reach_long) {
-                return analyzed.findings;
+                return (analyzed.findings, analyzed.cut_notes);
             }
             selection::select_long_reaching_callees(files, index, &self.reach_long, self.cat);
         }
     }
 
-    /// Builds the round's program and runs the rules over it (on the
-    /// analysis thread).
+    /// Builds the round's program and runs the rules over it, on as many
+    /// threads as the run's pool has (at most [`MAX_ANALYSIS_THREADS`]).
     fn analyze(
         &self,
         rels: std::sync::Arc<Vec<String>>,
         functions: Vec<std::sync::Arc<Function>>,
-        t0: Instant,
-        t_parse: std::time::Duration,
-    ) -> Analyzed {
-        let program = Program::new(self.cat, rels, functions, self.summaries, self.macros);
-        let t_program = t0.elapsed() - t_parse;
-        let findings = crate::rules::run(
-            &program,
-            &Designated {
+    ) -> ShardedRun {
+        let threads = self
+            .options
+            .analysis_threads
+            .or_else(|| {
+                std::env::var("MMSTALL_ANALYSIS_THREADS")
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok())
+            })
+            .unwrap_or_else(rayon::current_num_threads)
+            .clamp(1, MAX_ANALYSIS_THREADS);
+        shards::run(
+            &Inputs {
+                cat: self.cat,
+                files: rels,
+                functions,
+                store: self.summaries,
+                macros: self.macros,
                 rmap_callbacks: &self.rmap_callbacks,
+                trace: self.trace.on,
             },
-        );
-        let cut = super::cut_notes(&program);
-        let missing = program.unresolved_under_write.borrow().clone();
-        if self.trace.on {
-            let (groups, largest, members) = program.cycle_group_sizes();
-            eprintln!("  cycle groups {groups} (largest {largest}, {members} functions), {} analyses inside cycles, entry depth {}", program.cycle_analyses.get(), program.max_entry_depth.get());
-        }
-        Analyzed {
-            findings: (findings, cut),
-            missing,
-            function_count: program.functions.len(),
-            depth_cuts: program.depth_cuts.get(),
-            t_program,
-        }
+            threads,
+        )
     }
 
     /// First lookup outside the files naming the lock: indexes the rest once.

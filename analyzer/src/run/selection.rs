@@ -3,7 +3,7 @@
 //! operation, lexically; each round then pulls in the definitions of
 //! callees the analysis reached under a write hold without a definition.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::files::LoadedFile;
 use super::name_index::NameIndex;
@@ -21,45 +21,71 @@ const MAX_HOMONYMS: usize = 3;
 /// lexical calls between the known chunks.
 pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashSet<String> {
     let walkers = walkers(files);
-    let mut reach: HashSet<String> = HashSet::new();
-    loop {
-        let before = reach.len();
-        for f in files {
-            for (chunk, ((defs, calls), &has_loop)) in f
-                .scan
-                .defs
-                .iter()
-                .zip(&f.scan.calls)
-                .zip(&f.scan.has_loop)
-                .enumerate()
-            {
-                // Most chunks call nothing known (definitions-only scans).
-                if (calls.is_empty() && f.scan.passed(chunk).is_empty())
-                    || defs.iter().all(|d| reach.contains(&**d))
-                {
-                    continue;
-                }
-                let long_call = |c: &String| {
-                    cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c)
-                };
-                let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
-                // A callback handed to a walker runs inside it.
-                let passes_long = |ci: usize| {
-                    calls.iter().any(|c| walkers.contains(c.as_str()))
-                        && f.scan.passed(ci).iter().any(|c| reach.contains(c))
-                };
-                if calls.iter().any(long_call)
-                    || (has_loop && calls.iter().any(loop_call))
-                    || passes_long(chunk)
-                {
-                    reach.extend(defs.iter().map(|d| d.to_string()));
+    // Chunks that call (or hand a callback to a walker) something known:
+    // most call nothing (definitions-only scans).
+    let mut chunks: Vec<(usize, usize)> = Vec::new();
+    // Per name, the chunks whose verdict it can change: those calling it,
+    // and those handing it to a walker.
+    let mut watchers: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (fi, f) in files.iter().enumerate() {
+        for (k, calls) in f.scan.calls.iter().enumerate() {
+            let passed = f.scan.passed(k);
+            if calls.is_empty() && passed.is_empty() {
+                continue;
+            }
+            let id = chunks.len() as u32;
+            chunks.push((fi, k));
+            for c in calls {
+                watchers.entry(c.as_str()).or_default().push(id);
+            }
+            if calls.iter().any(|c| walkers.contains(c.as_str())) {
+                for c in passed {
+                    watchers.entry(c.as_str()).or_default().push(id);
                 }
             }
         }
-        if reach.len() == before {
-            return reach;
+    }
+    // A chunk reaches a long operation when it makes a long call (a loop
+    // one inside a loop), calls a chunk that does, or hands one to a
+    // walker. Monotone in `reach`: a worklist over the chunks whose calls
+    // gained a name finds the same fixpoint as re-reading every chunk.
+    let mut reach: HashSet<String> = HashSet::new();
+    let mut queued = vec![true; chunks.len()];
+    let mut work: Vec<u32> = (0..chunks.len() as u32).rev().collect();
+    while let Some(id) = work.pop() {
+        queued[id as usize] = false;
+        let (fi, k) = chunks[id as usize];
+        let f = &files[fi];
+        let defs = &f.scan.defs[k];
+        if defs.iter().all(|d| reach.contains(&**d)) {
+            continue;
+        }
+        let calls = &f.scan.calls[k];
+        let long_call =
+            |c: &String| cat.long_ops.get(c).is_some_and(|op| !op.in_loop) || reach.contains(c);
+        let loop_call = |c: &String| cat.long_ops.get(c).is_some_and(|op| op.in_loop);
+        // A callback handed to a walker runs inside it.
+        let passes_long = || {
+            calls.iter().any(|c| walkers.contains(c.as_str()))
+                && f.scan.passed(k).iter().any(|c| reach.contains(c))
+        };
+        if calls.iter().any(long_call)
+            || (f.scan.has_loop[k] && calls.iter().any(loop_call))
+            || passes_long()
+        {
+            for d in defs.iter() {
+                if reach.insert(d.to_string()) {
+                    for &w in watchers.get(&**d).into_iter().flatten() {
+                        if !queued[w as usize] {
+                            queued[w as usize] = true;
+                            work.push(w);
+                        }
+                    }
+                }
+            }
         }
     }
+    reach
 }
 
 /// Names of functions that call one of their function-pointer parameters,
