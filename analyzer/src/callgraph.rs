@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
+
 use crate::ir::{CallId, Function};
 use crate::summary_store::{hash128, ClosureKey, StableKey};
 
@@ -79,7 +81,7 @@ impl CallGraph {
                 .copied()
         };
         let resolved: Vec<Vec<Option<FnId>>> = functions
-            .iter()
+            .par_iter()
             .map(|f| {
                 f.calls
                     .iter()
@@ -320,8 +322,8 @@ fn stable_keys(
     macros: &crate::macro_values::MacroTable,
 ) -> Vec<StableKey> {
     let mut seen: HashMap<StableKey, u32, Fast> = HashMap::default();
-    functions
-        .iter()
+    let keys: Vec<StableKey> = functions
+        .par_iter()
         .map(|f| {
             let file = files.get(f.file as usize).map(String::as_str).unwrap_or("");
             let numbers = if macros.is_empty() {
@@ -329,13 +331,17 @@ fn stable_keys(
             } else {
                 flag_numbers(f, macros)
             };
-            let key = hash128(&(
+            hash128(&(
                 file,
                 f.content_key,
                 f.entry_hint.map(|h| h.mode),
                 &f.entry_facts,
                 numbers,
-            ));
+            ))
+        })
+        .collect();
+    keys.into_iter()
+        .map(|key| {
             let n = seen.entry(key).or_insert(0);
             *n += 1;
             if *n == 1 {

@@ -407,7 +407,9 @@ pub fn split_chunks(text: &str) -> Vec<Chunk> {
     chunks
 }
 
-const NOT_CALLS: &[&str] = &[
+/// Keywords and operators that look like calls (`if (`, `sizeof (`): never
+/// a called or passed name.
+pub const NOT_CALLS: &[&str] = &[
     "if",
     "while",
     "for",

@@ -77,27 +77,7 @@ fn passed_names_reference(text: &str) -> Vec<String> {
         let opens = before > 0 && matches!(b[before - 1], b',' | b'(');
         let closes = matches!(b.get(after), Some(b',' | b')'));
         let name = &text[start..i];
-        let keyword = [
-            "if",
-            "while",
-            "for",
-            "switch",
-            "return",
-            "sizeof",
-            "typeof",
-            "__typeof__",
-            "defined",
-            "case",
-            "do",
-            "else",
-            "alignof",
-            "_Alignof",
-            "__attribute__",
-            "asm",
-            "__asm__",
-            "volatile",
-        ]
-        .contains(&name);
+        let keyword = source::NOT_CALLS.contains(&name);
         if opens && closes && !keyword && !out.iter().any(|n| n == name) {
             out.push(name.to_string());
         }

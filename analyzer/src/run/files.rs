@@ -383,6 +383,8 @@ pub(super) fn other_files(
 
 /// Parses every selected chunk not parsed yet, in parallel (a chunk the scan
 /// cache holds the parse of is taken from there, without reading the file).
+/// Chunks, not files, are shared out: one large file (mm/memory.c) would
+/// otherwise leave a core idle at the end.
 pub(super) fn parse_selected(
     files: &mut [LoadedFile],
     set: &dyn SourceSet,
@@ -390,16 +392,19 @@ pub(super) fn parse_selected(
     cache: Option<&ParseCache>,
     skipped: &mut Vec<Skipped>,
 ) {
-    let errors: Vec<Skipped> = files
+    let wanted = |f: &LoadedFile| {
+        f.selected
+            .iter()
+            .zip(&f.parsed)
+            .any(|(s, p)| *s && p.is_none())
+    };
+    // Per file: the parses the scan cache holds, the text, its
+    // preprocessor-resolved form.
+    let mut errors: Vec<(usize, Skipped)> = files
         .par_iter_mut()
-        .filter(|f| {
-            f.fresh
-                && f.selected
-                    .iter()
-                    .zip(&f.parsed)
-                    .any(|(s, p)| *s && p.is_none())
-        })
-        .map_init(parse::new_parser, |parser, f| {
+        .enumerate()
+        .filter(|(_, f)| f.fresh && wanted(f))
+        .filter_map(|(i, f)| {
             if let Some(entry) = &f.cached {
                 if let Ok(known) = entry.parsed.lock() {
                     for ci in 0..f.scan.chunks.len() {
@@ -409,59 +414,86 @@ pub(super) fn parse_selected(
                     }
                 }
             }
-            if f.selected
-                .iter()
-                .zip(&f.parsed)
-                .all(|(s, p)| !*s || p.is_some())
-            {
-                return Ok(());
+            if !wanted(f) {
+                return None;
             }
-            let parser = parser.as_mut().map_err(|e| Skipped {
-                file: f.rel.clone(),
-                reason: e.to_string(),
-            })?;
             if f.text.is_none() {
-                f.text = Some(set.read(&f.rel)?.text);
+                match set.read(&f.rel) {
+                    Ok(sf) => f.text = Some(sf.text),
+                    Err(e) => return Some((i, e)),
+                }
             }
             let text = f.text.as_deref().unwrap_or("");
-            let pp = f
-                .pp_text
+            f.pp_text
                 .get_or_insert_with(|| crate::normalize::blank_preprocessor_text(text));
-            let mut made = Vec::new();
-            for ci in 0..f.scan.chunks.len() {
-                if !f.selected[ci] || f.parsed[ci].is_some() {
-                    continue;
-                }
-                let c = f.scan.chunks[ci];
-                let line_offset = f.scan.line_starts[ci];
-                let parsed = match cache {
-                    Some(cache) => cache
-                        .parse(parser, &pp[c.start..c.end], cat)
-                        .map(|fs| (fs, line_offset)),
-                    None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat)
-                        .map(|ir| (std::sync::Arc::new(ir.functions), 0)),
-                };
-                match parsed {
-                    Ok(p) => {
-                        made.push((ci, p.clone()));
-                        f.parsed[ci] = Some(p);
-                    }
-                    Err(e) => {
-                        return Err(Skipped {
-                            file: f.rel.clone(),
-                            reason: format!("failed to parse: {e}"),
-                        })
-                    }
-                }
-            }
-            if let Some(Ok(mut known)) = f.cached.as_ref().map(|e| e.parsed.lock()) {
-                known.extend(made);
-            }
-            Ok(())
+            None
         })
-        .filter_map(Result::err)
         .collect();
-    skipped.extend(errors);
+    let failed: std::collections::HashSet<usize> = errors.iter().map(|(i, _)| *i).collect();
+    let jobs: Vec<(usize, usize)> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| f.fresh && f.pp_text.is_some() && !failed.contains(i))
+        .flat_map(|(i, f)| {
+            (0..f.scan.chunks.len())
+                .filter(move |&ci| f.selected[ci] && f.parsed[ci].is_none())
+                .map(move |ci| (i, ci))
+        })
+        .collect();
+    let shared: &[LoadedFile] = files;
+    let results: Vec<Result<ParsedChunk, String>> = jobs
+        .par_iter()
+        .map_init(parse::new_parser, |parser, &(i, ci)| {
+            let parser = parser.as_mut().map_err(|e| e.to_string())?;
+            let f = &shared[i];
+            let pp = f.pp_text.as_deref().unwrap_or("");
+            let c = f.scan.chunks[ci];
+            let line_offset = f.scan.line_starts[ci];
+            match cache {
+                Some(cache) => cache
+                    .parse(parser, &pp[c.start..c.end], cat)
+                    .map(|fs| (fs, line_offset)),
+                None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat)
+                    .map(|ir| (std::sync::Arc::new(ir.functions), 0)),
+            }
+            .map_err(|e| format!("failed to parse: {e}"))
+        })
+        .collect();
+    // In chunk order per file: a file's first failure ends its parse (the
+    // chunks before it are kept), as when a file was parsed in one go.
+    let mut made: Vec<(usize, Vec<(usize, ParsedChunk)>)> = Vec::new();
+    let mut stopped: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    for (&(i, ci), result) in jobs.iter().zip(results) {
+        if stopped.contains(&i) {
+            continue;
+        }
+        match result {
+            Ok(p) => {
+                files[i].parsed[ci] = Some(p.clone());
+                match made.last_mut() {
+                    Some((j, chunks)) if *j == i => chunks.push((ci, p)),
+                    _ => made.push((i, vec![(ci, p)])),
+                }
+            }
+            Err(reason) => {
+                stopped.insert(i);
+                errors.push((
+                    i,
+                    Skipped {
+                        file: files[i].rel.clone(),
+                        reason,
+                    },
+                ));
+            }
+        }
+    }
+    for (i, chunks) in made {
+        if let Some(Ok(mut known)) = files[i].cached.as_ref().map(|e| e.parsed.lock()) {
+            known.extend(chunks);
+        }
+    }
+    errors.sort_by_key(|(i, _)| *i);
+    skipped.extend(errors.into_iter().map(|(_, e)| e));
 }
 
 /// The scans of `files`, for indexing.

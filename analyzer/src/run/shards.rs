@@ -1,5 +1,6 @@
 //! A round's analysis on every core: each analysis thread builds its own
-//! [`Program`] over the round's functions and takes roots off a shared
+//! [`Program`] over the round's functions (one [`CallGraph`] for all) and
+//! takes roots off a shared
 //! counter; the programs share the run's [`SummaryStore`], so a summary one
 //! thread computed is reused by the other (with its notes) instead of
 //! computed twice, as between rounds. The results are put together in the
@@ -14,6 +15,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::callgraph::CallGraph;
 use crate::catalogue::Catalogue;
 use crate::finding::Finding;
 use crate::ir::Function;
@@ -66,9 +68,15 @@ struct Share {
 /// Analyzes the round on up to `threads` threads (at least one: this one
 /// if no thread can be made).
 pub(super) fn run(inputs: &Inputs, threads: usize) -> ShardedRun {
+    // One call graph for every thread (built on the pool's threads).
+    let graph = Arc::new(CallGraph::new(
+        &inputs.files,
+        &inputs.functions,
+        inputs.macros,
+    ));
     let next = AtomicUsize::new(0);
     let events_taken = std::sync::atomic::AtomicBool::new(false);
-    let work = || share(inputs, &next, &events_taken);
+    let work = || share(inputs, &graph, &next, &events_taken);
     let shares: Vec<Share> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads.max(1))
             .filter_map(|i| {
@@ -94,13 +102,15 @@ pub(super) fn run(inputs: &Inputs, threads: usize) -> ShardedRun {
 /// Takes roots off the counter until none is left.
 fn share(
     inputs: &Inputs,
+    graph: &Arc<CallGraph>,
     next: &AtomicUsize,
     events_taken: &std::sync::atomic::AtomicBool,
 ) -> Share {
-    let program = Program::new(
+    let program = Program::with_graph(
         inputs.cat,
         inputs.files.clone(),
         inputs.functions.clone(),
+        graph.clone(),
         inputs.store,
         inputs.macros,
     );

@@ -88,8 +88,9 @@ pub struct Program<'c> {
     pub files: std::sync::Arc<Vec<String>>,
     /// Shared with the run's other rounds (each round's program adds to them).
     pub functions: Vec<std::sync::Arc<Function>>,
-    /// The resolved call graph and the keys derived from it.
-    graph: CallGraph,
+    /// The resolved call graph and the keys derived from it (shared by the
+    /// programs of a round's analysis threads).
+    graph: std::sync::Arc<CallGraph>,
     memo: RefCell<HashMap<(FnId, EnvKey), Rc<FnResult>, Fast>>,
     /// Summaries shared with other programs (rounds, revisions).
     store: &'c SummaryStore,
@@ -144,7 +145,19 @@ impl<'c> Program<'c> {
         store: &'c SummaryStore,
         macros: &'c crate::macro_values::MacroTable,
     ) -> Program<'c> {
-        let graph = CallGraph::new(&files, &functions, macros);
+        let graph = std::sync::Arc::new(CallGraph::new(&files, &functions, macros));
+        Program::with_graph(cat, files, functions, graph, store, macros)
+    }
+
+    /// A program over a call graph already built for these `functions`.
+    pub fn with_graph(
+        cat: &'c Catalogue,
+        files: std::sync::Arc<Vec<String>>,
+        functions: Vec<std::sync::Arc<Function>>,
+        graph: std::sync::Arc<CallGraph>,
+        store: &'c SummaryStore,
+        macros: &'c crate::macro_values::MacroTable,
+    ) -> Program<'c> {
         let task_flags = task_flags::TaskFlagTable::new(cat, &functions, &graph.callers);
         Program {
             task_flags,
