@@ -41,6 +41,9 @@ pub struct CallGraph {
     /// Per function, its cycle group; per group, whether it has a cycle.
     pub group: Vec<u32>,
     pub cyclic: Vec<bool>,
+    /// Per function, the fields of its parameters it may read
+    /// ([`crate::field_reads`]): a context carries no other.
+    pub reads: crate::field_reads::FieldReads,
 }
 
 impl CallGraph {
@@ -147,6 +150,13 @@ impl CallGraph {
         let may_reach_long = propagate(&direct_long, &callers);
         let groups = cycle_groups(&edges);
         let closure = closure_keys(&stable, &edges, &groups);
+        let reads = crate::field_reads::field_reads(functions, &groups.members, &|f, c| {
+            let mut out: Vec<FnId> = resolved[f as usize][c].into_iter().collect();
+            if let Some(targets) = callbacks.param_targets.get(&(f, c as CallId)) {
+                out.extend(targets.iter().copied());
+            }
+            out
+        });
         let by_stable = stable
             .iter()
             .enumerate()
@@ -177,6 +187,7 @@ impl CallGraph {
             by_closure,
             group: groups.of,
             cyclic: groups.cyclic,
+            reads,
         }
     }
 

@@ -25,6 +25,7 @@ mod callgraph;
 mod cfg;
 mod chain;
 mod error;
+mod field_reads;
 mod field_values;
 mod finding;
 mod fresh;

@@ -1063,3 +1063,16 @@ fn a_flag_word_keeps_at_most_its_bits() {
         ]
     );
 }
+
+#[test]
+fn a_context_carries_the_fields_callees_read_further_down() {
+    // A context keeps only the fields of an argument that the callee may
+    // read, itself or in what it calls (`crate::field_reads`): the
+    // `populate` field decides two calls down, through a callee that never
+    // tests it, so the holder passing 0 stays clean and its look-alike
+    // passing 1 is reported; a fresh object's unread fields change nothing.
+    let run = lint("field_reads");
+    assert_eq!(sorted_holders(&run, "MMS001"), ["fr_account_and_populate"]);
+    assert!(holder_clean(&run, "fr_account_only"));
+    assert!(holder_clean(&run, "fr_fresh_account"));
+}

@@ -384,12 +384,17 @@ impl Program<'_> {
                     if let Some(v) = const_of(facts, &wildcard_of(p)) {
                         env.insert(wildcard_of(pname), v);
                     }
-                    // Fields of the argument: `p.rest` becomes `pname.rest`.
+                    // Fields of the argument: `p.rest` becomes `pname.rest`
+                    // (those the callee may read: [`crate::field_reads`]).
+                    let reads = self.graph.reads[callee as usize].as_ref();
                     for (k, v) in facts {
                         if let Some(rest) =
                             k.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.'))
                         {
-                            env.insert(format!("{pname}.{rest}"), *v);
+                            let key = format!("{pname}.{rest}");
+                            if crate::field_reads::key_is_read(g, reads, &key) {
+                                env.insert(key, *v);
+                            }
                         }
                     }
                 }

@@ -1,0 +1,188 @@
+//! Which fields of its parameters a function may read, itself or through
+//! the functions it hands them to: a caller's constant for any other field
+//! cannot change what the function does, so a context does not carry it
+//! ([`crate::summary`]'s callee contexts). Without this, every field a
+//! caller knows (the zeroes of a kzalloc'ed object) travels down into
+//! `kmem_cache_free(s, x)` and makes one context per caller, and a call
+//! cycle under it is analyzed again for each.
+//!
+//! Over-approximated: a path read (`x.a`) keeps every key under it (`x.a.b`)
+//! and above it (`x`, `x.*`); a parameter copied into a local (`y = x.a`)
+//! keeps everything under the path; a callee whose reads are unknown (too
+//! many, too deep) keeps everything under what is passed to it.
+
+use std::collections::BTreeSet;
+
+use crate::ir::{Event, Function, Value};
+
+/// A function's index in the program (`crate::callgraph::FnId`; this
+/// module sits below the call graph, which computes the reads).
+type FnId = u32;
+
+/// More read paths than this in one function: taken as "any field".
+const MAX_READS: usize = 256;
+/// Paths longer than this are cut to it (a prefix keeps everything under it).
+const MAX_DOTS: usize = 6;
+
+/// Per function: the paths rooted at its parameters it may read, or `None`
+/// (any).
+pub(crate) type FieldReads = Vec<Option<BTreeSet<String>>>;
+
+/// The reads of every function, callees first (`groups` in the order
+/// [`crate::callgraph`] gives them: a callee's group before its callers'),
+/// a cycle group to its fixed point. `edges(f)` lists, per call of `f`, the
+/// functions it may run (the resolved callee, the callbacks a walker is
+/// handed).
+pub(crate) fn field_reads(
+    functions: &[std::sync::Arc<Function>],
+    groups: &[Vec<FnId>],
+    edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
+) -> FieldReads {
+    let mut reads: FieldReads = vec![Some(BTreeSet::new()); functions.len()];
+    for members in groups {
+        loop {
+            let mut changed = false;
+            for &m in members {
+                let next = reads_of(functions, m, &reads, edges);
+                if reads[m as usize] != next {
+                    reads[m as usize] = next;
+                    changed = true;
+                }
+            }
+            if !changed || members.len() == 1 && !calls_itself(members[0], functions, edges) {
+                break;
+            }
+        }
+    }
+    reads
+}
+
+fn calls_itself(
+    f: FnId,
+    functions: &[std::sync::Arc<Function>],
+    edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
+) -> bool {
+    (0..functions[f as usize].calls.len()).any(|c| edges(f, c).contains(&f))
+}
+
+/// The root of a path (`x` of `x.a.b`), when it is a parameter.
+fn param_root<'a>(f: &Function, path: &'a str) -> Option<&'a str> {
+    let root = path.split('.').next()?;
+    f.params
+        .iter()
+        .any(|p| !p.is_empty() && p == root)
+        .then_some(root)
+}
+
+fn cut(path: &str) -> String {
+    match path.match_indices('.').nth(MAX_DOTS) {
+        Some((i, _)) => path[..i].to_string(),
+        None => path.to_string(),
+    }
+}
+
+fn path_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::Path(p) | Value::OrBits(p, _) => Some(p),
+        _ => None,
+    }
+}
+
+/// The mark of a subtree read: everything under the path.
+const SUBTREE: &str = ".**";
+
+fn reads_of(
+    functions: &[std::sync::Arc<Function>],
+    fid: FnId,
+    reads: &FieldReads,
+    edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
+) -> Option<BTreeSet<String>> {
+    let f = &functions[fid as usize];
+    let mut out = BTreeSet::new();
+    let mut add = |p: &str, subtree: bool| {
+        if param_root(f, p).is_some() {
+            let mut p = cut(p);
+            if subtree {
+                p.push_str(SUBTREE);
+            }
+            out.insert(p);
+        }
+    };
+    // Read in conditions and values, or assigned (`x->a = ..` is a
+    // variable too); copied into a local.
+    for v in &f.vars {
+        add(v, false);
+    }
+    for node in &f.cfg.nodes {
+        for ev in &node.events {
+            if let Event::Assign { value, .. } = ev {
+                if let Some(p) = path_of(value) {
+                    add(p, false);
+                }
+            }
+        }
+    }
+    // Handed to a callee: the argument's value, and what the callee reads
+    // of its parameter under the argument's path (all of it when the
+    // callee's reads are unknown).
+    for (ci, call) in f.calls.iter().enumerate() {
+        let callees = edges(fid, ci);
+        for (j, arg) in call.arg_values.iter().enumerate() {
+            let Some(p) = path_of(arg) else { continue };
+            if param_root(f, p).is_none() {
+                continue;
+            }
+            add(p, false);
+            for &g in &callees {
+                let Some(q) = functions[g as usize]
+                    .params
+                    .get(j)
+                    .filter(|q| !q.is_empty())
+                else {
+                    continue;
+                };
+                let Some(Some(greads)) = reads.get(g as usize) else {
+                    add(p, true);
+                    continue;
+                };
+                for r in greads {
+                    let (path, subtree) = match r.strip_suffix(SUBTREE) {
+                        Some(base) => (base, true),
+                        None => (r.as_str(), false),
+                    };
+                    if let Some(rest) = path.strip_prefix(q.as_str()) {
+                        if rest.is_empty() || rest.starts_with('.') {
+                            add(&format!("{p}{rest}"), subtree);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out.len() <= MAX_READS).then_some(out)
+}
+
+/// `inner` is `outer` or a field under it.
+fn at_or_under(inner: &str, outer: &str) -> bool {
+    inner == outer
+        || (inner.len() > outer.len()
+            && inner.starts_with(outer)
+            && inner.as_bytes()[outer.len()] == b'.')
+}
+
+/// Whether a context key of `f` can matter to it: not a field of one of
+/// its parameters, or a field on the way to a path it may read, or under
+/// a subtree it may read.
+pub(crate) fn key_is_read(f: &Function, reads: Option<&BTreeSet<String>>, key: &str) -> bool {
+    let Some(reads) = reads else { return true };
+    // Keys that are not plain fields of a parameter: kept.
+    if key.contains(['@', '?', '$', '=']) || !key.contains('.') || param_root(f, key).is_none() {
+        return true;
+    }
+    // `x.a.*` (the zeroes of an object) stands for every field under `x.a`.
+    let base = key.strip_suffix(".*").unwrap_or(key);
+    reads.iter().any(|r| match r.strip_suffix(SUBTREE) {
+        Some(tree) => at_or_under(base, tree) || at_or_under(tree, base),
+        None => at_or_under(r, base),
+    })
+}
