@@ -6,10 +6,12 @@
 //! `kmem_cache_free(s, x)` and makes one context per caller, and a call
 //! cycle under it is analyzed again for each.
 //!
-//! Over-approximated: a path read (`x.a`) keeps every key under it (`x.a.b`)
-//! and above it (`x`, `x.*`); a parameter copied into a local (`y = x.a`)
-//! keeps everything under the path; a callee whose reads are unknown (too
-//! many, too deep) keeps everything under what is passed to it.
+//! Over-approximated: a path read, assigned or handed on (`x.a`) keeps the
+//! keys on the way to it (`x.a`, the wildcards `x.*` and `x.a.*`; a whole
+//! parameter is never left out); a callee whose reads are unknown (more
+//! than [`MAX_READS`]) keeps everything under what it is handed, and so
+//! does a path cut at [`MAX_DOTS`]. Keys that are not plain fields (stable
+//! calls `@`, implications `=>`, parameters' truth `?`) are always kept.
 
 use std::collections::BTreeSet;
 
@@ -101,11 +103,12 @@ fn reads_of(
     let mut out = BTreeSet::new();
     let mut add = |p: &str, subtree: bool| {
         if param_root(f, p).is_some() {
-            let mut p = cut(p);
-            if subtree {
-                p.push_str(SUBTREE);
+            let mut kept = cut(p);
+            // A path cut short keeps everything under what is left.
+            if subtree || kept.len() < p.len() {
+                kept.push_str(SUBTREE);
             }
-            out.insert(p);
+            out.insert(kept);
         }
     };
     // Read in conditions and values, or assigned (`x->a = ..` is a
