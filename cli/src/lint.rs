@@ -73,7 +73,8 @@ pub struct LintArgs {
     /// root is above a tree root found without git (a copy without `.git`).
     #[arg(long, default_value = "")]
     pub annotation_prefix: String,
-    /// Write the output to FILE (atomically: a temporary file renamed over it).
+    /// Write the output to FILE (atomically: a temporary file renamed over it;
+    /// a device or FIFO such as /dev/null is written in place).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// No progress and, in text, only the summary line.
@@ -325,20 +326,11 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
 
 /// Writes `bytes` to `file` through a temporary file in the same directory
 /// renamed over it: a reader never sees half a report, and a failed run
-/// leaves the previous file as it was.
+/// leaves the previous file as it was. A target that is not a regular file
+/// (`-o /dev/null`, `/dev/stdout`, a FIFO) is written in place: renaming a
+/// file over it would replace the device (`mmstall_fsio::write_atomic`).
 pub fn write_atomically(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .with_context(|| format!("writing {}", temp.path().display()))?;
-    temp.persist(file)
-        .map_err(|e| e.error)
-        .with_context(|| format!("writing {}", file.display()))?;
+    mmstall_fsio::write_atomic(file, bytes)?;
     Ok(())
 }
 

@@ -855,3 +855,45 @@ fn several_paths_are_one_analysis_of_one_tree() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not inside the tree"), "{err}");
 }
+
+/// `-o` onto something that is not a regular file (`-o /dev/null`, a FIFO)
+/// writes into it: renaming a temporary file over it would replace the
+/// device (a root user's `lint -o /dev/null` had turned /dev/null into a
+/// regular file, and every later reader of /dev/null read old output).
+/// Shown with a FIFO, so a regression cannot break the machine's /dev/null.
+#[test]
+fn output_onto_a_fifo_writes_into_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = mmstall()
+        .args(["lint", "--format", "json", "-o"])
+        .arg(&fifo)
+        .arg(seeds())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Checked before joining: a replaced FIFO would leave the reader
+    // waiting for a writer that never comes.
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced: {kind:?}");
+    let written = reader.join().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert!(!json["findings"].as_array().unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary left"
+    );
+}
