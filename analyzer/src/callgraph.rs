@@ -150,13 +150,14 @@ impl CallGraph {
         let may_reach_long = propagate(&direct_long, &callers);
         let groups = cycle_groups(&edges);
         let closure = closure_keys(&stable, &edges, &groups);
-        let reads = crate::field_reads::field_reads(functions, &groups.members, &|f, c| {
-            let mut out: Vec<FnId> = resolved[f as usize][c].into_iter().collect();
-            if let Some(targets) = callbacks.param_targets.get(&(f, c as CallId)) {
-                out.extend(targets.iter().copied());
-            }
-            out
-        });
+        let reads =
+            crate::field_reads::field_reads(functions, &groups.members, &groups.cyclic, &|f, c| {
+                let mut out: Vec<FnId> = resolved[f as usize][c].into_iter().collect();
+                if let Some(targets) = callbacks.param_targets.get(&(f, c as CallId)) {
+                    out.extend(targets.iter().copied());
+                }
+                out
+            });
         let by_stable = stable
             .iter()
             .enumerate()

@@ -32,16 +32,17 @@ pub(crate) type FieldReads = Vec<Option<BTreeSet<String>>>;
 
 /// The reads of every function, callees first (`groups` in the order
 /// [`crate::callgraph`] gives them: a callee's group before its callers'),
-/// a cycle group to its fixed point. `edges(f)` lists, per call of `f`, the
+/// a cycle group (`cyclic`) to its fixed point. `edges(f)` lists, per call of `f`, the
 /// functions it may run (the resolved callee, the callbacks a walker is
 /// handed).
 pub(crate) fn field_reads(
     functions: &[std::sync::Arc<Function>],
     groups: &[Vec<FnId>],
+    cyclic: &[bool],
     edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
 ) -> FieldReads {
     let mut reads: FieldReads = vec![Some(BTreeSet::new()); functions.len()];
-    for members in groups {
+    for (members, &cyclic) in groups.iter().zip(cyclic) {
         loop {
             let mut changed = false;
             for &m in members {
@@ -51,20 +52,12 @@ pub(crate) fn field_reads(
                     changed = true;
                 }
             }
-            if !changed || members.len() == 1 && !calls_itself(members[0], functions, edges) {
+            if !changed || !cyclic {
                 break;
             }
         }
     }
     reads
-}
-
-fn calls_itself(
-    f: FnId,
-    functions: &[std::sync::Arc<Function>],
-    edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
-) -> bool {
-    (0..functions[f as usize].calls.len()).any(|c| edges(f, c).contains(&f))
 }
 
 /// The root of a path (`x` of `x.a.b`), when it is a parameter.

@@ -290,7 +290,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         _ => printer.to_string(&output),
     };
     match &args.output {
-        Some(file) => write_atomically(file, out.as_bytes())?,
+        Some(file) => mmstall_fsio::write_atomic(file, out.as_bytes())?,
         None => print!("{out}"),
     }
     if suppressed > 0 && !args.quiet {
@@ -322,16 +322,6 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<i32> {
         args.output.display()
     );
     Ok(0)
-}
-
-/// Writes `bytes` to `file` through a temporary file in the same directory
-/// renamed over it: a reader never sees half a report, and a failed run
-/// leaves the previous file as it was. A target that is not a regular file
-/// (`-o /dev/null`, `/dev/stdout`, a FIFO) is written in place: renaming a
-/// file over it would replace the device (`mmstall_fsio::write_atomic`).
-pub fn write_atomically(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    mmstall_fsio::write_atomic(file, bytes)?;
-    Ok(())
 }
 
 /// The stage line on stderr: rewritten in place on a terminal, one line per

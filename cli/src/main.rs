@@ -111,7 +111,7 @@ fn man(args: ManArgs) -> anyhow::Result<i32> {
         let mut page = Vec::new();
         clap_mangen::Man::new(page_cmd).render(&mut page)?;
         let file = dir.join(format!("{name}.1"));
-        lint::write_atomically(&file, &page)?;
+        mmstall_fsio::write_atomic(&file, &page)?;
     }
     Ok(0)
 }

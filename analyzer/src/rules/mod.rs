@@ -124,30 +124,6 @@ pub fn for_class(class: LongClass) -> &'static Rule {
         .expect("every long class has a rule")
 }
 
-/// Runs the rules over every root (function that takes the lock or is
-/// promised a hold on entry), then applies the rule configuration. The
-/// findings are sorted by place; one fingerprint is reported once.
-pub fn run(program: &Program, designated: &Designated) -> Vec<Finding> {
-    let roots = program.roots();
-    let contexts = root_contexts(program, &roots);
-    let per_root: Vec<RootFindings> = roots
-        .iter()
-        .zip(&contexts)
-        .map(|(&root, envs)| root_findings(program, root, envs))
-        .collect();
-    let under_write = program.called_under_write.borrow();
-    let under_lock = program.called_under_lock.borrow();
-    assemble(
-        program.cat,
-        per_root,
-        &|root, held| match held {
-            Held::Write => under_write.contains(&root),
-            _ => under_lock.contains(&root),
-        },
-        event_findings(program, designated),
-    )
-}
-
 /// What one root gives the run, in the order its contexts were analyzed:
 /// the findings of the holds it takes itself, and those of the hold its
 /// entry contract promises (kept apart: they are dropped when an analyzed

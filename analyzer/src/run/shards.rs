@@ -106,7 +106,7 @@ fn share(
     next: &AtomicUsize,
     events_taken: &std::sync::atomic::AtomicBool,
 ) -> Share {
-    let program = Program::with_graph(
+    let program = Program::new(
         inputs.cat,
         inputs.files.clone(),
         inputs.functions.clone(),

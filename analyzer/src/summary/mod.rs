@@ -138,19 +138,9 @@ pub struct Program<'c> {
 type ChainCache<T, U> = HashMap<usize, (crate::chain::Chain<T>, crate::chain::Chain<U>), Fast>;
 
 impl<'c> Program<'c> {
+    /// A program over `functions` and their call graph (built once per
+    /// round and shared by the round's analysis threads).
     pub fn new(
-        cat: &'c Catalogue,
-        files: std::sync::Arc<Vec<String>>,
-        functions: Vec<std::sync::Arc<Function>>,
-        store: &'c SummaryStore,
-        macros: &'c crate::macro_values::MacroTable,
-    ) -> Program<'c> {
-        let graph = std::sync::Arc::new(CallGraph::new(&files, &functions, macros));
-        Program::with_graph(cat, files, functions, graph, store, macros)
-    }
-
-    /// A program over a call graph already built for these `functions`.
-    pub fn with_graph(
         cat: &'c Catalogue,
         files: std::sync::Arc<Vec<String>>,
         functions: Vec<std::sync::Arc<Function>>,
