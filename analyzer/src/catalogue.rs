@@ -4,7 +4,12 @@
 //! `mmstall.toml` is deep-merged over it (tables merge key by key, arrays are
 //! extended), so users add kernel APIs without touching code.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+/// The catalogue's maps are looked up for every call of every scanned
+/// function: hashed with foldhash, not SipHash (no untrusted keys here).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -446,7 +451,7 @@ impl Catalogue {
         let raw: RawCatalogue = toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
         let merged_toml: toml::Value =
             toml::from_str(text).map_err(|e| config_error(origin, text, e))?;
-        let mut long_ops = HashMap::new();
+        let mut long_ops = HashMap::default();
         for (class, list) in &raw.long_ops {
             for name in &list.always {
                 long_ops.insert(

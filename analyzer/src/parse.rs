@@ -95,32 +95,33 @@ fn parse_normalized(
 /// the 6.12 tree is the same with the limit.
 pub const MAX_SYNTAX_DEPTH: usize = 600;
 
-/// The depth of the syntax tree under `n` (`n` is depth 0), counted without
-/// recursion, stopping as soon as it exceeds `limit`.
-pub fn syntax_depth(n: TsNode, limit: usize) -> usize {
-    let mut cursor = n.walk();
-    let mut depth = 0usize;
-    let mut deepest = 0usize;
-    loop {
-        if cursor.goto_first_child() {
-            depth += 1;
-            deepest = deepest.max(depth);
-            if deepest > limit {
-                return deepest;
-            }
+/// Whether some node under `n` (`n` is depth 0) lies deeper than `limit`,
+/// found without recursion. A subtree cannot be deeper than it has nodes
+/// (`descendant_count`, kept by tree-sitter in every node), so only the
+/// subtrees big enough to reach past the limit are entered: for an ordinary
+/// function that is the body and a few large statements, not every node.
+pub fn deeper_than(n: TsNode, limit: usize) -> bool {
+    // (node, its depth under `n`)
+    let mut stack = vec![(n, 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > limit {
+            return true;
+        }
+        // The deepest node of this subtree is at most this much further.
+        if depth + node.descendant_count().saturating_sub(1) <= limit {
             continue;
         }
-        loop {
-            if depth == 0 {
-                return deepest;
+        let mut cursor = node.walk();
+        if cursor.goto_first_child() {
+            loop {
+                stack.push((cursor.node(), depth + 1));
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
             }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            cursor.goto_parent();
-            depth -= 1;
         }
     }
+    false
 }
 
 fn collect_functions(
@@ -168,8 +169,7 @@ fn function_ir(
     hints: &[Hint],
     line_offset: u32,
 ) -> Option<Function> {
-    let depth = syntax_depth(def, MAX_SYNTAX_DEPTH);
-    if depth > MAX_SYNTAX_DEPTH {
+    if deeper_than(def, MAX_SYNTAX_DEPTH) {
         return too_deep_function(def, src, file, hints, line_offset);
     }
     let declarator = def.child_by_field_name("declarator")?;
@@ -524,7 +524,65 @@ fn line_of(src: &[u8], offset: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::address_taken;
+    use super::{address_taken, deeper_than, new_parser};
+    use proptest::prelude::*;
+
+    /// The depth of the deepest node under `n`, by visiting every node.
+    fn full_depth(n: tree_sitter::Node) -> usize {
+        let mut cursor = n.walk();
+        let (mut depth, mut deepest) = (0usize, 0usize);
+        loop {
+            if cursor.goto_first_child() {
+                depth += 1;
+                deepest = deepest.max(depth);
+                continue;
+            }
+            loop {
+                if depth == 0 {
+                    return deepest;
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                cursor.goto_parent();
+                depth -= 1;
+            }
+        }
+    }
+
+    /// C text nesting statements, parentheses and operator chains to a
+    /// chosen shape (and, with junk tokens, error nodes).
+    fn nested_c() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("x".to_string()),
+            Just("f(a, b)".to_string()),
+            Just("p->q".to_string()),
+            Just(")".to_string()),
+        ];
+        leaf.prop_recursive(8, 200, 4, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|e| format!("({e})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} + {b}")),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| format!("{{ if ({a}) {{ {b}; }} }}")),
+                inner
+                    .clone()
+                    .prop_map(|e| format!("{{ while (y) {{ {e}; }} }}")),
+                proptest::collection::vec(inner, 1..4).prop_map(|v| v.join("; ")),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn deeper_than_matches_a_walk_of_every_node(body in nested_c(), limit in 0usize..40) {
+            let text = format!("int f(void) {{ {body}; }}");
+            let mut parser = new_parser().unwrap();
+            let tree = parser.parse(&text, None).unwrap();
+            let root = tree.root_node();
+            prop_assert_eq!(deeper_than(root, limit), full_depth(root) > limit);
+        }
+    }
 
     #[test]
     fn address_taken_tells_address_of_from_and() {

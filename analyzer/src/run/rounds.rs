@@ -3,7 +3,7 @@
 //! write hold that have no definition, pull their definitions in (indexing
 //! the files outside the prefilter on the first need) and go again.
 
-use std::collections::HashSet;
+use crate::catalogue::HashSet;
 use std::time::Instant;
 
 use super::files::{self, LoadedFile, Scanning};

@@ -3,7 +3,7 @@
 //! operation, lexically; each round then pulls in the definitions of
 //! callees the analysis reached under a write hold without a definition.
 
-use std::collections::{HashMap, HashSet};
+use crate::catalogue::{HashMap, HashSet};
 
 use super::files::LoadedFile;
 use super::name_index::NameIndex;
@@ -26,7 +26,7 @@ pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashS
     let mut chunks: Vec<(usize, usize)> = Vec::new();
     // Per name, the chunks whose verdict it can change: those calling it,
     // and those handing it to a walker.
-    let mut watchers: HashMap<&str, Vec<u32>> = HashMap::new();
+    let mut watchers: HashMap<&str, Vec<u32>> = HashMap::default();
     for (fi, f) in files.iter().enumerate() {
         for (k, calls) in f.scan.calls.iter().enumerate() {
             let passed = f.scan.passed(k);
@@ -49,7 +49,7 @@ pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashS
     // one inside a loop), calls a chunk that does, or hands one to a
     // walker. Monotone in `reach`: a worklist over the chunks whose calls
     // gained a name finds the same fixpoint as re-reading every chunk.
-    let mut reach: HashSet<String> = HashSet::new();
+    let mut reach: HashSet<String> = HashSet::default();
     let mut queued = vec![true; chunks.len()];
     let mut work: Vec<u32> = (0..chunks.len() as u32).rev().collect();
     while let Some(id) = work.pop() {
@@ -91,7 +91,7 @@ pub(super) fn lexical_reach_long(files: &[LoadedFile], cat: &Catalogue) -> HashS
 /// Names of functions that call one of their function-pointer parameters,
 /// or hand one on to such a function (transitively).
 fn walkers(files: &[LoadedFile]) -> HashSet<&str> {
-    let mut walkers: HashSet<&str> = HashSet::new();
+    let mut walkers: HashSet<&str> = HashSet::default();
     loop {
         let before = walkers.len();
         for f in files {

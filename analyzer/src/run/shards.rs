@@ -1,9 +1,9 @@
 //! A round's analysis on every core: each analysis thread builds its own
 //! [`Program`] over the round's functions (one [`CallGraph`] for all) and
-//! takes roots off a shared
-//! counter; the programs share the run's [`SummaryStore`], so a summary one
-//! thread computed is reused by the other (with its notes) instead of
-//! computed twice, as between rounds. The results are put together in the
+//! takes roots off the shared list (from either end, see [`Ends`]); the
+//! programs share the run's [`SummaryStore`], so a summary one thread
+//! computed is reused by the other (with its notes) instead of computed
+//! twice, as between rounds. The results are put together in the
 //! order of [`Program::roots`], so the findings do not depend on which
 //! thread analyzed what: a summary is a function of the function, its
 //! context and what it reaches (see [`crate::summary`]), whoever asked first.
@@ -74,9 +74,13 @@ pub(super) fn run(inputs: &Inputs, threads: usize) -> ShardedRun {
         &inputs.functions,
         inputs.macros,
     ));
-    let next = AtomicUsize::new(0);
+    let next = Ends::default();
     let events_taken = std::sync::atomic::AtomicBool::new(false);
-    let work = || share(inputs, &graph, &next, &events_taken);
+    let thread = AtomicUsize::new(0);
+    let work = || {
+        let from_back = thread.fetch_add(1, Ordering::Relaxed) % 2 == 1;
+        share(inputs, &graph, &next, from_back, &events_taken)
+    };
     let shares: Vec<Share> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads.max(1))
             .filter_map(|i| {
@@ -99,11 +103,36 @@ pub(super) fn run(inputs: &Inputs, threads: usize) -> ShardedRun {
     assemble(inputs.cat, shares)
 }
 
-/// Takes roots off the counter until none is left.
+/// The roots not yet taken: `front..len - back`. Half the threads take
+/// from the front, half from the back: neighbouring roots (same file, same
+/// callees) mostly go to one thread, so fewer summaries are computed twice
+/// by two threads at once.
+#[derive(Default)]
+struct Ends(std::sync::Mutex<(usize, usize)>);
+
+impl Ends {
+    fn take(&self, len: usize, from_back: bool) -> Option<usize> {
+        let mut ends = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (front, back) = &mut *ends;
+        if *front + *back >= len {
+            return None;
+        }
+        if from_back {
+            *back += 1;
+            Some(len - *back)
+        } else {
+            *front += 1;
+            Some(*front - 1)
+        }
+    }
+}
+
+/// Takes roots off the shared ends until none is left.
 fn share(
     inputs: &Inputs,
     graph: &Arc<CallGraph>,
-    next: &AtomicUsize,
+    next: &Ends,
+    from_back: bool,
     events_taken: &std::sync::atomic::AtomicBool,
 ) -> Share {
     let program = Program::new(
@@ -118,7 +147,9 @@ fn share(
     let contexts = rules::root_contexts(&program, &roots);
     let mut out = Share::default();
     loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(i) = next.take(roots.len(), from_back) else {
+            break;
+        };
         let (Some(&root), Some(envs)) = (roots.get(i), contexts.get(i)) else {
             break;
         };
