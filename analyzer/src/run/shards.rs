@@ -146,10 +146,7 @@ fn share(
     let roots = program.roots();
     let contexts = rules::root_contexts(&program, &roots);
     let mut out = Share::default();
-    loop {
-        let Some(i) = next.take(roots.len(), from_back) else {
-            break;
-        };
+    while let Some(i) = next.take(roots.len(), from_back) {
         let (Some(&root), Some(envs)) = (roots.get(i), contexts.get(i)) else {
             break;
         };
