@@ -136,9 +136,17 @@ impl Program<'_> {
             (Some(a), Some(b)) => crate::symbolic::join_bits(a, b, &|s| self.macros.value(s)),
             _ => None,
         };
+        // Fields the function tests before it assigns them: the test sees
+        // the entry value ([`super::field_states::tested_before_assigned`]).
+        let tested_first: Vec<&str> = super::field_states::tested_before_assigned(f)
+            .into_iter()
+            .map(|v| f.var_name(v))
+            .collect();
         let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>, through_call: bool| {
             let entry = lookup(env, wildcards, k.as_ref());
-            let unknown_entry = entry.is_none() && from_caller(k.as_ref()) && through_call;
+            let unknown_entry = entry.is_none()
+                && from_caller(k.as_ref())
+                && (through_call || tested_first.contains(&k.as_ref()));
             candidates
                 .entry(k)
                 .and_modify(|old| *old = join(*old, v))
@@ -314,6 +322,19 @@ impl Program<'_> {
         callee: FnId,
         facts: &ConstMap,
     ) -> Vec<ConstMap> {
+        // Alternatives for the fields of objects the call hands over
+        // ([`super::field_states`]): one context each.
+        if let Some(alternatives) = self.refined_facts(caller, cid, callee, facts) {
+            let mut envs: Vec<ConstMap> = Vec::new();
+            for facts in &alternatives {
+                for env in split_choices(self.callee_env(caller, cid, callee, facts)) {
+                    if !envs.contains(&env) {
+                        envs.push(env);
+                    }
+                }
+            }
+            return envs;
+        }
         split_choices(self.callee_env(caller, cid, callee, facts))
     }
 

@@ -40,6 +40,7 @@ use crate::summary_store::{EnvKey, Noted, StableKey, SummaryKey, SummaryStore};
 
 mod analysis;
 mod contexts;
+mod field_states;
 mod field_writes;
 mod flow_values;
 mod predicates;
@@ -122,6 +123,10 @@ pub struct Program<'c> {
     task_flags_memo: task_flags::FlagsMemo,
     /// [`Program::field_writes`] per function.
     field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
+    /// [`Program::post_states`] per (function, parameter).
+    post_states_memo: RefCell<HashMap<(FnId, usize), Option<Rc<field_states::States>>, Fast>>,
+    /// The field alternatives at each call of a function ([`field_states`]).
+    call_states_memo: RefCell<HashMap<FnId, Rc<Vec<Option<field_states::States>>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
     pub called_under_write: RefCell<HashSet<FnId, Fast>>,
     /// Functions promised a hold on entry called with the lock held in any mode.
@@ -173,6 +178,8 @@ impl<'c> Program<'c> {
             stable_memo: RefCell::default(),
             no_stable_calls: Rc::default(),
             field_writes_memo: RefCell::default(),
+            post_states_memo: RefCell::default(),
+            call_states_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),

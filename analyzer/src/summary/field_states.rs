@@ -1,0 +1,508 @@
+//! What the fields of an object passed by pointer hold at each call,
+//! flow-sensitively, as a few alternatives (one per kind of path).
+//!
+//! [`Program::local_facts`] is flow-insensitive: a field written `false` in
+//! one place and `true` in another is unknown everywhere. Helpers that take
+//! a state struct by address often end in a known state, though, on every
+//! path: `vms_clear_ptes(vms)` returns at once when `!vms->clear_ptes` and
+//! otherwise ends with `vms->clear_ptes = false`; `vms_clean_up_area(vms)`
+//! returns when `!vms->nr_pages` and otherwise calls `vms_clear_ptes()`. So
+//! after `vms_clean_up_area(&vms)`, `__mmap_region()` knows "`nr_pages` is 0
+//! or `clear_ptes` is false", and its later `vms_complete_munmap_vmas(&vms)`
+//! clears no page tables a second time on either path.
+//!
+//! A callee's *post-states* for a parameter are the alternatives its exit
+//! can be reached in ([`Program::post_states`]): stores of constants, and
+//! what the branches taken on the way say (`if (!p->x) return;`: `x` is 0
+//! there). A caller walks its CFG forward with alternatives per node; a call
+//! passing a tracked object first forgets every field the callee may write
+//! ([`Program::field_writes`]), then takes each of the callee's
+//! post-states. At a call, the alternatives that tell the callee something
+//! it reads give it one context each ([`Program::refined_facts`]).
+//!
+//! Bounded and order-independent: at most [`MAX_STATES`] alternatives per
+//! point (past that, only what all of them agree on); a node visited more
+//! than [`MAX_VISITS`] times knows nothing more; a callee in the caller's own
+//! cycle group gives no post-states (its fields are forgotten), so the
+//! answer does not depend on which function of a cycle was asked first.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::{FnId, Program};
+use crate::ir::*;
+use crate::field_values::UNKNOWN_FIELD;
+use crate::lockstate::ConstMap;
+
+/// Alternatives kept per program point.
+const MAX_STATES: usize = 4;
+/// Visits of one node before it is taken to know nothing (loops).
+const MAX_VISITS: usize = 12;
+
+/// One alternative: field path (`base.field`, or `field` in a post-state)
+/// to its constant.
+pub(super) type State = BTreeMap<String, i64>;
+/// A disjunction of alternatives; empty when the point is unreachable.
+pub(super) type States = Vec<State>;
+
+/// Dedups, drops an alternative another one covers (a state with more
+/// constraints adds nothing beside one with fewer that it agrees with), and
+/// past [`MAX_STATES`] keeps only what every alternative agrees on.
+fn normalize(mut states: States) -> States {
+    states.sort();
+    states.dedup();
+    let covered = |s: &State, by: &State| by.len() < s.len() && by.iter().all(|(k, v)| s.get(k) == Some(v));
+    let kept: States = states
+        .iter()
+        .filter(|s| !states.iter().any(|o| covered(s, o)))
+        .cloned()
+        .collect();
+    if kept.len() <= MAX_STATES {
+        return kept;
+    }
+    let mut common = kept[0].clone();
+    common.retain(|k, v| kept.iter().all(|s| s.get(k) == Some(v)));
+    vec![common]
+}
+
+fn under(key: &str, path: &str) -> bool {
+    key == path || key.strip_prefix(path).is_some_and(|r| r.starts_with('.'))
+}
+
+/// The objects a function's fields are followed for: plain names passed to
+/// calls (`&vms`, `sc`), not copied elsewhere (`q = p` would alias them).
+fn tracked_bases(f: &Function) -> Vec<String> {
+    let mut bases: Vec<String> = f
+        .calls
+        .iter()
+        .flat_map(|c| c.args.iter())
+        .filter_map(|a| normalize_path(a))
+        .filter(|p| !p.contains('.') && !p.starts_with('$'))
+        .collect();
+    bases.sort();
+    bases.dedup();
+    bases.retain(|b| {
+        !f.cfg.nodes.iter().flat_map(|n| &n.events).any(|e| {
+            matches!(e, Event::Assign { value: Value::Path(p), .. } if p == b)
+        })
+    });
+    bases
+}
+
+/// Constraints a branch edge puts on tracked keys (`truth`: the condition's
+/// value on the edge), as (key, value); None when the edge contradicts
+/// itself (never).
+fn edge_facts(f: &Function, e: &Expr, truth: bool, out: &mut Vec<(String, i64)>) {
+    match e {
+        Expr::Var(v) if !truth => out.push((f.var_name(*v).to_string(), 0)),
+        Expr::Not(inner) => edge_facts(f, inner, !truth, out),
+        Expr::And(a, b) if truth => {
+            edge_facts(f, a, true, out);
+            edge_facts(f, b, true, out);
+        }
+        Expr::Or(a, b) if !truth => {
+            edge_facts(f, a, false, out);
+            edge_facts(f, b, false, out);
+        }
+        Expr::Cmp(op, a, b) => {
+            let (var, c) = match (a.as_ref(), b.as_ref()) {
+                (Expr::Var(v), Expr::Const(c)) | (Expr::Const(c), Expr::Var(v)) => (*v, *c),
+                _ => return,
+            };
+            let equal = match op {
+                CmpOp::Eq => truth,
+                CmpOp::Ne => !truth,
+                _ => return,
+            };
+            if equal {
+                out.push((f.var_name(var).to_string(), c));
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Program<'_> {
+    /// The alternatives `fid`'s exit is reached in for what parameter
+    /// `param` points to (keys relative to it: `clear_ptes`); None when
+    /// nothing is known (the parameter is reassigned or copied, or is not
+    /// a plain name). Memoized.
+    pub(super) fn post_states(&self, fid: FnId, param: usize) -> Option<Rc<States>> {
+        if let Some(p) = self.post_states_memo.borrow().get(&(fid, param)) {
+            return p.clone();
+        }
+        let post = self.compute_post_states(fid, param).map(Rc::new);
+        if std::env::var_os("FSDBG").is_some() && self.function(fid).name.starts_with("vms_") {
+            eprintln!("POST {} {}: {:?}", self.function(fid).name, param, post);
+        }
+        self.post_states_memo
+            .borrow_mut()
+            .insert((fid, param), post.clone());
+        post
+    }
+
+    fn compute_post_states(&self, fid: FnId, param: usize) -> Option<States> {
+        let f = self.function(fid);
+        let base = f.params.get(param).filter(|p| !p.is_empty())?;
+        let reassigned = f.cfg.nodes.iter().flat_map(|n| &n.events).any(|e| match e {
+            Event::Assign { var, value } => {
+                f.var_name(*var) == base || matches!(value, Value::Path(p) if p == base)
+            }
+            Event::Call(_) => false,
+        });
+        if reassigned {
+            return None;
+        }
+        let bases = [base.clone()];
+        let (at_entry, _) = self.flow(fid, &bases, false);
+        let exit = at_entry.get(f.cfg.exit as usize)?.clone().unwrap_or_default();
+        let prefix = format!("{base}.");
+        Some(normalize(
+            exit.into_iter()
+                .map(|s| {
+                    s.into_iter()
+                        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v)))
+                        .collect()
+                })
+                .collect(),
+        ))
+    }
+
+    /// Per call of `fid`, the alternatives for the tracked objects' fields
+    /// just before it (None: the call is not reached). Memoized.
+    fn call_states(&self, fid: FnId) -> Rc<Vec<Option<States>>> {
+        if let Some(s) = self.call_states_memo.borrow().get(&fid) {
+            return s.clone();
+        }
+        let f = self.function(fid);
+        let bases = tracked_bases(f);
+        let states = if bases.is_empty() {
+            vec![None; f.calls.len()]
+        } else {
+            self.flow(fid, &bases, true).1
+        };
+        let states = Rc::new(states);
+        self.call_states_memo
+            .borrow_mut()
+            .insert(fid, states.clone());
+        states
+    }
+
+    /// The forward walk: the alternatives at each node's entry and, when
+    /// `at_calls`, just before each call.
+    fn flow(
+        &self,
+        fid: FnId,
+        bases: &[String],
+        at_calls: bool,
+    ) -> (Vec<Option<States>>, Vec<Option<States>>) {
+        let f = self.function(fid);
+        let n = f.cfg.nodes.len();
+        let mut at_entry: Vec<Option<States>> = vec![None; n];
+        let mut visits = vec![0usize; n];
+        let entry = f.cfg.entry as usize;
+        if entry >= n {
+            return (at_entry, vec![None; f.calls.len()]);
+        }
+        at_entry[entry] = Some(vec![State::new()]);
+        let mut work = vec![entry];
+        let mut queued = vec![false; n];
+        queued[entry] = true;
+        while let Some(i) = work.pop() {
+            queued[i] = false;
+            let Some(states) = at_entry[i].clone() else {
+                continue;
+            };
+            let node = &f.cfg.nodes[i];
+            let out = self.through_events(fid, bases, node, states, &mut |_, _| {});
+            for (k, &succ) in node.succ.iter().enumerate() {
+                let succ = succ as usize;
+                if succ >= n {
+                    continue;
+                }
+                let mut edge = out.clone();
+                if let (Some(cond), true) = (&node.branch, k < 2) {
+                    let mut facts = Vec::new();
+                    edge_facts(f, cond, k == 0, &mut facts);
+                    facts.retain(|(key, _)| bases.iter().any(|b| under(key, b) && key != b));
+                    edge = edge
+                        .into_iter()
+                        .filter_map(|mut s| {
+                            for (key, v) in &facts {
+                                match s.get(key) {
+                                    Some(old) if old != v => return None,
+                                    _ => {
+                                        s.insert(key.clone(), *v);
+                                    }
+                                }
+                            }
+                            Some(s)
+                        })
+                        .collect();
+                }
+                let merged = match &at_entry[succ] {
+                    None => normalize(edge),
+                    Some(old) => {
+                        let mut all = old.clone();
+                        all.extend(edge);
+                        normalize(all)
+                    }
+                };
+                let merged = if visits[succ] >= MAX_VISITS {
+                    vec![State::new()]
+                } else {
+                    merged
+                };
+                if at_entry[succ].as_ref() != Some(&merged) {
+                    at_entry[succ] = Some(merged);
+                    visits[succ] += 1;
+                    if !queued[succ] {
+                        queued[succ] = true;
+                        work.push(succ);
+                    }
+                }
+            }
+        }
+        let mut at_call: Vec<Option<States>> = vec![None; f.calls.len()];
+        if at_calls {
+            for (i, node) in f.cfg.nodes.iter().enumerate() {
+                if let Some(states) = at_entry[i].clone() {
+                    self.through_events(fid, bases, node, states, &mut |cid, s| {
+                        if let Some(slot) = at_call.get_mut(cid as usize) {
+                            *slot = Some(s.clone());
+                        }
+                    });
+                }
+            }
+        }
+        (at_entry, at_call)
+    }
+
+    /// The alternatives after a node's events; `seen(cid, states)` before
+    /// each call.
+    fn through_events(
+        &self,
+        fid: FnId,
+        bases: &[String],
+        node: &Node,
+        mut states: States,
+        seen: &mut dyn FnMut(CallId, &States),
+    ) -> States {
+        let f = self.function(fid);
+        for ev in &node.events {
+            match ev {
+                Event::Assign { var, value } => {
+                    let name = f.var_name(*var);
+                    if !bases.iter().any(|b| under(name, b)) {
+                        continue;
+                    }
+                    for s in &mut states {
+                        s.retain(|k, _| !under(k, name));
+                        if let (Value::Const(c), true) = (value, name.contains('.')) {
+                            s.insert(name.to_string(), *c);
+                        }
+                    }
+                    states = normalize(states);
+                }
+                Event::Call(cid) => {
+                    seen(*cid, &states);
+                    states = self.through_call(fid, *cid, bases, states);
+                }
+            }
+        }
+        states
+    }
+
+    /// A call's effect on the tracked objects it is handed: the fields the
+    /// callee may write are forgotten, then its post-states are taken.
+    fn through_call(&self, fid: FnId, cid: CallId, bases: &[String], mut states: States) -> States {
+        let f = self.function(fid);
+        let call = &f.calls[cid as usize];
+        let Some(g) = self.graph.resolved[fid as usize][cid as usize] else {
+            // No definition in view: taken to write nothing, as in
+            // `local_facts`.
+            return states;
+        };
+        let same_group = self.graph.group[g as usize] == self.graph.group[fid as usize];
+        for (j, arg) in call.args.iter().enumerate() {
+            let Some(path) = normalize_path(arg) else { continue };
+            if !bases.iter().any(|b| under(&path, b)) {
+                continue;
+            }
+            let writes = self.field_writes(g);
+            for store in writes.iter().filter(|s| s.param == j) {
+                let key = format!("{path}.{}", store.field);
+                for s in &mut states {
+                    s.retain(|k, _| !under(k, &key));
+                }
+            }
+            let post = match (same_group, bases.contains(&path)) {
+                (false, true) => self.post_states(g, j),
+                _ => None,
+            };
+            let Some(post) = post else {
+                states = normalize(states);
+                continue;
+            };
+            let mut next = Vec::new();
+            for s in &states {
+                'alt: for q in post.iter() {
+                    let mut s = s.clone();
+                    for (rest, v) in q {
+                        let key = format!("{path}.{rest}");
+                        match s.get(&key) {
+                            Some(old) if old != v => continue 'alt,
+                            _ => {
+                                s.insert(key, *v);
+                            }
+                        }
+                    }
+                    next.push(s);
+                }
+            }
+            states = normalize(next);
+        }
+        states
+    }
+
+    /// The caller's facts for a call, once per alternative that tells the
+    /// callee something it reads about an object it is handed (None: the
+    /// facts as they are). An alternative that contradicts a constant the
+    /// caller's facts give is a path that cannot be taken here: dropped.
+    pub(super) fn refined_facts(
+        &self,
+        caller: FnId,
+        cid: CallId,
+        callee: FnId,
+        facts: &ConstMap,
+    ) -> Option<Vec<ConstMap>> {
+        if std::env::var_os("FSDBG").is_some() && self.function(callee).name == "vms_clear_ptes" {
+            eprintln!("FACTS {} -> vms_clear_ptes: {:?}", self.function(caller).name, facts.iter().filter(|(k, _)| k.contains("clear_ptes") || k.contains("nr_pages")).collect::<Vec<_>>());
+        }
+        if std::env::var_os("FSOFF").is_some() { return None; }
+        let states = self.call_states(caller);
+        if std::env::var_os("FSDBG").is_some() && self.function(caller).name == "__mmap_region" {
+            eprintln!("FSDBG {} -> {}: {:?}", self.function(caller).name, self.function(callee).name, states.get(cid as usize));
+        }
+        let states = states.get(cid as usize)?.as_ref()?;
+        if states.is_empty() || states == &vec![State::new()] {
+            return None;
+        }
+        let f = self.function(caller);
+        let g = self.function(callee);
+        let reads = self.graph.reads[callee as usize].as_ref();
+        let call = &f.calls[cid as usize];
+        // Caller key -> whether the callee reads it, through the argument
+        // that hands it the object.
+        let read_by_callee = |key: &str| {
+            call.args.iter().enumerate().any(|(j, a)| {
+                let (Some(path), Some(pname)) = (normalize_path(a), g.params.get(j)) else {
+                    return false;
+                };
+                let Some(rest) = key.strip_prefix(path.as_str()).and_then(|r| r.strip_prefix('.'))
+                else {
+                    return false;
+                };
+                !pname.is_empty()
+                    && crate::field_reads::key_is_read(g, reads, &format!("{pname}.{rest}"))
+            })
+        };
+        let relevant = normalize(
+            states
+                .iter()
+                .map(|s| {
+                    s.iter()
+                        .filter(|(k, _)| read_by_callee(k))
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect()
+                })
+                .collect(),
+        );
+        if relevant == vec![State::new()] {
+            return None;
+        }
+        let mut out = Vec::new();
+        'alt: for s in &relevant {
+            let mut m = facts.clone();
+            for (k, v) in s {
+                match m.get(k) {
+                    Some(old) if *old != *v && *old != UNKNOWN_FIELD => continue 'alt,
+                    _ => {
+                        m.insert(k.clone(), *v);
+                    }
+                }
+            }
+            out.push(m);
+        }
+        if out.is_empty() || (out.len() == 1 && &out[0] == facts) {
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// Whether `e` reads `var`.
+fn reads(e: &Expr, var: VarId) -> bool {
+    match e {
+        Expr::Var(v) => *v == var,
+        Expr::Not(a) => reads(a, var),
+        Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::BitAnd(a, b) => {
+            reads(a, var) || reads(b, var)
+        }
+        Expr::Const(_) | Expr::Unknown => false,
+    }
+}
+
+/// The fields behind parameters that the function assigns itself and also
+/// tests on a path from its entry before any assignment of them
+/// (`if (!vms->clear_ptes) return; ... vms->clear_ptes = false;`): there
+/// the test sees the caller's value, not the one assigned below, so
+/// [`Program::local_facts`] counts the entry value too. (A test after the
+/// assignment, `gup_flags |= FOLL_GET` then `if (gup_flags & ..)`, sees
+/// only what was assigned.)
+pub(super) fn tested_before_assigned(f: &Function) -> Vec<VarId> {
+    let mut out = Vec::new();
+    let n = f.cfg.nodes.len();
+    for (var, name) in f.vars.iter().enumerate() {
+        let var = var as VarId;
+        let Some((base, _)) = name.split_once('.') else { continue };
+        if !f.params.iter().any(|p| !p.is_empty() && p == base) {
+            continue;
+        }
+        let assigns = |node: &Node| {
+            node.events
+                .iter()
+                .any(|e| matches!(e, Event::Assign { var: v, .. } if *v == var))
+        };
+        if !f.cfg.nodes.iter().any(assigns) {
+            continue;
+        }
+        let tests = |node: &Node| {
+            node.branch.as_ref().is_some_and(|b| reads(b, var))
+                || node.switch.as_ref().is_some_and(|(s, _)| reads(s, var))
+        };
+        let mut seen = vec![false; n];
+        let mut work = vec![f.cfg.entry as usize];
+        let mut found = false;
+        while let Some(i) = work.pop() {
+            if i >= n || seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            let node = &f.cfg.nodes[i];
+            // The node's events run before its branch.
+            if assigns(node) {
+                continue;
+            }
+            if tests(node) {
+                found = true;
+                break;
+            }
+            work.extend(node.succ.iter().map(|&s| s as usize));
+        }
+        if found {
+            out.push(var);
+        }
+    }
+    out
+}
