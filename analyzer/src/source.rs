@@ -435,7 +435,7 @@ pub const NOT_CALLS: &[&str] = &[
 pub fn called_names(text: &str) -> Vec<String> {
     let b = text.as_bytes();
     let mut out: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::catalogue::HashSet::default();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -488,7 +488,7 @@ pub fn passed_names(text: &str) -> Vec<String> {
     // identifier of the chunk (the scan runs over every chunk of a tree).
     let b = text.as_bytes();
     let mut out: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::catalogue::HashSet::default();
     let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n');
     let mut at = 0;
     while let Some(k) = memchr::memchr2(b'(', b',', &b[at..]) {

@@ -1076,3 +1076,29 @@ fn a_context_carries_the_fields_callees_read_further_down() {
     assert!(holder_clean(&run, "fr_account_only"));
     assert!(holder_clean(&run, "fr_fresh_account"));
 }
+
+#[test]
+fn a_helper_that_leaves_a_known_state_decides_the_later_calls() {
+    // `fs_clean_up_area(&st)` returns when `!st->nr_pages` and otherwise
+    // zaps and clears `st->clear_ptes`: after it, `fs_complete(&st)` finds
+    // either no pages or nothing to clear (flow-sensitive field states,
+    // `summary::field_states`). Without them the complete step's
+    // `unmap_vmas` is reported for `fs_map_over` too; the look-alike that
+    // completes without cleaning up first keeps it. `fs_clear_ptes` tests
+    // `clear_ptes` before assigning it: the test sees the caller's value.
+    let run = lint("field_states");
+    let ops: Vec<(&str, &str)> = run
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.code == "MMS002")
+        .map(|f| (f.holder.as_str(), f.operation.as_str()))
+        .collect();
+    assert!(
+        ops.contains(&("fs_map_over", "zap_page_range_single")),
+        "{ops:?}"
+    );
+    assert!(ops.contains(&("fs_unmap_late", "unmap_vmas")), "{ops:?}");
+    assert!(!ops.contains(&("fs_map_over", "unmap_vmas")), "{ops:?}");
+    assert_eq!(ops.len(), 2, "{ops:?}");
+}

@@ -16,8 +16,9 @@ pub const RULE: Rule = Rule {
 ## What it finds
 A function that holds an mm's mmap lock for **write** while it zaps page
 tables: it reaches `unmap_region`, `unmap_vmas`, `zap_page_range*`,
-`unmap_single_vma`, `free_pgtables`, `vms_clear_ptes`... (the catalogue), or
-calls a per-page zap primitive in a loop. Constant arguments are followed:
+`unmap_single_vma`, `free_pgtables`... (the catalogue; `vms_clear_ptes`
+only when its definition is not in view), or calls a per-page zap
+primitive in a loop. Constant arguments are followed:
 munmap helpers take a `bool unlock`/`downgrade` flag and downgrade the lock
 only when it is true, so a caller passing `true` zaps under read (clean) while
 one passing `false` zaps under write (finding).

@@ -138,9 +138,10 @@ impl Program<'_> {
         };
         // Fields the function tests before it assigns them: the test sees
         // the entry value ([`super::field_states::tested_before_assigned`]).
-        let tested_first: Vec<&str> = super::field_states::tested_before_assigned(f)
-            .into_iter()
-            .map(|v| f.var_name(v))
+        let tested_first: Vec<&str> = self
+            .tested_first(fid)
+            .iter()
+            .map(|&v| f.var_name(v))
             .collect();
         let mut merge = |k: std::borrow::Cow<'p, str>, v: Option<i64>, through_call: bool| {
             let entry = lookup(env, wildcards, k.as_ref());

@@ -30,8 +30,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{FnId, Program};
-use crate::ir::*;
 use crate::field_values::UNKNOWN_FIELD;
+use crate::ir::*;
 use crate::lockstate::ConstMap;
 
 /// Alternatives kept per program point.
@@ -44,6 +44,15 @@ const MAX_VISITS: usize = 12;
 pub(super) type State = BTreeMap<String, i64>;
 /// A disjunction of alternatives; empty when the point is unreachable.
 pub(super) type States = Vec<State>;
+/// [`Program::post_states`] by (function, parameter).
+pub(super) type PostMemo =
+    std::cell::RefCell<std::collections::HashMap<(FnId, usize), Option<Rc<States>>, super::Fast>>;
+/// [`Program::may_inform`] by (function, parameter).
+pub(super) type MayInformMemo =
+    std::cell::RefCell<std::collections::HashMap<(FnId, usize), bool, super::Fast>>;
+/// The alternatives at each call, by function.
+pub(super) type CallStatesMemo =
+    std::cell::RefCell<std::collections::HashMap<FnId, Rc<Vec<Option<States>>>, super::Fast>>;
 
 /// Dedups, drops an alternative another one covers (a state with more
 /// constraints adds nothing beside one with fewer that it agrees with), and
@@ -51,7 +60,8 @@ pub(super) type States = Vec<State>;
 fn normalize(mut states: States) -> States {
     states.sort();
     states.dedup();
-    let covered = |s: &State, by: &State| by.len() < s.len() && by.iter().all(|(k, v)| s.get(k) == Some(v));
+    let covered =
+        |s: &State, by: &State| by.len() < s.len() && by.iter().all(|(k, v)| s.get(k) == Some(v));
     let kept: States = states
         .iter()
         .filter(|s| !states.iter().any(|o| covered(s, o)))
@@ -65,6 +75,14 @@ fn normalize(mut states: States) -> States {
     vec![common]
 }
 
+/// The object path an argument hands over (`&vms`, `sc`, `p->q`).
+fn path_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::Path(p) => Some(p),
+        _ => None,
+    }
+}
+
 fn under(key: &str, path: &str) -> bool {
     key == path || key.strip_prefix(path).is_some_and(|r| r.starts_with('.'))
 }
@@ -75,16 +93,19 @@ fn tracked_bases(f: &Function) -> Vec<String> {
     let mut bases: Vec<String> = f
         .calls
         .iter()
-        .flat_map(|c| c.args.iter())
-        .filter_map(|a| normalize_path(a))
+        .flat_map(|c| c.arg_values.iter())
+        .filter_map(path_of)
         .filter(|p| !p.contains('.') && !p.starts_with('$'))
+        .map(str::to_string)
         .collect();
     bases.sort();
     bases.dedup();
     bases.retain(|b| {
-        !f.cfg.nodes.iter().flat_map(|n| &n.events).any(|e| {
-            matches!(e, Event::Assign { value: Value::Path(p), .. } if p == b)
-        })
+        !f.cfg
+            .nodes
+            .iter()
+            .flat_map(|n| &n.events)
+            .any(|e| matches!(e, Event::Assign { value: Value::Path(p), .. } if p == b))
     });
     bases
 }
@@ -123,6 +144,16 @@ fn edge_facts(f: &Function, e: &Expr, truth: bool, out: &mut Vec<(String, i64)>)
 }
 
 impl Program<'_> {
+    /// [`tested_before_assigned`], memoized.
+    pub(super) fn tested_first(&self, fid: FnId) -> Rc<Vec<VarId>> {
+        if let Some(t) = self.tested_first_memo.borrow().get(&fid) {
+            return t.clone();
+        }
+        let t = Rc::new(tested_before_assigned(self.function(fid)));
+        self.tested_first_memo.borrow_mut().insert(fid, t.clone());
+        t
+    }
+
     /// The alternatives `fid`'s exit is reached in for what parameter
     /// `param` points to (keys relative to it: `clear_ptes`); None when
     /// nothing is known (the parameter is reassigned or copied, or is not
@@ -132,18 +163,81 @@ impl Program<'_> {
             return p.clone();
         }
         let post = self.compute_post_states(fid, param).map(Rc::new);
-        if std::env::var_os("FSDBG").is_some() && self.function(fid).name.starts_with("vms_") {
-            eprintln!("POST {} {}: {:?}", self.function(fid).name, param, post);
-        }
         self.post_states_memo
             .borrow_mut()
             .insert((fid, param), post.clone());
         post
     }
 
+    /// Whether `fid` can say anything about what parameter `param` points
+    /// to on return: it stores a constant in a field of it, branches on a
+    /// field of it, or hands it to a callee that can. Read off the events
+    /// (no walk): most callees handed `mm` or `vma` cannot, and their
+    /// post-states are not worked out. Memoized.
+    fn may_inform(&self, fid: FnId, param: usize) -> bool {
+        if let Some(&m) = self.may_inform_memo.borrow().get(&(fid, param)) {
+            return m;
+        }
+        let m = self.compute_may_inform(fid, param);
+        self.may_inform_memo.borrow_mut().insert((fid, param), m);
+        m
+    }
+
+    fn compute_may_inform(&self, fid: FnId, param: usize) -> bool {
+        let f = self.function(fid);
+        let Some(base) = f.params.get(param).filter(|p| !p.is_empty()) else {
+            return false;
+        };
+        let field_of_base = |v: VarId| {
+            f.var_name(v)
+                .strip_prefix(base.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+        };
+        let stores_const = f.cfg.nodes.iter().flat_map(|n| &n.events).any(
+            |e| matches!(e, Event::Assign { var, value: Value::Const(_) } if field_of_base(*var)),
+        );
+        if stores_const {
+            return true;
+        }
+        // Only tests that say what a field holds on one edge (`!p->x`,
+        // `p->x == C`), not flag tests (`p->flags & F`).
+        let branches_on = f
+            .cfg
+            .nodes
+            .iter()
+            .filter_map(|n| n.branch.as_ref())
+            .any(|b| {
+                let mut facts = Vec::new();
+                edge_facts(f, b, true, &mut facts);
+                edge_facts(f, b, false, &mut facts);
+                facts.iter().any(|(k, _)| {
+                    k.strip_prefix(base.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+                })
+            });
+        if branches_on {
+            return true;
+        }
+        let group = self.graph.group[fid as usize];
+        f.calls.iter().enumerate().any(|(cid, call)| {
+            let Some(g) = self.graph.resolved[fid as usize][cid] else {
+                return false;
+            };
+            self.graph.group[g as usize] != group
+                && call
+                    .arg_values
+                    .iter()
+                    .enumerate()
+                    .any(|(j, a)| path_of(a) == Some(base.as_str()) && self.may_inform(g, j))
+        })
+    }
+
     fn compute_post_states(&self, fid: FnId, param: usize) -> Option<States> {
         let f = self.function(fid);
         let base = f.params.get(param).filter(|p| !p.is_empty())?;
+        if !self.may_inform(fid, param) {
+            return Some(vec![State::new()]);
+        }
         let reassigned = f.cfg.nodes.iter().flat_map(|n| &n.events).any(|e| match e {
             Event::Assign { var, value } => {
                 f.var_name(*var) == base || matches!(value, Value::Path(p) if p == base)
@@ -155,7 +249,10 @@ impl Program<'_> {
         }
         let bases = [base.clone()];
         let (at_entry, _) = self.flow(fid, &bases, false);
-        let exit = at_entry.get(f.cfg.exit as usize)?.clone().unwrap_or_default();
+        let exit = at_entry
+            .get(f.cfg.exit as usize)?
+            .clone()
+            .unwrap_or_default();
         let prefix = format!("{base}.");
         Some(normalize(
             exit.into_iter()
@@ -175,7 +272,25 @@ impl Program<'_> {
             return s.clone();
         }
         let f = self.function(fid);
-        let bases = tracked_bases(f);
+        let group = self.graph.group[fid as usize];
+        // Only objects a callee can say something about (what it leaves in
+        // their fields): constants stored here are the flow-insensitive
+        // facts' already.
+        let bases: Vec<String> =
+            tracked_bases(f)
+                .into_iter()
+                .filter(|b| {
+                    f.calls.iter().enumerate().any(|(cid, call)| {
+                        let Some(g) = self.graph.resolved[fid as usize][cid] else {
+                            return false;
+                        };
+                        self.graph.group[g as usize] != group
+                            && call.arg_values.iter().enumerate().any(|(j, a)| {
+                                path_of(a) == Some(b.as_str()) && self.may_inform(g, j)
+                            })
+                    })
+                })
+                .collect();
         let states = if bases.is_empty() {
             vec![None; f.calls.len()]
         } else {
@@ -197,6 +312,7 @@ impl Program<'_> {
         at_calls: bool,
     ) -> (Vec<Option<States>>, Vec<Option<States>>) {
         let f = self.function(fid);
+        let shape = Shape::new(f, bases);
         let n = f.cfg.nodes.len();
         let mut at_entry: Vec<Option<States>> = vec![None; n];
         let mut visits = vec![0usize; n];
@@ -214,7 +330,7 @@ impl Program<'_> {
                 continue;
             };
             let node = &f.cfg.nodes[i];
-            let out = self.through_events(fid, bases, node, states, &mut |_, _| {});
+            let out = self.through_events(fid, bases, &shape, node, states, &mut |_, _| {});
             for (k, &succ) in node.succ.iter().enumerate() {
                 let succ = succ as usize;
                 if succ >= n {
@@ -267,7 +383,7 @@ impl Program<'_> {
         if at_calls {
             for (i, node) in f.cfg.nodes.iter().enumerate() {
                 if let Some(states) = at_entry[i].clone() {
-                    self.through_events(fid, bases, node, states, &mut |cid, s| {
+                    self.through_events(fid, bases, &shape, node, states, &mut |cid, s| {
                         if let Some(slot) = at_call.get_mut(cid as usize) {
                             *slot = Some(s.clone());
                         }
@@ -284,6 +400,7 @@ impl Program<'_> {
         &self,
         fid: FnId,
         bases: &[String],
+        shape: &Shape,
         node: &Node,
         mut states: States,
         seen: &mut dyn FnMut(CallId, &States),
@@ -292,10 +409,15 @@ impl Program<'_> {
         for ev in &node.events {
             match ev {
                 Event::Assign { var, value } => {
-                    let name = f.var_name(*var);
-                    if !bases.iter().any(|b| under(name, b)) {
+                    if !shape
+                        .tracked_var
+                        .get(*var as usize)
+                        .copied()
+                        .unwrap_or(false)
+                    {
                         continue;
                     }
+                    let name = f.var_name(*var);
                     for s in &mut states {
                         s.retain(|k, _| !under(k, name));
                         if let (Value::Const(c), true) = (value, name.contains('.')) {
@@ -306,7 +428,10 @@ impl Program<'_> {
                 }
                 Event::Call(cid) => {
                     seen(*cid, &states);
-                    states = self.through_call(fid, *cid, bases, states);
+                    if let Some(args) = shape.call_args.get(*cid as usize).filter(|a| !a.is_empty())
+                    {
+                        states = self.through_call(fid, *cid, bases, args, states);
+                    }
                 }
             }
         }
@@ -315,20 +440,22 @@ impl Program<'_> {
 
     /// A call's effect on the tracked objects it is handed: the fields the
     /// callee may write are forgotten, then its post-states are taken.
-    fn through_call(&self, fid: FnId, cid: CallId, bases: &[String], mut states: States) -> States {
-        let f = self.function(fid);
-        let call = &f.calls[cid as usize];
+    fn through_call(
+        &self,
+        fid: FnId,
+        cid: CallId,
+        bases: &[String],
+        args: &[(usize, String)],
+        mut states: States,
+    ) -> States {
         let Some(g) = self.graph.resolved[fid as usize][cid as usize] else {
             // No definition in view: taken to write nothing, as in
             // `local_facts`.
             return states;
         };
         let same_group = self.graph.group[g as usize] == self.graph.group[fid as usize];
-        for (j, arg) in call.args.iter().enumerate() {
-            let Some(path) = normalize_path(arg) else { continue };
-            if !bases.iter().any(|b| under(&path, b)) {
-                continue;
-            }
+        for (j, path) in args {
+            let (j, path) = (*j, path.clone());
             let writes = self.field_writes(g);
             for store in writes.iter().filter(|s| s.param == j) {
                 let key = format!("{path}.{}", store.field);
@@ -376,14 +503,31 @@ impl Program<'_> {
         callee: FnId,
         facts: &ConstMap,
     ) -> Option<Vec<ConstMap>> {
-        if std::env::var_os("FSDBG").is_some() && self.function(callee).name == "vms_clear_ptes" {
-            eprintln!("FACTS {} -> vms_clear_ptes: {:?}", self.function(caller).name, facts.iter().filter(|(k, _)| k.contains("clear_ptes") || k.contains("nr_pages")).collect::<Vec<_>>());
+        // Only a call handing over a plain object whose fields the callee
+        // reads can learn anything (most calls: no walk needed).
+        {
+            let f = self.function(caller);
+            let g = self.function(callee);
+            let reads = self.graph.reads[callee as usize].as_ref();
+            let hands_object = f.calls[cid as usize]
+                .arg_values
+                .iter()
+                .enumerate()
+                .any(|(j, a)| {
+                    let Some(pname) = g.params.get(j).filter(|p| !p.is_empty()) else {
+                        return false;
+                    };
+                    path_of(a).is_some_and(|p| !p.contains('.') && !p.starts_with('$'))
+                        && match reads {
+                            None => true,
+                            Some(r) => r.iter().any(|k| under(k, pname) && k != pname),
+                        }
+                });
+            if !hands_object {
+                return None;
+            }
         }
-        if std::env::var_os("FSOFF").is_some() { return None; }
         let states = self.call_states(caller);
-        if std::env::var_os("FSDBG").is_some() && self.function(caller).name == "__mmap_region" {
-            eprintln!("FSDBG {} -> {}: {:?}", self.function(caller).name, self.function(callee).name, states.get(cid as usize));
-        }
         let states = states.get(cid as usize)?.as_ref()?;
         if states.is_empty() || states == &vec![State::new()] {
             return None;
@@ -395,12 +539,11 @@ impl Program<'_> {
         // Caller key -> whether the callee reads it, through the argument
         // that hands it the object.
         let read_by_callee = |key: &str| {
-            call.args.iter().enumerate().any(|(j, a)| {
-                let (Some(path), Some(pname)) = (normalize_path(a), g.params.get(j)) else {
+            call.arg_values.iter().enumerate().any(|(j, a)| {
+                let (Some(path), Some(pname)) = (path_of(a), g.params.get(j)) else {
                     return false;
                 };
-                let Some(rest) = key.strip_prefix(path.as_str()).and_then(|r| r.strip_prefix('.'))
-                else {
+                let Some(rest) = key.strip_prefix(path).and_then(|r| r.strip_prefix('.')) else {
                     return false;
                 };
                 !pname.is_empty()
@@ -441,6 +584,35 @@ impl Program<'_> {
     }
 }
 
+/// What the walk needs of a function, worked out once: per variable,
+/// whether it is a tracked object or a field of one; per call, the
+/// arguments that hand over a tracked object or a field of one.
+struct Shape {
+    tracked_var: Vec<bool>,
+    call_args: Vec<Vec<(usize, String)>>,
+}
+
+impl Shape {
+    fn new(f: &Function, bases: &[String]) -> Shape {
+        let tracked = |p: &str| bases.iter().any(|b| under(p, b));
+        Shape {
+            tracked_var: f.vars.iter().map(|v| tracked(v)).collect(),
+            call_args: f
+                .calls
+                .iter()
+                .map(|c| {
+                    c.arg_values
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, a)| Some((j, path_of(a)?.to_string())))
+                        .filter(|(_, p)| tracked(p))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Whether `e` reads `var`.
 fn reads(e: &Expr, var: VarId) -> bool {
     match e {
@@ -460,12 +632,14 @@ fn reads(e: &Expr, var: VarId) -> bool {
 /// [`Program::local_facts`] counts the entry value too. (A test after the
 /// assignment, `gup_flags |= FOLL_GET` then `if (gup_flags & ..)`, sees
 /// only what was assigned.)
-pub(super) fn tested_before_assigned(f: &Function) -> Vec<VarId> {
+fn tested_before_assigned(f: &Function) -> Vec<VarId> {
     let mut out = Vec::new();
     let n = f.cfg.nodes.len();
     for (var, name) in f.vars.iter().enumerate() {
         let var = var as VarId;
-        let Some((base, _)) = name.split_once('.') else { continue };
+        let Some((base, _)) = name.split_once('.') else {
+            continue;
+        };
         if !f.params.iter().any(|p| !p.is_empty() && p == base) {
             continue;
         }

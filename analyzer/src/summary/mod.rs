@@ -124,9 +124,12 @@ pub struct Program<'c> {
     /// [`Program::field_writes`] per function.
     field_writes_memo: RefCell<HashMap<FnId, Rc<Vec<FieldStore>>, Fast>>,
     /// [`Program::post_states`] per (function, parameter).
-    post_states_memo: RefCell<HashMap<(FnId, usize), Option<Rc<field_states::States>>, Fast>>,
+    post_states_memo: field_states::PostMemo,
+    may_inform_memo: field_states::MayInformMemo,
     /// The field alternatives at each call of a function ([`field_states`]).
-    call_states_memo: RefCell<HashMap<FnId, Rc<Vec<Option<field_states::States>>>, Fast>>,
+    call_states_memo: field_states::CallStatesMemo,
+    /// Fields behind parameters tested before they are assigned, per function.
+    tested_first_memo: RefCell<HashMap<FnId, Rc<Vec<VarId>>, Fast>>,
     /// Functions promised a hold on entry called with the lock held for write.
     pub called_under_write: RefCell<HashSet<FnId, Fast>>,
     /// Functions promised a hold on entry called with the lock held in any mode.
@@ -179,7 +182,9 @@ impl<'c> Program<'c> {
             no_stable_calls: Rc::default(),
             field_writes_memo: RefCell::default(),
             post_states_memo: RefCell::default(),
+            may_inform_memo: RefCell::default(),
             call_states_memo: RefCell::default(),
+            tested_first_memo: RefCell::default(),
             called_under_write: RefCell::default(),
             called_under_lock: RefCell::default(),
             unresolved_under_write: RefCell::default(),
