@@ -137,7 +137,7 @@ impl Program<'_> {
             _ => None,
         };
         // Fields the function tests before it assigns them: the test sees
-        // the entry value ([`super::field_states::tested_before_assigned`]).
+        // the entry value ([`super::tested_first`]).
         let tested_first: Vec<&str> = self
             .tested_first(fid)
             .iter()
@@ -323,17 +323,7 @@ impl Program<'_> {
         callee: FnId,
         facts: &ConstMap,
     ) -> Vec<ConstMap> {
-        // Alternatives for the fields of objects the call hands over
-        // ([`super::field_states`]): one context each.
-        if let Some(alternatives) = self.refined_facts(caller, cid, callee, facts) {
-            let mut envs: Vec<ConstMap> = Vec::new();
-            for facts in &alternatives {
-                for env in split_choices(self.callee_env(caller, cid, callee, facts)) {
-                    if !envs.contains(&env) {
-                        envs.push(env);
-                    }
-                }
-            }
+        if let Some(envs) = self.envs_per_alternative(caller, cid, callee, facts) {
             return envs;
         }
         split_choices(self.callee_env(caller, cid, callee, facts))
@@ -341,7 +331,13 @@ impl Program<'_> {
 
     /// The context a call gives its callee, with [`crate::symbolic::one_of`]
     /// values where an argument is one of two constants.
-    fn callee_env(&self, caller: FnId, cid: CallId, callee: FnId, facts: &ConstMap) -> ConstMap {
+    pub(super) fn callee_env(
+        &self,
+        caller: FnId,
+        cid: CallId,
+        callee: FnId,
+        facts: &ConstMap,
+    ) -> ConstMap {
         let call = &self.function(caller).calls[cid as usize];
         let g = self.function(callee);
         let mut env = ConstMap::default();
@@ -536,20 +532,6 @@ impl Program<'_> {
         None
     }
 
-    /// Neither touches the lock nor reaches a long operation (nor an
-    /// unresolved call): what it returns is all a caller learns from it.
-    pub(super) fn is_pure_predicate(&self, g: FnId) -> bool {
-        !self.graph.may_touch_lock[g as usize] && !self.graph.may_reach_long[g as usize]
-    }
-
-    /// A pure predicate defined in the caller's file: a name defined in many
-    /// places (`test_bit`, config stubs returning a constant) may resolve to
-    /// a definition the caller does not use, and its constant result would
-    /// prune the caller's real paths; a same-file definition is the one used.
-    pub(super) fn is_local_predicate(&self, caller: FnId, g: FnId) -> bool {
-        self.is_pure_predicate(g) && self.function(g).file == self.function(caller).file
-    }
-
     pub(super) fn caller_contexts(&self, fid: FnId, depth: u32) -> Rc<Vec<ConstMap>> {
         if let Some(c) = self.contexts_memo.borrow().get(&fid) {
             return c.clone();
@@ -599,7 +581,7 @@ impl Program<'_> {
 /// A context per combination of its [`crate::symbolic::one_of`] values
 /// (sorted by name, so the order is the same in every run); when there are
 /// more than [`MAX_CHOICE_SPLIT`], those values are dropped (unknown).
-fn split_choices(mut env: ConstMap) -> Vec<ConstMap> {
+pub(super) fn split_choices(mut env: ConstMap) -> Vec<ConstMap> {
     let mut choices: Vec<(String, Vec<i64>)> = env
         .iter()
         .filter(|(_, v)| is_one_of(**v))

@@ -144,16 +144,6 @@ fn edge_facts(f: &Function, e: &Expr, truth: bool, out: &mut Vec<(String, i64)>)
 }
 
 impl Program<'_> {
-    /// [`tested_before_assigned`], memoized.
-    pub(super) fn tested_first(&self, fid: FnId) -> Rc<Vec<VarId>> {
-        if let Some(t) = self.tested_first_memo.borrow().get(&fid) {
-            return t.clone();
-        }
-        let t = Rc::new(tested_before_assigned(self.function(fid)));
-        self.tested_first_memo.borrow_mut().insert(fid, t.clone());
-        t
-    }
-
     /// The alternatives `fid`'s exit is reached in for what parameter
     /// `param` points to (keys relative to it: `clear_ptes`); None when
     /// nothing is known (the parameter is reassigned or copied, or is not
@@ -492,11 +482,34 @@ impl Program<'_> {
         states
     }
 
+    /// The contexts a call gives its callee when the alternatives for the
+    /// objects it hands over tell the callee something: one per
+    /// alternative (each split by its choices), without repeats.
+    pub(super) fn envs_per_alternative(
+        &self,
+        caller: FnId,
+        cid: CallId,
+        callee: FnId,
+        facts: &ConstMap,
+    ) -> Option<Vec<ConstMap>> {
+        let alternatives = self.refined_facts(caller, cid, callee, facts)?;
+        let mut envs: Vec<ConstMap> = Vec::new();
+        for facts in &alternatives {
+            let env = self.callee_env(caller, cid, callee, facts);
+            for env in super::contexts::split_choices(env) {
+                if !envs.contains(&env) {
+                    envs.push(env);
+                }
+            }
+        }
+        Some(envs)
+    }
+
     /// The caller's facts for a call, once per alternative that tells the
     /// callee something it reads about an object it is handed (None: the
     /// facts as they are). An alternative that contradicts a constant the
     /// caller's facts give is a path that cannot be taken here: dropped.
-    pub(super) fn refined_facts(
+    fn refined_facts(
         &self,
         caller: FnId,
         cid: CallId,
@@ -614,7 +627,7 @@ impl Shape {
 }
 
 /// Whether `e` reads `var`.
-fn reads(e: &Expr, var: VarId) -> bool {
+pub(super) fn reads(e: &Expr, var: VarId) -> bool {
     match e {
         Expr::Var(v) => *v == var,
         Expr::Not(a) => reads(a, var),
@@ -623,60 +636,4 @@ fn reads(e: &Expr, var: VarId) -> bool {
         }
         Expr::Const(_) | Expr::Unknown => false,
     }
-}
-
-/// The fields behind parameters that the function assigns itself and also
-/// tests on a path from its entry before any assignment of them
-/// (`if (!vms->clear_ptes) return; ... vms->clear_ptes = false;`): there
-/// the test sees the caller's value, not the one assigned below, so
-/// [`Program::local_facts`] counts the entry value too. (A test after the
-/// assignment, `gup_flags |= FOLL_GET` then `if (gup_flags & ..)`, sees
-/// only what was assigned.)
-fn tested_before_assigned(f: &Function) -> Vec<VarId> {
-    let mut out = Vec::new();
-    let n = f.cfg.nodes.len();
-    for (var, name) in f.vars.iter().enumerate() {
-        let var = var as VarId;
-        let Some((base, _)) = name.split_once('.') else {
-            continue;
-        };
-        if !f.params.iter().any(|p| !p.is_empty() && p == base) {
-            continue;
-        }
-        let assigns = |node: &Node| {
-            node.events
-                .iter()
-                .any(|e| matches!(e, Event::Assign { var: v, .. } if *v == var))
-        };
-        if !f.cfg.nodes.iter().any(assigns) {
-            continue;
-        }
-        let tests = |node: &Node| {
-            node.branch.as_ref().is_some_and(|b| reads(b, var))
-                || node.switch.as_ref().is_some_and(|(s, _)| reads(s, var))
-        };
-        let mut seen = vec![false; n];
-        let mut work = vec![f.cfg.entry as usize];
-        let mut found = false;
-        while let Some(i) = work.pop() {
-            if i >= n || seen[i] {
-                continue;
-            }
-            seen[i] = true;
-            let node = &f.cfg.nodes[i];
-            // The node's events run before its branch.
-            if assigns(node) {
-                continue;
-            }
-            if tests(node) {
-                found = true;
-                break;
-            }
-            work.extend(node.succ.iter().map(|&s| s as usize));
-        }
-        if found {
-            out.push(var);
-        }
-    }
-    out
 }

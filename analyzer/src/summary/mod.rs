@@ -48,6 +48,7 @@ mod returns;
 mod reuse;
 mod stable_calls;
 mod task_flags;
+mod tested_first;
 
 /// Call sites from a holder down to a long call (tails shared with the
 /// callees' hits: see [`crate::chain`]).

@@ -14,6 +14,20 @@ use crate::lockstate::*;
 pub const MAX_PREDICATE_DEPTH: u32 = 4;
 
 impl Program<'_> {
+    /// Neither touches the lock nor reaches a long operation (nor an
+    /// unresolved call): what it returns is all a caller learns from it.
+    pub(super) fn is_pure_predicate(&self, g: FnId) -> bool {
+        !self.graph.may_touch_lock[g as usize] && !self.graph.may_reach_long[g as usize]
+    }
+
+    /// A pure predicate defined in the caller's file: a name defined in many
+    /// places (`test_bit`, config stubs returning a constant) may resolve to
+    /// a definition the caller does not use, and its constant result would
+    /// prune the caller's real paths; a same-file definition is the one used.
+    pub(super) fn is_local_predicate(&self, caller: FnId, g: FnId) -> bool {
+        self.is_pure_predicate(g) && self.function(g).file == self.function(caller).file
+    }
+
     /// The one value every `return` that `env` leaves reachable in `g`
     /// gives, if they all give the same known one.
     pub(super) fn predicate_value(&self, g: FnId, env: &ConstMap) -> Option<i64> {
