@@ -158,7 +158,7 @@ impl<'a> CfgBuilder<'a> {
                 // Reached only for a case outside a switch body we built (error recovery).
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
-                    if Some(child) != n.child_by_field_name("value") {
+                    if Some(child) != crate::parse::field(n, "value") {
                         self.statement(child);
                     }
                 }
@@ -194,7 +194,7 @@ impl<'a> CfgBuilder<'a> {
                 self.cur = None;
             }
             "goto_statement" => {
-                if let Some(label) = n.child_by_field_name("label") {
+                if let Some(label) = crate::parse::field(n, "label") {
                     let name = self.text(label).to_string();
                     let target = self.label_node(&name);
                     let cur = self.current();
@@ -203,7 +203,7 @@ impl<'a> CfgBuilder<'a> {
                 self.cur = None;
             }
             "labeled_statement" => {
-                if let Some(label) = n.child_by_field_name("label") {
+                if let Some(label) = crate::parse::field(n, "label") {
                     let name = self.text(label).to_string();
                     let target = self.label_node(&name);
                     if let Some(cur) = self.cur {
@@ -235,7 +235,7 @@ impl<'a> CfgBuilder<'a> {
         let mut c = n.walk();
         for child in n.children_by_field_name("declarator", &mut c) {
             if child.kind() == "init_declarator" {
-                if let Some(value) = child.child_by_field_name("value") {
+                if let Some(value) = crate::parse::field(child, "value") {
                     self.expression(value);
                     if let Some(name) = child
                         .child_by_field_name("declarator")
@@ -300,7 +300,7 @@ impl<'a> CfgBuilder<'a> {
             let Some(field) = d.named_child(0).map(|f| self.text(f).to_string()) else {
                 continue;
             };
-            let Some(value) = pair.child_by_field_name("value") else {
+            let Some(value) = crate::parse::field(*pair, "value") else {
                 continue;
             };
             let path = format!("{base}.{field}");
@@ -343,11 +343,11 @@ impl<'a> CfgBuilder<'a> {
             }
         }
         let op = (inner.kind() == "binary_expression")
-            .then(|| inner.child_by_field_name("operator").map(|o| self.text(o)))
+            .then(|| crate::parse::field(inner, "operator").map(|o| self.text(o)))
             .flatten();
         let sides = (
-            inner.child_by_field_name("left"),
-            inner.child_by_field_name("right"),
+            crate::parse::field(inner, "left"),
+            crate::parse::field(inner, "right"),
         );
         if let (Some(op @ ("&&" | "||")), (Some(left), Some(right))) = (op, sides) {
             if has_call(right) {
@@ -370,7 +370,7 @@ impl<'a> CfgBuilder<'a> {
         let join = self.new_node();
         let then_start = self.new_node();
         let else_start = self.new_node();
-        match n.child_by_field_name("condition") {
+        match crate::parse::field(n, "condition") {
             Some(c) => self.branch_to(c, then_start, else_start),
             None => {
                 let branch = self.branch_on(None);
@@ -379,14 +379,14 @@ impl<'a> CfgBuilder<'a> {
             }
         }
         self.cur = Some(then_start);
-        if let Some(c) = n.child_by_field_name("consequence") {
+        if let Some(c) = crate::parse::field(n, "consequence") {
             self.statement(c);
         }
         if let Some(cur) = self.cur {
             self.edge(cur, join);
         }
         self.cur = Some(else_start);
-        if let Some(alt) = n.child_by_field_name("alternative") {
+        if let Some(alt) = crate::parse::field(n, "alternative") {
             // else_clause wraps the statement.
             let mut c = alt.walk();
             let stmts: Vec<_> = if alt.kind() == "else_clause" {
@@ -417,14 +417,14 @@ impl<'a> CfgBuilder<'a> {
     fn while_statement(&mut self, n: TsNode) {
         let cond_start = self.fresh_after_current();
         self.loop_depth += 1;
-        let branch = self.branch_on(n.child_by_field_name("condition"));
+        let branch = self.branch_on(crate::parse::field(n, "condition"));
         self.loop_depth -= 1;
         let body = self.new_node();
         let exit = self.new_node();
         self.edge(branch, body);
         self.edge(branch, exit);
         self.cur = Some(body);
-        self.loop_body(n.child_by_field_name("body"), cond_start, exit);
+        self.loop_body(crate::parse::field(n, "body"), cond_start, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, cond_start);
         }
@@ -470,13 +470,13 @@ impl<'a> CfgBuilder<'a> {
         let body = self.fresh_after_current();
         let cond_start = self.new_node();
         let exit = self.new_node();
-        self.loop_body(n.child_by_field_name("body"), cond_start, exit);
+        self.loop_body(crate::parse::field(n, "body"), cond_start, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, cond_start);
         }
         self.cur = Some(cond_start);
         self.loop_depth += 1;
-        let branch = self.branch_on(n.child_by_field_name("condition"));
+        let branch = self.branch_on(crate::parse::field(n, "condition"));
         self.loop_depth -= 1;
         self.edge(branch, body);
         self.edge(branch, exit);
@@ -484,7 +484,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn for_statement(&mut self, n: TsNode) {
-        if let Some(init) = n.child_by_field_name("initializer") {
+        if let Some(init) = crate::parse::field(n, "initializer") {
             if init.kind() == "declaration" {
                 self.declaration(init);
             } else {
@@ -493,7 +493,7 @@ impl<'a> CfgBuilder<'a> {
         }
         let cond_start = self.fresh_after_current();
         self.loop_depth += 1;
-        let branch = self.branch_on(n.child_by_field_name("condition"));
+        let branch = self.branch_on(crate::parse::field(n, "condition"));
         self.loop_depth -= 1;
         let body = self.new_node();
         let update = self.new_node();
@@ -501,13 +501,13 @@ impl<'a> CfgBuilder<'a> {
         self.edge(branch, body);
         self.edge(branch, exit);
         self.cur = Some(body);
-        self.loop_body(n.child_by_field_name("body"), update, exit);
+        self.loop_body(crate::parse::field(n, "body"), update, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, update);
         }
         self.cur = Some(update);
         self.loop_depth += 1;
-        if let Some(u) = n.child_by_field_name("update") {
+        if let Some(u) = crate::parse::field(n, "update") {
             self.expression(u);
         }
         self.loop_depth -= 1;
@@ -518,7 +518,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn switch_statement(&mut self, n: TsNode) {
-        let cond = n.child_by_field_name("condition");
+        let cond = crate::parse::field(n, "condition");
         if let Some(c) = cond {
             self.expression(c);
         }
@@ -529,7 +529,7 @@ impl<'a> CfgBuilder<'a> {
         self.cur = None;
         let mut has_default = false;
         let mut case_values: Vec<Option<Expr>> = Vec::new();
-        if let Some(body) = n.child_by_field_name("body") {
+        if let Some(body) = crate::parse::field(n, "body") {
             let mut c = body.walk();
             for child in body.named_children(&mut c) {
                 if child.kind() == "case_statement" {
@@ -539,7 +539,7 @@ impl<'a> CfgBuilder<'a> {
                         self.edge(prev, case_node); // fallthrough
                     }
                     self.cur = Some(case_node);
-                    let value = child.child_by_field_name("value");
+                    let value = crate::parse::field(child, "value");
                     match value {
                         Some(v) => case_values.push(Some(self.cond_expr(v))),
                         None => {
