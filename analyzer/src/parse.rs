@@ -8,46 +8,6 @@ use crate::error::AnalyzerError;
 use crate::ir::*;
 use crate::normalize::Hint;
 
-/// The child of `n` in `field`, by the field's id: tree-sitter's lookup by
-/// name compares the name with every field of the grammar, on every call,
-/// and the CFG builder asks for fields of every node it visits. The ids of
-/// the C grammar's fields are looked up once.
-pub fn field<'t>(n: TsNode<'t>, name: &'static str) -> Option<TsNode<'t>> {
-    static IDS: std::sync::LazyLock<Vec<(&'static str, std::num::NonZeroU16)>> =
-        std::sync::LazyLock::new(|| {
-            let lang: tree_sitter::Language = tree_sitter_c::LANGUAGE.into();
-            FIELDS
-                .iter()
-                .filter_map(|&f| Some((f, lang.field_id_for_name(f)?)))
-                .collect()
-        });
-    match IDS.iter().find(|(f, _)| *f == name) {
-        Some((_, id)) => n.child_by_field_id(id.get()),
-        None => n.child_by_field_name(name),
-    }
-}
-
-/// The fields [`field`] is asked for.
-const FIELDS: &[&str] = &[
-    "operator",
-    "left",
-    "right",
-    "declarator",
-    "condition",
-    "body",
-    "arguments",
-    "value",
-    "label",
-    "function",
-    "argument",
-    "update",
-    "parameters",
-    "initializer",
-    "consequence",
-    "alternative",
-    "type",
-];
-
 pub fn new_parser() -> Result<Parser, AnalyzerError> {
     let mut parser = Parser::new();
     parser
@@ -212,11 +172,11 @@ fn function_ir(
     if deeper_than(def, MAX_SYNTAX_DEPTH) {
         return too_deep_function(def, src, file, hints, line_offset);
     }
-    let declarator = crate::parse::field(def, "declarator")?;
+    let declarator = crate::cfg::field(def, "declarator")?;
     let func_decl = find_function_declarator(declarator)?;
-    let name_node = crate::parse::field(func_decl, "declarator")?;
+    let name_node = crate::cfg::field(func_decl, "declarator")?;
     let name = declarator_name(name_node, src)?;
-    let body = crate::parse::field(def, "body")?;
+    let body = crate::cfg::field(def, "body")?;
     let params = parameter_names(func_decl, src);
     let mut c = def.walk();
     let is_static = def.children(&mut c).any(|ch| {
@@ -324,12 +284,12 @@ fn address_taken(vars: &[String], body: &str) -> Vec<bool> {
 /// The names of a function's parameters, in order (empty for an unnamed one).
 fn parameter_names(func_decl: TsNode, src: &[u8]) -> Vec<String> {
     let mut params = Vec::new();
-    if let Some(list) = crate::parse::field(func_decl, "parameters") {
+    if let Some(list) = crate::cfg::field(func_decl, "parameters") {
         let mut c = list.walk();
         for p in list.named_children(&mut c) {
             if p.kind() == "parameter_declaration" {
                 params.push(
-                    crate::parse::field(p, "declarator")
+                    crate::cfg::field(p, "declarator")
                         .and_then(|d| declarator_name(d, src))
                         .unwrap_or_default(),
                 );
@@ -554,7 +514,7 @@ fn find_function_declarator(n: TsNode) -> Option<TsNode> {
         }
         return Some(n);
     }
-    crate::parse::field(n, "declarator").and_then(find_function_declarator)
+    crate::cfg::field(n, "declarator").and_then(find_function_declarator)
 }
 
 fn line_of(src: &[u8], offset: usize) -> u32 {

@@ -13,13 +13,13 @@ impl CfgBuilder<'_> {
     pub(super) fn expression(&mut self, n: TsNode) {
         match n.kind() {
             "call_expression" => {
-                if let Some(args) = crate::parse::field(n, "arguments") {
+                if let Some(args) = crate::cfg::field(n, "arguments") {
                     let mut c = args.walk();
                     for a in args.named_children(&mut c) {
                         self.expression(a);
                     }
                 }
-                let func = crate::parse::field(n, "function");
+                let func = crate::cfg::field(n, "function");
                 match func.filter(|f| f.kind() == "identifier") {
                     Some(f) => {
                         let callee = self.text(f).to_string();
@@ -34,10 +34,9 @@ impl CfgBuilder<'_> {
                 }
             }
             "assignment_expression" => {
-                let (Some(left), Some(right)) = (
-                    crate::parse::field(n, "left"),
-                    crate::parse::field(n, "right"),
-                ) else {
+                let (Some(left), Some(right)) =
+                    (crate::cfg::field(n, "left"), crate::cfg::field(n, "right"))
+                else {
                     return;
                 };
                 self.expression(right);
@@ -124,7 +123,7 @@ impl CfgBuilder<'_> {
     /// of a designated initializer ([`crate::field_values`]), and callers
     /// learn it as a store of the function (`parse::field_stores`).
     fn indirect_call_stores(&mut self, call: TsNode) {
-        let Some(list) = crate::parse::field(call, "arguments") else {
+        let Some(list) = crate::cfg::field(call, "arguments") else {
             return;
         };
         let mut c = list.walk();
@@ -140,7 +139,7 @@ impl CfgBuilder<'_> {
     pub(super) fn emit_call(&mut self, call: TsNode, name_node: TsNode, callee: String) {
         let mut args = Vec::new();
         let mut arg_values = Vec::new();
-        if let Some(list) = crate::parse::field(call, "arguments") {
+        if let Some(list) = crate::cfg::field(call, "arguments") {
             let mut c = list.walk();
             for a in list.named_children(&mut c) {
                 if a.kind() == "comment" {
@@ -189,7 +188,7 @@ impl CfgBuilder<'_> {
                 Some(id) if self.is_transparent(n) => {
                     // likely(x): the value of x.
                     let _ = id;
-                    crate::parse::field(n, "arguments")
+                    crate::cfg::field(n, "arguments")
                         .and_then(|a| a.named_child(0))
                         .map(|c| self.value_of(c))
                         .unwrap_or(Value::Unknown)
@@ -319,10 +318,10 @@ impl CfgBuilder<'_> {
             match n.kind() {
                 "parenthesized_expression" => members(b, n.named_child(0)?, out),
                 "binary_expression"
-                    if crate::parse::field(n, "operator").is_some_and(|o| b.text(o) == "|") =>
+                    if crate::cfg::field(n, "operator").is_some_and(|o| b.text(o) == "|") =>
                 {
-                    members(b, crate::parse::field(n, "left")?, out)?;
-                    members(b, crate::parse::field(n, "right")?, out)
+                    members(b, crate::cfg::field(n, "left")?, out)?;
+                    members(b, crate::cfg::field(n, "right")?, out)
                 }
                 "number_literal" => {
                     out.push((parse_int(b.text(n))?, false));
@@ -363,13 +362,10 @@ impl CfgBuilder<'_> {
                 n.named_child(0).is_some_and(|c| self.is_assumed_clear(c))
             }
             "binary_expression" => {
-                crate::parse::field(n, "operator").is_some_and(|o| self.text(o) == "|")
-                    && [
-                        crate::parse::field(n, "left"),
-                        crate::parse::field(n, "right"),
-                    ]
-                    .into_iter()
-                    .all(|c| c.is_some_and(|c| self.is_assumed_clear(c)))
+                crate::cfg::field(n, "operator").is_some_and(|o| self.text(o) == "|")
+                    && [crate::cfg::field(n, "left"), crate::cfg::field(n, "right")]
+                        .into_iter()
+                        .all(|c| c.is_some_and(|c| self.is_assumed_clear(c)))
             }
             _ => false,
         }
@@ -381,7 +377,7 @@ impl CfgBuilder<'_> {
     /// FGP_FOR_MMAP)))) fgp_flags |= FGP_LOCK;` is dead for a caller's
     /// `FGP_CREAT | FGP_FOR_MMAP`).
     pub(super) fn is_transparent(&self, call: TsNode) -> bool {
-        crate::parse::field(call, "function").is_some_and(|f| {
+        crate::cfg::field(call, "function").is_some_and(|f| {
             matches!(
                 self.text(f),
                 "likely" | "unlikely" | "READ_ONCE" | "data_race" | "WARN_ON" | "WARN_ON_ONCE"
@@ -448,13 +444,10 @@ impl CfgBuilder<'_> {
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
                     "||" => Expr::Or(Box::new(l), Box::new(r)),
-                    "&" if [
-                        crate::parse::field(n, "left"),
-                        crate::parse::field(n, "right"),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .any(|m| self.is_assumed_clear(m)) =>
+                    "&" if [crate::cfg::field(n, "left"), crate::cfg::field(n, "right")]
+                        .into_iter()
+                        .flatten()
+                        .any(|m| self.is_assumed_clear(m)) =>
                     {
                         Expr::Const(0)
                     }
@@ -483,7 +476,7 @@ impl CfgBuilder<'_> {
             }
             "assignment_expression" => {
                 // `if ((err = f()))`: the value of the assignment.
-                crate::parse::field(n, "left")
+                crate::cfg::field(n, "left")
                     .map(|l| self.cond_expr(l))
                     .unwrap_or(Expr::Unknown)
             }

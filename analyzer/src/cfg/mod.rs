@@ -158,7 +158,7 @@ impl<'a> CfgBuilder<'a> {
                 // Reached only for a case outside a switch body we built (error recovery).
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
-                    if Some(child) != crate::parse::field(n, "value") {
+                    if Some(child) != crate::cfg::field(n, "value") {
                         self.statement(child);
                     }
                 }
@@ -194,7 +194,7 @@ impl<'a> CfgBuilder<'a> {
                 self.cur = None;
             }
             "goto_statement" => {
-                if let Some(label) = crate::parse::field(n, "label") {
+                if let Some(label) = crate::cfg::field(n, "label") {
                     let name = self.text(label).to_string();
                     let target = self.label_node(&name);
                     let cur = self.current();
@@ -203,7 +203,7 @@ impl<'a> CfgBuilder<'a> {
                 self.cur = None;
             }
             "labeled_statement" => {
-                if let Some(label) = crate::parse::field(n, "label") {
+                if let Some(label) = crate::cfg::field(n, "label") {
                     let name = self.text(label).to_string();
                     let target = self.label_node(&name);
                     if let Some(cur) = self.cur {
@@ -235,7 +235,7 @@ impl<'a> CfgBuilder<'a> {
         let mut c = n.walk();
         for child in n.children_by_field_name("declarator", &mut c) {
             if child.kind() == "init_declarator" {
-                if let Some(value) = crate::parse::field(child, "value") {
+                if let Some(value) = crate::cfg::field(child, "value") {
                     self.expression(value);
                     if let Some(name) = child
                         .child_by_field_name("declarator")
@@ -300,7 +300,7 @@ impl<'a> CfgBuilder<'a> {
             let Some(field) = d.named_child(0).map(|f| self.text(f).to_string()) else {
                 continue;
             };
-            let Some(value) = crate::parse::field(*pair, "value") else {
+            let Some(value) = crate::cfg::field(*pair, "value") else {
                 continue;
             };
             let path = format!("{base}.{field}");
@@ -343,11 +343,11 @@ impl<'a> CfgBuilder<'a> {
             }
         }
         let op = (inner.kind() == "binary_expression")
-            .then(|| crate::parse::field(inner, "operator").map(|o| self.text(o)))
+            .then(|| crate::cfg::field(inner, "operator").map(|o| self.text(o)))
             .flatten();
         let sides = (
-            crate::parse::field(inner, "left"),
-            crate::parse::field(inner, "right"),
+            crate::cfg::field(inner, "left"),
+            crate::cfg::field(inner, "right"),
         );
         if let (Some(op @ ("&&" | "||")), (Some(left), Some(right))) = (op, sides) {
             if has_call(right) {
@@ -370,7 +370,7 @@ impl<'a> CfgBuilder<'a> {
         let join = self.new_node();
         let then_start = self.new_node();
         let else_start = self.new_node();
-        match crate::parse::field(n, "condition") {
+        match crate::cfg::field(n, "condition") {
             Some(c) => self.branch_to(c, then_start, else_start),
             None => {
                 let branch = self.branch_on(None);
@@ -379,14 +379,14 @@ impl<'a> CfgBuilder<'a> {
             }
         }
         self.cur = Some(then_start);
-        if let Some(c) = crate::parse::field(n, "consequence") {
+        if let Some(c) = crate::cfg::field(n, "consequence") {
             self.statement(c);
         }
         if let Some(cur) = self.cur {
             self.edge(cur, join);
         }
         self.cur = Some(else_start);
-        if let Some(alt) = crate::parse::field(n, "alternative") {
+        if let Some(alt) = crate::cfg::field(n, "alternative") {
             // else_clause wraps the statement.
             let mut c = alt.walk();
             let stmts: Vec<_> = if alt.kind() == "else_clause" {
@@ -417,14 +417,14 @@ impl<'a> CfgBuilder<'a> {
     fn while_statement(&mut self, n: TsNode) {
         let cond_start = self.fresh_after_current();
         self.loop_depth += 1;
-        let branch = self.branch_on(crate::parse::field(n, "condition"));
+        let branch = self.branch_on(crate::cfg::field(n, "condition"));
         self.loop_depth -= 1;
         let body = self.new_node();
         let exit = self.new_node();
         self.edge(branch, body);
         self.edge(branch, exit);
         self.cur = Some(body);
-        self.loop_body(crate::parse::field(n, "body"), cond_start, exit);
+        self.loop_body(crate::cfg::field(n, "body"), cond_start, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, cond_start);
         }
@@ -470,13 +470,13 @@ impl<'a> CfgBuilder<'a> {
         let body = self.fresh_after_current();
         let cond_start = self.new_node();
         let exit = self.new_node();
-        self.loop_body(crate::parse::field(n, "body"), cond_start, exit);
+        self.loop_body(crate::cfg::field(n, "body"), cond_start, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, cond_start);
         }
         self.cur = Some(cond_start);
         self.loop_depth += 1;
-        let branch = self.branch_on(crate::parse::field(n, "condition"));
+        let branch = self.branch_on(crate::cfg::field(n, "condition"));
         self.loop_depth -= 1;
         self.edge(branch, body);
         self.edge(branch, exit);
@@ -484,7 +484,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn for_statement(&mut self, n: TsNode) {
-        if let Some(init) = crate::parse::field(n, "initializer") {
+        if let Some(init) = crate::cfg::field(n, "initializer") {
             if init.kind() == "declaration" {
                 self.declaration(init);
             } else {
@@ -493,7 +493,7 @@ impl<'a> CfgBuilder<'a> {
         }
         let cond_start = self.fresh_after_current();
         self.loop_depth += 1;
-        let branch = self.branch_on(crate::parse::field(n, "condition"));
+        let branch = self.branch_on(crate::cfg::field(n, "condition"));
         self.loop_depth -= 1;
         let body = self.new_node();
         let update = self.new_node();
@@ -501,13 +501,13 @@ impl<'a> CfgBuilder<'a> {
         self.edge(branch, body);
         self.edge(branch, exit);
         self.cur = Some(body);
-        self.loop_body(crate::parse::field(n, "body"), update, exit);
+        self.loop_body(crate::cfg::field(n, "body"), update, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, update);
         }
         self.cur = Some(update);
         self.loop_depth += 1;
-        if let Some(u) = crate::parse::field(n, "update") {
+        if let Some(u) = crate::cfg::field(n, "update") {
             self.expression(u);
         }
         self.loop_depth -= 1;
@@ -518,7 +518,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn switch_statement(&mut self, n: TsNode) {
-        let cond = crate::parse::field(n, "condition");
+        let cond = crate::cfg::field(n, "condition");
         if let Some(c) = cond {
             self.expression(c);
         }
@@ -529,7 +529,7 @@ impl<'a> CfgBuilder<'a> {
         self.cur = None;
         let mut has_default = false;
         let mut case_values: Vec<Option<Expr>> = Vec::new();
-        if let Some(body) = crate::parse::field(n, "body") {
+        if let Some(body) = crate::cfg::field(n, "body") {
             let mut c = body.walk();
             for child in body.named_children(&mut c) {
                 if child.kind() == "case_statement" {
@@ -539,7 +539,7 @@ impl<'a> CfgBuilder<'a> {
                         self.edge(prev, case_node); // fallthrough
                     }
                     self.cur = Some(case_node);
-                    let value = crate::parse::field(child, "value");
+                    let value = crate::cfg::field(child, "value");
                     match value {
                         Some(v) => case_values.push(Some(self.cond_expr(v))),
                         None => {
@@ -617,3 +617,43 @@ pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
             .and_then(|d| declarator_name(d, src)),
     }
 }
+
+/// The child of `n` in `field`, by the field's id: tree-sitter's lookup by
+/// name compares the name with every field of the grammar, on every call,
+/// and the CFG builder asks for fields of every node it visits. The ids of
+/// the C grammar's fields are looked up once.
+pub fn field<'t>(n: tree_sitter::Node<'t>, name: &'static str) -> Option<tree_sitter::Node<'t>> {
+    static IDS: std::sync::LazyLock<Vec<(&'static str, std::num::NonZeroU16)>> =
+        std::sync::LazyLock::new(|| {
+            let lang: tree_sitter::Language = tree_sitter_c::LANGUAGE.into();
+            FIELDS
+                .iter()
+                .filter_map(|&f| Some((f, lang.field_id_for_name(f)?)))
+                .collect()
+        });
+    match IDS.iter().find(|(f, _)| *f == name) {
+        Some((_, id)) => n.child_by_field_id(id.get()),
+        None => n.child_by_field_name(name),
+    }
+}
+
+/// The fields [`field`] is asked for.
+const FIELDS: &[&str] = &[
+    "operator",
+    "left",
+    "right",
+    "declarator",
+    "condition",
+    "body",
+    "arguments",
+    "value",
+    "label",
+    "function",
+    "argument",
+    "update",
+    "parameters",
+    "initializer",
+    "consequence",
+    "alternative",
+    "type",
+];
