@@ -66,6 +66,20 @@ pub enum Expr {
     Unknown,
 }
 
+impl Expr {
+    /// Whether the expression reads `var`.
+    pub fn reads(&self, var: VarId) -> bool {
+        match self {
+            Expr::Var(v) => *v == var,
+            Expr::Not(a) => a.reads(var),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::BitAnd(a, b) => {
+                a.reads(var) || b.reads(var)
+            }
+            Expr::Const(_) | Expr::Unknown => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
     Eq,

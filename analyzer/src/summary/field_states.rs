@@ -625,15 +625,3 @@ impl Shape {
         }
     }
 }
-
-/// Whether `e` reads `var`.
-pub(super) fn reads(e: &Expr, var: VarId) -> bool {
-    match e {
-        Expr::Var(v) => *v == var,
-        Expr::Not(a) => reads(a, var),
-        Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::BitAnd(a, b) => {
-            reads(a, var) || reads(b, var)
-        }
-        Expr::Const(_) | Expr::Unknown => false,
-    }
-}

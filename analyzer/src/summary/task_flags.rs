@@ -117,21 +117,11 @@ fn tests_word(f: &Function, word: &str) -> bool {
     let Some(var) = f.var_id(word) else {
         return false;
     };
-    fn reads(e: &Expr, var: VarId) -> bool {
-        match e {
-            Expr::Var(v) => *v == var,
-            Expr::Not(a) => reads(a, var),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::BitAnd(a, b) => {
-                reads(a, var) || reads(b, var)
-            }
-            Expr::Const(_) | Expr::Unknown => false,
-        }
-    }
     f.cfg.nodes.iter().any(|n| {
-        n.branch.as_ref().is_some_and(|b| reads(b, var))
+        n.branch.as_ref().is_some_and(|b| b.reads(var))
             || n.events.iter().any(|ev| {
                 matches!(ev, Event::Assign { value: Value::Cond(e) | Value::Choice(e, ..), .. }
-                    if reads(e, var))
+                    if e.reads(var))
             })
     })
 }

@@ -7,7 +7,6 @@
 
 use std::rc::Rc;
 
-use super::field_states::reads;
 use super::{FnId, Program};
 use crate::ir::*;
 
@@ -50,8 +49,8 @@ fn tested_before_assigned(f: &Function) -> Vec<VarId> {
             continue;
         }
         let tests = |node: &Node| {
-            node.branch.as_ref().is_some_and(|b| reads(b, var))
-                || node.switch.as_ref().is_some_and(|(s, _)| reads(s, var))
+            node.branch.as_ref().is_some_and(|b| b.reads(var))
+                || node.switch.as_ref().is_some_and(|(s, _)| s.reads(var))
         };
         let mut seen = vec![false; n];
         let mut work = vec![f.cfg.entry as usize];
