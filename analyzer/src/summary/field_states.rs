@@ -18,7 +18,11 @@
 //! passing a tracked object first forgets every field the callee may write
 //! ([`Program::field_writes`]), then takes each of the callee's
 //! post-states. At a call, the alternatives that tell the callee something
-//! it reads give it one context each ([`Program::refined_facts`]).
+//! it reads give it one context each ([`Program::refined_facts`]). Only
+//! objects handed to a callee that can say something about them (a
+//! constant stored in, or an equality test of, one of their fields, itself
+//! or further down: [`Program::may_inform`]) are followed: the walk costs
+//! nothing for the `mm`s and `vma`s most calls pass.
 //!
 //! Bounded and order-independent: at most [`MAX_STATES`] alternatives per
 //! point (past that, only what all of them agree on); a node visited more
@@ -208,7 +212,14 @@ impl Program<'_> {
         if branches_on {
             return true;
         }
+        self.hands_to_informer(fid, base)
+    }
+
+    /// Whether `fid` hands `base` itself to a callee outside its cycle
+    /// group that can say what it leaves in it ([`Program::may_inform`]).
+    fn hands_to_informer(&self, fid: FnId, base: &str) -> bool {
         let group = self.graph.group[fid as usize];
+        let f = self.function(fid);
         f.calls.iter().enumerate().any(|(cid, call)| {
             let Some(g) = self.graph.resolved[fid as usize][cid] else {
                 return false;
@@ -218,7 +229,7 @@ impl Program<'_> {
                     .arg_values
                     .iter()
                     .enumerate()
-                    .any(|(j, a)| path_of(a) == Some(base.as_str()) && self.may_inform(g, j))
+                    .any(|(j, a)| path_of(a) == Some(base) && self.may_inform(g, j))
         })
     }
 
@@ -262,25 +273,13 @@ impl Program<'_> {
             return s.clone();
         }
         let f = self.function(fid);
-        let group = self.graph.group[fid as usize];
         // Only objects a callee can say something about (what it leaves in
         // their fields): constants stored here are the flow-insensitive
         // facts' already.
-        let bases: Vec<String> =
-            tracked_bases(f)
-                .into_iter()
-                .filter(|b| {
-                    f.calls.iter().enumerate().any(|(cid, call)| {
-                        let Some(g) = self.graph.resolved[fid as usize][cid] else {
-                            return false;
-                        };
-                        self.graph.group[g as usize] != group
-                            && call.arg_values.iter().enumerate().any(|(j, a)| {
-                                path_of(a) == Some(b.as_str()) && self.may_inform(g, j)
-                            })
-                    })
-                })
-                .collect();
+        let bases: Vec<String> = tracked_bases(f)
+            .into_iter()
+            .filter(|b| self.hands_to_informer(fid, b))
+            .collect();
         let states = if bases.is_empty() {
             vec![None; f.calls.len()]
         } else {
