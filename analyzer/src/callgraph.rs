@@ -389,7 +389,15 @@ fn flag_numbers(f: &Function, macros: &crate::macro_values::MacroTable) -> Vec<(
                 out.extend([*a, *b]);
             }
             Value::SetBits(c) | Value::ClearBits(c) => out.push(*c),
-            Value::Path(_) | Value::CallResult(_) | Value::MaskBits | Value::Unknown => {}
+            Value::BitsOf(_, ops) => out.extend(ops.iter().filter_map(|op| match op {
+                crate::symbolic::BitOp::Set(c) | crate::symbolic::BitOp::Clear(c) => Some(*c),
+                crate::symbolic::BitOp::Mask => None,
+            })),
+            Value::Path(_)
+            | Value::CallResult(_)
+            | Value::MaskBits
+            | Value::SetCallBits(_)
+            | Value::Unknown => {}
         }
     }
     let mut consts = Vec::new();

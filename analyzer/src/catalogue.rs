@@ -170,6 +170,8 @@ struct RawCatalogue {
     zeroing_allocators: BTreeMap<String, String>,
     #[serde(default)]
     keeps_bits: BTreeMap<String, KeepsBits>,
+    #[serde(default)]
+    free_range: BTreeMap<String, FreeRange>,
     /// Tables owned by other stages (rules, I/O waits...) pass through untouched.
     #[serde(flatten)]
     extra: BTreeMap<String, toml::Value>,
@@ -184,6 +186,21 @@ pub struct AssumeClear {
     /// The functions where `x & FLAG` is 0.
     #[serde(rename = "in")]
     pub functions: Vec<String>,
+}
+
+/// A range a function knows to be free (`[free_range.FUNCTION]`): unless
+/// its flag parameter `param` has one of the `unless` flags on entry, the
+/// lookups (`lookups`) of the mappings in its range return NULL in the
+/// functions named (`in`), reached from it through one another.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeRange {
+    pub why: String,
+    pub param: String,
+    pub unless: Vec<String>,
+    #[serde(rename = "in")]
+    pub functions: Vec<String>,
+    pub lookups: Vec<String>,
 }
 
 /// A helper that returns its argument `arg` with bits only cleared
@@ -439,6 +456,8 @@ pub struct Catalogue {
     /// Helpers returning their argument with bits only cleared
     /// (`[keeps_bits]`), by the argument's index.
     pub keeps_bits: HashMap<String, usize>,
+    /// Functions that know their range is free (`[free_range]`), by name.
+    pub free_range: BTreeMap<String, FreeRange>,
 }
 
 impl Catalogue {
@@ -506,6 +525,7 @@ impl Catalogue {
                 .into_iter()
                 .map(|(k, v)| (k, v.arg))
                 .collect(),
+            free_range: raw.free_range,
         })
     }
 

@@ -78,7 +78,7 @@ fn cut(path: &str) -> String {
 
 fn path_of(v: &Value) -> Option<&str> {
     match v {
-        Value::Path(p) | Value::OrBits(p, _) => Some(p),
+        Value::Path(p) | Value::OrBits(p, _) | Value::BitsOf(p, _) => Some(p),
         _ => None,
     }
 }

@@ -35,6 +35,13 @@ pub enum Value {
     /// `x &= y` of anything else (`gfp &= gfp_allowed_mask`): x keeps at
     /// most the bits it had.
     MaskBits,
+    /// `x |= f(..)` of a call whose every `return` is a constant
+    /// (`gfp |= dma_direct_optimal_gfp_mask(..)`): x gains at most their bits.
+    SetCallBits(CallId),
+    /// A word computed from a path by bit operations on constants, in
+    /// order (`gfp & ~__GFP_ZERO`, `(gfp & ~GFP_DMA32) | GFP_DMA`): decided
+    /// by [`crate::symbolic::bits_through`] when the path's bits are known.
+    BitsOf(String, Vec<crate::symbolic::BitOp>),
     Unknown,
 }
 

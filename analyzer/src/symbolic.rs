@@ -42,6 +42,17 @@ fn is_symbol(v: i64) -> bool {
     (1 << 40..1 << 47).contains(&v) && v & (1 << 40) != 0
 }
 
+/// The named flags a value is exactly the or of (a symbol alone, or a
+/// [`composite`] of symbols), `None` for any other value: a caller's
+/// `MAP_SHARED` names no `MAP_FIXED` even where the flags' numbers differ
+/// by architecture (and are unknown to the run).
+pub fn named_flags(v: i64) -> Option<Vec<i64>> {
+    if is_symbol(v) {
+        return Some(vec![v]);
+    }
+    members_of(v).filter(|m| m.iter().all(|x| is_symbol(*x)))
+}
+
 /// "Some value with the bits of `c` set" (`vma->vm_flags | VM_LOCKED`): a
 /// tagged value, so it can travel as a constant (into a callee's context)
 /// while comparisons treat it as unknown. Only `v & c` (non-zero) and its
@@ -228,7 +239,7 @@ pub fn or_bits(x: Option<i64>, h: i64, macro_value: &dyn Fn(i64) -> Option<u64>)
 
 /// An assignment that changes bits of a word: `x |= C`, `x &= ~C`,
 /// `x &= mask` (the analysis' `Value::SetBits`, `ClearBits`, `MaskBits`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BitOp {
     Set(i64),
     Clear(i64),
@@ -279,6 +290,25 @@ pub fn bits_after(
         }
         _ => None,
     }
+}
+
+/// A word computed from `entry` by bit operations in order
+/// (`(gfp & ~GFP_DMA32) | GFP_DMA`, the analysis' `Value::BitsOf`): at most
+/// the bits each step leaves when `entry`'s bits are known as numbers; else,
+/// when the last step sets a constant's bits, "those bits set".
+pub fn bits_through(
+    entry: Option<i64>,
+    ops: &[BitOp],
+    macro_value: &dyn Fn(i64) -> Option<u64>,
+) -> Option<i64> {
+    let known = entry.and_then(|entry| {
+        ops.iter()
+            .try_fold(entry, |v, op| bits_after(Some(v), false, *op, macro_value))
+    });
+    known.or(match ops.last() {
+        Some(BitOp::Set(c)) => has_bits(*c),
+        _ => None,
+    })
 }
 
 /// What is known of a value's bits as a number.
@@ -362,6 +392,38 @@ mod tests {
             .into_iter()
             .find(|(n, _)| symbol_hash(n) == s)
             .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn named_flags_are_the_symbols_a_value_is_the_or_of() {
+        let [shared, fixed] = ["MAP_SHARED", "MAP_FIXED"].map(symbol_hash);
+        assert_eq!(named_flags(shared), Some(vec![shared]));
+        let mut both = named_flags(composite(&[shared, fixed])).expect("named");
+        both.sort_unstable();
+        let mut want = vec![shared, fixed];
+        want.sort_unstable();
+        assert_eq!(both, want);
+        // A literal member, "these bits set" and at-most values name no flags.
+        assert_eq!(named_flags(composite(&[shared, 0x10])), None);
+        assert_eq!(named_flags(has_bits(shared).expect("in range")), None);
+        assert_eq!(named_flags(0x10), None);
+    }
+
+    #[test]
+    fn bit_steps_keep_at_most_the_known_bits() {
+        let none = |_| None;
+        // (x & ~0x2) | 0x8 of x = 0x3: at most 0x9; of an unknown x: 0x8 set.
+        let v = bits_through(Some(0x3), &[BitOp::Clear(0x2), BitOp::Set(0x8)], &none);
+        assert_eq!(
+            v.and_then(|v| bits_known(v, &none)),
+            Some(Bits::AtMost(0x9))
+        );
+        let u = bits_through(None, &[BitOp::Clear(0x2), BitOp::Set(0x8)], &none);
+        assert_eq!(u, has_bits(0x8));
+        assert_eq!(
+            bits_through(None, &[BitOp::Set(0x8), BitOp::Clear(0x2)], &none),
+            None
+        );
     }
 
     #[test]

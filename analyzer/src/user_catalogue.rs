@@ -126,6 +126,8 @@ struct UserOverlay {
     zeroing_allocators: BTreeMap<String, String>,
     #[serde(default)]
     keeps_bits: BTreeMap<String, crate::catalogue::KeepsBits>,
+    #[serde(default)]
+    free_range: BTreeMap<String, crate::catalogue::FreeRange>,
 }
 
 #[derive(Deserialize)]

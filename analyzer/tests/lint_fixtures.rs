@@ -1051,13 +1051,19 @@ fn a_flag_word_keeps_at_most_its_bits() {
     // current_gfp_context(gfp);` keep at most the caller's bits, and the
     // kernel-memory charge in `(gfp & __GFP_ACCOUNT) && page &&
     // __memcg_kmem_charge_page(..)` is called only when the flag is set.
-    // Stay: a caller passing the flag, a local that may gain it, and an
-    // unknown word or'ed with another flag.
+    // The same through dma-direct's shape (`demo_fault_dma`): `gfp |=
+    // helper()` of a helper returning constants, `gfp = (gfp & ~A) | B`, and
+    // `gfp & ~B` as an argument keep at most known bits.
+    // Stay: a caller passing the flag, a local that may gain it, an
+    // unknown word or'ed with another flag, and a zone helper returning
+    // what it reads.
     let run = lint("gfp_bits");
     assert_eq!(
         sorted_holders(&run, "MMS004"),
         [
             "demo_fault_account",
+            "demo_fault_dma_account",
+            "demo_fault_dma_any",
             "demo_fault_local_account",
             "demo_fault_unknown"
         ]
@@ -1101,4 +1107,22 @@ fn a_helper_that_leaves_a_known_state_decides_the_later_calls() {
     assert!(ops.contains(&("fs_unmap_late", "unmap_vmas")), "{ops:?}");
     assert!(!ops.contains(&("fs_map_over", "unmap_vmas")), "{ops:?}");
     assert_eq!(ops.len(), 2, "{ops:?}");
+}
+
+#[test]
+fn a_range_mapped_where_there_is_room_replaces_nothing() {
+    // Catalogue `[free_range.do_mmap]`: without MAP_FIXED (by name: the
+    // fixture's flags have no numbers) the range is free, `vma_find()` in
+    // `__mmap_region` returns NULL, and the state struct keeps
+    // `nr_pages == 0` past `if (vma)` (tested before `vma` is reassigned:
+    // `summary::flow_values`; followed into the clean-up by
+    // `summary::field_states`), so the clean-up zaps nothing. MAP_FIXED,
+    // and flags the holder does not know, keep the zap.
+    let run = lint("free_range");
+    assert_eq!(
+        sorted_holders(&run, "MMS002"),
+        ["demo_map_fixed", "demo_map_user"]
+    );
+    assert!(holder_clean(&run, "demo_setup_ring"));
+    assert!(holder_clean(&run, "demo_map_noreplace"));
 }

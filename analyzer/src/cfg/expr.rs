@@ -226,6 +226,12 @@ impl CfgBuilder<'_> {
             // `FGP_CREAT | FGP_FOR_MMAP`: exactly these flags.
             return Value::Const(all);
         }
+        if let Some((path, ops)) = self.bit_steps(inner).filter(|(_, ops)| {
+            // `x | C` alone is an [`Value::OrBits`] (below).
+            !matches!(ops.as_slice(), [crate::symbolic::BitOp::Set(_)])
+        }) {
+            return Value::BitsOf(path, ops);
+        }
         if inner.kind() == "binary_expression"
             && inner
                 .child_by_field_name("operator")
@@ -293,7 +299,14 @@ impl CfgBuilder<'_> {
             }
         }
         match op {
-            "|=" => constant(inner).map_or(Value::Unknown, Value::SetBits),
+            "|=" => match constant(inner) {
+                Some(c) => Value::SetBits(c),
+                // `gfp |= helper(..)`: the helper's returned constants.
+                None => match self.value_of(inner) {
+                    Value::CallResult(c) => Value::SetCallBits(c),
+                    _ => Value::Unknown,
+                },
+            },
             _ if inner.kind() == "unary_expression"
                 && inner
                     .child_by_field_name("operator")
@@ -307,6 +320,69 @@ impl CfgBuilder<'_> {
             "&=" => Value::MaskBits,
             _ => Value::Unknown,
         }
+    }
+
+    /// A word computed from one path by bit operations on constants, as
+    /// the path and the steps in order (`(gfp & ~GFP_DMA32) | GFP_DMA`:
+    /// clear, then set); `x & y` of a non-constant `y` keeps at most x's
+    /// bits. `None` for anything else, and for a path alone.
+    fn bit_steps(&self, n: TsNode) -> Option<(String, Vec<crate::symbolic::BitOp>)> {
+        use crate::symbolic::BitOp;
+        let constant = |n: TsNode| match self.value_of(n) {
+            Value::Const(c) => Some(c),
+            _ => self.constant_or(n),
+        };
+        let mut n = n;
+        while n.kind() == "parenthesized_expression" {
+            n = n.named_child(0)?;
+        }
+        if n.kind() != "binary_expression" {
+            return None;
+        }
+        let op = self.text(crate::cfg::field(n, "operator")?);
+        let (left, right) = (
+            crate::cfg::field(n, "left")?,
+            crate::cfg::field(n, "right")?,
+        );
+        // The path side: a path, or another such computation.
+        let base = |b: TsNode| -> Option<(String, Vec<BitOp>)> {
+            match self.value_of(b) {
+                Value::Path(p) => Some((p, Vec::new())),
+                _ => self.bit_steps(b),
+            }
+        };
+        let inverted = |m: TsNode| {
+            let mut m = m;
+            while m.kind() == "parenthesized_expression" {
+                m = m.named_child(0)?;
+            }
+            (m.kind() == "unary_expression"
+                && crate::cfg::field(m, "operator").is_some_and(|o| self.text(o) == "~"))
+            .then(|| crate::cfg::field(m, "argument"))
+            .flatten()
+            .and_then(constant)
+        };
+        let (mut steps, step) = match op {
+            "|" => {
+                let (b, c) = match constant(right) {
+                    Some(c) => (left, c),
+                    None => (right, constant(left)?),
+                };
+                (base(b)?, BitOp::Set(c))
+            }
+            "&" => match (inverted(right), inverted(left)) {
+                (Some(c), _) => (base(left)?, BitOp::Clear(c)),
+                (_, Some(c)) => (base(right)?, BitOp::Clear(c)),
+                // `x & mask`: at most x's bits, whatever the mask.
+                _ => match base(left) {
+                    Some(b) if constant(right).is_none() => (b, BitOp::Mask),
+                    _ => return None,
+                },
+            },
+            _ => return None,
+        };
+        steps.1.push(step);
+        Some(steps)
     }
 
     /// The value of an or of constants alone (`FGP_CREAT | FGP_FOR_MMAP`,

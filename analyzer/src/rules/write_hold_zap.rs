@@ -51,6 +51,13 @@ mmap_read_unlock(mm);
   arbitrary memory.
 - `exit_mmap` and friends run when no one else can use the mm; they are in the
   catalogue for completeness, and a finding there is usually benign.
+- A mapping made without `MAP_FIXED` (aio's ring, `mmap(2)` of a hint) lands
+  where `get_unmapped_area()` found room: `mmap_region()` replaces nothing
+  (catalogue `[free_range]`; the caller's flags are read by name where the
+  tree's numbers differ per architecture). Flags the holder builds in
+  branches are unknown by name (x86 `alloc_shstk`), and the `->mmap` error
+  path stays a finding even for a file whose `->mmap` never fails: callback
+  tables are not resolved.
 "#,
 };
 

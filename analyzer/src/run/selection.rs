@@ -192,6 +192,14 @@ pub(super) fn select_long_reaching_callees(
                         && files[f].scan.calls[k]
                             .iter()
                             .all(|n| index.get(n).iter().all(|&(g, _)| g == fi)))
+                    // A short wrapper of a zeroing allocator (6.1
+                    // `btrfs_alloc_path()` -> `kmem_cache_zalloc()`): the
+                    // fields of what it returns are 0 until written.
+                    || (files[f].lines(k) <= SHORT_CHUNK_LINES
+                        && files[f].scan.returns_value[k]
+                        && files[f].scan.calls[k]
+                            .iter()
+                            .any(|n| cat.zeroing_allocators.contains_key(n)))
                     // A short helper of the same file whose result a flag
                     // assumed clear may decide, loops and calls or not.
                     || (f == fi

@@ -252,6 +252,8 @@ impl Program<'_> {
                         Value::SetBits(_)
                         | Value::ClearBits(_)
                         | Value::MaskBits
+                        | Value::SetCallBits(_)
+                        | Value::BitsOf(..)
                         | Value::Unknown => AssignSource::Other,
                     };
                     let is_lock_flag = f.lock_flags.get(*var as usize).copied().unwrap_or(false);

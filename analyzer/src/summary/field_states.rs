@@ -55,8 +55,9 @@ pub(super) type PostMemo =
 pub(super) type MayInformMemo =
     std::cell::RefCell<std::collections::HashMap<(FnId, usize), bool, super::Fast>>;
 /// The alternatives at each call, by function.
-pub(super) type CallStatesMemo =
-    std::cell::RefCell<std::collections::HashMap<FnId, Rc<Vec<Option<States>>>, super::Fast>>;
+pub(super) type CallStatesMemo = std::cell::RefCell<
+    std::collections::HashMap<(FnId, Vec<(NodeId, usize)>), Rc<Vec<Option<States>>>, super::Fast>,
+>;
 
 /// Dedups, drops an alternative another one covers (a state with more
 /// constraints adds nothing beside one with fewer that it agrees with), and
@@ -249,7 +250,7 @@ impl Program<'_> {
             return None;
         }
         let bases = [base.clone()];
-        let (at_entry, _) = self.flow(fid, &bases, false);
+        let (at_entry, _) = self.flow(fid, &bases, false, &[]);
         let exit = at_entry
             .get(f.cfg.exit as usize)?
             .clone()
@@ -268,8 +269,10 @@ impl Program<'_> {
 
     /// Per call of `fid`, the alternatives for the tracked objects' fields
     /// just before it (None: the call is not reached). Memoized.
-    fn call_states(&self, fid: FnId) -> Rc<Vec<Option<States>>> {
-        if let Some(s) = self.call_states_memo.borrow().get(&fid) {
+    fn call_states(&self, fid: FnId, facts: &ConstMap) -> Rc<Vec<Option<States>>> {
+        // Edges the context makes dead (a free range's lookup found nothing).
+        let dead = self.dead_edges(fid, facts);
+        if let Some(s) = self.call_states_memo.borrow().get(&(fid, dead.clone())) {
             return s.clone();
         }
         let f = self.function(fid);
@@ -283,12 +286,12 @@ impl Program<'_> {
         let states = if bases.is_empty() {
             vec![None; f.calls.len()]
         } else {
-            self.flow(fid, &bases, true).1
+            self.flow(fid, &bases, true, &dead).1
         };
         let states = Rc::new(states);
         self.call_states_memo
             .borrow_mut()
-            .insert(fid, states.clone());
+            .insert((fid, dead), states.clone());
         states
     }
 
@@ -299,6 +302,7 @@ impl Program<'_> {
         fid: FnId,
         bases: &[String],
         at_calls: bool,
+        dead: &[(NodeId, usize)],
     ) -> (Vec<Option<States>>, Vec<Option<States>>) {
         let f = self.function(fid);
         let shape = Shape::new(f, bases);
@@ -322,7 +326,7 @@ impl Program<'_> {
             let out = self.through_events(fid, bases, &shape, node, states, &mut |_, _| {});
             for (k, &succ) in node.succ.iter().enumerate() {
                 let succ = succ as usize;
-                if succ >= n {
+                if succ >= n || dead.contains(&(i as NodeId, k)) {
                     continue;
                 }
                 let mut edge = out.clone();
@@ -407,10 +411,23 @@ impl Program<'_> {
                         continue;
                     }
                     let name = f.var_name(*var);
+                    // A fresh zeroed object (`path = btrfs_alloc_path()`):
+                    // the fields callees write are 0 until the first such
+                    // call (the flow-insensitive facts count the write
+                    // everywhere).
+                    let zeroes = match value {
+                        Value::CallResult(c) if self.returns_zeroed(fid, *c, 0) => {
+                            self.fields_callees_write(fid, shape, name)
+                        }
+                        _ => Vec::new(),
+                    };
                     for s in &mut states {
                         s.retain(|k, _| !under(k, name));
                         if let (Value::Const(c), true) = (value, name.contains('.')) {
                             s.insert(name.to_string(), *c);
+                        }
+                        for k in &zeroes {
+                            s.insert(k.clone(), 0);
                         }
                     }
                     states = normalize(states);
@@ -425,6 +442,25 @@ impl Program<'_> {
             }
         }
         states
+    }
+
+    /// The fields (`base.field`) of the object `base` that the callees it
+    /// is handed to may write.
+    fn fields_callees_write(&self, fid: FnId, shape: &Shape, base: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        for (cid, args) in shape.call_args.iter().enumerate() {
+            let Some(g) = self.graph.resolved[fid as usize][cid] else {
+                continue;
+            };
+            for (j, path) in args.iter().filter(|(_, p)| p == base) {
+                for store in self.field_writes(g).iter().filter(|w| w.param == *j) {
+                    keys.push(format!("{path}.{}", store.field));
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// A call's effect on the tracked objects it is handed: the fields the
@@ -539,7 +575,7 @@ impl Program<'_> {
                 return None;
             }
         }
-        let states = self.call_states(caller);
+        let states = self.call_states(caller, facts);
         let states = states.get(cid as usize)?.as_ref()?;
         if states.is_empty() || states == &vec![State::new()] {
             return None;

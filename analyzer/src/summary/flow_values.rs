@@ -49,13 +49,34 @@ impl Program<'_> {
         // Plain variables (no fields: callees may store into those) with an
         // entry constant that some assignment of the body unsettles, whose
         // address is never taken (a callee could write them).
+        // So are locals assigned the result of a call the context decides
+        // (a lookup of a free range: `vma = vma_find(..); if (vma)`, before
+        // `vma` is reassigned): [`Program::local_facts`] names such results.
+        let mut of_decided_calls: Vec<VarId> = Vec::new();
+        if f.calls
+            .iter()
+            .any(|c| facts.contains_key(f.var_name(c.result_var)))
+        {
+            for ev in f.cfg.nodes.iter().flat_map(|n| &n.events) {
+                if let Event::Assign {
+                    var,
+                    value: Value::CallResult(c),
+                } = ev
+                {
+                    let call = &f.calls[*c as usize];
+                    if facts.contains_key(f.var_name(call.result_var)) {
+                        of_decided_calls.push(*var);
+                    }
+                }
+            }
+        }
         let split: Vec<VarId> = (0..f.vars.len() as VarId)
             .filter(|&v| {
                 let name = f.var_name(v);
                 !name.contains('.')
                     && !name.starts_with('$')
-                    && lookup(env, wildcards, name).is_some()
                     && !facts.contains_key(name)
+                    && (lookup(env, wildcards, name).is_some() || of_decided_calls.contains(&v))
                     && !f.calls.iter().any(|c| {
                         c.args
                             .iter()
@@ -87,14 +108,24 @@ impl Program<'_> {
         let mut in_vals: Vec<Vec<Flow>> = vec![vec![Flow::Unreached; tested.len()]; n];
         in_vals[f.cfg.entry as usize] = tested
             .iter()
-            .map(|v| Flow::Const(lookup(env, wildcards, f.var_name(*v)).unwrap_or_default()))
+            .map(|v| match lookup(env, wildcards, f.var_name(*v)) {
+                Some(c) => Flow::Const(c),
+                None => Flow::Unknown,
+            })
             .collect();
         let out_of = |node: usize, vals: &[Flow]| -> Vec<Flow> {
             let mut out = vals.to_vec();
             for ev in &f.cfg.nodes[node].events {
                 if let Event::Assign { var, value } = ev {
                     if let Some(i) = tested.iter().position(|t| t == var) {
-                        out[i] = match decided(value, &consts) {
+                        let known = match value {
+                            Value::CallResult(c) => f
+                                .calls
+                                .get(*c as usize)
+                                .and_then(|call| by_var[call.result_var as usize]),
+                            _ => decided(value, &consts),
+                        };
+                        out[i] = match known {
                             Some(c) => Flow::Const(c),
                             None => Flow::Unknown,
                         };
@@ -133,6 +164,44 @@ impl Program<'_> {
             }
         }
         result
+    }
+}
+
+impl Program<'_> {
+    /// The branch edges (node, successor index) that the results of calls
+    /// the context decides make dead (`vma = vma_find(..)` of a free range:
+    /// `if (vma)`'s true edge), for the flow-sensitive field states
+    /// ([`super::field_states`]). Empty for almost every function.
+    pub(super) fn dead_edges(&self, fid: FnId, facts: &ConstMap) -> Vec<(NodeId, usize)> {
+        let f = self.function(fid);
+        if !f
+            .calls
+            .iter()
+            .any(|c| facts.contains_key(f.var_name(c.result_var)))
+        {
+            return Vec::new();
+        }
+        let values = self.branch_values(fid, &ConstMap::default(), facts);
+        let by_var = values_by_var(&f.vars, facts);
+        let mut dead = Vec::new();
+        for (node, vals) in values {
+            let Some(cond) = &f.cfg.nodes[node as usize].branch else {
+                continue;
+            };
+            let mut here = by_var.clone();
+            for (v, c) in vals {
+                here[v as usize] = c;
+            }
+            let consts = Consts {
+                by_var: &here,
+                macros: self.macros,
+            };
+            if let Some(truth) = eval(cond, &consts, None).and_then(truth_of) {
+                dead.push((node, usize::from(truth)));
+            }
+        }
+        dead.sort_unstable();
+        dead
     }
 }
 

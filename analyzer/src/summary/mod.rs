@@ -39,10 +39,12 @@ use crate::lockstate::*;
 use crate::summary_store::{EnvKey, Noted, StableKey, SummaryKey, SummaryStore};
 
 mod analysis;
+mod callee_env;
 mod contexts;
 mod field_states;
 mod field_writes;
 mod flow_values;
+mod free_range;
 mod predicates;
 mod returns;
 mod reuse;
@@ -112,6 +114,8 @@ pub struct Program<'c> {
     predicate_memo: RefCell<HashMap<(FnId, EnvKey), Option<i64>, Fast>>,
     constant_return_memo: RefCell<HashMap<FnId, Option<i64>, Fast>>,
     zeroing_memo: RefCell<HashMap<FnId, bool, Fast>>,
+    /// [`Program::returned_bits`] by callee.
+    returned_bits_memo: RefCell<HashMap<FnId, Option<u64>, Fast>>,
     zeroed_vars_memo: RefCell<HashMap<FnId, Rc<Vec<VarId>>, Fast>>,
     predicate_depth: Cell<u32>,
     /// [`Program::stable_calls`] per function.
@@ -177,6 +181,7 @@ impl<'c> Program<'c> {
             predicate_memo: RefCell::default(),
             constant_return_memo: RefCell::default(),
             zeroing_memo: RefCell::default(),
+            returned_bits_memo: RefCell::default(),
             zeroed_vars_memo: RefCell::default(),
             predicate_depth: Cell::new(0),
             stable_memo: RefCell::default(),

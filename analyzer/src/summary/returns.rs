@@ -108,6 +108,42 @@ impl Program<'_> {
     }
 }
 
+impl Program<'_> {
+    /// `x |= f(..)` where every `return` of `f` is a constant
+    /// (`dma_direct_optimal_gfp_mask()`: `GFP_DMA`, `GFP_DMA32` or 0): the
+    /// bits x gains, at most the or of their numbers. None when a return
+    /// is no constant, or a constant's number is unknown.
+    pub(super) fn returned_bits(&self, fid: FnId, cid: CallId) -> Option<crate::symbolic::BitOp> {
+        let g = self.graph.resolved[fid as usize][cid as usize]?;
+        if let Some(m) = self.returned_bits_memo.borrow().get(&g) {
+            return m.map(|m| crate::symbolic::BitOp::Set(m as i64));
+        }
+        let gf = self.function(g);
+        let macro_value = |s| self.macros.value(s);
+        let mut or: Option<u64> = gf
+            .var_id(RETURN_VAR)
+            .filter(|_| !gf.has_parse_error)
+            .map(|_| 0);
+        for ev in gf.cfg.nodes.iter().flat_map(|n| &n.events) {
+            if let Event::Assign { var, value } = ev {
+                if Some(*var) != gf.var_id(RETURN_VAR) {
+                    continue;
+                }
+                let bits = match value {
+                    Value::Const(c) => match crate::symbolic::bits_known(*c, &macro_value) {
+                        Some(crate::symbolic::Bits::Exact(n)) if n < 1 << 40 => Some(n),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                or = or.zip(bits).map(|(a, b)| a | b);
+            }
+        }
+        self.returned_bits_memo.borrow_mut().insert(g, or);
+        or.map(|m| crate::symbolic::BitOp::Set(m as i64))
+    }
+}
+
 /// The one value every `return` that `consts` leaves reachable in `f`
 /// gives (`value_of` reads each returned value), if they all give the
 /// same known one: a predicate's in a context ([`Program::predicate_value`]),
