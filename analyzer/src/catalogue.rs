@@ -161,6 +161,8 @@ struct RawCatalogue {
     #[serde(default)]
     not_followed: BTreeMap<String, String>,
     #[serde(default)]
+    not_followed_from: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
     pure: BTreeMap<String, String>,
     #[serde(default)]
     stable: BTreeMap<String, String>,
@@ -439,6 +441,9 @@ pub struct Catalogue {
     /// with the fact about the kernel API that makes them bounded or
     /// impossible under the mmap lock (`[not_followed]`).
     pub not_followed: HashMap<String, String>,
+    /// The same for calls from one caller only (`[not_followed_from.CALLER]`),
+    /// by caller, then callee.
+    pub not_followed_from: BTreeMap<String, BTreeMap<String, String>>,
     /// Side-effect-free macros and helpers that may have no definition in
     /// view, with why (`[pure]`): a helper calling them can still be a
     /// predicate whose result a context decides.
@@ -516,6 +521,7 @@ impl Catalogue {
             task_flags: raw.task_flags,
             rules: raw.rules,
             not_followed: raw.not_followed.into_iter().collect(),
+            not_followed_from: raw.not_followed_from,
             pure: raw.pure.into_iter().collect(),
             stable: raw.stable.into_iter().collect(),
             assume_clear: raw.assume_clear,

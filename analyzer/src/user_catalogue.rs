@@ -117,6 +117,8 @@ struct UserOverlay {
     #[serde(default)]
     not_followed: BTreeMap<String, String>,
     #[serde(default)]
+    not_followed_from: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
     pure: BTreeMap<String, String>,
     #[serde(default)]
     stable: BTreeMap<String, String>,

@@ -1126,3 +1126,14 @@ fn a_range_mapped_where_there_is_room_replaces_nothing() {
     assert!(holder_clean(&run, "demo_setup_ring"));
     assert!(holder_clean(&run, "demo_map_noreplace"));
 }
+
+#[test]
+fn a_call_not_followed_from_one_caller_is_followed_from_the_others() {
+    // Catalogue `[not_followed_from.unmap_and_move_huge_page]`: a hugetlb
+    // folio moves through its mapping's migrate callback, so the move's
+    // write-out fallback is not followed from there; the same callee from
+    // the regular-folio path still reaches it.
+    let run = lint("not_followed_from");
+    assert_eq!(sorted_holders(&run, "MMS004"), ["demo_migrate_regular"]);
+    assert!(holder_clean(&run, "demo_migrate_huge"));
+}

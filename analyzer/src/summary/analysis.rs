@@ -401,9 +401,16 @@ impl Program<'_> {
             if (!op.in_loop || call.in_loop) && !fresh_wait {
                 reached.push((op.class, Chain::single((fid, cid)), None, None));
             }
-        } else if self.cat.not_followed.contains_key(&call.callee) {
+        } else if self.cat.not_followed.contains_key(&call.callee)
+            || self
+                .cat
+                .not_followed_from
+                .get(&f.name)
+                .is_some_and(|callees| callees.contains_key(&call.callee))
+        {
             // What the callee does under the lock is bounded or cannot
-            // happen there (catalogue `[not_followed]`): nothing is reached.
+            // happen there (catalogue `[not_followed]`, or from this caller
+            // `[not_followed_from]`): nothing is reached.
         } else if let Some(g) = self.target(fid, cid, facts) {
             // Only asked of functions promised a hold on entry (is a caller
             // their holder?): only those are noted, which keeps replays short.
