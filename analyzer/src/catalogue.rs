@@ -6,6 +6,10 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::catalogue_facts::{
+    is_ident_char, is_identifier, ArgFactKey, CallFacts, EntryFacts, FactKey,
+};
+
 /// The catalogue's maps are looked up for every call of every scanned
 /// function: hashed with foldhash, not SipHash (no untrusted keys here).
 pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -163,6 +167,8 @@ struct RawCatalogue {
     #[serde(default)]
     not_followed_from: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
+    call_facts: BTreeMap<String, BTreeMap<String, CallFacts>>,
+    #[serde(default)]
     pure: BTreeMap<String, String>,
     #[serde(default)]
     stable: BTreeMap<String, String>,
@@ -251,66 +257,6 @@ pub struct FaultPath {
     /// `->pfn_mkwrite` of a file system runs only for DAX mappings.
     #[serde(default)]
     pub entry_facts: BTreeMap<String, EntryFacts>,
-}
-
-/// Facts on entry to the functions a designated initializer puts in one
-/// field, for definitions under the path prefixes given (all when none).
-/// Keys are paths rooted at the handler's first parameter, written `$0`
-/// (`$0.vma.vm_file.@file_inode.@IS_DAX`: what the `[stable]` call
-/// `IS_DAX(file_inode(vmf->vma->vm_file))` returns).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EntryFacts {
-    pub why: String,
-    #[serde(default)]
-    pub under: Vec<String>,
-    pub facts: BTreeMap<FactKey, i64>,
-}
-
-/// A key of `[fault_path.entry_facts]`: a path rooted at the handler's
-/// first parameter (`$0.vma.vm_file.@file_inode.@IS_DAX`; `@f` the result
-/// of a `[stable]` call).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "String")]
-pub struct FactKey(pub String);
-
-impl TryFrom<String> for FactKey {
-    type Error = String;
-    fn try_from(s: String) -> Result<FactKey, String> {
-        let ok = s.strip_prefix("$0.").is_some_and(|rest| {
-            rest.split('.')
-                .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
-        });
-        match ok {
-            true => Ok(FactKey(s)),
-            false => Err(format!(
-                "\"{s}\" is not a path from the first parameter such as \"$0.vma.vm_file.@file_inode.@IS_DAX\""
-            )),
-        }
-    }
-}
-
-impl EntryFacts {
-    /// The facts for a handler whose first parameter is `param`, defined in
-    /// `file` (none outside the prefixes).
-    pub fn for_handler(&self, file: &str, param: &str) -> Vec<(String, i64)> {
-        // `file` is relative to the run's root, which may be above the
-        // kernel tree (a repository holding it): a prefix matches at the
-        // start or after a `/`.
-        let under = |u: &String| {
-            file.starts_with(u.as_str())
-                || file
-                    .match_indices(u.as_str())
-                    .any(|(i, _)| file[..i].ends_with('/'))
-        };
-        if !self.under.is_empty() && !self.under.iter().any(under) {
-            return Vec::new();
-        }
-        self.facts
-            .iter()
-            .filter_map(|(k, v)| Some((format!("{param}{}", k.0.strip_prefix("$0")?), *v)))
-            .collect()
-    }
 }
 
 impl FaultPath {
@@ -444,6 +390,12 @@ pub struct Catalogue {
     /// The same for calls from one caller only (`[not_followed_from.CALLER]`),
     /// by caller, then callee.
     pub not_followed_from: BTreeMap<String, BTreeMap<String, String>>,
+    /// What a caller guarantees about the arguments it hands one callee
+    /// (`[call_facts.CALLER.CALLEE]`), by caller, then callee.
+    pub call_facts: BTreeMap<String, BTreeMap<String, CallFacts>>,
+    /// The calls `[call_facts]` keys name (`@folio_test_hugetlb`): their
+    /// results get keys a context can give.
+    pub call_fact_calls: HashSet<String>,
     /// Side-effect-free macros and helpers that may have no definition in
     /// view, with why (`[pure]`): a helper calling them can still be a
     /// predicate whose result a context decides.
@@ -522,6 +474,16 @@ impl Catalogue {
             rules: raw.rules,
             not_followed: raw.not_followed.into_iter().collect(),
             not_followed_from: raw.not_followed_from,
+            call_fact_calls: raw
+                .call_facts
+                .values()
+                .flat_map(|m| m.values())
+                .flat_map(|cf| cf.facts.keys())
+                .flat_map(|k| k.rest.split('.'))
+                .filter_map(|seg| seg.strip_prefix('@'))
+                .map(str::to_string)
+                .collect(),
+            call_facts: raw.call_facts,
             pure: raw.pure.into_iter().collect(),
             stable: raw.stable.into_iter().collect(),
             assume_clear: raw.assume_clear,
@@ -621,18 +583,6 @@ impl Catalogue {
         v.dedup();
         v
     }
-}
-
-pub fn is_ident_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
-}
-
-/// A C identifier: a letter or `_`, then letters, digits and `_`.
-pub fn is_identifier(s: &str) -> bool {
-    s.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && s.chars().all(is_ident_char)
 }
 
 pub(crate) fn config_error(origin: &Path, text: &str, e: toml::de::Error) -> AnalyzerError {

@@ -137,6 +137,10 @@ pub struct Catalogued {
     pub pure: bool,
     /// A `[stable]` call (same result for the same argument).
     pub stable: bool,
+    /// Its result has a key a context can give (`@name` in `[call_facts]`
+    /// keys), without being `[stable]`: no branch on it implies anything
+    /// in the callees.
+    pub fact_keyed: bool,
 }
 
 impl Catalogued {
@@ -152,6 +156,7 @@ impl Catalogued {
             assertion: cat.assertions.contains_key(&call.callee),
             pure: cat.pure.contains_key(&call.callee) || cat.stable.contains_key(&call.callee),
             stable: cat.stable.contains_key(&call.callee),
+            fact_keyed: cat.call_fact_calls.contains(&call.callee),
         }
     }
 }

@@ -13,6 +13,7 @@
 // The stages a caller (or a stage's own tests) may use on their own.
 pub mod baseline;
 pub mod catalogue;
+mod catalogue_facts;
 pub mod normalize;
 pub mod parse;
 pub mod printers;

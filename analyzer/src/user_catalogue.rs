@@ -119,6 +119,8 @@ struct UserOverlay {
     #[serde(default)]
     not_followed_from: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
+    call_facts: BTreeMap<String, BTreeMap<String, crate::catalogue::CallFacts>>,
+    #[serde(default)]
     pure: BTreeMap<String, String>,
     #[serde(default)]
     stable: BTreeMap<String, String>,

@@ -1137,3 +1137,15 @@ fn a_call_not_followed_from_one_caller_is_followed_from_the_others() {
     assert_eq!(sorted_holders(&run, "MMS004"), ["demo_migrate_regular"]);
     assert!(holder_clean(&run, "demo_migrate_huge"));
 }
+
+#[test]
+fn what_a_caller_hands_a_callee_decides_the_callee_s_branches() {
+    // Catalogue `[call_facts.hugetlb_add_to_page_cache.__filemap_add_folio]`:
+    // the folio is a hugetlb one (`$1.@folio_test_hugetlb` = 1: what the
+    // call returns there), so the memcg charge and its writeback wait are
+    // not reached;
+    // the same callee from another caller keeps them.
+    let run = lint("call_facts");
+    assert_eq!(sorted_holders(&run, "MMS004"), ["demo_shmem_copy"]);
+    assert!(holder_clean(&run, "demo_hugetlb_copy"));
+}

@@ -165,6 +165,16 @@ impl Program<'_> {
         if let Some((word, value)) = self.task_flags_for(caller, cid, callee, facts) {
             env.insert(word.to_string(), value);
         }
+        // What the catalogue says this caller hands this callee
+        // (`[call_facts]`: `hugetlb_add_to_page_cache()` adds a hugetlb folio).
+        if let Some(cf) = self
+            .cat
+            .call_facts
+            .get(&self.function(caller).name)
+            .and_then(|m| m.get(&g.name))
+        {
+            env.extend(cf.for_callee(&g.params));
+        }
         if self.hands_free_range(facts, g) {
             env.insert(super::free_range::FREE_RANGE.to_string(), 1);
         }

@@ -45,7 +45,10 @@ impl Program<'_> {
     /// implies) its branches are read in any case.
     pub(super) fn stable_calls(&self, fid: FnId, params: bool) -> Rc<StableCalls> {
         let f = self.function(fid);
-        let has_stable = f.calls.iter().any(|c| c.catalogued.stable);
+        let has_stable = f
+            .calls
+            .iter()
+            .any(|c| c.catalogued.stable || c.catalogued.fact_keyed);
         if !has_stable && !params {
             return self.no_stable_calls.clone();
         }
@@ -73,9 +76,12 @@ impl Program<'_> {
             .iter()
             .map(|n| f.params.iter().any(|q| q == n).then(|| format!("?{n}")))
             .collect();
+        // Only `[stable]` results: a result keyed for `[call_facts]` alone
+        // may change under the branch (a hugetlb folio being dissolved).
         let key_of_var = |v: VarId| -> Option<&String> {
             match f.calls.iter().position(|c| c.result_var == v) {
-                Some(c) => keys[c].as_ref(),
+                Some(c) if f.calls[c].catalogued.stable => keys[c].as_ref(),
+                Some(_) => None,
                 None => param_keys.get(v as usize)?.as_ref(),
             }
         };
@@ -182,7 +188,7 @@ impl Program<'_> {
 /// argument's key.
 fn call_key(p: &Program, f: &Function, c: CallId, depth: u32) -> Option<String> {
     let call = &f.calls[c as usize];
-    if !call.catalogued.stable || call.arg_values.len() != 1 {
+    if !(call.catalogued.stable || call.catalogued.fact_keyed) || call.arg_values.len() != 1 {
         return None;
     }
     let arg = value_key(p, f, &call.arg_values[0], depth)?;

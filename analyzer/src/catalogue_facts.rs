@@ -1,0 +1,160 @@
+//! Facts the catalogue states about what a function is handed: on entry to
+//! the handlers of a field (`[fault_path.entry_facts.FIELD]`) and at the
+//! calls from one caller to one callee (`[call_facts.CALLER.CALLEE]`).
+//! Keys are paths rooted at a parameter, written `$N` (the N-th, from 0),
+//! with `@f` for what the call `f` returns on it (`[stable]` calls, and
+//! for `[call_facts]` any call its keys name).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// A C identifier: a letter or `_`, then letters, digits and `_`.
+pub fn is_identifier(s: &str) -> bool {
+    s.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && s.chars().all(is_ident_char)
+}
+
+/// Facts on entry to the functions a designated initializer puts in one
+/// field, for definitions under the path prefixes given (all when none).
+/// Keys are paths rooted at the handler's first parameter, written `$0`
+/// (`$0.vma.vm_file.@file_inode.@IS_DAX`: what the `[stable]` call
+/// `IS_DAX(file_inode(vmf->vma->vm_file))` returns).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryFacts {
+    pub why: String,
+    #[serde(default)]
+    pub under: Vec<String>,
+    pub facts: BTreeMap<FactKey, i64>,
+}
+
+/// A key of `[fault_path.entry_facts]`: a path rooted at the handler's
+/// first parameter (`$0.vma.vm_file.@file_inode.@IS_DAX`; `@f` the result
+/// of a `[stable]` call).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FactKey(pub String);
+
+impl TryFrom<String> for FactKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<FactKey, String> {
+        let ok = s.strip_prefix("$0.").is_some_and(|rest| {
+            rest.split('.')
+                .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
+        });
+        match ok {
+            true => Ok(FactKey(s)),
+            false => Err(format!(
+                "\"{s}\" is not a path from the first parameter such as \"$0.vma.vm_file.@file_inode.@IS_DAX\""
+            )),
+        }
+    }
+}
+
+impl EntryFacts {
+    /// The facts for a handler whose first parameter is `param`, defined in
+    /// `file` (none outside the prefixes).
+    pub fn for_handler(&self, file: &str, param: &str) -> Vec<(String, i64)> {
+        // `file` is relative to the run's root, which may be above the
+        // kernel tree (a repository holding it): a prefix matches at the
+        // start or after a `/`.
+        let under = |u: &String| {
+            file.starts_with(u.as_str())
+                || file
+                    .match_indices(u.as_str())
+                    .any(|(i, _)| file[..i].ends_with('/'))
+        };
+        if !self.under.is_empty() && !self.under.iter().any(under) {
+            return Vec::new();
+        }
+        self.facts
+            .iter()
+            .filter_map(|(k, v)| Some((format!("{param}{}", k.0.strip_prefix("$0")?), *v)))
+            .collect()
+    }
+}
+
+/// What a caller guarantees about the arguments it hands one callee
+/// (`[call_facts.CALLER.CALLEE]`): `hugetlb_add_to_page_cache()` adds a
+/// hugetlb folio, so `__filemap_add_folio()`'s `folio_test_hugetlb(folio)`
+/// is true there (`"$1.@folio_test_hugetlb" = 1`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallFacts {
+    pub why: String,
+    pub facts: BTreeMap<ArgFactKey, i64>,
+}
+
+/// A key of `[call_facts]`: a path rooted at the callee's N-th parameter
+/// (`$1.@folio_test_hugetlb`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ArgFactKey {
+    pub param: usize,
+    pub rest: String,
+}
+
+impl TryFrom<String> for ArgFactKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<ArgFactKey, String> {
+        let parsed = s.strip_prefix('$').and_then(|r| {
+            let (n, rest) = r.split_once('.')?;
+            let param = n.parse::<usize>().ok()?;
+            rest.split('.')
+                .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
+                .then(|| ArgFactKey {
+                    param,
+                    rest: rest.to_string(),
+                })
+        });
+        parsed.ok_or_else(|| {
+            format!("\"{s}\" is not a path from a parameter such as \"$1.@folio_test_hugetlb\"")
+        })
+    }
+}
+
+impl CallFacts {
+    /// The facts in the names of the callee's parameters `params` (a key of
+    /// a parameter the callee does not have, or has no name for, is left out).
+    pub fn for_callee(&self, params: &[String]) -> Vec<(String, i64)> {
+        self.facts
+            .iter()
+            .filter_map(|(k, v)| {
+                let p = params.get(k.param).filter(|p| !p.is_empty())?;
+                Some((format!("{p}.{}", k.rest), *v))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_fact_keys_name_a_parameter_and_a_path() {
+        let key = ArgFactKey::try_from("$1.@folio_test_hugetlb".to_string()).expect("valid");
+        assert_eq!((key.param, key.rest.as_str()), (1, "@folio_test_hugetlb"));
+        for bad in ["$x.a", "1.a", "$1", "$1.a-b", "$1."] {
+            assert!(ArgFactKey::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+        let facts = CallFacts {
+            why: String::new(),
+            facts: [(key, 1)].into_iter().collect(),
+        };
+        let params = ["mapping".to_string(), "folio".to_string()];
+        assert_eq!(
+            facts.for_callee(&params),
+            [("folio.@folio_test_hugetlb".to_string(), 1)]
+        );
+        // A callee without that parameter gets nothing.
+        assert!(facts.for_callee(&params[..1]).is_empty());
+    }
+}
