@@ -15,7 +15,7 @@ use crate::symbolic::one_of;
 impl Program<'_> {
     /// The contexts a call gives its callee: one, or one per combination of
     /// the values of arguments that hold one of two constants (at most
-    /// [`MAX_CHOICE_SPLIT`]; past that, those arguments are unknown).
+    /// [`crate::limits::MAX_CHOICE_SPLIT`]; past that, those arguments are unknown).
     pub(super) fn callee_envs(
         &self,
         caller: FnId,

@@ -2,16 +2,18 @@
 //! without `MAP_FIXED` maps a range `get_unmapped_area()` found empty, so
 //! `mmap_region()`'s lookup of the mappings it would replace finds none and
 //! its unmap of them (6.12 `vms_gather_munmap_vmas()` ... `vms_clear_ptes()`,
-//! 6.1 `do_mas_munmap()`) is not reached. (aio's ring and x86's shadow
-//! stack map so under the write lock; `mmap(2)` of a hint does too.)
+//! 6.1 `do_mas_munmap()`) is not reached. (aio's ring maps so under the
+//! write lock, and `mmap(2)` of a hint; x86's shadow stack does too, but
+//! its flags, built in a branch, are unknown by name.)
 //!
 //! The fact is a context key ([`FREE_RANGE`]): set in the facts of the
 //! catalogued function when its flag parameter's entry value has none of
 //! the `unless` flags, handed to the callees the entry names (`in`), where
 //! the catalogued lookups return NULL ([`Program::free_range_lookup`]).
 //! The lookup's result is followed in CFG order
-//! ([`Program::result_branch_values`]): `vma = vma_find(..); if (vma)`
-//! comes before `vma` is reassigned.
+//! ([`Program::branch_values`], and [`Program::dead_edges`] for the field
+//! states): `vma = vma_find(..); if (vma)` comes before `vma` is
+//! reassigned.
 
 use super::{FnId, Program};
 use crate::field_values::lookup;
