@@ -21,6 +21,13 @@ pub fn is_identifier(s: &str) -> bool {
         && s.chars().all(is_ident_char)
 }
 
+/// The path of a fact key after its parameter: fields, and `@f` for what
+/// the call `f` returns (`vma.vm_file.@file_inode.@IS_DAX`).
+fn is_fact_path(rest: &str) -> bool {
+    rest.split('.')
+        .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
+}
+
 /// Facts on entry to the functions a designated initializer puts in one
 /// field, for definitions under the path prefixes given (all when none).
 /// Keys are paths rooted at the handler's first parameter, written `$0`
@@ -45,10 +52,7 @@ pub struct FactKey(pub String);
 impl TryFrom<String> for FactKey {
     type Error = String;
     fn try_from(s: String) -> Result<FactKey, String> {
-        let ok = s.strip_prefix("$0.").is_some_and(|rest| {
-            rest.split('.')
-                .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
-        });
+        let ok = s.strip_prefix("$0.").is_some_and(is_fact_path);
         match ok {
             true => Ok(FactKey(s)),
             false => Err(format!(
@@ -107,12 +111,10 @@ impl TryFrom<String> for ArgFactKey {
         let parsed = s.strip_prefix('$').and_then(|r| {
             let (n, rest) = r.split_once('.')?;
             let param = n.parse::<usize>().ok()?;
-            rest.split('.')
-                .all(|seg| is_identifier(seg.strip_prefix('@').unwrap_or(seg)))
-                .then(|| ArgFactKey {
-                    param,
-                    rest: rest.to_string(),
-                })
+            is_fact_path(rest).then(|| ArgFactKey {
+                param,
+                rest: rest.to_string(),
+            })
         });
         parsed.ok_or_else(|| {
             format!("\"{s}\" is not a path from a parameter such as \"$1.@folio_test_hugetlb\"")

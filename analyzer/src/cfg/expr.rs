@@ -287,19 +287,11 @@ impl CfgBuilder<'_> {
     /// [`Value::ClearBits`]); `x &= y` of anything else keeps at most x's
     /// bits ([`Value::MaskBits`]); anything else is unknown.
     fn bits_assigned(&self, op: &str, right: TsNode) -> Value {
-        let constant = |n: TsNode| match self.value_of(n) {
-            Value::Const(c) => Some(c),
-            _ => self.constant_or(n),
+        let Some(inner) = unparenthesized(right) else {
+            return Value::Unknown;
         };
-        let mut inner = right;
-        while inner.kind() == "parenthesized_expression" {
-            match inner.named_child(0) {
-                Some(c) => inner = c,
-                None => return Value::Unknown,
-            }
-        }
         match op {
-            "|=" => match constant(inner) {
+            "|=" => match self.constant_of(inner) {
                 Some(c) => Value::SetBits(c),
                 // `gfp |= helper(..)`: the helper's returned constants.
                 None => match self.value_of(inner) {
@@ -307,19 +299,34 @@ impl CfgBuilder<'_> {
                     _ => Value::Unknown,
                 },
             },
-            _ if inner.kind() == "unary_expression"
-                && inner
-                    .child_by_field_name("operator")
-                    .is_some_and(|o| self.text(o) == "~") =>
-            {
-                inner
-                    .child_by_field_name("argument")
-                    .and_then(constant)
-                    .map_or(Value::Unknown, Value::ClearBits)
-            }
+            _ if self.is_inverted(inner) => self
+                .inverted_constant(inner)
+                .map_or(Value::Unknown, Value::ClearBits),
             "&=" => Value::MaskBits,
             _ => Value::Unknown,
         }
+    }
+
+    /// A constant: a literal, a symbolic constant, or an or of them.
+    fn constant_of(&self, n: TsNode) -> Option<i64> {
+        match self.value_of(n) {
+            Value::Const(c) => Some(c),
+            _ => self.constant_or(n),
+        }
+    }
+
+    /// `~X`, parenthesized or not.
+    fn is_inverted(&self, n: TsNode) -> bool {
+        unparenthesized(n).is_some_and(|m| {
+            m.kind() == "unary_expression"
+                && crate::cfg::field(m, "operator").is_some_and(|o| self.text(o) == "~")
+        })
+    }
+
+    /// `C` of `~C` for a constant `C` ([`Self::constant_of`]).
+    fn inverted_constant(&self, n: TsNode) -> Option<i64> {
+        let m = unparenthesized(n).filter(|_| self.is_inverted(n))?;
+        self.constant_of(crate::cfg::field(m, "argument")?)
     }
 
     /// A word computed from one path by bit operations on constants, as
@@ -328,14 +335,8 @@ impl CfgBuilder<'_> {
     /// bits. `None` for anything else, and for a path alone.
     fn bit_steps(&self, n: TsNode) -> Option<(String, Vec<crate::symbolic::BitOp>)> {
         use crate::symbolic::BitOp;
-        let constant = |n: TsNode| match self.value_of(n) {
-            Value::Const(c) => Some(c),
-            _ => self.constant_or(n),
-        };
-        let mut n = n;
-        while n.kind() == "parenthesized_expression" {
-            n = n.named_child(0)?;
-        }
+        let constant = |n: TsNode| self.constant_of(n);
+        let n = unparenthesized(n)?;
         if n.kind() != "binary_expression" {
             return None;
         }
@@ -351,17 +352,7 @@ impl CfgBuilder<'_> {
                 _ => self.bit_steps(b),
             }
         };
-        let inverted = |m: TsNode| {
-            let mut m = m;
-            while m.kind() == "parenthesized_expression" {
-                m = m.named_child(0)?;
-            }
-            (m.kind() == "unary_expression"
-                && crate::cfg::field(m, "operator").is_some_and(|o| self.text(o) == "~"))
-            .then(|| crate::cfg::field(m, "argument"))
-            .flatten()
-            .and_then(constant)
-        };
+        let inverted = |m: TsNode| self.inverted_constant(m);
         let (mut steps, step) = match op {
             "|" => {
                 let (b, c) = match constant(right) {
@@ -602,4 +593,13 @@ fn parse_int(s: &str) -> Option<i64> {
     } else {
         t.parse().ok()
     }
+}
+
+/// `n` without the parentheses around it (`None`: an empty pair).
+fn unparenthesized(n: TsNode) -> Option<TsNode> {
+    let mut n = n;
+    while n.kind() == "parenthesized_expression" {
+        n = n.named_child(0)?;
+    }
+    Some(n)
 }

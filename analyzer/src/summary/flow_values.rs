@@ -53,10 +53,7 @@ impl Program<'_> {
         // (a lookup of a free range: `vma = vma_find(..); if (vma)`, before
         // `vma` is reassigned): [`Program::local_facts`] names such results.
         let mut of_decided_calls: Vec<VarId> = Vec::new();
-        if f.calls
-            .iter()
-            .any(|c| facts.contains_key(f.var_name(c.result_var)))
-        {
+        if decides_a_call_result(f, facts) {
             for ev in f.cfg.nodes.iter().flat_map(|n| &n.events) {
                 if let Event::Assign {
                     var,
@@ -174,11 +171,7 @@ impl Program<'_> {
     /// ([`super::field_states`]). Empty for almost every function.
     pub(super) fn dead_edges(&self, fid: FnId, facts: &ConstMap) -> Vec<(NodeId, usize)> {
         let f = self.function(fid);
-        if !f
-            .calls
-            .iter()
-            .any(|c| facts.contains_key(f.var_name(c.result_var)))
-        {
+        if !decides_a_call_result(f, facts) {
             return Vec::new();
         }
         let values = self.branch_values(fid, &ConstMap::default(), facts);
@@ -203,6 +196,14 @@ impl Program<'_> {
         dead.sort_unstable();
         dead
     }
+}
+
+/// Whether `facts` give the result of one of `f`'s calls (a predicate's,
+/// a free range's lookup: [`Program::local_facts`] names them `$N`).
+fn decides_a_call_result(f: &Function, facts: &ConstMap) -> bool {
+    f.calls
+        .iter()
+        .any(|c| facts.contains_key(f.var_name(c.result_var)))
 }
 
 fn mentions(e: &Expr, v: VarId) -> bool {
