@@ -171,6 +171,8 @@ struct RawCatalogue {
     #[serde(default)]
     pure: BTreeMap<String, String>,
     #[serde(default)]
+    asserts: BTreeMap<String, String>,
+    #[serde(default)]
     stable: BTreeMap<String, String>,
     #[serde(default)]
     assume_clear: BTreeMap<String, AssumeClear>,
@@ -400,6 +402,10 @@ pub struct Catalogue {
     /// view, with why (`[pure]`): a helper calling them can still be a
     /// predicate whose result a context decides.
     pub pure: HashMap<String, String>,
+    /// Assertions whose first argument is a condition the code promises
+    /// false (`VM_BUG_ON(!migrate)`): a path on which it holds does not go
+    /// on (`[asserts]`, with why).
+    pub asserts: HashMap<String, String>,
     /// Calls with the same result for the same argument throughout one
     /// operation (`[stable]`, pure too): a branch on one decides the same
     /// test in the callees under it.
@@ -485,6 +491,7 @@ impl Catalogue {
                 .collect(),
             call_facts: raw.call_facts,
             pure: raw.pure.into_iter().collect(),
+            asserts: raw.asserts.into_iter().collect(),
             stable: raw.stable.into_iter().collect(),
             assume_clear: raw.assume_clear,
             zeroing_allocators: raw.zeroing_allocators.into_iter().collect(),

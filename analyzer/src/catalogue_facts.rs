@@ -88,12 +88,61 @@ impl EntryFacts {
 /// What a caller guarantees about the arguments it hands one callee
 /// (`[call_facts.CALLER.CALLEE]`): `hugetlb_add_to_page_cache()` adds a
 /// hugetlb folio, so `__filemap_add_folio()`'s `folio_test_hugetlb(folio)`
-/// is true there (`"$1.@folio_test_hugetlb" = 1`).
+/// is true there (`"$1.@folio_test_hugetlb" = 1`); `do_swap_page()` hands
+/// `do_wp_page()` a private VMA (`"$0.vma.vm_flags" = { clear = ["VM_SHARED",
+/// "VM_MAYSHARE"] }`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallFacts {
     pub why: String,
-    pub facts: BTreeMap<ArgFactKey, i64>,
+    pub facts: BTreeMap<ArgFactKey, FactValue>,
+}
+
+/// The value a fact gives: a number, or a flag word with these flags
+/// clear and its other bits unknown ([`crate::symbolic::lacks_bits`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum FactValue {
+    Number(i64),
+    Clear(ClearFlags),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearFlags {
+    pub clear: Vec<FlagName>,
+}
+
+/// A flag's name (`VM_SHARED`): a C identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FlagName(pub String);
+
+impl TryFrom<String> for FlagName {
+    type Error = String;
+    fn try_from(s: String) -> Result<FlagName, String> {
+        match is_identifier(&s) {
+            true => Ok(FlagName(s)),
+            false => Err(format!("\"{s}\" is not a flag name such as \"VM_SHARED\"")),
+        }
+    }
+}
+
+impl FactValue {
+    /// The value as a context constant.
+    pub fn value(&self) -> i64 {
+        match self {
+            FactValue::Number(n) => *n,
+            FactValue::Clear(c) => {
+                let flags: Vec<i64> = c
+                    .clear
+                    .iter()
+                    .map(|f| crate::symbolic::symbol_hash(&f.0))
+                    .collect();
+                crate::symbolic::lacks_bits(&flags)
+            }
+        }
+    }
 }
 
 /// A key of `[call_facts]`: a path rooted at the callee's N-th parameter
@@ -130,7 +179,7 @@ impl CallFacts {
             .iter()
             .filter_map(|(k, v)| {
                 let p = params.get(k.param).filter(|p| !p.is_empty())?;
-                Some((format!("{p}.{}", k.rest), *v))
+                Some((format!("{p}.{}", k.rest), v.value()))
             })
             .collect()
     }
@@ -149,7 +198,7 @@ mod tests {
         }
         let facts = CallFacts {
             why: String::new(),
-            facts: [(key, 1)].into_iter().collect(),
+            facts: [(key, FactValue::Number(1))].into_iter().collect(),
         };
         let params = ["mapping".to_string(), "folio".to_string()];
         assert_eq!(
@@ -158,5 +207,28 @@ mod tests {
         );
         // A callee without that parameter gets nothing.
         assert!(facts.for_callee(&params[..1]).is_empty());
+    }
+
+    #[test]
+    fn a_fact_value_is_a_number_or_flags_clear() {
+        let facts: CallFacts = toml::from_str(
+            "why = \"w\"\nfacts = { \"$0.vma.vm_flags\" = { clear = [\"VM_SHARED\", \"VM_MAYSHARE\"] }, \"$0.x\" = 3 }",
+        )
+        .expect("valid");
+        let got = facts.for_callee(&["vmf".to_string()]);
+        let shared = crate::symbolic::symbol_hash("VM_SHARED");
+        let mayshare = crate::symbolic::symbol_hash("VM_MAYSHARE");
+        assert!(got.contains(&(
+            "vmf.vma.vm_flags".to_string(),
+            crate::symbolic::lacks_bits(&[shared, mayshare])
+        )));
+        assert!(got.contains(&("vmf.x".to_string(), 3)));
+        for bad in [
+            "why = \"w\"\nfacts = { \"$0.f\" = { clear = [\"VM SHARED\"] } }",
+            "why = \"w\"\nfacts = { \"$0.f\" = { set = [\"VM_SHARED\"] } }",
+            "why = \"w\"\nfacts = { \"$0.f\" = \"VM_SHARED\" }",
+        ] {
+            assert!(toml::from_str::<CallFacts>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -190,6 +190,10 @@ pub struct Cfg {
 pub enum StoreSource {
     Param(usize),
     Const(i64),
+    /// `p->flags |= C`, `&= ~C`, `&= mask`: the bits change as the step
+    /// says ([`crate::symbolic::bits_after`]), the others are kept, here
+    /// and seen from any caller.
+    Bits(crate::symbolic::BitOp),
     /// Anything else (a local, a call's result, an expression): the field
     /// is no longer known after the store (`sc->mode = mode;`).
     Unknown,

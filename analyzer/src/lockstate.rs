@@ -298,7 +298,10 @@ impl<'a> Consts<'a> {
 /// A value made by `|` ([`has_bits`], [`crate::symbolic::composite`]):
 /// it stands for bits, not for one of the values it is compared with.
 fn is_bitwise(v: i64) -> bool {
-    bits_of(v).is_some() || crate::symbolic::is_composite(v) || crate::symbolic::is_at_most(v)
+    bits_of(v).is_some()
+        || crate::symbolic::is_composite(v)
+        || crate::symbolic::is_at_most(v)
+        || crate::symbolic::is_lacks_bits(v)
 }
 
 /// Three-valued evaluation of a condition on one path: `None` is unknown.
@@ -343,10 +346,12 @@ fn eval_known(
             // numbers, or `(x | VM_LOCKED) & VM_LOCKED` by name. Only the
             // truth is given: the number would not compare with symbols.
             (Some(Eq(x)), Some(Eq(y))) => {
-                match crate::symbolic::bit_and(x, y, &|s| consts.macros.value(s)) {
+                let macro_value = |s| consts.macros.value(s);
+                match crate::symbolic::bit_and(x, y, &macro_value) {
                     Some(true) => Some(NonZero),
                     Some(false) => Some(Eq(0)),
-                    None => None,
+                    // At most some bits: compared below by them.
+                    None => crate::symbolic::and_at_most(x, y, &macro_value).map(Eq),
                 }
             }
             _ => None,
@@ -361,6 +366,15 @@ fn eval_known(
         },
         Expr::Cmp(op, a, b) => match (eval_known(a, consts, known)?, eval_known(b, consts, known)?)
         {
+            // A value with at most some bits is unequal to one with
+            // another bit (`(flags & (VM_WRITE|VM_SHARED)) ==
+            // (VM_WRITE|VM_SHARED)` of flags without `VM_SHARED`).
+            (Eq(x), Eq(y))
+                if matches!(op, CmpOp::Eq | CmpOp::Ne)
+                    && crate::symbolic::differs_in_bits(x, y, &|s| consts.macros.value(s)) =>
+            {
+                Some(of(*op == CmpOp::Ne))
+            }
             // A value known only by some of its bits, or an or of flags,
             // compares to nothing.
             (Eq(x), Eq(y)) if is_bitwise(x) || is_bitwise(y) => None,
@@ -642,7 +656,9 @@ pub fn truth_of(v: GuardVal) -> Option<bool> {
         GuardVal::Eq(0) => Some(false),
         GuardVal::Eq(x) if is_other(x) => excluded_by(x).contains(&0).then_some(true),
         // Some bits, maybe none.
-        GuardVal::Eq(x) if crate::symbolic::is_at_most(x) => None,
+        GuardVal::Eq(x) if crate::symbolic::is_at_most(x) || crate::symbolic::is_lacks_bits(x) => {
+            None
+        }
         _ => Some(true),
     }
 }

@@ -187,7 +187,9 @@ fn function_ir(
                 .unwrap_or(false)
     });
     let assumed_clear = cat.assumed_clear_in(&name);
-    let builder = CfgBuilder::new(src, line_offset).assuming_clear(&assumed_clear);
+    let builder = CfgBuilder::new(src, line_offset)
+        .assuming_clear(&assumed_clear)
+        .asserting(&cat.asserts);
     let (cfg, mut calls, vars) = builder.build(body);
     for call in &mut calls {
         call.catalogued = Catalogued::of(cat, call);
@@ -358,7 +360,10 @@ fn field_stores(cfg: &Cfg, vars: &[String], params: &[String]) -> Vec<FieldStore
                         Some(j) => StoreSource::Param(j),
                         None => StoreSource::Unknown,
                     },
-                    _ => StoreSource::Unknown,
+                    v => match v.bit_op() {
+                        Some(op) => StoreSource::Bits(op),
+                        None => StoreSource::Unknown,
+                    },
                 };
                 field_stores.push(FieldStore {
                     param,

@@ -180,6 +180,34 @@ pub fn alternatives_of(v: i64) -> Option<Vec<i64>> {
 /// value (a function of the set, like [`OTHER_SETS`]).
 static ONE_OF_SETS: SetTable = std::sync::LazyLock::new(Default::default);
 
+/// "Some value with these flags clear" (a catalogue fact: the VMA of a
+/// swap entry is neither `VM_SHARED` nor `VM_MAYSHARE`): a tagged value
+/// remembering the flags (symbols or literals). Its other bits are unknown,
+/// so only `v & c` of a `c` within the flags is decided (zero), and
+/// `(v & c) == c` of a `c` with one of them (false); with a flag whose
+/// number the tree does not give, nothing is.
+const LACKS_TAG: i64 = 0x4c4b << 48;
+
+pub fn lacks_bits(flags: &[i64]) -> i64 {
+    tagged_set(LACKS_TAG, 0x2325_cbf2_9ce4_8422, flags, &LACKED)
+}
+
+pub fn is_lacks_bits(v: i64) -> bool {
+    v & !HAS_BITS_MASK == LACKS_TAG
+}
+
+/// The flags a [`lacks_bits`] value has clear (`None` for any other value).
+pub fn lacked_flags(v: i64) -> Option<Vec<i64>> {
+    if !is_lacks_bits(v) {
+        return None;
+    }
+    LACKED.read().ok().and_then(|m| m.get(&v).cloned())
+}
+
+/// The flag sets of the [`lacks_bits`] values made in this process, by
+/// value (a function of the set, like [`OTHER_SETS`]).
+static LACKED: SetTable = std::sync::LazyLock::new(Default::default);
+
 /// "Some value with no bits but these" (`gfp &= gfp_allowed_mask` of a
 /// known `gfp`, or `gfp` assigned either of two masks): a tagged value
 /// remembering the or of the bits it may have. Only `v & c` (zero when no
@@ -239,7 +267,7 @@ pub fn or_bits(x: Option<i64>, h: i64, macro_value: &dyn Fn(i64) -> Option<u64>)
 
 /// An assignment that changes bits of a word: `x |= C`, `x &= ~C`,
 /// `x &= mask` (the analysis' `Value::SetBits`, `ClearBits`, `MaskBits`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BitOp {
     Set(i64),
     Clear(i64),
@@ -269,6 +297,16 @@ pub fn bits_after(
             _ => None,
         };
     };
+    // Flags known clear stay clear unless `|=` sets one of them.
+    if is_lacks_bits(entry) {
+        let Bits::AtMost(allowed) = bits_known(entry, macro_value)? else {
+            return None;
+        };
+        return match v {
+            BitOp::Set(c) => (c_bits(&c)? & !allowed == 0).then_some(entry),
+            BitOp::Clear(_) | BitOp::Mask => Some(entry),
+        };
+    }
     let Some(known) = bits_of(entry) else {
         let (Bits::Exact(n) | Bits::AtMost(n)) = bits_known(entry, macro_value)? else {
             return None;
@@ -324,8 +362,9 @@ pub enum Bits {
 
 /// The bits of `v` as numbers: a literal is itself, a symbol has the value
 /// `macro_value` gives it, a composite the or of its members', a
-/// [`has_bits`] value at least its constant's. `None` when a symbol
-/// involved has no value (or `v` is an `other` value).
+/// [`has_bits`] value at least its constant's, a [`lacks_bits`] value at
+/// most the bits its flags leave. `None` when a symbol involved has no
+/// value (or `v` is an `other` value).
 pub fn bits_known(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<Bits> {
     let exact = |c: i64| -> Option<u64> {
         if is_symbol(c) {
@@ -348,6 +387,12 @@ pub fn bits_known(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<Bi
             .iter()
             .try_fold(0u64, |acc, m| Some(acc | exact(*m)?))
             .map(Bits::Exact);
+    }
+    if is_lacks_bits(v) {
+        let clear = lacked_flags(v)?
+            .iter()
+            .try_fold(0u64, |acc, m| Some(acc | exact(*m)?))?;
+        return Some(Bits::AtMost(!clear));
     }
     if is_other(v) || is_one_of(v) {
         return None;
@@ -379,6 +424,29 @@ pub fn bit_and(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Opti
         bits_of(v) == Some(flag) || members_of(v).is_some_and(|m| m.contains(&flag))
     };
     (has(x, y) || has(y, x)).then_some(true)
+}
+
+/// `x & y` as a value when [`bit_and`] leaves it open but one side has at
+/// most some bits and the other exactly some: at most the bits both may
+/// have (`(vm_flags & (VM_WRITE | VM_SHARED))` of flags without
+/// `VM_SHARED`: at most `VM_WRITE`), so a comparison with a value having
+/// another bit is decided ([`differs_in_bits`]).
+pub fn and_at_most(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<i64> {
+    use Bits::*;
+    match (bits_known(x, macro_value)?, bits_known(y, macro_value)?) {
+        (AtMost(m), Exact(n)) | (Exact(n), AtMost(m)) => at_most(m & n),
+        _ => None,
+    }
+}
+
+/// Whether `x` and `y` cannot be equal by their bits: one has at most some
+/// bits, the other exactly some with a bit outside them.
+pub fn differs_in_bits(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> bool {
+    use Bits::*;
+    match (bits_known(x, macro_value), bits_known(y, macro_value)) {
+        (Some(AtMost(m)), Some(Exact(n))) | (Some(Exact(n)), Some(AtMost(m))) => n & !m != 0,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -489,6 +557,51 @@ mod tests {
         // entry stays unknown.
         assert!(bits_after(None, true, BitOp::Set(lock), &value_of).is_some());
         assert_eq!(bits_after(None, false, BitOp::Set(lock), &value_of), None);
+    }
+
+    #[test]
+    fn lacking_flags_decide_only_tests_of_those_flags() {
+        let [lock, creat, stable, unknown] =
+            ["FGP_LOCK", "FGP_CREAT", "FGP_STABLE", "FGP_UNKNOWN"].map(symbol_hash);
+        let v = lacks_bits(&[stable, lock]);
+        assert_eq!(v, lacks_bits(&[lock, stable]));
+        assert!(is_lacks_bits(v) && !is_at_most(v) && !is_composite(v));
+        assert_eq!(bit_and(v, stable, &value_of), Some(false));
+        assert_eq!(
+            bit_and(v, composite(&[lock, stable]), &value_of),
+            Some(false)
+        );
+        // Another flag, or one with the lacked: unknown.
+        assert_eq!(bit_and(v, creat, &value_of), None);
+        assert_eq!(bit_and(v, composite(&[creat, stable]), &value_of), None);
+        // `(v & (CREAT|STABLE)) == (CREAT|STABLE)`: false; `== CREAT`: open.
+        let both = composite(&[creat, stable]);
+        let and = and_at_most(v, both, &value_of).expect("numbers");
+        assert!(differs_in_bits(and, both, &value_of));
+        assert!(!differs_in_bits(and, creat, &value_of));
+        // A flag without a number decides nothing.
+        let w = lacks_bits(&[unknown]);
+        assert_eq!(bits_known(w, &value_of), None);
+        assert_eq!(bit_and(w, unknown, &value_of), None);
+        // Bit steps keep the flags clear unless one is set.
+        assert_eq!(
+            bits_after(Some(v), false, BitOp::Set(creat), &value_of),
+            Some(v)
+        );
+        assert_eq!(
+            bits_after(Some(v), false, BitOp::Clear(creat), &value_of),
+            Some(v)
+        );
+        assert_eq!(bits_after(Some(v), false, BitOp::Mask, &value_of), Some(v));
+        assert_eq!(
+            bits_after(Some(v), false, BitOp::Set(stable), &value_of),
+            None
+        );
+        assert_eq!(
+            bits_after(Some(w), false, BitOp::Set(creat), &value_of),
+            None
+        );
+        assert_eq!(lacked_flags(lock), None);
     }
 
     #[test]

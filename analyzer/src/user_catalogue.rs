@@ -123,6 +123,8 @@ struct UserOverlay {
     #[serde(default)]
     pure: BTreeMap<String, String>,
     #[serde(default)]
+    asserts: BTreeMap<String, String>,
+    #[serde(default)]
     stable: BTreeMap<String, String>,
     #[serde(default)]
     assume_clear: BTreeMap<String, crate::catalogue::AssumeClear>,

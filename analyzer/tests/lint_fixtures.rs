@@ -1149,3 +1149,63 @@ fn what_a_caller_hands_a_callee_decides_the_callee_s_branches() {
     assert_eq!(sorted_holders(&run, "MMS004"), ["demo_shmem_copy"]);
     assert!(holder_clean(&run, "demo_hugetlb_copy"));
 }
+
+#[test]
+fn a_caller_s_fact_that_flags_are_clear_decides_the_callee_s_tests_of_them() {
+    // `[call_facts.do_swap_page.do_wp_page]`: VM_SHARED and VM_MAYSHARE
+    // clear, read through the local `vma = vmf->vma` and in
+    // `(flags & (VM_WRITE|VM_SHARED)) == (VM_WRITE|VM_SHARED)`: the
+    // shared-mapping branches are dead. The write-fault path keeps them.
+    let run = lint("call_facts_clear");
+    assert_eq!(
+        sorted_holders(&run, "MMS004"),
+        ["demo_other_fault", "demo_write_fault"]
+    );
+    // The same fact (a user's catalogue extension) handed to a look-alike
+    // whose local is reassigned: no alias, the finding stays.
+    let user = "[call_facts.demo_swap_other.demo_wp_other]\nwhy = \"test\"\n\
+                facts = { \"$0.vma.vm_flags\" = { clear = [\"VM_SHARED\", \"VM_MAYSHARE\"] } }\n";
+    let cat = Catalogue::with_user_str(user, std::path::Path::new("mmstall.toml"))
+        .expect("extension valid");
+    let run =
+        lint_path(&fixture("call_facts_clear"), &cat, &LintOptions::default()).expect("lint runs");
+    assert_eq!(
+        sorted_holders(&run, "MMS004"),
+        ["demo_other_fault", "demo_write_fault"]
+    );
+}
+
+#[test]
+fn flags_known_clear_stay_clear_through_bit_steps_further_down() {
+    // `[call_facts.ttm_bo_init_reserved.ttm_bo_validate]`: TTM_TT_FLAG_SWAPPED
+    // clear, through ttm_tt_populate()'s `|= TTM_TT_FLAG_PRIV_POPULATED`
+    // (seen from ttm_bo_validate() as that bit step); the radeon ioctl also
+    // hands a device with a populate hook. An existing object reaches both.
+    let run = lint("ttm_bits");
+    let found: BTreeSet<(&str, u32)> = run
+        .report
+        .findings
+        .iter()
+        .map(|f| (f.holder.as_str(), f.line))
+        .collect();
+    let want: BTreeSet<(&str, u32)> = [
+        ("demo_validate_existing", 20),
+        ("demo_validate_existing", 27),
+        ("ttm_bo_init_reserved", 27),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(found, want);
+}
+
+#[test]
+fn an_assertion_ends_the_paths_on_which_its_condition_holds() {
+    // `[asserts]`: `VM_BUG_ON(!migrate)` with no migrate_vma handed down.
+    // A local handed by address to a callee is no constant there.
+    let run = lint("asserts");
+    assert_eq!(
+        sorted_holders(&run, "MMS004"),
+        ["demo_copy_retry", "demo_vma_migrate", "demo_warned_migrate"]
+    );
+    assert!(holder_clean(&run, "demo_coherent_migrate"));
+}

@@ -31,6 +31,8 @@ pub struct CfgBuilder<'a> {
     call_of_node: HashMap<usize, CallId>,
     /// Flags whose tests are taken as clear here (the catalogue's `[assume_clear]`).
     assume_clear: &'a [&'a str],
+    /// Assertions of a condition promised false (the catalogue's `[asserts]`).
+    asserts: Option<&'a crate::catalogue::HashMap<String, String>>,
 }
 
 impl<'a> CfgBuilder<'a> {
@@ -50,6 +52,7 @@ impl<'a> CfgBuilder<'a> {
             var_ids: HashMap::new(),
             call_of_node: HashMap::new(),
             assume_clear: &[],
+            asserts: None,
         };
         let entry = b.new_node();
         b.exit = b.new_node();
@@ -60,6 +63,13 @@ impl<'a> CfgBuilder<'a> {
     /// Takes tests of these flags (`x & FLAG`, `x & (FLAG | FLAG2)`) as 0.
     pub fn assuming_clear(mut self, flags: &'a [&'a str]) -> Self {
         self.assume_clear = flags;
+        self
+    }
+
+    /// Ends the paths on which an assertion's condition holds
+    /// (`VM_BUG_ON(!migrate)`: past it, `migrate` is not NULL).
+    pub fn asserting(mut self, asserts: &'a crate::catalogue::HashMap<String, String>) -> Self {
+        self.asserts = Some(asserts);
         self
     }
 
@@ -222,13 +232,39 @@ impl<'a> CfgBuilder<'a> {
             "expression_statement" | "attributed_statement" => {
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
-                    self.expression(child);
+                    match self.asserted_condition(child) {
+                        Some(cond) => self.assertion(cond),
+                        None => self.expression(child),
+                    }
                 }
             }
             "comment" | "type_definition" | "struct_specifier" | "enum_specifier"
             | "union_specifier" => {}
             _ => self.expression(n),
         }
+    }
+
+    /// The condition of a call of an `[asserts]` macro (its first argument).
+    fn asserted_condition(&self, n: TsNode<'a>) -> Option<TsNode<'a>> {
+        let asserts = self.asserts?;
+        if n.kind() != "call_expression" {
+            return None;
+        }
+        let name = crate::cfg::field(n, "function")?;
+        if name.kind() != "identifier" || !asserts.contains_key(self.text(name)) {
+            return None;
+        }
+        crate::cfg::field(n, "arguments")?.named_child(0)
+    }
+
+    /// `BUG_ON(cond)`: the condition is evaluated (its calls made), and the
+    /// path goes on only where it is false; where it is true the node has
+    /// no successor.
+    fn assertion(&mut self, cond: TsNode) {
+        let dead = self.new_node();
+        let go_on = self.new_node();
+        self.branch_to(cond, dead, go_on);
+        self.cur = Some(go_on);
     }
 
     fn declaration(&mut self, n: TsNode) {

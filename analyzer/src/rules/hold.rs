@@ -75,6 +75,14 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
                     None => format!("{k}=…|{bits}"),
                 }
             }
+            v if crate::symbolic::is_lacks_bits(v) => {
+                let flags: Vec<String> = crate::symbolic::lacked_flags(v)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| crate::cfg::symbol_name(m).unwrap_or_else(|| m.to_string()))
+                    .collect();
+                format!("{k}=…&~({})", flags.join("|"))
+            }
             v if crate::symbolic::is_composite(v) => {
                 let members: Vec<String> = crate::symbolic::members_of(v)
                     .unwrap_or_default()

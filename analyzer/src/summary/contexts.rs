@@ -196,6 +196,9 @@ impl Program<'_> {
         let macro_value = |s| self.macros.value(s);
         let plain_local = |var: &str| !var.contains('.') && !f.params.iter().any(|p| p == var);
         let mut weakened: Vec<&str> = Vec::new();
+        // Plain locals assigned one path below a parameter and nothing else
+        // (`vma = vmf->vma`): their fields are the path's ([`aliases`]).
+        let mut alias_of: HashMap<VarId, Option<&str>, Fast> = HashMap::default();
         for (node, _) in f.cfg.nodes.iter().zip(live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
@@ -230,6 +233,18 @@ impl Program<'_> {
                         }
                     }
                     Event::Assign { var, value: v } => {
+                        if plain_local(f.var_name(*var)) {
+                            let path = match v {
+                                Value::Path(p) if from_caller(p) && !p.contains('@') => {
+                                    Some(p.as_str())
+                                }
+                                _ => None,
+                            };
+                            alias_of
+                                .entry(*var)
+                                .and_modify(|old| *old = old.filter(|o| Some(*o) == path))
+                                .or_insert(path);
+                        }
                         if zeroed_vars.contains(var) {
                             let zeroed = match v {
                                 Value::CallResult(c) => self.returns_zeroed(fid, *c, 0),
@@ -253,18 +268,41 @@ impl Program<'_> {
                         let Some(g) = self.graph.resolved[fid as usize][*cid as usize] else {
                             continue;
                         };
+                        // A local whose address the callee is handed may be
+                        // written there (`hugetlb_mcopy_atomic_pte(.., &page)`
+                        // after `page = NULL`): no constant of its own.
+                        for arg in &call.args {
+                            if let Some(name) = arg.strip_prefix('&').map(str::trim) {
+                                if plain_local(name) && f.var_id(name).is_some() {
+                                    merge(name.into(), None, false);
+                                }
+                            }
+                        }
                         for store in self.field_writes(g).iter() {
                             let Some(base) =
                                 call.args.get(store.param).and_then(|a| normalize_path(a))
                             else {
                                 continue;
                             };
+                            let key = format!("{base}.{}", store.field);
                             let v = match &store.source {
                                 StoreSource::Const(c) => Some(*c),
                                 StoreSource::Param(j) => call.arg_values.get(*j).and_then(value),
+                                // `ttm->page_flags |= TTM_TT_FLAG_PRIV_POPULATED`
+                                // further down: flags known clear stay so.
+                                StoreSource::Bits(op) => {
+                                    lookup(env, wildcards, &key).and_then(|e| {
+                                        crate::symbolic::bits_after(
+                                            Some(e),
+                                            false,
+                                            *op,
+                                            &macro_value,
+                                        )
+                                    })
+                                }
                                 StoreSource::Unknown => None,
                             };
-                            merge(format!("{base}.{}", store.field).into(), v, true);
+                            merge(key.into(), v, true);
                         }
                     }
                 }
@@ -282,6 +320,10 @@ impl Program<'_> {
             }
         }
         let mut facts = env.clone();
+        if env.keys().any(|k| k.contains('.')) {
+            let written: Vec<&str> = candidates.keys().map(|k| k.as_ref()).collect();
+            facts.extend(aliases(f, &alias_of, env, &written));
+        }
         if self.starts_free_range(fid, env, wildcards) {
             facts.insert(super::free_range::FREE_RANGE.to_string(), 1);
         }
@@ -566,4 +608,45 @@ pub(super) fn live_nodes(cfg: &Cfg, consts: &Consts) -> Vec<bool> {
         }
     }
     live
+}
+
+/// The fields a context gives a plain local through the one path below a
+/// parameter it is assigned (`vma = vmf->vma`: `vma.vm_flags` is the
+/// context's `vmf.vma.vm_flags`), for locals whose address no call takes.
+/// A field the function writes (`written`: the keys its own assignments or
+/// its callees give a value), through either name or at or above it
+/// (`vmf.vma` reassigned), is left to those writes.
+fn aliases(
+    f: &Function,
+    alias_of: &HashMap<VarId, Option<&str>, Fast>,
+    env: &ConstMap,
+    written: &[&str],
+) -> Vec<(String, i64)> {
+    let at_or_below = |k: &str, path: &str| {
+        k.strip_prefix(path)
+            .is_some_and(|r| r.is_empty() || r.starts_with('.'))
+    };
+    let is_written = |k: &str| written.iter().any(|w| at_or_below(k, w));
+    let mut out = Vec::new();
+    for (var, path) in alias_of {
+        let Some(path) = *path else { continue };
+        let name = f.var_name(*var);
+        let address = format!("&{name}");
+        if f.calls.iter().any(|c| c.args.contains(&address)) {
+            continue;
+        }
+        for (k, v) in env
+            .iter()
+            .filter(|(k, _)| at_or_below(k, path) && k.len() > path.len())
+        {
+            let key = format!("{name}{}", &k[path.len()..]);
+            // (The local's own assignment, the alias, writes `name`.)
+            let key_written = written.iter().any(|w| *w != name && at_or_below(&key, w));
+            if !is_written(k) && !key_written {
+                out.push((key, *v));
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -113,10 +113,15 @@ impl Program<'_> {
                 // constant stored there (`list_del(&mm->mmlist)` inside
                 // `mmput(mm)` poisoning `mm->mmlist.next`) would otherwise be
                 // taken, flow-insensitively, for the caller's whole body.
+                // A bit step is the same step seen from any caller.
+                let source = match store.source {
+                    StoreSource::Bits(op) => StoreSource::Bits(op),
+                    _ => StoreSource::Unknown,
+                };
                 out.push(FieldStore {
                     param,
                     field,
-                    source: StoreSource::Unknown,
+                    source,
                 });
             }
         }
