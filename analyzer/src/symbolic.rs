@@ -406,6 +406,10 @@ pub fn bits_known(v: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<Bi
 /// (`x | F`, a composite with member `F`) and'ed with `F` is non-zero.
 pub fn bit_and(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<bool> {
     use Bits::*;
+    // Flags known clear, tested by name (`lint mm` reads no `VM_*` values).
+    if lacks_all(x, y) || lacks_all(y, x) {
+        return Some(false);
+    }
     match (bits_known(x, macro_value), bits_known(y, macro_value)) {
         (Some(Exact(a)), Some(Exact(b))) => return Some(a & b != 0),
         (Some(Exact(0)), _) | (_, Some(Exact(0))) => return Some(false),
@@ -433,10 +437,32 @@ pub fn bit_and(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Opti
 /// another bit is decided ([`differs_in_bits`]).
 pub fn and_at_most(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<i64> {
     use Bits::*;
-    match (bits_known(x, macro_value)?, bits_known(y, macro_value)?) {
-        (AtMost(m), Exact(n)) | (Exact(n), AtMost(m)) => at_most(m & n),
-        _ => None,
+    match (bits_known(x, macro_value), bits_known(y, macro_value)) {
+        (Some(AtMost(m)), Some(Exact(n))) | (Some(Exact(n)), Some(AtMost(m))) => at_most(m & n),
+        // By name: what `x` lacks of `y`'s flags it lacks in `x & y`.
+        _ => lacked_of(x, y)
+            .or_else(|| lacked_of(y, x))
+            .map(|common| lacks_bits(&common)),
     }
+}
+
+/// The flags of `y` (a named flag or an or of them) that `x` has clear,
+/// if any.
+fn lacked_of(x: i64, y: i64) -> Option<Vec<i64>> {
+    let lacked = lacked_flags(x)?;
+    let common: Vec<i64> = named_flags(y)?
+        .into_iter()
+        .filter(|f| lacked.contains(f))
+        .collect();
+    (!common.is_empty()).then_some(common)
+}
+
+/// Whether `x` has every flag of `y` clear, by name.
+fn lacks_all(x: i64, y: i64) -> bool {
+    let (Some(lacked), Some(flags)) = (lacked_flags(x), named_flags(y)) else {
+        return false;
+    };
+    flags.iter().all(|f| lacked.contains(f))
 }
 
 /// Whether `x` and `y` cannot be equal by their bits: one has at most some
@@ -445,7 +471,8 @@ pub fn differs_in_bits(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>)
     use Bits::*;
     match (bits_known(x, macro_value), bits_known(y, macro_value)) {
         (Some(AtMost(m)), Some(Exact(n))) | (Some(Exact(n)), Some(AtMost(m))) => n & !m != 0,
-        _ => false,
+        // By name: one has a flag clear that the other has set.
+        _ => lacked_of(x, y).is_some() || lacked_of(y, x).is_some(),
     }
 }
 
@@ -579,10 +606,17 @@ mod tests {
         let and = and_at_most(v, both, &value_of).expect("numbers");
         assert!(differs_in_bits(and, both, &value_of));
         assert!(!differs_in_bits(and, creat, &value_of));
-        // A flag without a number decides nothing.
+        // A flag without a number decides by name only.
         let w = lacks_bits(&[unknown]);
         assert_eq!(bits_known(w, &value_of), None);
-        assert_eq!(bit_and(w, unknown, &value_of), None);
+        assert_eq!(bit_and(w, unknown, &value_of), Some(false));
+        assert_eq!(bit_and(w, lock, &value_of), None);
+        let none = |_| None;
+        assert_eq!(bit_and(v, composite(&[lock, stable]), &none), Some(false));
+        assert_eq!(bit_and(v, composite(&[lock, creat]), &none), None);
+        let and = and_at_most(v, composite(&[creat, stable]), &none).expect("by name");
+        assert!(differs_in_bits(and, composite(&[creat, stable]), &none));
+        assert!(!differs_in_bits(and, creat, &none));
         // Bit steps keep the flags clear unless one is set.
         assert_eq!(
             bits_after(Some(v), false, BitOp::Set(creat), &value_of),
