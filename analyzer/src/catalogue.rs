@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 pub use crate::catalogue_facts::{
-    is_ident_char, is_identifier, ArgFactKey, CallFacts, EntryFacts, FactKey,
+    is_ident_char, is_identifier, ArgFactKey, CallFacts, EntryFacts, FactKey, FlagName,
 };
 
 /// The catalogue's maps are looked up for every call of every scanned
@@ -302,24 +302,6 @@ pub struct TaskFlags {
     /// flag is what it was when the caller was entered.
     #[serde(default)]
     pub restorers: BTreeMap<String, FlagName>,
-}
-
-/// A flag's name: an ALL_CAPS constant (`PF_MEMALLOC`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct FlagName(pub String);
-
-impl TryFrom<String> for FlagName {
-    type Error = String;
-    fn try_from(s: String) -> Result<FlagName, String> {
-        if crate::symbolic::is_symbolic_constant(&s) {
-            Ok(FlagName(s))
-        } else {
-            Err(format!(
-                "\"{s}\" is not a flag name (an ALL_CAPS constant such as \"PF_MEMALLOC\")"
-            ))
-        }
-    }
 }
 
 /// The flag word's path (`current->flags` read as `current.flags`).

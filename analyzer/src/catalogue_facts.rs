@@ -113,7 +113,7 @@ pub struct ClearFlags {
     pub clear: Vec<FlagName>,
 }
 
-/// A flag's name (`VM_SHARED`): a C identifier.
+/// A flag's name: an ALL_CAPS constant (`PF_MEMALLOC`, `VM_SHARED`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct FlagName(pub String);
@@ -121,9 +121,12 @@ pub struct FlagName(pub String);
 impl TryFrom<String> for FlagName {
     type Error = String;
     fn try_from(s: String) -> Result<FlagName, String> {
-        match is_identifier(&s) {
-            true => Ok(FlagName(s)),
-            false => Err(format!("\"{s}\" is not a flag name such as \"VM_SHARED\"")),
+        if crate::symbolic::is_symbolic_constant(&s) {
+            Ok(FlagName(s))
+        } else {
+            Err(format!(
+                "\"{s}\" is not a flag name (an ALL_CAPS constant such as \"PF_MEMALLOC\")"
+            ))
         }
     }
 }

@@ -98,6 +98,14 @@ fn tagged_set(tag: i64, seed: u64, members: &[i64], table: &SetTable) -> i64 {
     value
 }
 
+/// The set a tagged value remembers, when it has the tag (`tagged`).
+fn set_of(v: i64, tagged: bool, table: &SetTable) -> Option<Vec<i64>> {
+    if !tagged {
+        return None;
+    }
+    table.read().ok().and_then(|m| m.get(&v).cloned())
+}
+
 /// The sets of the tagged values made in this process, by value.
 type SetTable = std::sync::LazyLock<std::sync::RwLock<HashMap<i64, Vec<i64>>>>;
 
@@ -138,10 +146,7 @@ pub fn is_composite(v: i64) -> bool {
 
 /// The members of a [`composite`] value (`None` for any other value).
 pub fn members_of(v: i64) -> Option<Vec<i64>> {
-    if !is_composite(v) {
-        return None;
-    }
-    COMPOSITES.read().ok().and_then(|m| m.get(&v).cloned())
+    set_of(v, is_composite(v), &COMPOSITES)
 }
 
 /// The member sets of the composite values made in this process, by value
@@ -170,10 +175,7 @@ pub fn is_one_of(v: i64) -> bool {
 
 /// The alternatives of a [`one_of`] value (`None` for any other value).
 pub fn alternatives_of(v: i64) -> Option<Vec<i64>> {
-    if !is_one_of(v) {
-        return None;
-    }
-    ONE_OF_SETS.read().ok().and_then(|m| m.get(&v).cloned())
+    set_of(v, is_one_of(v), &ONE_OF_SETS)
 }
 
 /// The alternative sets of the [`one_of`] values made in this process, by
@@ -184,8 +186,8 @@ static ONE_OF_SETS: SetTable = std::sync::LazyLock::new(Default::default);
 /// swap entry is neither `VM_SHARED` nor `VM_MAYSHARE`): a tagged value
 /// remembering the flags (symbols or literals). Its other bits are unknown,
 /// so only `v & c` of a `c` within the flags is decided (zero), and
-/// `(v & c) == c` of a `c` with one of them (false); with a flag whose
-/// number the tree does not give, nothing is.
+/// `(v & c) == c` of a `c` with one of them (false): on the flags' numbers,
+/// or by name where the run reads no number for them (`lint mm`).
 const LACKS_TAG: i64 = 0x4c4b << 48;
 
 pub fn lacks_bits(flags: &[i64]) -> i64 {
@@ -198,10 +200,7 @@ pub fn is_lacks_bits(v: i64) -> bool {
 
 /// The flags a [`lacks_bits`] value has clear (`None` for any other value).
 pub fn lacked_flags(v: i64) -> Option<Vec<i64>> {
-    if !is_lacks_bits(v) {
-        return None;
-    }
-    LACKED.read().ok().and_then(|m| m.get(&v).cloned())
+    set_of(v, is_lacks_bits(v), &LACKED)
 }
 
 /// The flag sets of the [`lacks_bits`] values made in this process, by

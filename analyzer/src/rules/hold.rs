@@ -76,20 +76,10 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
                 }
             }
             v if crate::symbolic::is_lacks_bits(v) => {
-                let flags: Vec<String> = crate::symbolic::lacked_flags(v)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|m| crate::cfg::symbol_name(m).unwrap_or_else(|| m.to_string()))
-                    .collect();
-                format!("{k}=…&~({})", flags.join("|"))
+                format!("{k}=…&~({})", or_of_names(crate::symbolic::lacked_flags(v)))
             }
             v if crate::symbolic::is_composite(v) => {
-                let members: Vec<String> = crate::symbolic::members_of(v)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|m| crate::cfg::symbol_name(m).unwrap_or_else(|| m.to_string()))
-                    .collect();
-                format!("{k}={}", members.join("|"))
+                format!("{k}={}", or_of_names(crate::symbolic::members_of(v)))
             }
             v => match crate::cfg::symbol_name(v) {
                 Some(name) => format!("{k}={name}"),
@@ -130,4 +120,14 @@ pub fn finding(rule: &Rule, program: &Program, hit: &Hit, context: &ConstMap) ->
         context_callers: Vec::new(),
         measured: None,
     }
+}
+
+/// Flags by name where the source named them, or'ed (`VM_SHARED|VM_MAYSHARE`).
+fn or_of_names(flags: Option<Vec<i64>>) -> String {
+    let names: Vec<String> = flags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| crate::cfg::symbol_name(m).unwrap_or_else(|| m.to_string()))
+        .collect();
+    names.join("|")
 }
