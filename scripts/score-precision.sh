@@ -8,7 +8,8 @@
 # MMSTALL_SETUP_CORPUS=1 scripts/setup.sh) with $MMSTALL_BIN (default: the
 # release build, built if missing) and scores those runs; the JSON is kept in
 # $SCORE_OUT (default target/precision/). --check: exit 1 when a rule's
-# precision is below 0.9 or a finding labelled real is no longer reported.
+# precision is below 0.9 (on either tree, or on both together) or a finding
+# labelled real is no longer reported.
 # Exit codes: 0 ok, 1 check failed, 2 usage/input error, 3 no tree or binary.
 set -euo pipefail
 
