@@ -281,6 +281,16 @@ impl Function {
         }
     }
 
+    /// Whether a call is handed the address of `name` (`f(&page)`): the
+    /// callee may write it.
+    pub fn address_passed(&self, name: &str) -> bool {
+        self.calls.iter().any(|c| {
+            c.args
+                .iter()
+                .any(|a| a.strip_prefix('&').is_some_and(|r| r.trim() == name))
+        })
+    }
+
     pub fn var_id(&self, name: &str) -> Option<VarId> {
         self.vars.iter().position(|v| v == name).map(|i| i as VarId)
     }

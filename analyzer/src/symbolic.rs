@@ -436,6 +436,10 @@ pub fn bit_and(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Opti
 /// another bit is decided ([`differs_in_bits`]).
 pub fn and_at_most(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> Option<i64> {
     use Bits::*;
+    // Asked of every bit test left open: only these two kinds bound bits.
+    if !bounds_bits(x) && !bounds_bits(y) {
+        return None;
+    }
     match (bits_known(x, macro_value), bits_known(y, macro_value)) {
         (Some(AtMost(m)), Some(Exact(n))) | (Some(Exact(n)), Some(AtMost(m))) => at_most(m & n),
         // By name: what `x` lacks of `y`'s flags it lacks in `x & y`.
@@ -443,6 +447,11 @@ pub fn and_at_most(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> 
             .or_else(|| lacked_of(y, x))
             .map(|common| lacks_bits(&common)),
     }
+}
+
+/// A value known by an upper bound on its bits ([`at_most`], [`lacks_bits`]).
+fn bounds_bits(v: i64) -> bool {
+    is_at_most(v) || is_lacks_bits(v)
 }
 
 /// The flags of `y` (a named flag or an or of them) that `x` has clear,
@@ -468,6 +477,11 @@ fn lacks_all(x: i64, y: i64) -> bool {
 /// bits, the other exactly some with a bit outside them.
 pub fn differs_in_bits(x: i64, y: i64, macro_value: &dyn Fn(i64) -> Option<u64>) -> bool {
     use Bits::*;
+    // Asked of every comparison of two constants: only these two kinds can
+    // differ by their bits alone.
+    if !bounds_bits(x) && !bounds_bits(y) {
+        return false;
+    }
     match (bits_known(x, macro_value), bits_known(y, macro_value)) {
         (Some(AtMost(m)), Some(Exact(n))) | (Some(Exact(n)), Some(AtMost(m))) => n & !m != 0,
         // By name: one has a flag clear that the other has set.

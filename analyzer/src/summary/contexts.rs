@@ -196,9 +196,6 @@ impl Program<'_> {
         let macro_value = |s| self.macros.value(s);
         let plain_local = |var: &str| !var.contains('.') && !f.params.iter().any(|p| p == var);
         let mut weakened: Vec<&str> = Vec::new();
-        // Plain locals assigned one path below a parameter and nothing else
-        // (`vma = vmf->vma`): their fields are the path's ([`aliases`]).
-        let mut alias_of: HashMap<VarId, Option<&str>, Fast> = HashMap::default();
         for (node, _) in f.cfg.nodes.iter().zip(live).filter(|(_, live)| **live) {
             for ev in &node.events {
                 match ev {
@@ -233,18 +230,6 @@ impl Program<'_> {
                         }
                     }
                     Event::Assign { var, value: v } => {
-                        if plain_local(f.var_name(*var)) {
-                            let path = match v {
-                                Value::Path(p) if from_caller(p) && !p.contains('@') => {
-                                    Some(p.as_str())
-                                }
-                                _ => None,
-                            };
-                            alias_of
-                                .entry(*var)
-                                .and_modify(|old| *old = old.filter(|o| Some(*o) == path))
-                                .or_insert(path);
-                        }
                         if zeroed_vars.contains(var) {
                             let zeroed = match v {
                                 Value::CallResult(c) => self.returns_zeroed(fid, *c, 0),
@@ -320,9 +305,13 @@ impl Program<'_> {
             }
         }
         let mut facts = env.clone();
+        // Only a context with fields can give a local's fields.
         if env.keys().any(|k| k.contains('.')) {
-            let written: Vec<&str> = candidates.keys().map(|k| k.as_ref()).collect();
-            facts.extend(aliases(f, &alias_of, env, &written));
+            let locals = alias_paths(f, live, &plain_local, &from_caller);
+            if !locals.is_empty() {
+                let written: Vec<&str> = candidates.keys().map(|k| k.as_ref()).collect();
+                facts.extend(aliases(&locals, env, &written));
+            }
         }
         if self.starts_free_range(fid, env, wildcards) {
             facts.insert(super::free_range::FREE_RANGE.to_string(), 1);
@@ -610,31 +599,57 @@ pub(super) fn live_nodes(cfg: &Cfg, consts: &Consts) -> Vec<bool> {
     live
 }
 
+/// Plain locals assigned one path below a parameter and nothing else on
+/// the live nodes (`vma = vmf->vma`), with that path, for locals whose
+/// address no call is handed ([`Function::address_passed`]).
+fn alias_paths<'f>(
+    f: &'f Function,
+    live: &[bool],
+    plain_local: &dyn Fn(&str) -> bool,
+    from_caller: &dyn Fn(&str) -> bool,
+) -> Vec<(&'f str, &'f str)> {
+    let mut path_of: HashMap<VarId, Option<&str>, Fast> = HashMap::default();
+    for (node, _) in f.cfg.nodes.iter().zip(live).filter(|(_, live)| **live) {
+        for ev in &node.events {
+            let Event::Assign { var, value } = ev else {
+                continue;
+            };
+            if !plain_local(f.var_name(*var)) {
+                continue;
+            }
+            let path = match value {
+                Value::Path(p) if from_caller(p) && !p.contains('@') => Some(p.as_str()),
+                _ => None,
+            };
+            path_of
+                .entry(*var)
+                .and_modify(|old| *old = old.filter(|o| Some(*o) == path))
+                .or_insert(path);
+        }
+    }
+    let mut out: Vec<(&str, &str)> = path_of
+        .into_iter()
+        .filter_map(|(var, path)| Some((f.var_name(var), path?)))
+        .filter(|(name, _)| !f.address_passed(name))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// The fields a context gives a plain local through the one path below a
-/// parameter it is assigned (`vma = vmf->vma`: `vma.vm_flags` is the
-/// context's `vmf.vma.vm_flags`), for locals whose address no call takes.
-/// A field the function writes (`written`: the keys its own assignments or
-/// its callees give a value), through either name or at or above it
-/// (`vmf.vma` reassigned), is left to those writes.
-fn aliases(
-    f: &Function,
-    alias_of: &HashMap<VarId, Option<&str>, Fast>,
-    env: &ConstMap,
-    written: &[&str],
-) -> Vec<(String, i64)> {
+/// parameter it is assigned (`locals`, from [`alias_paths`]: `vma.vm_flags`
+/// is the context's `vmf.vma.vm_flags`). A field the function writes
+/// (`written`: the keys its own assignments or its callees give a value),
+/// through either name or at or above it (`vmf.vma` reassigned), is left to
+/// those writes.
+fn aliases(locals: &[(&str, &str)], env: &ConstMap, written: &[&str]) -> Vec<(String, i64)> {
     let at_or_below = |k: &str, path: &str| {
         k.strip_prefix(path)
             .is_some_and(|r| r.is_empty() || r.starts_with('.'))
     };
     let is_written = |k: &str| written.iter().any(|w| at_or_below(k, w));
     let mut out = Vec::new();
-    for (var, path) in alias_of {
-        let Some(path) = *path else { continue };
-        let name = f.var_name(*var);
-        let address = format!("&{name}");
-        if f.calls.iter().any(|c| c.args.contains(&address)) {
-            continue;
-        }
+    for &(name, path) in locals {
         for (k, v) in env
             .iter()
             .filter(|(k, _)| at_or_below(k, path) && k.len() > path.len())

@@ -74,11 +74,7 @@ impl Program<'_> {
                     && !name.starts_with('$')
                     && !facts.contains_key(name)
                     && (lookup(env, wildcards, name).is_some() || of_decided_calls.contains(&v))
-                    && !f.calls.iter().any(|c| {
-                        c.args
-                            .iter()
-                            .any(|a| a.strip_prefix('&').is_some_and(|r| r.trim() == name))
-                    })
+                    && !f.address_passed(name)
             })
             .collect();
         if split.is_empty() {
