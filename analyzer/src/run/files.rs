@@ -92,7 +92,7 @@ impl LoadedFile {
             .zip(&self.parsed)
             .any(|(s, p)| *s && p.is_none());
         let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
-        for (ci, (parsed, placed)) in self.parsed.iter().zip(&mut self.placed).enumerate() {
+        for (ci, (parsed, placed)) in self.parsed.iter_mut().zip(&mut self.placed).enumerate() {
             let (Some((functions, shift)), None) = (parsed, &placed) else {
                 continue;
             };
@@ -112,11 +112,15 @@ impl LoadedFile {
                 self.has_placed = true;
                 continue;
             }
-            let functions: Vec<std::sync::Arc<Function>> = functions
-                .iter()
+            // A parse no cache shares is moved into the run, not copied
+            // (a deep copy of every function's graph; the chunk stays
+            // parsed: its functions are then those placed).
+            let owned = std::sync::Arc::get_mut(functions).map(std::mem::take);
+            let parsed_functions = owned.unwrap_or_else(|| functions.to_vec());
+            let functions: Vec<std::sync::Arc<Function>> = parsed_functions
+                .into_iter()
                 .zip(&as_handler)
-                .map(|(f, handler)| {
-                    let mut f = f.clone();
+                .map(|(mut f, handler)| {
                     f.shift_lines(*shift);
                     f.file = file;
                     if let Some(facts) = handler {
@@ -147,12 +151,9 @@ impl LoadedFile {
         }
     }
 
-    /// The parsed functions and the lines each must be shifted by.
-    pub(super) fn functions(&self) -> impl Iterator<Item = (&Function, u32)> {
-        self.parsed
-            .iter()
-            .flatten()
-            .flat_map(|(fs, shift)| fs.iter().map(move |f| (f, *shift)))
+    /// The functions placed in the run (their lines shifted).
+    pub(super) fn functions(&self) -> impl Iterator<Item = &Function> {
+        self.placed.iter().flatten().flatten().map(|f| &**f)
     }
 
     pub(super) fn lines(&self, ci: usize) -> usize {

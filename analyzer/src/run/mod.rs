@@ -329,7 +329,7 @@ fn report(
         functions_with_parse_errors: parsed
             .iter()
             .flat_map(|p| p.functions())
-            .filter(|(f, _)| f.has_parse_error)
+            .filter(|f| f.has_parse_error)
             .count(),
         bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -337,15 +337,11 @@ fn report(
     // Functions whose body was not analyzed (nesting too deep) are named:
     // the rest of their file and run keeps its findings.
     for p in &parsed {
-        for (f, shift) in p.functions() {
+        for f in p.functions() {
             if let Some(reason) = &f.skipped {
                 skipped.push(Skipped {
                     file: p.rel.clone(),
-                    reason: format!(
-                        "function `{}` (line {}) skipped: {reason}",
-                        f.name,
-                        f.line + shift
-                    ),
+                    reason: format!("function `{}` (line {}) skipped: {reason}", f.name, f.line),
                 });
             }
         }

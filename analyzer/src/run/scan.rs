@@ -187,30 +187,97 @@ pub(super) type Name = std::sync::Arc<str>;
 /// Names of functions a file defines, read lexically: a line starting at
 /// column 0 with an identifier, whose first `(` follows a name, and that is
 /// not a prototype. Cheap enough for every file of a whole tree.
+///
+/// Not definitions either, though they look alike at the margin: a
+/// declaration with a comment after its `;` (`static DEFINE_MUTEX(m);\t/*
+/// ... */`), a line of a macro body, the last one included, which has no
+/// `\` (`EXPORT_SYMBOL(__asan_report_load##size##_noabort)`), an
+/// initializer (`static bool zswap_enabled = IS_ENABLED(`). Each made a
+/// macro "defined" in one chunk that every use of the macro "called"
+/// (`EXPORT_SYMBOL(f);` after each exported function), and the selection
+/// parsed what that chunk reaches for every such caller.
 pub fn defined_names(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
+    let mut in_macro = false;
     for line in text.lines() {
+        let continued = std::mem::replace(&mut in_macro, line.trim_end().ends_with('\\'));
         let Some(first) = line.bytes().next() else {
             continue;
         };
-        if !(first.is_ascii_alphabetic() || first == b'_') || line.trim_end().ends_with(';') {
+        if continued || in_macro || !(first.is_ascii_alphabetic() || first == b'_') {
             continue;
         }
-        let Some(paren) = line.find('(') else {
+        let code = line
+            .find("/*")
+            .into_iter()
+            .chain(line.find("//"))
+            .min()
+            .map_or(line, |at| &line[..at])
+            .trim_end();
+        if code.ends_with(';') {
+            continue;
+        }
+        let Some(paren) = code.find('(') else {
             continue;
         };
-        let head = line[..paren].trim_end();
-        let name: String = head
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        if !name.is_empty() && !name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            names.insert(name);
+        let head = code[..paren].trim_end();
+        if head.contains('=') {
+            continue;
+        }
+        // Identifier bytes are ASCII: never inside a multi-byte character.
+        let name = &head[head.len()
+            - head
+                .bytes()
+                .rev()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count()..];
+        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+            names.insert(name.to_string());
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::defined_names;
+
+    fn names(text: &str) -> Vec<String> {
+        defined_names(text).into_iter().collect()
+    }
+
+    #[test]
+    fn definitions_at_the_margin_are_found() {
+        let text =
+            "static int walk_one(struct vm_area_struct *vma,\n\t\tunsigned long addr)\n{\n}\n\
+                    SYSCALL_DEFINE2(demo, int, a, int, b)\n{\n}\n";
+        assert_eq!(names(text), ["SYSCALL_DEFINE2", "walk_one"]);
+    }
+
+    #[test]
+    fn declarations_macro_bodies_and_initializers_are_not_definitions() {
+        let text = "static DEFINE_MUTEX(demo_mutex);\t/* guards the demo list */\n\
+                    int demo_count(void); // a prototype\n\
+                    #define DEFINE_DEMO_REPORT(size)\t\\\n\
+                    void demo_report##size(void *addr)\t\\\n\
+                    {\t\\\n\
+                    \tdemo_report(addr, size);\t\\\n\
+                    }\t\\\n\
+                    EXPORT_SYMBOL(demo_report##size)\n\
+                    \n\
+                    static bool demo_enabled = IS_ENABLED(\n\
+                    \tCONFIG_DEMO_DEFAULT_ON);\n\
+                    void demo_report_n(void *addr, long size)\n\
+                    {\n\
+                    }\n";
+        assert_eq!(names(text), ["demo_report_n"]);
+    }
+
+    #[test]
+    fn text_before_the_name_may_be_any_utf8() {
+        let text = "MODULE_AUTHOR(\"Jos\u{e9} S\u{e1}nchez\")\n\
+                    Author: Jos\u{e9} Luis S\u{e1}nchez(\n\
+                    int \u{e1}demo(void)\n{\n}\n";
+        assert_eq!(names(text), ["MODULE_AUTHOR", "demo", "nchez"]);
+    }
 }
