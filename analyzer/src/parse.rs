@@ -8,6 +8,27 @@ use crate::error::AnalyzerError;
 use crate::ir::*;
 use crate::normalize::Hint;
 
+/// The functions tree-sitter's C core allocates with, for a program that
+/// sets its own global allocator: otherwise every syntax tree's nodes come
+/// from the C library's `malloc`, beside the rest of the run.
+pub type CAllocator = (
+    unsafe extern "C" fn(usize) -> *mut std::ffi::c_void,
+    unsafe extern "C" fn(usize, usize) -> *mut std::ffi::c_void,
+    unsafe extern "C" fn(*mut std::ffi::c_void, usize) -> *mut std::ffi::c_void,
+    unsafe extern "C" fn(*mut std::ffi::c_void),
+);
+
+/// Makes the parser allocate with `alloc` (malloc, calloc, realloc, free).
+///
+/// # Safety
+/// Call before any parser or tree exists, once: memory allocated by one set
+/// of functions must not be freed by another.
+pub unsafe fn use_allocator(alloc: CAllocator) {
+    let (malloc, calloc, realloc, free) = alloc;
+    // SAFETY: the caller guarantees no tree-sitter object exists yet.
+    unsafe { tree_sitter::set_allocator(Some(malloc), Some(calloc), Some(realloc), Some(free)) }
+}
+
 pub fn new_parser() -> Result<Parser, AnalyzerError> {
     let mut parser = Parser::new();
     parser

@@ -128,6 +128,15 @@ fn man(args: ManArgs) -> anyhow::Result<i32> {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // SAFETY: first thing in main, before any parser or syntax tree exists.
+    unsafe {
+        mmstall_analyzer::parse::use_allocator((
+            libmimalloc_sys::mi_malloc,
+            libmimalloc_sys::mi_calloc,
+            libmimalloc_sys::mi_realloc,
+            libmimalloc_sys::mi_free,
+        ))
+    };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),

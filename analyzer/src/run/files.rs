@@ -449,12 +449,13 @@ pub(super) fn parse_selected(
             let f = &shared[i];
             let pp = f.pp_text.as_deref().unwrap_or("");
             let c = f.scan.chunks[ci];
-            let line_offset = f.scan.line_starts[ci];
+            let chunk = &pp[c.start..c.end];
+            let (prelude, prelude_lines) = super::scan::prelude_len(chunk);
+            let chunk = &chunk[prelude..];
+            let line_offset = f.scan.line_starts[ci] + prelude_lines;
             match cache {
-                Some(cache) => cache
-                    .parse(parser, &pp[c.start..c.end], cat)
-                    .map(|fs| (fs, line_offset)),
-                None => parse::parse_chunk(parser, &pp[c.start..c.end], line_offset, cat)
+                Some(cache) => cache.parse(parser, chunk, cat).map(|fs| (fs, line_offset)),
+                None => parse::parse_chunk(parser, chunk, line_offset, cat)
                     .map(|ir| (std::sync::Arc::new(ir.functions), 0)),
             }
             .map_err(|e| format!("failed to parse: {e}"))
