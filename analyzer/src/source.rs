@@ -443,22 +443,8 @@ pub fn called_names(text: &str) -> Vec<String> {
     while let Some(k) = b[i..].iter().position(|&c| CALL_SCAN_STOPS[c as usize]) {
         i += k;
         match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                i = memchr::memchr(b'\n', &b[i..])
-                    .map(|k| i + k)
-                    .unwrap_or(b.len())
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = memchr::memmem::find(&b[i + 2..], b"*/")
-                    .map(|k| i + 4 + k)
-                    .unwrap_or(b.len())
-            }
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < b.len() && b[i] != q && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
+            _ if skip_comment_or_literal(b, i).is_some() => {
+                i = skip_comment_or_literal(b, i).unwrap_or(b.len());
             }
             b'(' => {
                 let mut end = i;
@@ -488,6 +474,27 @@ pub fn called_names(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Where the comment or the literal opening at `i` ends (a string or a
+/// character constant ends at its line's end if not closed), if one does.
+pub(crate) fn skip_comment_or_literal(b: &[u8], i: usize) -> Option<usize> {
+    Some(match (b[i], b.get(i + 1)) {
+        (b'/', Some(b'/')) => memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |k| i + k),
+        (b'/', Some(b'*')) => memmem_end(b, i),
+        (q @ (b'"' | b'\''), _) => {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != q && b[j] != b'\n' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            j + 1
+        }
+        _ => return None,
+    })
+}
+
+fn memmem_end(b: &[u8], i: usize) -> usize {
+    memchr::memmem::find(&b[i + 2..], b"*/").map_or(b.len(), |k| i + 4 + k)
 }
 
 /// The bytes [`called_names`] stops at.
@@ -636,22 +643,8 @@ mod called_names_tests {
         let mut i = 0;
         while i < b.len() {
             match b[i] {
-                b'/' if b.get(i + 1) == Some(&b'/') => {
-                    i = memchr::memchr(b'\n', &b[i..])
-                        .map(|k| i + k)
-                        .unwrap_or(b.len())
-                }
-                b'/' if b.get(i + 1) == Some(&b'*') => {
-                    i = memchr::memmem::find(&b[i + 2..], b"*/")
-                        .map(|k| i + 4 + k)
-                        .unwrap_or(b.len())
-                }
-                q @ (b'"' | b'\'') => {
-                    i += 1;
-                    while i < b.len() && b[i] != q && b[i] != b'\n' {
-                        i += if b[i] == b'\\' { 2 } else { 1 };
-                    }
-                    i += 1;
+                _ if super::skip_comment_or_literal(b, i).is_some() => {
+                    i = super::skip_comment_or_literal(b, i).unwrap_or(b.len());
                 }
                 c if c.is_ascii_alphabetic() || c == b'_' => {
                     let start = i;

@@ -319,6 +319,21 @@ mod tests {
     }
 
     #[test]
+    fn a_parse_starts_at_the_head_of_the_first_definition() {
+        let prelude = "}\n\nstatic DEFINE_MUTEX(demo_mutex);\n/* the demo table */\n\
+                       static const int demo_table[] = {\n\t1, 2,\n};\n\n";
+        let head =
+            "static unsigned long __init\ndemo_walk(struct mm_struct *mm)\n{\n\treturn 0;\n}\n";
+        let text = format!("{prelude}{head}");
+        assert_eq!(
+            super::prelude_len(&text),
+            (prelude.len(), prelude.matches('\n').count() as u32)
+        );
+        // No definition: the whole chunk is parsed.
+        assert_eq!(super::prelude_len("int demo_count;\n/* end */\n"), (0, 0));
+    }
+
+    #[test]
     fn text_before_the_name_may_be_any_utf8() {
         let text = "MODULE_AUTHOR(\"Jos\u{e9} S\u{e1}nchez\")\n\
                     Author: Jos\u{e9} Luis S\u{e1}nchez(\n\
