@@ -1,5 +1,6 @@
 //! Parsing: normalized source → tree-sitter-c tree → per-function IR.
 
+use crate::cfg::Fields;
 use tree_sitter::{Node as TsNode, Parser};
 
 use crate::catalogue::{Catalogue, LockMode};
@@ -450,7 +451,7 @@ fn in_condition(body: TsNode, at: usize, len: usize) -> bool {
         );
         if conditional
             && parent
-                .child_by_field_name("condition")
+                .field("condition")
                 .is_some_and(|c| c.id() == node.id())
         {
             return true;
@@ -470,9 +471,7 @@ fn too_deep_function(
     hints: &[Hint],
     line_offset: u32,
 ) -> Option<Function> {
-    let head_end = def
-        .child_by_field_name("body")
-        .map_or(def.end_byte(), |b| b.start_byte());
+    let head_end = def.field("body").map_or(def.end_byte(), |b| b.start_byte());
     let head = std::str::from_utf8(&src[def.start_byte()..head_end]).ok()?;
     let paren = head.find('(')?;
     let name_start = head[..paren]
@@ -532,10 +531,7 @@ fn content_key(def: TsNode, src: &[u8], hints: &[Hint]) -> u64 {
 fn find_function_declarator(n: TsNode) -> Option<TsNode> {
     if n.kind() == "function_declarator" {
         // `int (*f(void))(int)` returns a function pointer; the innermost wins.
-        if let Some(inner) = n
-            .child_by_field_name("declarator")
-            .and_then(find_function_declarator)
-        {
+        if let Some(inner) = n.field("declarator").and_then(find_function_declarator) {
             return Some(inner);
         }
         return Some(n);

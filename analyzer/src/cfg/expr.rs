@@ -2,6 +2,7 @@
 //! order), assignments and the constant values they carry, and branch
 //! conditions as [`Expr`] trees.
 
+use crate::cfg::Fields;
 use tree_sitter::Node as TsNode;
 
 use super::{is_statement_kind, CfgBuilder};
@@ -41,10 +42,7 @@ impl CfgBuilder<'_> {
                 };
                 self.expression(right);
                 self.expression_without_calls_in_lvalue(left);
-                let op = n
-                    .child_by_field_name("operator")
-                    .map(|o| self.text(o))
-                    .unwrap_or("=");
+                let op = n.field("operator").map(|o| self.text(o)).unwrap_or("=");
                 if let Some(path) = normalize_path(self.text(left)) {
                     let value = match op {
                         "=" => self.assigned_value(right),
@@ -233,12 +231,10 @@ impl CfgBuilder<'_> {
             return Value::BitsOf(path, ops);
         }
         if inner.kind() == "binary_expression"
-            && inner
-                .child_by_field_name("operator")
-                .is_some_and(|o| self.text(o) == "|")
+            && inner.field("operator").is_some_and(|o| self.text(o) == "|")
         {
             // `x | VM_LOCKED`: whatever x is, the bit is set.
-            let side = |name| inner.child_by_field_name(name).map(|c| self.value_of(c));
+            let side = |name| inner.field(name).map(|c| self.value_of(c));
             return match (side("left"), side("right")) {
                 (Some(Value::Path(p)), Some(Value::Const(c)))
                 | (Some(Value::Const(c)), Some(Value::Path(p))) => {
@@ -262,7 +258,7 @@ impl CfgBuilder<'_> {
                 _ => Value::Unknown,
             },
             "conditional_expression" => {
-                let field = |name| inner.child_by_field_name(name);
+                let field = |name| inner.field(name);
                 let (Some(c), Some(a), Some(b)) = (
                     field("condition"),
                     field("consequence"),
@@ -473,12 +469,9 @@ impl CfgBuilder<'_> {
                 None => Expr::Unknown,
             },
             "unary_expression" => {
-                let op = n
-                    .child_by_field_name("operator")
-                    .map(|o| self.text(o))
-                    .unwrap_or("");
+                let op = n.field("operator").map(|o| self.text(o)).unwrap_or("");
                 let arg = n
-                    .child_by_field_name("argument")
+                    .field("argument")
                     .map(|a| self.cond_expr(a))
                     .unwrap_or(Expr::Unknown);
                 match op {
@@ -491,16 +484,13 @@ impl CfgBuilder<'_> {
                 }
             }
             "binary_expression" => {
-                let op = n
-                    .child_by_field_name("operator")
-                    .map(|o| self.text(o))
-                    .unwrap_or("");
+                let op = n.field("operator").map(|o| self.text(o)).unwrap_or("");
                 let l = n
-                    .child_by_field_name("left")
+                    .field("left")
                     .map(|a| self.cond_expr(a))
                     .unwrap_or(Expr::Unknown);
                 let r = n
-                    .child_by_field_name("right")
+                    .field("right")
                     .map(|a| self.cond_expr(a))
                     .unwrap_or(Expr::Unknown);
                 let cmp = |op| Expr::Cmp(op, Box::new(l.clone()), Box::new(r.clone()));
@@ -531,7 +521,7 @@ impl CfgBuilder<'_> {
             "call_expression" => {
                 if self.is_transparent(n) {
                     return n
-                        .child_by_field_name("arguments")
+                        .field("arguments")
                         .and_then(|a| a.named_child(0))
                         .map(|c| self.cond_expr(c))
                         .unwrap_or(Expr::Unknown);

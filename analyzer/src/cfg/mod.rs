@@ -16,6 +16,9 @@ pub use expr::symbol_name;
 
 pub struct CfgBuilder<'a> {
     src: &'a [u8],
+    /// `src` as text, checked once: a node's text is then a slice of it
+    /// (tree-sitter's nodes start and end between characters).
+    text: &'a str,
     line_offset: u32,
     nodes: Vec<Node>,
     cur: Option<NodeId>,
@@ -40,6 +43,7 @@ impl<'a> CfgBuilder<'a> {
     pub fn new(src: &'a [u8], line_offset: u32) -> Self {
         let mut b = CfgBuilder {
             src,
+            text: std::str::from_utf8(src).unwrap_or(""),
             line_offset,
             nodes: Vec::new(),
             cur: None,
@@ -88,7 +92,12 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn text(&self, n: TsNode) -> &'a str {
-        std::str::from_utf8(&self.src[n.start_byte()..n.end_byte()]).unwrap_or("")
+        self.text
+            .get(n.start_byte()..n.end_byte())
+            .unwrap_or_else(|| {
+                std::str::from_utf8(self.src.get(n.start_byte()..n.end_byte()).unwrap_or(&[]))
+                    .unwrap_or("")
+            })
     }
 
     fn new_node(&mut self) -> NodeId {
@@ -648,9 +657,7 @@ pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
         "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
         // `(*visit)` of a function-pointer declarator: no `declarator` field.
         "parenthesized_declarator" => n.named_child(0).and_then(|d| declarator_name(d, src)),
-        _ => n
-            .child_by_field_name("declarator")
-            .and_then(|d| declarator_name(d, src)),
+        _ => field(n, "declarator").and_then(|d| declarator_name(d, src)),
     }
 }
 
@@ -670,6 +677,17 @@ pub fn field<'t>(n: tree_sitter::Node<'t>, name: &'static str) -> Option<tree_si
     match IDS.iter().find(|(f, _)| *f == name) {
         Some((_, id)) => n.child_by_field_id(id.get()),
         None => n.child_by_field_name(name),
+    }
+}
+
+/// [`field`] as a method of syntax nodes.
+pub trait Fields<'t> {
+    fn field(&self, name: &'static str) -> Option<tree_sitter::Node<'t>>;
+}
+
+impl<'t> Fields<'t> for tree_sitter::Node<'t> {
+    fn field(&self, name: &'static str) -> Option<tree_sitter::Node<'t>> {
+        field(*self, name)
     }
 }
 
