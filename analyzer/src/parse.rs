@@ -169,7 +169,7 @@ fn collect_functions(
             stack.pop();
             continue;
         };
-        match child.kind() {
+        match child.kind_name() {
             "function_definition" => {
                 if let Some(f) = function_ir(child, src, file, cat, hints, line_offset) {
                     out.push(f);
@@ -202,7 +202,7 @@ fn function_ir(
     let params = parameter_names(func_decl, src);
     let mut c = def.walk();
     let is_static = def.children(&mut c).any(|ch| {
-        ch.kind() == "storage_class_specifier"
+        ch.kind_name() == "storage_class_specifier"
             && ch
                 .utf8_text(src)
                 .map(|t| t.trim() == "static")
@@ -311,7 +311,7 @@ fn parameter_names(func_decl: TsNode, src: &[u8]) -> Vec<String> {
     if let Some(list) = crate::cfg::field(func_decl, "parameters") {
         let mut c = list.walk();
         for p in list.named_children(&mut c) {
-            if p.kind() == "parameter_declaration" {
+            if p.kind_name() == "parameter_declaration" {
                 params.push(
                     crate::cfg::field(p, "declarator")
                         .and_then(|d| declarator_name(d, src))
@@ -442,7 +442,7 @@ fn in_condition(body: TsNode, at: usize, len: usize) -> bool {
             return false;
         }
         let conditional = matches!(
-            parent.kind(),
+            parent.kind_name(),
             "if_statement"
                 | "while_statement"
                 | "do_statement"
@@ -529,7 +529,7 @@ fn content_key(def: TsNode, src: &[u8], hints: &[Hint]) -> u64 {
 }
 
 fn find_function_declarator(n: TsNode) -> Option<TsNode> {
-    if n.kind() == "function_declarator" {
+    if n.kind_name() == "function_declarator" {
         // `int (*f(void))(int)` returns a function pointer; the innermost wins.
         if let Some(inner) = n.field("declarator").and_then(find_function_declarator) {
             return Some(inner);

@@ -12,7 +12,7 @@ use crate::symbolic::is_symbolic_constant;
 impl CfgBuilder<'_> {
     /// Emits the calls and assignments of an expression, in evaluation order.
     pub(super) fn expression(&mut self, n: TsNode) {
-        match n.kind() {
+        match n.kind_name() {
             "call_expression" => {
                 if let Some(args) = crate::cfg::field(n, "arguments") {
                     let mut c = args.walk();
@@ -21,7 +21,7 @@ impl CfgBuilder<'_> {
                     }
                 }
                 let func = crate::cfg::field(n, "function");
-                match func.filter(|f| f.kind() == "identifier") {
+                match func.filter(|f| f.kind_name() == "identifier") {
                     Some(f) => {
                         let callee = self.text(f).to_string();
                         self.emit_call(n, f, callee);
@@ -88,14 +88,14 @@ impl CfgBuilder<'_> {
             | "alignof_expression"
             | "offsetof_expression"
             | "generic_expression" => {
-                if n.kind() == "compound_statement" {
+                if n.kind_name() == "compound_statement" {
                     // GNU statement expression `({ ... })`: statements in sequence.
                     self.statement(n);
                     return;
                 }
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
-                    if n.kind() == "ERROR" && is_statement_kind(child.kind()) {
+                    if n.kind_name() == "ERROR" && is_statement_kind(child.kind_name()) {
                         self.statement(child);
                     } else {
                         self.expression(child);
@@ -109,7 +109,7 @@ impl CfgBuilder<'_> {
 
     pub(super) fn expression_without_calls_in_lvalue(&mut self, left: TsNode) {
         // `*foo(x) = y` or `a[f(i)] = y`: calls in an lvalue still execute.
-        if left.kind() != "identifier" && left.kind() != "field_expression" {
+        if left.kind_name() != "identifier" && left.kind_name() != "field_expression" {
             self.expression(left);
         }
     }
@@ -140,7 +140,7 @@ impl CfgBuilder<'_> {
         if let Some(list) = crate::cfg::field(call, "arguments") {
             let mut c = list.walk();
             for a in list.named_children(&mut c) {
-                if a.kind() == "comment" {
+                if a.kind_name() == "comment" {
                     continue;
                 }
                 args.push(collapse_ws(self.text(a)));
@@ -167,7 +167,7 @@ impl CfgBuilder<'_> {
     }
 
     pub(super) fn value_of(&self, n: TsNode) -> Value {
-        match n.kind() {
+        match n.kind_name() {
             "number_literal" => parse_int(self.text(n))
                 .map(Value::Const)
                 .unwrap_or(Value::Unknown),
@@ -212,7 +212,7 @@ impl CfgBuilder<'_> {
         if plain != Value::Unknown {
             return plain;
         }
-        let inner = if n.kind() == "parenthesized_expression" {
+        let inner = if n.kind_name() == "parenthesized_expression" {
             match n.named_child(0) {
                 Some(c) => c,
                 None => return plain,
@@ -230,7 +230,7 @@ impl CfgBuilder<'_> {
         }) {
             return Value::BitsOf(path, ops);
         }
-        if inner.kind() == "binary_expression"
+        if inner.kind_name() == "binary_expression"
             && inner.field("operator").is_some_and(|o| self.text(o) == "|")
         {
             // `x | VM_LOCKED`: whatever x is, the bit is set.
@@ -246,7 +246,7 @@ impl CfgBuilder<'_> {
                 _ => Value::Unknown,
             };
         }
-        match inner.kind() {
+        match inner.kind_name() {
             "binary_expression" | "unary_expression" => match self.cond_expr(inner) {
                 Expr::Unknown => Value::Unknown,
                 // `x & MASK` is decided only as 0, where its truth is its value.
@@ -314,7 +314,7 @@ impl CfgBuilder<'_> {
     /// `~X`, parenthesized or not.
     fn is_inverted(&self, n: TsNode) -> bool {
         unparenthesized(n).is_some_and(|m| {
-            m.kind() == "unary_expression"
+            m.kind_name() == "unary_expression"
                 && crate::cfg::field(m, "operator").is_some_and(|o| self.text(o) == "~")
         })
     }
@@ -333,7 +333,7 @@ impl CfgBuilder<'_> {
         use crate::symbolic::BitOp;
         let constant = |n: TsNode| self.constant_of(n);
         let n = unparenthesized(n)?;
-        if n.kind() != "binary_expression" {
+        if n.kind_name() != "binary_expression" {
             return None;
         }
         let op = self.text(crate::cfg::field(n, "operator")?);
@@ -378,7 +378,7 @@ impl CfgBuilder<'_> {
     /// `None` when a member is not a constant.
     fn constant_or(&self, n: TsNode) -> Option<i64> {
         fn members(b: &CfgBuilder, n: TsNode, out: &mut Vec<(i64, bool)>) -> Option<()> {
-            match n.kind() {
+            match n.kind_name() {
                 "parenthesized_expression" => members(b, n.named_child(0)?, out),
                 "binary_expression"
                     if crate::cfg::field(n, "operator").is_some_and(|o| b.text(o) == "|") =>
@@ -397,7 +397,7 @@ impl CfgBuilder<'_> {
                 _ => None,
             }
         }
-        if n.kind() != "binary_expression" && n.kind() != "parenthesized_expression" {
+        if n.kind_name() != "binary_expression" && n.kind_name() != "parenthesized_expression" {
             return None;
         }
         let mut out = Vec::new();
@@ -419,7 +419,7 @@ impl CfgBuilder<'_> {
         if flags.is_empty() {
             return false;
         }
-        match n.kind() {
+        match n.kind_name() {
             "identifier" => flags.contains(&self.text(n)),
             "parenthesized_expression" => {
                 n.named_child(0).is_some_and(|c| self.is_assumed_clear(c))
@@ -450,7 +450,7 @@ impl CfgBuilder<'_> {
 
     /// Converts a condition into an expression over variables and call results.
     pub(super) fn cond_expr(&mut self, n: TsNode) -> Expr {
-        match n.kind() {
+        match n.kind_name() {
             "parenthesized_expression" => n
                 .named_child(0)
                 .map(|c| self.cond_expr(c))
@@ -588,7 +588,7 @@ fn parse_int(s: &str) -> Option<i64> {
 /// `n` without the parentheses around it (`None`: an empty pair).
 fn unparenthesized(n: TsNode) -> Option<TsNode> {
     let mut n = n;
-    while n.kind() == "parenthesized_expression" {
+    while n.kind_name() == "parenthesized_expression" {
         n = n.named_child(0)?;
     }
     Some(n)

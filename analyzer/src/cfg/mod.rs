@@ -161,7 +161,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn statement(&mut self, n: TsNode) {
-        match n.kind() {
+        match n.kind_name() {
             "compound_statement" => {
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
@@ -232,7 +232,7 @@ impl<'a> CfgBuilder<'a> {
                 }
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
-                    if child.kind() != "statement_identifier" {
+                    if child.kind_name() != "statement_identifier" {
                         self.statement(child);
                     }
                 }
@@ -256,11 +256,11 @@ impl<'a> CfgBuilder<'a> {
     /// The condition of a call of an `[asserts]` macro (its first argument).
     fn asserted_condition(&self, n: TsNode<'a>) -> Option<TsNode<'a>> {
         let asserts = self.asserts?;
-        if n.kind() != "call_expression" {
+        if n.kind_name() != "call_expression" {
             return None;
         }
         let name = crate::cfg::field(n, "function")?;
-        if name.kind() != "identifier" || !asserts.contains_key(self.text(name)) {
+        if name.kind_name() != "identifier" || !asserts.contains_key(self.text(name)) {
             return None;
         }
         crate::cfg::field(n, "arguments")?.named_child(0)
@@ -279,7 +279,7 @@ impl<'a> CfgBuilder<'a> {
     fn declaration(&mut self, n: TsNode) {
         let mut c = n.walk();
         for child in n.children_by_field_name("declarator", &mut c) {
-            if child.kind() == "init_declarator" {
+            if child.kind_name() == "init_declarator" {
                 if let Some(value) = crate::cfg::field(child, "value") {
                     self.expression(value);
                     if let Some(name) = child
@@ -288,7 +288,7 @@ impl<'a> CfgBuilder<'a> {
                     {
                         // A list initializes the fields, not a value of
                         // the whole (which an assignment later replaces).
-                        if value.kind() == "initializer_list" {
+                        if value.kind_name() == "initializer_list" {
                             self.designated_fields(&name, value, false);
                             continue;
                         }
@@ -311,13 +311,13 @@ impl<'a> CfgBuilder<'a> {
         let mut c = list.walk();
         let items: Vec<TsNode> = list
             .named_children(&mut c)
-            .filter(|i| i.kind() != "comment")
+            .filter(|i| i.kind_name() != "comment")
             .collect();
         let all_zero =
-            |b: &Self, i: &TsNode| i.kind() == "number_literal" && b.text(*i).trim() == "0";
+            |b: &Self, i: &TsNode| i.kind_name() == "number_literal" && b.text(*i).trim() == "0";
         let designated = items
             .iter()
-            .all(|i| i.kind() == "initializer_pair" || all_zero(self, i));
+            .all(|i| i.kind_name() == "initializer_pair" || all_zero(self, i));
         if !designated && !nested {
             return;
         }
@@ -331,7 +331,7 @@ impl<'a> CfgBuilder<'a> {
         if !designated {
             return;
         }
-        for pair in items.iter().filter(|i| i.kind() == "initializer_pair") {
+        for pair in items.iter().filter(|i| i.kind_name() == "initializer_pair") {
             let mut c = pair.walk();
             let designators: Vec<TsNode> =
                 pair.children_by_field_name("designator", &mut c).collect();
@@ -339,7 +339,7 @@ impl<'a> CfgBuilder<'a> {
             let [d] = designators.as_slice() else {
                 continue;
             };
-            if d.kind() != "field_designator" {
+            if d.kind_name() != "field_designator" {
                 continue;
             }
             let Some(field) = d.named_child(0).map(|f| self.text(f).to_string()) else {
@@ -349,7 +349,7 @@ impl<'a> CfgBuilder<'a> {
                 continue;
             };
             let path = format!("{base}.{field}");
-            if value.kind() == "initializer_list" {
+            if value.kind_name() == "initializer_list" {
                 self.designated_fields(&path, value, true);
                 continue;
             }
@@ -381,13 +381,13 @@ impl<'a> CfgBuilder<'a> {
     /// holds (`(gfp & __GFP_ACCOUNT) && page && __memcg_kmem_charge_page(..)`).
     fn branch_to(&mut self, cond: TsNode, on_true: NodeId, on_false: NodeId) {
         let mut inner = cond;
-        while inner.kind() == "parenthesized_expression" {
+        while inner.kind_name() == "parenthesized_expression" {
             match inner.named_child(0) {
                 Some(c) => inner = c,
                 None => break,
             }
         }
-        let op = (inner.kind() == "binary_expression")
+        let op = (inner.kind_name() == "binary_expression")
             .then(|| crate::cfg::field(inner, "operator").map(|o| self.text(o)))
             .flatten();
         let sides = (
@@ -434,7 +434,7 @@ impl<'a> CfgBuilder<'a> {
         if let Some(alt) = crate::cfg::field(n, "alternative") {
             // else_clause wraps the statement.
             let mut c = alt.walk();
-            let stmts: Vec<_> = if alt.kind() == "else_clause" {
+            let stmts: Vec<_> = if alt.kind_name() == "else_clause" {
                 alt.named_children(&mut c).collect()
             } else {
                 vec![alt]
@@ -530,7 +530,7 @@ impl<'a> CfgBuilder<'a> {
 
     fn for_statement(&mut self, n: TsNode) {
         if let Some(init) = crate::cfg::field(n, "initializer") {
-            if init.kind() == "declaration" {
+            if init.kind_name() == "declaration" {
                 self.declaration(init);
             } else {
                 self.expression(init);
@@ -577,7 +577,7 @@ impl<'a> CfgBuilder<'a> {
         if let Some(body) = crate::cfg::field(n, "body") {
             let mut c = body.walk();
             for child in body.named_children(&mut c) {
-                if child.kind() == "case_statement" {
+                if child.kind_name() == "case_statement" {
                     let case_node = self.new_node();
                     self.edge(head, case_node);
                     if let Some(prev) = self.cur {
@@ -643,7 +643,7 @@ fn is_statement_kind(k: &str) -> bool {
 
 /// Whether an expression makes a call (a statement expression counts).
 fn has_call(n: TsNode) -> bool {
-    if n.kind() == "call_expression" || n.kind() == "compound_statement" {
+    if n.kind_name() == "call_expression" || n.kind_name() == "compound_statement" {
         return true;
     }
     let mut c = n.walk();
@@ -653,7 +653,7 @@ fn has_call(n: TsNode) -> bool {
 
 /// The identifier a declarator declares (`*foo`, `foo[3]`, `(*foo)(void)`).
 pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
-    match n.kind() {
+    match n.kind_name() {
         "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
         // `(*visit)` of a function-pointer declarator: no `declarator` field.
         "parenthesized_declarator" => n.named_child(0).and_then(|d| declarator_name(d, src)),
@@ -680,15 +680,36 @@ pub fn field<'t>(n: tree_sitter::Node<'t>, name: &'static str) -> Option<tree_si
     }
 }
 
-/// [`field`] as a method of syntax nodes.
+/// [`field`] and [`kind`] as methods of syntax nodes.
 pub trait Fields<'t> {
     fn field(&self, name: &'static str) -> Option<tree_sitter::Node<'t>>;
+    fn kind_name(&self) -> &'static str;
 }
 
 impl<'t> Fields<'t> for tree_sitter::Node<'t> {
     fn field(&self, name: &'static str) -> Option<tree_sitter::Node<'t>> {
         field(*self, name)
     }
+
+    fn kind_name(&self) -> &'static str {
+        kind(*self)
+    }
+}
+
+/// A node's kind, from a table of the grammar's kind names made once:
+/// tree-sitter's `Node::kind` measures and checks the C string each time,
+/// and the CFG builder asks it of every node it visits.
+pub fn kind(n: tree_sitter::Node) -> &'static str {
+    static KINDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let lang: tree_sitter::Language = tree_sitter_c::LANGUAGE.into();
+        (0..lang.node_kind_count() as u16)
+            .map(|id| lang.node_kind_for_id(id).unwrap_or(""))
+            .collect()
+    });
+    KINDS
+        .get(n.kind_id() as usize)
+        .copied()
+        .unwrap_or_else(|| n.kind())
 }
 
 /// The fields [`field`] is asked for.
