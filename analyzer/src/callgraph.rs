@@ -83,26 +83,11 @@ impl CallGraph {
                 .or_else(|| cands.first())
                 .copied()
         };
-        let resolved: Vec<Vec<Option<FnId>>> = functions
-            .par_iter()
-            .map(|f| {
-                f.calls
-                    .iter()
-                    .map(|c| {
-                        // A call through a parameter is not a call of a
-                        // function that happens to share its name.
-                        if (c.catalogued.long_op && !c.catalogued.long_op_unless_defined)
-                            || f.params.contains(&c.callee)
-                        {
-                            None
-                        } else {
-                            resolve(f, &c.callee)
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let stable = stable_keys(files, functions, macros);
+        // The functions' stable keys are made beside the resolution.
+        let (resolved, stable): (Vec<Vec<Option<FnId>>>, _) = rayon::join(
+            || resolve_calls(functions, &resolve),
+            || stable_keys(files, functions, macros),
+        );
         let mut callbacks = Callbacks::new(functions, &resolved, |f, name| resolve(f, name));
         // Ids depend on the order files were read (another revision reads
         // them in another order): a walker's callbacks are ordered by what
@@ -149,15 +134,24 @@ impl CallGraph {
         let may_touch_lock = propagate(&direct_lock, &callers);
         let may_reach_long = propagate(&direct_long, &callers);
         let groups = cycle_groups(&edges);
-        let closure = closure_keys(&stable, &edges, &groups);
-        let reads =
-            crate::field_reads::field_reads(functions, &groups.members, &groups.cyclic, &|f, c| {
-                let mut out: Vec<FnId> = resolved[f as usize][c].into_iter().collect();
-                if let Some(targets) = callbacks.param_targets.get(&(f, c as CallId)) {
-                    out.extend(targets.iter().copied());
-                }
-                out
-            });
+        // The field reads (the longest step, one function after another) beside the rest.
+        let (reads, closure) = rayon::join(
+            || {
+                crate::field_reads::field_reads(
+                    functions,
+                    &groups.members,
+                    &groups.cyclic,
+                    &|f, c| {
+                        let mut out: Vec<FnId> = resolved[f as usize][c].into_iter().collect();
+                        if let Some(targets) = callbacks.param_targets.get(&(f, c as CallId)) {
+                            out.extend(targets.iter().copied());
+                        }
+                        out
+                    },
+                )
+            },
+            || closure_keys(&stable, &edges, &groups),
+        );
         let by_stable = stable
             .iter()
             .enumerate()
@@ -210,6 +204,32 @@ impl CallGraph {
             big.iter().sum(),
         )
     }
+}
+
+/// Per function, per call: the definition the call resolves to (`resolve`).
+fn resolve_calls(
+    functions: &[std::sync::Arc<Function>],
+    resolve: &(dyn Fn(&Function, &str) -> Option<FnId> + Sync),
+) -> Vec<Vec<Option<FnId>>> {
+    functions
+        .par_iter()
+        .map(|f| {
+            f.calls
+                .iter()
+                .map(|c| {
+                    // A call through a parameter is not a call of a
+                    // function that happens to share its name.
+                    if (c.catalogued.long_op && !c.catalogued.long_op_unless_defined)
+                        || f.params.contains(&c.callee)
+                    {
+                        None
+                    } else {
+                        resolve(f, &c.callee)
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// How many functions deep a function-pointer parameter is followed when

@@ -99,18 +99,25 @@ impl Scan {
         let passed = sparse(&source::passed_names);
         let fn_params = sparse(&source::fn_param_names);
         let stores_fields = per_chunk(&source::stores_through_pointer);
-        let has_loop = per_chunk(&|t: &str| {
-            ["for (", "while (", "for_each", "foreach", "do {"]
-                .iter()
-                .any(|k| t.contains(k))
-        });
-        let has_switch = per_chunk(&|t: &str| t.contains("switch"));
+        // memchr's SIMD finders, made once: `str::contains` was a tenth of
+        // the scan.
+        static LOOPS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+            std::sync::LazyLock::new(|| {
+                ["for (", "while (", "for_each", "foreach", "do {"]
+                    .iter()
+                    .map(|k| memchr::memmem::Finder::new(k.as_bytes()))
+                    .collect()
+            });
+        static SWITCH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("switch"));
+        let has_loop = per_chunk(&|t: &str| LOOPS.iter().any(|k| k.find(t.as_bytes()).is_some()));
+        let has_switch = per_chunk(&|t: &str| SWITCH.find(t.as_bytes()).is_some());
         let returns_value = per_chunk(&|t: &str| {
             // Only short helpers are predicate candidates (selection asks
             // for at most SHORT_CHUNK_LINES lines): long chunks, which hold
             // most of a tree's bytes, are not searched.
             t.len() <= MAX_PREDICATE_CHUNK_BYTES
-                && t.match_indices("return").any(|(i, _)| {
+                && memchr::memmem::find_iter(t.as_bytes(), "return").any(|i| {
                     let rest = t[i + "return".len()..].trim_start();
                     t[i + "return".len()..].starts_with([' ', '\t', '(', '!'])
                         && !rest.starts_with(';')
@@ -119,7 +126,7 @@ impl Scan {
         let tests_assumed_clear = per_chunk(&|t: &str| {
             !assumed_clear.is_empty()
                 && assumed_clear.iter().any(|flag| {
-                    t.match_indices(flag.as_str()).any(|(i, _)| {
+                    memchr::memmem::find_iter(t.as_bytes(), flag.as_bytes()).any(|i| {
                         let after = t[i + flag.len()..].chars().next();
                         !after.is_some_and(crate::catalogue::is_ident_char)
                             && t[..i].trim_end_matches([' ', '(', '|']).ends_with('&')
