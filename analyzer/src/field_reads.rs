@@ -35,29 +35,90 @@ pub(crate) type FieldReads = Vec<Option<BTreeSet<String>>>;
 /// a cycle group (`cyclic`) to its fixed point. `edges(f)` lists, per call of `f`, the
 /// functions it may run (the resolved callee, the callbacks a walker is
 /// handed).
+///
+/// Groups whose callees' groups are all done are worked out together, on
+/// every core: a group's reads depend on its callees' only, so the result
+/// is the one of a walk in `groups` order.
 pub(crate) fn field_reads(
     functions: &[std::sync::Arc<Function>],
     groups: &[Vec<FnId>],
     cyclic: &[bool],
-    edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
+    edges: &(dyn Fn(FnId, usize) -> Vec<FnId> + Sync),
 ) -> FieldReads {
-    let mut reads: FieldReads = vec![Some(BTreeSet::new()); functions.len()];
-    for (members, &cyclic) in groups.iter().zip(cyclic) {
-        loop {
-            let mut changed = false;
-            for &m in members {
-                let next = reads_of(functions, m, &reads, edges);
-                if reads[m as usize] != next {
-                    reads[m as usize] = next;
-                    changed = true;
+    use rayon::prelude::*;
+    let mut group_of = vec![0usize; functions.len()];
+    for (gi, members) in groups.iter().enumerate() {
+        for &m in members {
+            group_of[m as usize] = gi;
+        }
+    }
+    // A group's level: one above its callees' highest (callees come first).
+    let mut level = vec![0usize; groups.len()];
+    for (gi, members) in groups.iter().enumerate() {
+        let mut l = 0;
+        for &m in members {
+            for ci in 0..functions[m as usize].calls.len() {
+                for g in edges(m, ci) {
+                    let cg = group_of[g as usize];
+                    if cg != gi {
+                        l = l.max(level[cg] + 1);
+                    }
                 }
             }
-            if !changed || !cyclic {
-                break;
-            }
+        }
+        level[gi] = l;
+    }
+    let mut by_level: Vec<Vec<usize>> = Vec::new();
+    for (gi, &l) in level.iter().enumerate() {
+        if by_level.len() <= l {
+            by_level.resize_with(l + 1, Vec::new);
+        }
+        by_level[l].push(gi);
+    }
+    let mut reads: FieldReads = vec![Some(BTreeSet::new()); functions.len()];
+    for level_groups in &by_level {
+        let done: Vec<Vec<(FnId, Option<BTreeSet<String>>)>> = level_groups
+            .par_iter()
+            .map(|&gi| group_reads(functions, &groups[gi], cyclic[gi], &reads, edges))
+            .collect();
+        for (m, r) in done.into_iter().flatten() {
+            reads[m as usize] = r;
         }
     }
     reads
+}
+
+/// One group's reads, its members in order, to the fixed point when it is
+/// `cyclic`; `reads` holds its callees' (the other groups').
+fn group_reads(
+    functions: &[std::sync::Arc<Function>],
+    members: &[FnId],
+    cyclic: bool,
+    reads: &FieldReads,
+    edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
+) -> Vec<(FnId, Option<BTreeSet<String>>)> {
+    let mut own: Vec<(FnId, Option<BTreeSet<String>>)> = members
+        .iter()
+        .map(|&m| (m, Some(BTreeSet::new())))
+        .collect();
+    loop {
+        let mut changed = false;
+        for i in 0..own.len() {
+            let m = own[i].0;
+            let get = |g: FnId| match own.iter().find(|(o, _)| *o == g) {
+                Some((_, r)) => r.as_ref(),
+                None => reads.get(g as usize).and_then(Option::as_ref),
+            };
+            let next = reads_of(functions, m, &get, edges);
+            if own[i].1 != next {
+                own[i].1 = next;
+                changed = true;
+            }
+        }
+        if !changed || !cyclic {
+            return own;
+        }
+    }
 }
 
 /// The root of a path (`x` of `x.a.b`), when it is a parameter.
@@ -86,10 +147,10 @@ fn path_of(v: &Value) -> Option<&str> {
 /// The mark of a subtree read: everything under the path.
 const SUBTREE: &str = ".**";
 
-fn reads_of(
+fn reads_of<'r>(
     functions: &[std::sync::Arc<Function>],
     fid: FnId,
-    reads: &FieldReads,
+    reads: &dyn Fn(FnId) -> Option<&'r BTreeSet<String>>,
     edges: &dyn Fn(FnId, usize) -> Vec<FnId>,
 ) -> Option<BTreeSet<String>> {
     let f = &functions[fid as usize];
@@ -137,7 +198,7 @@ fn reads_of(
                 else {
                     continue;
                 };
-                let Some(Some(greads)) = reads.get(g as usize) else {
+                let Some(greads) = reads(g) else {
                     add(p, true);
                     continue;
                 };
