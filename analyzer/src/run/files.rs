@@ -166,13 +166,23 @@ impl LoadedFile {
         next.saturating_sub(self.scan.line_starts[ci]) as usize
     }
 
+    /// The bytes of the selected chunks handed to the parser: each from its
+    /// first definition ([`super::scan::prelude_len`]) when this run made
+    /// the preprocessed text, else the whole chunk (a parse from the cache).
     pub(super) fn bytes_selected(&self) -> usize {
         self.scan
             .chunks
             .iter()
             .zip(&self.selected)
             .filter(|(_, s)| **s)
-            .map(|(c, _)| c.end - c.start)
+            .map(|(c, _)| {
+                let prelude = self
+                    .pp_text
+                    .as_deref()
+                    .and_then(|pp| pp.get(c.start..c.end))
+                    .map_or(0, |chunk| super::scan::prelude_len(chunk).0);
+                c.end - c.start - prelude
+            })
             .sum()
     }
 }
