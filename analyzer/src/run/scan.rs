@@ -218,6 +218,25 @@ pub fn defined_names(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// Whether a block comment is open at the end of `line` (`open`: at its
+/// start). Literals are not read: a `/*` in a string can only make
+/// [`prelude_len`] cut less.
+fn comment_open_after(line: &str, mut open: bool) -> bool {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        match (open, b[i], b[i + 1]) {
+            (false, b'/', b'/') => return false,
+            (false, b'/', b'*') | (true, b'*', b'/') => {
+                open = !open;
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    open
+}
+
 /// The name a line at the margin defines ([`defined_names`]), if it looks
 /// like the first line of a definition.
 fn definition_name(line: &str) -> Option<&str> {
@@ -263,8 +282,16 @@ fn definition_name(line: &str) -> Option<&str> {
 pub(super) fn prelude_len(text: &str) -> (usize, u32) {
     let mut starts: Vec<usize> = Vec::new();
     let mut at = 0;
+    let mut in_comment = false;
     for line in text.split_inclusive('\n') {
+        let starts_in_comment = in_comment;
+        in_comment = comment_open_after(line, in_comment);
         if definition_name(line).is_some() {
+            // A comment's line that looks like one (`foo(x) returns ...`
+            // at the margin of a comment without `*`s): nothing is cut.
+            if starts_in_comment {
+                return (0, 0);
+            }
             let mut first = starts.len();
             while first > 0 {
                 let above = text[starts[first - 1]..]
@@ -338,6 +365,11 @@ mod tests {
         );
         // No definition: the whole chunk is parsed.
         assert_eq!(super::prelude_len("int demo_count;\n/* end */\n"), (0, 0));
+        // A comment's line that looks like a definition: nothing is cut.
+        let commented = "/*\ndemo_walk(mm) walks it.\n*/\nint demo_walk(void *mm)\n{\n}\n";
+        assert_eq!(super::prelude_len(commented), (0, 0));
+        let closed = "/* demo */ int demo_count;\nint demo_walk(void *mm)\n{\n}\n";
+        assert_eq!(super::prelude_len(closed), (27, 1));
     }
 
     #[test]
