@@ -72,7 +72,9 @@ impl ParseCache {
 }
 
 /// A chunk's functions, and the lines to shift them by when placed in the file.
-pub(super) type ParsedChunk = (std::sync::Arc<Vec<Function>>, u32);
+/// A chunk's parse: its functions, the lines they are shifted by, and the
+/// bytes the parser was handed (the chunk from its first definition).
+pub(super) type ParsedChunk = (std::sync::Arc<Vec<Function>>, u32, usize);
 
 /// What the run derived from one content: the prefilter's verdict (or why
 /// the content is skipped), its scans, and the parse of its chunks.

@@ -93,7 +93,7 @@ impl LoadedFile {
             .any(|(s, p)| *s && p.is_none());
         let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
         for (ci, (parsed, placed)) in self.parsed.iter_mut().zip(&mut self.placed).enumerate() {
-            let (Some((functions, shift)), None) = (parsed, &placed) else {
+            let (Some((functions, shift, _)), None) = (parsed, &placed) else {
                 continue;
             };
             let as_handler: Vec<Option<Vec<(String, i64)>>> = functions
@@ -166,23 +166,17 @@ impl LoadedFile {
         next.saturating_sub(self.scan.line_starts[ci]) as usize
     }
 
-    /// The bytes of the selected chunks handed to the parser: each from its
-    /// first definition ([`super::scan::prelude_len`]) when this run made
-    /// the preprocessed text, else the whole chunk (a parse from the cache).
+    /// The bytes of the selected chunks handed to the parser (each from its
+    /// first definition, [`super::scan::prelude_len`]; a chunk that failed
+    /// to parse counts whole).
     pub(super) fn bytes_selected(&self) -> usize {
         self.scan
             .chunks
             .iter()
             .zip(&self.selected)
-            .filter(|(_, s)| **s)
-            .map(|(c, _)| {
-                let prelude = self
-                    .pp_text
-                    .as_deref()
-                    .and_then(|pp| pp.get(c.start..c.end))
-                    .map_or(0, |chunk| super::scan::prelude_len(chunk).0);
-                c.end - c.start - prelude
-            })
+            .zip(&self.parsed)
+            .filter(|((_, s), _)| **s)
+            .map(|((c, _), p)| p.as_ref().map_or(c.end - c.start, |(_, _, bytes)| *bytes))
             .sum()
     }
 }
@@ -464,9 +458,11 @@ pub(super) fn parse_selected(
             let chunk = &chunk[prelude..];
             let line_offset = f.scan.line_starts[ci] + prelude_lines;
             match cache {
-                Some(cache) => cache.parse(parser, chunk, cat).map(|fs| (fs, line_offset)),
+                Some(cache) => cache
+                    .parse(parser, chunk, cat)
+                    .map(|fs| (fs, line_offset, chunk.len())),
                 None => parse::parse_chunk(parser, chunk, line_offset, cat)
-                    .map(|ir| (std::sync::Arc::new(ir.functions), 0)),
+                    .map(|ir| (std::sync::Arc::new(ir.functions), 0, chunk.len())),
             }
             .map_err(|e| format!("failed to parse: {e}"))
         })
