@@ -139,8 +139,12 @@ impl CallGraph {
             || {
                 crate::field_reads::field_reads(
                     functions,
-                    &groups.members,
-                    &groups.cyclic,
+                    &crate::field_reads::CallGroups {
+                        of: &groups.of,
+                        members: &groups.members,
+                        cyclic: &groups.cyclic,
+                        callees: &edges,
+                    },
                     &|f, c| {
                         let mut out: Vec<FnId> = resolved[f as usize][c].into_iter().collect();
                         if let Some(targets) = callbacks.param_targets.get(&(f, c as CallId)) {

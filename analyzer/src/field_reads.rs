@@ -26,43 +26,51 @@ const MAX_READS: usize = 256;
 /// Paths longer than this are cut to it (a prefix keeps everything under it).
 const MAX_DOTS: usize = 6;
 
+/// The call graph's groups, as the reads are worked out over them.
+pub(crate) struct CallGroups<'g> {
+    /// Per function, its group.
+    pub of: &'g [u32],
+    /// Per group, its members; callees' groups come before their callers'.
+    pub members: &'g [Vec<FnId>],
+    /// Per group: whether it has a cycle.
+    pub cyclic: &'g [bool],
+    /// Per function, every function it may run (calls and callbacks).
+    pub callees: &'g [Vec<Option<FnId>>],
+}
+
 /// Per function: the paths rooted at its parameters it may read, or `None`
 /// (any).
 pub(crate) type FieldReads = Vec<Option<BTreeSet<String>>>;
 
-/// The reads of every function, callees first (`groups` in the order
-/// [`crate::callgraph`] gives them: a callee's group before its callers'),
-/// a cycle group (`cyclic`) to its fixed point. `edges(f)` lists, per call of `f`, the
-/// functions it may run (the resolved callee, the callbacks a walker is
-/// handed).
+/// The reads of every function, callees first (the call graph's `groups`:
+/// a callee's group before its callers'), a cyclic group to its fixed
+/// point. `edges(f, c)` lists the functions call `c` of `f` may run (the
+/// resolved callee, the callbacks a walker is handed).
 ///
 /// Groups whose callees' groups are all done are worked out together, on
 /// every core: a group's reads depend on its callees' only, so the result
 /// is the one of a walk in `groups` order.
 pub(crate) fn field_reads(
     functions: &[std::sync::Arc<Function>],
-    groups: &[Vec<FnId>],
-    cyclic: &[bool],
+    groups: &CallGroups,
     edges: &(dyn Fn(FnId, usize) -> Vec<FnId> + Sync),
 ) -> FieldReads {
     use rayon::prelude::*;
-    let mut group_of = vec![0usize; functions.len()];
-    for (gi, members) in groups.iter().enumerate() {
-        for &m in members {
-            group_of[m as usize] = gi;
-        }
-    }
+    let CallGroups {
+        of: group_of,
+        members: groups,
+        cyclic,
+        callees,
+    } = groups;
     // A group's level: one above its callees' highest (callees come first).
     let mut level = vec![0usize; groups.len()];
     for (gi, members) in groups.iter().enumerate() {
         let mut l = 0;
-        for &m in members {
-            for ci in 0..functions[m as usize].calls.len() {
-                for g in edges(m, ci) {
-                    let cg = group_of[g as usize];
-                    if cg != gi {
-                        l = l.max(level[cg] + 1);
-                    }
+        for &m in members.iter() {
+            for &g in callees[m as usize].iter().flatten() {
+                let cg = group_of[g as usize] as usize;
+                if cg != gi {
+                    l = l.max(level[cg] + 1);
                 }
             }
         }

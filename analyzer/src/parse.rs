@@ -194,11 +194,11 @@ fn function_ir(
     if deeper_than(def, MAX_SYNTAX_DEPTH) {
         return too_deep_function(def, src, file, hints, line_offset);
     }
-    let declarator = crate::cfg::field(def, "declarator")?;
+    let declarator = def.field("declarator")?;
     let func_decl = find_function_declarator(declarator)?;
-    let name_node = crate::cfg::field(func_decl, "declarator")?;
+    let name_node = func_decl.field("declarator")?;
     let name = declarator_name(name_node, src)?;
-    let body = crate::cfg::field(def, "body")?;
+    let body = def.field("body")?;
     let params = parameter_names(func_decl, src);
     let mut c = def.walk();
     let is_static = def.children(&mut c).any(|ch| {
@@ -308,12 +308,12 @@ fn address_taken(vars: &[String], body: &str) -> Vec<bool> {
 /// The names of a function's parameters, in order (empty for an unnamed one).
 fn parameter_names(func_decl: TsNode, src: &[u8]) -> Vec<String> {
     let mut params = Vec::new();
-    if let Some(list) = crate::cfg::field(func_decl, "parameters") {
+    if let Some(list) = func_decl.field("parameters") {
         let mut c = list.walk();
         for p in list.named_children(&mut c) {
             if p.kind_name() == "parameter_declaration" {
                 params.push(
-                    crate::cfg::field(p, "declarator")
+                    p.field("declarator")
                         .and_then(|d| declarator_name(d, src))
                         .unwrap_or_default(),
                 );
@@ -536,7 +536,7 @@ fn find_function_declarator(n: TsNode) -> Option<TsNode> {
         }
         return Some(n);
     }
-    crate::cfg::field(n, "declarator").and_then(find_function_declarator)
+    n.field("declarator").and_then(find_function_declarator)
 }
 
 fn line_of(src: &[u8], offset: usize) -> u32 {

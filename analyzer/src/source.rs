@@ -442,11 +442,9 @@ pub fn called_names(text: &str) -> Vec<String> {
     let mut i = 0;
     while let Some(k) = b[i..].iter().position(|&c| CALL_SCAN_STOPS[c as usize]) {
         i += k;
-        match b[i] {
-            _ if skip_comment_or_literal(b, i).is_some() => {
-                i = skip_comment_or_literal(b, i).unwrap_or(b.len());
-            }
-            b'(' => {
+        match (skip_comment_or_literal(b, i), b[i]) {
+            (Some(end), _) => i = end,
+            (None, b'(') => {
                 let mut end = i;
                 while end > 0 && matches!(b[end - 1], b' ' | b'\t') {
                     end -= 1;
@@ -642,11 +640,9 @@ mod called_names_tests {
         let mut seen = crate::catalogue::HashSet::default();
         let mut i = 0;
         while i < b.len() {
-            match b[i] {
-                _ if super::skip_comment_or_literal(b, i).is_some() => {
-                    i = super::skip_comment_or_literal(b, i).unwrap_or(b.len());
-                }
-                c if c.is_ascii_alphabetic() || c == b'_' => {
+            match (super::skip_comment_or_literal(b, i), b[i]) {
+                (Some(end), _) => i = end,
+                (None, c) if c.is_ascii_alphabetic() || c == b'_' => {
                     let start = i;
                     while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                         i += 1;

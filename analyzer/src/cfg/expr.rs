@@ -14,13 +14,13 @@ impl CfgBuilder<'_> {
     pub(super) fn expression(&mut self, n: TsNode) {
         match n.kind_name() {
             "call_expression" => {
-                if let Some(args) = crate::cfg::field(n, "arguments") {
+                if let Some(args) = n.field("arguments") {
                     let mut c = args.walk();
                     for a in args.named_children(&mut c) {
                         self.expression(a);
                     }
                 }
-                let func = crate::cfg::field(n, "function");
+                let func = n.field("function");
                 match func.filter(|f| f.kind_name() == "identifier") {
                     Some(f) => {
                         let callee = self.text(f).to_string();
@@ -35,9 +35,7 @@ impl CfgBuilder<'_> {
                 }
             }
             "assignment_expression" => {
-                let (Some(left), Some(right)) =
-                    (crate::cfg::field(n, "left"), crate::cfg::field(n, "right"))
-                else {
+                let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
                     return;
                 };
                 self.expression(right);
@@ -121,7 +119,7 @@ impl CfgBuilder<'_> {
     /// of a designated initializer ([`crate::field_values`]), and callers
     /// learn it as a store of the function (`parse::field_stores`).
     fn indirect_call_stores(&mut self, call: TsNode) {
-        let Some(list) = crate::cfg::field(call, "arguments") else {
+        let Some(list) = call.field("arguments") else {
             return;
         };
         let mut c = list.walk();
@@ -137,7 +135,7 @@ impl CfgBuilder<'_> {
     pub(super) fn emit_call(&mut self, call: TsNode, name_node: TsNode, callee: String) {
         let mut args = Vec::new();
         let mut arg_values = Vec::new();
-        if let Some(list) = crate::cfg::field(call, "arguments") {
+        if let Some(list) = call.field("arguments") {
             let mut c = list.walk();
             for a in list.named_children(&mut c) {
                 if a.kind_name() == "comment" {
@@ -186,7 +184,7 @@ impl CfgBuilder<'_> {
                 Some(id) if self.is_transparent(n) => {
                     // likely(x): the value of x.
                     let _ = id;
-                    crate::cfg::field(n, "arguments")
+                    n.field("arguments")
                         .and_then(|a| a.named_child(0))
                         .map(|c| self.value_of(c))
                         .unwrap_or(Value::Unknown)
@@ -315,14 +313,14 @@ impl CfgBuilder<'_> {
     fn is_inverted(&self, n: TsNode) -> bool {
         unparenthesized(n).is_some_and(|m| {
             m.kind_name() == "unary_expression"
-                && crate::cfg::field(m, "operator").is_some_and(|o| self.text(o) == "~")
+                && m.field("operator").is_some_and(|o| self.text(o) == "~")
         })
     }
 
     /// `C` of `~C` for a constant `C` ([`Self::constant_of`]).
     fn inverted_constant(&self, n: TsNode) -> Option<i64> {
         let m = unparenthesized(n).filter(|_| self.is_inverted(n))?;
-        self.constant_of(crate::cfg::field(m, "argument")?)
+        self.constant_of(m.field("argument")?)
     }
 
     /// A word computed from one path by bit operations on constants, as
@@ -336,11 +334,8 @@ impl CfgBuilder<'_> {
         if n.kind_name() != "binary_expression" {
             return None;
         }
-        let op = self.text(crate::cfg::field(n, "operator")?);
-        let (left, right) = (
-            crate::cfg::field(n, "left")?,
-            crate::cfg::field(n, "right")?,
-        );
+        let op = self.text(n.field("operator")?);
+        let (left, right) = (n.field("left")?, n.field("right")?);
         // The path side: a path, or another such computation.
         let base = |b: TsNode| -> Option<(String, Vec<BitOp>)> {
             match self.value_of(b) {
@@ -380,11 +375,9 @@ impl CfgBuilder<'_> {
         fn members(b: &CfgBuilder, n: TsNode, out: &mut Vec<(i64, bool)>) -> Option<()> {
             match n.kind_name() {
                 "parenthesized_expression" => members(b, n.named_child(0)?, out),
-                "binary_expression"
-                    if crate::cfg::field(n, "operator").is_some_and(|o| b.text(o) == "|") =>
-                {
-                    members(b, crate::cfg::field(n, "left")?, out)?;
-                    members(b, crate::cfg::field(n, "right")?, out)
+                "binary_expression" if n.field("operator").is_some_and(|o| b.text(o) == "|") => {
+                    members(b, n.field("left")?, out)?;
+                    members(b, n.field("right")?, out)
                 }
                 "number_literal" => {
                     out.push((parse_int(b.text(n))?, false));
@@ -425,8 +418,8 @@ impl CfgBuilder<'_> {
                 n.named_child(0).is_some_and(|c| self.is_assumed_clear(c))
             }
             "binary_expression" => {
-                crate::cfg::field(n, "operator").is_some_and(|o| self.text(o) == "|")
-                    && [crate::cfg::field(n, "left"), crate::cfg::field(n, "right")]
+                n.field("operator").is_some_and(|o| self.text(o) == "|")
+                    && [n.field("left"), n.field("right")]
                         .into_iter()
                         .all(|c| c.is_some_and(|c| self.is_assumed_clear(c)))
             }
@@ -440,7 +433,7 @@ impl CfgBuilder<'_> {
     /// FGP_FOR_MMAP)))) fgp_flags |= FGP_LOCK;` is dead for a caller's
     /// `FGP_CREAT | FGP_FOR_MMAP`).
     pub(super) fn is_transparent(&self, call: TsNode) -> bool {
-        crate::cfg::field(call, "function").is_some_and(|f| {
+        call.field("function").is_some_and(|f| {
             matches!(
                 self.text(f),
                 "likely" | "unlikely" | "READ_ONCE" | "data_race" | "WARN_ON" | "WARN_ON_ONCE"
@@ -501,7 +494,7 @@ impl CfgBuilder<'_> {
                 match op {
                     "&&" => Expr::And(Box::new(l), Box::new(r)),
                     "||" => Expr::Or(Box::new(l), Box::new(r)),
-                    "&" if [crate::cfg::field(n, "left"), crate::cfg::field(n, "right")]
+                    "&" if [n.field("left"), n.field("right")]
                         .into_iter()
                         .flatten()
                         .any(|m| self.is_assumed_clear(m)) =>
@@ -533,7 +526,7 @@ impl CfgBuilder<'_> {
             }
             "assignment_expression" => {
                 // `if ((err = f()))`: the value of the assignment.
-                crate::cfg::field(n, "left")
+                n.field("left")
                     .map(|l| self.cond_expr(l))
                     .unwrap_or(Expr::Unknown)
             }

@@ -15,7 +15,7 @@ mod expr;
 mod syntax;
 
 pub use expr::symbol_name;
-pub use syntax::{field, Fields};
+pub use syntax::Fields;
 
 pub struct CfgBuilder<'a> {
     src: &'a [u8],
@@ -180,7 +180,7 @@ impl<'a> CfgBuilder<'a> {
                 // Reached only for a case outside a switch body we built (error recovery).
                 let mut c = n.walk();
                 for child in n.named_children(&mut c) {
-                    if Some(child) != crate::cfg::field(n, "value") {
+                    if Some(child) != n.field("value") {
                         self.statement(child);
                     }
                 }
@@ -216,7 +216,7 @@ impl<'a> CfgBuilder<'a> {
                 self.cur = None;
             }
             "goto_statement" => {
-                if let Some(label) = crate::cfg::field(n, "label") {
+                if let Some(label) = n.field("label") {
                     let name = self.text(label).to_string();
                     let target = self.label_node(&name);
                     let cur = self.current();
@@ -225,7 +225,7 @@ impl<'a> CfgBuilder<'a> {
                 self.cur = None;
             }
             "labeled_statement" => {
-                if let Some(label) = crate::cfg::field(n, "label") {
+                if let Some(label) = n.field("label") {
                     let name = self.text(label).to_string();
                     let target = self.label_node(&name);
                     if let Some(cur) = self.cur {
@@ -262,11 +262,11 @@ impl<'a> CfgBuilder<'a> {
         if n.kind_name() != "call_expression" {
             return None;
         }
-        let name = crate::cfg::field(n, "function")?;
+        let name = n.field("function")?;
         if name.kind_name() != "identifier" || !asserts.contains_key(self.text(name)) {
             return None;
         }
-        crate::cfg::field(n, "arguments")?.named_child(0)
+        n.field("arguments")?.named_child(0)
     }
 
     /// `BUG_ON(cond)`: the condition is evaluated (its calls made), and the
@@ -283,7 +283,7 @@ impl<'a> CfgBuilder<'a> {
         let mut c = n.walk();
         for child in n.children_by_field_name("declarator", &mut c) {
             if child.kind_name() == "init_declarator" {
-                if let Some(value) = crate::cfg::field(child, "value") {
+                if let Some(value) = child.field("value") {
                     self.expression(value);
                     if let Some(name) = child
                         .child_by_field_name("declarator")
@@ -348,7 +348,7 @@ impl<'a> CfgBuilder<'a> {
             let Some(field) = d.named_child(0).map(|f| self.text(f).to_string()) else {
                 continue;
             };
-            let Some(value) = crate::cfg::field(*pair, "value") else {
+            let Some(value) = pair.field("value") else {
                 continue;
             };
             let path = format!("{base}.{field}");
@@ -391,12 +391,9 @@ impl<'a> CfgBuilder<'a> {
             }
         }
         let op = (inner.kind_name() == "binary_expression")
-            .then(|| crate::cfg::field(inner, "operator").map(|o| self.text(o)))
+            .then(|| inner.field("operator").map(|o| self.text(o)))
             .flatten();
-        let sides = (
-            crate::cfg::field(inner, "left"),
-            crate::cfg::field(inner, "right"),
-        );
+        let sides = (inner.field("left"), inner.field("right"));
         if let (Some(op @ ("&&" | "||")), (Some(left), Some(right))) = (op, sides) {
             if has_call(right) {
                 let mid = self.new_node();
@@ -418,7 +415,7 @@ impl<'a> CfgBuilder<'a> {
         let join = self.new_node();
         let then_start = self.new_node();
         let else_start = self.new_node();
-        match crate::cfg::field(n, "condition") {
+        match n.field("condition") {
             Some(c) => self.branch_to(c, then_start, else_start),
             None => {
                 let branch = self.branch_on(None);
@@ -427,14 +424,14 @@ impl<'a> CfgBuilder<'a> {
             }
         }
         self.cur = Some(then_start);
-        if let Some(c) = crate::cfg::field(n, "consequence") {
+        if let Some(c) = n.field("consequence") {
             self.statement(c);
         }
         if let Some(cur) = self.cur {
             self.edge(cur, join);
         }
         self.cur = Some(else_start);
-        if let Some(alt) = crate::cfg::field(n, "alternative") {
+        if let Some(alt) = n.field("alternative") {
             // else_clause wraps the statement.
             let mut c = alt.walk();
             let stmts: Vec<_> = if alt.kind_name() == "else_clause" {
@@ -465,14 +462,14 @@ impl<'a> CfgBuilder<'a> {
     fn while_statement(&mut self, n: TsNode) {
         let cond_start = self.fresh_after_current();
         self.loop_depth += 1;
-        let branch = self.branch_on(crate::cfg::field(n, "condition"));
+        let branch = self.branch_on(n.field("condition"));
         self.loop_depth -= 1;
         let body = self.new_node();
         let exit = self.new_node();
         self.edge(branch, body);
         self.edge(branch, exit);
         self.cur = Some(body);
-        self.loop_body(crate::cfg::field(n, "body"), cond_start, exit);
+        self.loop_body(n.field("body"), cond_start, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, cond_start);
         }
@@ -518,13 +515,13 @@ impl<'a> CfgBuilder<'a> {
         let body = self.fresh_after_current();
         let cond_start = self.new_node();
         let exit = self.new_node();
-        self.loop_body(crate::cfg::field(n, "body"), cond_start, exit);
+        self.loop_body(n.field("body"), cond_start, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, cond_start);
         }
         self.cur = Some(cond_start);
         self.loop_depth += 1;
-        let branch = self.branch_on(crate::cfg::field(n, "condition"));
+        let branch = self.branch_on(n.field("condition"));
         self.loop_depth -= 1;
         self.edge(branch, body);
         self.edge(branch, exit);
@@ -532,7 +529,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn for_statement(&mut self, n: TsNode) {
-        if let Some(init) = crate::cfg::field(n, "initializer") {
+        if let Some(init) = n.field("initializer") {
             if init.kind_name() == "declaration" {
                 self.declaration(init);
             } else {
@@ -541,7 +538,7 @@ impl<'a> CfgBuilder<'a> {
         }
         let cond_start = self.fresh_after_current();
         self.loop_depth += 1;
-        let branch = self.branch_on(crate::cfg::field(n, "condition"));
+        let branch = self.branch_on(n.field("condition"));
         self.loop_depth -= 1;
         let body = self.new_node();
         let update = self.new_node();
@@ -549,13 +546,13 @@ impl<'a> CfgBuilder<'a> {
         self.edge(branch, body);
         self.edge(branch, exit);
         self.cur = Some(body);
-        self.loop_body(crate::cfg::field(n, "body"), update, exit);
+        self.loop_body(n.field("body"), update, exit);
         if let Some(cur) = self.cur {
             self.edge(cur, update);
         }
         self.cur = Some(update);
         self.loop_depth += 1;
-        if let Some(u) = crate::cfg::field(n, "update") {
+        if let Some(u) = n.field("update") {
             self.expression(u);
         }
         self.loop_depth -= 1;
@@ -566,7 +563,7 @@ impl<'a> CfgBuilder<'a> {
     }
 
     fn switch_statement(&mut self, n: TsNode) {
-        let cond = crate::cfg::field(n, "condition");
+        let cond = n.field("condition");
         if let Some(c) = cond {
             self.expression(c);
         }
@@ -577,7 +574,7 @@ impl<'a> CfgBuilder<'a> {
         self.cur = None;
         let mut has_default = false;
         let mut case_values: Vec<Option<Expr>> = Vec::new();
-        if let Some(body) = crate::cfg::field(n, "body") {
+        if let Some(body) = n.field("body") {
             let mut c = body.walk();
             for child in body.named_children(&mut c) {
                 if child.kind_name() == "case_statement" {
@@ -587,7 +584,7 @@ impl<'a> CfgBuilder<'a> {
                         self.edge(prev, case_node); // fallthrough
                     }
                     self.cur = Some(case_node);
-                    let value = crate::cfg::field(child, "value");
+                    let value = child.field("value");
                     match value {
                         Some(v) => case_values.push(Some(self.cond_expr(v))),
                         None => {
@@ -660,6 +657,6 @@ pub fn declarator_name(n: TsNode, src: &[u8]) -> Option<String> {
         "identifier" | "field_identifier" => n.utf8_text(src).ok().map(str::to_string),
         // `(*visit)` of a function-pointer declarator: no `declarator` field.
         "parenthesized_declarator" => n.named_child(0).and_then(|d| declarator_name(d, src)),
-        _ => field(n, "declarator").and_then(|d| declarator_name(d, src)),
+        _ => n.field("declarator").and_then(|d| declarator_name(d, src)),
     }
 }
