@@ -141,11 +141,11 @@ pub struct RootFindings {
 /// The contexts of every root, asked in the order of `roots`: a context
 /// set is memoized by function whatever depth asked for it first, so the
 /// order is part of the answer, and every analysis thread asks in this one.
-pub fn root_contexts(program: &Program, roots: &[FnId]) -> Vec<std::rc::Rc<Vec<ConstMap>>> {
-    roots
-        .iter()
-        .map(|&root| program.contexts(root, 0))
-        .collect()
+pub fn root_contexts<'a>(
+    program: &'a Program,
+    roots: &'a [FnId],
+) -> impl Iterator<Item = std::rc::Rc<Vec<ConstMap>>> + 'a {
+    roots.iter().map(|&root| program.contexts(root, 0))
 }
 
 /// Analyzes `root` in each of its contexts (`envs`, from [`root_contexts`])

@@ -155,6 +155,14 @@ fn check_root(root: &Path) -> Result<(), AnalyzerError> {
 /// pass (read, prefilter, scan), the initial selection, the pull rounds,
 /// then the report.
 pub fn lint_set(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> LintRun {
+    match shards::lint_pool() {
+        Some(pool) => pool.install(|| lint_set_here(set, cat, options)),
+        None => lint_set_here(set, cat, options),
+    }
+}
+
+/// [`lint_set`] on the current thread pool.
+fn lint_set_here(set: &dyn SourceSet, cat: &Catalogue, options: &LintOptions) -> LintRun {
     let started = Instant::now();
     let listing = set.list();
     let paths: Vec<&str> = listing.iter().map(|(p, _)| p.as_str()).collect();
