@@ -40,13 +40,20 @@ pub fn const_of(env: &ConstMap, key: &str) -> Option<i64> {
     if key.contains(".@") {
         return None;
     }
+    // One buffer for the wildcard keys of every level (`a.b.*`, `a.*`): this
+    // is asked for every argument of every call analyzed.
+    let mut wildcard = String::new();
     let mut end = key.len();
     while let Some(dot) = key[..end].rfind('.') {
         let prefix = &key[..dot];
         if env.get(prefix) == Some(&UNKNOWN_FIELD) {
             return None;
         }
-        if let Some(v) = env.get(&wildcard_of(prefix)) {
+        wildcard.clear();
+        wildcard.push_str(prefix);
+        wildcard.push('.');
+        wildcard.push_str(WILDCARD);
+        if let Some(v) = env.get(wildcard.as_str()) {
             return (*v != UNKNOWN_FIELD).then_some(*v);
         }
         end = dot;
