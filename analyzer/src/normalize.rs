@@ -239,7 +239,8 @@ fn tokenize(buf: &[u8]) -> Vec<Tok> {
                 i = memchr::memchr(b'\n', &buf[i..]).map(|k| i + k).unwrap_or(n);
             }
             b'/' if i + 1 < n && buf[i + 1] == b'*' => {
-                i = memchr::memmem::find(&buf[i + 2..], b"*/")
+                i = crate::source::COMMENT_END
+                    .find(&buf[i + 2..])
                     .map(|k| i + 2 + k + 2)
                     .unwrap_or(n);
             }

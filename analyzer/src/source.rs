@@ -492,8 +492,15 @@ pub(crate) fn skip_comment_or_literal(b: &[u8], i: usize) -> Option<usize> {
 }
 
 fn memmem_end(b: &[u8], i: usize) -> usize {
-    memchr::memmem::find(&b[i + 2..], b"*/").map_or(b.len(), |k| i + 4 + k)
+    COMMENT_END.find(&b[i + 2..]).map_or(b.len(), |k| i + 4 + k)
 }
+
+/// Finders made once (`memmem::find` builds a searcher per call, and
+/// these are asked per comment and per chunk of a whole tree).
+pub(crate) static COMMENT_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"*/"));
+static ARROW: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"->"));
 
 /// The bytes [`called_names`] stops at.
 const CALL_SCAN_STOPS: [bool; 256] = {
@@ -580,7 +587,7 @@ pub fn fn_param_names(text: &str) -> Vec<String> {
 /// Does the text assign through a pointer (`p->field = x`, not `==`)?
 pub fn stores_through_pointer(text: &str) -> bool {
     let b = text.as_bytes();
-    memchr::memmem::find_iter(b, b"->").any(|i| {
+    ARROW.find_iter(b).any(|i| {
         let mut j = i + 2;
         while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
             j += 1;

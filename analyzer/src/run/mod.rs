@@ -39,7 +39,7 @@ mod triggers;
 
 pub use caches::{ParseCache, ScanCache};
 
-use files::{LoadedFile, Scanning};
+use files::{FirstPass, LoadedFile, Scanning, Unloaded};
 use name_index::NameIndex;
 use rounds::{Rounds, Trace};
 
@@ -270,20 +270,20 @@ fn first_pass<'p>(
     parse_all: bool,
     scan_all: bool,
     skipped: &mut Vec<Skipped>,
-) -> (Vec<LoadedFile>, Vec<&'p str>, Vec<files::Defines>) {
+) -> (Vec<LoadedFile>, Vec<Unloaded<'p>>, Vec<files::Defines>) {
     let read: Vec<_> = paths
         .par_iter()
         .map(|p| scanning.load(p, parse_all, scan_all))
         .collect();
     let mut files: Vec<LoadedFile> = Vec::new();
-    let mut unloaded: Vec<&str> = Vec::new();
+    let mut unloaded: Vec<Unloaded> = Vec::new();
     let mut defines = Vec::new();
     for (r, p) in read.into_iter().zip(paths) {
         match r {
             Ok((f, d)) => {
                 match f {
-                    Some(f) => files.push(f),
-                    None => unloaded.push(p),
+                    FirstPass::Kept(f) => files.push(f),
+                    FirstPass::Left(scan) => unloaded.push(Unloaded { rel: p, scan }),
                 }
                 defines.extend(d);
             }

@@ -6,7 +6,7 @@
 use crate::catalogue::HashSet;
 use std::time::Instant;
 
-use super::files::{self, LoadedFile, Scanning};
+use super::files::{self, LoadedFile, Scanning, Unloaded};
 use super::name_index::NameIndex;
 use super::selection;
 use super::shards::{self, Inputs, ShardedRun};
@@ -70,7 +70,7 @@ impl Rounds<'_> {
         &self,
         files: &mut Vec<LoadedFile>,
         index: &mut NameIndex,
-        unloaded: &mut Vec<&str>,
+        unloaded: &mut Vec<Unloaded>,
         skipped: &mut Vec<Skipped>,
     ) -> (Vec<Finding>, Vec<Skipped>) {
         let mut round = 0;
@@ -178,7 +178,7 @@ impl Rounds<'_> {
         &self,
         files: &mut Vec<LoadedFile>,
         index: &mut NameIndex,
-        unloaded: &mut Vec<&str>,
+        unloaded: &mut Vec<Unloaded>,
         skipped: &mut Vec<Skipped>,
     ) {
         let first_new = files.len();
