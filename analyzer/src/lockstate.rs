@@ -112,6 +112,16 @@ impl State {
 }
 
 impl State {
+    /// [`State::union_with`] taking `other` whole: into an empty state
+    /// (every node's first visit) it is moved, not copied.
+    pub fn union_owned(&mut self, other: State) -> usize {
+        if self.0.is_empty() {
+            *self = other;
+            return self.0.len();
+        }
+        self.union_with(&other)
+    }
+
     /// Adds the elements of `other`; the number added.
     pub fn union_with(&mut self, other: &State) -> usize {
         let before = self.0.len();
@@ -126,11 +136,12 @@ impl State {
         // node) nothing is new: find that out without allocating.
         let (a, b) = (&self.0, &other.0);
         let mut k = 0;
-        if b.iter().all(|e| {
-            while k < a.len() && a[k] < *e {
-                k += 1;
+        if b.iter().all(|e| loop {
+            match a.get(k).map(|x| x.cmp(e)) {
+                Some(std::cmp::Ordering::Less) => k += 1,
+                Some(std::cmp::Ordering::Equal) => break true,
+                _ => break false,
             }
-            k < a.len() && a[k] == *e
         }) {
             return 0;
         }
@@ -170,7 +181,9 @@ impl Extend<Elem> for State {
 
 impl FromIterator<Elem> for State {
     fn from_iter<I: IntoIterator<Item = Elem>>(iter: I) -> State {
-        let mut s = State::new();
+        // Sized once: a state is mostly made from another, element by element.
+        let iter = iter.into_iter();
+        let mut s = State(Vec::with_capacity(iter.size_hint().0));
         s.extend(iter);
         s
     }
@@ -426,7 +439,10 @@ pub fn decided(value: &Value, consts: &Consts) -> Option<i64> {
 /// truth (`if (err) goto out;`: on the true edge err is non-zero), so an
 /// error code returned later still tells the caller which path it was.
 pub fn route(state: &State, cond: &Expr, consts: &Consts) -> (State, State) {
-    let (mut t, mut f) = (State::new(), State::new());
+    let (mut t, mut f) = (
+        State(Vec::with_capacity(state.len())),
+        State(Vec::with_capacity(state.len())),
+    );
     let learned = match cond {
         Expr::Var(v) => Some((*v, GuardVal::NonZero, GuardVal::Eq(0))),
         Expr::Not(inner) => match inner.as_ref() {
@@ -594,7 +610,12 @@ impl Effect {
     }
 
     pub fn is_identity(&self) -> bool {
-        *self == Effect::identity()
+        // Asked at every call of a function that may touch the lock: compared
+        // in place, not against a fresh `identity()` (three allocations).
+        Held::ALL
+            .iter()
+            .zip(&self.exits)
+            .all(|(&held, exits)| exits.as_slice() == [(held, true, None)])
     }
 }
 
@@ -698,9 +719,27 @@ mod tests {
             let other: State = ys.iter().map(|&c| elem(c)).collect();
             let before = set.len();
             set.extend(ys.iter().map(|&c| elem(c)));
+            let mut owned = state.clone();
             prop_assert_eq!(state.union_with(&other), set.len() - before);
             prop_assert_eq!(state.iter().copied().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
+            // Taking the other state whole adds the same.
+            prop_assert_eq!(owned.union_owned(other), set.len() - before);
+            prop_assert_eq!(owned, state);
         }
+    }
+
+    #[test]
+    fn identity_effects_are_told_apart_in_place() {
+        assert!(Effect::identity().is_identity());
+        let mut released = Effect::identity();
+        released.exits[Held::Write.index()] = vec![(Held::None, true, None)];
+        assert!(!released.is_identity());
+        let mut returns = Effect::identity();
+        returns.exits[Held::None.index()] = vec![(Held::None, true, Some(GuardVal::Eq(0)))];
+        assert!(!returns.is_identity());
+        let mut also = Effect::identity();
+        also.exits[Held::Read.index()].push((Held::None, true, None));
+        assert!(!also.is_identity());
     }
 
     /// One path, no lock held, nothing known.

@@ -13,6 +13,13 @@ use crate::limits::*;
 use crate::lockstate::*;
 use crate::summary_store::{Noted, StableKey, SummaryKey};
 
+/// What a visit of a node is for: the fixpoint's successor states, or
+/// the hits of the final pass.
+enum Step<'a> {
+    Flow(&'a mut Vec<(NodeId, State)>),
+    Hits(&'a mut HitCollector),
+}
+
 impl Program<'_> {
     /// A root's result in a context.
     pub fn analyze(&self, fid: FnId, env: &ConstMap) -> Rc<FnResult> {
@@ -175,11 +182,19 @@ impl Program<'_> {
         let mut worklist = vec![f.cfg.entry];
         let mut queued = vec![false; n];
         queued[f.cfg.entry as usize] = true;
+        // The successors' states, one buffer for the whole fixpoint.
+        let mut outs: Vec<(NodeId, State)> = Vec::new();
         while let Some(node) = worklist.pop() {
             queued[node as usize] = false;
-            let outs = self.transfer_node(fid, node, &in_states[node as usize], &frame, None);
-            for (succ, st) in outs {
-                if in_states[succ as usize].union_with(&st) > 0 && !queued[succ as usize] {
+            self.transfer_node(
+                fid,
+                node,
+                &in_states[node as usize],
+                &frame,
+                Step::Flow(&mut outs),
+            );
+            for (succ, st) in outs.drain(..) {
+                if in_states[succ as usize].union_owned(st) > 0 && !queued[succ as usize] {
                     queued[succ as usize] = true;
                     worklist.push(succ);
                 }
@@ -193,7 +208,7 @@ impl Program<'_> {
                     node,
                     &in_states[node as usize],
                     &frame,
-                    Some(&mut hits),
+                    Step::Hits(&mut hits),
                 );
             }
         }
@@ -206,14 +221,9 @@ impl Program<'_> {
         }
     }
 
-    fn transfer_node(
-        &self,
-        fid: FnId,
-        node: NodeId,
-        state: &State,
-        frame: &Frame,
-        mut hits: Option<&mut HitCollector>,
-    ) -> Vec<(NodeId, State)> {
+    /// Runs node `node`'s events on `state`: the successors' states into
+    /// the buffer of a [`Step::Flow`], or the hits into a [`Step::Hits`].
+    fn transfer_node(&self, fid: FnId, node: NodeId, state: &State, frame: &Frame, step: Step) {
         let Frame {
             consts,
             facts,
@@ -223,18 +233,28 @@ impl Program<'_> {
         } = *frame;
         let f = self.function(fid);
         let nd = &f.cfg.nodes[node as usize];
-        let mut s = state.clone();
+        // The state after the events so far: None while it is still
+        // `state` (each event makes a new one from a borrowed state, so
+        // the node's own state is copied only when a successor takes it).
+        let mut changed: Option<State> = None;
+        let (mut hits, outs) = match step {
+            Step::Hits(h) => (Some(h), None),
+            Step::Flow(o) => (None, Some(o)),
+        };
         for ev in &nd.events {
+            let s = changed.as_ref().unwrap_or(state);
             match ev {
                 // No path of this context makes the call: the path ends.
                 Event::Call(cid) if infeasible.get(*cid as usize) == Some(&true) => {
-                    s = State::new();
+                    changed = Some(State::new());
                 }
                 Event::Call(cid) => {
                     if let Some(h) = hits.as_deref_mut() {
-                        self.check_hits(fid, *cid, &s, facts, callees, h);
+                        self.check_hits(fid, *cid, s, facts, callees, h);
                     }
-                    s = self.transfer_call(fid, *cid, &s, facts, callees);
+                    if let Some(after) = self.transfer_call(fid, *cid, s, facts, callees) {
+                        changed = Some(after);
+                    }
                 }
                 Event::Assign { var, value } => {
                     let is_return = f.var_name(*var) == RETURN_VAR;
@@ -261,17 +281,19 @@ impl Program<'_> {
                         || is_lock_flag
                         || s.iter().any(|e| e.guard.is_some() || e.flag.is_some())
                     {
-                        s = apply_assign(&s, *var, source, is_return, is_lock_flag);
+                        changed = Some(apply_assign(s, *var, source, is_return, is_lock_flag));
                     }
                 }
             }
         }
-        if hits.is_some() {
-            // The pass that collects hits keeps no successor state.
-            return Vec::new();
-        }
+        // The pass that collects hits keeps no successor state.
+        let Some(outs) = outs else {
+            return;
+        };
+        let s = changed.as_ref().unwrap_or(state);
         if let Some((switched, cases)) = &nd.switch {
-            return route_switch(&s, switched, cases, &nd.succ, consts);
+            outs.extend(route_switch(s, switched, cases, &nd.succ, consts));
+            return;
         }
         match (&nd.branch, nd.succ.as_slice()) {
             (Some(cond), [t, f_]) => {
@@ -286,14 +308,15 @@ impl Program<'_> {
                             by_var: &by_var,
                             macros: consts.macros,
                         };
-                        route(&s, cond, &here)
+                        route(s, cond, &here)
                     }
-                    None => route(&s, cond, consts),
+                    None => route(s, cond, consts),
                 };
-                vec![(*t, ts), (*f_, fs)]
+                outs.push((*t, ts));
+                outs.push((*f_, fs));
             }
-            (_, [only]) => vec![(*only, s)],
-            (_, succs) => succs.iter().map(|&x| (x, s.clone())).collect(),
+            (_, [only]) => outs.push((*only, changed.unwrap_or_else(|| state.clone()))),
+            (_, succs) => outs.extend(succs.iter().map(|&x| (x, s.clone()))),
         }
     }
 
@@ -321,6 +344,7 @@ impl Program<'_> {
         r
     }
 
+    /// The state after call `cid`; None when the call leaves it as it was.
     fn transfer_call(
         &self,
         fid: FnId,
@@ -328,7 +352,7 @@ impl Program<'_> {
         s: &State,
         facts: &ConstMap,
         callees: &CalleeResults,
-    ) -> State {
+    ) -> Option<State> {
         let f = self.function(fid);
         let call = &f.calls[cid as usize];
         if let Some(entry) = call
@@ -337,13 +361,13 @@ impl Program<'_> {
             .then(|| lock_api(self.cat, call))
             .flatten()
         {
-            return apply_lock_call(s, entry, cid, call.result_var);
+            return Some(apply_lock_call(s, entry, cid, call.result_var));
         }
         if let Some(g) = self.target(fid, cid, facts) {
             if self.graph.may_touch_lock[g as usize] {
                 let r = self.callee_result(fid, cid, g, facts, callees);
                 if !r.effect.is_identity() {
-                    return apply_effect(s, &r.effect, cid, call.result_var);
+                    return Some(apply_effect(s, &r.effect, cid, call.result_var));
                 }
             } else if self.is_local_predicate(fid, g)
                 && self
@@ -356,17 +380,19 @@ impl Program<'_> {
                 // `write = madvise_need_mmap_write(behavior)`).
                 let r = self.callee_result(fid, cid, g, facts, callees);
                 if let [(_, _, Some(value))] = r.effect.exits[Held::None.index()].as_slice() {
-                    return s
-                        .iter()
-                        .map(|e| Elem {
-                            guard: Some((call.result_var, *value)),
-                            ..*e
-                        })
-                        .collect();
+                    return Some(
+                        s.iter()
+                            .map(|e| Elem {
+                                guard: Some((call.result_var, *value)),
+                                ..*e
+                            })
+                            .collect(),
+                    );
                 }
             }
         }
-        s.clone()
+        // Unchanged (most calls): no copy of the state.
+        None
     }
 
     fn check_hits(
