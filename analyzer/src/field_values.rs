@@ -20,7 +20,18 @@ pub const UNKNOWN_FIELD: i64 = i64::MIN;
 
 /// The wildcard key of `path` (`sc` -> `sc.*`).
 pub fn wildcard_of(path: &str) -> String {
-    format!("{path}.{WILDCARD}")
+    let mut key = String::with_capacity(path.len() + 1 + WILDCARD.len());
+    write_wildcard(&mut key, path);
+    key
+}
+
+/// [`wildcard_of`] into `key`, which is cleared first (a buffer reused
+/// by a caller that asks for many).
+fn write_wildcard(key: &mut String, path: &str) {
+    key.clear();
+    key.push_str(path);
+    key.push('.');
+    key.push_str(WILDCARD);
 }
 
 /// Whether a context has any wildcard (most have none: the fast path).
@@ -49,10 +60,7 @@ pub fn const_of(env: &ConstMap, key: &str) -> Option<i64> {
         if env.get(prefix) == Some(&UNKNOWN_FIELD) {
             return None;
         }
-        wildcard.clear();
-        wildcard.push_str(prefix);
-        wildcard.push('.');
-        wildcard.push_str(WILDCARD);
+        write_wildcard(&mut wildcard, prefix);
         if let Some(v) = env.get(wildcard.as_str()) {
             return (*v != UNKNOWN_FIELD).then_some(*v);
         }

@@ -324,21 +324,12 @@ impl Program<'_> {
             };
             let node = &f.cfg.nodes[i];
             let out = self.through_events(fid, bases, &shape, node, states, &mut |_, _| {});
-            // The last live edge takes `out` itself, the others a copy.
-            let live: Vec<(usize, usize)> = node
-                .succ
-                .iter()
-                .enumerate()
-                .map(|(k, &succ)| (k, succ as usize))
-                .filter(|&(k, succ)| succ < n && !dead.contains(&(i as NodeId, k)))
-                .collect();
-            let mut out = Some(out);
-            for (at, &(k, succ)) in live.iter().enumerate() {
-                let mut edge = if at + 1 == live.len() {
-                    out.take().unwrap_or_default()
-                } else {
-                    out.clone().unwrap_or_default()
-                };
+            for (k, &succ) in node.succ.iter().enumerate() {
+                let succ = succ as usize;
+                if succ >= n || dead.contains(&(i as NodeId, k)) {
+                    continue;
+                }
+                let mut edge = out.clone();
                 if let (Some(cond), true) = (&node.branch, k < 2) {
                     let mut facts = Vec::new();
                     edge_facts(f, cond, k == 0, &mut facts);
