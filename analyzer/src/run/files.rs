@@ -27,6 +27,9 @@ pub(super) struct LoadedFile {
     /// This content's entry in the run's [`ScanCache`].
     pub(super) cached: Option<std::sync::Arc<CachedContent>>,
     pub(super) selected: Vec<bool>,
+    /// Selected chunks the analysis can use ([`super::selection::mark_analyzed`]):
+    /// only these are parsed.
+    pub(super) analyzed: Vec<bool>,
     pub(super) parsed: Vec<Option<ParsedChunk>>,
     /// The parsed functions placed in the run: lines shifted, file index set.
     pub(super) placed: Vec<Option<Vec<std::sync::Arc<Function>>>>,
@@ -58,6 +61,7 @@ impl LoadedFile {
             scan,
             cached,
             selected: vec![false; n],
+            analyzed: vec![false; n],
             parsed: vec![None; n],
             placed: vec![None; n],
             expanded: vec![false; n],
@@ -70,6 +74,19 @@ impl LoadedFile {
     pub(super) fn select(&mut self, ci: usize) {
         self.selected[ci] = true;
         self.fresh = true;
+    }
+
+    /// Chunk `ci` is to be parsed and is not yet.
+    pub(super) fn wants_parse(&self, ci: usize) -> bool {
+        self.selected[ci] && self.analyzed[ci] && self.parsed[ci].is_none()
+    }
+
+    /// Some chunk of the file is parsed (or to be).
+    pub(super) fn has_analyzed(&self) -> bool {
+        self.selected
+            .iter()
+            .zip(&self.analyzed)
+            .any(|(s, a)| *s && *a)
     }
 
     /// Places the functions of chunks parsed since the last call: lines of
@@ -86,11 +103,7 @@ impl LoadedFile {
             return;
         }
         // A chunk that failed to parse is tried again next round, as before.
-        self.fresh = self
-            .selected
-            .iter()
-            .zip(&self.parsed)
-            .any(|(s, p)| *s && p.is_none());
+        self.fresh = (0..self.selected.len()).any(|ci| self.wants_parse(ci));
         let mut known = self.cached.as_ref().and_then(|e| e.placed.lock().ok());
         for (ci, (parsed, placed)) in self.parsed.iter_mut().zip(&mut self.placed).enumerate() {
             let (Some((functions, shift, _)), None) = (parsed, &placed) else {
@@ -173,9 +186,9 @@ impl LoadedFile {
         self.scan
             .chunks
             .iter()
-            .zip(&self.selected)
+            .zip(self.selected.iter().zip(&self.analyzed))
             .zip(&self.parsed)
-            .filter(|((_, s), _)| **s)
+            .filter(|((_, (s, a)), _)| **s && **a)
             .map(|((c, _), p)| p.as_ref().map_or(c.end - c.start, |(_, _, bytes)| *bytes))
             .sum()
     }
@@ -306,7 +319,7 @@ impl Scanning<'_> {
                 .collect();
             f.fresh = true;
         }
-        Ok((FirstPass::Kept(f), defines))
+        Ok((FirstPass::Kept(Box::new(f)), defines))
     }
 
     /// A file outside the prefilter, indexed by the functions it defines.
@@ -349,7 +362,7 @@ impl Scanning<'_> {
 /// What the first pass made of a file: kept (it names the lock, or every
 /// file is scanned), or left for definition lookups ([`Unloaded`]).
 pub(super) enum FirstPass {
-    Kept(LoadedFile),
+    Kept(Box<LoadedFile>),
     /// Its definitions-only scan, when the file was read and no scan cache
     /// entry keeps it.
     Left(Option<std::sync::Arc<Scan>>),
@@ -440,12 +453,7 @@ pub(super) fn parse_selected(
     cache: Option<&ParseCache>,
     skipped: &mut Vec<Skipped>,
 ) {
-    let wanted = |f: &LoadedFile| {
-        f.selected
-            .iter()
-            .zip(&f.parsed)
-            .any(|(s, p)| *s && p.is_none())
-    };
+    let wanted = |f: &LoadedFile| (0..f.selected.len()).any(|ci| f.wants_parse(ci));
     // Per file: the parses the scan cache holds, the text, its
     // preprocessor-resolved form.
     let mut errors: Vec<(usize, Skipped)> = files
@@ -456,7 +464,7 @@ pub(super) fn parse_selected(
             if let Some(entry) = &f.cached {
                 if let Ok(known) = entry.parsed.lock() {
                     for ci in 0..f.scan.chunks.len() {
-                        if f.selected[ci] && f.parsed[ci].is_none() {
+                        if f.wants_parse(ci) {
                             f.parsed[ci] = known.get(&ci).cloned();
                         }
                     }
@@ -484,7 +492,7 @@ pub(super) fn parse_selected(
         .filter(|(i, f)| f.fresh && f.pp_text.is_some() && !failed.contains(i))
         .flat_map(|(i, f)| {
             (0..f.scan.chunks.len())
-                .filter(move |&ci| f.selected[ci] && f.parsed[ci].is_none())
+                .filter(move |&ci| f.wants_parse(ci))
                 .map(move |ci| (i, ci))
         })
         .collect();

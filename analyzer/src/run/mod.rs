@@ -282,7 +282,7 @@ fn first_pass<'p>(
         match r {
             Ok((f, d)) => {
                 match f {
-                    FirstPass::Kept(f) => files.push(f),
+                    FirstPass::Kept(f) => files.push(*f),
                     FirstPass::Left(scan) => unloaded.push(Unloaded { rel: p, scan }),
                 }
                 defines.extend(d);
@@ -326,10 +326,7 @@ fn report(
     file_count: usize,
     started: Instant,
 ) -> Report {
-    let parsed: Vec<&LoadedFile> = files
-        .iter()
-        .filter(|f| f.selected.iter().any(|s| *s))
-        .collect();
+    let parsed: Vec<&LoadedFile> = files.iter().filter(|f| f.has_analyzed()).collect();
     let stats = Stats {
         files: file_count,
         files_parsed: parsed.len(),

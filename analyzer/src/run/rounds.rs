@@ -78,7 +78,22 @@ impl Rounds<'_> {
         loop {
             round += 1;
             let t0 = Instant::now();
-            let selected = files.iter().filter(|f| f.selected.contains(&true)).count();
+            let marked = selection::mark_analyzed(
+                files,
+                index,
+                &|name| {
+                    self.handlers.contains(name) || self.rmap_callbacks.iter().any(|r| r == name)
+                },
+                self.cat,
+                self.options.parse_all,
+            );
+            if self.trace.on {
+                eprintln!(
+                    "round {round}: of {} selected chunks, {} may hold the lock, {} with their callers, {} with their callees: parsed",
+                    marked.selected, marked.roots, marked.with_callers, marked.analyzed
+                );
+            }
+            let selected = files.iter().filter(|f| f.has_analyzed()).count();
             self.options
                 .progress
                 .report(Stage::Parsing { files: selected });
