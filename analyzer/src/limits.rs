@@ -39,6 +39,10 @@ pub const MAX_ENTRY_DEPTH: usize = 3000;
 /// The stack of the thread the analysis runs on.
 pub const ANALYSIS_STACK: usize = 256 << 20;
 pub const MAX_CONTEXTS: usize = 8;
+/// Levels of callers a function's contexts are worked out through (its
+/// callers', their callers' and theirs facts; above, the context is
+/// unknown). The run parses the callers of lock holders this far up.
+pub const CONTEXT_LEVELS: u32 = 3;
 /// Values a root is split on by `Program::case_split`.
 pub const MAX_CASE_SPLIT: usize = 40;
 /// Contexts one call gives its callee when arguments (or fields of struct

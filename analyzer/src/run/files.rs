@@ -28,7 +28,7 @@ pub(super) struct LoadedFile {
     pub(super) cached: Option<std::sync::Arc<CachedContent>>,
     pub(super) selected: Vec<bool>,
     /// Selected chunks the analysis can use ([`super::selection::mark_analyzed`]):
-    /// only these are parsed.
+    /// only these are parsed (a chunk marked is a selected one).
     pub(super) analyzed: Vec<bool>,
     pub(super) parsed: Vec<Option<ParsedChunk>>,
     /// The parsed functions placed in the run: lines shifted, file index set.
@@ -78,15 +78,12 @@ impl LoadedFile {
 
     /// Chunk `ci` is to be parsed and is not yet.
     pub(super) fn wants_parse(&self, ci: usize) -> bool {
-        self.selected[ci] && self.analyzed[ci] && self.parsed[ci].is_none()
+        self.analyzed[ci] && self.parsed[ci].is_none()
     }
 
     /// Some chunk of the file is parsed (or to be).
     pub(super) fn has_analyzed(&self) -> bool {
-        self.selected
-            .iter()
-            .zip(&self.analyzed)
-            .any(|(s, a)| *s && *a)
+        self.analyzed.contains(&true)
     }
 
     /// Places the functions of chunks parsed since the last call: lines of
@@ -179,16 +176,16 @@ impl LoadedFile {
         next.saturating_sub(self.scan.line_starts[ci]) as usize
     }
 
-    /// The bytes of the selected chunks handed to the parser (each from its
+    /// The bytes of the chunks handed to the parser (each from its
     /// first definition, [`super::scan::prelude_len`]; a chunk that failed
     /// to parse counts whole).
-    pub(super) fn bytes_selected(&self) -> usize {
+    pub(super) fn bytes_parsed(&self) -> usize {
         self.scan
             .chunks
             .iter()
-            .zip(self.selected.iter().zip(&self.analyzed))
+            .zip(&self.analyzed)
             .zip(&self.parsed)
-            .filter(|((_, (s, a)), _)| **s && **a)
+            .filter(|((_, a), _)| **a)
             .map(|((c, _), p)| p.as_ref().map_or(c.end - c.start, |(_, _, bytes)| *bytes))
             .sum()
     }

@@ -336,7 +336,7 @@ fn report(
             .flat_map(|p| p.functions())
             .filter(|f| f.has_parse_error)
             .count(),
-        bytes_parsed: parsed.iter().map(|p| p.bytes_selected()).sum(),
+        bytes_parsed: parsed.iter().map(|p| p.bytes_parsed()).sum(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     // Functions whose body was not analyzed (nesting too deep) are named:

@@ -10,6 +10,7 @@ use crate::catalogue::{HashMap, HashSet};
 use super::files::LoadedFile;
 use super::name_index::NameIndex;
 use crate::catalogue::Catalogue;
+use crate::limits::CONTEXT_LEVELS;
 
 /// Callees reached under a write hold are pulled in when their chunk can
 /// reach a long operation (lexically) or is a short helper that stores into
@@ -18,8 +19,6 @@ const SHORT_CHUNK_LINES: usize = 40;
 /// A name defined in more places than this (static helpers of many drivers)
 /// is only followed to a definition in the caller's own file.
 const MAX_HOMONYMS: usize = 3;
-/// How many levels of callers give a root its contexts.
-const CONTEXT_LEVELS: usize = 3;
 
 /// Names defined by chunks that can reach a long operation, following
 /// lexical calls between the known chunks.
@@ -365,9 +364,8 @@ pub(super) fn mark_analyzed(
         }
     }
     let roots = stack.len();
-    // The roots and their callers, three levels up (the contexts of a
-    // root come from its callers' callers' callers at most:
-    // [`crate::summary::Program::contexts`]).
+    // The roots and their callers, [`CONTEXT_LEVELS`] up (where a root's
+    // contexts come from: [`crate::summary::Program::contexts`]).
     for _ in 0..CONTEXT_LEVELS {
         for id in std::mem::take(&mut stack) {
             for &c in &callers[id as usize] {

@@ -11,7 +11,7 @@ use crate::field_values::{
     covered, has_wildcards, lookup, values_by_var, wildcard_of, UNKNOWN_FIELD,
 };
 use crate::ir::*;
-use crate::limits::{MAX_CASE_SPLIT, MAX_CHOICE_SPLIT, MAX_CONTEXTS};
+use crate::limits::{CONTEXT_LEVELS, MAX_CASE_SPLIT, MAX_CHOICE_SPLIT, MAX_CONTEXTS};
 use crate::lockstate::*;
 use crate::symbolic::{alternatives_of, at_most_of, is_one_of};
 
@@ -439,7 +439,7 @@ impl Program<'_> {
             return c.clone();
         }
         let unknown = Rc::new(vec![ConstMap::default()]);
-        if depth >= 3 {
+        if depth >= CONTEXT_LEVELS {
             return unknown;
         }
         if self.graph.callers[fid as usize].is_empty() {
